@@ -1,0 +1,8 @@
+"""Composite Index QGIS plugin."""
+
+
+def classFactory(iface):  # noqa: N802 - name required by QGIS
+    """Entry point QGIS calls when it loads the plugin."""
+    from composite_index_plugin.plugin import CompositeIndexPlugin
+
+    return CompositeIndexPlugin(iface)

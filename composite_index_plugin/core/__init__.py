@@ -1,0 +1,1 @@
+"""Pure numpy / pandas computation. Nothing here may import qgis or Qt."""

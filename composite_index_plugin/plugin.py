@@ -1,0 +1,58 @@
+"""The plugin object QGIS creates: registers the Processing provider, menu and toolbar."""
+from qgis.core import QgsApplication
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction
+
+from composite_index_plugin.paths import resource_path
+from composite_index_plugin.processing.provider import CompositeIndexProvider
+
+MENU = "&Composite Index"
+
+
+class CompositeIndexPlugin:
+    def __init__(self, iface):
+        self.iface = iface
+        self.provider = None
+        self.actions = []
+        self.toolbar = None
+
+    # qgis_process calls only this: no GUI code here, and safe to call twice.
+    def initProcessing(self):  # noqa: N802
+        if self.provider is not None:
+            return
+        self.provider = CompositeIndexProvider()
+        QgsApplication.processingRegistry().addProvider(self.provider)
+
+    def initGui(self):  # noqa: N802
+        self.initProcessing()
+        icon = QIcon(resource_path("icons", "icon.svg"))
+        self.toolbar = self.iface.addToolBar("Composite Index")
+        self.toolbar.setObjectName("CompositeIndexToolbar")
+        run_action = QAction(icon, "Run assessment from recipe…", self.iface.mainWindow())
+        run_action.setObjectName("CompositeIndexRunRecipe")
+        run_action.triggered.connect(self.open_run_recipe)
+        self._add_action(run_action, toolbar=True)
+
+    def _add_action(self, action, toolbar=False):
+        self.iface.addPluginToMenu(MENU, action)
+        if toolbar and self.toolbar is not None:
+            self.toolbar.addAction(action)
+        self.actions.append(action)
+
+    def open_run_recipe(self):
+        import processing
+
+        processing.execAlgorithmDialog("compositeindex:runrecipe", {})
+
+    def unload(self):
+        for action in self.actions:
+            self.iface.removePluginMenu(MENU, action)
+            if self.toolbar is not None:
+                self.toolbar.removeAction(action)
+        self.actions = []
+        if self.toolbar is not None:
+            self.toolbar.deleteLater()
+            self.toolbar = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
