@@ -1,0 +1,138 @@
+"""Layer attributes <-> pandas, and writing a zone layer with new columns.
+
+Rows of the DataFrame follow the order in which the source yields its features, so columns
+computed from ``layer_dataframe`` can be written back with ``write_with_columns``.
+"""
+import numpy as np
+import pandas as pd
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureRequest,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsProcessingException,
+)
+from qgis.PyQt.QtCore import QVariant
+
+NUMERIC_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong, QVariant.Double)
+
+
+def _python_value(value):
+    """QVariant NULL (and friends) become None; everything else stays as it is."""
+    if value is None:
+        return None
+    if isinstance(value, QVariant):
+        return None if value.isNull() else value.value()
+    return value
+
+
+def layer_dataframe(source, fields=None, request=None, feedback=None):
+    """Attributes of ``source`` (QgsFeatureSource or QgsVectorLayer) as a DataFrame.
+
+    ``fields``: names to read (default all). Numeric fields become float64 with NaN for NULL;
+    other fields stay objects with None for NULL. Column ``__fid`` holds the feature id.
+    """
+    layer_fields = source.fields()
+    names = [f.name() for f in layer_fields] if fields is None else list(fields)
+    missing = [n for n in names if layer_fields.indexOf(n) < 0]
+    if missing:
+        existing = ", ".join(f.name() for f in layer_fields)
+        raise QgsProcessingException(
+            f"Field(s) {', '.join(missing)} not found in layer '{source.sourceName()}'. "
+            f"Fields that exist: {existing}.")
+    idx = [layer_fields.indexOf(n) for n in names]
+    req = QgsFeatureRequest(request) if request is not None else QgsFeatureRequest()
+    req.setFlags(req.flags() | QgsFeatureRequest.NoGeometry)
+    req.setSubsetOfAttributes(idx)
+    total = max(source.featureCount(), 1)
+    fids, rows = [], []
+    for n, feature in enumerate(source.getFeatures(req)):
+        if feedback is not None and n % 5000 == 0:
+            if feedback.isCanceled():
+                break
+            feedback.setProgress(100.0 * n / total)
+        fids.append(feature.id())
+        attrs = feature.attributes()
+        rows.append([_python_value(attrs[i]) for i in idx])
+    frame = pd.DataFrame(rows, columns=names)
+    for name, i in zip(names, idx):
+        if layer_fields.at(i).type() in NUMERIC_TYPES:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    frame["__fid"] = np.asarray(fids, dtype="int64")
+    return frame
+
+
+def _qgs_field(name, series):
+    kind = series.dtype.kind
+    if kind == "b":
+        return QgsField(name, QVariant.Int)
+    if kind in "iu":
+        return QgsField(name, QVariant.LongLong)
+    if kind == "f":
+        return QgsField(name, QVariant.Double)
+    return QgsField(name, QVariant.String)
+
+
+def _column_values(series):
+    """Python values for a column, NaN/None -> None, numpy scalars -> Python scalars."""
+    kind = series.dtype.kind
+    if kind == "f":
+        arr = series.to_numpy(dtype="float64")
+        out = arr.astype(object)
+        out[np.isnan(arr)] = None
+        return out.tolist()
+    if kind in "iub":
+        return series.astype("int64").tolist()
+    return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
+            for v in series.tolist()]
+
+
+def fields_with_columns(base_fields, columns):
+    """``base_fields`` plus one field per DataFrame column (replacing same-named fields)."""
+    out = QgsFields()
+    replaced = set(columns.columns)
+    for f in base_fields:
+        if f.name() not in replaced:
+            out.append(f)
+    for name in columns.columns:
+        out.append(_qgs_field(name, columns[name]))
+    return out
+
+
+def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", feedback=None,
+                       crs=None, request=None):
+    """Write every feature of ``source`` with its attributes plus ``columns`` (a DataFrame with
+    one row per feature, in the source's feature order). Returns the destination id.
+
+    A column whose name equals an existing field replaces that field's values.
+    """
+    n_source = source.featureCount()
+    if n_source >= 0 and len(columns) != n_source and request is None:
+        raise QgsProcessingException(
+            f"Internal error: {len(columns)} result rows for {n_source} features of "
+            f"'{source.sourceName()}'.")
+    columns = columns.reset_index(drop=True)
+    out_fields = fields_with_columns(source.fields(), columns)
+    sink, dest_id = alg.parameterAsSink(parameters, key, context, out_fields, source.wkbType(),
+                                        crs if crs is not None else source.sourceCrs())
+    if sink is None:
+        raise QgsProcessingException(alg.invalidSinkError(parameters, key))
+    base_names = [f.name() for f in source.fields()]
+    keep = [i for i, name in enumerate(base_names) if name not in set(columns.columns)]
+    values = [_column_values(columns[c]) for c in columns.columns]
+    total = max(len(columns), 1)
+    out = QgsFeature(out_fields)
+    feats = source.getFeatures(request) if request is not None else source.getFeatures()
+    for n, feature in enumerate(feats):
+        if n >= len(columns):
+            break
+        if feedback is not None and n % 5000 == 0:
+            if feedback.isCanceled():
+                break
+            feedback.setProgress(100.0 * n / total)
+        attrs = feature.attributes()
+        out.setGeometry(feature.geometry())
+        out.setAttributes([attrs[i] for i in keep] + [col[n] for col in values])
+        sink.addFeature(out, QgsFeatureSink.FastInsert)
+    return dest_id
