@@ -1,0 +1,408 @@
+"""Area summaries of an index, the IMD-style extent and the "gap" (pure numpy / pandas).
+
+Zones (grid cells or small areas carrying ``ci_score`` etc.) are summarised into larger areas
+(constituencies, wards). A zone split by area boundaries counts in each area by the share of its
+surface inside that area; with a population field the zone's population is shared out in the same
+proportion. The Processing glue measures those shares with geometry and hands them over as an
+*overlap table* with columns ``zone`` (row position in the zone frame), ``area`` (position in the
+list of area names) and ``fraction`` (0..1 of the zone inside the area).
+
+Conventions (the index engine's): higher ``ci_score`` = higher need; rank 1 = highest need;
+decile and percentile 1 = the most affected tenth / hundredth of zones in the study area.
+
+Sources:
+- Extent: MHCLG, *The English Indices of Deprivation 2019, Technical report* (section on the
+  summary measures for higher-level geographies, "extent"): the population-weighted share of an
+  area's population living in the most deprived percentiles, with weight 1 for percentiles 1-10
+  falling linearly from 0.95 at percentile 11 to 0.05 at percentile 30, and 0 beyond.
+- The gap: a contrast of means between the highest-need group and everyone else, as used by
+  community-safety partnerships to track "closing the gap"; its definition is configurable.
+"""
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+
+WHOLE_STUDY_AREA = "Whole study area"
+
+GAP_DEFAULT = {"by": "decile", "value": 1, "weighting": "population"}
+"""Default gap: population-weighted mean score of the zones in decile 1 (highest need) minus that
+of all other zones; ``ratio`` = top mean / rest mean."""
+
+GAP_BY = ("decile", "percent")
+GAP_WEIGHTING = ("population", "zones")
+
+SUMMARY_COLUMNS = [
+    "area_name", "area_rank", "mean_score", "population", "n_zones", "pop_top_decile_pct",
+    "zones_top_decile_pct", "extent_pct", "hotspot_km2", "hotspot_pct", "top_theme_1",
+    "top_theme_2", "top_theme_3", "top_issue_1", "top_issue_2", "top_issue_3", "gap_diff",
+    "gap_ratio",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# ranks, deciles, percentiles
+# --------------------------------------------------------------------------------------------
+def need_rank(scores):
+    """Rank 1 = highest score (highest need); ties share the best rank; NaN stays NaN."""
+    s = pd.Series(np.asarray(scores, dtype="float64"))
+    return s.rank(ascending=False, method="min").to_numpy()
+
+
+def rank_group(rank, n, groups):
+    """Group 1..``groups`` from a need rank among ``n`` valid zones: ceil(groups * rank / n).
+
+    Decile (groups=10) and percentile (groups=100) 1 hold the highest-need zones. NaN stays NaN.
+    """
+    rank = np.asarray(rank, dtype="float64")
+    if n <= 0:
+        return np.full(rank.shape, np.nan)
+    out = np.ceil(groups * rank / n)
+    return np.clip(out, 1, groups)
+
+
+def extent_weight(percentile):
+    """IMD extent weights: 1 for percentiles 1-10, 0.95 at 11 falling linearly to 0.05 at 30,
+    0 beyond (MHCLG IoD technical report). Percentile 1 = most affected. NaN -> 0."""
+    p = np.asarray(percentile, dtype="float64")
+    w = np.zeros(p.shape)
+    w[p <= 10] = 1.0
+    mid = (p >= 11) & (p <= 30)
+    w[mid] = 0.95 - (p[mid] - 11.0) * (0.90 / 19.0)
+    # percentiles are integers; a fractional one between 10 and 11 is treated like 11
+    between = (p > 10) & (p < 11)
+    w[between] = 0.95
+    return w
+
+
+# --------------------------------------------------------------------------------------------
+# the gap
+# --------------------------------------------------------------------------------------------
+def parse_gap(gap):
+    """The gap definition as a dict (``None``/"" -> default). Accepts a dict or JSON text.
+
+    Keys: ``by`` ("decile" or "percent"), ``value`` (deciles 1..value, or the top ``value`` %
+    of zones, form the highest-need group), ``weighting`` ("population" or "zones").
+    """
+    if gap is None or (isinstance(gap, str) and not gap.strip()):
+        return dict(GAP_DEFAULT)
+    if isinstance(gap, str):
+        try:
+            gap = json.loads(gap)
+        except ValueError as err:
+            raise CompositeIndexError(
+                f"The gap definition is not valid JSON: {err}.",
+                hint='Example: {"by": "decile", "value": 1, "weighting": "population"}.') from err
+    if not isinstance(gap, dict):
+        raise CompositeIndexError("The gap definition must be a JSON object.",
+                                  hint='Example: {"by": "percent", "value": 20}.')
+    unknown = sorted(set(gap) - {"by", "value", "weighting"})
+    if unknown:
+        raise CompositeIndexError(f"Unknown key(s) in the gap definition: {', '.join(unknown)}.",
+                                  hint="Allowed: by, value, weighting.")
+    out = dict(GAP_DEFAULT)
+    out.update(gap)
+    if out["by"] not in GAP_BY:
+        raise CompositeIndexError(f"Gap 'by' must be one of {', '.join(GAP_BY)}, not {out['by']!r}.")
+    if out["weighting"] not in GAP_WEIGHTING:
+        raise CompositeIndexError(
+            f"Gap 'weighting' must be one of {', '.join(GAP_WEIGHTING)}, not {out['weighting']!r}.")
+    try:
+        value = float(out["value"])
+    except (TypeError, ValueError) as err:
+        raise CompositeIndexError(f"Gap 'value' must be a number, not {out['value']!r}.") from err
+    limit = 9 if out["by"] == "decile" else 99.999
+    if not (0 < value <= limit) or (out["by"] == "decile" and value != int(value)):
+        what = "a whole decile 1-9" if out["by"] == "decile" else "a percent above 0 and below 100"
+        raise CompositeIndexError(f"Gap 'value' must be {what}, not {out['value']!r}.")
+    out["value"] = int(value) if out["by"] == "decile" else value
+    return out
+
+
+def gap_group(rank, n, gap):
+    """Boolean: zone is in the gap's highest-need group (defined over the whole study area)."""
+    rank = np.asarray(rank, dtype="float64")
+    if gap["by"] == "decile":
+        return rank_group(rank, n, 10) <= gap["value"]
+    return rank <= gap["value"] / 100.0 * n
+
+
+def gap_stats(score, top, weight):
+    """(diff, ratio, top_mean, rest_mean) for one set of zones.
+
+    ``weight``: per-zone weights (population x fraction, or fraction). ``ratio`` is NaN when the
+    rest's mean is not positive (a ratio of scores that can be zero or negative means nothing).
+    """
+    score = np.asarray(score, dtype="float64")
+    weight = np.asarray(weight, dtype="float64")
+    top = np.asarray(top, dtype=bool)
+    ok = np.isfinite(score) & np.isfinite(weight) & (weight > 0)
+    wt = weight * (ok & top)
+    wr = weight * (ok & ~top)
+    s = np.where(ok, score, 0.0)
+    top_mean = (wt * s).sum() / wt.sum() if wt.sum() > 0 else np.nan
+    rest_mean = (wr * s).sum() / wr.sum() if wr.sum() > 0 else np.nan
+    diff = top_mean - rest_mean
+    ratio = top_mean / rest_mean if np.isfinite(rest_mean) and rest_mean > 0 else np.nan
+    return diff, ratio, top_mean, rest_mean
+
+
+# --------------------------------------------------------------------------------------------
+# overlaps
+# --------------------------------------------------------------------------------------------
+def check_overlaps(overlaps, n_zones, n_areas):
+    """Validate the overlap table and return (zone, area, fraction) arrays."""
+    if overlaps is None or len(overlaps) == 0:
+        raise CompositeIndexError(
+            "The areas do not overlap any zone.",
+            hint="Check that the area and zone layers cover the same place (and their CRS).")
+    frame = pd.DataFrame(overlaps)
+    missing = [c for c in ("zone", "area", "fraction") if c not in frame.columns]
+    if missing:
+        raise CompositeIndexError(f"Overlap table lacks column(s) {', '.join(missing)}.")
+    zone = frame["zone"].to_numpy(dtype="int64")
+    area = frame["area"].to_numpy(dtype="int64")
+    frac = frame["fraction"].to_numpy(dtype="float64")
+    bad = (zone < 0) | (zone >= n_zones)
+    if bad.any():
+        raise CompositeIndexError(f"Overlap table row {int(np.argmax(bad))} names zone "
+                                  f"{int(zone[bad][0])}, but there are {n_zones} zones.")
+    bad = (area < 0) | (area >= n_areas)
+    if bad.any():
+        raise CompositeIndexError(f"Overlap table row {int(np.argmax(bad))} names area "
+                                  f"{int(area[bad][0])}, but there are {n_areas} areas.")
+    bad = ~np.isfinite(frac) | (frac < 0) | (frac > 1 + 1e-6)
+    if bad.any():
+        raise CompositeIndexError(f"Overlap table row {int(np.argmax(bad))} has fraction "
+                                  f"{frac[bad][0]!r}; fractions must be within 0..1.")
+    keep = frac > 0
+    return zone[keep], area[keep], np.minimum(frac[keep], 1.0)
+
+
+def zone_hotspot_m2(overlaps, zone_area_m2, hot, n_areas):
+    """Hotspot surface per area (and, last, for the whole study area) from zones flagged hot.
+
+    Returns (hotspot_m2, area_m2) arrays of length ``n_areas + 1``; an area's surface is taken as
+    the surface of the zones inside it (use the glue's polygon areas when they are known).
+    """
+    zone, area, frac = check_overlaps(overlaps, len(zone_area_m2), n_areas)
+    za = np.nan_to_num(np.asarray(zone_area_m2, dtype="float64"))
+    hot = np.asarray(hot, dtype=bool)
+    hot_m2 = np.bincount(area, weights=za[zone] * frac * hot[zone], minlength=n_areas)
+    all_m2 = np.bincount(area, weights=za[zone] * frac, minlength=n_areas)
+    return (np.append(hot_m2, (za * hot).sum()), np.append(all_m2, za.sum()))
+
+
+# --------------------------------------------------------------------------------------------
+# the summary
+# --------------------------------------------------------------------------------------------
+@dataclass
+class AreaSummary:
+    """``table``: one row per area plus the whole-study-area row (last). ``messages``: what was
+    excluded or could not be computed, for the log."""
+
+    table: pd.DataFrame
+    messages: list = field(default_factory=list)
+
+
+def _numeric(zones, column, what):
+    if column not in zones.columns:
+        raise CompositeIndexError(
+            f"The zones have no {what} field '{column}'.",
+            hint=f"Fields that exist: {', '.join(map(str, zones.columns))}.")
+    values = pd.to_numeric(zones[column], errors="coerce").to_numpy(dtype="float64")
+    raw = zones[column]
+    bad = raw.notna().to_numpy() & np.isnan(values)
+    if bad.any():
+        raise CompositeIndexError(
+            f"The {what} field '{column}' is not numeric (row {int(np.argmax(bad))}: "
+            f"{raw.iloc[int(np.argmax(bad))]!r}).", hint="Choose a numeric field.")
+    return values
+
+
+def _wmean_by_area(values, zone, area, w, n_areas):
+    """Weighted mean of ``values[zone]`` per area with weights ``w`` (NaN values ignored)."""
+    v = values[zone]
+    ok = np.isfinite(v) & (w > 0)
+    num = np.bincount(area, weights=np.where(ok, v * w, 0.0), minlength=n_areas)
+    den = np.bincount(area, weights=np.where(ok, w, 0.0), minlength=n_areas)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def detect_themes_issues(columns):
+    """From index output columns: themes have ``<t>_idx`` and ``<t>_pct``; issues ``<i>_idx`` only.
+
+    Returns (themes, issues): dicts name -> column used for ranking contributions.
+    """
+    cols = set(columns)
+    themes, issues = {}, {}
+    for c in columns:
+        if c.endswith("_idx") and c != "_idx":
+            name = c[:-4]
+            if f"{name}_pct" in cols:
+                themes[name] = f"{name}_pct"
+            else:
+                issues[name] = c
+    return themes, issues
+
+
+def summarise_areas(zones, overlaps, area_names, score="ci_score", population=None,
+                    themes=None, issues=None, theme_means=None, hotspot_m2=None, area_m2=None,
+                    gap=None, progress=None):
+    """Summarise index zones by larger areas.
+
+    zones: DataFrame with the ``score`` column (and ``population`` when given, and the theme /
+        issue columns). Zones with a missing score are left out and counted in ``messages``.
+    overlaps: table (zone, area, fraction), see the module docstring.
+    area_names: names of the areas, indexed by the overlap table's ``area``.
+    population: name of the population column, or None (then zones weigh by their share only).
+    themes / issues: dict name -> column whose weighted mean ranks the contributions
+        (e.g. ``<theme>_pct``); see ``detect_themes_issues``.
+    theme_means: dict theme -> column (``<theme>_idx``) written as ``<theme>_mean``.
+    hotspot_m2, area_m2: arrays of length n_areas + 1 (last = whole study area), or None.
+    gap: dict or JSON text (``parse_gap``).
+
+    Ranks, deciles and percentiles are those of the whole study area (as IMD uses national
+    ranks); ``area_rank`` ranks the areas by mean score (1 = highest need).
+    """
+    progress = progress or NO_PROGRESS
+    gap = parse_gap(gap)
+    area_names = [str(a) for a in area_names]
+    n_areas = len(area_names)
+    if n_areas == 0:
+        raise CompositeIndexError("There are no areas to summarise by.",
+                                  hint="Choose an area layer with at least one polygon.")
+    n_all = len(zones)
+    if n_all == 0:
+        raise CompositeIndexError("The zone layer has no zones.")
+    s = _numeric(zones, score, "score")
+    messages = []
+    valid = np.isfinite(s)
+    n_missing = int((~valid).sum())
+    if n_missing:
+        messages.append(f"{n_missing} zone(s) without a {score} value were left out.")
+    n = int(valid.sum())
+    if n == 0:
+        raise CompositeIndexError(f"No zone has a value in '{score}'.",
+                                  hint="Run the index first, or choose the score field.")
+
+    if population is not None:
+        pop = _numeric(zones, population, "population")
+        bad_pop = valid & (~np.isfinite(pop) | (pop < 0))
+        if bad_pop.any():
+            messages.append(f"{int(bad_pop.sum())} zone(s) with a missing or negative "
+                            f"{population} count with weight 0 in population-weighted figures.")
+        pop = np.where(np.isfinite(pop) & (pop > 0), pop, 0.0)
+    else:
+        pop = None
+    weighting = gap["weighting"]
+    if weighting == "population" and pop is None:
+        messages.append("No population field: the gap and means weigh each zone equally.")
+
+    rank = need_rank(s)
+    decile = rank_group(rank, n, 10)
+    pct = rank_group(rank, n, 100)
+    top = valid & (decile == 1)
+    ew = extent_weight(pct)
+    in_gap = valid & gap_group(rank, n, gap)
+
+    zone, area, frac = check_overlaps(overlaps, n_all, n_areas)
+    keep = valid[zone]
+    zone, area, frac = zone[keep], area[keep], frac[keep]
+    if len(zone) == 0:
+        raise CompositeIndexError("The areas overlap only zones without a score.")
+    covered = np.zeros(n_all, dtype=bool)
+    covered[zone] = True
+    n_outside = int((valid & ~covered).sum())
+    if n_outside:
+        messages.append(f"{n_outside} zone(s) lie outside every area; they count only in the "
+                        f"'{WHOLE_STUDY_AREA}' row.")
+    progress.report(0.3)
+
+    # one extra "area" (index n_areas) = the whole study area, each valid zone once, fully
+    all_idx = np.flatnonzero(valid)
+    zone = np.concatenate([zone, all_idx])
+    area = np.concatenate([area, np.full(len(all_idx), n_areas)])
+    frac = np.concatenate([frac, np.ones(len(all_idx))])
+    m = n_areas + 1
+
+    w_pop = pop[zone] * frac if pop is not None else None
+    w_main = w_pop if pop is not None else frac
+
+    out = pd.DataFrame({"area_name": area_names + [WHOLE_STUDY_AREA]})
+    out["mean_score"] = _wmean_by_area(s, zone, area, w_main, m)
+    out["population"] = (np.bincount(area, weights=w_pop, minlength=m) if pop is not None
+                         else np.full(m, np.nan))
+    out["n_zones"] = np.bincount(area, minlength=m).astype("int64")
+    out["pop_top_decile_pct"] = (100 * _wmean_by_area(top.astype(float), zone, area, w_pop, m)
+                                 if pop is not None else np.full(m, np.nan))
+    out["zones_top_decile_pct"] = 100 * _wmean_by_area(top.astype(float), zone, area, frac, m)
+    out["extent_pct"] = 100 * _wmean_by_area(ew, zone, area, w_main, m)
+
+    if hotspot_m2 is not None and area_m2 is not None:
+        hot = np.asarray(hotspot_m2, dtype="float64")
+        tot = np.asarray(area_m2, dtype="float64")
+        if hot.shape != (m,) or tot.shape != (m,):
+            raise CompositeIndexError(f"hotspot_m2 and area_m2 need {m} values (areas + whole).")
+        out["hotspot_km2"] = hot / 1e6
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["hotspot_pct"] = np.where(tot > 0, 100 * hot / np.where(tot > 0, tot, 1), np.nan)
+    else:
+        out["hotspot_km2"] = np.nan
+        out["hotspot_pct"] = np.nan
+    progress.report(0.6)
+
+    for kind, spec in (("theme", themes or {}), ("issue", issues or {})):
+        names = list(spec)
+        if names:
+            means = np.column_stack([
+                _wmean_by_area(_numeric(zones, spec[k], f"{kind} contribution"), zone, area,
+                               w_main, m) for k in names])
+        else:
+            means = np.zeros((m, 0))
+        for j in range(3):
+            col = []
+            for row in range(m):
+                vals = means[row]
+                order = [i for i in np.argsort(-np.nan_to_num(vals, nan=-np.inf), kind="stable")
+                         if np.isfinite(vals[i])]
+                col.append(names[order[j]] if j < len(order) else None)
+            out[f"top_{kind}_{j + 1}"] = col
+
+    w_gap = w_pop if (weighting == "population" and pop is not None) else frac
+    diffs, ratios = np.full(m, np.nan), np.full(m, np.nan)
+    order = np.argsort(area, kind="stable")
+    bounds = np.searchsorted(area[order], np.arange(m + 1))
+    for a in range(m):
+        sel = order[bounds[a]:bounds[a + 1]]
+        if len(sel):
+            d, r, _, _ = gap_stats(s[zone[sel]], in_gap[zone[sel]], w_gap[sel])
+            diffs[a], ratios[a] = d, r
+    out["gap_diff"] = diffs
+    out["gap_ratio"] = ratios
+
+    for theme, column in (theme_means or {}).items():
+        out[f"{theme}_mean"] = _wmean_by_area(_numeric(zones, column, "theme index"), zone, area,
+                                              w_main, m)
+
+    area_scores = out["mean_score"].to_numpy()[:n_areas]
+    ranks = need_rank(area_scores)
+    out["area_rank"] = np.append(ranks, np.nan)
+    empty = [area_names[i] for i in range(n_areas) if out["n_zones"].iloc[i] == 0]
+    if empty:
+        messages.append(f"{len(empty)} area(s) overlap no zone with a score: "
+                        f"{', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}.")
+    no_gap = [area_names[i] for i in range(n_areas)
+              if out["n_zones"].iloc[i] > 0 and not math.isfinite(diffs[i])]
+    if no_gap:
+        messages.append(f"{len(no_gap)} area(s) have no zone on one side of the gap "
+                        f"(gap left empty): {', '.join(no_gap[:10])}.")
+    rest = [c for c in out.columns if c not in SUMMARY_COLUMNS]
+    out = out[SUMMARY_COLUMNS + rest]
+    progress.report(1.0)
+    return AreaSummary(out, messages)
