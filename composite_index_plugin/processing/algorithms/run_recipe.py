@@ -1,0 +1,67 @@
+"""compositeindex:runrecipe - run a whole assessment from a recipe file."""
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingOutputFile,
+    QgsProcessingOutputFolder,
+    QgsProcessingOutputString,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+)
+
+from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core.recipe import RecipeError
+from composite_index_plugin.processing.base import CompositeIndexAlgorithm
+from composite_index_plugin.processing.recipe_runner import RecipeRunner
+
+
+class RunRecipeAlgorithm(CompositeIndexAlgorithm):
+    NAME = "runrecipe"
+    DISPLAY_NAME = "Run assessment from recipe"
+    GROUP = "Assessment"
+    GROUP_ID = "assessment"
+    HELP = ("Runs a whole Composite Index assessment described by a recipe (a JSON file, see the "
+            "user guide): import and cleansing, the analysis grid or zones, population, "
+            "aggregation of victims, offenders and locations, the composite index, hotspots, "
+            "area summaries, comparison with earlier periods, sensitivity and the printed "
+            "assessment. Each stage is one of this provider's algorithms, run in order. Writes "
+            "one GeoPackage of results, a QGIS project (.qgz) with styled layers, a PNG of the "
+            "main map and a run log into the output folder.\n\n"
+            "The recipe is checked first (structure, files, layers and fields); every problem is "
+            "listed at once, with where it is and how to fix it, before any work starts.")
+
+    RECIPE = "RECIPE"
+    OUTPUT_FOLDER = "OUTPUT_FOLDER"
+
+    def flags(self):
+        # Writes a project and a print layout: runs on the main thread.
+        return super().flags() | QgsProcessingAlgorithm.FlagNoThreading
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterFile(
+            self.RECIPE, self.tr("Recipe (JSON)"), extension="json"))
+        self.addParameter(QgsProcessingParameterFolderDestination(
+            self.OUTPUT_FOLDER, self.tr("Output folder (default: the recipe's output.folder)"),
+            optional=True, createByDefault=False))
+        self.addOutput(QgsProcessingOutputFile("RESULTS", self.tr("Results GeoPackage")))
+        self.addOutput(QgsProcessingOutputFile("PROJECT", self.tr("QGIS project")))
+        self.addOutput(QgsProcessingOutputFile("LOG", self.tr("Run log")))
+        self.addOutput(QgsProcessingOutputFolder("FOLDER", self.tr("Output folder")))
+        self.addOutput(QgsProcessingOutputString("SKIPPED", self.tr("Stages skipped")))
+
+    def processAlgorithm(self, parameters, context, feedback):
+        path = self.parameterAsFile(parameters, self.RECIPE, context)
+        folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context) or None
+        if folder and folder.startswith("TEMPORARY_OUTPUT"):
+            folder = None
+        try:
+            runner = RecipeRunner(path, context, feedback, output_folder=folder)
+            result = runner.run()
+        except (RecipeError, CompositeIndexError) as err:
+            raise QgsProcessingException(str(err)) from err
+        feedback.pushInfo("Results: " + ", ".join(sorted(result["LAYERS"])))
+        return {"RESULTS": result["RESULTS"], "PROJECT": result["PROJECT"], "LOG": result["LOG"],
+                "FOLDER": result["FOLDER"], "SKIPPED": ",".join(result["SKIPPED"])}
+
+
+ALGORITHMS = [RunRecipeAlgorithm]

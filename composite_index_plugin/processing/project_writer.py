@@ -1,0 +1,161 @@
+"""The assessment's QGIS project (.qgz) with styled layers, and a PNG of the main map.
+
+Works on a fresh ``QgsProject`` object (never ``QgsProject.instance()``), so it can run inside an
+algorithm and headless.
+"""
+import os
+
+from qgis.core import (
+    QgsLayerTreeGroup,
+    QgsMapRendererCustomPainterJob,
+    QgsMapSettings,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QSize, Qt
+from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter
+
+# (results table, display name, style, visible), drawn bottom to top
+LAYER_ORDER = (
+    ("zones", "Analysis zones", "area_outline", False),
+    ("aggregated", "Victims, offenders and locations (counts)", "role_locations", False),
+    ("index", "Composite index (deciles)", "index_deciles", True),
+    ("hotspots", "Hotspots of the index (Gi*)", "gi_bins", False),
+    ("sensitivity", "Robust priorities (sensitivity)", None, False),
+    ("period_change", "Change since the previous period", "change_diverging", False),
+    ("hotspot_zones", "Hotspot zones", "hotspot_zones", True),
+    ("area_summary", "Area summaries", "area_summary", False),
+)
+
+
+def _style(layer, style, feedback):
+    try:
+        from composite_index_plugin.processing.styling import apply_style
+    except ImportError:  # pragma: no cover - styling ships with the plugin
+        return
+    if style:
+        apply_style(layer, style, feedback=feedback)
+
+
+def result_layers(layers, feedback=None, admin_layer=None):
+    """Styled QgsVectorLayers for the results, bottom to top, with their visibility."""
+    out = []
+    for table, title, style, visible in LAYER_ORDER:
+        uri = layers.get(table)
+        if not uri:
+            continue
+        layer = QgsVectorLayer(uri, title, "ogr")
+        if not layer.isValid():
+            continue
+        _style(layer, style, feedback)
+        out.append((layer, visible))
+    for table, uri in layers.items():
+        if table.startswith(("clean_", "rejected_")):
+            layer = QgsVectorLayer(uri, table.replace("_", " ", 1), "ogr")
+            if layer.isValid():
+                out.insert(0, (layer, False))
+    if admin_layer is not None:
+        outline = admin_layer.clone()
+        outline.setName("Areas")
+        _style(outline, "area_outline", feedback)
+        out.append((outline, True))
+    return out
+
+
+def write_project(path, layers, recipe, feedback=None, admin_layer=None):
+    project = QgsProject()
+    project.setFileName(path)
+    project.setTitle(recipe.get("name", "Composite Index assessment"))
+    crs = None
+    group = QgsLayerTreeGroup(f"Composite Index – {recipe.get('name', 'assessment')}")
+    project.layerTreeRoot().insertChildNode(0, group)
+    for layer, visible in reversed(result_layers(layers, feedback, admin_layer)):
+        project.addMapLayer(layer, False)
+        node = group.addLayer(layer)
+        node.setItemVisibilityChecked(visible)
+        if crs is None and layer.crs().isValid():
+            crs = layer.crs()
+    if crs is not None:
+        project.setCrs(crs)
+    if not project.write(path):
+        raise OSError(f"Could not write the project {path}: {project.error()}")
+    if feedback is not None:
+        feedback.pushInfo(f"Project written: {path}")
+    return path
+
+
+def render_main_map(path, layers, feedback=None, admin_layer=None, title="", size=(1600, 1200)):
+    """Index deciles, hotspot zones and area outlines to a PNG with a title and legend."""
+    visible = [layer for layer, on in result_layers(layers, feedback, admin_layer) if on]
+    if not visible:
+        if feedback is not None:
+            feedback.pushInfo("No result layers to draw; map PNG not written.")
+        return None
+    extent = QgsRectangle()
+    for layer in visible:
+        if layer.name() != "Areas" or len(visible) == 1:
+            extent.combineExtentWith(layer.extent())
+    extent.scale(1.05)
+    settings = QgsMapSettings()
+    settings.setLayers(list(reversed(visible)))
+    settings.setDestinationCrs(visible[0].crs())
+    settings.setOutputSize(QSize(*size))
+    settings.setExtent(extent)
+    settings.setBackgroundColor(QColor("white"))
+    image = QImage(QSize(*size), QImage.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    job = QgsMapRendererCustomPainterJob(settings, painter)
+    job.renderSynchronously()
+    _draw_title_and_legend(painter, visible, title, size)
+    painter.end()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    image.save(path, "PNG")
+    if feedback is not None:
+        feedback.pushInfo(f"Map written: {path}")
+    return path
+
+
+def _draw_title_and_legend(painter, layers, title, size):
+    from qgis.core import QgsSymbolLayerUtils
+
+    painter.setRenderHint(QPainter.Antialiasing)
+    font = QFont("DejaVu Sans", 20, QFont.Bold)
+    painter.setFont(font)
+    painter.setPen(QColor("#1a1a1a"))
+    painter.drawText(24, 44, title)
+    entries = []
+    for layer in layers:
+        renderer = layer.renderer()
+        if renderer is None:
+            continue
+        items = renderer.legendSymbolItems()
+        if len(items) > 1:
+            entries.append((layer.name(), None))
+        for item in items:
+            if item.symbol() is not None:
+                entries.append((item.label() or layer.name(), item.symbol()))
+    if not entries:
+        return
+    small = QFont("DejaVu Sans", 11)
+    row = 24
+    width = 330
+    height = row * len(entries) + 16
+    x0, y0 = size[0] - width - 20, size[1] - height - 20
+    painter.setPen(Qt.NoPen)
+    painter.setBrush(QColor(255, 255, 255, 225))
+    painter.drawRect(x0, y0, width, height)
+    y = y0 + 8
+    for label, symbol in entries:
+        if symbol is None:
+            painter.setFont(QFont("DejaVu Sans", 11, QFont.Bold))
+            painter.setPen(QColor("#1a1a1a"))
+            painter.drawText(x0 + 10, y + 17, label)
+        else:
+            pix = QgsSymbolLayerUtils.symbolPreviewPixmap(symbol, QSize(28, 16))
+            painter.drawPixmap(x0 + 14, y + 4, pix)
+            painter.setFont(small)
+            painter.setPen(QColor("#1a1a1a"))
+            painter.drawText(x0 + 52, y + 17, label)
+        y += row
