@@ -406,3 +406,42 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     out = out[SUMMARY_COLUMNS + rest]
     progress.report(1.0)
     return AreaSummary(out, messages)
+
+
+def area_gaps(zones, area_names=(), overlaps=None, score="ci_score", population=None, gap=None):
+    """The gap per area and for the whole study area (last row) for one set of zones.
+
+    Columns: ``area_name``, ``mean_score``, ``top_mean``, ``rest_mean``, ``gap_diff``,
+    ``gap_ratio``. The highest-need group is defined over the whole study area (``parse_gap``).
+    Without areas only the whole-study-area row is returned.
+    """
+    gap = parse_gap(gap)
+    area_names = [str(a) for a in area_names]
+    s = _numeric(zones, score, "score")
+    valid = np.isfinite(s)
+    n = int(valid.sum())
+    if n == 0:
+        raise CompositeIndexError(f"No zone has a value in '{score}'.")
+    pop = None
+    if population is not None and gap["weighting"] == "population":
+        pop = _numeric(zones, population, "population")
+        pop = np.where(np.isfinite(pop) & (pop > 0), pop, 0.0)
+    rank = need_rank(s)
+    in_gap = valid & gap_group(rank, n, gap)
+    groups = []
+    if area_names:
+        zone, area, frac = check_overlaps(overlaps, len(zones), len(area_names))
+        for a in range(len(area_names)):
+            sel = area == a
+            groups.append((zone[sel], frac[sel]))
+    all_idx = np.flatnonzero(valid)
+    groups.append((all_idx, np.ones(len(all_idx))))
+    rows = []
+    for name, (z, f) in zip(area_names + [WHOLE_STUDY_AREA], groups):
+        w = f * pop[z] if pop is not None else f
+        ok = valid[z] & (w > 0)
+        mean = (w[ok] * s[z][ok]).sum() / w[ok].sum() if ok.any() else np.nan
+        diff, ratio, top_mean, rest_mean = gap_stats(s[z], in_gap[z], w)
+        rows.append((name, mean, top_mean, rest_mean, diff, ratio))
+    return pd.DataFrame(rows, columns=["area_name", "mean_score", "top_mean", "rest_mean",
+                                       "gap_diff", "gap_ratio"])

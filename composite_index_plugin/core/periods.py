@@ -1,0 +1,340 @@
+"""Comparing index runs across periods on the same zones (pure numpy / pandas).
+
+What it gives, per zone (aligned on a zone id):
+- change in score, rank and decile from the first to the last period; signs are chosen so that
+  a **positive change always means more need** (score up, or moved towards rank 1 / decile 1):
+  ``score_change = score_last - score_first``, ``rank_change = rank_first - rank_last``,
+  ``decile_change = decile_first - decile_last``;
+- the hotspot transition between the last two periods from ``gi_bin`` (new, persistent,
+  intensifying, diminishing, ended);
+- with three or more periods, a Mann-Kendall trend and the emerging-hotspot category.
+
+Without a frozen baseline each period's scores are rescaled on their own year, so score changes
+mean nothing; the comparison then uses ranks (``score_change`` is left empty and the trend is
+computed on the negated rank, so "increasing" still means more need).
+
+Sources:
+- Mann-Kendall: Mann (1945), Kendall (1975). ``S = sum_{i<j} sign(x_j - x_i)``,
+  ``Var(S) = [n(n-1)(2n+5) - sum_t t(t-1)(2t+5)] / 18`` over groups of tied values,
+  ``Z = (S - sign(S)) / sqrt(Var(S))``, two-sided normal p-value.
+- Emerging hot spot categories: Esri, ArcGIS Pro, "How Emerging Hot Spot Analysis works".
+  Our reading of its rules, with ``hot`` = gi_bin >= min_bin, ``cold`` = gi_bin <= -min_bin,
+  T periods, h / c = number of hot / cold periods, trend = Mann-Kendall on the Gi* z series
+  (``gi_z`` when present, else on ``gi_bin``) significant at ``alpha``:
+    * last period hot:
+        - new: hot only in the last period and never significant (hot or cold) before;
+        - h / T >= 0.9: intensifying (significant upward trend), diminishing (significant
+          downward trend), else persistent;
+        - oscillating: some earlier period was cold;
+        - consecutive: one uninterrupted final run of >= 2 hot periods, never hot before it;
+        - sporadic: otherwise (on and off, never cold);
+    * last period not hot and h / T >= 0.9: historical;
+    * the cold categories mirror these (intensifying cold = significant downward trend);
+    * otherwise "no pattern".
+  "Persistent" in Esri's text does not require the last period to be hot, but a location that
+  is hot 90 % of the time and not in the last period is exactly Esri's "historical", so we give
+  it that name.
+"""
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from composite_index_plugin.core.assessment import area_gaps, need_rank, rank_group
+from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+
+TRANSITIONS = ("new", "persistent", "intensifying", "diminishing", "ended")
+EMERGING = (
+    "new hot spot", "consecutive hot spot", "intensifying hot spot", "persistent hot spot",
+    "diminishing hot spot", "sporadic hot spot", "oscillating hot spot", "historical hot spot",
+    "new cold spot", "consecutive cold spot", "intensifying cold spot", "persistent cold spot",
+    "diminishing cold spot", "sporadic cold spot", "oscillating cold spot", "historical cold spot",
+    "no pattern",
+)
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Mann-Kendall
+# --------------------------------------------------------------------------------------------
+def mann_kendall(values):
+    """Mann-Kendall trend test for every row of ``values`` (zones x periods), vectorised.
+
+    Returns (S, var_S, Z, p) arrays; rows with any NaN get NaN. Ties use the corrected variance.
+    """
+    x = np.asarray(values, dtype="float64")
+    if x.ndim == 1:
+        x = x[None, :]
+    n_rows, t = x.shape
+    s = np.zeros(n_rows)
+    for i in range(t - 1):
+        s += np.sign(x[:, i + 1:] - x[:, i:i + 1]).sum(axis=1)
+    # ties: each value's group size c; a group of size g contributes g(g-1)(2g+5) once, i.e.
+    # (c-1)(2c+5) for each of its members
+    counts = (x[:, :, None] == x[:, None, :]).sum(axis=2).astype("float64")
+    ties = ((counts - 1) * (2 * counts + 5)).sum(axis=1)
+    var = (t * (t - 1) * (2 * t + 5) - ties) / 18.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(var > 0, (s - np.sign(s)) / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
+    p = _erfc(np.abs(z) / math.sqrt(2.0)).astype("float64")
+    bad = np.isnan(x).any(axis=1)
+    for arr in (s, var, z, p):
+        arr[bad] = np.nan
+    return s, var, z, p
+
+
+def trend_label(s, p, alpha=0.05):
+    """'increasing' / 'decreasing' when p < alpha, else 'no trend'; None where S is NaN."""
+    s = np.asarray(s, dtype="float64")
+    p = np.asarray(p, dtype="float64")
+    out = np.full(s.shape, "no trend", dtype=object)
+    out[(p < alpha) & (s > 0)] = "increasing"
+    out[(p < alpha) & (s < 0)] = "decreasing"
+    out[np.isnan(s)] = None
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# hotspots over time
+# --------------------------------------------------------------------------------------------
+def hotspot_transition(before, after, min_bin=2):
+    """Transition of hot spots between two periods from Gi* bins (-3..3).
+
+    hot = bin >= min_bin. new: not hot -> hot; ended: hot -> not hot; while hot in both:
+    intensifying (bin rises), diminishing (bin falls), persistent (same bin). Otherwise "" (never
+    hot); None where a bin is missing.
+    """
+    b = np.asarray(before, dtype="float64")
+    a = np.asarray(after, dtype="float64")
+    hb, ha = b >= min_bin, a >= min_bin
+    out = np.full(b.shape, "", dtype=object)
+    out[~hb & ha] = "new"
+    out[hb & ~ha] = "ended"
+    both = hb & ha
+    out[both & (a > b)] = "intensifying"
+    out[both & (a < b)] = "diminishing"
+    out[both & (a == b)] = "persistent"
+    out[np.isnan(a) | np.isnan(b)] = None
+    return out
+
+
+def _side_categories(sig, other, trend_up, trend_down, kind):
+    """Emerging categories for one side (hot or cold); ``other`` = significant the other way."""
+    n_rows, t = sig.shape
+    h = sig.sum(axis=1)
+    c = other.sum(axis=1)
+    last = sig[:, -1]
+    run = np.cumprod(sig[:, ::-1], axis=1).sum(axis=1)
+    often = h / t >= 0.9
+    out = np.full(n_rows, None, dtype=object)
+    conds = [
+        (last & (h == 1) & (c == 0), "new"),
+        (last & often & trend_up, "intensifying"),
+        (last & often & trend_down, "diminishing"),
+        (last & often, "persistent"),
+        (last & (c > 0), "oscillating"),
+        (last & (run >= 2) & (run == h), "consecutive"),
+        (last, "sporadic"),
+        (~last & often, "historical"),
+    ]
+    for cond, name in conds:
+        take = cond & (out == None)  # noqa: E711 (elementwise on an object array)
+        out[take] = f"{name} {kind} spot"
+    return out
+
+
+def emerging_categories(bins, z=None, min_bin=2, alpha=0.05):
+    """Emerging hot/cold spot category per zone (rows) from Gi* bins over periods (columns).
+
+    ``z``: the Gi* z-scores (same shape) for the trend; without them the trend uses the bins.
+    Rules: see the module docstring. Rows with a missing bin get None.
+    """
+    b = np.asarray(bins, dtype="float64")
+    if b.ndim != 2 or b.shape[1] < 3:
+        raise CompositeIndexError("Emerging hot spot categories need at least three periods.")
+    series = b if z is None else np.asarray(z, dtype="float64")
+    s, _, _, p = mann_kendall(series)
+    sig_trend = np.nan_to_num(p, nan=1.0) < alpha
+    up, down = sig_trend & (s > 0), sig_trend & (s < 0)
+    hot, cold = b >= min_bin, b <= -min_bin
+    out = _side_categories(hot, cold, up, down, "hot")
+    cold_cat = _side_categories(cold, hot, down, up, "cold")
+    take = out == None  # noqa: E711
+    out[take] = cold_cat[take]
+    out[out == None] = "no pattern"  # noqa: E711
+    out[np.isnan(b).any(axis=1)] = None
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# aligning and comparing
+# --------------------------------------------------------------------------------------------
+def _list_ids(ids, limit=10):
+    ids = sorted(map(str, ids))
+    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
+    return ", ".join(ids[:limit]) + more
+
+
+def align_periods(frames, id_field="cell_id", labels=None):
+    """Check that every period has exactly the same zone ids and reorder them as the first.
+
+    Returns (ids, frames aligned on the first period's order). Refuses duplicate ids, missing
+    ids and different id sets, naming the ids (and the periods) that differ.
+    """
+    if len(frames) < 2:
+        raise CompositeIndexError("Comparing periods needs at least two periods.",
+                                  hint="Give two or more index layers, oldest first.")
+    labels = period_labels(len(frames), labels)
+    keys = []
+    for label, frame in zip(labels, frames):
+        if id_field not in frame.columns:
+            raise CompositeIndexError(
+                f"Period '{label}' has no zone id field '{id_field}'.",
+                hint=f"Fields that exist: {', '.join(map(str, frame.columns))}.")
+        key = frame[id_field].astype(object).where(frame[id_field].notna(), None)
+        key = key.map(lambda v: None if v is None else (str(int(v)) if isinstance(v, float)
+                                                        and float(v).is_integer() else str(v)))
+        if key.isna().any():
+            raise CompositeIndexError(
+                f"Period '{label}' has {int(key.isna().sum())} zone(s) without an id in "
+                f"'{id_field}'.", hint="Every zone needs an id to be matched across periods.")
+        dup = key[key.duplicated()].unique()
+        if len(dup):
+            raise CompositeIndexError(
+                f"Period '{label}' repeats zone id(s) in '{id_field}': {_list_ids(dup)}.",
+                hint="Zone ids must be unique; choose another id field.")
+        keys.append(key)
+    first = pd.Index(keys[0])
+    for label, key in zip(labels[1:], keys[1:]):
+        other = pd.Index(key)
+        missing = first.difference(other)
+        extra = other.difference(first)
+        if len(missing) or len(extra):
+            details = []
+            if len(missing):
+                details.append(f"{len(missing)} id(s) of '{labels[0]}' missing in '{label}': "
+                               f"{_list_ids(missing)}")
+            if len(extra):
+                details.append(f"{len(extra)} id(s) of '{label}' not in '{labels[0]}': "
+                               f"{_list_ids(extra)}")
+            raise CompositeIndexError(
+                f"Periods '{labels[0]}' and '{label}' do not have the same zones.",
+                hint="Compare runs made on the same grid or zones (same cell size and origin).",
+                details=details)
+    aligned = [frames[0].reset_index(drop=True)]
+    for frame, key in zip(frames[1:], keys[1:]):
+        pos = pd.Index(key).get_indexer(first)
+        aligned.append(frame.iloc[pos].reset_index(drop=True))
+    return first.to_numpy(dtype=object), aligned
+
+
+def period_labels(n, labels=None):
+    """Labels for ``n`` periods, made safe for field names (``p1``.. when not given)."""
+    if labels is None or len(labels) == 0:
+        return [f"p{i + 1}" for i in range(n)]
+    labels = [str(x).strip() for x in labels]
+    if len(labels) != n:
+        raise CompositeIndexError(f"{len(labels)} label(s) given for {n} periods.",
+                                  hint="Give one label per period, comma-separated, oldest first.")
+    safe = [re.sub(r"[^a-z0-9_]+", "_", x.lower()).strip("_") or f"p{i + 1}"
+            for i, x in enumerate(labels)]
+    if len(set(safe)) != n:
+        raise CompositeIndexError(f"Period labels must be different: {', '.join(labels)}.")
+    return safe
+
+
+@dataclass
+class PeriodComparison:
+    """``zones``: one row per zone (first period's order). ``gaps``: the gap per period and area
+    with its change since the first period. ``messages``: notes for the log."""
+
+    zones: pd.DataFrame
+    gaps: pd.DataFrame
+    messages: list = field(default_factory=list)
+
+
+def _scores(frame, score, label):
+    if score not in frame.columns:
+        raise CompositeIndexError(f"Period '{label}' has no score field '{score}'.",
+                                  hint="Use the output of the index for each period.")
+    return pd.to_numeric(frame[score], errors="coerce").to_numpy(dtype="float64")
+
+
+def compare_periods(frames, id_field="cell_id", labels=None, score="ci_score", comparable=False,
+                    area_names=(), overlaps=None, population="population", gap=None,
+                    min_bin=2, alpha=0.05, progress=None):
+    """Compare two or more index runs (oldest first) on the same zones.
+
+    comparable: True when the runs share a frozen baseline (scores on one scale); otherwise
+        score changes are left empty and the trend uses ranks.
+    area_names / overlaps: areas for the gap (overlap table as in ``core.assessment``).
+    population: population column for the gap weighting (used when every period has it).
+    min_bin: a zone is a hot spot when ``gi_bin >= min_bin`` (2 = 95 % confidence).
+    """
+    progress = progress or NO_PROGRESS
+    labels = period_labels(len(frames), labels)
+    ids, frames = align_periods(frames, id_field, labels)
+    t = len(frames)
+    messages = []
+    if not comparable:
+        messages.append("The periods do not share a frozen baseline: each period's scores are "
+                        "rescaled on that period alone, so score changes are not comparable; "
+                        "the comparison uses ranks (and deciles).")
+    scores = np.column_stack([_scores(f, score, lab) for f, lab in zip(frames, labels)])
+    ranks = np.column_stack([need_rank(scores[:, k]) for k in range(t)])
+    n_valid = np.isfinite(scores).sum(axis=0)
+    deciles = np.column_stack([rank_group(ranks[:, k], n_valid[k], 10) for k in range(t)])
+    out = {id_field: ids}
+    for k, lab in enumerate(labels):
+        out[f"score_{lab}"] = scores[:, k]
+        out[f"rank_{lab}"] = ranks[:, k]
+        out[f"decile_{lab}"] = deciles[:, k]
+    out["score_change"] = scores[:, -1] - scores[:, 0] if comparable else np.full(len(ids), np.nan)
+    out["rank_change"] = ranks[:, 0] - ranks[:, -1]
+    out["decile_change"] = deciles[:, 0] - deciles[:, -1]
+    missing = int(np.isnan(scores).any(axis=1).sum())
+    if missing:
+        messages.append(f"{missing} zone(s) lack a score in at least one period; their changes "
+                        "and trends are left empty.")
+    progress.report(0.3)
+
+    has_bins = all("gi_bin" in f.columns for f in frames)
+    if has_bins:
+        bins = np.column_stack([pd.to_numeric(f["gi_bin"], errors="coerce").to_numpy("float64")
+                                for f in frames])
+        out["hotspot_transition"] = hotspot_transition(bins[:, -2], bins[:, -1], min_bin)
+    else:
+        messages.append("Not every period has a gi_bin field: no hotspot transitions.")
+    if t >= 3:
+        series = scores if comparable else -ranks
+        s, _, z, p = mann_kendall(series)
+        out["trend_s"] = s
+        out["trend_z"] = z
+        out["trend_p"] = p
+        out["trend"] = trend_label(s, p, alpha)
+        if has_bins:
+            gz = None
+            if all("gi_z" in f.columns for f in frames):
+                gz = np.column_stack([pd.to_numeric(f["gi_z"], errors="coerce").to_numpy("float64")
+                                      for f in frames])
+            out["emerging"] = emerging_categories(bins, gz, min_bin, alpha)
+    progress.report(0.6)
+
+    gap_rows = []
+    use_pop = population if all(population in f.columns for f in frames) else None
+    for k, (frame, lab) in enumerate(zip(frames, labels)):
+        g = area_gaps(frame, area_names, overlaps, score, use_pop, gap)
+        g.insert(0, "period", lab)
+        g.insert(1, "period_index", k + 1)
+        gap_rows.append(g)
+        progress.report(0.6 + 0.4 * (k + 1) / t)
+    gaps = pd.concat(gap_rows, ignore_index=True)
+    first = gaps[gaps["period_index"] == 1].set_index("area_name")
+    gaps["gap_diff_change"] = gaps["gap_diff"].to_numpy() - \
+        first["gap_diff"].reindex(gaps["area_name"]).to_numpy()
+    gaps["gap_ratio_change"] = gaps["gap_ratio"].to_numpy() - \
+        first["gap_ratio"].reindex(gaps["area_name"]).to_numpy()
+    return PeriodComparison(pd.DataFrame(out), gaps, messages)

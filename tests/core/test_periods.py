@@ -1,0 +1,162 @@
+"""Period comparison: Mann-Kendall, transitions, emerging categories, gaps, bad input."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core.periods import (
+    align_periods,
+    compare_periods,
+    emerging_categories,
+    hotspot_transition,
+    mann_kendall,
+)
+
+
+def test_mann_kendall_hand_series_with_ties():
+    # x = 1, 2, 2, 3, 1: pair signs from 1st: +,+,+,0 (3); 2nd: 0,+,- (0); 3rd: +,- (0); 4th: - (-1)
+    # S = 2; n = 5: 5*4*15 = 300; tie groups {1,1} and {2,2}: 2*1*9 each -> Var = 264/18
+    s, var, z, p = mann_kendall([[1, 2, 2, 3, 1],
+                                 [1, 2, 3, 4, 5],
+                                 [3, 3, 3, 3, 3],
+                                 [5, 4, 4, 4, 1],
+                                 [1, np.nan, 2, 3, 4]])
+    assert s[0] == 2 and var[0] == pytest.approx(264 / 18)
+    assert z[0] == pytest.approx(1 / math.sqrt(264 / 18))
+    assert p[0] == pytest.approx(math.erfc(z[0] / math.sqrt(2)))
+    assert p[0] == pytest.approx(0.79400, abs=5e-5)
+    # strictly increasing: S = 10, Var = 300/18 = 16.667, Z = 9/4.0825 = 2.2045, p = 0.02749
+    assert s[1] == 10 and var[1] == pytest.approx(300 / 18)
+    assert z[1] == pytest.approx(2.20454, abs=1e-5) and p[1] == pytest.approx(0.027486, abs=1e-5)
+    # all tied: no variance, no trend
+    assert s[2] == 0 and var[2] == 0 and z[2] == 0 and p[2] == 1
+    # 5, 4, 4, 4, 1: S = -4-2 (from 5: -1 x4 = -4; from each 4: 0,0,-1 / 0,-1 / -1 -> -3) = -7
+    # one tie group of 3: 3*2*11 = 66 -> Var = (300 - 66) / 18 = 13
+    assert s[3] == -7 and var[3] == pytest.approx(13)
+    assert z[3] == pytest.approx(-6 / math.sqrt(13))
+    assert np.isnan(s[4]) and np.isnan(p[4])
+
+
+def test_hotspot_transitions_hand():
+    before = [0, 0, 2, 2, 3, 3, 2, -2, np.nan]
+    after = [2, 0, 3, 2, 2, 0, -3, 0, 2]
+    got = hotspot_transition(before, after, min_bin=2)
+    assert list(got) == ["new", "", "intensifying", "persistent", "diminishing", "ended",
+                         "ended", "", None]
+    assert list(hotspot_transition([0, 1], [1, 0], min_bin=1)) == ["new", "ended"]
+
+
+def test_emerging_categories_hand():
+    bins = np.array([
+        [0, 0, 0, 0, 2],        # new hot
+        [0, 0, 0, 2, 3],        # consecutive hot
+        [2, 2, 2, 2, 2],        # persistent hot (no trend in bins)
+        [1, 2, 2, 3, 3],        # 4/5 hot at min_bin 2 -> 80 % < 90 %: consecutive (run 4)
+        [2, 0, 2, 0, 2],        # sporadic hot
+        [-2, 0, 0, 0, 2],       # oscillating hot
+        [0, 0, 0, 0, -3],       # new cold
+        [0, 0, 0, 0, 0],        # no pattern
+        [2, 0, 0, 0, 0],        # hot once, not recently: no pattern
+    ], dtype=float)
+    got = emerging_categories(bins, min_bin=2)
+    assert list(got) == ["new hot spot", "consecutive hot spot", "persistent hot spot",
+                         "consecutive hot spot", "sporadic hot spot", "oscillating hot spot",
+                         "new cold spot", "no pattern", "no pattern"]
+
+
+def test_emerging_trend_categories_use_z():
+    # hot in all 10 periods; z rising strictly -> intensifying; falling -> diminishing
+    bins = np.full((4, 10), 3.0)
+    z = np.vstack([np.arange(10) + 3.0, 12.0 - np.arange(10), np.full(10, 4.0),
+                   -(np.arange(10) + 3.0)])
+    bins[3] = -3
+    # row 4: hot in 9 of 10 periods but not the last -> historical
+    bins = np.vstack([bins, [3] * 9 + [0]])
+    z = np.vstack([z, np.full(10, 3.0)])
+    got = emerging_categories(bins, z, min_bin=2)
+    assert list(got) == ["intensifying hot spot", "diminishing hot spot", "persistent hot spot",
+                         "intensifying cold spot", "historical hot spot"]
+
+
+def _period(ids, scores, bins=None, pop=None):
+    frame = pd.DataFrame({"cell_id": ids, "ci_score": scores})
+    if bins is not None:
+        frame["gi_bin"] = bins
+    if pop is not None:
+        frame["population"] = pop
+    return frame
+
+
+def test_compare_two_periods_with_baseline_and_gap():
+    ids = [f"S1_r0_c{i}" for i in range(10)]
+    p1 = _period(ids, np.arange(10, 0, -1.0), [3, 2, 0, 0, 0, 0, 0, 0, 0, 0])
+    # second year listed in reverse order; by zone its scores are s2 and its bins b2
+    s2 = [12, 1, 2, 3, 4, 5, 6, 7, 10, 9.0]
+    b2 = [0, 0, 0, 0, 0, 0, 0, 0, 2, 2]
+    p2 = _period(ids[::-1], s2[::-1], b2[::-1])
+    res = compare_periods([p1, p2], labels=["2023", "2024"], comparable=True)
+    z = res.zones
+    assert list(z["cell_id"]) == ids
+    assert list(z["score_change"]) == [2, -8, -6, -4, -2, 0, 2, 4, 8, 8]
+    # ranks 2024: zone 0 (12) 1, zone 8 (10) 2, zone 9 (9) 3, zone 7 (7) 4 ...
+    assert list(z["rank_2024"][[0, 8, 9, 7, 1]]) == [1, 2, 3, 4, 10]
+    assert list(z["rank_change"][[0, 8, 9, 1]]) == [0, 9 - 2, 10 - 3, 2 - 10]
+    assert list(z["decile_change"][[0, 8, 1]]) == [0, 7, -8]
+    assert list(z["hotspot_transition"]) == ["ended", "ended"] + [""] * 6 + ["new", "new"]
+    # gap (no population: zones weigh equally): 2023 top zone 10 vs rest mean 5 -> diff 5;
+    # 2024 top zone 12 vs rest (10+9+7+6+5+4+3+2+1)/9 = 47/9
+    g = res.gaps.set_index("period")
+    assert g.loc["2023", "gap_diff"] == pytest.approx(5)
+    assert g.loc["2024", "gap_diff"] == pytest.approx(12 - 47 / 9)
+    assert g.loc["2024", "gap_diff_change"] == pytest.approx(12 - 47 / 9 - 5)
+    assert g.loc["2024", "gap_ratio"] == pytest.approx(12 / (47 / 9))
+
+
+def test_without_baseline_compares_ranks_and_trend():
+    ids = ["a", "b", "c"]
+    frames = [_period(ids, [3.0, 2, 1]), _period(ids, [2.0, 3, 1]), _period(ids, [1.0, 3, 2])]
+    res = compare_periods(frames, id_field="cell_id")
+    z = res.zones
+    assert z["score_change"].isna().all()
+    assert "rescaled" in res.messages[0]
+    # zone a: ranks 1, 2, 3 -> need falls; series -rank = -1, -2, -3: S = -3
+    # b: -2, -1, -1 -> S = 2; c: -3, -3, -2 -> S = 2
+    assert list(z["trend_s"]) == [-3, 2, 2]
+    assert list(z["rank_change"]) == [-2, 1, 1]
+    assert "emerging" not in z.columns
+
+
+def test_gap_per_area_and_population():
+    ids = list(range(4))
+    p1 = _period(ids, [4.0, 3, 2, 1], pop=[10, 10, 10, 30])
+    p2 = _period(ids, [4.0, 3, 2, 2], pop=[10, 10, 10, 30])
+    overlaps = pd.DataFrame({"zone": [0, 1, 2, 3], "area": [0, 0, 1, 1], "fraction": 1.0})
+    res = compare_periods([p1, p2], id_field="cell_id", comparable=True, area_names=["N", "S"],
+                          overlaps=overlaps, gap={"by": "percent", "value": 25})
+    g = res.gaps.set_index(["period", "area_name"])
+    # top 25 % = zone 0; area N: 4 vs 3 -> 1; whole p1: 4 vs (30+20+30)/50 = 1.6 -> 2.4
+    assert g.loc[("p1", "N"), "gap_diff"] == pytest.approx(1)
+    assert np.isnan(g.loc[("p1", "S"), "gap_diff"])
+    assert g.loc[("p1", "Whole study area"), "gap_diff"] == pytest.approx(4 - 80 / 50)
+    assert g.loc[("p2", "Whole study area"), "gap_diff"] == pytest.approx(4 - 110 / 50)
+    assert g.loc[("p2", "Whole study area"), "gap_diff_change"] == pytest.approx(-0.6)
+
+
+def test_different_ids_are_refused_naming_them():
+    a = _period(["x1", "x2", "x3"], [1.0, 2, 3])
+    b = _period(["x1", "x2", "x4"], [1.0, 2, 3])
+    with pytest.raises(CompositeIndexError) as err:
+        align_periods([a, b], labels=["2023", "2024"])
+    text = str(err.value)
+    assert "'2023' and '2024' do not have the same zones" in text
+    assert "missing in '2024': x3" in text and "not in '2023': x4" in text
+    with pytest.raises(CompositeIndexError, match="repeats zone id"):
+        align_periods([a, _period(["x1", "x1", "x2"], [1.0, 2, 3])])
+    with pytest.raises(CompositeIndexError, match="at least two periods"):
+        align_periods([a])
+    with pytest.raises(CompositeIndexError, match="no zone id field 'zone'"):
+        align_periods([a, a], id_field="zone")
+    with pytest.raises(CompositeIndexError, match="2 label"):
+        compare_periods([a, a, a], labels=["one", "two"])
