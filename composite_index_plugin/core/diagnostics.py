@@ -1,0 +1,193 @@
+"""Diagnostics of a composite index, and its plain HTML report.
+
+- Indicator correlation matrix (Pearson, over the zones in the index).
+- Cronbach's alpha per theme over its scaled indicators:
+  ``alpha = k / (k - 1) * (1 - sum var(x_i) / var(sum x_i))`` (Cronbach 1951; as used in the
+  OECD/JRC Handbook on Constructing Composite Indicators, 2008, section 4.2).
+- Effective weights: each indicator's share of the composite's variance,
+  ``a_i cov(x_i, CI) / sum_j a_j cov(x_j, CI)`` with ``a_i`` the product of the weights along
+  the indicator's path (normalised at mean/geometric levels, as given at sum/imd levels). For
+  linear hierarchies (mean and sum) this is exactly ``a_i cov(x_i, CI) / var(CI)``; with
+  geometric or imd levels it is a first-order approximation. Also the Pearson correlation of
+  each indicator with the composite (Paruolo, Saisana & Saltelli 2013 use r^2 as main effect).
+- Counts of empty values, zero denominators, imputed and excluded zones per indicator.
+"""
+import html
+
+import numpy as np
+import pandas as pd
+
+
+def _path_weight(node_weights, method):
+    w = np.asarray(node_weights, dtype=np.float64)
+    return w / w.sum() if method in ("mean", "geometric") else w
+
+
+def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n_in):
+    """Diagnostics as DataFrames and dicts (see the module docstring)."""
+    keys = [ind.key for ind in indicators]
+    x = np.vstack([scaled[k] for k in keys]) if keys else np.zeros((0, n_in))
+    # Path coefficients a_i.
+    coef = {}
+    tw = _path_weight([t.weight for t in root.children], root.method)
+    for ti, theme in enumerate(root.children):
+        iw = _path_weight([i.weight for i in theme.children], theme.method)
+        for ii, issue in enumerate(theme.children):
+            dw = _path_weight([d.weight for d in issue.children], issue.method)
+            for di, ind in enumerate(issue.children):
+                coef[ind.key] = tw[ti] * iw[ii] * dw[di]
+    a = np.array([coef[k] for k in keys])
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = ci - ci.mean()
+    cov = xc @ yc / max(n_in, 1)
+    sd_x = np.sqrt((xc * xc).mean(axis=1))
+    sd_y = float(np.sqrt((yc * yc).mean()))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr_ci = cov / (sd_x * sd_y)
+        contrib = a * cov
+        total = contrib.sum()
+        eff = contrib / total if total != 0 else np.full(len(keys), np.nan)
+        gram = xc @ xc.T / max(n_in, 1)
+        corr = gram / np.outer(sd_x, sd_x)
+    corr[~np.isfinite(corr)] = np.nan
+    rows = []
+    alpha = {}
+    for theme in root.children:
+        t_keys = [ind.key for issue in theme.children for ind in issue.children]
+        idx = [keys.index(k) for k in t_keys]
+        k = len(idx)
+        if k >= 2:
+            var_items = gram[idx, idx].sum()
+            var_total = gram[np.ix_(idx, idx)].sum()
+            alpha[theme.name] = float(k / (k - 1) * (1 - var_items / var_total)) if var_total > 0 \
+                else float("nan")
+        else:
+            alpha[theme.name] = float("nan")
+    for i, ind in enumerate(indicators):
+        info = counts[ind.key]
+        rows.append({
+            "theme": ind.theme, "issue": ind.issue, "indicator": ind.name, "field": ind.field,
+            "measure": ind.measure, "scaling": ind.scaling, "direction": ind.direction,
+            "missing": ind.missing, "weight": ind.weight, "path_weight": float(a[i]),
+            "effective_weight": float(eff[i]), "corr_with_index": float(corr_ci[i]),
+            "theme_alpha": alpha[ind.theme],
+            "n_empty": info["empty"], "n_zero_denominator": info["zero_denominator"],
+            "n_imputed": info["imputed"], "n_excluded": info["excluded"],
+            "scaled_mean": float(x[i].mean()) if n_in else float("nan"),
+            "scaled_sd": float(sd_x[i]) if n_in else float("nan"),
+            "scaled_min": float(x[i].min()) if n_in else float("nan"),
+            "scaled_max": float(x[i].max()) if n_in else float("nan"),
+        })
+    table = pd.DataFrame(rows)
+    return {
+        "indicators": table,
+        "correlation": pd.DataFrame(corr, index=keys, columns=keys),
+        "alpha": alpha,
+        "summary": {"zones": n, "zones_in_index": n_in, "zones_excluded": n - n_in,
+                    "indicators": len(keys), "themes": len(root.children),
+                    "issues": sum(len(t.children) for t in root.children),
+                    "composite_method": root.method},
+        "root": root,
+    }
+
+
+def _fmt(value, digits=3):
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return "n/a"
+        return f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def _table(frame, digits=3, index=False):
+    head = ([""] if index else []) + [html.escape(str(c)) for c in frame.columns]
+    out = ["<table>", "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+    for label, row in frame.iterrows():
+        cells = ([f"<th>{html.escape(str(label))}</th>"] if index else []) + \
+                [f"<td>{_fmt(v, digits)}</td>" for v in row.tolist()]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _corr_table(corr):
+    keys = list(corr.columns)
+    out = ["<table class='corr'>", "<tr><th></th>" + "".join(
+        f"<th>{html.escape(k)}</th>" for k in keys) + "</tr>"]
+    for k in keys:
+        cells = []
+        for v in corr.loc[k].tolist():
+            if v is None or np.isnan(v):
+                cells.append("<td>n/a</td>")
+                continue
+            # Blue for positive, orange for negative (colour-blind safe), strength by opacity.
+            rgb = "33,102,172" if v >= 0 else "230,97,1"
+            cells.append(f"<td style='background:rgba({rgb},{abs(v) * 0.6:.2f})'>{v:.2f}</td>")
+        out.append(f"<tr><th>{html.escape(k)}</th>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _hierarchy(root):
+    lines = [f"<li>Composite: {html.escape(root.method)}<ul>"]
+    for theme in root.children:
+        lines.append(f"<li><b>{html.escape(theme.label)}</b> ({html.escape(theme.name)}), weight "
+                     f"{theme.weight:g}, combines its issues by {html.escape(theme.method)}<ul>")
+        for issue in theme.children:
+            lines.append(f"<li>{html.escape(issue.label)} ({html.escape(issue.name)}), weight "
+                         f"{issue.weight:g}, combines its indicators by {html.escape(issue.method)}<ul>")
+            for ind in issue.children:
+                extra = f" per {ind.options['denominator']}" if ind.options.get("denominator") else ""
+                lines.append(f"<li>{html.escape(ind.name)}: field {html.escape(ind.field)}, "
+                             f"{html.escape(ind.measure + extra)}, {html.escape(ind.scaling)}, "
+                             f"{html.escape(ind.direction)}, weight {ind.weight:g}, missing "
+                             f"{html.escape(ind.missing)}</li>")
+            lines.append("</ul></li>")
+        lines.append("</ul></li>")
+    lines.append("</ul></li>")
+    return "<ul>" + "\n".join(lines) + "</ul>"
+
+
+CSS = """body{font-family:sans-serif;max-width:70em;margin:1em auto;color:#222;line-height:1.4}
+table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}
+th,td{border:1px solid #bbb;padding:2px 6px;text-align:right}th{background:#eee}
+td:first-child,th:first-child{text-align:left}.note{color:#555;font-size:0.9em}"""
+
+
+def render_html(result, title="Composite index report"):
+    """A self-contained HTML page (no scripts, no external files) explaining the index."""
+    d = result.diagnostics
+    s = d["summary"]
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{s['zones']} zones, {s['zones_in_index']} in the index, {s['zones_excluded']} left "
+        f"out for missing data. {s['themes']} theme(s), {s['issues']} issue(s), "
+        f"{s['indicators']} indicator(s). Spec fingerprint <code>{html.escape(result.fingerprint)}"
+        "</code>" + (" (scaled with a frozen baseline)" if result.used_baseline else "") + ".</p>",
+    ]
+    if result.messages:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(m)}</li>"
+                                                    for m in result.messages) + "</ul>")
+    parts += ["<h2>How the index is built</h2>", _hierarchy(d["root"]),
+              "<p class='note'>Ranks: 1 = highest need; ties share the better rank. Deciles and "
+              "quintiles: 1 = highest need. Theme percentages are each theme's share of the sum "
+              "of absolute contributions to the score.</p>"]
+    table = d["indicators"].copy()
+    parts += ["<h2>Indicators</h2>",
+              "<p class='note'>Effective weight: the indicator's share of the variance of the "
+              "composite score (compare with its path weight). An indicator with a much larger or "
+              "smaller effective weight than intended dominates or barely matters.</p>",
+              _table(table)]
+    alpha = pd.DataFrame({"theme": list(d["alpha"].keys()), "cronbach_alpha": list(d["alpha"].values())})
+    parts += ["<h2>Internal consistency (Cronbach's alpha per theme)</h2>",
+              "<p class='note'>Over the theme's scaled indicators; n/a with fewer than two. Values "
+              "above about 0.7 suggest the indicators measure one thing.</p>", _table(alpha)]
+    parts += ["<h2>Correlation between scaled indicators</h2>",
+              "<p class='note'>Pearson, over the zones in the index. Blue positive, orange "
+              "negative. Pairs above 0.9 may double count.</p>", _corr_table(d["correlation"])]
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,201 @@
+"""Per-indicator measures: turn a field (a count, a weighted count or any value) into the
+quantity that is then scaled.
+
+Every function is vectorised and returns ``(values, zero_denominator)``: a float array and a
+boolean mask of the zones whose denominator (population, area, total) is zero, so the caller
+can flag them instead of silently zeroing them.
+
+Sources:
+- Empirical Bayes rates: Marshall, R. J. (1991) "Mapping disease and mortality rates using
+  empirical Bayes estimators", Applied Statistics 40(2), 283-294 (the method-of-moments prior);
+  the spatial version is the "local" EB of Anselin, Lozano-Gracia & Koschinsky (2006), "Rate
+  transformations and smoothing", GeoDa Center, over each zone's neighbours and itself.
+- Gi*: Getis, A. & Ord, J. K. (1992) "The analysis of spatial association by use of distance
+  statistics", Geographical Analysis 24(3); Ord & Getis (1995) Geographical Analysis 27(4)
+  (the z form with binary weights and the zone inside its own neighbourhood).
+"""
+import numpy as np
+
+from composite_index_plugin.core.errors import CompositeIndexError
+
+
+def _csr(neighbours, n):
+    """``indptr``/``indices`` of a duck-typed CSR neighbours object, checked against ``n`` zones."""
+    if neighbours is None:
+        raise CompositeIndexError(
+            "This measure needs the zones' neighbours, but none were given.",
+            hint="Give a neighbourhood (contiguity, distance band or k nearest) for the zones.")
+    indptr = np.asarray(neighbours.indptr, dtype=np.int64)
+    indices = np.asarray(neighbours.indices, dtype=np.int64)
+    if len(indptr) != n + 1:
+        raise CompositeIndexError(
+            f"The neighbours describe {len(indptr) - 1} zones but the table has {n}.",
+            hint="Build the neighbours from the same zone layer, in the same feature order.")
+    return indptr, indices
+
+
+def neighbourhood_sum(values, neighbours, include_self=True):
+    """Sum of ``values`` over each zone's neighbours (CSR, self excluded), plus the zone itself
+    when ``include_self``. Vectorised with ``bincount`` over the CSR rows."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    indptr, indices = _csr(neighbours, n)
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    total = np.bincount(rows, weights=values[indices], minlength=n)
+    if include_self:
+        total = total + values
+    return total
+
+
+def volume(counts):
+    """The count (or weighted count) as it is. Refuses nothing here; the engine checks signs."""
+    values = np.asarray(counts, dtype=np.float64)
+    return values.copy(), np.zeros(len(values), dtype=bool)
+
+
+def rate(counts, denominator, per=1000.0):
+    """Crude rate ``per * count / denominator``.
+
+    A zone whose denominator is zero (or negative) has no defined rate: it gets NaN and is
+    flagged; the indicator's missing policy then decides what happens to it.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    den = np.asarray(denominator, dtype=np.float64)
+    zero = den <= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(zero, np.nan, per * counts / np.where(zero, 1.0, den))
+    return out, zero & ~np.isnan(den)
+
+
+def _eb_weights(theta, sigma2, population):
+    """``w = sigma2 / (sigma2 + theta / P)`` with the limits made explicit: w = 0 where
+    P = 0 (no information: shrink to the prior) and where sigma2 = theta = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = sigma2 / (sigma2 + theta / population)
+    w = np.where(population > 0, w, 0.0)
+    return np.where(np.isfinite(w), w, 0.0)
+
+
+def eb_rate(counts, population, per=1000.0):
+    """Global empirical Bayes rate (Marshall 1991, method of moments).
+
+    ``theta = sum O / sum P``; ``s2 = sum P_i (r_i - theta)^2 / sum P``;
+    ``sigma2 = max(0, s2 - theta / mean(P))``; ``w_i = sigma2 / (sigma2 + theta / P_i)``;
+    ``EB_i = w_i r_i + (1 - w_i) theta``, all times ``per``.
+
+    The prior variance is clamped at zero (Marshall's recommendation), so no rate is negative
+    and with ``sigma2 = 0`` every zone gets ``theta``. (esda's ``Empirical_Bayes`` does not clamp.)
+
+    Zero denominator: such a zone carries no information about its own rate, so it takes no part
+    in fitting the prior (theta, s2 and mean(P) use zones with P > 0 only) and its estimate is
+    the prior mean theta (the limit w -> 0 as P -> 0). It is flagged, never zeroed.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    pop = np.asarray(population, dtype=np.float64)
+    ok = (pop > 0) & ~np.isnan(counts)
+    zero = (pop <= 0)
+    if not ok.any():
+        raise CompositeIndexError("Empirical Bayes rate: no zone has a positive denominator.",
+                                  hint="Check the denominator field (population).")
+    o, p = counts[ok], pop[ok]
+    theta = o.sum() / p.sum()
+    r = o / p
+    s2 = float((p * (r - theta) ** 2).sum() / p.sum())
+    sigma2 = max(0.0, s2 - theta / p.mean())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = np.where(pop > 0, counts / np.where(pop > 0, pop, 1.0), theta)
+    w = _eb_weights(theta, sigma2, pop)
+    out = per * (w * raw + (1.0 - w) * theta)
+    out[np.isnan(counts) | np.isnan(pop)] = np.nan
+    return out, zero & ~np.isnan(pop)
+
+
+def eb_rate_spatial(counts, population, neighbours, per=1000.0):
+    """Spatial (local) empirical Bayes rate: the global EB formulas over each zone's
+    neighbourhood including the zone itself (Anselin et al. 2006; esda's
+    ``Spatial_Empirical_Bayes`` computes the same, and also clamps sigma2 at zero).
+
+    For zone i with neighbourhood N_i (neighbours + i, zones with P > 0 only):
+    ``theta_i = sum O / sum P``; ``s2_i = sum P_j (r_j - theta_i)^2 / sum P``;
+    ``sigma2_i = max(0, s2_i - theta_i / mean_{N_i}(P))``;
+    ``EB_i = w_i r_i + (1 - w_i) theta_i`` with ``w_i = sigma2_i / (sigma2_i + theta_i / P_i)``.
+    Zero denominator: as in ``eb_rate``, the zone is left out of every prior and gets its local
+    prior mean theta_i (flagged). A neighbourhood with no positive denominator gives NaN.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    pop = np.asarray(population, dtype=np.float64)
+    n = len(counts)
+    indptr, indices = _csr(neighbours, n)
+    ok = (pop > 0) & ~np.isnan(counts)
+    o = np.where(ok, counts, 0.0)
+    p = np.where(ok, pop, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(ok, o / np.where(ok, p, 1.0), 0.0)
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    all_rows = np.concatenate([rows, np.arange(n)])
+    all_cols = np.concatenate([indices, np.arange(n)])
+    sum_o = np.bincount(all_rows, weights=o[all_cols], minlength=n)
+    sum_p = np.bincount(all_rows, weights=p[all_cols], minlength=n)
+    n_ok = np.bincount(all_rows, weights=ok[all_cols].astype(np.float64), minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = sum_o / sum_p
+        dev = r[all_cols] - theta[all_rows]
+        s2 = np.bincount(all_rows, weights=p[all_cols] * dev * dev, minlength=n) / sum_p
+        sigma2 = np.maximum(0.0, s2 - theta / (sum_p / n_ok))
+    w = _eb_weights(theta, sigma2, pop)
+    raw = np.where(ok, r, 0.0)
+    out = per * (w * raw + (1.0 - w) * theta)
+    out[~(sum_p > 0) | np.isnan(counts) | np.isnan(pop)] = np.nan
+    return out, (pop <= 0) & ~np.isnan(pop)
+
+
+def location_quotient(counts, denominator):
+    """Location quotient ``(O_i / D_i) / (sum O / sum D)`` (sums over zones with D > 0).
+
+    ``D`` is typically the zone's total of all incidents (or population): LQ > 1 means the
+    zone has more of this issue than its share. Zero denominator: undefined, NaN and flagged.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    den = np.asarray(denominator, dtype=np.float64)
+    ok = (den > 0) & ~np.isnan(counts)
+    if not ok.any() or counts[ok].sum() == 0:
+        raise CompositeIndexError(
+            "Location quotient: the overall share is zero (no counts on zones with a positive "
+            "denominator), so the quotient is undefined.",
+            hint="Use volume or rate for this indicator, or check the fields.")
+    overall = counts[ok].sum() / den[ok].sum()
+    values, zero = rate(counts, den, per=1.0)
+    return values / overall, zero
+
+
+def density(counts, zone_area_m2):
+    """Density per square kilometre: ``count / (area_m2 / 1e6)``. Zero area: NaN, flagged."""
+    return rate(counts, np.asarray(zone_area_m2, dtype=np.float64) / 1e6, per=1.0)
+
+
+def gi_star_z(values, neighbours):
+    """Getis-Ord Gi* z-score with binary weights, each zone in its own neighbourhood.
+
+    ``Gi*_i = (sum_j w_ij x_j - xbar W_i) / (S sqrt((n W_i - W_i^2) / (n - 1)))`` with
+    ``W_i = |N_i| + 1``, ``xbar = mean(x)``, ``S = sqrt(mean(x^2) - xbar^2)`` (Ord & Getis 1995).
+    A zone that neighbours every other zone has a zero denominator and gets z = 0.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    if np.isnan(x).any():
+        raise CompositeIndexError(
+            f"Gi* clustering needs a value for every zone; {int(np.isnan(x).sum())} zone(s) have "
+            "none (empty field or zero denominator).",
+            hint="Use the count (no denominator) for clustering, or fill the missing values.")
+    indptr, _ = _csr(neighbours, n)
+    wsum = np.diff(indptr).astype(np.float64) + 1.0
+    xbar = x.mean()
+    s = np.sqrt(max((x * x).mean() - xbar * xbar, 0.0))
+    if s == 0 or n < 2:
+        raise CompositeIndexError("Gi* clustering: every zone has the same value, so there is no "
+                                  "clustering to measure.", hint="Use another measure.")
+    local = neighbourhood_sum(x, neighbours, include_self=True)
+    den = s * np.sqrt(np.maximum(n * wsum - wsum * wsum, 0.0) / (n - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (local - xbar * wsum) / den
+    return np.where(den > 0, z, 0.0)
