@@ -1,0 +1,332 @@
+"""Uncertainty and sensitivity of the index to the analyst's choices (Monte Carlo; numpy only).
+
+Each run perturbs the index spec and rebuilds the index with ``core.index.build_index``:
+- **weights**: at every level (the themes; the issues of each theme; the indicators of each
+  issue) the sibling weights ``w`` (sum ``W``) are replaced by ``W * d`` with
+  ``d ~ Dirichlet(concentration * w / W)``: centred on the chosen shares, spread shrinking as
+  the concentration grows (variance of a share ``p(1 - p) / (concentration + 1)``). A group with
+  one member, or ``concentration`` None / 0 / inf, does not vary.
+- **scalings**: each run draws one scaling method from the chosen set and applies it to every
+  indicator (options that belong to the old scaling, like ``scale_to``, are dropped); with
+  ``scaling_mode="indicator"`` each indicator draws its own.
+
+Reported per zone (over the runs): the median rank, the 5th and 95th percentile of the rank
+(numpy's linear interpolation), the probability of being in the top decile (``ci_decile`` == 1)
+and ``robust_priority`` = 1 when that probability is at least ``robust_threshold`` (default 0.8:
+the zone is a top-decile priority in at least 4 runs out of 5 whatever reasonable choices the
+analyst had made). Per area the same for the area ranks (areas ranked by their population-
+weighted mean score; "top decile" = the top ``ceil(n_areas / 10)`` areas).
+
+The approach follows the uncertainty analysis of composite indicators in the OECD/JRC
+*Handbook on Constructing Composite Indicators* (2008, ch. 7) and COINr (median rank and
+5-95 % rank interval over random runs). Runs are seeded (numpy ``Generator``, PCG64): the same
+seed gives the same result.
+"""
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from composite_index_plugin.core.assessment import need_rank
+from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+
+# scaling options and the scalings they belong to (an option is dropped when the drawn scaling
+# does not use it)
+SCALING_OPTIONS = {
+    "scale_to": ("minmax", "minmax_fixed"),
+    "min": ("minmax_fixed",),
+    "max": ("minmax_fixed",),
+    "mean": ("zscore_fixed",),
+    "sd": ("zscore_fixed",),
+    "threshold": ("threshold",),
+    "c": ("exponential",),
+}
+# scalings that need parameters of their own cannot be drawn for every indicator
+NEEDS_PARAMETERS = ("minmax_fixed", "zscore_fixed", "threshold")
+SCALING_MODES = ("run", "indicator")
+ROBUST_THRESHOLD = 0.8
+
+
+def _default_builder():
+    from composite_index_plugin.core.index import build_index
+
+    return build_index
+
+
+def _known_scalings():
+    try:
+        from composite_index_plugin.core.scaling import SCALINGS
+    except ImportError:  # pragma: no cover - the engine ships with the plugin
+        return None
+    return tuple(SCALINGS)
+
+
+def parse_scalings(scalings):
+    """A list of scaling names from a list or a comma-separated string; checked and deduplicated."""
+    if scalings is None:
+        return []
+    if isinstance(scalings, str):
+        scalings = [s for s in scalings.replace(";", ",").split(",")]
+    names = []
+    for s in scalings:
+        s = str(s).strip().lower()
+        if s and s not in names:
+            names.append(s)
+    known = _known_scalings()
+    for s in names:
+        if known is not None and s not in known:
+            raise CompositeIndexError(f"Unknown scaling '{s}' in the scalings to vary.",
+                                      hint="Use some of: " + ", ".join(x for x in known
+                                                                       if x not in NEEDS_PARAMETERS)
+                                      + ".")
+        if s in NEEDS_PARAMETERS:
+            raise CompositeIndexError(
+                f"Scaling '{s}' needs parameters of its own for each indicator, so it cannot be "
+                "drawn at random.", hint="Leave it out of the scalings to vary.")
+    return names
+
+
+def _weight_groups(spec):
+    """Every list of sibling dicts that carry weights: themes, issues per theme, indicators."""
+    groups = [spec.get("themes", [])]
+    for theme in spec.get("themes", []):
+        groups.append(theme.get("issues", []))
+        for issue in theme.get("issues", []):
+            inds = issue.get("indicators", {})
+            groups.append(list(inds.values()) if isinstance(inds, dict) else list(inds))
+    return [g for g in groups if len(g) > 1]
+
+
+def _indicators(spec):
+    out = []
+    for theme in spec.get("themes", []):
+        for issue in theme.get("issues", []):
+            inds = issue.get("indicators", {})
+            out.extend(inds.values() if isinstance(inds, dict) else inds)
+    return out
+
+
+def dirichlet_weights(rng, weights, concentration):
+    """New weights for one sibling group: ``sum(w) * Dirichlet(concentration * w / sum(w))``.
+
+    Zero weights stay zero. Gamma draws that all underflow (tiny concentrations) fall back to
+    the Dirichlet's limit, one member chosen with probability ``w / sum(w)``.
+    """
+    w = np.asarray(weights, dtype="float64")
+    total = w.sum()
+    pos = w > 0
+    out = np.zeros_like(w)
+    alpha = concentration * w[pos] / total
+    g = rng.standard_gamma(alpha)
+    if g.sum() > 0:
+        out[pos] = total * g / g.sum()
+    else:
+        pick = rng.choice(int(pos.sum()), p=w[pos] / total)
+        vals = np.zeros(int(pos.sum()))
+        vals[pick] = total
+        out[pos] = vals
+    return out
+
+
+def set_scaling(indicator, scaling):
+    """Give an indicator (dict) another scaling, dropping options that belong to the old one."""
+    for opt, owners in SCALING_OPTIONS.items():
+        if opt in indicator and scaling not in owners:
+            del indicator[opt]
+    indicator["scaling"] = scaling
+
+
+def perturb_spec(spec, rng, concentration=None, scalings=(), scaling_mode="run"):
+    """A copy of ``spec`` with weights and/or scalings drawn at random (see module docstring)."""
+    new = copy.deepcopy(spec)
+    if _varies_weights(concentration):
+        for group in _weight_groups(new):
+            w = [float(item.get("weight", 1)) for item in group]
+            for item, nw in zip(group, dirichlet_weights(rng, w, concentration)):
+                item["weight"] = float(nw)
+    if scalings:
+        inds = _indicators(new)
+        if scaling_mode == "run":
+            choice = scalings[int(rng.integers(len(scalings)))]
+            for ind in inds:
+                set_scaling(ind, choice)
+        else:
+            for ind in inds:
+                set_scaling(ind, scalings[int(rng.integers(len(scalings)))])
+    return new
+
+
+def _varies_weights(concentration):
+    return concentration is not None and concentration > 0 and math.isfinite(concentration)
+
+
+@dataclass
+class SensitivityResult:
+    """``zones``: per zone ``base_rank``, ``median_rank``, ``rank_p05``, ``rank_p95``,
+    ``p_top_decile``, ``robust_priority`` (same row order as the input). ``areas``: the same per
+    area (or None). ``runs``: runs done. ``ranks``: the rank of every zone in every run
+    (runs x zones, 0 = left out), kept for further analysis."""
+
+    zones: pd.DataFrame
+    areas: pd.DataFrame = None
+    runs: int = 0
+    messages: list = field(default_factory=list)
+    ranks: np.ndarray = None
+
+
+def _ranks_deciles(table):
+    score = pd.to_numeric(table["ci_score"], errors="coerce").to_numpy("float64")
+    if "ci_rank" in table.columns:
+        rank = pd.to_numeric(table["ci_rank"], errors="coerce").to_numpy("float64")
+    else:
+        rank = need_rank(score)
+    n = int(np.isfinite(rank).sum())
+    if "ci_decile" in table.columns:
+        decile = pd.to_numeric(table["ci_decile"], errors="coerce").to_numpy("float64")
+    else:
+        decile = np.ceil(rank * 10.0 / max(n, 1))
+    return score, rank, decile
+
+
+def _area_ranks(score, zone, area, weight, n_areas):
+    s = score[zone]
+    ok = np.isfinite(s) & (weight > 0)
+    num = np.bincount(area, weights=np.where(ok, s * weight, 0.0), minlength=n_areas)
+    den = np.bincount(area, weights=np.where(ok, weight, 0.0), minlength=n_areas)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return need_rank(mean)
+
+
+def _summarise(ranks, top_hits, runs, robust_threshold, chunk=4096):
+    """Median, 5th and 95th percentile of ranks (runs x items, 0 = missing) per item."""
+    n_items = ranks.shape[1]
+    med = np.full(n_items, np.nan)
+    p05 = np.full(n_items, np.nan)
+    p95 = np.full(n_items, np.nan)
+    for start in range(0, n_items, chunk):
+        block = ranks[:, start:start + chunk].astype("float64")
+        missing = (block == 0).any(axis=0)
+        q = np.percentile(block, [50, 5, 95], axis=0)
+        q[:, missing] = np.nan
+        med[start:start + chunk], p05[start:start + chunk], p95[start:start + chunk] = q
+    p_top = top_hits / runs
+    p_top[np.isnan(med)] = np.nan
+    robust = (np.nan_to_num(p_top) >= robust_threshold).astype("int64")
+    return med, p05, p95, p_top, robust
+
+
+def run_sensitivity(df, spec, runs=200, seed=None, concentration=None, scalings=None,
+                    scaling_mode="run", area_names=(), overlaps=None, population=None,
+                    robust_threshold=ROBUST_THRESHOLD, allow_no_variation=False, builder=None,
+                    neighbours=None, zone_area=None, progress=None):
+    """Monte Carlo over weights and scalings; see the module docstring.
+
+    df, spec, neighbours, zone_area: as for ``build_index``. runs: number of perturbed runs
+    (the base run comes on top). seed: int or None (None = fresh entropy; give one to repeat).
+    concentration: Dirichlet concentration of the weights (None/0/inf = keep the weights).
+    scalings: scalings to draw from (list or comma text). area_names / overlaps / population:
+    areas to rank per run (overlap table as in ``core.assessment``; population per zone or
+    None). allow_no_variation: let a run with nothing to vary through (for tests: it must
+    reproduce the base ranks). builder: the index function (default ``build_index``).
+    """
+    progress = progress or NO_PROGRESS
+    builder = builder or _default_builder()
+    scalings = parse_scalings(scalings)
+    if scaling_mode not in SCALING_MODES:
+        raise CompositeIndexError(f"scaling_mode must be one of {', '.join(SCALING_MODES)}.")
+    try:
+        runs = int(runs)
+    except (TypeError, ValueError) as err:
+        raise CompositeIndexError(f"The number of runs must be a whole number, not {runs!r}.") \
+            from err
+    if runs < 1:
+        raise CompositeIndexError("The number of runs must be at least 1.",
+                                  hint="Use 100 or more for stable intervals.")
+    if concentration is not None and (not isinstance(concentration, (int, float))
+                                      or math.isnan(concentration) or concentration < 0):
+        raise CompositeIndexError(f"The weight concentration must be a number >= 0 "
+                                  f"(0 = keep the weights), not {concentration!r}.")
+    varies_w = _varies_weights(concentration)
+    if varies_w and not _weight_groups(spec):
+        raise CompositeIndexError(
+            "Nothing to vary in the weights: every theme, issue and indicator is alone at its "
+            "level.", hint="Vary the scalings instead, or add themes / issues / indicators.")
+    if not varies_w and not scalings and not allow_no_variation:
+        raise CompositeIndexError(
+            "Nothing to vary: give a weight concentration above 0 or at least one scaling method.",
+            hint="For example a concentration of 50 and the scalings zscore, minmax, rank.")
+    messages = []
+
+    def build(spec_k, what):
+        try:
+            return builder(df, spec_k, neighbours=neighbours, zone_area=zone_area)
+        except CompositeIndexError as err:
+            raise CompositeIndexError(f"The index failed {what}: {err.message}",
+                                      hint=err.hint, details=err.details) from err
+
+    base = build(spec, "with the chosen spec")
+    base_score, base_rank, base_decile = _ranks_deciles(base.table)
+    n = len(base_rank)
+    # each scaling once, before the long loop, so an impossible choice fails early and clearly
+    for s in scalings:
+        trial = copy.deepcopy(spec)
+        for ind in _indicators(trial):
+            set_scaling(ind, s)
+        build(trial, f"with scaling '{s}' for every indicator")
+    progress.report(0.02)
+
+    area_names = [str(a) for a in area_names]
+    n_areas = len(area_names)
+    if n_areas:
+        frame = pd.DataFrame(overlaps) if overlaps is not None else pd.DataFrame()
+        if len(frame) == 0:
+            raise CompositeIndexError("The areas do not overlap any zone.",
+                                      hint="Check that both layers cover the same place.")
+        zone = frame["zone"].to_numpy("int64")
+        area = frame["area"].to_numpy("int64")
+        frac = frame["fraction"].to_numpy("float64")
+        pop = np.ones(n) if population is None else np.nan_to_num(
+            np.asarray(population, dtype="float64"))
+        a_weight = frac * pop[zone]
+        area_base = _area_ranks(base_score, zone, area, a_weight, n_areas)
+        area_ranks = np.zeros((runs, n_areas), dtype=np.uint16 if n_areas < 65535 else np.uint32)
+        area_top = np.zeros(n_areas)
+        n_top_areas = math.ceil(n_areas / 10)
+
+    rng = np.random.default_rng(seed)
+    dtype = np.uint16 if n < 65535 else np.uint32
+    ranks = np.zeros((runs, n), dtype=dtype)
+    top_hits = np.zeros(n)
+    for k in range(runs):
+        spec_k = perturb_spec(spec, rng, concentration if varies_w else None, scalings,
+                              scaling_mode)
+        res = build(spec_k, f"in run {k + 1}")
+        score, rank, decile = _ranks_deciles(res.table)
+        ranks[k] = np.nan_to_num(rank, nan=0).astype(dtype)
+        top_hits += decile == 1
+        if n_areas:
+            ar = _area_ranks(score, zone, area, a_weight, n_areas)
+            area_ranks[k] = np.nan_to_num(ar, nan=0).astype(area_ranks.dtype)
+            area_top += ar <= n_top_areas
+        progress.report(0.02 + 0.95 * (k + 1) / runs)
+
+    med, p05, p95, p_top, robust = _summarise(ranks, top_hits, runs, robust_threshold)
+    zones = pd.DataFrame({"base_rank": base_rank, "median_rank": med, "rank_p05": p05,
+                          "rank_p95": p95, "p_top_decile": p_top, "robust_priority": robust},
+                         index=df.index)
+    areas = None
+    if n_areas:
+        amed, a05, a95, atop, arob = _summarise(area_ranks, area_top, runs, robust_threshold)
+        areas = pd.DataFrame({"area_name": area_names, "base_rank": area_base,
+                              "median_rank": amed, "rank_p05": a05, "rank_p95": a95,
+                              "p_top_decile": atop, "robust_priority": arob})
+    n_robust = int(robust.sum())
+    n_base_top = int((base_decile == 1).sum())
+    messages.append(f"{runs} run(s): {n_robust} zone(s) are robust priorities (in the top decile "
+                    f"in at least {robust_threshold:.0%} of runs), of {n_base_top} in the top "
+                    "decile with the chosen spec.")
+    progress.report(1.0)
+    return SensitivityResult(zones, areas, runs, messages, ranks)
