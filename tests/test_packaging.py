@@ -63,7 +63,10 @@ def test_unpacked_plugin_loads_with_qgis_utils(unpacked, qgis_iface, monkeypatch
     monkeypatch.syspath_prepend(str(unpacked))
     try:
         monkeypatch.setattr(qgis.utils, "iface", qgis_iface)
-        qgis.utils.plugin_paths = [str(unpacked)]
+        monkeypatch.setattr(qgis.utils, "plugin_paths", [str(unpacked)])
+        qgis.utils.updateAvailablePlugins()  # reads metadata.txt as the plugin manager does
+        assert "composite_index_plugin" in qgis.utils.available_plugins
+        assert qgis.utils.pluginMetadata("composite_index_plugin", "name") == "Composite Index"
         assert qgis.utils.loadPlugin("composite_index_plugin")
         assert qgis.utils.startPlugin("composite_index_plugin")
         module = sys.modules["composite_index_plugin"]

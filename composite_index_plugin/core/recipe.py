@@ -85,6 +85,8 @@ class _Checker:
         self.problems = []
 
     def add(self, path, message, hint=""):
+        if path.startswith("$."):
+            path = path[2:]
         self.problems.append(Problem(path, message, hint))
 
     def obj(self, value, path, allowed=None, required=()):
@@ -307,10 +309,11 @@ def _check_themes(c, themes, has_population):
             if not roles:
                 c.add(f"{ip}.roles", "has no role", "give at least one of victims, offenders, locations")
                 continue
-            if all(isinstance(r, dict) for r in roles.values()):
-                total = sum(float(r.get("weight", 1.0)) for r in roles.values()
-                            if isinstance(r.get("weight", 1.0), (int, float)))
-                if total <= 0:
+            role_weights = [r.get("weight", 1.0) if isinstance(r, dict) else None
+                            for r in roles.values()]
+            if all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0
+                   for w in role_weights):
+                if sum(role_weights) <= 0:
                     c.add(f"{ip}.roles", "the role weights sum to zero", "give at least one a weight > 0")
             for role, spec in roles.items():
                 _check_role(c, spec, f"{ip}.roles.{role}", engine, has_population)
@@ -319,7 +322,8 @@ def _check_themes(c, themes, has_population):
 def _check_role(c, spec, path, engine, has_population):
     if not c.obj(spec, path, _ROLE_KEYS, ("source",)):
         return
-    c.source(spec.get("source"), f"{path}.source")
+    if "source" in spec:
+        c.source(spec["source"], f"{path}.source")
     for key in ("filter", "weight_field", "denominator"):
         if key in spec and spec[key] is not None:
             c.text(spec[key], f"{path}.{key}")
