@@ -30,3 +30,8 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements-dev.txt "$stamp"; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-dev.txt
   cp requirements-dev.txt "$stamp"
 fi
+
+# Reference implementations (PySAL esda) used only by tests and benchmarks, in their own venv.
+if [ -f scripts/setup_ref.sh ]; then
+  bash scripts/setup_ref.sh
+fi
