@@ -247,12 +247,12 @@ class RecipeRunner:
         return result
 
     def run(self):
-        os.makedirs(self.folder, exist_ok=True)
         started = datetime.datetime.now()
         self.log.pushInfo(f"Composite Index {version()}: recipe {self.recipe_path}")
         problems = self.check_data()
         if problems:
             raise rcp.RecipeError(problems, self.recipe_path)
+        os.makedirs(self.folder, exist_ok=True)
         if os.path.exists(self.gpkg):
             os.remove(self.gpkg)
         steps = QgsProcessingMultiStepFeedback(len(self.STAGES), self.log)
