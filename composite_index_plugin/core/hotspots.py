@@ -1,0 +1,725 @@
+"""Hotspot statistics in numpy: Getis-Ord Gi*, local Moran's I, global Moran's I, General G,
+conditional permutation pseudo p-values, Benjamini-Hochberg FDR and the automatic scale.
+
+Formulas and sources (each checked against esda 2.9.0, whose numbers the tests reproduce):
+
+* **Gi*** (Getis & Ord 1992; Ord & Getis 1995), binary weights with the zone in its own
+  neighbourhood (``w_ii = 1``)::
+
+      Gi* = (sum_j w_ij x_j - xbar W_i) / (S sqrt((n S1_i - W_i^2) / (n - 1)))
+      W_i = sum_j w_ij,  S1_i = sum_j w_ij^2,  xbar = sum x / n,  S = sqrt(sum x^2 / n - xbar^2)
+
+  esda's ``G_Local(star=True, transform='B')`` adds a diagonal of ones to the binary matrix and
+  computes ``G_i = sum_j w_ij x_j / sum x``, ``E = W_i / n``,
+  ``V = W_i (n - W_i) / ((n - 1) n^2) * S^2 / xbar^2``: for binary weights ``S1_i = W_i`` and
+  ``(G - E) / sqrt(V)`` is the same z as above when ``xbar > 0`` (for a negative mean esda's z
+  changes sign; ours does not, so a high value is always a hot spot).
+* **Local Moran's I** (Anselin 1995) with row-standardised weights and ``z = (x - xbar) / S``:
+  ``I_i = (n - 1) z_i sum_j w_ij z_j / sum z^2``; moments under total randomisation
+  (Sokal, Oden & Thomson 1998, eqs. A3-A4): ``E = -W_i / (n - 1)``,
+  ``V = W2_i (n - b2) / (n - 1) + (W_i^2 - W2_i)(2 b2 - n) / ((n - 1)(n - 2)) - E^2`` with
+  ``W2_i = sum_j w_ij^2`` and ``b2 = m4 / m2^2``; conditional moments (eqs. A7-A8) are also given.
+  Quadrants as esda: 1 High-High, 2 Low-High, 3 Low-Low, 4 High-Low.
+* **Global Moran's I** (Moran 1950; Cliff & Ord 1981): ``I = n / S0 * sum_ij w_ij z_i z_j /
+  sum z^2``, ``E = -1 / (n - 1)``, variance under normality and under randomisation.
+* **General G** (Getis & Ord 1992), binary weights without self: ``G = sum_ij w_ij x_i x_j /
+  sum_{i != j} x_i x_j`` with its exact variance (moments b0..b4 of that paper).
+* **Conditional permutation** (Anselin 1995): each zone keeps its own value and its ``k_i``
+  neighbours are replaced by ``k_i`` values drawn without replacement from the other zones.
+  As esda does, one draw of ``max k`` positions per permutation is shared by all zones (the
+  positions skip the zone itself). Pseudo p = ``(larger + 1) / (permutations + 1)`` where
+  ``larger`` is the number of simulated values at least as extreme, folded to the nearer tail.
+* **Benjamini-Hochberg** (1995): reject the k smallest p with the largest k such that
+  ``p_(k) <= k alpha / m``.
+* **Gi_Bin** as ArcGIS Hot Spot Analysis: +-3 / +-2 / +-1 for 99 / 95 / 90 % confidence
+  (p < 0.01 / 0.05 / 0.10), sign of z; with FDR the bins use Benjamini-Hochberg at those alphas.
+* **Automatic scale** as ArcGIS Optimized Hot Spot Analysis: global Moran's I over increasing
+  distance bands, the first peak of its z-score, else the largest significant z, else the mean
+  distance to the k-th nearest neighbour with ``k = int(0.05 N)`` clamped to 3..30.
+
+Analytic p-values here are two-sided (``2 * (1 - Phi(|z|))``), as ArcGIS reports them; esda's
+``p_norm`` for local statistics is one-sided (half of ours).
+"""
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+from composite_index_plugin.core.neighbours import (
+    MAX_NEIGHBOURS,
+    Neighbours,
+    distance_band,
+    knn_arrays,
+    min_band_all_have_neighbour,
+)
+
+MIN_ZONES = 30
+"""Fewer zones than this gives unreliable hotspot statistics (a warning, not a refusal)."""
+
+LISA_LABELS = {1: "High-High", 2: "Low-High", 3: "Low-Low", 4: "High-Low"}
+NOT_SIGNIFICANT = "Not significant"
+GI_BIN_LABELS = {
+    3: "Hot spot - 99% confidence", 2: "Hot spot - 95% confidence", 1: "Hot spot - 90% confidence",
+    0: "Not significant",
+    -1: "Cold spot - 90% confidence", -2: "Cold spot - 95% confidence",
+    -3: "Cold spot - 99% confidence",
+}
+BIN_ALPHAS = ((3, 0.01), (2, 0.05), (1, 0.10))
+
+# zones per chunk of the permutation engine (memory: permutations x chunk doubles, a few times)
+_PERM_CHUNK = 2048
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+# -------------------------------------------------------------------------------------------
+# normal distribution and multiple testing
+# -------------------------------------------------------------------------------------------
+def normal_sf(z):
+    """Upper tail 1 - Phi(z) of the standard normal, exact to double precision (libm erfc)."""
+    z = np.asarray(z, dtype=np.float64)
+    out = np.full(z.shape, np.nan)
+    ok = np.isfinite(z)
+    out[ok] = 0.5 * _erfc(z[ok] / math.sqrt(2.0)).astype(np.float64)
+    out[np.isposinf(z)] = 0.0
+    out[np.isneginf(z)] = 1.0
+    return out if out.ndim else float(out)
+
+
+def two_sided_p(z):
+    """Two-sided normal p-value ``2 (1 - Phi(|z|))``."""
+    return np.minimum(1.0, 2.0 * normal_sf(np.abs(np.asarray(z, dtype=np.float64))))
+
+
+def bh_threshold(p, alpha):
+    """Benjamini-Hochberg cut-off: the largest ``p_(k)`` with ``p_(k) <= k alpha / m`` (m = number
+    of non-missing p), or 0.0 when nothing is rejected. Reject every p <= the cut-off."""
+    p = np.asarray(p, dtype=np.float64)
+    v = np.sort(p[np.isfinite(p)])
+    m = len(v)
+    if m == 0:
+        return 0.0
+    ok = np.flatnonzero(v <= alpha * np.arange(1, m + 1) / m)
+    return float(v[ok[-1]]) if len(ok) else 0.0
+
+
+def bh_reject(p, alpha):
+    """Boolean array: which hypotheses Benjamini-Hochberg rejects at FDR ``alpha``
+    (missing p are never rejected and do not count in m)."""
+    p = np.asarray(p, dtype=np.float64)
+    cut = bh_threshold(p, alpha)
+    out = np.zeros(p.shape, dtype=bool)
+    if cut > 0 or np.any(p[np.isfinite(p)] == 0):
+        fin = np.isfinite(p)
+        out[fin] = p[fin] <= cut
+    return out
+
+
+def bh_adjusted(p):
+    """Benjamini-Hochberg adjusted p-values (q-values): ``min_{j>=i} p_(j) m / j``, capped at 1."""
+    p = np.asarray(p, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    fin = np.flatnonzero(np.isfinite(p))
+    m = len(fin)
+    if m == 0:
+        return out
+    order = fin[np.argsort(p[fin], kind="stable")]
+    q = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(q[::-1])[::-1]
+    out[order] = np.minimum(q, 1.0)
+    return out
+
+
+def gi_bins(z, p, fdr=False):
+    """ArcGIS Gi_Bin: +-3 / +-2 / +-1 where p < 0.01 / 0.05 / 0.10 (sign of z), else 0; with
+    ``fdr`` the significance at each level is Benjamini-Hochberg at that alpha. Missing z or p
+    give NaN (float array, so that it can hold the missing)."""
+    z = np.asarray(z, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    out = np.zeros(z.shape)
+    missing = ~(np.isfinite(z) & np.isfinite(p))
+    sign = np.sign(z)
+    for level, alpha in reversed(BIN_ALPHAS):   # 1 first, then overwrite with 2 and 3
+        sig = bh_reject(np.where(missing, np.nan, p), alpha) if fdr else (p < alpha)
+        sig &= ~missing & (sign != 0)
+        out[sig] = level * sign[sig]
+    out[missing] = np.nan
+    return out
+
+
+# -------------------------------------------------------------------------------------------
+# statistics on clean data (no missing values)
+# -------------------------------------------------------------------------------------------
+def _clean(values, name):
+    y = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(y)):
+        raise CompositeIndexError(f"{name}: missing or infinite values must be excluded first.")
+    return y
+
+
+def gi_star_stats(values, neighbours):
+    """Getis-Ord Gi* with binary weights and self included, analytic moments.
+
+    Returns a dict of arrays: ``G`` (esda's statistic, ``sum_j w*_ij x_j / sum x``), ``EG``,
+    ``VG``, ``z`` and ``p`` (two-sided). Zones without neighbours get NaN (their "neighbourhood"
+    would be the zone alone: no evidence of clustering).
+    """
+    y = _clean(values, "Gi*")
+    n = len(y)
+    nb = neighbours
+    ones = np.ones(nb.n_links)
+    lag = nb.lag(y, ones)                  # binary: sum over neighbours
+    wi = nb.counts.astype(np.float64) + 1.0    # with self
+    s1 = wi                                  # binary: sum w^2 = sum w
+    mean = y.mean()
+    sd = math.sqrt(max((y * y).mean() - mean * mean, 0.0))
+    num = lag + y - mean * wi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = sd * np.sqrt((n * s1 - wi * wi) / (n - 1))
+        z = num / den
+        total = y.sum()
+        G = (lag + y) / total
+        EG = wi / n
+        VG = wi * (n - wi) / (n - 1) / n ** 2 * (sd * sd) / (mean * mean)
+    island = nb.counts == 0
+    for arr in (z, G, EG, VG):
+        arr[island] = np.nan
+    return {"G": G, "EG": EG, "VG": VG, "z": z, "p": two_sided_p(z), "lag": lag}
+
+
+def gi_star_z(values, neighbours, name="values"):
+    """Gi* z-score (binary weights, self included) for every zone, as the index's "clustering"
+    measure uses it. Missing values (NaN) are left out of the statistic and get NaN, as do zones
+    without neighbours. Raises CompositeIndexError when the values do not vary."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if len(x) != neighbours.n:
+        raise CompositeIndexError(
+            f"{name}: {len(x)} values for {neighbours.n} zones in the neighbour graph.")
+    valid = np.isfinite(x)
+    out = np.full(len(x), np.nan)
+    if valid.sum() < 3:
+        return out
+    y = x[valid]
+    if np.ptp(y) == 0:
+        raise CompositeIndexError(
+            f"{name}: every zone has the same value ({y[0]:g}), so clustering cannot be measured.",
+            hint="Choose a field that varies between zones.")
+    nb = neighbours if valid.all() else neighbours.subset(valid)
+    out[valid] = gi_star_stats(y, nb)["z"]
+    return out
+
+
+def local_moran_stats(values, neighbours):
+    """Local Moran's I with row-standardised weights (Anselin 1995), analytic moments.
+
+    Returns a dict of arrays: ``I``, ``EI``/``VI`` (total randomisation), ``EIc``/``VIc``
+    (conditional randomisation), ``z`` = (I - EI) / sqrt(VI), ``p`` (two-sided), ``q``
+    (quadrant 1 HH, 2 LH, 3 LL, 4 HL) and ``lag`` (row-standardised lag of z). Zones without
+    neighbours get NaN (quadrant 0).
+    """
+    y = _clean(values, "Local Moran")
+    n = len(y)
+    nb = neighbours
+    z = y - y.mean()
+    z = z / y.std()
+    wr = nb.row_standardised_weights()
+    lag = nb.lag(z, wr)
+    den = (z * z).sum()
+    I = (n - 1) * z * lag / den
+    wi = np.bincount(nb.rows(), weights=wr, minlength=n)
+    wi2 = np.bincount(nb.rows(), weights=wr * wr, minlength=n)
+    m2 = den / n
+    m4 = (z ** 4).sum() / n
+    b2 = m4 / m2 ** 2
+    EI = -wi / (n - 1)
+    VI = wi2 * (n - b2) / (n - 1) + (wi ** 2 - wi2) * (2 * b2 - n) / ((n - 1) * (n - 2)) - EI ** 2
+    EIc = -(z ** 2 * wi) / ((n - 1) * m2)
+    VIc = (z / m2) ** 2 * (n / (n - 2)) * (wi2 - wi ** 2 / (n - 1)) * (m2 - z ** 2 / (n - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zi = (I - EI) / np.sqrt(VI)
+    zp, lp = z > 0, lag > 0
+    q = np.where(zp & lp, 1, np.where(~zp & lp, 2, np.where(~zp & ~lp, 3, 4)))
+    island = nb.counts == 0
+    for arr in (I, EI, VI, EIc, VIc, zi):
+        arr[island] = np.nan
+    q[island] = 0
+    return {"I": I, "EI": EI, "VI": VI, "EIc": EIc, "VIc": VIc, "z": zi, "p": two_sided_p(zi),
+            "q": q, "lag": lag}
+
+
+def _s012(neighbours, w):
+    """S0, S1, S2 of a weight matrix given as CSR links with weights ``w`` (Cliff & Ord 1981)."""
+    n = neighbours.n
+    rows = neighbours.rows()
+    cols = neighbours.indices
+    s0 = float(w.sum())
+    key = np.concatenate([rows * n + cols, cols * n + rows])
+    vals = np.concatenate([w, w])
+    uk, inv = np.unique(key, return_inverse=True)
+    sym = np.bincount(inv.ravel(), weights=vals, minlength=len(uk))
+    s1 = float((sym ** 2).sum() / 2.0)
+    out_sum = np.bincount(rows, weights=w, minlength=n)
+    in_sum = np.bincount(cols, weights=w, minlength=n)
+    s2 = float(((out_sum + in_sum) ** 2).sum())
+    return s0, s1, s2
+
+
+def global_moran(values, neighbours, row_standardise=True):
+    """Global Moran's I (row-standardised by default) with moments under normality and
+    randomisation. Returns a dict: I, EI, VI_norm, z_norm, p_norm (two-sided),
+    p_norm_one_sided, VI_rand, z_rand, p_rand (two-sided), p_rand_one_sided."""
+    y = _clean(values, "Moran's I")
+    n = len(y)
+    nb = neighbours
+    w = nb.row_standardised_weights() if row_standardise else nb.weight_values()
+    z = y - y.mean()
+    s0, s1, s2 = _s012(nb, w)
+    z2ss = (z * z).sum()
+    I = n / s0 * (z * nb.lag(z, w)).sum() / z2ss
+    EI = -1.0 / (n - 1)
+    VI_norm = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n - 1) * (n + 1) * s0 * s0) - EI ** 2
+    k = ((z ** 4).sum() / n) / ((z2ss / n) ** 2)
+    A = n * ((n * n - 3 * n + 3) * s1 - n * s2 + 3 * s0 * s0)
+    B = k * ((n * n - n) * s1 - 2 * n * s2 + 6 * s0 * s0)
+    VI_rand = (A - B) / ((n - 1) * (n - 2) * (n - 3) * s0 * s0) - EI ** 2
+    z_norm = (I - EI) / math.sqrt(VI_norm)
+    z_rand = (I - EI) / math.sqrt(VI_rand) if VI_rand > 0 else float("nan")
+    return {"I": float(I), "EI": EI, "VI_norm": float(VI_norm), "z_norm": float(z_norm),
+            "p_norm": float(two_sided_p(z_norm)), "p_norm_one_sided": float(normal_sf(abs(z_norm))),
+            "VI_rand": float(VI_rand), "z_rand": float(z_rand),
+            "p_rand": float(two_sided_p(z_rand)), "p_rand_one_sided": float(normal_sf(abs(z_rand)))}
+
+
+def general_g(values, neighbours):
+    """Getis-Ord General G with binary weights (no self), exact moments (Getis & Ord 1992).
+    Defined for non-negative values. Returns a dict: G, EG, VG, z, p (two-sided),
+    p_one_sided."""
+    y = _clean(values, "General G")
+    n = len(y)
+    nb = neighbours
+    w = np.ones(nb.n_links)
+    s0, s1, s2 = _s012(nb, w)
+    G = float((y * nb.lag(y, w)).sum() / (y.sum() ** 2 - (y * y).sum()))
+    EG = s0 / (n * (n - 1))
+    n2 = n * n
+    b0 = (n2 - 3 * n + 3) * s1 - n * s2 + 3 * s0 ** 2
+    b1 = -((n2 - n) * s1 - 2 * n * s2 + 6 * s0 ** 2)
+    b2 = -(2 * n * s1 - (n + 3) * s2 + 6 * s0 ** 2)
+    b3 = 4 * (n - 1) * s1 - 2 * (n + 1) * s2 + 8 * s0 ** 2
+    b4 = s1 - s2 + s0 ** 2
+    m1, m2, m3, m4 = y.sum(), (y ** 2).sum(), (y ** 3).sum(), (y ** 4).sum()
+    EG2 = (b0 * m2 ** 2 + b1 * m4 + b2 * m1 ** 2 * m2 + b3 * m1 * m3 + b4 * m1 ** 4) / (
+        (m1 ** 2 - m2) ** 2 * n * (n - 1) * (n - 2) * (n - 3))
+    VG = EG2 - EG ** 2
+    z = (G - EG) / math.sqrt(VG) if VG > 0 else float("nan")
+    return {"G": G, "EG": EG, "VG": float(VG), "z": float(z), "p": float(two_sided_p(z)),
+            "p_one_sided": float(normal_sf(abs(z)))}
+
+
+# -------------------------------------------------------------------------------------------
+# conditional permutation
+# -------------------------------------------------------------------------------------------
+def _draw_distinct(rng, pool, permutations, k):
+    """``(permutations, k)`` positions in 0..pool-1, distinct within each row, uniformly at
+    random (duplicates are redrawn until none is left)."""
+    if k == 0:
+        return np.empty((permutations, 0), dtype=np.int64)
+    if pool * permutations <= 20_000_000 and (k * 4 > pool or pool <= 64):
+        keys = rng.random((permutations, pool))
+        return np.argsort(keys, axis=1)[:, :k].astype(np.int64)
+    r = rng.integers(0, pool, size=(permutations, k), dtype=np.int64)
+    for _ in range(1000):
+        order = np.argsort(r, axis=1, kind="stable")
+        s = np.take_along_axis(r, order, axis=1)
+        dup_sorted = np.zeros(r.shape, dtype=bool)
+        dup_sorted[:, 1:] = s[:, 1:] == s[:, :-1]
+        if not dup_sorted.any():
+            return r
+        rows, cols = np.nonzero(dup_sorted)
+        pos = order[rows, cols]
+        r[rows, pos] = rng.integers(0, pool, size=len(rows), dtype=np.int64)
+    raise RuntimeError("could not draw distinct permutation positions")  # pragma: no cover
+
+
+def _padded_weights(neighbours, weights, kmax):
+    """(n, kmax) matrix of each zone's link weights, left-aligned, zero padded."""
+    n = neighbours.n
+    counts = neighbours.counts
+    rows = neighbours.rows()
+    col = np.arange(neighbours.n_links) - np.repeat(neighbours.indptr[:-1], counts)
+    W = np.zeros((n, kmax))
+    W[rows, col] = weights
+    return W
+
+
+def permutation_counts(values, neighbours, weights=None, permutations=999, seed=None,
+                       progress=None, threads=None):
+    """Conditional permutation of the neighbourhood sums ``S_i = sum_j w_ij x_j``.
+
+    For every permutation, each zone i keeps its value and its ``k_i`` neighbours are replaced by
+    values drawn without replacement from the other n - 1 zones (esda's scheme: one draw of
+    ``max k`` positions per permutation shared by all zones, skipping zone i). Returns
+    ``(ge, le)``: per zone, how many simulated sums are >= and <= the observed sum (with a
+    relative tolerance of 1e-10, so exact ties count). Any statistic that is an increasing
+    function of ``S_i`` (Gi*; local Moran when ``z_i > 0``) counts ``ge`` as "larger".
+
+    Vectorised: the simulated sums of a block of zones are one matrix product of the drawn
+    values with the block's weights, plus a small correction for draws that must skip a zone
+    inside the block. Deterministic for a given ``seed`` (numpy ``default_rng``), whatever
+    ``threads``.
+    """
+    progress = progress or NO_PROGRESS
+    y = _clean(values, "permutation")
+    n = len(y)
+    nb = neighbours
+    w = nb.weight_values() if weights is None else np.asarray(weights, dtype=np.float64)
+    counts = nb.counts
+    kmax = int(counts.max(initial=0))
+    P = int(permutations)
+    ge = np.zeros(n, dtype=np.int64)
+    le = np.zeros(n, dtype=np.int64)
+    if P <= 0 or kmax == 0 or n < 2:
+        return ge, le
+    rng = np.random.default_rng(seed)
+    R = _draw_distinct(rng, n - 1, P, kmax)                     # positions among the others
+    A = y[R]                                                    # value if i > position
+    D = y[np.minimum(R + 1, n - 1)] - A                         # shift when i <= position
+    Wpad = _padded_weights(nb, w, kmax)
+    observed = nb.lag(y, w)
+    scale = np.abs(Wpad).sum(axis=1) * np.abs(y).max()
+    tol = 1e-10 * np.maximum(scale, 1e-300)
+    Rflat, Dflat = R.ravel(), D.ravel()
+    pidx = np.repeat(np.arange(P), kmax)
+    kidx = np.tile(np.arange(kmax), P)
+    sort = np.argsort(Rflat, kind="stable")
+    Rs = Rflat[sort]
+
+    def block(a, b):
+        Wb = Wpad[a:b]                                          # (B, K)
+        full = R >= (b - 1)                                     # i <= R for every i in block
+        S = (A + D * full) @ Wb.T                               # (P, B)
+        # draws whose position falls inside the block: zone i shifts only when i <= R
+        lo, hi = np.searchsorted(Rs, [a, b - 1], side="left")
+        sel = sort[lo:hi]                                       # a <= R < b - 1
+        if len(sel):
+            r = Rflat[sel]
+            span = r - a + 1                                    # zones a..r get the shift
+            e = np.repeat(np.arange(len(sel)), span)
+            i_loc = np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span)
+            contrib = Dflat[sel][e] * Wb[i_loc, kidx[sel][e]]
+            np.add.at(S, (pidx[sel][e], i_loc), contrib)
+        obs = observed[a:b]
+        t = tol[a:b]
+        return a, b, (S >= obs - t).sum(axis=0), (S <= obs + t).sum(axis=0)
+
+    bounds = [(a, min(a + _PERM_CHUNK, n)) for a in range(0, n, _PERM_CHUNK)]
+    threads = threads or min(2, os.cpu_count() or 1)
+    done = 0
+    if threads > 1 and len(bounds) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            # submit in waves so that cancel is honoured promptly
+            for start in range(0, len(bounds), threads * 2):
+                wave = [pool.submit(block, a, b) for a, b in bounds[start:start + threads * 2]]
+                for fut in wave:
+                    a, b, g, lq = fut.result()
+                    ge[a:b], le[a:b] = g, lq
+                    done += 1
+                progress.report(done / len(bounds))
+    else:
+        for a, b in bounds:
+            _, _, g, lq = block(a, b)
+            ge[a:b], le[a:b] = g, lq
+            done += 1
+            progress.report(done / len(bounds))
+    island = counts == 0
+    ge[island] = 0
+    le[island] = 0
+    return ge, le
+
+
+def pseudo_p(larger, permutations):
+    """Folded pseudo p-value ``(min(larger, P - larger) + 1) / (P + 1)`` (esda, GeoDa)."""
+    larger = np.asarray(larger, dtype=np.float64)
+    folded = np.minimum(larger, permutations - larger)
+    return (folded + 1.0) / (permutations + 1.0)
+
+
+# -------------------------------------------------------------------------------------------
+# the whole analysis
+# -------------------------------------------------------------------------------------------
+@dataclass
+class HotspotResult:
+    """Per-zone outputs (arrays of the input's length; NaN / None where not computed) and the
+    global statistics, plus what the user should be told."""
+
+    gi_z: np.ndarray
+    gi_p: np.ndarray
+    gi_bin: np.ndarray
+    n_neighbours: np.ndarray
+    lisa_i: np.ndarray
+    lisa_p: np.ndarray
+    lisa_cluster: np.ndarray
+    moran: dict
+    general_g: dict
+    n_zones: int
+    n_used: int
+    n_null: int
+    islands: np.ndarray
+    permutations: int
+    fdr: bool
+    warnings: list = field(default_factory=list)
+    messages: list = field(default_factory=list)
+
+    def frame(self):
+        """The output columns as a DataFrame (gi_bin and n_neighbours nullable Int64)."""
+        return pd.DataFrame({
+            "gi_z": self.gi_z,
+            "gi_p": self.gi_p,
+            "gi_bin": pd.Series(self.gi_bin).astype("Int64"),
+            "n_neighbours": pd.Series(self.n_neighbours).astype("Int64"),
+            "lisa_i": self.lisa_i,
+            "lisa_p": self.lisa_p,
+            "lisa_cluster": pd.Series(self.lisa_cluster, dtype=object),
+        })
+
+    def summary_lines(self):
+        """Human-readable global results and counts for the log."""
+        m, g = self.moran, self.general_g
+        lines = [
+            f"Zones: {self.n_zones:,}; analysed: {self.n_used:,}; excluded (no value): {self.n_null:,}; "
+            f"without neighbours: {len(self.islands):,}.",
+            f"Global Moran's I = {m['I']:.6f} (expected {m['EI']:.6f}), z = {m['z_norm']:.4f}, "
+            f"p = {m['p_norm']:.4g} (normality); z = {m['z_rand']:.4f}, p = {m['p_rand']:.4g} "
+            f"(randomisation).",
+        ]
+        if np.isfinite(g.get("G", np.nan)):
+            lines.append(f"General G = {g['G']:.6g} (expected {g['EG']:.6g}), z = {g['z']:.4f}, "
+                         f"p = {g['p']:.4g}.")
+        else:
+            lines.append("General G not computed: " + g.get("note", "values must be non-negative."))
+        kind = f"pseudo p-values from {self.permutations} conditional permutations" \
+            if self.permutations else "analytic (normal) p-values"
+        lines.append(f"Significance: {kind}" + ("; bins and clusters use Benjamini-Hochberg FDR."
+                                               if self.fdr else "."))
+        counts = {b: int(np.sum(self.gi_bin == b)) for b in (3, 2, 1, -1, -2, -3)}
+        lines.append("Gi* bins: " + ", ".join(f"{GI_BIN_LABELS[b]}: {c:,}" for b, c in counts.items()))
+        labels, cnt = np.unique(np.array([c for c in self.lisa_cluster if c is not None], dtype=object),
+                                return_counts=True)
+        lines.append("LISA clusters: " + ", ".join(f"{lab}: {c:,}" for lab, c in zip(labels, cnt)))
+        return lines
+
+
+def _sample(ids, limit=10):
+    ids = list(ids)
+    text = ", ".join(str(i) for i in ids[:limit])
+    return text + (f" ... ({len(ids) - limit} more)" if len(ids) > limit else "")
+
+
+def analyse(values, neighbours, permutations=0, seed=None, fdr=False, field_name="value",
+            alpha=0.05, progress=None, zone_labels=None, threads=None):
+    """Gi* and local Moran's I for every zone, global Moran's I and General G.
+
+    ``values``: one number per zone (NaN = missing: excluded and counted); ``neighbours``: the
+    graph over all zones (binary); ``permutations`` > 0 replaces the analytic p by conditional
+    permutation pseudo p-values (``seed`` makes them repeatable); ``fdr`` makes gi_bin and the
+    LISA clusters use Benjamini-Hochberg; ``alpha`` is the LISA significance level.
+    ``zone_labels`` (optional) names zones in messages (e.g. feature ids).
+
+    Refuses zero variance (naming ``field_name``) and fewer than 3 usable zones; warns below
+    ``MIN_ZONES``. Zones without neighbours get NaN statistics, never a fake zero.
+    """
+    progress = progress or NO_PROGRESS
+    x = np.asarray(values, dtype=np.float64).ravel()
+    N = len(x)
+    if neighbours.n != N:
+        raise CompositeIndexError(f"{N} values for {neighbours.n} zones in the neighbour graph.")
+    labels = np.arange(N) if zone_labels is None else np.asarray(zone_labels)
+    valid = np.isfinite(x)
+    n_null = int(N - valid.sum())
+    warnings_, messages = [], []
+    if n_null:
+        warnings_.append(f"{n_null:,} zone(s) have no value in '{field_name}' and were left out "
+                         f"(their outputs are empty): {_sample(labels[~valid])}.")
+    n = int(valid.sum())
+    if n < 3:
+        raise CompositeIndexError(
+            f"Only {n} zone(s) have a value in '{field_name}'; hotspot statistics need many more.",
+            hint=f"Use a layer with at least {MIN_ZONES} zones with values.")
+    y = x[valid]
+    if np.ptp(y) == 0:
+        raise CompositeIndexError(
+            f"Every zone has the same value ({y[0]:g}) in '{field_name}': with no variation there "
+            f"are no hot or cold spots to find.",
+            hint="Choose a field whose values differ between zones.")
+    if n < MIN_ZONES:
+        warnings_.append(f"Only {n} zones have values: with fewer than {MIN_ZONES} the results are "
+                         f"unreliable.")
+    nb = neighbours if n_null == 0 else neighbours.subset(valid)
+    islands_local = nb.islands
+    islands = np.flatnonzero(valid)[islands_local]
+    if len(islands):
+        warnings_.append(f"{len(islands):,} zone(s) have no neighbours; their statistics are left "
+                         f"empty: {_sample(labels[islands])}.")
+    if len(islands) == n:
+        raise CompositeIndexError(
+            "No zone has any neighbour with this neighbourhood, so nothing can be computed.",
+            hint="Use a larger distance band, k nearest neighbours or contiguity.")
+    progress.report(0.02)
+    gi = gi_star_stats(y, nb)
+    lm = local_moran_stats(y, nb)
+    progress.report(0.1)
+    P = int(permutations or 0)
+    if P > 0:
+        sub = progress.sub(0.1, 0.9)
+        ge_b, le_b = None, None
+        if nb.is_binary:
+            ge, le = permutation_counts(y, nb, None, P, seed, sub, threads)
+            ge_b, le_b = ge, le
+        else:
+            ge_b, le_b = permutation_counts(y, nb, np.ones(nb.n_links), P, seed, sub.sub(0, 0.5),
+                                            threads)
+            ge, le = permutation_counts(y, nb, nb.row_standardised_weights(), P, seed,
+                                        sub.sub(0.5, 1), threads)
+        gi_p = pseudo_p(ge_b, P)
+        zc = y - y.mean()
+        lisa_larger = np.where(zc > 0, ge, np.where(zc < 0, le, P))
+        lisa_p = pseudo_p(lisa_larger, P)
+        gi_p[islands_local] = np.nan
+        lisa_p[islands_local] = np.nan
+    else:
+        gi_p = gi["p"]
+        lisa_p = lm["p"]
+    progress.report(0.92)
+    bins = gi_bins(gi["z"], gi_p, fdr)
+    sig = bh_reject(lisa_p, alpha) if fdr else (lisa_p < alpha)
+    cluster = np.array([LISA_LABELS.get(int(q)) for q in lm["q"]], dtype=object)
+    cluster[~sig] = NOT_SIGNIFICANT
+    cluster[islands_local] = None
+
+    moran = global_moran(y, nb)
+    if np.all(y >= 0):
+        gg = general_g(y, nb)
+    else:
+        gg = {"G": float("nan"), "EG": float("nan"), "VG": float("nan"), "z": float("nan"),
+              "p": float("nan"), "p_one_sided": float("nan"),
+              "note": f"'{field_name}' has negative values; General G needs non-negative values."}
+
+    def full(arr, fill=np.nan, dtype=np.float64):
+        out = np.full(N, fill, dtype=dtype)
+        out[valid] = arr
+        return out
+
+    progress.report(1.0)
+    return HotspotResult(
+        gi_z=full(gi["z"]), gi_p=full(gi_p), gi_bin=full(bins),
+        n_neighbours=full(nb.counts.astype(np.float64)),
+        lisa_i=full(lm["I"]), lisa_p=full(lisa_p), lisa_cluster=full(cluster, None, object),
+        moran=moran, general_g=gg, n_zones=N, n_used=n, n_null=n_null, islands=islands,
+        permutations=P, fdr=bool(fdr), warnings=warnings_, messages=messages)
+
+
+# -------------------------------------------------------------------------------------------
+# automatic scale (optimised hot spot analysis)
+# -------------------------------------------------------------------------------------------
+@dataclass
+class ScaleChoice:
+    distance: float
+    reason: str
+    table: list          # (band, I, z) per distance tried
+    k: int = 0
+
+
+def automatic_band(x, y, values, steps=10, max_neighbours=MAX_NEIGHBOURS, progress=None):
+    """The distance band for "automatic" hotspots (ArcGIS Optimized Hot Spot Analysis).
+
+    Global Moran's I (row-standardised, z under randomisation) is computed for ``steps`` bands
+    starting at the smallest band that gives every zone a neighbour and growing by the mean
+    nearest-neighbour distance. The first peak of z (a band whose z is larger than both
+    neighbours' and significant at 5 %) is taken; else the band with the largest significant z;
+    else the mean distance to the k-th nearest neighbour, ``k = int(0.05 N)`` clamped to 3..30.
+    Missing values are left out. Returns a ScaleChoice whose ``reason`` says what was chosen
+    and why.
+    """
+    progress = progress or NO_PROGRESS
+    v = np.asarray(values, dtype=np.float64).ravel()
+    ok = np.isfinite(v)
+    x = np.asarray(x, dtype=np.float64)[ok]
+    y = np.asarray(y, dtype=np.float64)[ok]
+    v = v[ok]
+    n = len(v)
+    if n < 4:
+        raise CompositeIndexError("Automatic scale needs at least 4 zones with values.")
+    _, nn = knn_arrays(x, y, 1)
+    start = float(nn[:, 0].max()) * (1 + 1e-9)
+    step = float(nn[:, 0].mean())
+    if step <= 0:
+        step = start / 10 if start > 0 else 1.0
+    start = max(start, step)
+    table = []
+    for t in range(steps):
+        d = start + t * step
+        try:
+            nb = distance_band(x, y, d, max_neighbours=max_neighbours)
+        except CompositeIndexError:
+            break
+        if np.ptp(v) == 0:
+            break
+        m = global_moran(v, nb)
+        table.append((d, m["I"], m["z_rand"]))
+        progress.report((t + 1) / steps)
+    zs = np.array([row[2] for row in table], dtype=np.float64)
+    described = "; ".join(f"{d:.6g}: z = {z:.3f}" for d, _, z in table)
+    for t in range(1, len(zs) - 1):
+        if zs[t] > zs[t - 1] and zs[t] >= zs[t + 1] and zs[t] > 1.96:
+            return ScaleChoice(table[t][0], (
+                f"Automatic scale: global Moran's I was computed over {len(table)} distance bands "
+                f"from {start:.6g} by {step:.6g} ({described}); the first peak of its z-score is at "
+                f"{table[t][0]:.6g} (z = {zs[t]:.3f}), the distance at which clustering is most "
+                f"pronounced, so that band is used."), table)
+    if len(zs) and np.nanmax(zs) > 1.96:
+        t = int(np.nanargmax(zs))
+        return ScaleChoice(table[t][0], (
+            f"Automatic scale: global Moran's I over {len(table)} distance bands from {start:.6g} "
+            f"by {step:.6g} ({described}) shows no peak; the band with the largest z-score, "
+            f"{table[t][0]:.6g} (z = {zs[t]:.3f}), is used."), table)
+    k = min(max(int(0.05 * n), 3), 30, n - 1)
+    _, dist = knn_arrays(x, y, k)
+    d = float(dist[:, -1].mean())
+    return ScaleChoice(d, (
+        f"Automatic scale: global Moran's I over {len(table)} distance bands "
+        f"({described or 'none could be computed'}) shows no significant clustering peak, so the "
+        f"band is the mean distance to the {k}th nearest neighbour (k = 5% of {n} zones, "
+        f"between 3 and 30): {d:.6g}."), table, k)
+
+
+def neighbours_for_points(method, x, y, distance=None, k=8, values=None, progress=None):
+    """Distance-based neighbourhoods shared by the algorithm and scripts:
+    ``method`` 'distance' (``distance`` or, when None/0, the smallest band giving everyone a
+    neighbour), 'knn' (``k``), 'automatic' (``automatic_band``). Returns (Neighbours, text)."""
+    if method == "knn":
+        from composite_index_plugin.core.neighbours import knn
+        return knn(x, y, k, progress=progress), f"Neighbours: the {k} nearest zones."
+    if method == "automatic":
+        choice = automatic_band(x, y, values, progress=progress.sub(0, 0.5) if progress else None)
+        nb = distance_band(x, y, choice.distance, progress=progress.sub(0.5, 1) if progress else None)
+        return nb, choice.reason
+    if method == "distance":
+        if not distance:
+            d = min_band_all_have_neighbour(x, y)
+            text = (f"Neighbours: distance band {d:.6g}, the smallest that gives every zone at "
+                    f"least one neighbour (the ArcGIS default).")
+        else:
+            d = float(distance)
+            text = f"Neighbours: distance band {d:.6g}."
+        return distance_band(x, y, d, progress=progress), text
+    raise CompositeIndexError(f"Unknown neighbourhood '{method}'.")
+
+
+__all__ = ["Neighbours", "analyse", "gi_star_z", "gi_star_stats", "local_moran_stats",
+           "global_moran", "general_g", "bh_reject", "bh_threshold", "bh_adjusted", "gi_bins",
+           "permutation_counts", "pseudo_p", "automatic_band", "neighbours_for_points",
+           "normal_sf", "two_sided_p", "HotspotResult", "ScaleChoice"]
