@@ -146,7 +146,10 @@ def write_agency_csvs(frames, folder, seed, year):
         "council": os.path.join(folder, f"council_victims_{year}.csv"),
         "probation": os.path.join(folder, f"probation_offenders_{year}.csv"),
         "postcode_lookup": os.path.join(folder, "postcode_lookup.csv"),
+        "category_mapping": os.path.join(folder, "category_mapping.csv"),
     }
+    rows = [(i.label, i.name) for i in synth.ISSUES] + [(i.name, i.name) for i in synth.ISSUES]
+    pd.DataFrame(rows, columns=["category", "issue"]).to_csv(paths["category_mapping"], index=False)
     police.to_csv(paths["police"], index=False)
     council.to_csv(paths["council"], index=False, sep=";")
     probation.to_csv(paths["probation"], index=False, encoding="cp1252")

@@ -23,6 +23,7 @@ ROLE_SETTINGS = {
 
 def _csv_sources(year):
     base = "synthetic/agency_csv"
+    mapping = {"category_mapping": f"{base}/category_mapping.csv", "require_mapping": True}
     return {
         "locations": {"path": f"{base}/police_incidents_{year}.csv",
                       "import": {"preset": 0, "x_field": "longitude", "y_field": "latitude",
