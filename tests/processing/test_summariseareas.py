@@ -1,0 +1,114 @@
+"""compositeindex:summariseareas through processing.run, on hand-made layers."""
+import pytest
+from qgis.core import (
+    QgsFeature,
+    QgsGeometry,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsRectangle,
+    QgsVectorLayer,
+)
+
+W20 = 0.95 - 9 * 0.9 / 19
+
+
+def _rect(x0, y0, x1, y1):
+    return QgsGeometry.fromRect(QgsRectangle(x0, y0, x1, y1))
+
+
+def zone_layer(scores=None, extra=None):
+    """Ten 1 km squares in a row (EPSG:27700); zone i has ci_score 10 - i, population 100."""
+    scores = scores or [10.0 - i for i in range(10)]
+    fields = "field=cell_id:string&field=ci_score:double&field=population:double"
+    fields += "&field=crime_idx:double&field=crime_pct:double&field=harm_idx:double&field=harm_pct:double"
+    layer = QgsVectorLayer(f"Polygon?crs=EPSG:27700&{fields}", "zones", "memory")
+    feats = []
+    for i in range(10):
+        f = QgsFeature(layer.fields())
+        crime = 80.0 if i < 3 else 20.0
+        f.setAttributes([f"S1000_r0_c{i}", scores[i], 100.0, crime / 10, crime, 1.0, 100 - crime])
+        f.setGeometry(_rect(i * 1000, 0, (i + 1) * 1000, 1000))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def area_layer(x_split=4500, offset=0):
+    layer = QgsVectorLayer("Polygon?crs=EPSG:27700&field=name:string&field=code:string", "areas",
+                           "memory")
+    feats = []
+    for name, (x0, x1) in (("West", (0, x_split)), ("East", (x_split, 10000))):
+        f = QgsFeature(layer.fields())
+        f.setAttributes([name, name[0]])
+        f.setGeometry(_rect(x0 + offset, 0 + offset, x1 + offset, 1000 + offset))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def hotspot_layer():
+    layer = QgsVectorLayer("Polygon?crs=EPSG:27700&field=id:integer", "hot", "memory")
+    f = QgsFeature(layer.fields())
+    f.setAttributes([1])
+    f.setGeometry(_rect(0, 0, 2000, 1000))
+    layer.dataProvider().addFeatures([f])
+    return layer
+
+
+def _run(params):
+    import processing
+
+    return processing.run("compositeindex:summariseareas", params, context=QgsProcessingContext(),
+                          feedback=QgsProcessingFeedback())
+
+
+def _rows(layer):
+    names = [f.name() for f in layer.fields()]
+    return {f["area_name"]: dict(zip(names, f.attributes())) for f in layer.getFeatures()}
+
+
+def test_summary_outputs_hand_computed(provider):
+    res = _run({"ZONES": zone_layer(), "AREAS": area_layer(), "AREA_NAME_FIELD": "name",
+                "HOTSPOTS": hotspot_layer(), "OUTPUT": "memory:", "TABLE": "memory:"})
+    table = _rows(res["TABLE"])
+    assert set(table) == {"West", "East", "Whole study area"}
+    west, east, whole = table["West"], table["East"], table["Whole study area"]
+    # West: zones 0-3 whole, zone 4 half -> weights 100 x 4 + 50 on scores 10..6
+    assert west["mean_score"] == pytest.approx(3700 / 450)
+    assert west["population"] == pytest.approx(450)
+    assert west["n_zones"] == 5
+    assert west["pop_top_decile_pct"] == pytest.approx(100 * 100 / 450)
+    assert west["extent_pct"] == pytest.approx(100 * (100 + 100 * W20 + 100 * 0.05) / 450)
+    assert west["gap_diff"] == pytest.approx(10 - 2700 / 350)
+    assert west["hotspot_km2"] == pytest.approx(2.0)
+    assert west["hotspot_pct"] == pytest.approx(100 * 2 / 4.5)
+    assert west["area_rank"] == 1 and east["area_rank"] == 2
+    assert west["top_theme_1"] == "crime" and east["top_theme_1"] == "harm"
+    assert east["mean_score"] == pytest.approx((50 * 6 + 100 * 15) / 550)
+    assert whole["population"] == pytest.approx(1000) and whole["n_zones"] == 10
+    assert whole["gap_diff"] == pytest.approx(10 - 45 / 9)
+    assert whole["hotspot_pct"] == pytest.approx(20)
+    assert "crime_mean" in whole
+    polys = res["OUTPUT"]
+    assert polys.featureCount() == 2
+    out = _rows(polys)
+    assert out["West"]["code"] == "W" and out["West"]["mean_score"] == pytest.approx(3700 / 450)
+    assert out["East"]["area_rank"] == 2
+
+
+def test_areas_that_do_not_overlap_are_refused(provider):
+    with pytest.raises(QgsProcessingException, match="do not overlap any zone"):
+        _run({"ZONES": zone_layer(), "AREAS": area_layer(offset=100000), "OUTPUT": "memory:",
+              "TABLE": "memory:"})
+
+
+def test_bad_gap_and_missing_score(provider):
+    with pytest.raises(QgsProcessingException, match="Unknown key"):
+        _run({"ZONES": zone_layer(), "AREAS": area_layer(), "GAP": '{"decile": 2}',
+              "OUTPUT": "memory:", "TABLE": "memory:"})
+    layer = zone_layer()
+    layer.dataProvider().deleteAttributes([layer.fields().indexOf("ci_score")])
+    layer.updateFields()
+    with pytest.raises(QgsProcessingException, match="no score field 'ci_score'"):
+        _run({"ZONES": layer, "AREAS": area_layer(), "OUTPUT": "memory:", "TABLE": "memory:"})
