@@ -303,3 +303,61 @@ def lookup(keys_sorted_order, zone_keys, point_keys):
         return np.full(len(point_keys), -1, dtype=np.int64)
     found = sorted_keys[pos] == point_keys
     return np.where(found, keys_sorted_order[pos], -1).astype(np.int64)
+
+
+def neighbour_offsets(spec):
+    """Index offsets of the cells around a cell: 8 for squares (edges and corners), 6 for hexagons."""
+    if spec.is_hex:
+        return _HEX_NEIGHBOURS
+    return np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0)], dtype=np.int64)
+
+
+def boundary_cells(spec, rings):
+    """Keys (``encode_keys``) of every cell that a ring's boundary may cross.
+
+    The boundary is sampled every quarter cell width and the sampled cells are taken with their
+    neighbours, so a segment that only clips a cell's corner between two samples is still caught
+    (a sample lies within a quarter width of the crossing, hence in the cell or a neighbour).
+    A superset: the caller tests these few cells exactly.
+    """
+    step = spec.size / 4.0
+    xs, ys = [], []
+    for ring in rings:
+        r = np.asarray(ring, dtype="float64").reshape(-1, 2)
+        if len(r) < 2:
+            continue
+        p0, p1 = r[:-1], r[1:]
+        seg = np.hypot(*(p1 - p0).T)
+        n = np.maximum(np.ceil(seg / step).astype(np.int64), 1)
+        t = np.arange(int(n.sum())) - np.repeat(np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+        t = t / np.repeat(n, n)
+        xs.append(np.repeat(p0[:, 0], n) + t * np.repeat(p1[:, 0] - p0[:, 0], n))
+        ys.append(np.repeat(p0[:, 1], n) + t * np.repeat(p1[:, 1] - p0[:, 1], n))
+        xs.append(r[-1:, 0])
+        ys.append(r[-1:, 1])
+    if not xs:
+        return np.empty(0, dtype=np.int64)
+    a, b = spec.bin(np.concatenate(xs), np.concatenate(ys))
+    base = np.unique(np.stack([a, b], axis=1), axis=0)
+    offs = np.vstack([[0, 0], neighbour_offsets(spec)])
+    allc = (base[:, None, :] + offs[None, :, :]).reshape(-1, 2)
+    return np.unique(encode_keys(allc[:, 0], allc[:, 1]))
+
+
+def polygon_wkb(vertices):
+    """OGC WKB (little endian) Polygons from an ``(n, k, 2)`` array of closed rings, built in bulk.
+
+    Returns a list of ``bytes``, one per cell.
+    """
+    v = np.ascontiguousarray(vertices, dtype="<f8")
+    n, k, _ = v.shape
+    header = np.zeros(13, dtype=np.uint8)
+    header[0] = 1
+    header[1:5] = np.frombuffer(np.array([3], dtype="<u4").tobytes(), dtype=np.uint8)
+    header[5:9] = np.frombuffer(np.array([1], dtype="<u4").tobytes(), dtype=np.uint8)
+    header[9:13] = np.frombuffer(np.array([k], dtype="<u4").tobytes(), dtype=np.uint8)
+    body = v.view(np.uint8).reshape(n, k * 16)
+    full = np.hstack([np.broadcast_to(header, (n, 13)), body])
+    width = full.shape[1]
+    raw = full.tobytes()
+    return [raw[i * width:(i + 1) * width] for i in range(n)]

@@ -111,3 +111,20 @@ def test_bad_size_refused_and_snap():
         GridSpec("hex_flat", -5)
     assert snap_origin(1234.5, 100) == 1200
     assert snap_origin(-1.0, 100, anchor=50) == -50
+
+
+def test_boundary_cells_catch_corner_clips_and_wkb():
+    from composite_index_plugin.core.geometry import rings_from_wkb
+    from composite_index_plugin.core.grid import boundary_cells, encode_keys, polygon_wkb
+
+    g = GridSpec("square", 10)
+    # a triangle whose edge x + y = 19.95 clips the corner of cell (row 0, col 0) near (10, 10);
+    # no boundary sample falls in that cell (samples at (9.975, 11.975) and (11.63, 8.32)).
+    ring = np.array([(5.0, 14.95), (14.95, 5.0), (20.0, 20.0), (5.0, 14.95)])
+    keys = set(boundary_cells(g, [ring]).tolist())
+    assert encode_keys([0], [0])[0] in keys
+    assert encode_keys([-2], [-2])[0] not in keys
+    v = g.vertices(np.array([0, 2]), np.array([1, -3]))
+    blobs = polygon_wkb(v)
+    assert len(blobs) == 2 and len(blobs[0]) == 13 + 5 * 16
+    assert np.array_equal(rings_from_wkb(blobs[1])[0], v[1])

@@ -1,0 +1,253 @@
+"""compositeindex:creategrid - square or hexagon analysis grid that lines up from year to year."""
+import numpy as np
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureRequest,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterNumber,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from composite_index_plugin.core import grid as grid_mod
+from composite_index_plugin.core.geometry import points_in_rings, rings_from_wkb
+from composite_index_plugin.processing.base import CompositeIndexAlgorithm
+
+SHAPE_OPTIONS = ["Square", "Hexagon (flat top)", "Hexagon (pointy top)"]
+KEEP_OPTIONS = ["Cells that intersect the study area", "Cells whose centre is inside the study area",
+                "Cells clipped to the study area"]
+
+
+def suggest_projected_crs(extent_lonlat):
+    """A projected CRS suited to an extent in degrees: EPSG:27700 in Great Britain, else UTM."""
+    xmin, ymin, xmax, ymax = extent_lonlat
+    cx, cy = (xmin + xmax) / 2.0, (ymin + ymax) / 2.0
+    if -9.0 <= cx <= 2.5 and 49.5 <= cy <= 61.0:
+        return "EPSG:27700 (British National Grid, for Great Britain)"
+    zone = int((cx + 180.0) // 6.0) + 1
+    zone = min(max(zone, 1), 60)
+    code = (32600 if cy >= 0 else 32700) + zone
+    return f"EPSG:{code} (WGS 84 / UTM zone {zone}{'N' if cy >= 0 else 'S'})"
+
+
+def grid_fields(spec):
+    fields = QgsFields()
+    fields.append(QgsField("cell_id", QVariant.String))
+    for name in spec.index_names:
+        fields.append(QgsField(name, QVariant.Int))
+    fields.append(QgsField("grid_shape", QVariant.String))
+    fields.append(QgsField("grid_size", QVariant.Double))
+    fields.append(QgsField("grid_x0", QVariant.Double))
+    fields.append(QgsField("grid_y0", QVariant.Double))
+    fields.append(QgsField("grid_clipped", QVariant.Int))
+    return fields
+
+
+class CreateGridAlgorithm(CompositeIndexAlgorithm):
+    NAME = "creategrid"
+    DISPLAY_NAME = "Create analysis grid"
+    GROUP = "Geography"
+    GROUP_ID = "geography"
+    HELP = (
+        "Square or hexagon cells covering a study area, on a lattice anchored at a fixed origin "
+        "(0, 0 unless you give one), so grids made in different years or from different layers "
+        "line up cell for cell and keep the same cell_id.\n\n"
+        "SIZE is the cell width in map units: the side of a square, the flat-to-flat width of a "
+        "hexagon (tick 'size is an area' to give the cell area instead). Each cell has a stable "
+        "text id (S100_r3_c7, H100_q12_r-4, P100_q12_r-4), its integer indices (row/col or axial "
+        "q/r) and the grid definition (grid_shape, grid_size, grid_x0, grid_y0), so 'Aggregate "
+        "victims, offenders and locations' can count points into the cells by arithmetic. "
+        "grid_clipped is 1 for cells cut by the study area boundary (KEEP = clip).\n\n"
+        "The CRS must be projected (metres or feet): a geographic study area is refused unless "
+        "you name a target CRS (for Great Britain, EPSG:27700). Grids above MAX_CELLS cells are "
+        "refused, with the count and a cell size that would fit.")
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "STUDY_AREA", self.tr("Study area"), [QgsProcessing.TypeVectorAnyGeometry]))
+        self.addParameter(QgsProcessingParameterEnum(
+            "SHAPE", self.tr("Cell shape"), options=[self.tr(o) for o in SHAPE_OPTIONS], defaultValue=1))
+        self.addParameter(QgsProcessingParameterNumber(
+            "SIZE", self.tr("Cell size (width in map units, or area)"), QgsProcessingParameterNumber.Double,
+            100.0))
+        self.addParameter(QgsProcessingParameterBoolean(
+            "SIZE_IS_AREA", self.tr("Size is a cell area (square map units)"), False))
+        self.addParameter(QgsProcessingParameterEnum(
+            "KEEP", self.tr("Cells to keep"), options=[self.tr(o) for o in KEEP_OPTIONS], defaultValue=0))
+        for p in (QgsProcessingParameterNumber("ORIGIN_X", self.tr("Grid origin X (default 0)"),
+                                               QgsProcessingParameterNumber.Double, None, True),
+                  QgsProcessingParameterNumber("ORIGIN_Y", self.tr("Grid origin Y (default 0)"),
+                                               QgsProcessingParameterNumber.Double, None, True)):
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(p)
+        self.addParameter(QgsProcessingParameterCrs(
+            "TARGET_CRS", self.tr("Reproject the study area to (optional)"), None, True))
+        p = QgsProcessingParameterNumber("MAX_CELLS", self.tr("Largest number of cells"),
+                                         QgsProcessingParameterNumber.Integer,
+                                         grid_mod.DEFAULT_MAX_CELLS, False, 1)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(p)
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", self.tr("Grid"), QgsProcessing.TypeVectorPolygon))
+        self.addOutput(QgsProcessingOutputNumber("CELLS", self.tr("Number of cells")))
+        self.addOutput(QgsProcessingOutputString("GRID", self.tr("Grid definition")))
+
+    def processAlgorithm(self, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, "STUDY_AREA", context)
+        if source is None:
+            raise QgsProcessingException(self.invalidSourceError(parameters, "STUDY_AREA"))
+        shape = grid_mod.SHAPES[self.parameterAsEnum(parameters, "SHAPE", context)]
+        size = self.parameterAsDouble(parameters, "SIZE", context)
+        keep = self.parameterAsEnum(parameters, "KEEP", context)
+        max_cells = self.parameterAsInt(parameters, "MAX_CELLS", context)
+        target = self.parameterAsCrs(parameters, "TARGET_CRS", context)
+        crs = source.sourceCrs()
+        request = QgsFeatureRequest().setNoAttributes()
+        if target.isValid() and target != crs:
+            if target.isGeographic():
+                raise QgsProcessingException(
+                    f"The target CRS {target.authid()} is geographic (degrees); grid cells need a "
+                    "projected CRS in metres or feet, e.g. EPSG:27700 for Great Britain.")
+            request.setDestinationCrs(target, context.transformContext())
+            feedback.pushInfo(f"Study area reprojected from {crs.authid()} to {target.authid()}.")
+            crs = target
+        elif crs.isGeographic():
+            ext = source.sourceExtent()
+            suggestion = suggest_projected_crs(
+                (ext.xMinimum(), ext.yMinimum(), ext.xMaximum(), ext.yMaximum()))
+            raise QgsProcessingException(
+                f"The study area '{source.sourceName()}' is in a geographic CRS ({crs.authid()}, degrees), "
+                f"so cells of {size:g} units would not be squares or hexagons on the ground. "
+                f"Name a projected CRS in 'Reproject the study area to', e.g. {suggestion}.")
+        size_is_area = self.parameterAsBool(parameters, "SIZE_IS_AREA", context)
+        if size_is_area:
+            size = self.run_core(grid_mod.size_from_area, shape, size)
+        # An unset origin reads as 0: the lattice is anchored at (0, 0).
+        x0 = self.parameterAsDouble(parameters, "ORIGIN_X", context)
+        y0 = self.parameterAsDouble(parameters, "ORIGIN_Y", context)
+        spec = self.run_core(grid_mod.GridSpec, shape, size, x0, y0)
+
+        # Study area as one geometry (union), repaired when invalid.
+        geoms, n_null, n_repaired = [], 0, 0
+        for f in source.getFeatures(request):
+            g = f.geometry()
+            if g.isNull() or g.isEmpty():
+                n_null += 1
+                continue
+            if g.type() == QgsWkbTypes.PolygonGeometry and not g.isGeosValid():
+                g = g.makeValid()
+                n_repaired += 1
+            geoms.append(g)
+        if not geoms:
+            raise QgsProcessingException(
+                f"The study area '{source.sourceName()}' has no features with a geometry.")
+        if n_null:
+            feedback.reportError(f"{n_null} study area feature(s) without a geometry were ignored.", False)
+        if n_repaired:
+            feedback.reportError(f"{n_repaired} invalid study area polygon(s) were repaired (make valid).",
+                                 False)
+        area = QgsGeometry.unaryUnion(geoms) if len(geoms) > 1 else geoms[0]
+        is_polygon = area.type() == QgsWkbTypes.PolygonGeometry
+        box = area.boundingBox()
+        bbox = (box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum())
+        n_box = self.run_core(grid_mod.check_cell_limit, spec, bbox, max_cells)
+        feedback.pushInfo(f"{spec.describe()}; {n_box:,} cells cover the study area's extent"
+                          + (" (size given as an area)" if size_is_area else ""))
+        a, b = spec.cells_in_box(*bbox)
+        feedback.setProgress(10)
+
+        clipped = np.zeros(len(a), dtype=bool)
+        geometry_override = {}
+        if is_polygon:
+            rings = rings_from_wkb(bytes(area.asWkb()))
+            cx, cy = spec.centres(a, b)
+            centre_in = points_in_rings(cx, cy, rings)
+            verts = spec.vertices(a, b)
+            near = np.isin(grid_mod.encode_keys(a, b), grid_mod.boundary_cells(spec, rings))
+            feedback.setProgress(30)
+            if keep == 1:
+                keep_mask = centre_in
+            else:
+                # Away from the boundary a cell is wholly inside or wholly outside: its centre
+                # decides. Cells the boundary may cross are tested exactly with GEOS.
+                keep_mask = ~near & centre_in
+                engine = QgsGeometry.createGeometryEngine(area.constGet())
+                engine.prepareGeometry()
+                todo = np.flatnonzero(near)
+                wkbs = grid_mod.polygon_wkb(verts[todo])
+                for n, (i, blob) in enumerate(zip(todo.tolist(), wkbs)):
+                    if n % 2000 == 0:
+                        if feedback.isCanceled():
+                            return {}
+                        feedback.setProgress(30 + 40 * n / max(len(todo), 1))
+                    cell = QgsGeometry()
+                    cell.fromWkb(blob)
+                    if not engine.intersects(cell.constGet()):
+                        continue
+                    if keep == 2 and not engine.contains(cell.constGet()):
+                        piece = QgsGeometry(engine.intersection(cell.constGet()))
+                        piece = piece.convertToType(QgsWkbTypes.PolygonGeometry, True) \
+                            if piece.type() != QgsWkbTypes.PolygonGeometry else piece
+                        if piece is None or piece.isNull() or piece.isEmpty() or piece.area() <= 0:
+                            continue
+                        if not piece.isMultipart():
+                            piece.convertToMultiType()
+                        geometry_override[i] = piece
+                        clipped[i] = True
+                    keep_mask[i] = True
+        else:
+            feedback.reportError("The study area is not a polygon layer: every cell over its extent is "
+                                 "kept.", False)
+            keep_mask = np.ones(len(a), dtype=bool)
+        idx = np.flatnonzero(keep_mask)
+        if len(idx) == 0:
+            raise QgsProcessingException("No cell touches the study area: is the cell size far larger "
+                                         "than the study area, or is the layer empty?")
+        fields = grid_fields(spec)
+        sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields,
+                                             QgsWkbTypes.MultiPolygon, crs)
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, "OUTPUT"))
+        ids = spec.cell_ids(a[idx], b[idx])
+        wkbs = grid_mod.polygon_wkb(spec.vertices(a[idx], b[idx]))
+        ia, ib = a[idx].tolist(), b[idx].tolist()
+        clip_list = clipped[idx].tolist()
+        feature = QgsFeature(fields)
+        batch = []
+        for n, i in enumerate(idx.tolist()):
+            if n % 5000 == 0:
+                if feedback.isCanceled():
+                    return {}
+                feedback.setProgress(70 + 30 * n / len(idx))
+            g = geometry_override.get(i)
+            if g is None:
+                g = QgsGeometry()
+                g.fromWkb(wkbs[n])
+                g.convertToMultiType()
+            feature.setGeometry(g)
+            feature.setAttributes([ids[n], ia[n], ib[n], spec.shape, spec.size, spec.x0, spec.y0,
+                                   int(clip_list[n])])
+            batch.append(QgsFeature(feature))
+            if len(batch) >= 5000:
+                sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+                batch = []
+        if batch:
+            sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+        feedback.pushInfo(f"{len(idx):,} cells written ({int(clipped.sum()):,} clipped).")
+        return {"OUTPUT": dest_id, "CELLS": len(idx), "GRID": spec.describe()}
+
+
+ALGORITHMS = [CreateGridAlgorithm]

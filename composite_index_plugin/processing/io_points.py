@@ -1,0 +1,505 @@
+"""Read point layers into numpy: x, y and chosen attribute columns, fast where the provider allows.
+
+Three readers, chosen automatically (``PointData.method`` says which one ran):
+
+* ``ogr-arrow``: file layers of the ``ogr`` provider (GeoPackage, shapefile, FlatGeobuf, ...):
+  GDAL's ``GetArrowStreamAsNumPy`` (GDAL >= 3.6) hands over whole batches of coordinates and
+  attributes; the layer's subset string and the user's filter expression (translated to OGR SQL
+  when simple, see ``expression_to_ogr_sql``) are applied by OGR itself.
+* ``pandas-csv``: plain CSV layers of the ``delimitedtext`` provider with X/Y fields and no
+  filter (read with pandas, same rows as the provider).
+* ``feature-request``: any other case (memory layers, databases, selected features only, complex
+  filter expressions): a QgsFeatureRequest with only the needed attributes, the filter and the
+  destination CRS; each feature's geometry is handed over as WKB and decoded in bulk.
+
+Whatever the reader: multipoints are split into their points, polygons and lines are replaced by
+a point on their surface (with a warning), null and empty geometries are counted, features left
+out by the filter are counted, and points are reprojected to the requested CRS (with a message).
+"""
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlparse
+
+import numpy as np
+import pandas as pd
+from osgeo import gdal, ogr, osr
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsExpression,
+    QgsExpressionNodeBinaryOperator,
+    QgsExpressionNodeColumnRef,
+    QgsExpressionNodeInOperator,
+    QgsExpressionNodeLiteral,
+    QgsExpressionNodeUnaryOperator,
+    QgsFeatureRequest,
+    QgsProcessingException,
+    QgsProcessingFeatureSourceDefinition,
+    QgsProviderRegistry,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from composite_index_plugin.core.geometry import points_from_wkb_array
+
+NUMERIC = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong, QVariant.Double)
+
+
+@dataclass
+class PointData:
+    """Points of one layer: coordinates, attribute columns (one value per point) and counts."""
+
+    x: np.ndarray
+    y: np.ndarray
+    columns: dict
+    crs: QgsCoordinateReferenceSystem = None
+    method: str = ""
+    n_features: int = 0          # features in the layer (after its own subset string)
+    n_filtered_out: int = 0      # left out by the filter expression
+    n_null_geometry: int = 0     # null or empty geometry
+    n_multipoint: int = 0        # multipoint features (split into their points)
+    n_surface: int = 0           # polygon / line features replaced by a point on surface
+    reprojected_from: str = ""
+    messages: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.x)
+
+    def report(self, feedback, label):
+        """Say what was read and what was left out, through the Processing feedback."""
+        if feedback is None:
+            return
+        feedback.pushInfo(
+            f"{label}: {self.n_features:,} features read with the {self.method} reader, "
+            f"{len(self.x):,} points; {self.n_filtered_out:,} left out by the filter, "
+            f"{self.n_null_geometry:,} with no geometry.")
+        if self.n_multipoint:
+            feedback.pushInfo(f"{label}: {self.n_multipoint:,} multipoint features split into their points.")
+        if self.n_surface:
+            feedback.reportError(
+                f"{label}: {self.n_surface:,} features are polygons or lines; each was replaced by a "
+                "point on its surface. Use a point layer to avoid this.", False)
+        if self.reprojected_from:
+            feedback.pushInfo(f"{label}: reprojected on the fly from {self.reprojected_from} "
+                              f"to {self.crs.authid() or self.crs.description()}.")
+        for m in self.messages:
+            feedback.pushInfo(f"{label}: {m}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Filter expressions -> OGR SQL (only what is sure to mean the same in both)
+
+_BINARY = {
+    QgsExpressionNodeBinaryOperator.boOr: "OR",
+    QgsExpressionNodeBinaryOperator.boAnd: "AND",
+    QgsExpressionNodeBinaryOperator.boEQ: "=",
+    QgsExpressionNodeBinaryOperator.boNE: "<>",
+    QgsExpressionNodeBinaryOperator.boLT: "<",
+    QgsExpressionNodeBinaryOperator.boGT: ">",
+    QgsExpressionNodeBinaryOperator.boLE: "<=",
+    QgsExpressionNodeBinaryOperator.boGE: ">=",
+}
+
+
+_B = QgsExpressionNodeBinaryOperator
+_MIRROR = {_B.boLT: _B.boGT, _B.boGT: _B.boLT, _B.boLE: _B.boGE, _B.boGE: _B.boLE}
+
+
+def _quote_ident(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
+def expression_to_ogr_sql(text, field_types):
+    """Translate a simple QGIS filter expression to an OGR SQL attribute filter, or None.
+
+    Handled: AND / OR / NOT, comparisons and IN / NOT IN between a field and literals of the
+    field's kind (number with number, text with text), IS [NOT] NULL. Anything else (functions,
+    LIKE, arithmetic, dates, mixed kinds) returns None and the caller uses QGIS itself.
+    ``field_types``: dict field name -> "number" | "text" | other.
+    """
+    if not text or not text.strip():
+        return ""
+    expr = QgsExpression(text)
+    if expr.hasParserError() or expr.rootNode() is None:
+        return None
+
+    def kind_of_literal(v):
+        if isinstance(v, bool):
+            return None
+        if isinstance(v, (int, float)):
+            return "number"
+        if isinstance(v, str):
+            return "text"
+        return None
+
+    def column(node):
+        if isinstance(node, QgsExpressionNodeColumnRef):
+            if field_types.get(node.name()) in ("number", "text"):
+                return node.name()
+        return None
+
+    def walk(node):
+        if isinstance(node, QgsExpressionNodeBinaryOperator):
+            op = node.op()
+            if op in (QgsExpressionNodeBinaryOperator.boAnd, QgsExpressionNodeBinaryOperator.boOr):
+                left, right = walk(node.opLeft()), walk(node.opRight())
+                if left is None or right is None:
+                    return None
+                return f"({left} {_BINARY[op]} {right})"
+            if op in (QgsExpressionNodeBinaryOperator.boIs, QgsExpressionNodeBinaryOperator.boIsNot):
+                name = column(node.opLeft())
+                lit = node.opRight()
+                if name is None or not isinstance(lit, QgsExpressionNodeLiteral) or lit.value() is not None:
+                    return None
+                neg = " NOT" if op == QgsExpressionNodeBinaryOperator.boIsNot else ""
+                return f"({_quote_ident(name)} IS{neg} NULL)"
+            if op in _BINARY:
+                left, right = node.opLeft(), node.opRight()
+                if column(left) is None:
+                    left, right = right, left
+                    op = _MIRROR.get(op, op)
+                name = column(left)
+                if name is None or not isinstance(right, QgsExpressionNodeLiteral):
+                    return None
+                value = right.value()
+                if kind_of_literal(value) != field_types[name]:
+                    return None
+                lit = _literal(value)
+                return None if lit is None else f"({_quote_ident(name)} {_BINARY[op]} {lit})"
+            return None
+        if isinstance(node, QgsExpressionNodeUnaryOperator):
+            if node.op() != QgsExpressionNodeUnaryOperator.uoNot:
+                return None
+            inner = walk(node.operand())
+            return None if inner is None else f"(NOT {inner})"
+        if isinstance(node, QgsExpressionNodeInOperator):
+            name = column(node.node())
+            if name is None:
+                return None
+            items = []
+            for item in node.list().list():
+                if not isinstance(item, QgsExpressionNodeLiteral):
+                    return None
+                if kind_of_literal(item.value()) != field_types[name]:
+                    return None
+                items.append(_literal(item.value()))
+            if not items:
+                return None
+            neg = " NOT" if node.isNotIn() else ""
+            return f"({_quote_ident(name)}{neg} IN ({', '.join(items)}))"
+        return None
+
+    return walk(expr.rootNode())
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _field_kinds(fields):
+    out = {}
+    for f in fields:
+        if f.type() in NUMERIC:
+            out[f.name()] = "number"
+        elif f.type() == QVariant.String:
+            out[f.name()] = "text"
+        else:
+            out[f.name()] = "other"
+    return out
+
+
+def _osr(crs):
+    sr = osr.SpatialReference()
+    sr.ImportFromWkt(crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED))
+    sr.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return sr
+
+
+def transform_xy(x, y, src_crs, dst_crs):
+    """Reproject coordinate arrays with OGR/PROJ (in bulk, not point by point in Python)."""
+    if len(x) == 0:
+        return x, y
+    ct = osr.CoordinateTransformation(_osr(src_crs), _osr(dst_crs))
+    out = np.empty((len(x), 3))
+    step = 500_000
+    for start in range(0, len(x), step):
+        pts = np.column_stack([x[start:start + step], y[start:start + step]])
+        out[start:start + step] = np.asarray(ct.TransformPoints(pts), dtype="float64")
+    return out[:, 0], out[:, 1]
+
+
+def _surface_points_ogr(blobs):
+    """Point on surface of OGR WKB polygons / lines (only the few non-point rows)."""
+    xs = np.full(len(blobs), np.nan)
+    ys = np.full(len(blobs), np.nan)
+    for k, b in enumerate(blobs):
+        g = ogr.CreateGeometryFromWkb(bytes(b))
+        if g is None or g.IsEmpty():
+            continue
+        p = g.PointOnSurface()
+        if p is not None and not p.IsEmpty():
+            xs[k], ys[k] = p.GetX(), p.GetY()
+    return xs, ys
+
+
+def _assemble(blobs, attr_columns, surface_fn):
+    """Decode WKB blobs (one per feature) + attribute columns into per-point arrays and counts."""
+    x, y, row, kinds = points_from_wkb_array(blobs)
+    other = np.flatnonzero(kinds == 3)
+    n_surface = 0
+    if len(other):
+        sx, sy = surface_fn(blobs[other])
+        ok = np.isfinite(sx) & np.isfinite(sy)
+        n_surface = int(ok.sum())
+        kinds[other[~ok]] = 2
+        x = np.concatenate([x, sx[ok]])
+        y = np.concatenate([y, sy[ok]])
+        row = np.concatenate([row, other[ok]])
+        order = np.argsort(row, kind="stable")
+        x, y, row = x[order], y[order], row[order]
+    cols = {name: np.asarray(values)[row] if len(values) else np.asarray(values)
+            for name, values in attr_columns.items()}
+    return x, y, cols, int((kinds == 2).sum()), int((kinds == 1).sum()), n_surface
+
+
+def _arrow_column(values):
+    """Masked Arrow/numpy column -> plain numpy: numbers as float64 with NaN, text as str/None."""
+    mask = np.ma.getmaskarray(values)
+    data = np.ma.getdata(values)
+    if data.dtype.kind in "iufb":
+        out = data.astype("float64")
+        out[mask] = np.nan
+        return out
+    if data.dtype.kind == "S":
+        out = np.array([v.decode("utf-8", "replace") for v in data.tolist()], dtype=object)
+    else:
+        out = np.array(data, dtype=object)
+    out[mask] = None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers
+
+
+def _read_ogr_arrow(layer, fields, sql_filter, feedback):
+    if not hasattr(ogr.Layer, "GetArrowStreamAsNumPy"):
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+    path = parts.get("path")
+    if not path:
+        return None
+    subset = layer.subsetString().strip()
+    if subset.lower().startswith("select"):
+        return None
+    try:
+        ds = gdal.OpenEx(path, gdal.OF_VECTOR | gdal.OF_READONLY)
+    except RuntimeError:
+        return None
+    if ds is None:
+        return None
+    name = parts.get("layerName")
+    lyr = ds.GetLayerByName(name) if name else ds.GetLayer(int(parts.get("layerId") or 0))
+    if lyr is None or lyr.GetGeomType() == ogr.wkbNone:
+        return None
+    defn = lyr.GetLayerDefn()
+    names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    if any(f not in names for f in fields):
+        return None
+    try:
+        lyr.SetAttributeFilter(subset or None)
+        n_features = lyr.GetFeatureCount()
+        if sql_filter:
+            where = f"({subset}) AND {sql_filter}" if subset else sql_filter
+            lyr.SetAttributeFilter(where)
+        lyr.SetIgnoredFields([n for n in names if n not in fields])
+        geom_name = lyr.GetGeometryColumn() or None
+        blobs, attrs = [], {f: [] for f in fields}
+        for batch in lyr.GetArrowStreamAsNumPy(options=["INCLUDE_FID=NO"]):
+            if feedback is not None and feedback.isCanceled():
+                break
+            gkey = geom_name if geom_name in batch else next(
+                k for k in batch if k not in attrs and np.ma.getdata(batch[k]).dtype == object)
+            g = batch[gkey]
+            mask = np.ma.getmaskarray(g)
+            data = np.array(np.ma.getdata(g), dtype=object)
+            data[mask] = None
+            blobs.append(data)
+            for f in fields:
+                attrs[f].append(_arrow_column(batch[f]))
+    except (RuntimeError, StopIteration):
+        return None
+    blobs = np.concatenate(blobs) if blobs else np.empty(0, dtype=object)
+    attrs = {f: (np.concatenate(v) if v else np.empty(0)) for f, v in attrs.items()}
+    n_pass = len(blobs)
+    x, y, cols, n_null, n_multi, n_surface = _assemble(blobs, attrs, _surface_points_ogr)
+    return PointData(x, y, cols, method="ogr-arrow", n_features=n_features,
+                     n_filtered_out=n_features - n_pass, n_null_geometry=n_null,
+                     n_multipoint=n_multi, n_surface=n_surface)
+
+
+_CSV_SAFE_KEYS = {"type", "delimiter", "xfield", "yfield", "crs", "detecttypes", "geomtype",
+                  "spatialindex", "subsetindex", "watchfile", "trimfields", "maxfields",
+                  "encoding", "useheader", "quote", "escape", "decimalpoint"}
+
+
+def _read_csv_pandas(layer, fields):
+    """Plain CSV layers of the delimited text provider with X/Y columns and defaults."""
+    if layer.subsetString().strip():
+        return None
+    url = urlparse(layer.source())
+    if url.scheme != "file":
+        return None
+    query = {k.lower(): v for k, v in parse_qsl(url.query, keep_blank_values=True)}
+    if not set(query) <= _CSV_SAFE_KEYS or "xfield" not in query or "yfield" not in query:
+        return None
+    if query.get("type", "csv") != "csv" or query.get("delimiter", ",") not in (",", "%2C"):
+        return None
+    if query.get("useheader", "yes") != "yes" or query.get("decimalpoint", ".") not in (".", ""):
+        return None
+    if query.get("quote", '"') != '"' or query.get("escape", '"') != '"':
+        return None
+    if query.get("trimfields", "no") not in ("no", "0", "false", ""):
+        return None
+    path = unquote(url.path)
+    xf, yf = query["xfield"], query["yfield"]
+    try:
+        frame = pd.read_csv(path, usecols=list(dict.fromkeys([xf, yf, *fields])), dtype=str,
+                            keep_default_na=False, encoding=query.get("encoding") or "utf-8")
+    except (ValueError, OSError, UnicodeDecodeError):
+        return None
+    if len(frame) != layer.featureCount():
+        return None  # the provider sees other rows (e.g. blank lines): let QGIS read it
+    x = pd.to_numeric(frame[xf].str.strip(), errors="coerce").to_numpy(dtype="float64")
+    y = pd.to_numeric(frame[yf].str.strip(), errors="coerce").to_numpy(dtype="float64")
+    ok = np.isfinite(x) & np.isfinite(y)
+    cols = {}
+    for f in fields:
+        col = frame[f]
+        if layer.fields().field(f).type() in NUMERIC:
+            values = pd.to_numeric(col.str.strip(), errors="coerce").to_numpy(dtype="float64")
+        else:
+            values = col.where(col != "", None).to_numpy(dtype=object)
+        cols[f] = values[ok]
+    return PointData(x[ok], y[ok], cols, method="pandas-csv", n_features=len(frame),
+                     n_filtered_out=0, n_null_geometry=int((~ok).sum()))
+
+
+def _read_feature_request(source, fields, expression, context, dest_crs, feedback):
+    qfields = source.fields()
+    idx = [qfields.indexOf(f) for f in fields]
+    request = QgsFeatureRequest()
+    request.setSubsetOfAttributes(idx)
+    if expression:
+        request.setFilterExpression(expression)
+        request.setExpressionContext(context.expressionContext())
+    if dest_crs is not None and dest_crs.isValid() and source.sourceCrs() != dest_crs:
+        request.setDestinationCrs(dest_crs, context.transformContext())
+    n_features = source.featureCount()
+    blobs, rows = [], []
+    n_surface = 0
+    for n, feature in enumerate(source.getFeatures(request)):
+        if n % 10000 == 0 and feedback is not None and feedback.isCanceled():
+            break
+        geom = feature.geometry()
+        if geom.isNull() or geom.isEmpty():
+            blobs.append(None)
+        elif geom.type() == QgsWkbTypes.PointGeometry:
+            blobs.append(bytes(geom.asWkb()))
+        else:
+            # Polygons and lines: a point on the surface (one Python call per such feature).
+            p = geom.pointOnSurface()
+            if p is None or p.isNull() or p.isEmpty():
+                blobs.append(None)
+            else:
+                blobs.append(bytes(p.asWkb()))
+                n_surface += 1
+        attrs = feature.attributes()
+        rows.append([attrs[i] for i in idx])
+    n_pass = len(blobs)
+    arr = np.empty(n_pass, dtype=object)
+    arr[:] = blobs
+    attr_cols = {}
+    for j, f in enumerate(fields):
+        vals = [None if (r[j] is None or (isinstance(r[j], QVariant) and r[j].isNull())) else r[j]
+                for r in rows]
+        if qfields.field(f).type() in NUMERIC:
+            series = pd.Series(vals, dtype=object)
+            attr_cols[f] = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64")
+        else:
+            col = np.empty(len(vals), dtype=object)
+            col[:] = vals
+            attr_cols[f] = col
+    x, y, cols, n_null, n_multi, _ = _assemble(arr, attr_cols, _surface_points_ogr)
+    return PointData(x, y, cols, method="feature-request", n_features=n_features,
+                     n_filtered_out=max(n_features - n_pass, 0), n_null_geometry=n_null,
+                     n_multipoint=n_multi, n_surface=n_surface)
+
+
+def read_points(alg, parameters, key, context, feedback=None, fields=(), expression="",
+                dest_crs=None, label=None):
+    """Read the point layer of parameter ``key`` into a ``PointData``.
+
+    ``fields``: attribute names to read (e.g. a weight field); ``expression``: a QGIS filter
+    expression (features for which it is not true are left out and counted); ``dest_crs``: the
+    CRS wanted for the coordinates (normally the zones' CRS). Raises QgsProcessingException for
+    a missing layer or field.
+    """
+    label = label or key
+    source = alg.parameterAsSource(parameters, key, context)
+    if source is None:
+        raise QgsProcessingException(alg.invalidSourceError(parameters, key))
+    fields = [f for f in dict.fromkeys(fields or []) if f]
+    missing = [f for f in fields if source.fields().indexOf(f) < 0]
+    if missing:
+        raise QgsProcessingException(
+            f"{label}: field(s) {', '.join(missing)} not found. Fields that exist: "
+            f"{', '.join(source.fields().names())}.")
+    expression = (expression or "").strip()
+    if expression:
+        expr = QgsExpression(expression)
+        if expr.hasParserError():
+            raise QgsProcessingException(f"{label}: the filter expression '{expression}' cannot be "
+                                         f"read: {expr.parserErrorString()}")
+    src_crs = source.sourceCrs()
+    value = parameters.get(key)
+    plain = not (isinstance(value, QgsProcessingFeatureSourceDefinition)
+                 and (value.selectedFeaturesOnly or getattr(value, "featureLimit", -1) not in (-1, None)))
+    layer = alg.parameterAsVectorLayer(parameters, key, context) if plain else None
+    data = None
+    if layer is not None and layer.providerType() == "ogr":
+        sql = expression_to_ogr_sql(expression, _field_kinds(source.fields())) if expression else ""
+        if sql is not None:
+            data = _read_ogr_arrow(layer, fields, sql, feedback)
+    elif layer is not None and layer.providerType() == "delimitedtext" and not expression:
+        data = _read_csv_pandas(layer, fields)
+    if data is None:
+        data = _read_feature_request(source, fields, expression, context, dest_crs, feedback)
+        if dest_crs is not None and dest_crs.isValid() and src_crs != dest_crs:
+            data.reprojected_from = src_crs.authid() or src_crs.description()
+        data.crs = dest_crs if dest_crs is not None and dest_crs.isValid() else src_crs
+    else:
+        data.crs = src_crs
+        if dest_crs is not None and dest_crs.isValid() and src_crs != dest_crs:
+            data.x, data.y = transform_xy(data.x, data.y, src_crs, dest_crs)
+            data.reprojected_from = src_crs.authid() or src_crs.description()
+            data.crs = dest_crs
+    if feedback is not None and feedback.isCanceled():
+        raise QgsProcessingException("Cancelled by the user.")
+    bad = ~(np.isfinite(data.x) & np.isfinite(data.y))
+    if bad.any():  # e.g. points that could not be reprojected
+        data.messages.append(f"{int(bad.sum()):,} points could not be placed (reprojection failed) "
+                             "and were left out.")
+        keep = ~bad
+        data.x, data.y = data.x[keep], data.y[keep]
+        data.columns = {k: v[keep] for k, v in data.columns.items()}
+        data.n_null_geometry += int(bad.sum())
+    return data
