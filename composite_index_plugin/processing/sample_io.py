@@ -127,7 +127,7 @@ def write_agency_csvs(frames, folder, seed, year):
     council = pd.DataFrame({
         "case_ref": "BCC" + vic["incident_id"].astype(str).str.zfill(7),
         "date": pd.to_datetime(vic["date"]).dt.strftime("%Y-%m-%d"),
-        "issue": vic["issue"], "easting": vic["x"].round(0).astype(int).astype(str),
+        "issue_type": vic["issue"], "easting": vic["x"].round(0).astype(int).astype(str),
         "northing": vic["y"].round(0).astype(int).astype(str), "harm_days": vic["harm"]})
     council, planted["council"] = _dirty(council, rng, xy=("easting", "northing"), date="date")
     # Probation: offenders' home postcodes, and a lookup of postcode centroids.

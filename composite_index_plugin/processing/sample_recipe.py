@@ -22,25 +22,27 @@ ROLE_SETTINGS = {
 
 
 def _csv_sources(year):
+    """How each agency file is imported (the import algorithm's parameters, in lowercase)."""
     base = "synthetic/agency_csv"
-    mapping = {"category_mapping": f"{base}/category_mapping.csv", "require_mapping": True}
+    common = {"preset": 0, "category_mapping": f"{base}/category_mapping.csv",
+              "require_mapping": True}
     return {
         "locations": {"path": f"{base}/police_incidents_{year}.csv",
-                      "import": {"preset": 0, "x_field": "longitude", "y_field": "latitude",
-                                 "source_crs": "EPSG:4326", "date_field": "date_reported",
-                                 "date_formats": "%d/%m/%Y", "category_field": "category",
-                                 "fix_swapped": True, "duplicate_fields": "incident_ref"}},
+                      "import": dict(common, x_field="longitude", y_field="latitude",
+                                     source_crs="EPSG:4326", date_field="date_reported",
+                                     date_formats="%d/%m/%Y", category_field="category",
+                                     fix_swapped=True, duplicate_fields="incident_ref")},
         "victims": {"path": f"{base}/council_victims_{year}.csv",
-                    "import": {"preset": 0, "x_field": "easting", "y_field": "northing",
-                               "source_crs": "EPSG:27700", "date_field": "date",
-                               "date_formats": "%Y-%m-%d", "category_field": "issue",
-                               "duplicate_fields": "case_ref", "delimiter": ";"}},
+                    "import": dict(common, x_field="easting", y_field="northing",
+                                   source_crs="EPSG:27700", date_field="date",
+                                   date_formats="%Y-%m-%d", category_field="issue_type",
+                                   duplicate_fields="case_ref", delimiter=2)},
         "offenders": {"path": f"{base}/probation_offenders_{year}.csv",
-                      "import": {"preset": 0, "postcode_field": "postcode",
-                                 "postcode_lookup": f"{base}/postcode_lookup.csv",
-                                 "source_crs": "EPSG:27700", "date_field": "offence_date",
-                                 "date_formats": "%d %b %Y", "category_field": "offence_category",
-                                 "duplicate_fields": "offender_ref", "encoding": "cp1252"}},
+                      "import": dict(common, postcode_field="postcode",
+                                     postcode_lookup=f"{base}/postcode_lookup.csv",
+                                     source_crs="EPSG:27700", date_field="offence_date",
+                                     date_formats="%d %b %Y", category_field="offence_category",
+                                     duplicate_fields="offender_ref", encoding="cp1252")},
     }
 
 
