@@ -178,6 +178,13 @@ def _list_ids(ids, limit=10):
     return ", ".join(ids[:limit]) + more
 
 
+def zone_keys(series):
+    """Zone ids as text for matching (1.0 and 1 match; missing ids become None)."""
+    key = series.astype(object).where(series.notna(), None)
+    return key.map(lambda v: None if v is None else (
+        str(int(v)) if isinstance(v, float) and float(v).is_integer() else str(v)))
+
+
 def align_periods(frames, id_field="cell_id", labels=None):
     """Check that every period has exactly the same zone ids and reorder them as the first.
 
@@ -194,9 +201,7 @@ def align_periods(frames, id_field="cell_id", labels=None):
             raise CompositeIndexError(
                 f"Period '{label}' has no zone id field '{id_field}'.",
                 hint=f"Fields that exist: {', '.join(map(str, frame.columns))}.")
-        key = frame[id_field].astype(object).where(frame[id_field].notna(), None)
-        key = key.map(lambda v: None if v is None else (str(int(v)) if isinstance(v, float)
-                                                        and float(v).is_integer() else str(v)))
+        key = zone_keys(frame[id_field])
         if key.isna().any():
             raise CompositeIndexError(
                 f"Period '{label}' has {int(key.isna().sum())} zone(s) without an id in "
