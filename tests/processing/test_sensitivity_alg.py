@@ -1,0 +1,99 @@
+"""compositeindex:sensitivity through processing.run, on a hand-made zone layer."""
+import json
+
+import numpy as np
+import pytest
+from qgis.core import (
+    QgsFeature,
+    QgsGeometry,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsRectangle,
+    QgsVectorLayer,
+)
+
+from tests.processing.test_summariseareas import area_layer
+
+SPEC = {"themes": [
+    {"name": "violence", "issues": [
+        {"name": "assault", "indicators": {"victims": {"field": "a_v", "scaling": "zscore"},
+                                           "locations": {"field": "a_l", "scaling": "zscore"}}},
+        {"name": "robbery", "indicators": {"victims": {"field": "r_v", "scaling": "zscore"}}}]},
+    {"name": "harm", "issues": [
+        {"name": "damage", "indicators": {"locations": {"field": "d_l", "scaling": "zscore"}}}]},
+]}
+
+
+def zones(n=40, seed=3):
+    """n 250 m cells in a row over x 0..10 km (so the West/East areas split them)."""
+    rng = np.random.default_rng(seed)
+    fields = "&".join(f"field={f}:double" for f in ("a_v", "a_l", "r_v", "d_l", "population"))
+    layer = QgsVectorLayer(f"Polygon?crs=EPSG:27700&field=cell_id:string&{fields}", "z", "memory")
+    base = rng.gamma(2, 2, n)
+    feats = []
+    for i in range(n):
+        f = QgsFeature(layer.fields())
+        vals = [float(np.round(base[i] * rng.uniform(0.2, 1.8) + rng.poisson(1), 2)) for _ in range(4)]
+        f.setAttributes([f"c{i}"] + vals + [100.0])
+        f.setGeometry(QgsGeometry.fromRect(QgsRectangle(i * 250, 0, (i + 1) * 250, 1000)))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def _run(params):
+    import processing
+
+    base = {"SPEC": json.dumps(SPEC), "OUTPUT": "memory:"}
+    base.update(params)
+    return processing.run("compositeindex:sensitivity", base, context=QgsProcessingContext(),
+                          feedback=QgsProcessingFeedback())
+
+
+def _values(layer, field):
+    return np.array([f[field] for f in layer.getFeatures()], dtype=float)
+
+
+def test_runs_seeded_with_areas(provider):
+    layer = zones()
+    params = {"INPUT": layer, "RUNS": 30, "SEED": 5, "CONCENTRATION": 5.0,
+              "SCALINGS": ["zscore", "rank"], "AREAS": area_layer(),
+              "AREA_NAME_FIELD": "name", "AREA_OUTPUT": "memory:"}
+    a = _run(params)
+    b = _run(params)
+    out = a["OUTPUT"]
+    assert out.featureCount() == 40
+    med = _values(out, "median_rank")
+    assert np.array_equal(med, _values(b["OUTPUT"], "median_rank"))
+    lo, hi = _values(out, "rank_p05"), _values(out, "rank_p95")
+    assert np.all(lo <= med) and np.all(med <= hi) and (hi - lo).max() > 0
+    p = _values(out, "p_top_decile")
+    assert np.all((p >= 0) & (p <= 1))
+    assert np.array_equal(_values(out, "robust_priority"), (p >= 0.8).astype(float))
+    areas = {f["name"]: f for f in a["AREA_OUTPUT"].getFeatures()}
+    assert set(areas) == {"West", "East"}
+    assert sorted([areas["West"]["base_rank"], areas["East"]["base_rank"]]) == [1, 2]
+
+
+def test_script_style_comma_scalings_and_file_spec(provider, tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(SPEC))
+    res = _run({"INPUT": zones(), "SPEC": str(path), "RUNS": 4, "SEED": 1, "CONCENTRATION": 0,
+                "SCALINGS": "minmax,rank"})
+    assert res["OUTPUT"].featureCount() == 40
+
+
+def test_nothing_to_vary_and_bad_spec(provider):
+    with pytest.raises(QgsProcessingException, match="Nothing to vary"):
+        _run({"INPUT": zones(), "RUNS": 5, "CONCENTRATION": 0})
+    with pytest.raises(QgsProcessingException, match="not valid JSON"):
+        _run({"INPUT": zones(), "SPEC": "{themes", "RUNS": 5})
+    with pytest.raises(QgsProcessingException, match="Unknown scaling 'zed'"):
+        _run({"INPUT": zones(), "RUNS": 5, "SCALINGS": ["zed"]})
+    bad = json.loads(json.dumps(SPEC))
+    bad["themes"][0]["issues"][0]["indicators"]["victims"]["field"] = "nope"
+    with pytest.raises(QgsProcessingException, match="nope"):
+        _run({"INPUT": zones(), "SPEC": json.dumps(bad), "RUNS": 5})
+    with pytest.raises(QgsProcessingException, match="do not overlap any zone"):
+        _run({"INPUT": zones(), "RUNS": 5, "AREAS": area_layer(offset=100000)})
