@@ -324,8 +324,9 @@ def _check_xy(x, y):
         raise CompositeIndexError("x and y coordinates have different lengths.")
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
+        first = int(np.flatnonzero(bad)[0])
         raise CompositeIndexError(
-            f"{int(bad.sum())} zone(s) have no valid location (first: feature {int(np.flatnonzero(bad)[0])}).",
+            f"{int(bad.sum())} zone(s) have no valid location (first: feature {first}).",
             hint="Remove features with empty or invalid geometry first.")
     return x, y
 
@@ -344,7 +345,7 @@ def _chunks_by_weight(weights, budget):
 
 def _band_pairs(x, y, d, max_neighbours, progress, count_only=False):
     """Links within distance ``d``; returns (i, j) or, with ``count_only``, the counts.
-    Raises _TooMany(max_count) as soon as a zone has more than ``max_neighbours``."""
+    Raises _TooManyError(max_count) as soon as a zone has more than ``max_neighbours``."""
     n = len(x)
     buckets = _Buckets(x, y, d)
     limit2 = (d * (1.0 + _BAND_RTOL)) ** 2
@@ -366,7 +367,7 @@ def _band_pairs(x, y, d, max_neighbours, progress, count_only=False):
         cnt = np.bincount(i - a, minlength=b - a)
         counts[a:b] = cnt
         if max_neighbours is not None and cnt.max(initial=0) > max_neighbours:
-            raise _TooMany(int(cnt.max()))
+            raise _TooManyError(int(cnt.max()))
         if not count_only:
             out_i.append(i)
             out_j.append(j)
@@ -377,7 +378,7 @@ def _band_pairs(x, y, d, max_neighbours, progress, count_only=False):
             np.concatenate(out_j) if out_j else np.empty(0, np.int64))
 
 
-class _TooMany(Exception):
+class _TooManyError(Exception):
     def __init__(self, count):
         super().__init__(count)
         self.count = count
@@ -391,7 +392,7 @@ def _fitting_band(x, y, d, max_count, max_neighbours):
         try:
             _band_pairs(x, y, trial, max_neighbours, NO_PROGRESS, count_only=True)
             return trial
-        except _TooMany as err:
+        except _TooManyError as err:
             trial = trial * np.sqrt(max_neighbours / err.count) * 0.95
     return trial
 
@@ -421,7 +422,7 @@ def distance_band(x, y, d, max_neighbours=MAX_NEIGHBOURS, progress=None):
         return Neighbours(np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int64))
     try:
         i, j = _band_pairs(x, y, d, max_neighbours, progress)
-    except _TooMany as err:
+    except _TooManyError as err:
         fit = _fitting_band(x, y, d, err.count, max_neighbours)
         raise _too_many_error(f"distance band {d:g}", err.count, max_neighbours, fit) from None
     return Neighbours.from_pairs(n, i, j)
@@ -440,13 +441,16 @@ def knn_arrays(x, y, k, progress=None):
         raise CompositeIndexError(
             f"k = {k} nearest neighbours needs at least {k + 1} zones; the layer has {n}.",
             hint=f"Use k of at most {max(n - 1, 0)}.")
-    width = float(x.max() - x.min())
-    height = float(y.max() - y.min())
-    span = max(width, height)
-    if span == 0:
-        span = 1.0
-    area = max(width * height, (span ** 2) / max(n, 1))
-    h = max(np.sqrt(area * k / n), span * 1e-9)
+    # bucket side for about k points per bucket, from the central 98 % of the points so that a
+    # few far outliers do not inflate it (they are then found by the widening search)
+    width = float(np.subtract(*np.percentile(x, [99, 1]))) or float(np.ptp(x))
+    height = float(np.subtract(*np.percentile(y, [99, 1]))) or float(np.ptp(y))
+    if width > 0 and height > 0:
+        h = np.sqrt(width * height * k / n)
+    else:
+        h = max(width, height) * k / n
+    if not h > 0:
+        h = 1.0
     buckets = _Buckets(x, y, h)
     idx = np.full((n, k), -1, dtype=np.int64)
     dist = np.full((n, k), np.inf)
