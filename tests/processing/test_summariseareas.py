@@ -112,3 +112,21 @@ def test_bad_gap_and_missing_score(provider):
     layer.updateFields()
     with pytest.raises(QgsProcessingException, match="no score field 'ci_score'"):
         _run({"ZONES": layer, "AREAS": area_layer(), "OUTPUT": "memory:", "TABLE": "memory:"})
+
+
+def test_styles_load_with_their_fields(qgis_app):
+    from composite_index_plugin.paths import resource_path
+
+    for name, field, n in (("change_diverging", "decile_change", 7), ("area_summary", "extent_pct", 5)):
+        layer = QgsVectorLayer(f"Polygon?crs=EPSG:27700&field={field}:double&field=area_name:string"
+                               "&field=area_rank:double", name, "memory")
+        message, ok = layer.loadNamedStyle(resource_path("styles", f"{name}.qml"))
+        assert ok, message
+        renderer = layer.renderer()
+        assert renderer.classAttribute() == field and len(renderer.ranges()) == n
+        if name == "change_diverging":
+            # diverging: no change in the middle, more need in red, less need in blue
+            ranges = renderer.ranges()
+            assert ranges[3].label() == "No change" and ranges[3].lowerValue() == -0.5
+            assert ranges[6].symbol().color().name() == "#b2182b"
+            assert ranges[0].symbol().color().name() == "#2166ac"
