@@ -31,6 +31,7 @@ Reason codes (public, stable):
 """
 import codecs
 import csv
+import datetime
 import html
 import io
 import os
@@ -396,8 +397,8 @@ def parse_date_bound(text, end=False):
     t = text.strip()
     for fmt, period in (("%Y-%m-%d", None), ("%Y-%m", "M"), ("%Y", "Y"), ("%d/%m/%Y", None)):
         try:
-            ts = pd.to_datetime(t, format=fmt)
-        except (ValueError, TypeError):
+            ts = pd.Timestamp(datetime.datetime.strptime(t, fmt))
+        except ValueError:
             continue
         if end and period:
             ts = (ts + (pd.offsets.MonthEnd(0) if period == "M" else pd.offsets.YearEnd(0)))
@@ -644,13 +645,26 @@ def _require(frame, names, source="the input"):
                                               if c not in ("source_row", "source_file")], source)
 
 
-def _detail(prefix, *cols):
-    """Vectorised detail text: prefix + ' '.join(col values)."""
-    out = None
-    for c in cols:
-        c = pd.Series(c, dtype=object).astype(str).to_numpy(object)
-        out = c if out is None else out + c
-    return (prefix + out) if out is not None else np.full(0, prefix, dtype=object)
+def _r(values):
+    """Marks a column to be shown with quotes (repr) in a detail text."""
+    return ("repr", values)
+
+
+def _detail(mask, *parts):
+    """Detail texts for the rows in ``mask`` (vectorised): literal strings and columns (arrays
+    over all rows, sliced by ``mask`` before formatting; ``_r(col)`` quotes the values)."""
+    mask = np.asarray(mask, dtype=bool)
+    k = int(mask.sum())
+    out = np.full(k, "", dtype=object)
+    for part in parts:
+        if isinstance(part, str):
+            out = out + part
+            continue
+        quote = isinstance(part, tuple)
+        values = np.asarray(part[1] if quote else part)[mask]
+        text = pd.Series(values, dtype=object).map(repr if quote else str).to_numpy(object)
+        out = out + text
+    return out
 
 
 def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=None):
@@ -704,9 +718,9 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
         reject(empty, "no_coordinates", f"{o.postcode_field} empty")
         lk = o.postcode_lookup
         pos = pd.Index(lk["postcode"]).get_indexer(pcs)
-        reject((pos < 0) & ~empty, "postcode_not_found",
-               _detail(f"{o.postcode_field} ", pd.Series(raw).map(repr), " (normalised ",
-                       pd.Series(pcs).map(repr), ")")[(pos < 0) & ~empty])
+        nf = (pos < 0) & ~empty
+        reject(nf, "postcode_not_found",
+               _detail(nf, f"{o.postcode_field} ", _r(raw), " (normalised ", _r(pcs), ")"))
         x = np.where(pos >= 0, lk["x"].to_numpy()[np.maximum(pos, 0)], np.nan)
         y = np.where(pos >= 0, lk["y"].to_numpy()[np.maximum(pos, 0)], np.nan)
     else:
@@ -722,8 +736,7 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
         y = parse_numbers(ys, o.decimal)
         bad = ~(np.isfinite(x) & np.isfinite(y))
         reject(bad, "bad_coordinates",
-               _detail(f"{o.x_field}=", pd.Series(xs).map(repr), f", {o.y_field}=",
-                       pd.Series(ys).map(repr))[bad])
+               _detail(bad, f"{o.x_field}=", _r(xs), f", {o.y_field}=", _r(ys)))
     progress.report(0.25)
 
     # 2. Valid area of the source CRS, swapped X/Y ------------------------------------------
@@ -739,10 +752,10 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
             fixed["swapped_latlon"] = int(swapped.sum())
         else:
             reject(swapped, "swapped_latlon",
-                   _detail("x=", x, ", y=", y, " fit the CRS area only when swapped")[swapped])
+                   _detail(swapped, "x=", x, ", y=", y, " fit the CRS area only when swapped"))
         out = live & ~inside & ~swapped
         area_text = f" outside the CRS valid area [{xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}]"
-        reject(out, "outside_crs_area", _detail("x=", x, ", y=", y, area_text)[out])
+        reject(out, "outside_crs_area", _detail(out, "x=", x, ", y=", y, area_text))
     else:
         swapped = np.zeros(n, dtype=bool)
 
@@ -765,7 +778,7 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
         draw = frame[o.date_field].to_numpy(object)
         dates = parse_dates(draw, o.date_formats)
         nat = np.isnat(dates)
-        reject(nat, "bad_date", _detail(f"{o.date_field}=", pd.Series(draw).map(repr))[nat])
+        reject(nat, "bad_date", _detail(nat, f"{o.date_field}=", _r(draw)))
         lo = parse_date_bound(o.date_from)
         hi = parse_date_bound(o.date_to, end=True)
         if lo is not None or hi is not None:
@@ -777,7 +790,7 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
             window = f" outside {lo.date() if lo is not None else '...'} to " \
                      f"{hi.date() if hi is not None else '...'}"
             reject(outw, "outside_date_window",
-                   _detail(f"{o.date_field}=", pd.Series(draw), window)[outw])
+                   _detail(outw, f"{o.date_field}=", draw, window))
     progress.report(0.6)
 
     # 4. Categories -> issues ---------------------------------------------------------------
@@ -791,7 +804,7 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
             issue, mapped = map_categories(craw, o.category_mapping)
         if o.require_mapping:
             reject(~mapped, "unmapped_category",
-                   _detail(f"{o.category_field}=", pd.Series(craw).map(repr))[~mapped])
+                   _detail(~mapped, f"{o.category_field}=", _r(craw)))
         elif o.default_issue:
             issue = np.where(mapped, issue, o.default_issue).astype(object)
     progress.report(0.7)
@@ -821,13 +834,12 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
             first_row = idx[first[codes]]
             dup = np.zeros(n, dtype=bool)
             dup[idx] = first_row != idx
-            src_row = frame["source_row"].to_numpy()
-            src_file = frame["source_file"].to_numpy(object)
-            text = _detail(f"same {', '.join(o.duplicate_fields)} as row ",
-                           src_row[first_row[dup[idx]]], " of ", src_file[first_row[dup[idx]]])
-            full = np.full(n, "", dtype=object)
-            full[dup] = text
-            reject(dup, "duplicate", full[dup])
+            first_of = np.zeros(n, dtype="int64")
+            first_of[idx] = first_row
+            src_row = frame["source_row"].to_numpy()[first_of]
+            src_file = frame["source_file"].to_numpy(object)[first_of]
+            reject(dup, "duplicate", _detail(dup, f"same {', '.join(o.duplicate_fields)} as row ",
+                                             src_row, " of ", src_file))
     progress.report(0.92)
 
     # Assemble --------------------------------------------------------------------------------
@@ -835,8 +847,7 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
     clean = frame[ok].reset_index(drop=True)
     clean["issue"] = issue[ok]
     if dates is not None:
-        d = pd.Series(dates[ok])
-        clean["event_date"] = d.dt.strftime("%Y-%m-%d").fillna("").to_numpy(object)
+        clean["event_date"] = _format_dates(dates[ok], "%Y-%m-%d", "")
     else:
         clean["event_date"] = ""
     clean["fixes"] = np.where(swapped[ok] & o.fix_swapped, "swapped_latlon", "").astype(object)
@@ -851,6 +862,16 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
     check_invariant(result)
     progress.report(1.0)
     return result
+
+
+def _format_dates(dates, fmt, missing):
+    """Format a datetime64 array once per distinct value; NaT -> ``missing``."""
+    codes, uniques = pd.factorize(np.asarray(dates, dtype="datetime64[ns]"))
+    text = np.asarray(pd.DatetimeIndex(uniques).strftime(fmt), dtype=object)
+    out = np.full(len(codes), missing, dtype=object)
+    good = codes >= 0
+    out[good] = text[codes[good]]
+    return out
 
 
 def check_invariant(result):
@@ -955,7 +976,8 @@ def report_tables(result, frame_categories=None, frame_sources=None):
     out = {}
     out["reasons"] = [(r, REASON_LABELS[r], result.counts.get(r, 0)) for r in REASONS]
     if result.dates is not None:
-        months = pd.Series(result.dates).dt.strftime("%Y-%m").fillna("(no date)")
+        months = pd.Series(_format_dates(result.dates.astype("datetime64[M]"), "%Y-%m",
+                                         "(no date)"))
         tab = pd.crosstab(months.to_numpy(), ok)
         out["months"] = [(m, int(tab.loc[m].get(True, 0)), int(tab.loc[m].get(False, 0)))
                          for m in tab.index]

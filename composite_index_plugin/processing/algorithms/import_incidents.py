@@ -266,8 +266,7 @@ def _gdal_write(dest, frame, x=None, y=None, epsg_wkt=None):
         else:
             opts += ["-nlt", "NONE"]
         csv_path = os.path.join(tmp, "rows.csv")
-        out.to_csv(csv_path, index=False, quoting=csv.QUOTE_MINIMAL, float_format="%.17g",
-                   lineterminator="\n")
+        out.to_csv(csv_path, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
         with open(os.path.join(tmp, "rows.csvt"), "w", encoding="ascii") as fh:
             fh.write(",".join(types))
         src = gdal.OpenEx(csv_path, gdal.OF_VECTOR, allowed_drivers=["CSV"],
