@@ -19,8 +19,8 @@ from composite_index_plugin.core.scaling import (
     DEFAULT_C,
     exponential_transform,
     fraction_from_baseline,
-    rank_fraction,
     reference_quantiles,
+    sorted_rank_fraction,
 )
 
 AGGREGATIONS = ("mean", "sum", "geometric", "imd")
@@ -75,8 +75,8 @@ def combine(children, weights, method, names=None, where="", c=DEFAULT_C, rank_p
             if rank_params is not None:
                 r = fraction_from_baseline(s[i], rank_params[i])
             else:
-                r = rank_fraction(s[i])
-                fitted.append(reference_quantiles(s[i]))
+                sorted_values, r = sorted_rank_fraction(s[i])
+                fitted.append(reference_quantiles(None, sorted_values))
             transformed[i] = exponential_transform(r, c)
         contrib = w[:, None] * transformed
         return contrib.sum(axis=0), contrib, (fitted if rank_params is None else None)

@@ -7,7 +7,8 @@ problem with its JSON path; ``build_index`` computes the index, its frozen basel
 diagnostics.
 
 Output columns (one row per zone, same index as the input):
-- ``<issue>_<indicator>_m`` the measured value (not for measure ``value``), ``<issue>_<indicator>_s``
+- ``<issue>_<indicator>_m`` the measured value (not for ``value`` and ``volume``, which are the
+  field itself), ``<issue>_<indicator>_s``
   the scaled value, ``<issue>_<indicator>_zd`` 1 where the denominator is zero (measures with a
   denominator or an area);
 - ``<issue>_idx``, ``<theme>_idx`` the sub-indices; ``ci_score`` the composite;
@@ -18,6 +19,8 @@ Output columns (one row per zone, same index as the input):
   (the plain share whenever the contributions are all positive);
 - ``ci_excluded``: 1 where the zone was left out (missing data under the ``exclude`` policy).
 Rank, decile and quintile are integers when no zone is excluded, else floats with NaN.
+Columns come grouped: measured, scaled, sub-indices, ``ci_score``, theme percents; rank, decile,
+quintile; top theme and issue; zero-denominator flags and ``ci_excluded``.
 
 Missing data (per indicator ``missing``): ``exclude`` (default) leaves the zone out of the index
 (all its index outputs are empty) and counts it; ``zero`` treats an empty field as 0 and an
@@ -136,8 +139,8 @@ def _check_name(obj, path, problems, seen):
     if name in seen:
         problems.append(Problem(f"{path}.name", f"name '{name}' is used twice (also at {seen[name]}).",
                                 "Give every theme and issue its own name."))
-    else:
-        seen[name] = path
+        return None
+    seen[name] = path
     return name
 
 
@@ -610,6 +613,11 @@ def _measure(ind, cols, n, zone_area, neighbours):
     return values, zero, empty, label
 
 
+# pandas 1.x/2.x copy every block in concat unless told not to; pandas 3 never copies (and
+# deprecates the keyword).
+_NO_COPY = {"copy": False} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
 def _rank_desc(score):
     """Competition rank from the top: 1 = largest, ties share the better rank."""
     sorted_scores = np.sort(score)
@@ -651,7 +659,7 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
     if zone_area is not None and len(zone_area) != n:
         raise CompositeIndexError(f"zone_area has {len(zone_area)} values for {n} zones.")
 
-    out = {}
+    measured_out, flags_out = {}, {}
     messages = []
     measured = {}
     counts = {}
@@ -684,10 +692,10 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
                             f"zero denominator(s); {how}.")
         counts[ind.key] = info
         measured[ind.key] = values
-        if ind.measure != "value":
-            out[f"{ind.key}_m"] = values
+        if ind.measure not in ("value", "volume"):
+            measured_out[f"{ind.key}_m"] = values
         if ind.options.get("denominator") or ind.measure == "density":
-            out[f"{ind.key}_zd"] = zero.astype(np.int64)
+            flags_out[f"{ind.key}_zd"] = zero
         progress.report((k + 1) / steps)
 
     included = ~excluded
@@ -713,9 +721,12 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
                                           hint="Fit a new baseline.")
             params = dict(params, frozen=True)
         else:
-            params = _scaling.fit(v, ind.options, label)
+            params = None
+        if params is None:
+            params, scaled[ind.key] = _scaling.fit_apply(v, ind.options, label)
+        else:
+            scaled[ind.key] = _scaling.apply(v, ind.options, params, label)
         fitted["indicators"][ind.key] = {k: v_ for k, v_ in params.items() if k != "frozen"}
-        scaled[ind.key] = _scaling.apply(v, ind.options, params, label)
     progress.report((len(indicators) + 1) / steps)
 
     def node_score(node, kind, get_child):
@@ -749,43 +760,61 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
     ci, theme_contrib = node_score(root, "composite", lambda th: theme_scores[th.name])
     progress.report((len(indicators) + 2) / steps)
 
-    def full(values, dtype=np.float64):
-        arr = np.full(n, np.nan, dtype=dtype)
-        arr[included] = values
-        return arr
+    any_excluded = bool(excluded.any())
+    float_cols = list(measured_out) + [f"{ind.key}_s" for ind in indicators]
+    for theme in root.children:
+        float_cols += [f"{issue.name}_idx" for issue in theme.children] + [f"{theme.name}_idx"]
+    float_cols += ["ci_score"] + [f"{theme.name}_pct" for theme in root.children]
+    # One preallocated block per dtype: no per-column arrays, no consolidation copies.
+    block = np.empty((len(float_cols), n))
+    rows = iter(range(len(float_cols)))
 
+    def put(values, whole=False):
+        row = block[next(rows)]
+        if whole or not any_excluded:
+            row[:] = values
+        else:
+            row.fill(np.nan)
+            row[included] = values
+
+    for values in measured_out.values():
+        put(values, whole=True)
     for ind in indicators:
-        out[f"{ind.key}_s"] = full(scaled[ind.key])
+        put(scaled[ind.key])
     for theme in root.children:
         for issue in theme.children:
-            out[f"{issue.name}_idx"] = full(issue_scores[issue.name])
-        out[f"{theme.name}_idx"] = full(theme_scores[theme.name])
-    out["ci_score"] = full(ci)
+            put(issue_scores[issue.name])
+        put(theme_scores[theme.name])
+    put(ci)
+    for part in 100.0 * shares(theme_contrib):
+        put(part)
+    frames = [pd.DataFrame(block.T, index=df.index, columns=float_cols, copy=False)]
+
     rank = _rank_desc(ci)
-    decile = np.ceil(rank * 10.0 / n_in)
-    quintile = np.ceil(rank * 5.0 / n_in)
-    if excluded.any():
-        out["ci_rank"], out["ci_decile"], out["ci_quintile"] = full(rank), full(decile), full(quintile)
+    trio = np.vstack([rank, np.ceil(rank * 10.0 / n_in), np.ceil(rank * 5.0 / n_in)])
+    if any_excluded:
+        full_trio = np.full((3, n), np.nan)
+        full_trio[:, included] = trio
     else:
-        out["ci_rank"] = rank.astype(np.int64)
-        out["ci_decile"] = decile.astype(np.int64)
-        out["ci_quintile"] = quintile.astype(np.int64)
-    theme_names = np.array([t.name for t in root.children], dtype=object)
-    top_t = theme_names[np.argmax(theme_contrib, axis=0)]
+        full_trio = trio.astype(np.int64)
+    frames.append(pd.DataFrame(full_trio.T, index=df.index, columns=["ci_rank", "ci_decile", "ci_quintile"],
+                               copy=False))
+    theme_names = np.array([th.name for th in root.children], dtype=object)
     issue_list = [(t_i, iss) for t_i, th in enumerate(root.children) for iss in th.children]
     issue_contrib = np.vstack([theme_contrib[t_i] * issue_share_in_theme[iss.name]
                                for t_i, iss in issue_list])
     issue_names = np.array([iss.name for _, iss in issue_list], dtype=object)
-    top_i = issue_names[np.argmax(issue_contrib, axis=0)]
-    for name, arr in (("top_theme", top_t), ("top_issue", top_i)):
-        col = np.full(n, None, dtype=object)
-        col[included] = arr
-        out[name] = col
-    pct = 100.0 * shares(theme_contrib)
-    for t_i, theme in enumerate(root.children):
-        out[f"{theme.name}_pct"] = full(pct[t_i])
-    out["ci_excluded"] = excluded.astype(np.int64)
-    table = pd.DataFrame(out, index=df.index)
+    tops = np.full((2, n), None, dtype=object)
+    tops[0, included] = theme_names[np.argmax(theme_contrib, axis=0)]
+    tops[1, included] = issue_names[np.argmax(issue_contrib, axis=0)]
+    frames.append(pd.DataFrame(tops.T, index=df.index, columns=["top_theme", "top_issue"], copy=False))
+    flags = np.empty((len(flags_out) + 1, n), dtype=np.int64)
+    for i, zero in enumerate(flags_out.values()):
+        flags[i] = zero
+    flags[-1] = excluded
+    frames.append(pd.DataFrame(flags.T, index=df.index, columns=list(flags_out) + ["ci_excluded"],
+                               copy=False))
+    table = pd.concat(frames, axis=1, **_NO_COPY)
     progress.report((len(indicators) + 3) / steps)
 
     baseline_out = {

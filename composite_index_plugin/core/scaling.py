@@ -41,14 +41,26 @@ def reverse(scaled, scaling, scale_to=1.0):
     return -scaled
 
 
+def sorted_rank_fraction(oriented):
+    """(sorted values, R in original order) with one argsort: R = max_rank / N, where tied
+    values share the largest rank of their group (competition ranking from the top)."""
+    n = len(oriented)
+    order = np.argsort(oriented)
+    sorted_values = oriented[order]
+    last = np.empty(n, dtype=bool)
+    if n:
+        last[-1] = True
+        np.not_equal(sorted_values[1:], sorted_values[:-1], out=last[:-1])
+    group_end = np.minimum.accumulate(np.where(last, np.arange(n), n)[::-1])[::-1]
+    r = np.empty(n, dtype=np.float64)
+    r[order] = (group_end + 1.0) / max(n, 1)
+    return sorted_values, r
+
+
 def rank_fraction(oriented):
     """``R = max_rank / N`` in (0, 1]: R = 1 for the highest value; tied values share the
     larger rank (competition ranking from the top). NaN is not allowed here."""
-    n = len(oriented)
-    if n == 0:
-        return np.zeros(0)
-    sorted_values = np.sort(oriented, kind="quicksort")
-    return np.searchsorted(sorted_values, oriented, side="right").astype(np.float64) / n
+    return sorted_rank_fraction(np.asarray(oriented, dtype=np.float64))[1]
 
 
 def exponential_transform(r, c=DEFAULT_C):
@@ -57,11 +69,12 @@ def exponential_transform(r, c=DEFAULT_C):
     return -c * np.log1p(-r * (1.0 - np.exp(-100.0 / c)))
 
 
-def reference_quantiles(oriented):
+def reference_quantiles(oriented, sorted_values=None):
     """A compact reference distribution: sorted values at evenly spaced positions, with the
     rank fraction of each (``R`` of the largest of its ties), at most MAX_QUANTILES points."""
-    n = len(oriented)
-    sorted_values = np.sort(oriented)
+    if sorted_values is None:
+        sorted_values = np.sort(oriented)
+    n = len(sorted_values)
     m = min(n, MAX_QUANTILES)
     pos = np.unique(np.round(np.linspace(0, n - 1, m)).astype(np.int64))
     q = sorted_values[pos]
@@ -111,6 +124,33 @@ def fit(values, options, label):
     return {"scaling": scaling}
 
 
+def fit_apply(values, options, label):
+    """``fit`` then ``apply`` on the same values, sorting only once for rank-based scalings.
+    Returns ``(params, scaled)``."""
+    scaling = options.get("scaling", "minmax")
+    if scaling not in RANK_BASED:
+        params = fit(values, options, label)
+        return params, apply(values, options, params, label)
+    direction = options.get("direction", "higher_is_worse")
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) == 0:
+        raise CompositeIndexError(f"Indicator {label}: no zone has a value to scale.",
+                                  hint="Check the field and the missing-data policy.")
+    sorted_values, r = sorted_rank_fraction(orient(x, direction))
+    params = {"scaling": scaling, "direction": direction}
+    params.update(reference_quantiles(None, sorted_values))
+    return params, _from_fraction(r, len(x), options)
+
+
+def _from_fraction(r, n, options):
+    scaling = options.get("scaling")
+    if scaling == "percentile":
+        return 100.0 * r
+    if scaling == "rank":
+        return r * n
+    return exponential_transform(r, float(options.get("c", DEFAULT_C)))
+
+
 def apply(values, options, params=None, label=""):
     """Scale ``values`` (field units; NaN stays NaN) with ``options`` and fitted ``params``.
 
@@ -144,11 +184,7 @@ def apply(values, options, params=None, label=""):
         else:
             r[ok] = rank_fraction(oriented[ok])
             n = int(ok.sum())
-        if scaling == "percentile":
-            return 100.0 * r
-        if scaling == "rank":
-            return r * n
-        return exponential_transform(r, float(options.get("c", DEFAULT_C)))
+        return _from_fraction(r, n, options)
     if scaling == "threshold":
         thr = float(options["threshold"])
         flag = (sign * x) >= (sign * thr)
