@@ -130,3 +130,31 @@ def test_styles_load_with_their_fields(qgis_app):
             assert ranges[3].label() == "No change" and ranges[3].lowerValue() == -0.5
             assert ranges[6].symbol().color().name() == "#b2182b"
             assert ranges[0].symbol().color().name() == "#2166ac"
+
+
+class _Feedback(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.warnings = []
+
+    def pushWarning(self, text):  # noqa: N802 (Qt name)
+        self.warnings.append(text)
+
+
+def test_partly_covered_areas_are_named(provider):
+    import processing
+
+    areas = QgsVectorLayer("Polygon?crs=EPSG:27700&field=name:string", "areas", "memory")
+    feats = []
+    for name, (x0, x1) in (("West", (0, 5000)), ("Far East", (5000, 20000))):
+        f = QgsFeature(areas.fields())
+        f.setAttributes([name])
+        f.setGeometry(_rect(x0, 0, x1, 1000))
+        feats.append(f)
+    areas.dataProvider().addFeatures(feats)
+    feedback = _Feedback()
+    processing.run("compositeindex:summariseareas",
+                   {"ZONES": zone_layer(), "AREAS": areas, "OUTPUT": "memory:", "TABLE": "memory:"},
+                   context=QgsProcessingContext(), feedback=feedback)
+    low = [w for w in feedback.warnings if "covered by the zones" in w]
+    assert len(low) == 1 and "Far East (33.3 %)" in low[0] and "West" not in low[0]

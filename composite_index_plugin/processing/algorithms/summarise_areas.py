@@ -235,6 +235,22 @@ def _values(series):
             for v in series.tolist()]
 
 
+def warn_low_coverage(feedback, overlaps, zone_m2, areas_m2, area_names, limit=0.5):
+    """Warn about areas that the zones cover only partly (e.g. slivers along a boundary)."""
+    inside = np.bincount(overlaps["area"].to_numpy("int64"),
+                         weights=zone_m2[overlaps["zone"].to_numpy("int64")] *
+                         overlaps["fraction"].to_numpy("float64"), minlength=len(area_names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cover = np.where(areas_m2 > 0, inside / np.where(areas_m2 > 0, areas_m2, 1), np.nan)
+    low = [f"{name} ({100 * c:.1f} %)" for name, c in zip(area_names, cover) if c < limit]
+    if low:
+        feedback.pushWarning(
+            f"{len(low)} area(s) are less than {limit:.0%} covered by the zones, so their figures "
+            f"rest on a few (parts of) zones: {', '.join(low[:10])}"
+            f"{' ...' if len(low) > 10 else ''}. Check that the area layer matches the study area.")
+    return cover
+
+
 def push_messages(feedback, messages):
     for m in messages:
         feedback.pushInfo(m)
@@ -337,6 +353,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
             raise no_overlap_error(zones, areas)
         da = distance_area(zones.sourceCrs(), context)
         areas_m2 = np.array([area_m2(da, g) for g in area_geoms])
+        warn_low_coverage(feedback, overlaps, zone_m2, areas_m2, area_names)
 
         hot_m2 = tot_m2 = None
         if hotspots is not None:
