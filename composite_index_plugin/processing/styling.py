@@ -237,6 +237,17 @@ def outline_renderer(color="#1a1a1a", width=0.6):
     return QgsSingleSymbolRenderer(symbol)
 
 
+def hotspot_outline_renderer():
+    """Fallback for hotspot zones (when ``hotspot_zones.qml`` is absent): a black outline over a
+    white halo, readable on any fill and in grey."""
+    symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": "#ffffff",
+                                         "outline_width": "1.0", "outline_width_unit": "MM"})
+    top = QgsFillSymbol.createSimple({"style": "no", "outline_color": "#000000",
+                                      "outline_width": "0.45", "outline_width_unit": "MM"})
+    symbol.appendSymbolLayer(top.symbolLayer(0).clone())
+    return QgsSingleSymbolRenderer(symbol)
+
+
 def apply_style(layer, style_name, field=None, feedback=None):
     """Apply ``resources/styles/<style_name>.qml`` to ``layer``; returns True when styled.
 

@@ -1,0 +1,139 @@
+"""Small horizontal bar charts as SVG text (pure Python), for the printed assessment.
+
+Qt's SVG renderer (SVG Tiny 1.2) draws them inside a layout picture item; only rect, line and
+text elements are used. Bars start at zero, so negative values (below-average z-scores) go left.
+"""
+import math
+from xml.sax.saxutils import escape
+
+FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif"
+BAR = "#b2182b"       # dark red: reads as dark grey in print
+BAR_LOW = "#92c5de"   # light blue for values below zero: reads as light grey
+INK = "#1a1a1a"
+GRID = "#bdbdbd"
+
+
+def _fmt(value, decimals):
+    return f"{value:,.{decimals}f}".replace("-", "\u2212")
+
+
+def _nice_step(span, target=4):
+    raw = span / max(target, 1)
+    if raw <= 0:
+        return 1.0
+    mag = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * mag >= raw:
+            return m * mag
+    return 10 * mag
+
+
+def _wrap(text, width_chars):
+    words, lines, cur = str(text).split(), [], ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > width_chars:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}".strip()
+    if cur:
+        lines.append(cur)
+    return lines or [""]
+
+
+def bar_chart_svg(items, title="", reference=None, reference_label="city", width=90.0, height=55.0,
+                  decimals=2, note="", font_size=2.6, empty_text="No data"):
+    """SVG of horizontal bars. ``items``: list of ``(label, value)``; ``reference``: optional list
+    of values (same order) drawn as a black tick on each bar (e.g. the whole-area value).
+    Sizes in mm (the SVG's user unit is 1 mm). Labels longer than the label column wrap to two
+    lines and are cut with an ellipsis beyond that."""
+    fs = font_size
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny" '
+           f'width="{width}mm" height="{height}mm" viewBox="0 0 {width} {height}">',
+           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']
+    y = fs * 1.3
+    if title:
+        for line in _wrap(title, int(width / (fs * 0.55)))[:2]:
+            out.append(f'<text x="0" y="{y:.2f}" font-family="{FONT}" font-size="{fs * 1.15:.2f}" '
+                       f'font-weight="bold" fill="{INK}">{escape(line)}</text>')
+            y += fs * 1.45
+    values = [v for _, v in items if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        out.append(f'<text x="{width / 2:.2f}" y="{height / 2:.2f}" font-family="{FONT}" '
+                   f'font-size="{fs * 1.3:.2f}" text-anchor="middle" fill="#555555">'
+                   f'{escape(empty_text)}</text></svg>')
+        return "\n".join(out)
+    refs = [r for r in (reference or []) if r is not None and not (isinstance(r, float) and math.isnan(r))]
+    lo = min([0.0] + values + refs)
+    hi = max([0.0] + values + refs)
+    if hi == lo:
+        hi = lo + 1.0
+    label_w = width * 0.36
+    room = fs * 0.55 * (len(_fmt(max(abs(lo), abs(hi)), decimals)) + 1)   # for the value labels
+    plot_x0 = label_w + 1.5 + (room if lo < 0 else 0.0)
+    plot_x1 = width - 0.5 - (room if hi > 0 else 0.0)
+    bottom_space = fs * 2.6 + (fs * 1.4 if note or reference else 0)
+    top = y + fs * 0.3
+    n = len(items)
+    row_h = min(max((height - top - bottom_space) / max(n, 1), fs * 1.1), fs * 3.2)
+    bar_h = min(row_h * 0.62, fs * 2.0)
+
+    def sx(v):
+        return plot_x0 + (v - lo) / (hi - lo) * (plot_x1 - plot_x0)
+
+    step = _nice_step(hi - lo)
+    tick = math.ceil(lo / step) * step
+    axis_y = top + n * row_h
+    tick_dec = 0 if step >= 1 else min(3, int(-math.floor(math.log10(step))) + (1 if step * 10 % 10 else 0))
+    while tick <= hi + 1e-9:
+        x = sx(tick)
+        out.append(f'<line x1="{x:.2f}" y1="{top:.2f}" x2="{x:.2f}" y2="{axis_y:.2f}" '
+                   f'stroke="{GRID}" stroke-width="0.15"/>')
+        out.append(f'<text x="{x:.2f}" y="{axis_y + fs * 1.1:.2f}" font-family="{FONT}" '
+                   f'font-size="{fs * 0.85:.2f}" text-anchor="middle" fill="{INK}">'
+                   f'{_fmt(tick, tick_dec)}</text>')
+        tick += step
+    zero = sx(0.0)
+    max_chars = int(label_w / (fs * 0.5))
+    for k, (label, value) in enumerate(items):
+        cy = top + (k + 0.5) * row_h
+        lines = _wrap(label, max_chars)
+        max_lines = 2 if row_h >= fs * 2.3 else 1
+        if len(lines) > max_lines:
+            lines = lines[: max_lines - 1] + [lines[max_lines - 1][: max(max_chars - 1, 1)] + "\u2026"]
+        for j, line in enumerate(lines):
+            ly = cy + fs * 0.35 + (j - (len(lines) - 1) / 2) * fs * 1.05
+            out.append(f'<text x="{label_w:.2f}" y="{ly:.2f}" font-family="{FONT}" font-size="{fs:.2f}" '
+                       f'text-anchor="end" fill="{INK}">{escape(line)}</text>')
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out.append(f'<text x="{zero + 1:.2f}" y="{cy + fs * 0.35:.2f}" font-family="{FONT}" '
+                       f'font-size="{fs * 0.9:.2f}" fill="#555555">no data</text>')
+            continue
+        x0, x1 = sorted((zero, sx(value)))
+        colour = BAR if value >= 0 else BAR_LOW
+        out.append(f'<rect x="{x0:.2f}" y="{cy - bar_h / 2:.2f}" width="{max(x1 - x0, 0.2):.2f}" '
+                   f'height="{bar_h:.2f}" fill="{colour}" stroke="{INK}" stroke-width="0.1"/>')
+        if reference is not None and k < len(reference) and reference[k] is not None \
+                and not (isinstance(reference[k], float) and math.isnan(reference[k])):
+            rx = sx(reference[k])
+            out.append(f'<line x1="{rx:.2f}" y1="{cy - bar_h * 0.85:.2f}" x2="{rx:.2f}" '
+                       f'y2="{cy + bar_h * 0.85:.2f}" stroke="{INK}" stroke-width="0.5"/>')
+        # value label just beyond the bar end (room was kept on both sides)
+        tx = (x1 + 0.8) if value >= 0 else (x0 - 0.8)
+        anchor = "start" if value >= 0 else "end"
+        out.append(f'<text x="{tx:.2f}" y="{cy + fs * 0.33:.2f}" font-family="{FONT}" '
+                   f'font-size="{fs * 0.85:.2f}" text-anchor="{anchor}" fill="{INK}">'
+                   f'{_fmt(value, decimals)}</text>')
+    out.append(f'<line x1="{zero:.2f}" y1="{top:.2f}" x2="{zero:.2f}" y2="{axis_y:.2f}" '
+               f'stroke="{INK}" stroke-width="0.25"/>')
+    foot = []
+    if reference is not None:
+        foot.append(f"\u2502 = {reference_label}")
+    if note:
+        foot.append(note)
+    if foot:
+        out.append(f'<text x="0" y="{min(axis_y + fs * 2.6, height - 0.6):.2f}" font-family="{FONT}" '
+                   f'font-size="{fs * 0.85:.2f}" '
+                   f'fill="#444444">{escape("   ".join(foot))}</text>')
+    out.append("</svg>")
+    return "\n".join(out)

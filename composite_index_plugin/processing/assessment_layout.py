@@ -1,0 +1,513 @@
+"""The printed assessment: layout templates (.qpt), the data behind each page, and rendering.
+
+Two templates in ``resources/layouts``: ``assessment_overview.qpt`` (the city page) and
+``assessment_area.qpt`` (one atlas page per area). Both are A4 landscape and are written by
+``write_templates`` (``scripts/build_layouts.py``); an analyst may edit them in the layout
+designer as long as the item ids stay (title, facts, map, legend, scalebar, north, priorities,
+table_title, chart, method, footer, nodata).
+
+What the templates read:
+- layout variables ``assessment_title``, ``assessment_method``, ``assessment_attribution``,
+  ``assessment_date`` (set by the export, editable in Layout Properties > Variables);
+- the atlas coverage layer "Assessment pages" (one polygon per area) with fields ``page_id``,
+  ``area_name``, ``page_title`` (wrapped), ``page_facts``, ``chart_svg``, ``no_data`` ...;
+- the table "Assessment priorities" (no geometry): ``page_id``, ``row_order``, ``priority``,
+  ``score``, ``rank``, ``gap``.
+Both are written to a GeoPackage beside the project (or in a temporary folder), so the saved
+project can be re-exported from the designer.
+
+All layout building and rendering must run on the main thread (the algorithm is NoThreading).
+"""
+import os
+
+from qgis.core import (
+    QgsExpressionContextUtils,
+    QgsFillSymbol,
+    QgsInvertedPolygonRenderer,
+    QgsLayoutExporter,
+    QgsLayoutFrame,
+    QgsLayoutItemAttributeTable,
+    QgsLayoutItemLabel,
+    QgsLayoutItemLegend,
+    QgsLayoutItemMap,
+    QgsLayoutItemPicture,
+    QgsLayoutItemScaleBar,
+    QgsLayoutMeasurement,
+    QgsLayoutObject,
+    QgsLayoutPoint,
+    QgsLayoutRenderContext,
+    QgsLayoutSize,
+    QgsLayoutTableColumn,
+    QgsLegendStyle,
+    QgsPalLayerSettings,
+    QgsPrintLayout,
+    QgsProperty,
+    QgsReadWriteContext,
+    QgsRectangle,
+    QgsRuleBasedRenderer,
+    QgsScaleBarSettings,
+    QgsTextBufferSettings,
+    QgsTextFormat,
+    QgsUnitTypes,
+    QgsVectorLayerSimpleLabeling,
+)
+from qgis.PyQt.QtCore import QMarginsF, QSize, Qt
+from qgis.PyQt.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QFontMetricsF,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+)
+from qgis.PyQt.QtXml import QDomDocument
+
+from composite_index_plugin.paths import resource_path
+
+PAGE_W, PAGE_H = 297.0, 210.0
+FONT_CHOICES = ("DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica")
+TEMPLATE_FONT = "DejaVu Sans"
+INK = QColor("#1a1a1a")
+GREY = QColor("#555555")
+
+# geometry of the page (mm), shared by both templates
+MARGIN = 10.0
+RIGHT_X = 196.0
+RIGHT_W = PAGE_W - MARGIN - RIGHT_X
+MAP_RECT = (MARGIN, 34.0, RIGHT_X - MARGIN - 5.0, 128.0)
+TITLE_RECT = (MARGIN, 10.0, PAGE_W - 2 * MARGIN, 15.0)
+TITLE_PT = 15.0
+ITEM_IDS = ("kicker", "title", "facts", "map", "north", "scalebar", "legend", "table_title",
+            "priorities", "chart", "method", "footer")
+
+
+def template_path(kind):
+    return resource_path("layouts", f"assessment_{kind}.qpt")
+
+
+def available_font(preferred=TEMPLATE_FONT):
+    """``preferred`` when installed, else the first installed of FONT_CHOICES, else Qt's default."""
+    families = set(QFontDatabase().families())
+    for name in (preferred,) + FONT_CHOICES:
+        if name in families:
+            return name
+    return QFont().defaultFamily()
+
+
+def _font(size, bold=False, family=TEMPLATE_FONT):
+    f = QFont(family)
+    f.setPointSizeF(size)
+    f.setBold(bold)
+    return f
+
+
+def _text_format(size, bold=False, family=TEMPLATE_FONT, colour=INK):
+    fmt = QgsTextFormat()
+    fmt.setFont(_font(size, bold, family))
+    fmt.setSize(size)
+    fmt.setSizeUnit(QgsUnitTypes.RenderPoints)
+    fmt.setColor(colour)
+    return fmt
+
+
+def _place(item, x, y, w, h):
+    item.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutMillimeters))
+    item.attemptResize(QgsLayoutSize(w, h, QgsUnitTypes.LayoutMillimeters))
+
+
+def _label(layout, item_id, text, rect, size, bold=False, colour=INK, halign=Qt.AlignLeft,
+           valign=Qt.AlignTop):
+    label = QgsLayoutItemLabel(layout)
+    label.setId(item_id)
+    label.setText(text)
+    label.setFont(_font(size, bold))
+    label.setFontColor(colour)
+    label.setHAlign(halign)
+    label.setVAlign(valign)
+    label.setMarginX(0.0)
+    label.setMarginY(0.0)
+    layout.addLayoutItem(label)
+    _place(label, *rect)
+    return label
+
+
+def north_arrow_path():
+    return resource_path("layouts", "north_arrow.svg")
+
+
+def build_template(kind, project):
+    """A new layout of ``project`` with every item of the ``kind`` ("overview" or "area") page,
+    no layers yet. Keep ``project`` alive as long as the layout."""
+    layout = QgsPrintLayout(project)
+    layout.initializeDefaults()
+    page = layout.pageCollection().page(0)
+    page.setPageSize("A4", 1)   # 1 = landscape
+    layout.setName(f"Assessment {kind}")
+
+    _label(layout, "kicker", "[% @assessment_title %]" if kind == "area" else "Composite index assessment",
+           (MARGIN, 5.0, PAGE_W - 2 * MARGIN, 5.0), 8.0, colour=GREY)
+    _label(layout, "title", "[% \"page_title\" %]" if kind == "area" else "[% @assessment_title %]",
+           TITLE_RECT, TITLE_PT, bold=True)
+    _label(layout, "facts", "[% \"page_facts\" %]" if kind == "area" else "[% @assessment_facts %]",
+           (MARGIN, 25.5, RIGHT_X - MARGIN - 5.0, 8.0), 8.0)
+
+    mp = QgsLayoutItemMap(layout)
+    mp.setId("map")
+    mp.setFrameEnabled(True)
+    mp.setFrameStrokeWidth(QgsLayoutMeasurement(0.3, QgsUnitTypes.LayoutMillimeters))
+    mp.setBackgroundColor(QColor("#ffffff"))
+    layout.addLayoutItem(mp)
+    _place(mp, *MAP_RECT)
+    # a finite placeholder extent (the export zooms to the data); NaN would stick on zoomToExtent
+    mp.setExtent(QgsRectangle(0.0, 0.0, MAP_RECT[2] * 100.0, MAP_RECT[3] * 100.0))
+
+    north = QgsLayoutItemPicture(layout)
+    north.setId("north")
+    north.setPicturePath(north_arrow_path())
+    north.setLinkedMap(mp)
+    north.setBackgroundEnabled(False)
+    layout.addLayoutItem(north)
+    _place(north, MAP_RECT[0] + MAP_RECT[2] - 11.0, MAP_RECT[1] + 2.0, 9.0, 13.0)
+
+    bar = QgsLayoutItemScaleBar(layout)
+    bar.setId("scalebar")
+    bar.setStyle("Single Box")
+    bar.setLinkedMap(mp)
+    bar.setUnits(QgsUnitTypes.DistanceKilometers)
+    bar.setUnitLabel("km")
+    bar.setNumberOfSegments(2)
+    bar.setNumberOfSegmentsLeft(0)
+    bar.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeFitWidth)
+    bar.setMinimumBarWidth(25.0)
+    bar.setMaximumBarWidth(50.0)
+    bar.setTextFormat(_text_format(7.0))
+    bar.setHeight(2.0)
+    layout.addLayoutItem(bar)
+    _place(bar, MARGIN, MAP_RECT[1] + MAP_RECT[3] + 1.5, 70.0, 10.0)
+
+    legend = QgsLayoutItemLegend(layout)
+    legend.setId("legend")
+    legend.setTitle("Legend")
+    legend.setLinkedMap(mp)
+    legend.setResizeToContents(False)
+    legend.setColumnCount(2)
+    legend.setSplitLayer(True)
+    legend.setEqualColumnWidth(False)
+    legend.setSymbolWidth(5.0)
+    legend.setSymbolHeight(3.2)
+    legend.setBoxSpace(1.0)
+    legend.setColumnSpace(2.0)
+    for style, size, bold in ((QgsLegendStyle.Title, 9.0, True), (QgsLegendStyle.Group, 8.0, True),
+                              (QgsLegendStyle.Subgroup, 7.5, True), (QgsLegendStyle.SymbolLabel, 7.0, False)):
+        legend.setStyleFont(style, _font(size, bold))
+    legend.rstyle(QgsLegendStyle.Subgroup).setMargin(QgsLegendStyle.Top, 1.5)
+    legend.rstyle(QgsLegendStyle.Symbol).setMargin(QgsLegendStyle.Top, 0.8)
+    legend.rstyle(QgsLegendStyle.SymbolLabel).setMargin(QgsLegendStyle.Top, 0.8)
+    legend.setFrameEnabled(False)
+    layout.addLayoutItem(legend)
+    _place(legend, RIGHT_X, 34.0, RIGHT_W, 50.0)
+
+    table_title = "Top priorities in this area" if kind == "area" else "Areas ranked by need"
+    _label(layout, "table_title", table_title, (RIGHT_X, 86.0, RIGHT_W, 5.0), 9.0, bold=True)
+    table = QgsLayoutItemAttributeTable.create(layout)
+    table.setHeaderTextFormat(_text_format(7.0, bold=True))
+    table.setContentTextFormat(_text_format(7.0))
+    table.setCellMargin(0.8)
+    table.setGridStrokeWidth(0.15)
+    table.setGridColor(QColor("#9e9e9e"))
+    table.setShowGrid(True)
+    table.setHorizontalGrid(True)
+    table.setVerticalGrid(False)
+    table.setEmptyTableBehavior(QgsLayoutItemAttributeTable.ShowMessage)
+    table.setEmptyTableMessage("No data")
+    table.setWrapBehavior(QgsLayoutItemAttributeTable.WrapText)
+    table.setMaximumNumberOfFeatures(12)
+    layout.addMultiFrame(table)
+    frame = QgsLayoutFrame(layout, table)
+    frame.setId("priorities")
+    table.addFrame(frame)
+    _place(frame, RIGHT_X, 91.5, RIGHT_W, 58.0)
+
+    chart = QgsLayoutItemPicture(layout)
+    chart.setId("chart")
+    chart.setResizeMode(QgsLayoutItemPicture.Zoom)
+    chart.dataDefinedProperties().setProperty(QgsLayoutObject.PictureSource,
+                                              QgsProperty.fromExpression("\"chart_svg\"" if kind == "area"
+                                                                         else "@assessment_chart"))
+    layout.addLayoutItem(chart)
+    _place(chart, RIGHT_X, 150.0, RIGHT_W, 46.0)
+
+    _label(layout, "method", "[% @assessment_method %]", (MARGIN, 174.0, RIGHT_X - MARGIN - 5.0, 22.5), 6.8)
+    _label(layout, "footer", "[% @assessment_attribution %]  Produced [% @assessment_date %].",
+           (MARGIN, 198.0, PAGE_W - 2 * MARGIN, 7.0), 6.5, colour=GREY)
+    if kind == "area":
+        nodata = _label(layout, "nodata",
+                        "[% CASE WHEN \"no_data\" = 1 THEN 'No data: no index zones fall in this area.' "
+                        "ELSE '' END %]",
+                        (MAP_RECT[0] + 30, MAP_RECT[1] + MAP_RECT[3] / 2 - 7, MAP_RECT[2] - 60, 14.0),
+                        12.0, bold=True, halign=Qt.AlignHCenter, valign=Qt.AlignVCenter)
+        nodata.setBackgroundEnabled(True)
+        nodata.setBackgroundColor(QColor(255, 255, 255, 230))
+        nodata.setFrameEnabled(True)
+        props = nodata.dataDefinedProperties()
+        # shown only on "no data" pages: excluded from exports otherwise, and see-through anyway
+        props.setProperty(QgsLayoutObject.ExcludeFromExports, QgsProperty.fromExpression('"no_data" = 0'))
+        props.setProperty(QgsLayoutObject.BackgroundColor, QgsProperty.fromExpression(
+            "CASE WHEN \"no_data\" = 1 THEN '255,255,255,230' ELSE '255,255,255,0' END"))
+        props.setProperty(QgsLayoutObject.FrameColor, QgsProperty.fromExpression(
+            "CASE WHEN \"no_data\" = 1 THEN '0,0,0,255' ELSE '0,0,0,0' END"))
+    return layout
+
+
+def write_templates(folder=None):
+    """Write both .qpt templates (and the north arrow) into ``resources/layouts``."""
+    from qgis.core import QgsProject
+
+    folder = folder or resource_path("layouts")
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    project = QgsProject()
+    for kind in ("overview", "area"):
+        layout = build_template(kind, project)
+        path = os.path.join(folder, f"assessment_{kind}.qpt")
+        if not layout.saveAsTemplate(path, QgsReadWriteContext()):
+            raise OSError(f"could not write {path}")
+        paths.append(path)
+    return paths
+
+
+def load_template(project, kind, name):
+    """A QgsPrintLayout of ``project`` from ``resources/layouts/assessment_<kind>.qpt``."""
+    path = template_path(kind)
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    doc = QDomDocument()
+    doc.setContent(text)
+    layout = QgsPrintLayout(project)
+    layout.initializeDefaults()
+    _, ok = layout.loadFromTemplate(doc, QgsReadWriteContext())
+    if not ok:
+        raise ValueError(f"The layout template {path} could not be read.")
+    layout.setName(name)
+    north = layout.itemById("north")
+    if isinstance(north, QgsLayoutItemPicture):   # the stored path is where the template was built
+        north.setPicturePath(north_arrow_path())
+    return layout
+
+
+def fit_extent(map_item, extent, margin=0.02):
+    """Show ``extent`` (plus ``margin`` of its size) in ``map_item``, keeping the item's aspect."""
+    rect = map_item.rect()
+    ratio = rect.width() / rect.height() if rect.height() > 0 else 1.0
+    ext = QgsRectangle(extent)
+    w, h = ext.width() * (1 + 2 * margin), ext.height() * (1 + 2 * margin)
+    if w <= 0 or h <= 0:
+        w = h = max(w, h, 1000.0)
+    if w / h < ratio:
+        w = h * ratio
+    else:
+        h = w / ratio
+    c = ext.center()
+    map_item.setExtent(QgsRectangle(c.x() - w / 2, c.y() - h / 2, c.x() + w / 2, c.y() + h / 2))
+
+
+def item(layout, item_id):
+    return layout.itemById(item_id)
+
+
+def use_font(layout, family):
+    """Swap every item's font family for ``family`` (fallback when the template font is missing)."""
+    for it in layout.items():
+        if isinstance(it, QgsLayoutItemLabel):
+            f = it.font()
+            f.setFamily(family)
+            it.setFont(f)
+        elif isinstance(it, QgsLayoutItemLegend):
+            for style in (QgsLegendStyle.Title, QgsLegendStyle.Group, QgsLegendStyle.Subgroup,
+                          QgsLegendStyle.SymbolLabel):
+                f = it.styleFont(style)
+                f.setFamily(family)
+                it.setStyleFont(style, f)
+        elif isinstance(it, QgsLayoutItemScaleBar):
+            fmt = it.textFormat()
+            f = fmt.font()
+            f.setFamily(family)
+            fmt.setFont(f)
+            it.setTextFormat(fmt)
+    for mf in layout.multiFrames():
+        if isinstance(mf, QgsLayoutItemAttributeTable):
+            for getter, setter in ((mf.headerTextFormat, mf.setHeaderTextFormat),
+                                   (mf.contentTextFormat, mf.setContentTextFormat)):
+                fmt = getter()
+                f = fmt.font()
+                f.setFamily(family)
+                fmt.setFont(f)
+                setter(fmt)
+
+
+def table_of(layout, frame_id="priorities"):
+    frame = layout.itemById(frame_id)
+    return frame.multiFrame() if frame is not None else None
+
+
+def set_columns(table, columns):
+    """``columns``: list of (heading, expression, width_mm, align)."""
+    cols = []
+    for heading, expr, width, align in columns:
+        col = QgsLayoutTableColumn(heading)
+        col.setAttribute(expr)
+        col.setWidth(width)
+        col.setHAlignment(align)
+        cols.append(col)
+    table.setColumns(cols)
+
+
+def set_variables(layout, values):
+    for key, value in values.items():
+        QgsExpressionContextUtils.setLayoutVariable(layout, key, value)
+
+
+def wrap_text(text, family, size_pt, width_mm, max_lines=2, bold=True):
+    """Wrap ``text`` at word boundaries to lines no wider than ``width_mm`` for this font; more
+    than ``max_lines`` lines are cut with an ellipsis. Words longer than a line are broken."""
+    font = _font(size_pt, bold, family)
+    metrics = QFontMetricsF(font)
+    # QFontMetricsF measures in pixels at the screen's logical dpi, as the point size does
+    limit = width_mm * _px_per_mm() * 0.96
+
+    def width(s):
+        return metrics.horizontalAdvance(s) if hasattr(metrics, "horizontalAdvance") else metrics.width(s)
+
+    lines, current = [], ""
+    for word in str(text).split():
+        while width(word) > limit and len(word) > 1:   # a single word longer than the line
+            cut = len(word)
+            while cut > 1 and width(word[:cut] + "-") > limit:
+                cut -= 1
+            if current:
+                lines.append(current)
+                current = ""
+            lines.append(word[:cut] + "-")
+            word = word[cut:]
+        trial = f"{current} {word}".strip()
+        if current and width(trial) > limit:
+            lines.append(current)
+            current = word
+        else:
+            current = trial
+    if current:
+        lines.append(current)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and width(last + " \u2026") > limit:
+            last = last[:-1]
+        lines = lines[: max_lines - 1] + [last.rstrip() + " \u2026"]
+    return "\n".join(lines)
+
+
+def _px_per_mm():
+    """Pixels per mm of QFontMetricsF (the screen's logical dpi)."""
+    from qgis.PyQt.QtGui import QGuiApplication
+
+    screen = QGuiApplication.primaryScreen()
+    dpi = screen.logicalDotsPerInch() if screen is not None else 96.0
+    return dpi / 25.4
+
+
+def outline_symbol(colour, width, fill=None):
+    props = {"style": "solid" if fill else "no", "color": fill or "0,0,0,0", "outline_color": colour,
+             "outline_width": str(width), "outline_width_unit": "MM"}
+    return QgsFillSymbol.createSimple(props)
+
+
+def area_outline_renderer(current_expr):
+    """This area thick and black, neighbours thin and grey (rule-based, atlas aware)."""
+    root = QgsRuleBasedRenderer.Rule(None)
+    this = QgsRuleBasedRenderer.Rule(outline_symbol("#000000", 0.9), 0, 0, current_expr, "This area")
+    other = QgsRuleBasedRenderer.Rule(outline_symbol("#4d4d4d", 0.35), 0, 0, f"NOT ({current_expr})",
+                                      "Neighbouring areas")
+    root.appendChild(this)
+    root.appendChild(other)
+    return QgsRuleBasedRenderer(root)
+
+
+def mask_renderer(current_expr):
+    """Fades everything outside the current area (inverted polygon, white at 55%)."""
+    root = QgsRuleBasedRenderer.Rule(None)
+    sym = QgsFillSymbol.createSimple({"color": "255,255,255,140", "outline_style": "no"})
+    root.appendChild(QgsRuleBasedRenderer.Rule(sym, 0, 0, current_expr, "Outside this area"))
+    return QgsInvertedPolygonRenderer(QgsRuleBasedRenderer(root))
+
+
+def area_labels(expression, family, size=7.5, colour="#262626", wrap=16, italic=False):
+    settings = QgsPalLayerSettings()
+    settings.fieldName = expression
+    settings.isExpression = True
+    settings.placement = QgsPalLayerSettings.OverPoint
+    settings.centroidInside = True
+    settings.displayAll = True
+    settings.autoWrapLength = wrap
+    fmt = _text_format(size, bold=not italic, family=family, colour=QColor(colour))
+    if italic:
+        f = fmt.font()
+        f.setItalic(True)
+        fmt.setFont(f)
+    buf = QgsTextBufferSettings()
+    buf.setEnabled(True)
+    buf.setSize(0.9)
+    buf.setSizeUnit(QgsUnitTypes.RenderMillimeters)
+    buf.setColor(QColor("#ffffff"))
+    fmt.setBuffer(buf)
+    settings.setFormat(fmt)
+    return QgsVectorLayerSimpleLabeling(settings)
+
+
+def render_pages(pages, pdf_path, png_folder=None, dpi=200, feedback=None, png_dpi=110):
+    """Render ``pages`` into one PDF (and a PNG per page).
+
+    ``pages``: iterable of ``(layout, prepare)`` where ``prepare()`` (or None) makes the layout
+    show the right content (e.g. moves the atlas on). Returns the list of PNG paths.
+    """
+    writer = QPdfWriter(pdf_path)
+    writer.setResolution(int(dpi))
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.A4), QPageLayout.Landscape, QMarginsF(0, 0, 0, 0)))
+    writer.setCreator("Composite Index (QGIS)")
+    painter = QPainter()
+    pngs = []
+    started = False
+    try:
+        for n, (layout, prepare) in enumerate(pages):
+            if feedback is not None and feedback.isCanceled():
+                break
+            if prepare is not None:
+                prepare()
+            ctx = layout.renderContext()
+            ctx.setDpi(dpi)
+            ctx.setFlag(QgsLayoutRenderContext.FlagAntialiasing, True)
+            ctx.setFlag(QgsLayoutRenderContext.FlagUseAdvancedEffects, True)
+            ctx.setFlag(QgsLayoutRenderContext.FlagForceVectorOutput, True)
+            exporter = QgsLayoutExporter(layout)
+            if not started:
+                if not painter.begin(writer):
+                    raise OSError(f"Cannot write the PDF {pdf_path} (is it open in another program?).")
+                started = True
+            else:
+                writer.newPage()
+            exporter.renderPage(painter, 0)
+            if png_folder:
+                ctx.setFlag(QgsLayoutRenderContext.FlagForceVectorOutput, False)
+                image = exporter.renderPageToImage(0, QSize(), png_dpi)
+                path = os.path.join(png_folder, f"page_{n + 1:02d}.png")
+                image.save(path, "PNG")
+                pngs.append(path)
+            if feedback is not None:
+                feedback.pushInfo(f"Page {n + 1}: {layout.name()}")
+    finally:
+        if started:
+            painter.end()
+    return pngs
+
+
+__all__ = ["build_template", "load_template", "render_pages", "write_templates"]
