@@ -96,6 +96,13 @@ def make_transform(source_crs, target_crs):
     def transform(x, y):
         x = np.asarray(x, dtype="float64")
         y = np.asarray(y, dtype="float64")
+        finite = np.isfinite(x) & np.isfinite(y)
+        if not finite.all():
+            ox = np.full(len(x), np.nan)
+            oy = np.full(len(x), np.nan)
+            if finite.any():
+                ox[finite], oy[finite] = transform(x[finite], y[finite])
+            return ox, oy
         if len(x) == 0:
             return x.copy(), y.copy()
         cx, ux = pd.factorize(x)
@@ -463,6 +470,25 @@ class ImportIncidents(CompositeIndexAlgorithm):
                            ("REJECTED_COUNT", "Rejected rows")):
             self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
 
+    def checkParameterValues(self, parameters, context):
+        """INPUT may list text files that OGR cannot open (empty, binary, odd delimiters): they
+        are accepted here and reported with a clear message by the reader. Other values must be
+        layers; the other parameters get the standard checks."""
+        value = parameters.get(self.INPUT)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if value is None or not [v for v in values if v is not None and v != ""]:
+            return False, self.tr("Give at least one incident file or layer (INPUT).")
+        for v in values:
+            if isinstance(v, str) and v and not os.path.isfile(v.split("|")[0]) and \
+                    QgsProcessingUtils.mapLayerFromString(v, context) is None:
+                return False, self.tr(f"INPUT '{v}' is neither an existing file nor a layer.")
+        for definition in self.parameterDefinitions():
+            if definition.name() == self.INPUT or definition.isDestination():
+                continue
+            if not definition.checkValueIsAcceptable(parameters.get(definition.name()), context):
+                return False, self.tr(f"Incorrect parameter value for {definition.name()}")
+        return True, ""
+
     # -- reading -------------------------------------------------------------------------
     def _read_inputs(self, parameters, context, feedback, encoding, delimiter, progress):
         values = [v for v in self.parameterAsFileList(parameters, self.INPUT, context) if v]
@@ -591,6 +617,12 @@ class ImportIncidents(CompositeIndexAlgorithm):
                     "(or POSTCODE_FIELD with a POSTCODE_LOOKUP). Columns that exist: "
                     + ", ".join(repr(c) for c in columns) + ".")
             feedback.pushInfo(f"Coordinates from '{s['x_field']}' and '{s['y_field']}'.")
+        needed = [s["date_field"], s["category_field"]] + s["duplicate_fields"]
+        if not geometry_mode:
+            needed += [s["postcode_field"]] if s["postcode_field"] else [s["x_field"], s["y_field"]]
+        missing = [c for c in needed if c and c not in columns]
+        if missing:
+            raise QgsProcessingException(str(cc.missing_columns_error(missing, columns)))
         lookup = None
         if s["postcode_field"]:
             if not lookup_path:

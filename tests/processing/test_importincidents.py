@@ -1,0 +1,256 @@
+"""compositeindex:importincidents through processing.run (real West Yorkshire month + crafted files)."""
+import csv
+import os
+
+import pytest
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProject,
+    QgsVectorLayer,
+)
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+WY = os.path.join(DATA, "west_yorkshire", "2016-07-west-yorkshire-street.csv")
+BAD = os.path.join(DATA, "bad_files")
+ALG = "compositeindex:importincidents"
+
+
+def run(params, tmp_path, memory=False):
+    import processing
+
+    p = {"CLEAN": "memory:" if memory else str(tmp_path / "clean.gpkg"),
+         "REJECTED": "memory:" if memory else str(tmp_path / "rejected.gpkg"),
+         "REPORT": str(tmp_path / "report.html")}
+    p.update(params)
+    return processing.run(ALG, p, context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
+
+
+def layer(value):
+    return value if isinstance(value, QgsVectorLayer) else QgsVectorLayer(value, "out", "ogr")
+
+
+def rows(value):
+    lyr = layer(value)
+    names = [f.name() for f in lyr.fields()]
+    return [dict(zip(names, f.attributes())) | {"_geom": f.geometry()} for f in lyr.getFeatures()]
+
+
+def _wy_independent():
+    """Independent counts of the West Yorkshire file with the csv module."""
+    with open(WY, encoding="utf-8", newline="") as fh:
+        data = list(csv.DictReader(fh))
+    no_xy = sum(1 for r in data if not r["Longitude"].strip() or not r["Latitude"].strip())
+    return data, no_xy
+
+
+def test_west_yorkshire_policeuk(provider, tmp_path):
+    data, no_xy = _wy_independent()
+    res = run({"INPUT": [WY], "PRESET": 1}, tmp_path)
+    assert res["ROWS_IN"] == len(data) == 27176
+    assert res["CLEAN_COUNT"] + res["REJECTED_COUNT"] == 27176
+    assert res["REJECTED_COUNT"] == no_xy == 1347
+    clean = layer(res["CLEAN"])
+    rej = layer(res["REJECTED"])
+    assert clean.featureCount() == 27176 - no_xy and rej.featureCount() == no_xy
+    assert clean.crs().authid() == "EPSG:27700"
+    names = [f.name() for f in clean.fields()]
+    for n in ("Crime ID", "LSOA code", "Crime type", "source_row", "source_file", "issue",
+              "event_date"):
+        assert n in names
+    assert {f.name() for f in rej.fields()} >= {"reject_reason", "reject_detail", "Location"}
+    # The first clean point, projected independently with QGIS.
+    first = next(clean.getFeatures())
+    tr = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"),
+                                QgsCoordinateReferenceSystem("EPSG:27700"), QgsProject.instance())
+    expected = tr.transform(QgsPointXY(float(data[0]["Longitude"]), float(data[0]["Latitude"])))
+    got = first.geometry().asPoint()
+    assert abs(got.x() - expected.x()) < 2 and abs(got.y() - expected.y()) < 2
+    assert first["source_row"] == 1 and first["issue"] == "anti_social_behaviour"
+    assert first["LSOA code"] == data[0]["LSOA code"]
+    # Issues follow the default crime-type table.
+    issues = {f["issue"] for f in clean.getFeatures()}
+    assert "violence_sexual_offences" in issues and "" not in issues
+    report = open(res["REPORT"], encoding="utf-8").read()
+    assert "Rows in 27,176 = clean 25,829 + rejected 1,347" in report
+    assert "<td>no_coordinates</td>" in report and "<svg" in report
+
+
+def test_memory_outputs_same_counts(provider, tmp_path):
+    res = run({"INPUT": [os.path.join(BAD, "duplicates.csv")], "X_FIELD": "longitude",
+               "Y_FIELD": "latitude", "SOURCE_CRS": "EPSG:4326", "DUPLICATE_FIELDS": "ref"},
+              tmp_path, memory=True)
+    assert (res["CLEAN_COUNT"], res["REJECTED_COUNT"]) == (5, 2)
+    assert res["CLEAN"].featureCount() == 5 and res["REJECTED"].featureCount() == 2
+    assert [r["reject_reason"] for r in rows(res["REJECTED"])] == ["duplicate", "duplicate"]
+
+
+def test_study_area_with_buffer(provider, tmp_path):
+    """A rectangle around central Leeds; counted independently with QgsCoordinateTransform."""
+    data, _ = _wy_independent()
+    xmin, ymin, xmax, ymax = 425000, 428000, 435000, 438000
+    area = QgsVectorLayer("Polygon?crs=EPSG:27700", "area", "memory")
+    f = QgsFeature()
+    f.setGeometry(QgsGeometry.fromWkt(
+        f"POLYGON(({xmin} {ymin},{xmax} {ymin},{xmax} {ymax},{xmin} {ymax},{xmin} {ymin}))"))
+    area.dataProvider().addFeatures([f])
+    tr = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"),
+                                QgsCoordinateReferenceSystem("EPSG:27700"), QgsProject.instance())
+    buffer = 500.0
+    inside = outside = 0
+    for r in data:
+        if not r["Longitude"] or not r["Latitude"]:
+            continue
+        p = tr.transform(QgsPointXY(float(r["Longitude"]), float(r["Latitude"])))
+        # the buffered rectangle has rounded corners: test against the exact buffered shape
+        dx = max(xmin - p.x(), 0, p.x() - xmax)
+        dy = max(ymin - p.y(), 0, p.y() - ymax)
+        if dx * dx + dy * dy <= buffer * buffer:
+            inside += 1
+        else:
+            outside += 1
+    res = run({"INPUT": [WY], "PRESET": 1, "STUDY_AREA": area, "STUDY_BUFFER": buffer}, tmp_path)
+    assert res["CLEAN_COUNT"] == pytest.approx(inside, abs=3)  # buffer corners are polygons
+    assert res["CLEAN_COUNT"] + res["REJECTED_COUNT"] == 27176
+    reasons = [r["reject_reason"] for r in rows(res["REJECTED"])]
+    assert reasons.count("outside_study_area") == 27176 - 1347 - res["CLEAN_COUNT"]
+    assert abs(reasons.count("outside_study_area") - outside) <= 3
+
+
+def test_date_window_and_formats(provider, tmp_path):
+    res = run({"INPUT": [os.path.join(BAD, "three_date_formats.csv")], "X_FIELD": "longitude",
+               "Y_FIELD": "latitude", "SOURCE_CRS": "EPSG:4326", "DATE_FIELD": "when",
+               "DATE_FORMATS": "yyyy-mm-dd;dd/mm/yyyy;yyyy-mm", "DATE_FROM": "2016-07-02",
+               "DATE_TO": "2016-07-31"}, tmp_path)
+    assert (res["CLEAN_COUNT"], res["REJECTED_COUNT"]) == (2, 4)
+    reasons = sorted(r["reject_reason"] for r in rows(res["REJECTED"]))
+    assert reasons == ["bad_date", "bad_date", "outside_date_window", "outside_date_window"]
+
+
+# ---- the three agency layouts of the sample (documented parameter dicts) --------------------
+def _write(path, text, encoding="utf-8"):
+    path.write_text(text, encoding=encoding)
+    return str(path)
+
+
+def test_agency_eastings_northings(provider, tmp_path):
+    src = _write(tmp_path / "council.csv",
+                 "ref,date,category,easting,northing\n"
+                 "C1,2024-03-01,Fly-tipping,407000,287000\n"
+                 "C2,05/03/2024,Graffiti,406500.5,286900\n"
+                 "C3,2024-03-09,Graffiti,,\n"
+                 "C4,2024-03-10,Graffiti,99999999,286900\n")
+    params = {"INPUT": [src], "PRESET": 0, "X_FIELD": "easting", "Y_FIELD": "northing",
+              "SOURCE_CRS": "EPSG:27700", "TARGET_CRS": "EPSG:27700", "DATE_FIELD": "date",
+              "CATEGORY_FIELD": "category"}
+    res = run(params, tmp_path)
+    assert (res["CLEAN_COUNT"], res["REJECTED_COUNT"]) == (2, 2)
+    clean = rows(res["CLEAN"])
+    assert [(r["_geom"].asPoint().x(), r["_geom"].asPoint().y()) for r in clean] == \
+        [(407000.0, 287000.0), (406500.5, 286900.0)]
+    assert [r["issue"] for r in clean] == ["fly_tipping", "graffiti"]
+    assert [r["reject_reason"] for r in rows(res["REJECTED"])] == ["no_coordinates",
+                                                                  "outside_crs_area"]
+
+
+def test_agency_lonlat_with_swapped_row(provider, tmp_path):
+    src = _write(tmp_path / "fire.csv",
+                 "id,longitude,latitude,when\n"
+                 "F1,-1.8904,52.4862,2024-03-01\n"
+                 "F2,52.4800,-1.9000,2024-03-02\n"
+                 "F3,-1.8800,52.4700,not a date\n")
+    params = {"INPUT": [src], "X_FIELD": "longitude", "Y_FIELD": "latitude",
+              "SOURCE_CRS": "EPSG:4326", "TARGET_CRS": "EPSG:27700", "DATE_FIELD": "when",
+              "FIX_SWAPPED": True}
+    res = run(params, tmp_path)
+    assert (res["CLEAN_COUNT"], res["REJECTED_COUNT"]) == (2, 1)
+    clean = rows(res["CLEAN"])
+    assert [r["fixes"] for r in clean] == ["", "swapped_latlon"]
+    tr = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"),
+                                QgsCoordinateReferenceSystem("EPSG:27700"), QgsProject.instance())
+    exp = tr.transform(QgsPointXY(-1.9, 52.48))
+    got = clean[1]["_geom"].asPoint()
+    assert abs(got.x() - exp.x()) < 2 and abs(got.y() - exp.y()) < 2
+    res = run(dict(params, FIX_SWAPPED=False), tmp_path)
+    assert [r["reject_reason"] for r in rows(res["REJECTED"])] == ["swapped_latlon", "bad_date"]
+
+
+def test_agency_postcodes(provider, tmp_path):
+    params = {"INPUT": [os.path.join(BAD, "postcodes.csv")], "POSTCODE_FIELD": "postcode",
+              "POSTCODE_LOOKUP": os.path.join(BAD, "postcode_lookup.csv"),
+              "SOURCE_CRS": "EPSG:27700", "TARGET_CRS": "EPSG:27700",
+              "CATEGORY_FIELD": "type"}
+    res = run(params, tmp_path)
+    assert (res["CLEAN_COUNT"], res["REJECTED_COUNT"]) == (3, 2)
+    clean = rows(res["CLEAN"])
+    assert [r["_geom"].asPoint().x() for r in clean] == [406700.0, 406700.0, 407100.0]
+    assert sorted(r["reject_reason"] for r in rows(res["REJECTED"])) == \
+        ["no_coordinates", "postcode_not_found"]
+
+
+def test_auto_detect_columns_and_crs(provider, tmp_path):
+    res = run({"INPUT": [os.path.join(BAD, "semicolon.csv"), os.path.join(BAD, "bom.csv"),
+                         os.path.join(BAD, "tab.tsv")]}, tmp_path)
+    assert (res["ROWS_IN"], res["CLEAN_COUNT"]) == (7, 7)
+    files = [r["source_file"] for r in rows(res["CLEAN"])]
+    assert files == ["semicolon.csv"] * 3 + ["bom.csv"] * 2 + ["tab.tsv"] * 2
+
+
+def test_layer_geometry_input(provider, tmp_path):
+    lyr = QgsVectorLayer("Point?crs=EPSG:4326&field=kind:string&field=n:integer", "pts", "memory")
+    feats = []
+    for kind, n, wkt in (("a", 1, "POINT(-1.55 53.80)"), ("b", 2, None), ("c", 3, "POINT(-1.5 53.7)")):
+        f = QgsFeature(lyr.fields())
+        f.setAttributes([kind, n])
+        if wkt:
+            f.setGeometry(QgsGeometry.fromWkt(wkt))
+        feats.append(f)
+    lyr.dataProvider().addFeatures(feats)
+    res = run({"INPUT": [lyr], "TARGET_CRS": "EPSG:27700"}, tmp_path)
+    assert (res["CLEAN_COUNT"], res["REJECTED_COUNT"]) == (2, 1)
+    clean = rows(res["CLEAN"])
+    assert [r["kind"] for r in clean] == ["a", "c"] and [r["n"] for r in clean] == ["1", "3"]
+    assert rows(res["REJECTED"])[0]["reject_reason"] == "no_coordinates"
+
+
+# ---- bad input gives clear errors --------------------------------------------------------------
+@pytest.mark.parametrize("name, params, message", [
+    ("empty.csv", {}, "is empty"),
+    ("binary.csv", {}, "not a text (CSV) file"),
+    ("header_only.csv", {}, "only a header"),
+    ("missing_columns.csv", {"X_FIELD": "easting", "Y_FIELD": "northing"},
+     "Columns that exist: 'ref', 'east', 'north'"),
+    ("semicolon.csv", {"PRESET": 1}, "police.uk preset expects the 12-column"),
+    ("ragged.csv", {}, "line 3"),
+    ("postcodes.csv", {"POSTCODE_FIELD": "postcode"}, "POSTCODE_LOOKUP is empty"),
+])
+def test_bad_files_messages(provider, tmp_path, name, params, message):
+    with pytest.raises(QgsProcessingException) as err:
+        run(dict({"INPUT": [os.path.join(BAD, name)]}, **params), tmp_path)
+    assert message in str(err.value)
+
+
+def test_no_coordinate_columns(provider, tmp_path):
+    src = _write(tmp_path / "abc.csv", "a,b,c\n1,2,3\n")
+    with pytest.raises(QgsProcessingException) as err:
+        run({"INPUT": [src]}, tmp_path)
+    assert "Cannot tell which columns hold the coordinates" in str(err.value)
+    assert "Columns that exist: 'a', 'b', 'c'" in str(err.value)
+    with pytest.raises(QgsProcessingException, match="neither an existing file nor a layer"):
+        run({"INPUT": [str(tmp_path / "nothere.csv")]}, tmp_path)
+
+
+def test_geographic_target_refused(provider, tmp_path):
+    with pytest.raises(QgsProcessingException, match="projected CRS"):
+        run({"INPUT": [os.path.join(BAD, "semicolon.csv")], "TARGET_CRS": "EPSG:4326"}, tmp_path)
+
+
+def test_windows_1252_written_as_text(provider, tmp_path):
+    res = run({"INPUT": [os.path.join(BAD, "cp1252_pound.csv")]}, tmp_path)
+    assert [r["note"] for r in rows(res["CLEAN"])] == ["Stolen goods \u00a3250", "Caf\u00e9 window"]
