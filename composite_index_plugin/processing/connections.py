@@ -1,0 +1,484 @@
+"""Database sources for recipes and algorithms: PostGIS by stored connection or service name.
+
+A recipe never holds a password. It names where the data is, and QGIS (or libpq) supplies the
+credentials:
+
+* ``{"connection": "warehouse", "schema": "crime", "table": "incidents"}``: a PostGIS connection
+  stored in QGIS (Data Source Manager > PostgreSQL > New; its credentials live in the QGIS
+  profile or its authentication database), found with the provider connections API
+  (``QgsProviderRegistry.providerMetadata("postgres").findConnection``, QGIS >= 3.10).
+* ``{"service": "warehouse", "table": "incidents"}``: a libpq service in ``pg_service.conf``
+  (``~/.pg_service.conf`` or the file named by ``PGSERVICEFILE``), passwords in ``~/.pgpass``.
+* ``{"uri": "dbname=... table=...", "provider": "postgres"}``: a full QGIS data source URI
+  (accepted when it has no ``password=``).
+
+Optional keys: ``schema`` (default ``public``), ``table`` (required with connection/service),
+``geometry_column`` (default: found from ``geometry_columns``), ``key_column`` (primary key;
+default: found by QGIS), ``sql`` (a provider-side filter in SQL, e.g. ``"year" = 2024``),
+``srid`` and ``geometry_type`` (only for views or tables without a typed geometry column).
+
+``restrict_to_extent`` and ``points_request`` make reading big point tables cheap: only the
+columns needed travel from the server, and a bounding-box filter on the geometry column (which
+uses the table's spatial index) keeps out points far outside the study area; the number left out
+is counted and reported.
+"""
+import re
+
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsDataSourceUri,
+    QgsFeatureRequest,
+    QgsProviderRegistry,
+    QgsRectangle,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+
+from composite_index_plugin.core.recipe import Problem
+
+DATABASE_KEYS = {"connection", "service", "schema", "table", "geometry_column", "key_column", "sql",
+                 "srid", "geometry_type"}
+_PASSWORD_RE = re.compile(r"(^|\s)password\s*=", re.IGNORECASE)
+
+
+class SourceError(Exception):
+    """A database source cannot be resolved; ``problem`` is a ``core.recipe.Problem``."""
+
+    def __init__(self, problem):
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def is_database_source(source):
+    """True for a recipe source that names a stored connection or a pg_service entry."""
+    return isinstance(source, dict) and ("connection" in source or "service" in source)
+
+
+def has_password(text):
+    return bool(_PASSWORD_RE.search(text or ""))
+
+
+def validate_database_source(source, path="source"):
+    """Structural problems of a database source (no QGIS lookups): a list of ``Problem``."""
+    problems = []
+    if not isinstance(source, dict):
+        return [Problem(path, "must be an object", '{"connection": "name", "table": "incidents"}')]
+    kinds = [k for k in ("connection", "service", "uri") if k in source]
+    if len(kinds) > 1:
+        problems.append(Problem(path, f"names both {' and '.join(kinds)}", "give only one of them"))
+    if "uri" in source and has_password(source["uri"]):
+        problems.append(Problem(f"{path}.uri", "contains a password",
+                                "never put a password in a recipe: store the connection in QGIS "
+                                "(with its authentication database) or in pg_service.conf + "
+                                ".pgpass, and name it with \"connection\" or \"service\""))
+    if kinds and kinds[0] in ("connection", "service"):
+        for key in ("connection", "service", "schema", "table", "geometry_column", "key_column",
+                    "sql", "geometry_type"):
+            if key in source and (not isinstance(source[key], str) or
+                                  (key != "sql" and not source[key].strip())):
+                problems.append(Problem(f"{path}.{key}", "must be a non-empty text"))
+        if not source.get("table"):
+            problems.append(Problem(f"{path}.table", "is missing",
+                                    "name the table (or view) to read, e.g. \"table\": \"incidents\""))
+        if "srid" in source and not isinstance(source["srid"], int):
+            problems.append(Problem(f"{path}.srid", "must be a whole number, e.g. 27700"))
+        unknown = set(source) - DATABASE_KEYS - {"layer", "filter"}
+        for key in sorted(unknown):
+            problems.append(Problem(f"{path}.{key}", "is not a key of a database source",
+                                    "keys: " + ", ".join(sorted(DATABASE_KEYS))))
+    return problems
+
+
+def stored_connections():
+    """Names of the PostGIS connections stored in this QGIS profile."""
+    md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    return sorted(md.connections().keys()) if md is not None else []
+
+
+def connection_conninfo(name, path="source.connection"):
+    """The connection part of a URI for a stored QGIS PostGIS connection (raises SourceError)."""
+    md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    if md is None:
+        raise SourceError(Problem(path, "this QGIS has no PostgreSQL provider",
+                                  "install QGIS with PostgreSQL support"))
+    try:
+        conn = md.findConnection(name, False)
+    except Exception:  # noqa: BLE001 - some versions raise QgsProviderConnectionException
+        conn = None
+    if conn is None:
+        names = stored_connections()
+        hint = ("stored PostGIS connections: " + ", ".join(names)) if names else \
+            "this QGIS profile has no stored PostGIS connection: add one in Data Source Manager > " \
+            "PostgreSQL > New (same name as in the recipe), or use \"service\" with pg_service.conf"
+        raise SourceError(Problem(path, f"no stored PostGIS connection named {name!r}", hint))
+    return conn.uri()
+
+
+def postgres_uri(source, path="source"):
+    """A QGIS ``postgres`` provider URI for a recipe source with ``connection`` or ``service``.
+
+    Raises ``SourceError`` (with a ``Problem`` naming the recipe path) when the source is badly
+    formed or names a connection this QGIS does not have. The password, when the stored
+    connection has one, comes from the QGIS profile, never from the recipe.
+    """
+    problems = validate_database_source(source, path)
+    if problems:
+        raise SourceError(problems[0])
+    if "connection" in source:
+        uri = QgsDataSourceUri(connection_conninfo(source["connection"], f"{path}.connection"))
+    elif "service" in source:
+        uri = QgsDataSourceUri()
+        uri.setConnection(source["service"], "", "", "", QgsDataSourceUri.SslPrefer)
+        uri.setDatabase("")
+    else:
+        raise SourceError(Problem(path, "is not a database source",
+                                  "use {\"connection\": \"name\", \"table\": ...} or {\"service\": ...}"))
+    uri.setDataSource(source.get("schema", "public"), source["table"],
+                      source.get("geometry_column") or None, source.get("sql", ""),
+                      source.get("key_column", ""))
+    if "srid" in source:
+        uri.setSrid(str(source["srid"]))
+    if source.get("geometry_type"):
+        uri.setWkbType(QgsWkbTypes.parseType(source["geometry_type"]))
+    return uri.uri(False)
+
+
+def source_layer(source, path="source", name=None):
+    """A valid ``QgsVectorLayer`` for a database source, or raises ``SourceError``.
+
+    This is what ``RecipeRunner.source_layer`` calls for sources with ``connection``/``service``.
+    """
+    uri = postgres_uri(source, path)
+    layer = QgsVectorLayer(uri, name or source.get("layer") or source["table"], "postgres")
+    if not layer.isValid():
+        err = layer.dataProvider().error().summary() if layer.dataProvider() else ""
+        where = source.get("connection") or source.get("service")
+        raise SourceError(Problem(path, f"table {source.get('schema', 'public')}.{source['table']} "
+                                  f"cannot be opened through {where!r}" + (f": {err}" if err else ""),
+                                  "check that the server is running, the table and geometry "
+                                  "column exist and this user may read them"))
+    return layer
+
+
+# ---------------------------------------------------------------------------------------------
+# Speed: warnings about keys and indexes, column subsets and bounding boxes
+
+
+def speed_warnings(layer):
+    """Warnings for a PostGIS layer that will be slow: no primary key, no spatial index.
+
+    Returns a list of texts (empty when the table is fine or not a PostGIS table).
+    """
+    if layer is None or layer.providerType() != "postgres":
+        return []
+    out = []
+    uri = QgsDataSourceUri(layer.source())
+    table = f"{uri.schema() or 'public'}.{uri.table()}"
+    if not uri.keyColumn():
+        out.append(f"PostGIS table {table} has no primary key: QGIS numbers its rows itself, which "
+                   "is slow on big tables. Add one (ALTER TABLE ... ADD PRIMARY KEY).")
+    index = _has_spatial_index(layer)
+    if index is False:
+        out.append(f"PostGIS table {table} has no spatial index on {uri.geometryColumn() or 'its geometry'}: "
+                   "reading only the study area has to scan the whole table. Add one "
+                   "(CREATE INDEX ON ... USING GIST (geom)).")
+    return out
+
+
+def _has_spatial_index(layer):
+    """True / False for a PostGIS layer's geometry column, None when it cannot be told."""
+    try:
+        from qgis.core import QgsFeatureSource
+        return layer.dataProvider().hasSpatialIndex() == QgsFeatureSource.SpatialIndexPresent
+    except AttributeError:
+        return None
+
+
+def report_speed(layer, feedback, label=None):
+    """Push ``speed_warnings`` to a Processing feedback; returns them."""
+    warnings = speed_warnings(layer)
+    if feedback is not None:
+        for text in warnings:
+            feedback.pushWarning(f"{label}: {text}" if label else text)
+    return warnings
+
+
+def extent_in(rect, from_crs, to_crs, transform_context=None):
+    """``rect`` (a QgsRectangle in ``from_crs``) as a rectangle in ``to_crs`` (densified edges)."""
+    if not from_crs.isValid() or not to_crs.isValid() or from_crs == to_crs:
+        return QgsRectangle(rect)
+    from qgis.core import QgsProject
+    ctx = transform_context or QgsProject.instance().transformContext()
+    return QgsCoordinateTransform(from_crs, to_crs, ctx).transformBoundingBox(rect)
+
+
+def bbox_sql(layer, rect, rect_crs=None, buffer=0.0):
+    """SQL ``"geom" && ST_MakeEnvelope(...)`` keeping the features of a PostGIS layer whose
+    bounding box meets ``rect`` (grown by ``buffer`` in the rectangle's units). Uses the GiST
+    index when there is one.
+    """
+    uri = QgsDataSourceUri(layer.source())
+    geom = uri.geometryColumn()
+    if not geom:
+        raise ValueError(f"layer {layer.name()!r} has no geometry column")
+    r = QgsRectangle(rect)
+    if buffer:
+        r.grow(buffer)
+    if rect_crs is not None and rect_crs.isValid():
+        r = extent_in(r, rect_crs, layer.crs())
+    srid = uri.srid() or str(layer.crs().postgisSrid())
+    return (f'"{geom}" && ST_MakeEnvelope({r.xMinimum()!r}, {r.yMinimum()!r}, {r.xMaximum()!r}, '
+            f'{r.yMaximum()!r}, {int(srid)})')
+
+
+def restrict_to_extent(layer, rect, rect_crs=None, buffer=0.0, feedback=None, label=None):
+    """Filter a PostGIS layer (in place, provider side) to the features whose bounding box meets
+    ``rect``; combined with the layer's own subset string. Other providers are left alone.
+
+    Returns ``(kept, left_out)`` feature counts (``(None, 0)`` when nothing was done); the number
+    left out is reported through ``feedback``, so no point goes missing unannounced.
+    """
+    if layer is None or layer.providerType() != "postgres" or rect is None or rect.isEmpty():
+        return None, 0
+    before = layer.featureCount()
+    clause = bbox_sql(layer, rect, rect_crs, buffer)
+    old = layer.subsetString().strip()
+    if not layer.setSubsetString(f"({old}) AND {clause}" if old else clause):
+        raise ValueError(f"layer {layer.name()!r}: the bounding-box filter was refused: {clause}")
+    kept = layer.featureCount()
+    left = max(before - kept, 0) if before >= 0 and kept >= 0 else 0
+    if feedback is not None and left:
+        feedback.pushInfo(f"{label or layer.name()}: {left:,} of {before:,} features lie outside the "
+                          "study area's bounding box and were not read.")
+    return kept, left
+
+
+def points_request(source_fields, fields, rect=None, rect_crs=None, source_crs=None,
+                   dest_crs=None, transform_context=None):
+    """A ``QgsFeatureRequest`` reading only ``fields`` (names) and, when ``rect`` is given, only
+    features meeting that rectangle (the postgres provider turns it into ``&&`` on the index).
+
+    ``rect`` is in ``rect_crs`` (default: ``source_crs``); ``dest_crs`` reprojects geometries.
+    """
+    request = QgsFeatureRequest()
+    request.setSubsetOfAttributes([source_fields.indexOf(f) for f in fields if source_fields.indexOf(f) >= 0])
+    if rect is not None and not rect.isEmpty():
+        r = rect
+        if rect_crs is not None and source_crs is not None:
+            r = extent_in(rect, rect_crs, source_crs, transform_context)
+        if dest_crs is not None and source_crs is not None and dest_crs != source_crs:
+            # the filter rectangle of a request with a destination CRS is in that CRS
+            r = extent_in(r, source_crs, dest_crs, transform_context)
+        request.setFilterRect(r)
+    if dest_crs is not None and source_crs is not None and dest_crs.isValid() and dest_crs != source_crs:
+        from qgis.core import QgsProject
+        request.setDestinationCrs(dest_crs, transform_context or QgsProject.instance().transformContext())
+    return request
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs written to PostGIS
+
+
+def is_postgres_destination(value):
+    """True for a Processing destination string that writes to PostGIS."""
+    return isinstance(value, str) and value.startswith(("postgres://", "postgis:"))
+
+
+def destination_table(value):
+    """(conninfo, schema, table) of a ``postgres://...`` destination, or None."""
+    if not is_postgres_destination(value):
+        return None
+    text = value.split("://", 1)[1] if value.startswith("postgres://") else value.split(":", 1)[1]
+    uri = QgsDataSourceUri(text)
+    return uri.connectionInfo(True), uri.schema() or "public", uri.table()
+
+
+def drop_table(value):
+    """Drop the PostGIS table a destination names (used to remove a half-written output).
+
+    Returns True when a table was dropped. Errors (e.g. the connection is gone) return False.
+    """
+    parts = destination_table(value)
+    if not parts or not parts[2]:
+        return False
+    conninfo, schema, table = parts
+    md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    try:
+        conn = md.createConnection(conninfo, {})
+        if table not in [t.tableName() for t in conn.tables(schema)]:
+            return False
+        conn.dropVectorTable(schema, table)
+        return True
+    except Exception:  # noqa: BLE001 - QgsProviderConnectionException: the server is gone
+        return False
+
+
+def table_exists(value):
+    parts = destination_table(value)
+    if not parts:
+        return False
+    conninfo, schema, table = parts
+    md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    conn = md.createConnection(conninfo, {})
+    return table in [t.tableName() for t in conn.tables(schema)]
+
+
+__all__ = [
+    "DATABASE_KEYS", "SourceError", "is_database_source", "validate_database_source",
+    "stored_connections", "postgres_uri", "source_layer", "speed_warnings", "report_speed",
+    "bbox_sql", "restrict_to_extent", "points_request", "is_postgres_destination",
+    "destination_table", "drop_table", "table_exists",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# A guard around an algorithm run: speed warnings, lost connections, no half-written tables
+
+_READ_ERROR_MARKERS = ("Fetching from cursor", "Database error", "connection to server",
+                       "server closed the connection", "terminating connection")
+
+
+class PostgisWatch:
+    """Collects the PostGIS provider's error messages logged while it is active.
+
+    The postgres provider does not raise when the connection is lost while features are being
+    read: the iterator just ends early and the provider logs "Fetching from cursor ... failed"
+    to the message log. This watch catches those messages so the run can fail instead of
+    silently working on part of the table.
+    """
+
+    def __init__(self):
+        self.errors = []
+        self._connected = False
+
+    def _on_message(self, message, tag, *rest):
+        if tag == "PostGIS" and any(m in message for m in _READ_ERROR_MARKERS):
+            self.errors.append(message.strip().splitlines()[0] + (
+                " (" + message.strip().splitlines()[-1].strip() + ")"
+                if len(message.strip().splitlines()) > 1 else ""))
+
+    def __enter__(self):
+        from qgis.core import QgsApplication
+        QgsApplication.messageLog().messageReceived.connect(self._on_message)
+        self._connected = True
+        return self
+
+    def check(self):
+        """Deliver pending log messages; True when a PostGIS read error was seen."""
+        from qgis.PyQt.QtCore import QCoreApplication
+        QCoreApplication.processEvents()
+        return bool(self.errors)
+
+    def __exit__(self, *exc):
+        if self._connected:
+            from qgis.core import QgsApplication
+            try:
+                QgsApplication.messageLog().messageReceived.disconnect(self._on_message)
+            except (TypeError, RuntimeError):
+                pass
+            self._connected = False
+        return False
+
+
+def postgres_layers(alg, parameters, context):
+    """(key, layer) for every input parameter of ``alg`` that is a PostGIS layer."""
+    from qgis.core import (
+        QgsProcessingParameterFeatureSource,
+        QgsProcessingParameterMultipleLayers,
+        QgsProcessingParameterVectorLayer,
+    )
+    out = []
+    for definition in alg.parameterDefinitions():
+        key = definition.name()
+        if key not in parameters or parameters[key] is None:
+            continue
+        layers = []
+        try:
+            if isinstance(definition, (QgsProcessingParameterFeatureSource,
+                                       QgsProcessingParameterVectorLayer)):
+                layers = [alg.parameterAsVectorLayer(parameters, key, context)]
+            elif isinstance(definition, QgsProcessingParameterMultipleLayers):
+                layers = alg.parameterAsLayerList(parameters, key, context)
+        except Exception:  # noqa: BLE001 - an unreadable input is the algorithm's to report
+            layers = []
+        for layer in layers:
+            if layer is not None and layer.providerType() == "postgres":
+                out.append((key, layer))
+    return out
+
+
+def postgres_destinations(alg, parameters, context):
+    """{key: destination} for the output parameters of ``alg`` that write PostGIS tables."""
+    from qgis.core import QgsProcessingOutputLayerDefinition, QgsProcessingParameterFeatureSink
+    out = {}
+    for definition in alg.destinationParameterDefinitions():
+        if not isinstance(definition, QgsProcessingParameterFeatureSink):
+            continue
+        value = parameters.get(definition.name())
+        if isinstance(value, QgsProcessingOutputLayerDefinition):
+            value = value.sink.valueAsString(context.expressionContext())[0]
+        if is_postgres_destination(value):
+            out[definition.name()] = value
+    return out
+
+
+def guarded(process_algorithm):
+    """Decorate a ``processAlgorithm`` so that PostGIS inputs and outputs are safe:
+
+    * a warning about speed for every PostGIS input without a primary key or spatial index;
+    * a lost connection while reading (see ``PostgisWatch``) or any error in the run drops the
+      PostGIS output tables this run created (no half-written table is left) and raises a
+      ``QgsProcessingException`` that says what happened and what to do.
+
+    ``CompositeIndexAlgorithm`` applies it to every subclass's ``processAlgorithm``.
+    """
+    import functools
+
+    from qgis.core import QgsProcessingException
+
+    @functools.wraps(process_algorithm)
+    def run(self, parameters, context, feedback):
+        inputs = postgres_layers(self, parameters, context)
+        outputs = postgres_destinations(self, parameters, context)
+        if not inputs and not outputs:
+            return process_algorithm(self, parameters, context, feedback)
+        for key, layer in inputs:
+            report_speed(layer, feedback, f"{key} ({layer.name()})")
+        fresh = {k: v for k, v in outputs.items() if not _safe_exists(v)}
+        with PostgisWatch() as watch:
+            try:
+                result = process_algorithm(self, parameters, context, feedback)
+            except Exception as err:
+                dropped = [v for v in fresh.values() if drop_table(v)]
+                lost = watch.check()
+                if dropped and feedback is not None:
+                    feedback.pushInfo("Removed the unfinished PostGIS output table(s): " +
+                                      ", ".join(destination_table(v)[2] for v in dropped))
+                if lost:
+                    raise QgsProcessingException(_lost_message(inputs, watch, dropped)) from err
+                raise
+            if watch.check():
+                dropped = [v for v in fresh.values() if drop_table(v)]
+                raise QgsProcessingException(_lost_message(inputs, watch, dropped))
+        return result
+
+    run.__composite_index_guarded__ = True
+    return run
+
+
+def _safe_exists(value):
+    try:
+        return table_exists(value)
+    except Exception:  # noqa: BLE001 - no server: the sink will say so
+        return False
+
+
+def _lost_message(inputs, watch, dropped):
+    names = ", ".join(f"{k} ({layer.name()})" for k, layer in inputs) or "a PostGIS layer"
+    text = (f"The connection to the PostGIS database was lost while reading {names}: "
+            f"{watch.errors[0]}. The layer was read only in part, so the run was stopped")
+    if dropped:
+        text += " and its unfinished output table(s) removed (" + \
+            ", ".join(destination_table(v)[2] for v in dropped) + ")"
+    return text + ". Check the server and the network, then run it again."
