@@ -1,0 +1,342 @@
+"""compositeindex:buildindex - build the composite index on a zone layer.
+
+Thin glue: reads the spec (JSON text or a .json file; or, for analysts without one, a list of
+numeric fields with one scaling and one aggregation), the zone attributes, and when the spec
+needs them the zones' areas and neighbours; the maths is ``core.index.build_index``. Writes the
+zone layer with the index fields, an optional diagnostics table, an HTML report and the frozen
+baseline JSON.
+"""
+import json
+import os
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureRequest,
+    QgsFeatureSink,
+    QgsFields,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterString,
+    QgsUnitTypes,
+    QgsWkbTypes,
+)
+
+from composite_index_plugin.core import index as engine
+from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.io_table import (
+    NUMERIC_TYPES,
+    fields_with_columns,
+    layer_dataframe,
+    write_with_columns,
+)
+
+# Toolbox mode: scalings that need no extra numbers, and every aggregation.
+TOOLBOX_SCALINGS = ("minmax", "zscore", "percentile", "rank", "exponential", "raw")
+TOOLBOX_AGGREGATIONS = engine.AGGREGATIONS
+
+HELP = """Builds a composite index of need on a zone layer (grid cells, LSOAs, wards...).
+
+<b>Index spec</b>: JSON text, or the path of a .json file, with themes -> issues -> indicators.
+Each indicator chooses its field, a measure (value, volume, rate, eb_rate, eb_rate_spatial,
+location_quotient, density, clustering), a scaling (zscore, minmax, minmax_fixed, zscore_fixed,
+percentile, rank, exponential, threshold, raw), a direction (higher_is_worse / lower_is_worse),
+a weight and a missing-data policy (exclude, zero, mean). Each level combines its children by
+mean, sum, geometric or imd. Every problem in the spec is listed with its place in the JSON.
+
+<b>Without a spec</b>: choose numeric FIELDS, one SCALING and one AGGREGATION: each field becomes
+an indicator of one issue.
+
+<b>Outputs</b>: every scaled indicator (&lt;issue&gt;_&lt;indicator&gt;_s), each issue and theme
+sub-index (&lt;name&gt;_idx), ci_score, ci_rank, ci_decile and ci_quintile (1 = highest need),
+top_theme, top_issue and each theme's share (&lt;theme&gt;_pct). Zones with a zero denominator
+are flagged (_zd); zones left out for missing data have ci_excluded = 1.
+The report shows correlations, Cronbach's alpha and effective weights. The baseline JSON keeps
+the fitted scales, so next year's index can be put on this year's scale (BASELINE_IN)."""
+
+
+def read_spec_text(text):
+    """The spec from JSON text or from the path of a .json file, with a clear error."""
+    text = (text or "").strip()
+    where = "the SPEC text"
+    if text and not text.startswith("{") and os.path.isfile(text):
+        where = f"the spec file {text}"
+        try:
+            with open(text, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as err:
+            raise QgsProcessingException(f"Could not read {where}: {err}.") from err
+    elif text and not text.startswith("{"):
+        raise QgsProcessingException(
+            f"SPEC is neither JSON (it does not start with '{{') nor an existing file: {text[:80]!r}.")
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise QgsProcessingException(
+            f"{where} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}.") from err
+    return spec
+
+
+def read_baseline(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as err:
+        raise QgsProcessingException(f"Could not read the baseline file {path}: {err}.") from err
+    except json.JSONDecodeError as err:
+        raise QgsProcessingException(
+            f"The baseline file {path} is not valid JSON ({err.msg} at line {err.lineno}). "
+            "Use the BASELINE_OUT file of an earlier run.") from err
+
+
+def needs(spec):
+    """Which extra inputs the spec's indicators need: (areas?, neighbours?)."""
+    areas = neighbours = False
+    for theme in spec.get("themes", []):
+        for issue in theme.get("issues", []):
+            for ind in issue.get("indicators", {}).values():
+                measure = ind.get("measure", "value")
+                areas |= measure == "density"
+                neighbours |= measure == "eb_rate_spatial" or (
+                    measure == "clustering" and ind.get("clustering") == "gi_star")
+    return areas, neighbours
+
+
+def zone_areas(source, context, fids):
+    """Area of each zone in m^2 (ellipsoidal when the project has an ellipsoid), in ``fids`` order."""
+    from qgis.core import QgsDistanceArea
+
+    if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PolygonGeometry:
+        raise QgsProcessingException(
+            "Measure 'density' needs polygon zones to measure their area; "
+            f"'{source.sourceName()}' has no polygons.")
+    da = QgsDistanceArea()
+    da.setSourceCrs(source.sourceCrs(), context.transformContext())
+    da.setEllipsoid(context.ellipsoid() or "NONE")
+    areas = {}
+    for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
+        geom = feature.geometry()
+        value = 0.0 if geom.isNull() else da.convertAreaMeasurement(
+            da.measureArea(geom), QgsUnitTypes.AreaSquareMeters)
+        areas[feature.id()] = value
+    return [areas.get(int(f), 0.0) for f in fids]
+
+
+def zone_neighbours(source, spec, fids, feedback):
+    """CSR neighbours of the zones (self excluded), in ``fids`` order, as the spec asks."""
+    import numpy as np
+
+    try:
+        from composite_index_plugin.core import neighbours as nb
+    except ImportError as err:
+        raise QgsProcessingException(
+            "This version has no neighbour builder, so the spatial empirical Bayes rate and Gi* "
+            "clustering are not available. Use eb_rate or clustering 'field'.") from err
+    setting = spec.get("neighbours") or {"method": "queen"}
+    method = setting.get("method", "queen")
+    position = {int(f): k for k, f in enumerate(fids)}
+    n = len(fids)
+    if method in ("queen", "rook"):
+        from composite_index_plugin.core.geometry import rings_from_wkb
+
+        if not hasattr(nb, "polygon_contiguity_from_rings"):
+            raise QgsProcessingException("Polygon contiguity is not available in this version; "
+                                         "use neighbours 'distance' or 'knn' in the spec.")
+        zones = [[] for _ in range(n)]
+        for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
+            k = position.get(feature.id())
+            geom = feature.geometry()
+            if k is None or geom.isNull() or geom.isEmpty():
+                continue
+            try:
+                zones[k] = rings_from_wkb(geom.asWkb())
+            except CompositeIndexError as err:
+                raise QgsProcessingException(
+                    f"Contiguity neighbours need polygon zones ({err}); use neighbours 'distance' or "
+                    "'knn' in the spec for points.") from err
+        result = nb.polygon_contiguity_from_rings(zones, queen=(method == "queen"))
+    else:
+        x = np.full(n, np.nan)
+        y = np.full(n, np.nan)
+        for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
+            k = position.get(feature.id())
+            geom = feature.geometry()
+            if k is None or geom.isNull() or geom.isEmpty():
+                continue
+            point = geom.pointOnSurface().asPoint()
+            x[k], y[k] = point.x(), point.y()
+        if method == "distance":
+            result = nb.distance_band(x, y, float(setting["distance"]))
+        else:
+            result = nb.knn(x, y, int(setting["k"]))
+    islands = int((np.diff(np.asarray(result.indptr)) == 0).sum())
+    feedback.pushInfo(f"Neighbours ({method}): {len(result.indices):,} links over {n:,} zones"
+                      + (f"; {islands} zone(s) have none" if islands else "") + ".")
+    return result
+
+
+class BuildIndexAlgorithm(CompositeIndexAlgorithm):
+    NAME = "buildindex"
+    DISPLAY_NAME = "Build composite index"
+    GROUP = "Composite index"
+    GROUP_ID = "index"
+    HELP = HELP
+
+    INPUT = "INPUT"
+    SPEC = "SPEC"
+    FIELDS = "FIELDS"
+    SCALING = "SCALING"
+    AGGREGATION = "AGGREGATION"
+    BASELINE_IN = "BASELINE_IN"
+    BASELINE_OUT = "BASELINE_OUT"
+    REPORT = "REPORT"
+    DIAGNOSTICS = "DIAGNOSTICS"
+    OUTPUT = "OUTPUT"
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.INPUT, self.tr("Zone layer"), [QgsProcessing.TypeVector]))
+        self.addParameter(QgsProcessingParameterString(
+            self.SPEC, self.tr("Index spec (JSON text or path of a .json file)"), multiLine=True,
+            optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            self.FIELDS, self.tr("Without a spec: indicator fields"), parentLayerParameterName=self.INPUT,
+            type=QgsProcessingParameterField.Numeric, allowMultiple=True, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.SCALING, self.tr("Without a spec: scaling"), options=list(TOOLBOX_SCALINGS),
+            defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.AGGREGATION, self.tr("Without a spec: aggregation"), options=list(TOOLBOX_AGGREGATIONS),
+            defaultValue=0))
+        self.addParameter(QgsProcessingParameterFile(
+            self.BASELINE_IN, self.tr("Frozen baseline to scale on (JSON)"), extension="json",
+            optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.BASELINE_OUT, self.tr("Baseline of this run (JSON)"), "JSON files (*.json)",
+            optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.REPORT, self.tr("Report"), "HTML files (*.html)", optional=True,
+            createByDefault=False))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.DIAGNOSTICS, self.tr("Indicator diagnostics"), QgsProcessing.TypeVector,
+            optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr("Composite index")))
+        self.addOutput(QgsProcessingOutputNumber("ZONES_IN_INDEX", self.tr("Zones in the index")))
+        self.addOutput(QgsProcessingOutputNumber("ZONES_EXCLUDED", self.tr("Zones left out")))
+
+    def checkParameterValues(self, parameters, context):
+        spec = self.parameterAsString(parameters, self.SPEC, context)
+        fields = self.parameterAsFields(parameters, self.FIELDS, context)
+        if not (spec or "").strip() and not fields:
+            return False, self.tr("Give an index spec (SPEC), or choose indicator FIELDS.")
+        return super().checkParameterValues(parameters, context)
+
+    def spec_from_parameters(self, parameters, context, feedback):
+        text = self.parameterAsString(parameters, self.SPEC, context)
+        fields = self.parameterAsFields(parameters, self.FIELDS, context)
+        if (text or "").strip():
+            if fields:
+                feedback.pushInfo("A spec was given, so FIELDS, SCALING and AGGREGATION are ignored.")
+            return read_spec_text(text)
+        if not fields:
+            raise QgsProcessingException("Give an index spec (SPEC), or choose indicator FIELDS.")
+        scaling = TOOLBOX_SCALINGS[self.parameterAsEnum(parameters, self.SCALING, context)]
+        aggregation = TOOLBOX_AGGREGATIONS[self.parameterAsEnum(parameters, self.AGGREGATION, context)]
+        return engine.simple_spec(fields, scaling=scaling, aggregation=aggregation)
+
+    def processAlgorithm(self, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, self.INPUT, context)
+        if source is None:
+            raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
+        spec = self.spec_from_parameters(parameters, context, feedback)
+        layer_fields = source.fields()
+        kinds = {f.name(): (True if f.type() in NUMERIC_TYPES else None) for f in layer_fields}
+        problems = engine.validate_spec(spec, kinds)
+        if problems:
+            raise QgsProcessingException(
+                f"The index spec has {len(problems)} problem(s):\n"
+                + "\n".join(f"- {p}" for p in problems))
+        wanted = sorted({ind["field"] for th in spec["themes"] for iss in th["issues"]
+                         for ind in iss["indicators"].values()}
+                        | {ind["denominator"] for th in spec["themes"] for iss in th["issues"]
+                           for ind in iss["indicators"].values() if ind.get("denominator")})
+        feedback.setProgressText(self.tr("Reading the zones"))
+        frame = layer_dataframe(source, fields=wanted, feedback=feedback)
+        if feedback.isCanceled():
+            return {}
+        fids = frame.pop("__fid").to_numpy()
+        want_areas, want_neighbours = needs(spec)
+        areas = zone_areas(source, context, fids) if want_areas else None
+        neighbours = zone_neighbours(source, spec, fids, feedback) if want_neighbours else None
+        baseline = None
+        baseline_path = self.parameterAsFile(parameters, self.BASELINE_IN, context)
+        if baseline_path:
+            baseline = read_baseline(baseline_path)
+        feedback.setProgressText(self.tr("Building the index"))
+        result = self.run_core(engine.build_index, frame, spec, baseline=baseline,
+                               neighbours=neighbours, zone_area=areas,
+                               progress=progress_from_feedback(feedback, 10, 80))
+        for message in result.messages:
+            if "left out" in message or "zero denominator" in message:
+                feedback.pushWarning(message)
+            else:
+                feedback.pushInfo(message)
+        summary = result.diagnostics["summary"]
+        feedback.pushInfo(f"Index built: {summary['zones_in_index']:,} of {summary['zones']:,} zones, "
+                          f"{summary['indicators']} indicators, {summary['issues']} issues, "
+                          f"{summary['themes']} themes (spec fingerprint {result.fingerprint}).")
+
+        feedback.setProgressText(self.tr("Writing the index layer"))
+        dest_id = write_with_columns(self, parameters, context, source, result.table, key=self.OUTPUT)
+        outputs = {self.OUTPUT: dest_id, "ZONES_IN_INDEX": summary["zones_in_index"],
+                   "ZONES_EXCLUDED": summary["zones_excluded"]}
+        try:
+            from composite_index_plugin.processing import styling
+
+            styling.style_output(self, context, dest_id, "index_deciles")
+        except ImportError:
+            pass
+
+        diagnostics_table = self.diagnostics_table(result)
+        diag_fields = fields_with_columns(QgsFields(), diagnostics_table)
+        sink, diag_id = self.parameterAsSink(parameters, self.DIAGNOSTICS, context, diag_fields,
+                                             QgsWkbTypes.NoGeometry, source.sourceCrs())
+        if sink is not None:
+            for row in diagnostics_table.itertuples(index=False):
+                feature = QgsFeature(diag_fields)
+                feature.setAttributes([None if (isinstance(v, float) and v != v) else
+                                       (v.item() if hasattr(v, "item") else v) for v in row])
+                sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            outputs[self.DIAGNOSTICS] = diag_id
+
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        if report:
+            with open(report, "w", encoding="utf-8") as handle:
+                handle.write(result.report_html())
+            outputs[self.REPORT] = report
+        baseline_out = self.parameterAsFileOutput(parameters, self.BASELINE_OUT, context)
+        if baseline_out:
+            with open(baseline_out, "w", encoding="utf-8") as handle:
+                json.dump(result.baseline, handle, indent=1)
+            outputs[self.BASELINE_OUT] = baseline_out
+        feedback.setProgress(100)
+        return outputs
+
+    @staticmethod
+    def diagnostics_table(result):
+        """One row per indicator: the diagnostics plus its correlation with every indicator."""
+        table = result.diagnostics["indicators"].copy()
+        corr = result.diagnostics["correlation"]
+        for key in corr.columns:
+            table[f"r_{key}"] = corr[key].to_numpy()
+        return table
+
+
+ALGORITHMS = [BuildIndexAlgorithm]

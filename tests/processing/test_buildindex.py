@@ -1,0 +1,181 @@
+"""compositeindex:buildindex through processing.run: outputs, toolbox mode, baseline, report,
+diagnostics, spatial measures on a grid, bad input, and the IMD 2025 on real data."""
+import json
+import os
+
+import numpy as np
+import pytest
+from qgis.core import (
+    QgsFeature,
+    QgsGeometry,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsRectangle,
+    QgsVectorLayer,
+)
+
+from composite_index_plugin.core.index import build_index
+from composite_index_plugin.processing.io_table import layer_dataframe
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+SIDE = 5
+
+
+def grid_layer(nulls=False):
+    """A 5 x 5 grid of 100 m squares with counts, a population and one text field."""
+    layer = QgsVectorLayer("Polygon?crs=EPSG:27700&field=cell_id:string&field=row:integer"
+                           "&field=col:integer&field=violence:double&field=burglary:integer"
+                           "&field=population:double&field=label:string", "zones", "memory")
+    rng = np.random.default_rng(3)
+    feats = []
+    for k in range(SIDE * SIDE):
+        r, c = divmod(k, SIDE)
+        f = QgsFeature(layer.fields())
+        pop = float(rng.integers(50, 500))
+        violence = float(rng.poisson(pop / 50))
+        f.setAttributes([f"S100_r{r}_c{c}", r, c, None if (nulls and k == 7) else violence,
+                         int(rng.poisson(3)), pop, "x"])
+        f.setGeometry(QgsGeometry.fromRect(QgsRectangle(c * 100, r * 100, c * 100 + 100, r * 100 + 100)))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+SPEC = {
+    "themes": [
+        {"name": "violence", "weight": 2, "issues": [
+            {"name": "assault", "indicators": {
+                "victims": {"field": "violence", "measure": "rate", "denominator": "population",
+                            "per": 1000, "scaling": "zscore"},
+                "locations": {"field": "violence", "measure": "density", "scaling": "minmax"}}}]},
+        {"name": "property", "weight": 1, "issues": [
+            {"name": "burglary", "indicators": {
+                "victims": {"field": "burglary", "measure": "eb_rate_spatial",
+                            "denominator": "population", "scaling": "percentile"}}}]},
+    ],
+    "neighbours": {"method": "queen"},
+    "aggregation": {"issue": "mean", "theme": "mean", "composite": "mean"},
+}
+
+
+def run(params):
+    import processing
+
+    feedback = QgsProcessingFeedback()
+    result = processing.run("compositeindex:buildindex", params, context=QgsProcessingContext(),
+                            feedback=feedback)
+    return result
+
+
+def table_of(layer_or_id):
+    layer = layer_or_id if isinstance(layer_or_id, QgsVectorLayer) else QgsVectorLayer(layer_or_id)
+    return layer_dataframe(layer)
+
+
+def test_full_index_with_spatial_measures_matches_core(provider, tmp_path):
+    layer = grid_layer()
+    report = str(tmp_path / "report.html")
+    base = str(tmp_path / "baseline.json")
+    diag = str(tmp_path / "diag.gpkg")
+    result = run({"INPUT": layer, "SPEC": json.dumps(SPEC), "REPORT": report, "BASELINE_OUT": base,
+                  "DIAGNOSTICS": diag, "OUTPUT": "memory:"})
+    out = table_of(result["OUTPUT"])
+    assert len(out) == 25 and result["ZONES_IN_INDEX"] == 25 and result["ZONES_EXCLUDED"] == 0
+    for col in ("assault_victims_s", "assault_idx", "violence_idx", "property_idx", "ci_score",
+                "ci_rank", "ci_decile", "ci_quintile", "top_theme", "top_issue", "violence_pct",
+                "burglary_victims_m", "burglary_victims_zd", "cell_id"):
+        assert col in out.columns, col
+    # Same numbers as the core with rook-free queen neighbours on the 5 x 5 grid and 1e4 m^2 cells.
+    from composite_index_plugin.core.neighbours import grid_contiguity
+
+    frame = layer_dataframe(layer)
+    nb = grid_contiguity(frame.row.to_numpy(int), frame.col.to_numpy(int), queen=True)
+    core = build_index(frame, SPEC, neighbours=nb, zone_area=np.full(25, 1e4)).table
+    np.testing.assert_allclose(out.ci_score, core.ci_score, rtol=1e-12)
+    np.testing.assert_allclose(out.assault_locations_m, frame.violence / 0.01)
+    np.testing.assert_allclose(out.burglary_victims_m, core.burglary_victims_m, rtol=1e-12)
+    assert sorted(out.ci_rank.astype(int)) == list(range(1, 26))
+    page = open(report, encoding="utf-8").read()
+    assert "Cronbach" in page and "assault" in page
+    saved = json.load(open(base, encoding="utf-8"))
+    assert saved["format"] == "compositeindex-baseline"
+    assert saved["indicators"]["assault_victims"]["mean"] == pytest.approx(
+        (frame.violence / frame.population * 1000).mean())
+    diag_table = table_of(result["DIAGNOSTICS"])
+    assert list(diag_table.indicator) == ["victims", "locations", "victims"]
+    np.testing.assert_allclose(diag_table.effective_weight.sum(), 1.0)
+    assert "r_assault_victims" in diag_table.columns
+
+
+def test_baseline_is_reused_and_another_spec_refused(provider, tmp_path):
+    layer = grid_layer()
+    base = str(tmp_path / "baseline.json")
+    first = run({"INPUT": layer, "SPEC": json.dumps(SPEC), "BASELINE_OUT": base, "OUTPUT": "memory:"})
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(SPEC))
+    again = run({"INPUT": layer, "SPEC": str(spec_file), "BASELINE_IN": base, "OUTPUT": "memory:"})
+    np.testing.assert_allclose(table_of(again["OUTPUT"]).ci_score, table_of(first["OUTPUT"]).ci_score)
+    other = json.loads(json.dumps(SPEC))
+    other["themes"][0]["weight"] = 5
+    with pytest.raises(QgsProcessingException, match="fitted for another index spec"):
+        run({"INPUT": layer, "SPEC": json.dumps(other), "BASELINE_IN": base, "OUTPUT": "memory:"})
+
+
+def test_toolbox_mode_without_spec(provider):
+    layer = grid_layer()
+    result = run({"INPUT": layer, "FIELDS": ["violence", "burglary"], "SCALING": 0, "AGGREGATION": 0,
+                  "OUTPUT": "memory:"})
+    out = table_of(result["OUTPUT"])
+    frame = layer_dataframe(layer)
+    v = (frame.violence - frame.violence.min()) / np.ptp(frame.violence)
+    b = (frame.burglary - frame.burglary.min()) / np.ptp(frame.burglary)
+    np.testing.assert_allclose(out.ci_score, (v + b) / 2, rtol=1e-12)
+    assert set(out.top_issue) == {"all"} and set(out.top_theme) == {"index"}
+
+
+def test_missing_values_are_left_out_and_reported(provider):
+    result = run({"INPUT": grid_layer(nulls=True), "FIELDS": ["violence"], "OUTPUT": "memory:"})
+    out = table_of(result["OUTPUT"])
+    assert result["ZONES_EXCLUDED"] == 1 and out.ci_excluded.tolist()[7] == 1
+    assert np.isnan(out.ci_score.iloc[7]) and out.ci_rank.notna().sum() == 24
+
+
+def test_bad_input_gives_clear_errors(provider):
+    layer = grid_layer()
+    bad = json.loads(json.dumps(SPEC))
+    bad["themes"][0]["issues"][0]["indicators"]["victims"]["field"] = "nope"
+    bad["themes"][1]["issues"][0]["indicators"]["victims"]["scaling"] = "zscor"
+    with pytest.raises(QgsProcessingException) as err:
+        run({"INPUT": layer, "SPEC": json.dumps(bad), "OUTPUT": "memory:"})
+    text = str(err.value)
+    assert "2 problem(s)" in text
+    assert "themes[0].issues[0].indicators.victims.field: field 'nope' is not in the layer" in text
+    assert "themes[1].issues[0].indicators.victims.scaling" in text
+    with pytest.raises(QgsProcessingException, match="not valid JSON.*line 1"):
+        run({"INPUT": layer, "SPEC": '{"themes": [', "OUTPUT": "memory:"})
+    text_field = {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": {
+        "x": {"field": "label"}}}]}]}
+    with pytest.raises(QgsProcessingException, match="indicators.x.field: field 'label' is not numeric"):
+        run({"INPUT": layer, "SPEC": json.dumps(text_field), "OUTPUT": "memory:"})
+    with pytest.raises(QgsProcessingException, match="SPEC.*or choose indicator FIELDS"):
+        run({"INPUT": layer, "OUTPUT": "memory:"})
+
+
+@pytest.mark.slow
+def test_imd_2025_through_processing_on_all_english_lsoas(provider):
+    path = os.path.join(DATA, "england", "imd2025_lsoa21.csv")
+    layer = QgsVectorLayer(f"file://{path}?type=csv&geomType=none&detectTypes=yes", "imd", "delimitedtext")
+    assert layer.isValid() and layer.featureCount() == 33755
+    weights = {"Income": 0.225, "Employment": 0.225, "Education": 0.135, "Health": 0.135,
+               "Crime": 0.093, "Housing_and_Services": 0.093, "Environment": 0.093}
+    spec = {"themes": [{"name": d.lower(), "weight": w, "issues": [{"name": f"{d.lower()}_d",
+                        "indicators": {"rank": {"field": f"{d}_rank", "scaling": "exponential",
+                                                "direction": "lower_is_worse"}}}]}
+                       for d, w in weights.items()],
+            "aggregation": {"issue": "sum", "theme": "sum", "composite": "sum"}}
+    result = run({"INPUT": layer, "SPEC": json.dumps(spec), "OUTPUT": "memory:"})
+    out = table_of(result["OUTPUT"])
+    assert np.abs(out.ci_score - out.IMD_score).max() < 0.001
+    assert np.abs(out.ci_rank - out.IMD_rank).max() <= 1
+    assert (out.ci_decile == out.IMD_decile).all()
