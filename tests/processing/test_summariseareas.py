@@ -158,3 +158,59 @@ def test_partly_covered_areas_are_named(provider):
                    context=QgsProcessingContext(), feedback=feedback)
     low = [w for w in feedback.warnings if "covered by the zones" in w]
     assert len(low) == 1 and "Far East (33.3 %)" in low[0] and "West" not in low[0]
+
+
+def test_birmingham_constituencies_from_imd(provider, data_copy):
+    """Real data: the 659 Birmingham LSOAs with the IMD 2025 score as the index and Census 2021
+    population, summarised by the 10 Birmingham constituencies. Checked against pandas on the
+    published table (population conserved; top-decile share and extent recomputed directly)."""
+    import os
+
+    import numpy as np
+    import pandas as pd
+    from qgis.core import QgsFeatureRequest, QgsField, edit
+    from qgis.PyQt.QtCore import QVariant
+
+    folder = os.path.dirname(data_copy("birmingham/lsoa21.gpkg"))
+    imd = pd.read_csv(data_copy("birmingham/imd2025_lsoa21.csv")).set_index("lsoa21_code")
+    pop = pd.read_csv(data_copy("birmingham/census2021_population_lsoa21.csv")).set_index("mnemonic")
+    lsoa = QgsVectorLayer(os.path.join(folder, "lsoa21.gpkg"), "lsoa", "ogr")
+    zones = lsoa.materialize(QgsFeatureRequest().setFilterExpression("\"Area\" = 'Birmingham'"))
+    with edit(zones):
+        zones.addAttribute(QgsField("ci_score", QVariant.Double))
+        zones.addAttribute(QgsField("population", QVariant.Double))
+        zones.updateFields()
+        for f in zones.getFeatures():
+            f["ci_score"] = float(imd.loc[f["LSOA21"], "IMD_score"])
+            f["population"] = float(pop.loc[f["LSOA21"], "total"])
+            zones.updateFeature(f)
+    areas = QgsVectorLayer(data_copy("birmingham/constituencies_2010.gpkg"), "pcon", "ogr")
+    areas.setSubsetString("\"Area\" = 'Birmingham'")
+    res = _run({"ZONES": zones, "AREAS": areas, "AREA_NAME_FIELD": "Cnsttnc",
+                "OUTPUT": "memory:", "TABLE": "memory:"})
+    table = _rows(res["TABLE"])
+    whole = table.pop("Whole study area")
+    assert len(table) == 10 and whole["n_zones"] == 659
+    # independent figures from the published table
+    frame = imd.join(pop["total"], how="inner")
+    assert len(frame) == 659
+    assert whole["population"] == pytest.approx(frame["total"].sum())
+    rank = frame["IMD_score"].rank(ascending=False, method="min")
+    top = rank <= 65  # ceil(10 * r / 659) == 1 for r <= 65
+    assert whole["pop_top_decile_pct"] == pytest.approx(
+        100 * frame.loc[top, "total"].sum() / frame["total"].sum())
+    pct = np.ceil(100 * rank / 659)
+    weight = np.where(pct <= 10, 1.0, np.where(pct <= 30, 0.95 - (pct - 11) * 0.9 / 19, 0.0))
+    assert whole["extent_pct"] == pytest.approx(100 * (weight * frame["total"]).sum()
+                                                / frame["total"].sum())
+    assert whole["mean_score"] == pytest.approx(
+        (frame["IMD_score"] * frame["total"]).sum() / frame["total"].sum())
+    # the constituencies share out (almost) the whole population: the generalised boundaries
+    # leave slivers outside, well under 0.5 %
+    total = sum(row["population"] for row in table.values())
+    assert total == pytest.approx(whole["population"], rel=5e-3)
+    ranks = {name: row["area_rank"] for name, row in table.items()}
+    assert sorted(ranks.values()) == list(range(1, 11))
+    # Hodge Hill and Ladywood are Birmingham's most deprived; Sutton Coldfield the least
+    assert {n for n, r in ranks.items() if r <= 2} == {"Hodge Hill", "Ladywood"}
+    assert ranks["Sutton Coldfield"] == 10
