@@ -166,11 +166,13 @@ def build(out_dir, extra_areas=(), rename=None):
     areas = [f for f in cons.getFeatures() if f["Area"] == "Birmingham" or f["Cnsttnc"] in extra_areas]
     points = [f.geometry().pointOnSurface() for f in feats]
     rows = []
+    zone_area = np.full(len(feats), None, dtype=object)
     for a in areas:
         geom = a.geometry()
         inside = np.array([geom.contains(p) for p in points])
         sub = df[inside]
         name = (rename or {}).get(a["Cnsttnc"], a["Cnsttnc"])
+        zone_area[inside] = name
         row = {"area_name": name, "n_zones": int(inside.sum())}
         pop = sub["population"].to_numpy()
         row["population"] = float(pop.sum())
@@ -215,4 +217,5 @@ def build(out_dir, extra_areas=(), rename=None):
     al.dataProvider().addFeatures(af)
     areas_uri = _write(al, os.path.join(out_dir, "areas.gpkg"), "areas")
     return {"zones": zones_uri, "hotspots": hot_uri, "areas": areas_uri,
-            "summary": summary.drop(columns="_geom"), "zones_df": df, "recipe": recipe()}
+            "summary": summary.drop(columns="_geom"), "zones_df": df.assign(area=zone_area),
+            "recipe": recipe()}

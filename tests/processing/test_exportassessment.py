@@ -1,0 +1,243 @@
+"""compositeindex:exportassessment on real Birmingham data (IMD 2025 as a stand-in index, the 10
+constituencies, plus Meriden in Solihull as an area with no zones and one very long name)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from qgis.core import (
+    QgsFeature,
+    QgsField,
+    QgsGeometry,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProject,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtGui import QFontMetricsF, QImage
+
+from composite_index_plugin.processing import assessment_layout as al
+from tests.processing import assessment_fixtures as fx
+
+LONG = ("Hall Green and Moseley with Sparkhill, Sparkbrook, Springfield, Acocks Green, Tyseley and Hay "
+        "Mills: a deliberately long constituency name that has to wrap")
+
+
+class Feedback(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.infos, self.warnings = [], []
+
+    def pushInfo(self, text):
+        self.infos.append(text)
+
+    def pushWarning(self, text):
+        self.warnings.append(text)
+
+
+def _run(params):
+    import processing
+
+    feedback = Feedback()
+    result = processing.run("compositeindex:exportassessment", params, context=QgsProcessingContext(),
+                            feedback=feedback)
+    return result, feedback
+
+
+@pytest.fixture(scope="module")
+def export(provider, tmp_path_factory):
+    out = tmp_path_factory.mktemp("assessment")
+    data = fx.build(str(out / "data"), extra_areas=("Meriden",), rename={"Hall Green": LONG})
+    recipe = out / "recipe.json"
+    recipe.write_text(json.dumps(data["recipe"]), encoding="utf-8")
+    params = {"ZONES": data["zones"], "HOTSPOT_ZONES": data["hotspots"], "AREAS": data["areas"],
+              "TITLE": "Birmingham assessment (test)", "RECIPE": str(recipe),
+              "PDF": str(out / "assessment.pdf"), "PNG_FOLDER": str(out / "png"),
+              "PROJECT": str(out / "assessment.qgz")}
+    result, feedback = _run(params)
+    return {"out": out, "data": data, "result": result, "feedback": feedback, "params": params}
+
+
+def _pdf_pages(path):
+    if shutil.which("pdfinfo"):
+        text = subprocess.run(["pdfinfo", path], capture_output=True, text=True, check=True).stdout
+        return int(re.search(r"^Pages:\s+(\d+)", text, re.M).group(1))
+    with open(path, "rb") as handle:
+        return len(re.findall(rb"/Type\s*/Page(?![s\w])", handle.read()))
+
+
+def _gray(image):
+    """QImage -> 2-D numpy array of grey values 0..255."""
+    image = image.convertToFormat(QImage.Format_Grayscale8)
+    w, h, bpl = image.width(), image.height(), image.bytesPerLine()
+    ptr = image.constBits()
+    ptr.setsize(h * bpl)
+    return np.frombuffer(ptr, dtype=np.uint8).reshape(h, bpl)[:, :w].copy()
+
+
+def _crop_mm(gray, rect, inset=2.0):
+    h, w = gray.shape
+    sx, sy = w / al.PAGE_W, h / al.PAGE_H
+    x, y, rw, rh = rect
+    rows = slice(int((y + inset) * sy), int((y + rh - inset) * sy))
+    cols = slice(int((x + inset) * sx), int((x + rw - inset) * sx))
+    return gray[rows, cols]
+
+
+def _page_images(export):
+    """Every page of the PDF as a grey array (pdftoppm when installed, else the PNG_FOLDER pages)."""
+    pdf = export["params"]["PDF"]
+    if shutil.which("pdftoppm"):
+        prefix = str(export["out"] / "raster")
+        subprocess.run(["pdftoppm", "-r", "30", "-png", pdf, prefix], check=True)
+        files = sorted(f for f in os.listdir(export["out"]) if f.startswith("raster"))
+        return [_gray(QImage(str(export["out"] / f))) for f in files]
+    folder = export["params"]["PNG_FOLDER"]
+    return [_gray(QImage(os.path.join(folder, f))) for f in sorted(os.listdir(folder))]
+
+
+def test_page_count_is_areas_plus_one(export):
+    n_areas = len(export["data"]["summary"])          # 10 Birmingham + Meriden
+    assert n_areas == 11
+    assert export["result"]["PAGES"] == 12
+    assert _pdf_pages(export["params"]["PDF"]) == n_areas + 1
+    pngs = sorted(os.listdir(export["params"]["PNG_FOLDER"]))
+    assert pngs == [f"page_{k:02d}.png" for k in range(1, 13)]
+
+
+def test_every_page_has_a_drawn_map(export):
+    pages = _page_images(export)
+    assert len(pages) == 12
+    for k, gray in enumerate(pages):
+        frame = _crop_mm(gray, al.MAP_RECT)
+        blank = _crop_mm(gray, (0.0, 0.0, al.PAGE_W, 4.5), inset=0.5)   # top margin: nothing there
+        assert blank.std() < 1.0 and blank.min() > 250, f"page {k + 1}: margin not blank"
+        inked = (frame < 235).mean()
+        assert frame.std() > 20, f"page {k + 1}: map frame looks blank (std {frame.std():.1f})"
+        assert inked > 0.10, f"page {k + 1}: only {inked:.0%} of the map frame is drawn"
+
+
+def _layouts(export):
+    project = QgsProject()
+    assert project.read(export["params"]["PROJECT"])
+    layouts = {lay.name(): lay for lay in project.layoutManager().layouts()}
+    return project, layouts
+
+
+def test_project_keeps_both_layouts_and_the_atlas(export):
+    project, layouts = _layouts(export)
+    assert sorted(layouts) == ["Birmingham assessment (test) - areas",
+                               "Birmingham assessment (test) - overview"]
+    atlas = layouts["Birmingham assessment (test) - areas"].atlas()
+    assert atlas.enabled() and atlas.coverageLayer() is not None and atlas.coverageLayer().isValid()
+    assert atlas.coverageLayer().featureCount() == 11
+
+
+def test_table_rows_match_the_summary_layer(export):
+    summary = export["data"]["summary"].set_index("area_name")
+    zones = export["data"]["zones_df"]
+    labels = fx.THEME_LABELS
+    project, layouts = _layouts(export)
+    layout = layouts["Birmingham assessment (test) - areas"]
+    table = al.table_of(layout)
+    atlas = layout.atlas()
+    assert atlas.beginRender()
+    seen = 0
+    try:
+        for i in range(atlas.count()):
+            atlas.seekTo(i)
+            name = atlas.layout().reportContext().feature()["area_name"]
+            table.refreshAttributes()
+            rows = [list(r) for r in table.contents()]
+            row = summary.loc[name]
+            if row["n_zones"] == 0:
+                assert rows == [["No index zones in this area", "-", "-", "-"]]
+                continue
+            seen += 1
+            expected = ["Composite index"] + [f"Theme: {labels[row[f'top_theme_{k}']]}" for k in (1, 2, 3)] \
+                + [f"Issue: {row[f'top_issue_{k}'].capitalize()}" for k in (1, 2, 3)]
+            assert [r[0] for r in rows] == expected
+            assert rows[0][1] == f"{row['mean_score']:.1f}"
+            assert rows[0][2] == f"{int(row['area_rank'])} of 10"
+            assert rows[0][3] == f"{row['gap_diff']:+.1f}".replace("-", "\u2212")
+            t1 = row["top_theme_1"]
+            assert rows[1][1] == f"{row[f'{t1}_mean']:.2f}".replace("-", "\u2212")
+            theme_rank = int((summary[f"{t1}_mean"].dropna() > row[f"{t1}_mean"]).sum()) + 1
+            assert rows[1][2] == f"{theme_rank} of 10"
+            # issue score: the mean of the issue index over the area's zones, computed independently
+            i1 = row["top_issue_1"]
+            mean_issue = zones.loc[zones["area"] == name, f"{i1}_idx"].mean()
+            assert rows[4][1] == f"{mean_issue:.2f}".replace("-", "\u2212")
+    finally:
+        atlas.endRender()
+    assert seen == 10
+
+
+def test_overview_table_lists_every_area_by_rank(export):
+    project, layouts = _layouts(export)
+    table = al.table_of(layouts["Birmingham assessment (test) - overview"])
+    table.refreshAttributes()
+    rows = [list(r) for r in table.contents()]
+    summary = export["data"]["summary"]
+    assert len(rows) == 11
+    ranked = summary[summary["n_zones"] > 0].sort_values("area_rank")
+    assert [r[0] for r in rows[:10]] == [str(int(k)) for k in ranked["area_rank"]]
+    assert rows[0][1] == "Hodge Hill" and rows[-1][:2] == ["-", "Meriden"]
+
+
+def test_log_names_the_field_and_the_no_data_area(export):
+    infos = export["feedback"].infos
+    assert any("No area name field chosen: using 'area_name'" in t for t in infos)
+    assert any("1 area(s) without zones" in t for t in infos)
+
+
+def test_long_title_wraps_within_the_title_box(export):
+    project, layouts = _layouts(export)
+    layer = layouts["Birmingham assessment (test) - areas"].atlas().coverageLayer()
+    title = next(f["page_title"] for f in layer.getFeatures() if f["area_name"] == LONG)
+    lines = title.split("\n")
+    assert len(lines) == 2 and " ".join(lines) == LONG
+    family = al.available_font()
+    metrics = QFontMetricsF(al._font(al.TITLE_PT, True, family))
+    limit = al.TITLE_RECT[2] * al._px_per_mm()
+    assert all(metrics.horizontalAdvance(line) <= limit for line in lines)
+    assert al.wrap_text("Short", family, al.TITLE_PT, al.TITLE_RECT[2]) == "Short"
+    # three lines' worth is cut to two with an ellipsis, still inside the box
+    cut = al.wrap_text(LONG + " " + LONG, family, al.TITLE_PT, al.TITLE_RECT[2], 2).split("\n")
+    assert len(cut) == 2 and cut[1].endswith(" \u2026") and cut[0] == lines[0]
+    assert all(metrics.horizontalAdvance(line) <= limit for line in cut)
+
+
+def test_font_fallback(qgis_app):
+    from qgis.PyQt.QtGui import QFontDatabase
+
+    installed = set(QFontDatabase().families())
+    family = al.available_font("No Such Font Family")
+    assert family != "No Such Font Family"
+    assert family in installed or family == al.QFont().defaultFamily()
+    # every text item of a template takes the fallback family
+    project = QgsProject()
+    layout = al.load_template(project, "area", "fonts")
+    al.use_font(layout, "Fallback Family")
+    assert layout.itemById("title").font().family() == "Fallback Family"
+    assert al.table_of(layout).contentTextFormat().font().family() == "Fallback Family"
+    from qgis.core import QgsLegendStyle
+    assert layout.itemById("legend").styleFont(QgsLegendStyle.SymbolLabel).family() == "Fallback Family"
+
+
+def test_areas_without_text_field_fail_clearly(provider, tmp_path):
+    data = fx.build(str(tmp_path / "d"))
+    areas = QgsVectorLayer("Polygon?crs=EPSG:27700", "codes only", "memory")
+    areas.dataProvider().addAttributes([QgsField("code", QVariant.Int)])
+    areas.updateFields()
+    f = QgsFeature(areas.fields())
+    f.setGeometry(QgsGeometry.fromWkt("POLYGON((400000 280000,410000 280000,410000 290000,400000 280000))"))
+    f.setAttributes([1])
+    areas.dataProvider().addFeatures([f])
+    with pytest.raises(QgsProcessingException, match="has no text field to name the pages"):
+        _run({"ZONES": data["zones"], "AREAS": areas, "PDF": str(tmp_path / "x.pdf")})
