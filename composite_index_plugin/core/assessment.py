@@ -402,6 +402,9 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     if no_gap:
         messages.append(f"{len(no_gap)} area(s) have no zone on one side of the gap "
                         f"(gap left empty): {', '.join(no_gap[:10])}.")
+    if np.isfinite(diffs).any() and not np.isfinite(ratios).any():
+        messages.append("The gap ratio is left empty: the other zones' mean score is not "
+                        "positive (scores on a z-scale can be negative); use the difference.")
     rest = [c for c in out.columns if c not in SUMMARY_COLUMNS]
     out = out[SUMMARY_COLUMNS + rest]
     progress.report(1.0)

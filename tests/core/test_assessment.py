@@ -109,6 +109,12 @@ def test_gap_percent_zone_weighted():
 def test_gap_ratio_undefined_for_non_positive_rest():
     diff, ratio, top, rest = gap_stats([2.0, -1.0, -3.0], [True, False, False], [1, 1, 1])
     assert diff == pytest.approx(4.0) and np.isnan(ratio) and rest == pytest.approx(-2)
+    zones = _zones()
+    zones["ci_score"] -= 9  # scores 1 .. -8: the rest's mean is negative everywhere
+    res = summarise_areas(zones, _overlaps(), ["A", "B"], population="population")
+    assert res.table["gap_ratio"].isna().all()
+    assert res.table.iloc[-1].gap_diff == pytest.approx(4.6)
+    assert any("gap ratio is left empty" in m for m in res.messages)
 
 
 def test_without_population_and_with_missing_scores():
