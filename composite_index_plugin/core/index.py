@@ -53,7 +53,10 @@ NEIGHBOUR_METHODS = ("queen", "rook", "distance", "knn")
 
 INDICATOR_KEYS = ("field", "label", "description", "measure", "denominator", "per", "scaling",
                   "direction", "weight", "missing", "scale_to", "min", "max", "mean", "sd",
-                  "threshold", "c", "clustering")
+                  "threshold", "c", "clustering", "options")
+# Keys that may also be given inside an indicator's "options" object (the recipe's roles do).
+OPTION_KEYS = ("denominator", "per", "scale_to", "min", "max", "mean", "sd", "threshold", "c",
+               "clustering")
 ISSUE_KEYS = ("name", "label", "description", "weight", "indicators", "aggregation")
 THEME_KEYS = ("name", "label", "description", "weight", "issues", "aggregation")
 SPEC_KEYS = ("themes", "aggregation", "neighbours", "name", "label", "description", "version")
@@ -144,11 +147,36 @@ def _check_name(obj, path, problems, seen):
     return name
 
 
+def flatten_indicator(ind):
+    """The indicator with its ``options`` object merged in (options given at the top win)."""
+    opts = ind.get("options")
+    if not isinstance(opts, dict):
+        return ind
+    flat = {k: v for k, v in ind.items() if k != "options"}
+    for k, v in opts.items():
+        if k in OPTION_KEYS:
+            flat.setdefault(k, v)
+    return flat
+
+
 def _check_indicator(key, ind, path, problems, names, kinds):
     if not isinstance(ind, dict):
         problems.append(Problem(path, "an indicator must be an object with at least a 'field'.",
                                 'Write e.g. {"field": "my_field"}.'))
         return None
+    opts = ind.get("options", {})
+    if not isinstance(opts, dict):
+        problems.append(Problem(f"{path}.options", "options must be an object.",
+                                'Write e.g. {"min": 0, "max": 100}.'))
+    else:
+        for k in opts:
+            if k not in OPTION_KEYS:
+                problems.append(Problem(f"{path}.options.{k}", f"unknown option '{k}'.",
+                                        "Options are: " + _choices(OPTION_KEYS) + "."))
+    if isinstance(opts, dict):
+        ind = flatten_indicator(ind)
+    else:
+        ind = {k: v for k, v in ind.items() if k != "options"}
     if not isinstance(key, str) or not NAME_RE.match(key):
         problems.append(Problem(path, f"indicator name {key!r} is not a valid name.",
                                 "Use lowercase letters, digits and _, starting with a letter."))
@@ -432,7 +460,7 @@ def _plan(spec):
             ipath = f"{tpath}.issues[{ii}]"
             inds = []
             for key, ind in issue["indicators"].items():
-                opts = {k: v for k, v in ind.items() if k not in ("label", "description")}
+                opts = {k: v for k, v in flatten_indicator(ind).items() if k not in ("label", "description")}
                 opts.setdefault("measure", "value")
                 opts.setdefault("scaling", "minmax")
                 opts.setdefault("direction", "higher_is_worse")
@@ -476,6 +504,37 @@ def spec_fingerprint(spec):
     root, c = _plan(spec)
     text = json.dumps(_plan_json(root, c), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _indicators_of(spec):
+    for theme in spec.get("themes", []) if isinstance(spec, dict) else []:
+        for issue in theme.get("issues", []) if isinstance(theme, dict) else []:
+            inds = issue.get("indicators", {}) if isinstance(issue, dict) else {}
+            for ind in inds.values() if isinstance(inds, dict) else []:
+                if isinstance(ind, dict):
+                    yield flatten_indicator(ind)
+
+
+def spec_fields(spec):
+    """Sorted names of every field the spec reads (indicator fields and denominators)."""
+    names = set()
+    for ind in _indicators_of(spec):
+        for key in ("field", "denominator"):
+            if isinstance(ind.get(key), str) and ind[key]:
+                names.add(ind[key])
+    return sorted(names)
+
+
+def spec_needs(spec):
+    """``(areas, neighbours)``: does any indicator need the zones' areas (density) or their
+    neighbours (spatial EB rate, Gi* clustering)?"""
+    areas = neighbours = False
+    for ind in _indicators_of(spec):
+        measure = ind.get("measure", "value")
+        areas |= measure == "density"
+        neighbours |= measure == "eb_rate_spatial" or (
+            measure == "clustering" and ind.get("clustering") == "gi_star")
+    return areas, neighbours
 
 
 def simple_spec(fields, scaling="minmax", aggregation="mean", direction="higher_is_worse"):

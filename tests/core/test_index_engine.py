@@ -315,3 +315,19 @@ def test_progress_reports_and_cancel():
     assert seen[-1] == 1.0 and seen == sorted(seen)
     with pytest.raises(CompositeIndexError, match="Cancelled"):
         build_index(FRAME, hand_spec(), progress=Progress(is_cancelled=lambda: True))
+
+
+def test_options_object_as_the_recipe_writes_it():
+    spec = {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": {
+        "v": {"field": "v4", "measure": "rate", "scaling": "minmax_fixed",
+              "options": {"denominator": "pop", "per": 100, "min": 0, "max": 2}},
+        "w": {"field": "v1", "options": {"bogus": 1}}}}]}]}
+    problems = validate_spec(spec, list(FRAME.columns))
+    assert [p.path for p in problems] == ["themes[0].issues[0].indicators.w.options.bogus"]
+    del spec["themes"][0]["issues"][0]["indicators"]["w"]
+    from composite_index_plugin.core.index import spec_fields, spec_needs
+
+    assert spec_fields(spec) == ["pop", "v4"] and spec_needs(spec) == (False, False)
+    t = build_index(FRAME, spec).table
+    # rates per 100: 1, 0.5, (zero denominator: excluded), 1.25; fixed range 0-2.
+    np.testing.assert_allclose(t.i_v_s.to_numpy()[[0, 1, 3]], [0.5, 0.25, 0.625])

@@ -96,19 +96,6 @@ def read_baseline(path):
             "Use the BASELINE_OUT file of an earlier run.") from err
 
 
-def needs(spec):
-    """Which extra inputs the spec's indicators need: (areas?, neighbours?)."""
-    areas = neighbours = False
-    for theme in spec.get("themes", []):
-        for issue in theme.get("issues", []):
-            for ind in issue.get("indicators", {}).values():
-                measure = ind.get("measure", "value")
-                areas |= measure == "density"
-                neighbours |= measure == "eb_rate_spatial" or (
-                    measure == "clustering" and ind.get("clustering") == "gi_star")
-    return areas, neighbours
-
-
 def zone_areas(source, context, fids):
     """Area of each zone in m^2 (ellipsoidal when the project has an ellipsoid), in ``fids`` order."""
     from qgis.core import QgsDistanceArea
@@ -263,16 +250,13 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
             raise QgsProcessingException(
                 f"The index spec has {len(problems)} problem(s):\n"
                 + "\n".join(f"- {p}" for p in problems))
-        wanted = sorted({ind["field"] for th in spec["themes"] for iss in th["issues"]
-                         for ind in iss["indicators"].values()}
-                        | {ind["denominator"] for th in spec["themes"] for iss in th["issues"]
-                           for ind in iss["indicators"].values() if ind.get("denominator")})
+        wanted = engine.spec_fields(spec)
         feedback.setProgressText(self.tr("Reading the zones"))
         frame = layer_dataframe(source, fields=wanted, feedback=feedback)
         if feedback.isCanceled():
             return {}
         fids = frame.pop("__fid").to_numpy()
-        want_areas, want_neighbours = needs(spec)
+        want_areas, want_neighbours = engine.spec_needs(spec)
         areas = zone_areas(source, context, fids) if want_areas else None
         neighbours = zone_neighbours(source, spec, fids, feedback) if want_neighbours else None
         baseline = None
