@@ -195,7 +195,8 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
                         feedback.setProgress(30 + 40 * n / max(len(todo), 1))
                     cell = QgsGeometry()
                     cell.fromWkb(blob)
-                    if not engine.intersects(cell.constGet()):
+                    # Cells that only touch the study area (no shared area) are left out.
+                    if not engine.intersects(cell.constGet()) or engine.touches(cell.constGet()):
                         continue
                     if keep == 2 and not engine.contains(cell.constGet()):
                         piece = QgsGeometry(engine.intersection(cell.constGet()))

@@ -1,0 +1,329 @@
+"""compositeindex:aggregatepat - count victims, offenders and locations of one issue onto zones."""
+import time
+
+import numpy as np
+import pandas as pd
+from qgis.core import (
+    QgsFeatureRequest,
+    QgsGeometry,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputString,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExpression,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
+
+from composite_index_plugin.core import aggregate as agg
+from composite_index_plugin.core import kde as kde_mod
+from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core.geometry import points_in_rings, rings_from_wkb
+from composite_index_plugin.core.grid import SHAPES, GridSpec
+from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.io_points import read_points
+from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
+
+ROLE_KEYS = {"victims": "VICTIMS", "offenders": "OFFENDERS", "locations": "LOCATIONS"}
+GRID_FIELDS = ("grid_shape", "grid_size", "grid_x0", "grid_y0")
+
+
+class Zones:
+    """Zones of a layer, in feature order: grid definition (when it is one of ours) and rings."""
+
+    def __init__(self):
+        self.n = 0
+        self.fids = None
+        self.spec = None          # GridSpec when the zones are our grid
+        self.index = None         # (a, b) per zone for grids
+        self.clipped = None       # bool per zone (grid cells cut by the study area)
+        self.rings = {}           # zone row -> list of rings (all zones, or clipped cells only)
+        self.anchor = None        # (x, y) per zone: point on surface / cell centre
+        self.n_repaired = 0
+        self.repaired_fids = []
+        self.n_null = 0
+
+
+def grid_definition(frame):
+    """GridSpec from the grid_* columns when they are present and the same on every row."""
+    if any(f not in frame.columns for f in GRID_FIELDS) or len(frame) == 0:
+        return None
+    shapes = frame["grid_shape"].dropna().unique()
+    if len(shapes) != 1 or shapes[0] not in SHAPES or frame["grid_shape"].isna().any():
+        return None
+    values = []
+    for f in GRID_FIELDS[1:]:
+        col = pd.to_numeric(frame[f], errors="coerce")
+        if col.isna().any() or col.nunique() != 1:
+            return None
+        values.append(float(col.iloc[0]))
+    try:
+        return GridSpec(shapes[0], *values)
+    except CompositeIndexError:
+        return None
+
+
+def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False):
+    """Read the zones: our grids by their attributes (no geometry unless clipped), others as rings."""
+    z = Zones()
+    names = zones_source.fields().names()
+    grid_cols = [f for f in GRID_FIELDS if f in names]
+    spec = None
+    if len(grid_cols) == len(GRID_FIELDS) and not force_polygons:
+        idx_names = [n for n in ("q", "r", "row", "col", "grid_clipped") if n in names]
+        frame = layer_dataframe(zones_source, fields=list(GRID_FIELDS) + idx_names)
+        spec = grid_definition(frame)
+        if spec is not None and all(n in frame.columns for n in spec.index_names):
+            a = pd.to_numeric(frame[spec.index_names[0]], errors="coerce")
+            b = pd.to_numeric(frame[spec.index_names[1]], errors="coerce")
+            if a.isna().any() or b.isna().any():
+                spec = None
+            else:
+                z.spec = spec
+                z.index = (a.to_numpy(dtype=np.int64), b.to_numpy(dtype=np.int64))
+                z.fids = frame["__fid"].to_numpy()
+                z.n = len(frame)
+                clipped = pd.to_numeric(frame.get("grid_clipped", pd.Series(0, index=frame.index)),
+                                        errors="coerce").fillna(0).to_numpy() > 0
+                z.clipped = clipped
+                if need_anchor:
+                    z.anchor = spec.centres(*z.index)
+                if clipped.any():
+                    row_of = {int(f): i for i, f in enumerate(z.fids.tolist())}
+                    req = QgsFeatureRequest().setFilterFids([int(f) for f in z.fids[clipped]])
+                    req.setNoAttributes()
+                    for f in zones_source.getFeatures(req):
+                        g = f.geometry()
+                        if not g.isNull():
+                            z.rings[row_of[f.id()]] = rings_from_wkb(bytes(g.asWkb()))
+                return z
+        feedback.pushInfo("The zones carry grid_* fields that do not describe one grid: counting by "
+                          "point in polygon instead.")
+    fids, anchors = [], []
+    for i, f in enumerate(zones_source.getFeatures(QgsFeatureRequest().setNoAttributes())):
+        if i % 5000 == 0 and feedback.isCanceled():
+            break
+        fids.append(f.id())
+        g = f.geometry()
+        if g.isNull() or g.isEmpty():
+            z.n_null += 1
+            z.rings[i] = []
+            anchors.append((np.nan, np.nan))
+            continue
+        if g.type() != QgsWkbTypes.PolygonGeometry:
+            raise QgsProcessingException(
+                f"Zone feature {f.id()} of '{zones_source.sourceName()}' is not a polygon: use a polygon "
+                "layer (or a grid from Create analysis grid) as zones.")
+        if not g.isGeosValid():
+            g = g.makeValid()
+            z.n_repaired += 1
+            z.repaired_fids.append(f.id())
+            if g.type() != QgsWkbTypes.PolygonGeometry:
+                g = g.convertToType(QgsWkbTypes.PolygonGeometry, True) or QgsGeometry()
+        z.rings[i] = rings_from_wkb(bytes(g.asWkb())) if not g.isNull() else []
+        if need_anchor:
+            p = g.pointOnSurface()
+            pt = p.asPoint() if not p.isNull() else None
+            anchors.append((pt.x(), pt.y()) if pt is not None else (np.nan, np.nan))
+    z.fids = np.asarray(fids)
+    z.n = len(fids)
+    if need_anchor:
+        arr = np.asarray(anchors, dtype="float64").reshape(-1, 2)
+        z.anchor = (arr[:, 0], arr[:, 1])
+    if z.n_repaired:
+        feedback.reportError(
+            f"{z.n_repaired} invalid zone polygon(s) were repaired (make valid) before counting, "
+            f"feature ids {', '.join(str(i) for i in z.repaired_fids[:10])}"
+            + (" ..." if z.n_repaired > 10 else "") + ".", False)
+    if z.n_null:
+        feedback.reportError(f"{z.n_null} zone(s) have no geometry: they get zero counts.", False)
+    return z
+
+
+def count_role(role, points, zones, progress=None):
+    """RoleCounts of ``points`` (PointData) on ``zones`` (Zones)."""
+    weights = None
+    if points.columns:
+        weights = next(iter(points.columns.values()))
+    if zones.spec is not None:
+        point_zone = agg.zone_index_for_grid(zones.spec, zones.index[0], zones.index[1], points.x, points.y)
+        if zones.clipped is not None and zones.clipped.any():
+            # Cells cut by the study area: keep only the points inside what is left of the cell.
+            in_clipped = np.flatnonzero((point_zone >= 0) & zones.clipped[np.maximum(point_zone, 0)])
+            for zrow in np.unique(point_zone[in_clipped]).tolist():
+                sel = in_clipped[point_zone[in_clipped] == zrow]
+                inside = points_in_rings(points.x[sel], points.y[sel], zones.rings.get(zrow, []))
+                point_zone[sel[~inside]] = -1
+        return agg.count_points(role, zones.n, point_zone=point_zone, weights=weights)
+    zone_rings = [zones.rings.get(i, []) for i in range(zones.n)]
+    return agg.aggregate_role(role, points.x, points.y, zones.n, zone_rings=zone_rings, weights=weights,
+                              progress=progress)
+
+
+class AggregatePatAlgorithm(CompositeIndexAlgorithm):
+    NAME = "aggregatepat"
+    DISPLAY_NAME = "Aggregate victims, offenders and locations"
+    GROUP = "Geography"
+    GROUP_ID = "geography"
+    HELP = (
+        "For one issue, counts where victims live, where offenders live and where it happens, onto "
+        "zones: a grid made by 'Create analysis grid' (binned by arithmetic, very fast) or any "
+        "polygon layer (point in polygon). Each role layer is optional (give at least one), with an "
+        "optional filter expression and an optional weight field (e.g. a harm score).\n\n"
+        "Output: the zones with every attribute, plus <issue>_victims, <issue>_offenders, "
+        "<issue>_locations (counts), <issue>_<role>_w (weighted sums, when a weight is given) and "
+        "<issue>_<role>_kde (quartic kernel density per km2 at the cell centre or the zone's point on "
+        "surface, when KDE_BANDWIDTH > 0). With a ratio layer (e.g. residents or address points, "
+        "optionally weighted by population) <issue>_<role>_kde_ratio is the dual kernel ratio, a "
+        "'clustering' measure: 1 = as spread as the population, above 1 = more concentrated.\n\n"
+        "Edge rule: a point exactly on an edge shared by two zones is counted once, in the zone to "
+        "its east (north for a horizontal edge). Points outside all zones, features without "
+        "geometry, features left out by the filter and null or non-numeric weights are counted "
+        "and reported. Polygons or lines in a role layer are replaced by a point on their surface "
+        "(with a warning); multipoints are split. Overlapping zones are warned about: a point is "
+        "then counted once in every zone it falls in. Points in another CRS are reprojected to "
+        "the zones' CRS.")
+
+    def initAlgorithm(self, config=None):
+        for role, key in ROLE_KEYS.items():
+            self.addParameter(QgsProcessingParameterFeatureSource(
+                key, self.tr(f"{role.capitalize()} (points)"), [QgsProcessing.TypeVectorAnyGeometry],
+                optional=True))
+            p = QgsProcessingParameterExpression(
+                f"{key}_FILTER", self.tr(f"{role.capitalize()}: filter expression"), None, key, True)
+            self.addParameter(p)
+            self.addParameter(QgsProcessingParameterField(
+                f"{key}_WEIGHT", self.tr(f"{role.capitalize()}: weight field"), None, key,
+                QgsProcessingParameterField.Any, optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "ZONES", self.tr("Zones (grid or polygons)"), [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterString(
+            "ISSUE", self.tr("Issue name (used in field names)"), "issue"))
+        self.addParameter(QgsProcessingParameterNumber(
+            "KDE_BANDWIDTH", self.tr("Kernel density bandwidth in map units (0 = none)"),
+            QgsProcessingParameterNumber.Double, 0.0, False, 0.0))
+        ratio = [
+            QgsProcessingParameterFeatureSource(
+                "RATIO_LAYER", self.tr("Kernel ratio: population at risk (points, optional)"),
+                [QgsProcessing.TypeVectorAnyGeometry], optional=True),
+            QgsProcessingParameterField(
+                "RATIO_WEIGHT", self.tr("Kernel ratio: population field (optional)"), None,
+                "RATIO_LAYER", QgsProcessingParameterField.Numeric, optional=True),
+            QgsProcessingParameterEnum(
+                "RATIO_ROLE", self.tr("Kernel ratio: numerator"),
+                options=[self.tr("Victims"), self.tr("Offenders"), self.tr("Locations")], defaultValue=2),
+        ]
+        for p in ratio:
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(p)
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", self.tr("Zones with counts"), QgsProcessing.TypeVectorPolygon))
+        self.addOutput(QgsProcessingOutputString("SUMMARY", self.tr("What was counted")))
+
+    def checkParameterValues(self, parameters, context):
+        if not any(parameters.get(k) for k in ROLE_KEYS.values()):
+            return False, self.tr("Give at least one of the victims, offenders or locations layers.")
+        return super().checkParameterValues(parameters, context)
+
+    def processAlgorithm(self, parameters, context, feedback):
+        t_start = time.perf_counter()
+        zones_source = self.parameterAsSource(parameters, "ZONES", context)
+        if zones_source is None:
+            raise QgsProcessingException(self.invalidSourceError(parameters, "ZONES"))
+        issue = self.run_core(agg.check_issue_name,
+                              self.parameterAsString(parameters, "ISSUE", context).strip())
+        bandwidth = self.parameterAsDouble(parameters, "KDE_BANDWIDTH", context)
+        if zones_source.sourceCrs().isGeographic():
+            feedback.reportError(
+                f"The zones '{zones_source.sourceName()}' are in a geographic CRS "
+                f"({zones_source.sourceCrs().authid()}): counts are right, but kernel bandwidths "
+                "would be in degrees. A projected CRS (EPSG:27700 in Great Britain) is better.", False)
+        roles = [r for r, k in ROLE_KEYS.items()
+                 if self.parameterAsSource(parameters, k, context) is not None]
+        if not roles:
+            raise QgsProcessingException(
+                "Give at least one of the victims, offenders or locations layers.")
+        ratio_source = self.parameterAsSource(parameters, "RATIO_LAYER", context)
+        ratio_role = agg.ROLES[self.parameterAsEnum(parameters, "RATIO_ROLE", context)]
+        if ratio_source is not None and bandwidth <= 0:
+            raise QgsProcessingException(
+                "A kernel ratio needs a kernel density bandwidth above zero (KDE_BANDWIDTH).")
+        if ratio_source is not None and ratio_role not in roles:
+            raise QgsProcessingException(
+                f"The kernel ratio's numerator is {ratio_role}, but no {ratio_role} layer was given.")
+
+        zones = read_zones(zones_source, feedback, need_anchor=bandwidth > 0)
+        if zones.n == 0:
+            raise QgsProcessingException(f"The zones layer '{zones_source.sourceName()}' is empty.")
+        how = (f"grid ({zones.spec.describe()}), binned by arithmetic" if zones.spec is not None
+               else "polygons, point in polygon")
+        feedback.pushInfo(f"Zones: {zones.n:,} {how}.")
+        feedback.setProgress(10)
+        columns = {}
+        summary = []
+        bin_seconds = 0.0
+        point_sets = {}
+        crs = zones_source.sourceCrs()
+        for k, role in enumerate(roles):
+            key = ROLE_KEYS[role]
+            weight = self.parameterAsString(parameters, f"{key}_WEIGHT", context)
+            expression = self.parameterAsExpression(parameters, f"{key}_FILTER", context)
+            pts = read_points(self, parameters, key, context, feedback, fields=[weight] if weight else [],
+                              expression=expression, dest_crs=crs, label=role.capitalize())
+            pts.report(feedback, role.capitalize())
+            if feedback.isCanceled():
+                return {}
+            t0 = time.perf_counter()
+            res = self.run_core(count_role, role, pts, zones,
+                                progress_from_feedback(feedback, 10 + 60 * k / len(roles),
+                                                       10 + 60 * (k + 1) / len(roles)))
+            bin_seconds += time.perf_counter() - t0
+            columns[agg.field_names(issue, role)] = res.counts
+            if res.weighted is not None:
+                columns[agg.field_names(issue, role, weighted=True)] = res.weighted
+            line = res.summary() + f" (+{pts.n_filtered_out:,} filtered out, {pts.n_null_geometry:,} " \
+                                   "without geometry)"
+            summary.append(line)
+            feedback.pushInfo(line)
+            if res.n_outside:
+                feedback.reportError(f"{role.capitalize()}: {res.n_outside:,} points lie outside all zones "
+                                     "and are not counted.", False)
+            if res.n_multi_zone:
+                feedback.reportError(f"The zones overlap: {res.n_multi_zone:,} {role} points fall in more "
+                                     "than one zone and are counted in each.", False)
+            if res.n_bad_weight:
+                feedback.reportError(f"{role.capitalize()}: {res.n_bad_weight:,} points have a null or "
+                                     f"non-numeric '{weight}' and add 0 to the weighted sum.", False)
+            point_sets[role] = pts
+        feedback.pushInfo(f"Binning took {bin_seconds:.3f} s.")
+        if bandwidth > 0:
+            tx, ty = zones.anchor
+            densities = {}
+            for role, pts in point_sets.items():
+                densities[role] = self.run_core(kde_mod.kde_at, tx, ty, pts.x, pts.y, bandwidth)
+                columns[agg.field_names(issue, role, kde=True)] = densities[role]
+            if ratio_source is not None:
+                rw = self.parameterAsString(parameters, "RATIO_WEIGHT", context)
+                rp = read_points(self, parameters, "RATIO_LAYER", context, feedback,
+                                 fields=[rw] if rw else [], dest_crs=crs, label="Population at risk")
+                rp.report(feedback, "Population at risk")
+                den = self.run_core(kde_mod.kde_at, tx, ty, rp.x, rp.y, bandwidth,
+                                    rp.columns.get(rw) if rw else None)
+                ratio = kde_mod.kde_ratio(densities[ratio_role], den)
+                columns[agg.field_names(issue, ratio_role, kde=True) + "_ratio"] = ratio
+                feedback.pushInfo(f"Kernel ratio {ratio_role} / population at risk: "
+                                  f"{int(np.isfinite(ratio).sum()):,} zones with a value, "
+                                  f"{int((~np.isfinite(ratio)).sum()):,} where the population density is 0.")
+        feedback.setProgress(75)
+        frame = pd.DataFrame(columns)
+        dest = write_with_columns(self, parameters, context, zones_source, frame, "OUTPUT", feedback)
+        feedback.pushInfo(f"Done in {time.perf_counter() - t_start:.2f} s.")
+        return {"OUTPUT": dest, "SUMMARY": "\n".join(summary)}
+
+
+ALGORITHMS = [AggregatePatAlgorithm]
