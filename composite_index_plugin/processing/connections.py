@@ -151,10 +151,9 @@ def source_layer(source, path="source", name=None):
     uri = postgres_uri(source, path)
     layer = QgsVectorLayer(uri, name or source.get("layer") or source["table"], "postgres")
     if not layer.isValid():
-        err = layer.dataProvider().error().summary() if layer.dataProvider() else ""
         where = source.get("connection") or source.get("service")
         raise SourceError(Problem(path, f"table {source.get('schema', 'public')}.{source['table']} "
-                                  f"cannot be opened through {where!r}" + (f": {err}" if err else ""),
+                                  f"cannot be opened through {where!r}",
                                   "check that the server is running, the table and geometry "
                                   "column exist and this user may read them"))
     return layer
@@ -174,7 +173,7 @@ def speed_warnings(layer):
     out = []
     uri = QgsDataSourceUri(layer.source())
     table = f"{uri.schema() or 'public'}.{uri.table()}"
-    if not uri.keyColumn():
+    if _has_primary_key(uri) is False:
         out.append(f"PostGIS table {table} has no primary key: QGIS numbers its rows itself, which "
                    "is slow on big tables. Add one (ALTER TABLE ... ADD PRIMARY KEY).")
     index = _has_spatial_index(layer)
@@ -183,6 +182,25 @@ def speed_warnings(layer):
                    "reading only the study area has to scan the whole table. Add one "
                    "(CREATE INDEX ON ... USING GIST (geom)).")
     return out
+
+
+def _has_primary_key(uri):
+    """True / False for the table of a postgres ``QgsDataSourceUri``; None for views, queries or
+    when the catalogue cannot be read."""
+    if not uri.table() or uri.table().startswith("("):
+        return None
+    md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    name = f'"{(uri.schema() or "public")}"."{uri.table()}"'.replace("'", "''")
+    sql = (f"SELECT c.relkind, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
+           f"i.indisprimary) FROM pg_class c WHERE c.oid = to_regclass('{name}')")
+    try:
+        conn = md.createConnection(uri.connectionInfo(True), {})
+        rows = conn.executeSql(sql)
+    except Exception:  # noqa: BLE001 - QgsProviderConnectionException
+        return None
+    if not rows or rows[0][0] not in ("r", "p"):
+        return None   # a view or materialised view: no key to speak of
+    return rows[0][1] in (True, "t", "true", 1)
 
 
 def _has_spatial_index(layer):

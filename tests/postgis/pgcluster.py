@@ -158,8 +158,10 @@ class PgCluster:
         return uri.uri(False)
 
     def destination(self, table, geom="geom", schema="public"):
-        """A Processing destination that writes a new PostGIS table (``postgres://`` form)."""
-        return f"postgres://{self.conninfo()} table=\"{schema}\".\"{table}\" ({geom})"
+        """A Processing destination that writes a new PostGIS table (``postgres://`` form);
+        ``geom=None`` for a table without geometry."""
+        geom_part = f" ({geom})" if geom else ""
+        return f"postgres://{self.conninfo()} table=\"{schema}\".\"{table}\"{geom_part}"
 
     def load(self, source, table, layer=None, t_srs=None, extra=()):
         """Copy a file layer into a table with ogr2ogr (primary key ``fid``, spatial index)."""
