@@ -173,29 +173,49 @@ def density(counts, zone_area_m2):
     return rate(counts, np.asarray(zone_area_m2, dtype=np.float64) / 1e6, per=1.0)
 
 
+def _subset(indptr, indices, keep):
+    """CSR of the zones in ``keep`` only (links to dropped zones removed, renumbered)."""
+    n = len(indptr) - 1
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[keep] = np.arange(int(keep.sum()))
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    ok = keep[rows] & keep[indices]
+    rows, cols = new_id[rows[ok]], new_id[indices[ok]]
+    counts = np.bincount(rows, minlength=int(keep.sum()))
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), cols
+
+
 def gi_star_z(values, neighbours):
     """Getis-Ord Gi* z-score with binary weights, each zone in its own neighbourhood.
 
     ``Gi*_i = (sum_j w_ij x_j - xbar W_i) / (S sqrt((n W_i - W_i^2) / (n - 1)))`` with
-    ``W_i = |N_i| + 1``, ``xbar = mean(x)``, ``S = sqrt(mean(x^2) - xbar^2)`` (Ord & Getis 1995).
-    A zone that neighbours every other zone has a zero denominator and gets z = 0.
+    ``W_i = |N_i| + 1``, ``xbar = mean(x)``, ``S = sqrt(mean(x^2) - xbar^2)`` (Ord & Getis 1995),
+    the same statistic as ``core.hotspots.gi_star_z``. Zones without a value (NaN: an empty field
+    or a zero denominator) are left out of the statistic and get NaN, and so do zones without
+    neighbours (no evidence of clustering); the indicator's missing policy then applies.
     """
     x = np.asarray(values, dtype=np.float64)
-    n = len(x)
-    if np.isnan(x).any():
-        raise CompositeIndexError(
-            f"Gi* clustering needs a value for every zone; {int(np.isnan(x).sum())} zone(s) have "
-            "none (empty field or zero denominator).",
-            hint="Use the count (no denominator) for clustering, or fill the missing values.")
-    indptr, _ = _csr(neighbours, n)
+    n_all = len(x)
+    indptr, indices = _csr(neighbours, n_all)
+    valid = np.isfinite(x)
+    out = np.full(n_all, np.nan)
+    if valid.sum() < 3:
+        return out
+    if not valid.all():
+        indptr, indices = _subset(indptr, indices, valid)
+    y = x[valid]
+    n = len(y)
     wsum = np.diff(indptr).astype(np.float64) + 1.0
-    xbar = x.mean()
-    s = np.sqrt(max((x * x).mean() - xbar * xbar, 0.0))
-    if s == 0 or n < 2:
+    xbar = y.mean()
+    s = np.sqrt(max((y * y).mean() - xbar * xbar, 0.0))
+    if s == 0 or np.ptp(y) == 0:
         raise CompositeIndexError("Gi* clustering: every zone has the same value, so there is no "
                                   "clustering to measure.", hint="Use another measure.")
-    local = neighbourhood_sum(x, neighbours, include_self=True)
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    local = np.bincount(rows, weights=y[indices], minlength=n) + y
     den = s * np.sqrt(np.maximum(n * wsum - wsum * wsum, 0.0) / (n - 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (local - xbar * wsum) / den
-    return np.where(den > 0, z, 0.0)
+    z[(wsum == 1.0) | ~(den > 0)] = np.nan
+    out[valid] = z
+    return out

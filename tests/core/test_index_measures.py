@@ -122,6 +122,29 @@ def test_gi_star_published_esda_value():
     assert z[0] == pytest.approx(-1.39727626, abs=1e-8)
 
 
+def test_gi_star_agrees_with_the_hotspot_module_incl_missing_values_and_islands():
+    hotspots = pytest.importorskip("composite_index_plugin.core.hotspots")
+    from composite_index_plugin.core.neighbours import Neighbours
+
+    rng = np.random.default_rng(5)
+    side = 9
+    n = side * side
+    rows, cols = np.divmod(np.arange(n), side)
+    lists = [[j for j in range(n) if j != i and abs(rows[j] - rows[i]) <= 1
+              and abs(cols[j] - cols[i]) <= 1] for i in range(n)]
+    lists[0] = []                                  # an island ...
+    for nbrs in lists[1:]:
+        if 0 in nbrs:
+            nbrs.remove(0)                         # ... on both sides
+    y = rng.poisson(4, n).astype(float)
+    y[[10, 40]] = np.nan                           # missing values
+    graph = csr(lists)
+    mine = measures.gi_star_z(y, graph)
+    theirs = hotspots.gi_star_z(y, Neighbours(graph.indptr, graph.indices))
+    np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-12, equal_nan=True)
+    assert np.isnan(mine[[0, 10, 40]]).all() and np.isfinite(np.delete(mine, [0, 10, 40])).all()
+
+
 # ------------------------------------------------------------------------- published esda values
 
 @pytest.fixture(scope="module")
