@@ -167,7 +167,8 @@ def build_template(kind, project):
     north.setId("north")
     north.setPicturePath(north_arrow_path())
     north.setLinkedMap(mp)
-    north.setBackgroundEnabled(False)
+    north.setBackgroundEnabled(True)
+    north.setBackgroundColor(QColor(255, 255, 255, 200))
     layout.addLayoutItem(north)
     _place(north, MAP_RECT[0] + MAP_RECT[2] - 11.0, MAP_RECT[1] + 2.0, 9.0, 13.0)
 

@@ -13,6 +13,7 @@ from qgis.core import (
     QgsField,
     QgsLayoutItem,
     QgsLayoutItemMap,
+    QgsMapLayerLegendUtils,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
@@ -82,6 +83,19 @@ def short_name(name, limit=24):
         return name
     cut = name[: limit - 1].rsplit(" ", 1)[0] if " " in name[: limit - 1] else name[: limit - 1]
     return cut.rstrip(" ,;-") + "\u2026"
+
+
+def wrap_label(text, width):
+    """Break ``text`` into lines of at most ``width`` characters at spaces (legend labels)."""
+    lines, current = [], ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    lines.append(current)
+    return "\n".join(lines)
 
 
 def _write_layer(layer, path, name, overwrite_file):
@@ -414,7 +428,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                 getattr(zones.renderer(), "classAttribute", lambda: "ci_decile")() in zones.fields().names()
             if not styled:
                 zones.setRenderer(styling.decile_renderer("ci_decile"))
-            zones.setName("Index decile (1 = highest need)")
+            zones.setName("Index decile")
         else:
             styling.apply_style(zones, "index_score", feedback=feedback)
             zones.setName("Index score")
@@ -454,7 +468,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                      "assessment_date": datetime.date.today().strftime("%d %B %Y").lstrip("0"),
                      "assessment_chart": overview_chart}
         n_areas = int((pages["no_data"] == 0).sum())
-        parts = [f"{len(pages)} areas ({n_areas} with index zones), {zones_in.featureCount():,} zones"]
+        with_zones = f" ({n_areas} with index zones)" if n_areas < len(pages) else ""
+        parts = [f"{len(pages)} areas{with_zones}, {zones_in.featureCount():,} zones"]
         if np.isfinite(city.get("score", float("nan"))):
             parts.append(f"mean score of the whole study area {city['score']:,.1f}")
         parts.append("rank 1 = highest need")
@@ -493,7 +508,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         al.fit_extent(am, ext, 0.02)
         am.setAtlasDriven(True)
         am.setAtlasScalingMode(QgsLayoutItemMap.Auto)
-        am.setAtlasMargin(0.12)
+        am.setAtlasMargin(0.18)
         self._legend(al.item(area, "legend"), layers + [area_outline])
         atlas = area.atlas()
         atlas.setCoverageLayer(area_outline)
@@ -541,12 +556,21 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         return 1 + count
 
     @staticmethod
-    def _legend(legend, layers):
+    def _legend(legend, layers, wrap_chars=26):
+        """Legend of ``layers`` only; class labels longer than ``wrap_chars`` wrap onto two lines
+        (user labels with a line break), so a style with long labels never overflows the column."""
         legend.setAutoUpdateModel(False)
-        root = legend.model().rootGroup()
+        model = legend.model()
+        root = model.rootGroup()
         root.removeAllChildren()
         for layer in layers:
-            root.addLayer(layer)
+            node = root.addLayer(layer)
+            nodes = model.layerLegendNodes(node)
+            for k, legend_node in enumerate(nodes):
+                text = str(legend_node.data(Qt.DisplayRole) or "")
+                if len(text) > wrap_chars:
+                    QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, k, wrap_label(text, wrap_chars))
+            model.refreshLayerLegend(node)
         legend.setTitle("")
         legend.updateLegend()
 
