@@ -699,14 +699,16 @@ def automatic_band(x, y, values, steps=10, max_neighbours=MAX_NEIGHBOURS, progre
 def neighbours_for_points(method, x, y, distance=None, k=8, values=None, progress=None):
     """Distance-based neighbourhoods shared by the algorithm and scripts:
     ``method`` 'distance' (``distance`` or, when None/0, the smallest band giving everyone a
-    neighbour), 'knn' (``k``), 'automatic' (``automatic_band``). Returns (Neighbours, text)."""
+    neighbour), 'knn' (``k``), 'automatic' (``automatic_band`` on ``values``).
+    Returns ``(Neighbours, text for the log, distance band used or 0.0 for knn)``."""
+    from composite_index_plugin.core.neighbours import knn
+
     if method == "knn":
-        from composite_index_plugin.core.neighbours import knn
-        return knn(x, y, k, progress=progress), f"Neighbours: the {k} nearest zones."
+        return knn(x, y, k, progress=progress), f"Neighbours: the {k} nearest zones.", 0.0
     if method == "automatic":
         choice = automatic_band(x, y, values, progress=progress.sub(0, 0.5) if progress else None)
         nb = distance_band(x, y, choice.distance, progress=progress.sub(0.5, 1) if progress else None)
-        return nb, choice.reason
+        return nb, choice.reason, choice.distance
     if method == "distance":
         if not distance:
             d = min_band_all_have_neighbour(x, y)
@@ -715,7 +717,7 @@ def neighbours_for_points(method, x, y, distance=None, k=8, values=None, progres
         else:
             d = float(distance)
             text = f"Neighbours: distance band {d:.6g}."
-        return distance_band(x, y, d, progress=progress), text
+        return distance_band(x, y, d, progress=progress), text, d
     raise CompositeIndexError(f"Unknown neighbourhood '{method}'.")
 
 

@@ -1,0 +1,307 @@
+"""compositeindex:hotspots - Getis-Ord Gi* and local Moran's I (LISA) with no extra installs.
+
+Thin glue: reads the field and the zones' locations (or, for our grids' contiguity, only their
+cell indices), builds the neighbour graph with ``core.neighbours`` and runs
+``core.hotspots.analyse``.
+"""
+import numpy as np
+import pandas as pd
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFeatureRequest,
+    QgsFeatureSink,
+    QgsPointXY,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterNumber,
+    QgsWkbTypes,
+)
+
+from composite_index_plugin.core import hotspots as hs
+from composite_index_plugin.core import neighbours as nbmod
+from composite_index_plugin.core.geometry import rings_from_wkb
+from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.io_table import fields_with_columns, layer_dataframe
+
+NEIGHBOURHOODS = ["Queen contiguity (shared edge or corner)", "Rook contiguity (shared edge)",
+                  "Fixed distance band", "K nearest neighbours", "Automatic (optimised scale)"]
+QUEEN, ROOK, DISTANCE, KNN, AUTOMATIC = range(5)
+GRID_SHAPES = ("square", "hex_flat", "hex_pointy")
+
+GLOBAL_OUTPUTS = [
+    ("MORAN_I", "Global Moran's I"), ("MORAN_Z", "Global Moran's I z-score (normality)"),
+    ("MORAN_P", "Global Moran's I p-value (two-sided, normality)"),
+    ("GENERAL_G", "General G"), ("GENERAL_G_Z", "General G z-score"),
+    ("GENERAL_G_P", "General G p-value (two-sided)"),
+    ("DISTANCE_USED", "Distance band used (0 for contiguity / k nearest)"),
+    ("N_ISLANDS", "Zones without neighbours"), ("N_EXCLUDED", "Zones without a value (excluded)"),
+]
+
+
+def projected_crs_for(lon, lat):
+    """EPSG:27700 inside Great Britain, else the WGS 84 UTM zone of (lon, lat)."""
+    if -9.0 <= lon <= 2.5 and 49.5 <= lat <= 61.0:
+        return QgsCoordinateReferenceSystem("EPSG:27700")
+    zone = min(max(int((lon + 180.0) // 6.0) + 1, 1), 60)
+    return QgsCoordinateReferenceSystem(f"EPSG:{(32600 if lat >= 0 else 32700) + zone}")
+
+
+def grid_indices(frame):
+    """(kind, a, b) when the layer carries our grid's integer cell indices, else None."""
+    shape = None
+    if "grid_shape" in frame.columns:
+        shapes = frame["grid_shape"].dropna().unique()
+        if len(shapes) == 1 and shapes[0] in GRID_SHAPES:
+            shape = shapes[0]
+    for kind, names in (("hex", ("q", "r")), ("square", ("row", "col"))):
+        if all(n in frame.columns for n in names):
+            if shape is not None and (shape == "square") != (kind == "square"):
+                continue
+            a = pd.to_numeric(frame[names[0]], errors="coerce")
+            b = pd.to_numeric(frame[names[1]], errors="coerce")
+            if a.isna().any() or b.isna().any() or (a % 1 != 0).any() or (b % 1 != 0).any():
+                continue
+            return kind, a.to_numpy(dtype=np.int64), b.to_numpy(dtype=np.int64)
+    return None
+
+
+def read_locations(source, need_rings, feedback, transform=None):
+    """Feature ids, centres (polygon centroids; points their location) and optionally rings, in
+    feature order. Missing geometry gives NaN centres."""
+    fids, xs, ys, rings = [], [], [], []
+    req = QgsFeatureRequest().setNoAttributes()
+    total = max(source.featureCount(), 1)
+    for n, f in enumerate(source.getFeatures(req)):
+        if n % 5000 == 0:
+            if feedback.isCanceled():
+                raise QgsProcessingException("Cancelled by the user.")
+            feedback.setProgress(20.0 * n / total)
+        fids.append(f.id())
+        g = f.geometry()
+        if g is None or g.isNull() or g.isEmpty():
+            xs.append(np.nan)
+            ys.append(np.nan)
+            rings.append([])
+            continue
+        c = g.centroid()
+        p = c.asPoint() if not c.isNull() else QgsPointXY(np.nan, np.nan)
+        if transform is not None and np.isfinite(p.x()):
+            p = transform.transform(p)
+        xs.append(p.x())
+        ys.append(p.y())
+        if need_rings:
+            rings.append(rings_from_wkb(bytes(g.asWkb())))
+    return np.asarray(fids), np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), rings
+
+
+def _value(v):
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v
+
+
+def write_columns(alg, parameters, context, source, columns, feedback, key="OUTPUT"):
+    """Every feature of ``source`` with its attributes plus ``columns`` (nullable integers kept
+    as integers, NaN/NA written as NULL). Returns the destination id."""
+    out_fields = fields_with_columns(source.fields(), columns)
+    sink, dest_id = alg.parameterAsSink(parameters, key, context, out_fields, source.wkbType(),
+                                        source.sourceCrs())
+    if sink is None:
+        raise QgsProcessingException(alg.invalidSinkError(parameters, key))
+    names = set(columns.columns)
+    keep = [i for i, f in enumerate(source.fields()) if f.name() not in names]
+    cols = [[_value(v) for v in columns[c].astype(object).tolist()] for c in columns.columns]
+    total = max(len(columns), 1)
+    out = QgsFeature(out_fields)
+    for n, f in enumerate(source.getFeatures()):
+        if n >= len(columns):
+            break
+        if n % 5000 == 0:
+            if feedback.isCanceled():
+                raise QgsProcessingException("Cancelled by the user.")
+            feedback.setProgress(90.0 + 10.0 * n / total)
+        attrs = f.attributes()
+        out.setGeometry(f.geometry())
+        out.setAttributes([attrs[i] for i in keep] + [c[n] for c in cols])
+        sink.addFeature(out, QgsFeatureSink.FastInsert)
+    return dest_id
+
+
+class HotspotsAlgorithm(CompositeIndexAlgorithm):
+    NAME = "hotspots"
+    DISPLAY_NAME = "Hotspot analysis (Gi* and local Moran's I)"
+    GROUP = "Hotspots"
+    GROUP_ID = "hotspots"
+    HELP = (
+        "Finds where a value is concentrated: Getis-Ord Gi* (binary weights, each zone in its own "
+        "neighbourhood) and local Moran's I (row-standardised weights), on a numeric field of a "
+        "grid, any polygon layer or weighted points. Needs nothing beyond QGIS.\n\n"
+        "Neighbourhood: queen or rook contiguity (by cell indices for grids made by 'Create "
+        "analysis grid', by shared vertices / edges for other polygons), a fixed distance band "
+        "(0 = the smallest band that gives every zone a neighbour, as ArcGIS does), the k nearest "
+        "neighbours, or automatic (global Moran's I over increasing bands; the first peak of its "
+        "z-score, as ArcGIS Optimized Hot Spot Analysis). Distances are between zone centroids "
+        "(points: their own location) in the layer's units; a layer in degrees is reprojected to a "
+        "metric CRS for the distances (and DISTANCE is then in metres).\n\n"
+        "Significance: analytic (normal, two-sided) p-values, or with PERMUTATIONS > 0 conditional "
+        "permutation pseudo p-values (repeatable with SEED). FDR applies Benjamini-Hochberg to the "
+        "bins and clusters (the z and p fields themselves are not adjusted).\n\n"
+        "Output fields: gi_z, gi_p, gi_bin (-3..3: cold/hot spot at 99/95/90 % confidence), "
+        "n_neighbours, lisa_i, lisa_p, lisa_cluster (High-High, Low-Low, High-Low, Low-High, Not "
+        "significant). Global Moran's I and General G are in the log and the outputs. Zones "
+        "without a value are left out and counted; zones without neighbours are reported and get "
+        "empty results, not zeros. Fewer than 30 zones gives a warning; a field that does not vary "
+        "is refused; a band giving more than 1,000 neighbours is refused with a band that fits.")
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "INPUT", self.tr("Zones or points"),
+            [QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterField(
+            "FIELD", self.tr("Value (count, rate, score or point weight)"), None, "INPUT",
+            QgsProcessingParameterField.Numeric))
+        self.addParameter(QgsProcessingParameterEnum(
+            "NEIGHBOURHOOD", self.tr("Neighbourhood"), [self.tr(o) for o in NEIGHBOURHOODS],
+            defaultValue=QUEEN))
+        self.addParameter(QgsProcessingParameterNumber(
+            "DISTANCE", self.tr("Distance band (0 = smallest that gives every zone a neighbour)"),
+            QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "K", self.tr("Number of nearest neighbours"), QgsProcessingParameterNumber.Integer, 8,
+            minValue=1, maxValue=nbmod.MAX_NEIGHBOURS))
+        self.addParameter(QgsProcessingParameterNumber(
+            "PERMUTATIONS", self.tr("Permutations (0 = analytic p-values only)"),
+            QgsProcessingParameterNumber.Integer, 0, minValue=0, maxValue=99999))
+        seed = QgsProcessingParameterNumber("SEED", self.tr("Random seed for permutations"),
+                                            QgsProcessingParameterNumber.Integer, 12345, minValue=0)
+        seed.setFlags(seed.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(seed)
+        self.addParameter(QgsProcessingParameterBoolean(
+            "FDR", self.tr("False discovery rate correction (Benjamini-Hochberg)"), False))
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", self.tr("Hotspots")))
+        for key, label in GLOBAL_OUTPUTS:
+            self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
+        self.addOutput(QgsProcessingOutputString("NEIGHBOURHOOD_USED", self.tr("Neighbourhood used")))
+
+    def processAlgorithm(self, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, "INPUT", context)
+        if source is None:
+            raise QgsProcessingException(self.invalidSourceError(parameters, "INPUT"))
+        field = self.parameterAsString(parameters, "FIELD", context)
+        method = self.parameterAsEnum(parameters, "NEIGHBOURHOOD", context)
+        distance = self.parameterAsDouble(parameters, "DISTANCE", context)
+        k = self.parameterAsInt(parameters, "K", context)
+        permutations = self.parameterAsInt(parameters, "PERMUTATIONS", context)
+        seed = self.parameterAsInt(parameters, "SEED", context)
+        fdr = self.parameterAsBoolean(parameters, "FDR", context)
+        name = source.sourceName()
+        if source.fields().indexOf(field) < 0:
+            raise QgsProcessingException(
+                f"Field '{field}' not found in '{name}'. Fields that exist: "
+                f"{', '.join(source.fields().names())}.")
+        is_points = QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.PointGeometry
+        if is_points and method in (QUEEN, ROOK):
+            raise QgsProcessingException(
+                f"'{name}' is a point layer: queen and rook contiguity need polygons. Choose a "
+                f"fixed distance band, k nearest neighbours or automatic.")
+
+        extra = [c for c in ("grid_shape", "q", "r", "row", "col") if source.fields().indexOf(c) >= 0]
+        frame = layer_dataframe(source, fields=[field] + extra)
+        values = frame[field].to_numpy(dtype=np.float64)
+        fids = frame["__fid"].to_numpy()
+        progress = progress_from_feedback(feedback, 20.0, 88.0)
+
+        used_distance = 0.0
+        grid = grid_indices(frame) if method in (QUEEN, ROOK) and not is_points else None
+        if grid is not None:
+            kind, a, b = grid
+            if kind == "hex":
+                nb = self.run_core(nbmod.hex_contiguity, a, b)
+                text = "Neighbours: hexagonal grid contiguity from the cells' q/r indices (6 neighbours)."
+            else:
+                nb = self.run_core(nbmod.grid_contiguity, a, b, method == QUEEN)
+                text = (f"Neighbours: square grid {'queen' if method == QUEEN else 'rook'} contiguity "
+                        f"from the cells' row/col indices.")
+        else:
+            crs = source.sourceCrs()
+            transform = None
+            if crs.isGeographic() and method not in (QUEEN, ROOK):
+                ext = source.sourceExtent()
+                target = projected_crs_for(ext.center().x(), ext.center().y())
+                transform = QgsCoordinateTransform(crs, target, context.transformContext())
+                feedback.pushWarning(
+                    f"'{name}' is in a geographic CRS ({crs.authid()}, degrees): zone centres were "
+                    f"reprojected to {target.authid()} ({target.description()}) so that distances are "
+                    f"in metres; DISTANCE is read in metres.")
+            got_fids, x, y, rings = read_locations(source, method in (QUEEN, ROOK), feedback, transform)
+            if len(got_fids) != len(fids) or not np.array_equal(got_fids, fids):
+                raise QgsProcessingException(f"'{name}' changed while it was being read; try again.")
+            no_geom = ~(np.isfinite(x) & np.isfinite(y))
+            if no_geom.any():
+                feedback.pushWarning(
+                    f"{int(no_geom.sum())} feature(s) of '{name}' have no geometry and were left out "
+                    f"(feature ids {', '.join(str(i) for i in fids[no_geom][:10])}).")
+                values = np.where(no_geom, np.nan, values)
+            ok = ~no_geom
+            if method in (QUEEN, ROOK):
+                span = max(float(np.nanmax(x) - np.nanmin(x)), float(np.nanmax(y) - np.nanmin(y)), 1e-12)
+                nb = self.run_core(nbmod.polygon_contiguity_from_rings, rings, method == QUEEN,
+                                   span * 1e-9)
+                text = (f"Neighbours: {'queen' if method == QUEEN else 'rook'} contiguity of the "
+                        f"polygons (shared {'vertex' if method == QUEEN else 'edge'}).")
+            else:
+                kind = {DISTANCE: "distance", KNN: "knn", AUTOMATIC: "automatic"}[method]
+                sub, text, used_distance = self.run_core(
+                    hs.neighbours_for_points, kind, x[ok], y[ok], distance, k, values[ok],
+                    progress.sub(0.0, 0.4))
+                nb = self._expand(sub, ok)
+            progress = progress.sub(0.4, 1.0) if method not in (QUEEN, ROOK) else progress
+        feedback.pushInfo(text)
+        if feedback.isCanceled():
+            raise QgsProcessingException("Cancelled by the user.")
+
+        res = self.run_core(hs.analyse, values, nb, permutations, seed, fdr, field, 0.05, progress,
+                            fids)
+        for w in res.warnings:
+            feedback.pushWarning(w)
+        for line in res.summary_lines():
+            feedback.pushInfo(line)
+        dest_id = write_columns(self, parameters, context, source, res.frame(), feedback)
+        try:
+            from composite_index_plugin.processing.styling import style_output
+            style_output(self, context, dest_id, "gi_bins")
+        except Exception as err:   # styling must never fail a run
+            feedback.reportError(f"Could not attach the gi_bins style: {err}", False)
+        m, g = res.moran, res.general_g
+        return {
+            "OUTPUT": dest_id, "MORAN_I": m["I"], "MORAN_Z": m["z_norm"], "MORAN_P": m["p_norm"],
+            "GENERAL_G": g["G"], "GENERAL_G_Z": g["z"], "GENERAL_G_P": g["p"],
+            "DISTANCE_USED": used_distance, "N_ISLANDS": len(res.islands), "N_EXCLUDED": res.n_null,
+            "NEIGHBOURHOOD_USED": text,
+        }
+
+    @staticmethod
+    def _expand(sub, ok):
+        """A graph over the zones with a location (``ok``) renumbered onto all zones."""
+        ids = np.flatnonzero(ok)
+        rows = ids[sub.rows()]
+        return nbmod.Neighbours.from_pairs(len(ok), rows, ids[sub.indices])
+
+
+ALGORITHMS = [HotspotsAlgorithm]
