@@ -615,8 +615,10 @@ def _measure(ind, cols, n, zone_area, neighbours):
     o = ind.options
     raw = cols[ind.field].copy()
     empty = np.isnan(raw)
+    if o.get("denominator"):
+        empty = empty | np.isnan(cols[o["denominator"]])
     if ind.missing == "zero":
-        raw[empty] = 0.0
+        raw[np.isnan(raw)] = 0.0
     label = f"{ind.theme} / {ind.issue} / {ind.name} (field '{ind.field}')"
     measure = ind.measure
     counts_like = measure in COUNT_MEASURES or (measure == "clustering" and o["clustering"] == "gi_star")
@@ -692,11 +694,13 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
     Raises CompositeIndexError naming the spec path, field or row for anything wrong.
     """
     progress = progress or NO_PROGRESS
-    kinds = {}
-    for c in df.columns:
+    kinds = {c: None for c in df.columns}
+    for c in spec_fields(spec):
+        if c not in kinds:
+            continue
         if df[c].dtype.kind in "iufb":
             kinds[c] = True
-        else:
+        else:  # text columns holding numbers (or nothing) are fine
             conv = pd.to_numeric(df[c], errors="coerce")
             kinds[c] = bool((conv.notna() | df[c].isna()).all())
     problems = validate_spec(spec, kinds)
@@ -745,10 +749,18 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
         if info["empty"] and ind.missing == "zero":
             info["imputed"] += info["empty"] - int((empty & undefined).sum())
         if info["empty"] or info["zero_denominator"]:
-            how = {"exclude": "left out of the index", "zero": "treated as 0",
-                   "mean": "given the mean"}[ind.missing]
-            messages.append(f"{label}: {info['empty']} empty value(s), {info['zero_denominator']} "
-                            f"zero denominator(s); {how}.")
+            text = f"{label}: {info['empty']} empty value(s), {info['zero_denominator']} zero " \
+                   "denominator(s)"
+            if ind.measure in ("eb_rate", "eb_rate_spatial") and info["zero_denominator"]:
+                text += "; a zone with a zero denominator gets the prior mean rate (flagged)"
+            n_undefined = int(undefined.sum())
+            if n_undefined:
+                how = {"exclude": "left out of the index", "zero": "given 0",
+                       "mean": "given the mean"}[ind.missing]
+                text += f"; {n_undefined} zone(s) without a value {how}"
+            if info["empty"] and ind.missing == "zero":
+                text += "; empty values counted as 0"
+            messages.append(text + ".")
         counts[ind.key] = info
         measured[ind.key] = values
         if ind.measure not in ("value", "volume"):

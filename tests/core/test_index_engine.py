@@ -331,3 +331,22 @@ def test_options_object_as_the_recipe_writes_it():
     t = build_index(FRAME, spec).table
     # rates per 100: 1, 0.5, (zero denominator: excluded), 1.25; fixed range 0-2.
     np.testing.assert_allclose(t.i_v_s.to_numpy()[[0, 1, 3]], [0.5, 0.25, 0.625])
+
+
+def test_empty_denominator_and_eb_zero_denominator_messages():
+    df = FRAME.copy()
+    df.loc[11, "pop"] = np.nan
+    spec = {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": {
+        "r": {"field": "v4", "measure": "rate", "denominator": "pop", "missing": "mean"},
+        "e": {"field": "v4", "measure": "eb_rate", "denominator": "pop", "scaling": "raw"}}}]}]}
+    r = build_index(df, spec)
+    rows = r.diagnostics["indicators"].set_index("indicator")
+    # rate: row 11 has no population (empty), row 12 a zero one; both get the mean of the
+    # other two rates (10 and 12.5 per 1000).
+    assert rows.loc["r", "n_empty"] == 1 and rows.loc["r", "n_zero_denominator"] == 1
+    assert rows.loc["r", "n_imputed"] == 2
+    np.testing.assert_allclose(r.table.i_r_m, [10, 11.25, 11.25, 12.5])
+    # EB: the zero-population zone gets the prior mean; the empty one is left out.
+    assert r.table.ci_excluded.tolist() == [0, 1, 0, 0]
+    assert any("prior mean rate" in m for m in r.messages)
+    assert any("1 zone(s) without a value left out of the index" in m for m in r.messages)
