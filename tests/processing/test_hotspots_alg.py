@@ -9,6 +9,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingUtils,
+    QgsRenderContext,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -238,7 +239,13 @@ def test_styles_load_on_the_outputs(provider):
     assert renderer.classAttribute() == "gi_bin"
     labels = [c.label() for c in renderer.categories()]
     assert "Hot spot - 99% confidence" in labels and "Cold spot - 90% confidence" in labels
-    assert [c.value() for c in renderer.categories()][:7] == [3, 2, 1, 0, -1, -2, -3]
+    assert [str(c.value()) for c in renderer.categories()][:7] == ["3", "2", "1", "0", "-1", "-2", "-3"]
+    # the integer field values find their class: the hottest cell is drawn dark red
+    ctx = QgsRenderContext()
+    renderer.startRender(ctx, out.fields())
+    hottest = next(f for f in out.getFeatures() if f["gi_bin"] == 3)
+    assert renderer.symbolForFeature(hottest, ctx).color().name() == "#b2182b"
+    renderer.stopRender(ctx)
     assert apply_style(out, "lisa_clusters")
     assert out.renderer().classAttribute() == "lisa_cluster"
     assert {c.value() for c in out.renderer().categories()} >= {"High-High", "Low-Low", "High-Low",
