@@ -97,3 +97,40 @@ def test_nothing_to_vary_and_bad_spec(provider):
         _run({"INPUT": zones(), "SPEC": json.dumps(bad), "RUNS": 5})
     with pytest.raises(QgsProcessingException, match="do not overlap any zone"):
         _run({"INPUT": zones(), "RUNS": 5, "AREAS": area_layer(offset=100000)})
+
+
+def square_grid(nx=12, ny=8, size=100.0, seed=5):
+    rng = np.random.default_rng(seed)
+    fields = ("field=cell_id:string&field=a_v:double&field=a_l:double&field=r_v:double"
+              "&field=d_l:double&field=population:double&field=grid_shape:string"
+              "&field=grid_size:double&field=grid_x0:double&field=grid_y0:double")
+    layer = QgsVectorLayer(f"Polygon?crs=EPSG:27700&{fields}", "grid", "memory")
+    feats = []
+    for r in range(ny):
+        for c in range(nx):
+            hot = 15 * np.exp(-((c - 3) ** 2 + (r - 3) ** 2) / 6)
+            f = QgsFeature(layer.fields())
+            f.setAttributes([f"S100_r{r}_c{c}"] + [float(rng.poisson(hot + 1)) for _ in range(4)]
+                            + [100.0, "square", size, 0.0, 0.0])
+            f.setGeometry(QgsGeometry.fromRect(QgsRectangle(c * size, r * size, (c + 1) * size,
+                                                            (r + 1) * size)))
+            feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def test_grid_jitter_on_a_square_grid(provider):
+    res = _run({"INPUT": square_grid(), "RUNS": 12, "SEED": 2, "CONCENTRATION": 0,
+                "GRID_JITTER": True})
+    out = res["OUTPUT"]
+    lo, hi = _values(out, "rank_p05"), _values(out, "rank_p95")
+    assert out.featureCount() == 96 and (hi - lo).max() > 0
+    # the planted hot spot's centre cell (row 3, col 3) is top decile in every run
+    p = {f["cell_id"]: f["p_top_decile"] for f in out.getFeatures()}
+    assert p["S100_r3_c3"] == 1
+
+
+def test_grid_jitter_needs_a_grid(provider):
+    # the row of cells has no grid_* fields: jitter is refused with a warning, nothing else varies
+    with pytest.raises(QgsProcessingException, match="Nothing to vary"):
+        _run({"INPUT": zones(), "RUNS": 3, "CONCENTRATION": 0, "GRID_JITTER": True})

@@ -4,8 +4,10 @@ The maths is ``core.sensitivity`` (which rebuilds the index with ``core.index.bu
 each run); this module reads the zones and the spec, builds what the spec needs (zone areas,
 neighbours), measures the area overlaps and writes the outputs.
 
-Grid offset and cell size (the modifiable areal unit problem) are not varied yet: they need the
-incident points, which this algorithm does not take; ``GRID_JITTER`` is accepted and reported.
+``GRID_JITTER`` varies the grid offset and cell size (the modifiable areal unit problem) on
+square grids made by ``creategrid`` (fields grid_shape, grid_size, grid_x0, grid_y0): each run
+shifts the grid by up to one cell and scales the cells by up to +-25 %, moving the zones'
+values onto it by areal weighting (``core.sensitivity.SquareGridJitter``).
 """
 import json
 import os
@@ -73,11 +75,14 @@ def _measures(spec):
     return out
 
 
-def zone_areas_and_centres(source, fids, context):
-    """Area (m^2) and centroid x/y of every zone, in the order of ``fids``."""
+def zone_geometry_arrays(source, fids, context):
+    """Area (m^2), centroid x/y and extent (xmin, ymin, xmax, ymax) of every zone, in the order
+    of ``fids``; NaN where a zone has no geometry."""
     pos = {int(f): k for k, f in enumerate(fids)}
     n = len(fids)
-    area, x, y = np.zeros(n), np.full(n, np.nan), np.full(n, np.nan)
+    area = np.zeros(n)
+    x, y = np.full(n, np.nan), np.full(n, np.nan)
+    box = np.full((n, 4), np.nan)
     da = distance_area(source.sourceCrs(), context)
     for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
         k = pos.get(feature.id())
@@ -87,7 +92,60 @@ def zone_areas_and_centres(source, fids, context):
         area[k] = area_m2(da, geom) if geom.area() > 0 else 0.0
         c = geom.centroid().asPoint()
         x[k], y[k] = c.x(), c.y()
-    return area, x, y
+        b = geom.boundingBox()
+        box[k] = (b.xMinimum(), b.yMinimum(), b.xMaximum(), b.yMaximum())
+    return area, x, y, box
+
+
+def spec_fields(spec):
+    """(fields the spec reads, the extensive ones: counts and denominators)."""
+    from composite_index_plugin.core.index import COUNT_MEASURES
+
+    fields, extensive = [], set()
+    for theme in spec.get("themes", []):
+        for issue in theme.get("issues", []):
+            inds = issue.get("indicators", {})
+            for ind in (inds.values() if isinstance(inds, dict) else inds):
+                if not isinstance(ind, dict) or "field" not in ind:
+                    continue
+                fields.append(ind["field"])
+                measure = ind.get("measure", "value")
+                if measure in COUNT_MEASURES or (measure == "clustering"
+                                                 and ind.get("clustering") == "gi_star"):
+                    extensive.add(ind["field"])
+                if ind.get("denominator"):
+                    fields.append(ind["denominator"])
+                    extensive.add(ind["denominator"])
+    return list(dict.fromkeys(fields)), extensive
+
+
+def make_jitter(spec, frame, box, feedback):
+    """A SquareGridJitter for a square grid layer, or None (with a warning) when it is not one."""
+    missing = [f for f in ("grid_shape", "grid_size", "grid_x0", "grid_y0") if f not in frame.columns]
+    if missing or len(frame) == 0:
+        feedback.reportError(
+            "Grid jitter needs a grid made by 'Create grid' (fields grid_shape, grid_size, grid_x0, "
+            f"grid_y0; missing: {', '.join(missing) or 'features'}); the grid is not varied.",
+            fatalError=False)
+        return None
+    shape = str(frame["grid_shape"].iloc[0])
+    if shape != "square":
+        feedback.reportError(f"Grid jitter works on square grids only (this grid is {shape}); "
+                             "the grid is not varied.", fatalError=False)
+        return None
+    fields, extensive = spec_fields(spec)
+    missing = [f for f in fields if f not in frame.columns]
+    if missing:
+        raise QgsProcessingException(f"The spec reads field(s) the zone layer lacks: "
+                                     f"{', '.join(missing)}.")
+    size = float(frame["grid_size"].iloc[0])
+    x0 = float(frame["grid_x0"].iloc[0])
+    y0 = float(frame["grid_y0"].iloc[0])
+    feedback.pushInfo(f"Grid jitter: square cells of {size:g} shifted by up to one cell and "
+                      "scaled by up to +-25 % in each run; values moved by areal weighting.")
+    values = frame[fields].apply(lambda c: c.astype("float64"))
+    return cs.SquareGridJitter(box[:, 0], box[:, 1], box[:, 2], box[:, 3], size, x0, y0,
+                               values, extensive, size_jitter=0.25)
 
 
 def build_neighbours(spec, frame, x, y):
@@ -125,8 +183,11 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
         "result.\n\nPer zone: base_rank, median_rank, rank_p05 and rank_p95 (the 5-95 % range "
         "of its rank over the runs), p_top_decile (share of runs in which it is in the top "
         "decile) and robust_priority (1 when p_top_decile >= 0.8). Per area (optional) the same "
-        "for the area ranks (population-weighted mean score).\n\nGRID_JITTER (grid offset and "
-        "cell size) is not available yet in this algorithm."
+        "for the area ranks (population-weighted mean score).\n\nGRID_JITTER varies the grid "
+        "offset (up to one cell) and the cell size (+-25 %) on square grids made by Create grid, "
+        "moving the zones' counts onto each jittered grid by areal weighting (counts are assumed "
+        "spread evenly within a cell); each cell then takes the score of the jittered cell that "
+        "holds its centre."
     )
 
     INPUT = "INPUT"
@@ -160,7 +221,7 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
             self.SCALINGS, self.tr("Scalings to draw from (e.g. zscore, minmax, rank)"),
             headers=[self.tr("Scaling")], optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
-            self.GRID_JITTER, self.tr("Vary grid offset and cell size (not available yet)"),
+            self.GRID_JITTER, self.tr("Vary grid offset and cell size (square grids)"),
             defaultValue=False))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.AREAS, self.tr("Areas"), [QgsProcessing.TypeVectorPolygon], optional=True))
@@ -183,25 +244,33 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
         concentration = self.parameterAsDouble(parameters, self.CONCENTRATION, context)
         scalings = [str(s).strip() for s in self.parameterAsMatrix(parameters, self.SCALINGS, context)
                     if s is not None and not (hasattr(s, "isNull") and s.isNull()) and str(s).strip()]
-        jitter = self.parameterAsBoolean(parameters, self.GRID_JITTER, context)
+        grid_jitter = self.parameterAsBoolean(parameters, self.GRID_JITTER, context)
         areas = self.parameterAsSource(parameters, self.AREAS, context)
         name_field = self.parameterAsString(parameters, self.AREA_NAME_FIELD, context)
-        if jitter:
-            feedback.reportError(
-                "Varying the grid offset and cell size is not available yet in this algorithm "
-                "(it needs the incident points); only weights and scalings are varied.",
-                fatalError=False)
         scalings = self.run_core(cs.parse_scalings, scalings)
 
         feedback.setProgressText(self.tr("Reading the zones"))
         frame = layer_dataframe(source)
         fids = frame["__fid"].to_numpy()
         measures = _measures(spec)
-        zone_area = neighbours = None
-        if "density" in measures or "neighbours" in spec:
-            zone_area, x, y = zone_areas_and_centres(source, fids, context)
-            if "neighbours" in spec and (measures & {"eb_rate_spatial", "clustering", "gi_star"}):
+        zone_area = neighbours = jitter = jitter_nb = None
+        needs_nb = "neighbours" in spec and bool(measures & {"eb_rate_spatial", "gi_star"})
+        if "density" in measures or needs_nb or grid_jitter:
+            zone_area, x, y, box = zone_geometry_arrays(source, fids, context)
+            if needs_nb:
                 neighbours = self.run_core(build_neighbours, spec, frame, x, y)
+            if grid_jitter:
+                jitter = self.run_core(make_jitter, spec, frame, box, feedback)
+                if jitter is not None and needs_nb:
+                    method = (spec.get("neighbours") or {}).get("method", "queen")
+                    if method not in ("queen", "rook"):
+                        raise QgsProcessingException(
+                            f"Grid jitter with '{method}' neighbours is not supported; use queen "
+                            "or rook neighbours in the spec, or switch grid jitter off.")
+                    from composite_index_plugin.core import neighbours as nb
+
+                    def jitter_nb(row, col, queen=method == "queen"):
+                        return nb.grid_contiguity(row, col, queen=queen)
 
         area_names, overlaps, population, area_fids = [], None, None, None
         if areas is not None:
@@ -219,7 +288,8 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
             cs.run_sensitivity, frame.drop(columns="__fid"), spec, runs=runs, seed=seed,
             concentration=concentration, scalings=scalings, area_names=area_names,
             overlaps=overlaps, population=population, neighbours=neighbours,
-            zone_area=zone_area, progress=progress_from_feedback(feedback, 5.0, 95.0))
+            zone_area=zone_area, jitter=jitter, jitter_neighbours=jitter_nb,
+            progress=progress_from_feedback(feedback, 5.0, 95.0))
         push_messages(feedback, result.messages)
         dest = write_with_columns(self, parameters, context, source,
                                   result.zones.reset_index(drop=True), self.OUTPUT)
