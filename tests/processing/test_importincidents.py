@@ -7,6 +7,7 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
+    QgsFeatureSource,
     QgsGeometry,
     QgsPointXY,
     QgsProcessingContext,
@@ -60,6 +61,7 @@ def test_west_yorkshire_policeuk(provider, tmp_path):
     rej = layer(res["REJECTED"])
     assert clean.featureCount() == 27176 - no_xy and rej.featureCount() == no_xy
     assert clean.crs().authid() == "EPSG:27700"
+    assert clean.dataProvider().hasSpatialIndex() == QgsFeatureSource.SpatialIndexPresent
     names = [f.name() for f in clean.fields()]
     for n in ("Crime ID", "LSOA code", "Crime type", "source_row", "source_file", "issue",
               "event_date"):
@@ -80,6 +82,48 @@ def test_west_yorkshire_policeuk(provider, tmp_path):
     report = open(res["REPORT"], encoding="utf-8").read()
     assert "Rows in 27,176 = clean 25,829 + rejected 1,347" in report
     assert "<td>no_coordinates</td>" in report and "<svg" in report
+
+
+def test_bulk_writer_without_spatial_index_matches_sink(provider, tmp_path, monkeypatch):
+    """Above the limit the GeoPackage gets no R-tree; content equals the feature-by-feature sink."""
+    from composite_index_plugin.processing.algorithms import import_incidents as mod
+
+    monkeypatch.setattr(mod, "SPATIAL_INDEX_LIMIT", 1000)
+    res = run({"INPUT": [WY], "PRESET": 1}, tmp_path)
+    gpkg = layer(res["CLEAN"])
+    assert gpkg.featureCount() == 25829
+    assert gpkg.dataProvider().hasSpatialIndex() == QgsFeatureSource.SpatialIndexNotPresent
+    import sqlite3
+
+    con = sqlite3.connect(res["CLEAN"])
+    assert con.execute("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'rtree_%'"
+                       ).fetchone()[0] == 0
+    con.close()
+    mem = run({"INPUT": [WY], "PRESET": 1}, tmp_path, memory=True)
+    a = [(f.attributes()[1:], f.geometry().asPoint()) for f in gpkg.getFeatures()]
+    b = [(f.attributes(), f.geometry().asPoint()) for f in mem["CLEAN"].getFeatures()]
+    assert len(a) == len(b)
+    for (attrs_a, pa), (attrs_b, pb) in zip(a[::997], b[::997]):
+        assert attrs_a == attrs_b
+        assert (pa.x(), pa.y()) == (pb.x(), pb.y())
+    # A spatial filter still works without the index.
+    from qgis.core import QgsFeatureRequest, QgsRectangle
+
+    box = QgsRectangle(429000, 411000, 430000, 412000)
+    n_gpkg = sum(1 for _ in gpkg.getFeatures(QgsFeatureRequest().setFilterRect(box)))
+    n_mem = sum(1 for _ in mem["CLEAN"].getFeatures(QgsFeatureRequest().setFilterRect(box)))
+    assert n_gpkg == n_mem > 0
+
+
+def test_cancel_stops_with_message(provider, tmp_path):
+    import processing
+
+    feedback = QgsProcessingFeedback()
+    feedback.cancel()
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        processing.run(ALG, {"INPUT": [WY], "PRESET": 1, "CLEAN": "memory:",
+                             "REJECTED": "memory:"},
+                       context=QgsProcessingContext(), feedback=feedback)
 
 
 def test_memory_outputs_same_counts(provider, tmp_path):

@@ -266,7 +266,7 @@ def _quote(name):
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def _sqlite_write(dest, frame, x=None, y=None, index_limit=SPATIAL_INDEX_LIMIT):
+def _sqlite_write(dest, frame, x=None, y=None, index_limit=None):
     """Fill the empty layer the sink created in GeoPackage ``dest`` with one SQLite transaction.
 
     Triggers on the table (R-tree and feature count) are dropped during the insert and put back;
@@ -276,6 +276,8 @@ def _sqlite_write(dest, frame, x=None, y=None, index_limit=SPATIAL_INDEX_LIMIT):
     """
     import sqlite3
 
+    if index_limit is None:
+        index_limit = SPATIAL_INDEX_LIMIT
     con = sqlite3.connect(dest, isolation_level=None)
     try:
         tables = con.execute("SELECT table_name FROM gpkg_contents").fetchall()
