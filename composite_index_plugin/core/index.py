@@ -621,7 +621,8 @@ def _measure(ind, cols, n, zone_area, neighbours):
         raw[np.isnan(raw)] = 0.0
     label = f"{ind.theme} / {ind.issue} / {ind.name} (field '{ind.field}')"
     measure = ind.measure
-    counts_like = measure in COUNT_MEASURES or (measure == "clustering" and o["clustering"] == "gi_star")
+    counts_like = measure in COUNT_MEASURES or (
+        measure == "clustering" and o["clustering"] == "gi_star" and bool(o.get("denominator")))
     if counts_like:
         neg = raw < 0
         if neg.any():
