@@ -247,19 +247,30 @@ def test_auto_detect_columns_and_crs(provider, tmp_path):
 
 
 def test_layer_geometry_input(provider, tmp_path):
-    lyr = QgsVectorLayer("Point?crs=EPSG:4326&field=kind:string&field=n:integer", "pts", "memory")
+    from qgis.PyQt.QtCore import QDate, QDateTime, QTime
+
+    lyr = QgsVectorLayer("Point?crs=EPSG:4326&field=kind:string&field=n:integer&field=d:date"
+                         "&field=t:datetime", "pts", "memory")
     feats = []
+    stamp = QDateTime(QDate(2024, 3, 1), QTime(10, 30, 0))
     for kind, n, wkt in (("a", 1, "POINT(-1.55 53.80)"), ("b", 2, None), ("c", 3, "POINT(-1.5 53.7)")):
         f = QgsFeature(lyr.fields())
-        f.setAttributes([kind, n])
+        f.setAttributes([kind, n, QDate(2024, 3, n), stamp])
         if wkt:
             f.setGeometry(QgsGeometry.fromWkt(wkt))
         feats.append(f)
     lyr.dataProvider().addFeatures(feats)
-    res = run({"INPUT": [lyr], "TARGET_CRS": "EPSG:27700"}, tmp_path)
+    res = run({"INPUT": [lyr], "TARGET_CRS": "EPSG:27700", "DATE_FIELD": "t"}, tmp_path)
     assert (res["CLEAN_COUNT"], res["REJECTED_COUNT"]) == (2, 1)
     clean = rows(res["CLEAN"])
     assert [r["kind"] for r in clean] == ["a", "c"] and [r["n"] for r in clean] == ["1", "3"]
+    assert [r["d"] for r in clean] == ["2024-03-01", "2024-03-03"]
+    assert [r["event_date"] for r in clean] == ["2024-03-01", "2024-03-01"]
+    tr = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"),
+                                QgsCoordinateReferenceSystem("EPSG:27700"), QgsProject.instance())
+    exp = tr.transform(QgsPointXY(-1.5, 53.7))
+    got = clean[1]["_geom"].asPoint()
+    assert abs(got.x() - exp.x()) < 2 and abs(got.y() - exp.y()) < 2
     assert rows(res["REJECTED"])[0]["reject_reason"] == "no_coordinates"
 
 

@@ -37,7 +37,7 @@ from qgis.core import (
     QgsRectangle,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
 from composite_index_plugin.core import cleanse as cc
 from composite_index_plugin.core.errors import CompositeIndexError
@@ -180,17 +180,19 @@ def study_area_test(source, target_crs, buffer, context, feedback=None):
 # Reading layers
 # ------------------------------------------------------------------------------------------
 def _text(value):
+    """An attribute value as the text a CSV would hold (NULL -> "", dates in ISO form)."""
     if value is None:
         return ""
     if isinstance(value, QVariant):
         if value.isNull():
             return ""
         value = value.value()
-    if hasattr(value, "isNull") and value.isNull():
-        return ""
-    if hasattr(value, "toString") and not isinstance(value, str):
-        return value.toString("yyyy-MM-dd") if hasattr(value, "day") and not hasattr(value, "hour") \
-            else value.toString()
+    if isinstance(value, QDateTime):
+        return "" if value.isNull() else value.toString("yyyy-MM-ddTHH:mm:ss")
+    if isinstance(value, QDate):
+        return "" if value.isNull() else value.toString("yyyy-MM-dd")
+    if isinstance(value, QTime):
+        return "" if value.isNull() else value.toString("HH:mm:ss")
     return str(value)
 
 
@@ -436,7 +438,11 @@ class ImportIncidents(CompositeIndexAlgorithm):
         "duplicate). The HTML report states rows in = clean + rejected and counts per reason, "
         "month, category and source.\n\n"
         "INPUT: one or more CSV/text files (encoding and delimiter detected: UTF-8 with or "
-        "without BOM, Windows-1252; comma, semicolon, tab, pipe) or table/point layers. "
+        "without BOM, Windows-1252; comma, semicolon, tab, pipe) or table/point layers, e.g. one "
+        "file per month. It is a multiple-layer input: in the dialog tick project layers or add "
+        "files with the '...' button; in qgis_process repeat --INPUT=file.csv; from Python pass "
+        "a list of paths and/or layers. Text files are read as text (never guessed types), so "
+        "no value is lost. "
         "Location from X_FIELD/Y_FIELD in SOURCE_CRS (empty: guessed from the column names "
         "x/easting/longitude... and the values), from POSTCODE_FIELD joined to POSTCODE_LOOKUP "
         "(a CSV with postcode and x/easting and y/northing columns in SOURCE_CRS), or from the "
