@@ -320,7 +320,14 @@ def _read_ogr_arrow(layer, fields, sql_filter, feedback):
         if sql_filter:
             where = f"({subset}) AND {sql_filter}" if subset else sql_filter
             lyr.SetAttributeFilter(where)
-        lyr.SetIgnoredFields([n for n in names if n not in fields])
+        # GDAL 3.6 hands back empty geometries when every attribute field is ignored: keep one
+        # (a numeric one when there is one, cheapest to carry).
+        keep = set(fields)
+        if not keep and names:
+            numeric = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())
+                       if defn.GetFieldDefn(i).GetType() in (ogr.OFTInteger, ogr.OFTInteger64, ogr.OFTReal)]
+            keep = {numeric[0] if numeric else names[0]}
+        lyr.SetIgnoredFields([n for n in names if n not in keep])
         geom_name = lyr.GetGeometryColumn() or None
         blobs, attrs = [], {f: [] for f in fields}
         for batch in lyr.GetArrowStreamAsNumPy(options=["INCLUDE_FID=NO"]):
@@ -341,6 +348,8 @@ def _read_ogr_arrow(layer, fields, sql_filter, feedback):
     attrs = {f: (np.concatenate(v) if v else np.empty(0)) for f, v in attrs.items()}
     n_pass = len(blobs)
     x, y, cols, n_null, n_multi, n_surface = _assemble(blobs, attrs, _surface_points_ogr)
+    if n_pass and n_null == n_pass:
+        return None  # every geometry empty: do not trust the stream, let QGIS read the layer
     return PointData(x, y, cols, method="ogr-arrow", n_features=n_features,
                      n_filtered_out=n_features - n_pass, n_null_geometry=n_null,
                      n_multipoint=n_multi, n_surface=n_surface)
