@@ -9,6 +9,12 @@ ranked from the highest need, tied zones share the better (needier) position - c
 ranking "1224" - and the rank-based scalings use ``R = (N - need_rank + 1) / N``, so R = 1 for
 the highest need. This reproduces the IMD exponential transform from the published domain ranks
 (MHCLG, English Indices of Deprivation 2019/2025 Technical Report, section on combining domains).
+
+- ``percentile`` = 100 R (100 for the highest need);
+- ``rank`` = R N, i.e. 1..N with N the highest need;
+- ``exponential`` = -C ln(1 - R (1 - e^(-100/C))), 0..100, C = 23 by default;
+- ``zscore`` uses the population SD (divide by N); ``minmax`` maps to 0..1, or 0..``scale_to``;
+- ``threshold`` = 1 where the value is at or beyond ``threshold`` in the need direction, else 0.
 """
 import numpy as np
 

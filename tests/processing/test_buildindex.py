@@ -236,3 +236,18 @@ def test_real_polygons_queen_gi_star_matches_esda_and_missing_zones_are_left_out
     ref = pd.Series(json.loads(done.stdout))
     mine = out.loc[ref.index, "all_cluster_m"]
     np.testing.assert_allclose(mine.to_numpy(), ref.to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_cancel_stops_without_output(provider):
+    import processing
+
+    feedback = QgsProcessingFeedback()
+    feedback.cancel()
+    try:
+        result = processing.run("compositeindex:buildindex",
+                                {"INPUT": grid_layer(), "FIELDS": ["violence"], "OUTPUT": "memory:"},
+                                context=QgsProcessingContext(), feedback=feedback)
+    except QgsProcessingException as err:
+        assert "Cancelled" in str(err)
+    else:
+        assert "OUTPUT" not in result

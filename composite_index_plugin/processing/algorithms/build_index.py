@@ -57,7 +57,9 @@ an indicator of one issue.
 <b>Outputs</b>: every scaled indicator (&lt;issue&gt;_&lt;indicator&gt;_s), each issue and theme
 sub-index (&lt;name&gt;_idx), ci_score, ci_rank, ci_decile and ci_quintile (1 = highest need),
 top_theme, top_issue and each theme's share (&lt;theme&gt;_pct). Zones with a zero denominator
-are flagged (_zd); zones left out for missing data have ci_excluded = 1.
+are flagged (_zd): a crude rate, location quotient or density is then undefined and the
+indicator's missing policy applies; an empirical Bayes rate takes the prior mean. Zones left out
+for missing data have ci_excluded = 1 and empty index fields.
 The report shows correlations, Cronbach's alpha and effective weights. The baseline JSON keeps
 the fitted scales, so next year's index can be put on this year's scale (BASELINE_IN)."""
 
