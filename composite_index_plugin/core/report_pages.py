@@ -2,8 +2,9 @@
 
 Pure pandas. Input is the area summary (fields of ``compositeindex:summariseareas``) plus, when
 known, each area's mean issue index and the whole study area's values. Ranks are computed among
-the areas that have data, 1 = highest value (highest need); the gap is the area's value minus the
-whole study area's value (positive = more need than the city as a whole).
+the areas that have data, 1 = highest value (highest need); the table's gap is the area's value
+minus the whole study area's value (positive = more need than the study area as a whole). The
+summary's own ``gap_diff`` (highest-need group vs the rest, inside the area) goes in the key figures.
 """
 import math
 
@@ -110,9 +111,7 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
     for i, r in df.iterrows():
         pid = i + 1
         nd = bool(no_data.iloc[i])
-        gap = _num(r.get("gap_diff"))
-        if not np.isfinite(gap) and np.isfinite(city["score"]):
-            gap = score.iloc[i] - city["score"]
+        gap = score.iloc[i] - city["score"] if np.isfinite(city["score"]) else float("nan")
         chart = [(pretty(t, labels), float(theme_vals[t].iloc[i]), city["themes"].get(t, float("nan")))
                  for t in themes]
         top_theme = pretty(r.get("top_theme_1"), labels)
@@ -128,7 +127,7 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                          "score": "-", "rank": "-", "gap": "-"})
         else:
             parts = [f"Rank {page['rank_text']} areas", f"mean score {page['score_text']}"
-                     + (f" (whole area {fmt(city['score'], dec)})" if np.isfinite(city["score"]) else "")]
+                     + (f" (whole study area {fmt(city['score'], dec)})" if np.isfinite(city["score"]) else "")]
             pop = _num(r.get("population"))
             if np.isfinite(pop) and pop > 0:
                 parts.append(f"{pop:,.0f} residents in {int(n_zones.iloc[i])} zones")
@@ -136,12 +135,15 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                 parts.append(f"{int(n_zones.iloc[i])} zones")
             top_pct = _num(r.get("pop_top_decile_pct"))
             if np.isfinite(top_pct):
-                parts.append(f"{top_pct:.0f}% of residents live in the 10% highest-need zones")
+                parts.append(f"{top_pct:.0f}% of residents in the 10% highest-need zones")
             hot = _num(r.get("hotspot_km2"))
             if np.isfinite(hot):
                 hp = _num(r.get("hotspot_pct"))
-                parts.append(f"hotspot zones {hot:,.1f} km²" + (f" ({hp:.0f}% of the area)" if np.isfinite(hp)
+                parts.append(f"hotspots {hot:,.1f} km²" + (f" ({hp:.0f}% of the area)" if np.isfinite(hp)
                                                                    else ""))
+            inner = _num(r.get("gap_diff"))
+            if np.isfinite(inner):
+                parts.append(f"gap between its highest-need zones and the rest {fmt(inner, dec)}")
             page["facts"] = " \u00b7 ".join(parts) + "."
             rows.append({"page_id": pid, "row_order": 1, "priority": "Composite index",
                          "score": page["score_text"], "rank": page["rank_text"], "gap": page["gap_text"]})

@@ -151,7 +151,7 @@ def build_template(kind, project):
     _label(layout, "title", "[% \"page_title\" %]" if kind == "area" else "[% @assessment_title %]",
            TITLE_RECT, TITLE_PT, bold=True)
     _label(layout, "facts", "[% \"page_facts\" %]" if kind == "area" else "[% @assessment_facts %]",
-           (MARGIN, 25.5, RIGHT_X - MARGIN - 5.0, 8.0), 8.0)
+           (MARGIN, 25.5, PAGE_W - 2 * MARGIN, 8.0), 8.0)
 
     mp = QgsLayoutItemMap(layout)
     mp.setId("map")

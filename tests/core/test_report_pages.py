@@ -20,7 +20,7 @@ def _summary():
         {"area_name": "Beta", "area_rank": 1, "mean_score": 20.0, "n_zones": 4, "population": 2000.0,
          "top_theme_1": "acquisitive", "top_theme_2": "violence", "top_theme_3": None,
          "top_issue_1": "robbery", "top_issue_2": None, "top_issue_3": None,
-         "violence_mean": 0.1, "acquisitive_mean": 0.3, "gap_diff": 6.0},
+         "violence_mean": 0.1, "acquisitive_mean": 0.3, "gap_diff": 25.0},
         {"area_name": "Gamma", "area_rank": 0, "mean_score": np.nan, "n_zones": 0, "population": 0.0,
          "top_theme_1": None, "top_theme_2": None, "top_theme_3": None,
          "top_issue_1": None, "top_issue_2": None, "top_issue_3": None,
@@ -39,17 +39,20 @@ def test_rows_scores_ranks_and_gaps_by_hand():
     assert city["score"] == 14.0 and city["themes"] == {"violence": 0.2, "acquisitive": 0.0}
     alpha = rows[rows.page_id == 1].drop(columns="page_id").values.tolist()
     assert alpha == [
-        [1, "Composite index", "10.0", "2 of 2", f"{MINUS}4.0"],          # gap 10 - 14 (no gap_diff)
+        [1, "Composite index", "10.0", "2 of 2", f"{MINUS}4.0"],          # gap 10 - 14
         [2, "Theme: Violence and vulnerability", "0.50", "1 of 2", "+0.30"],
         [3, "Theme: Acquisitive", f"{MINUS}0.20", "2 of 2", f"{MINUS}0.20"],
         [4, "Issue: Robbery", "1.23", "2 of 2", "+0.23"],
     ]
     beta = rows[rows.page_id == 2].values.tolist()
-    assert beta[0][2:] == ["Composite index", "20.0", "1 of 2", "+6.0"]   # gap_diff from the summary
+    assert beta[0][2:] == ["Composite index", "20.0", "1 of 2", "+6.0"]   # 20 - 14
+    # the summary's own gap (inside the area) is a key figure, not the table's gap
+    assert pages.iloc[1]["facts"].endswith("gap between its highest-need zones and the rest 25.0.")
+    assert "gap between" not in pages.iloc[0]["facts"]
     assert rows[rows.page_id == 3]["priority"].tolist() == ["No index zones in this area"]
     gamma = pages.iloc[2]
     assert gamma["no_data"] == 1 and gamma["facts"].startswith("No data")
-    assert pages.iloc[0]["facts"].startswith("Rank 2 of 2 areas \u00b7 mean score 10.0 (whole area 14.0)")
+    assert pages.iloc[0]["facts"].startswith("Rank 2 of 2 areas \u00b7 mean score 10.0 (whole study area 14.0)")
     assert "1,000 residents in 5 zones" in pages.iloc[0]["facts"]
     chart = pages.iloc[0]["chart"]
     assert chart == [("Violence and vulnerability", 0.5, 0.2), ("Acquisitive", -0.2, 0.0)]

@@ -164,7 +164,8 @@ def test_table_rows_match_the_summary_layer(export):
             assert [r[0] for r in rows] == expected
             assert rows[0][1] == f"{row['mean_score']:.1f}"
             assert rows[0][2] == f"{int(row['area_rank'])} of 10"
-            assert rows[0][3] == f"{row['gap_diff']:+.1f}".replace("-", "\u2212")
+            city = np.average(zones["ci_score"], weights=zones["population"])
+            assert rows[0][3] == f"{row['mean_score'] - city:+.1f}".replace("-", "\u2212")
             t1 = row["top_theme_1"]
             assert rows[1][1] == f"{row[f'{t1}_mean']:.2f}".replace("-", "\u2212")
             theme_rank = int((summary[f"{t1}_mean"].dropna() > row[f"{t1}_mean"]).sum()) + 1

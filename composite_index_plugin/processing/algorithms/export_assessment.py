@@ -463,7 +463,9 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         pages_layer = overview_outline
 
         variables = {"assessment_title": al.wrap_text(title, family, al.TITLE_PT, al.TITLE_RECT[2], 2),
-                     "assessment_method": "Method. " + note,
+                     "assessment_method": "Method. " + note.rstrip() + " Tables: ranks are among the "
+                     f"{int((pages['no_data'] == 0).sum())} areas with zones; 'gap vs all' is the area's "
+                     "value minus that of the whole study area.",
                      "assessment_attribution": attribution,
                      "assessment_date": datetime.date.today().strftime("%d %B %Y").lstrip("0"),
                      "assessment_chart": overview_chart}
@@ -496,10 +498,10 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         ot.setMaximumNumberOfFeatures(40)
         al.set_columns(ot, [("Rank", "CASE WHEN \"area_rank\" > 0 THEN to_string(\"area_rank\") ELSE '-' END",
                              8.0, Qt.AlignHCenter),
-                            ("Area", "\"short_name\"", 24.0, Qt.AlignLeft),
+                            ("Area", "\"short_name\"", 23.0, Qt.AlignLeft),
                             ("Score", "\"score_text\"", 10.0, Qt.AlignRight),
-                            ("Top theme", "\"top_theme_label\"", 26.0, Qt.AlignLeft),
-                            ("Gap", "\"gap_text\"", 10.0, Qt.AlignRight)])
+                            ("Top theme", "\"top_theme_label\"", 25.0, Qt.AlignLeft),
+                            ("Gap vs all", "\"gap_text\"", 12.0, Qt.AlignRight)])
 
         # area pages (atlas)
         am = al.item(area, "map")
@@ -523,10 +525,10 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         at.setFilterFeatures(True)
         at.setFeatureFilter("\"page_id\" = attribute(@atlas_feature, 'page_id')")
         at.setMaximumNumberOfFeatures(12)
-        al.set_columns(at, [("Priority", "\"priority\"", 39.0, Qt.AlignLeft),
+        al.set_columns(at, [("Priority", "\"priority\"", 36.0, Qt.AlignLeft),
                             ("Score", "\"score\"", 11.0, Qt.AlignRight),
                             ("Rank", "\"rank\"", 12.0, Qt.AlignRight),
-                            ("Gap", "\"gap\"", 11.0, Qt.AlignRight)])
+                            ("Gap vs all", "\"gap\"", 14.0, Qt.AlignRight)])
         feedback.setProgress(40)
 
         def seek(i):
