@@ -1,0 +1,120 @@
+"""compositeindex:apportion: area weighting and ancillary points, totals kept, remainders reported."""
+import os
+
+import pandas as pd
+import pytest
+from qgis.core import (
+    QgsFeature,
+    QgsGeometry,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsVectorLayer,
+)
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "west_yorkshire")
+
+
+class Feedback(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.text = []
+
+    def pushInfo(self, info):
+        self.text.append(info)
+
+    def reportError(self, error, fatalError=False):
+        self.text.append(error)
+
+
+def run(alg, params, feedback=None):
+    import processing
+
+    return processing.run(alg, params, context=QgsProcessingContext(), feedback=feedback or Feedback())
+
+
+def polygons(rows, crs="EPSG:27700", fields="field=name:string&field=pop:double"):
+    layer = QgsVectorLayer(f"Polygon?crs={crs}&{fields}", "p", "memory")
+    feats = []
+    for wkt, *attrs in rows:
+        f = QgsFeature(layer.fields())
+        f.setGeometry(QgsGeometry.fromWkt(wkt))
+        f.setAttributes(list(attrs))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def rect(x0, y0, x1, y1):
+    return f"POLYGON(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
+
+
+SOURCES = [(rect(0, 0, 200, 100), "A", 1000.0), (rect(200, 0, 300, 100), "B", 300.0)]
+
+
+def test_area_weighting_by_hand(provider):
+    zones = polygons([(rect(0, 0, 150, 100), "z1", None), (rect(150, 0, 300, 100), "z2", None)])
+    fb = Feedback()
+    res = run("compositeindex:apportion", {"SOURCES": polygons(SOURCES), "FIELD": "pop", "ZONES": zones,
+                                           "OUTPUT": "memory:"}, fb)
+    got = {f["name"]: f["population"] for f in res["OUTPUT"].getFeatures()}
+    # A (area 20000): 15000 to z1 -> 750, 5000 to z2 -> 250; B all to z2 -> 300
+    assert got == {"z1": pytest.approx(750.0), "z2": pytest.approx(550.0)}
+    assert res["TOTAL"] == pytest.approx(1300.0, abs=1e-9) and res["UNCOVERED"] == 0
+
+
+def test_partial_cover_reports_the_remainder(provider):
+    zones = polygons([(rect(50, 0, 250, 100), "z", None)])
+    fb = Feedback()
+    res = run("compositeindex:apportion", {"SOURCES": polygons(SOURCES), "FIELD": "pop", "ZONES": zones,
+                                           "OUTPUT_FIELD": "residents", "OUTPUT": "memory:"}, fb)
+    got = [f["residents"] for f in res["OUTPUT"].getFeatures()]
+    assert got == [pytest.approx(750.0 + 150.0)]
+    assert res["UNCOVERED"] == pytest.approx(250.0 + 150.0)
+    assert any("outside every zone" in t for t in fb.text)
+
+
+def test_ancillary_points_follow_addresses(provider):
+    zones = polygons([(rect(0, 0, 150, 100), "z1", None), (rect(150, 0, 300, 100), "z2", None)])
+    pts = QgsVectorLayer("Point?crs=EPSG:27700", "addr", "memory")
+    feats = []
+    for wkt in ("POINT(10 10)", "POINT(160 10)", "POINT(170 10)", "POINT(180 10)", "POINT(250 50)"):
+        f = QgsFeature()
+        f.setGeometry(QgsGeometry.fromWkt(wkt))
+        feats.append(f)
+    pts.dataProvider().addFeatures(feats)
+    res = run("compositeindex:apportion", {"SOURCES": polygons(SOURCES), "FIELD": "pop", "ZONES": zones,
+                                           "ANCILLARY": pts, "OUTPUT": "memory:"})
+    got = {f["name"]: f["population"] for f in res["OUTPUT"].getFeatures()}
+    # A: 1 address in z1, 3 in z2 -> 250 / 750; B: its single address in z2 -> 300
+    assert got == {"z1": pytest.approx(250.0), "z2": pytest.approx(1050.0)}
+
+
+def test_geographic_zones_and_bad_field_name_refused(provider):
+    zones = polygons([(rect(0, 0, 1, 1), "z", None)], crs="EPSG:4326")
+    with pytest.raises(QgsProcessingException, match="EPSG:27700"):
+        run("compositeindex:apportion", {"SOURCES": polygons(SOURCES), "FIELD": "pop", "ZONES": zones,
+                                         "OUTPUT": "memory:"})
+    with pytest.raises(QgsProcessingException, match="output field name"):
+        run("compositeindex:apportion", {"SOURCES": polygons(SOURCES), "FIELD": "pop",
+                                         "ZONES": polygons([(rect(0, 0, 1, 1), "z", None)]),
+                                         "OUTPUT_FIELD": "Pop 2021", "OUTPUT": "memory:"})
+
+
+@pytest.mark.slow
+def test_west_yorkshire_population_onto_a_grid_keeps_the_total(provider):
+    pop = pd.read_csv(os.path.join(DATA, "census2011_population_lsoa11.csv"), thousands=",")
+    persons = dict(zip(pop["LSOA Code"], pop["Persons"].astype(float)))
+    lsoa = QgsVectorLayer(os.path.join(DATA, "lsoa11.geojson"), "lsoa", "ogr")
+    rows = [(f.geometry().asWkt(), f["LSOA11CD"], persons[f["LSOA11CD"]]) for f in lsoa.getFeatures()]
+    sources = polygons(rows, crs="EPSG:4326")
+    total = sum(r[2] for r in rows)
+    assert total == pytest.approx(2_226_058)  # Census 2011 usual residents of West Yorkshire
+    grid = run("compositeindex:creategrid", {"STUDY_AREA": sources, "SHAPE": 1, "SIZE": 2000, "KEEP": 0,
+                                             "TARGET_CRS": "EPSG:27700", "OUTPUT": "memory:"})["OUTPUT"]
+    res = run("compositeindex:apportion", {"SOURCES": sources, "FIELD": "pop", "ZONES": grid,
+                                           "OUTPUT": "memory:"})
+    assert res["TOTAL"] == pytest.approx(total, rel=1e-12)
+    assert res["UNCOVERED"] == pytest.approx(0.0, abs=1e-6)
+    values = [f["population"] for f in res["OUTPUT"].getFeatures()]
+    assert len(values) == grid.featureCount() and min(values) >= 0
