@@ -130,13 +130,19 @@ def _corr_table(corr):
     return "\n".join(out)
 
 
+def _named(node):
+    if node.label and node.label != node.name:
+        return f"{html.escape(node.label)} ({html.escape(node.name)})"
+    return html.escape(node.name)
+
+
 def _hierarchy(root):
     lines = [f"<li>Composite: {html.escape(root.method)}<ul>"]
     for theme in root.children:
-        lines.append(f"<li><b>{html.escape(theme.label)}</b> ({html.escape(theme.name)}), weight "
+        lines.append(f"<li><b>{_named(theme)}</b>, weight "
                      f"{theme.weight:g}, combines its issues by {html.escape(theme.method)}<ul>")
         for issue in theme.children:
-            lines.append(f"<li>{html.escape(issue.label)} ({html.escape(issue.name)}), weight "
+            lines.append(f"<li>{_named(issue)}, weight "
                          f"{issue.weight:g}, combines its indicators by {html.escape(issue.method)}<ul>")
             for ind in issue.children:
                 extra = f" per {ind.options['denominator']}" if ind.options.get("denominator") else ""
