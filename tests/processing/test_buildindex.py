@@ -251,3 +251,24 @@ def test_cancel_stops_without_output(provider):
         assert "Cancelled" in str(err)
     else:
         assert "OUTPUT" not in result
+
+
+@pytest.mark.parametrize("setting", [{"method": "knn", "k": 4}, {"method": "distance", "distance": 150},
+                                     {"method": "rook"}])
+def test_neighbour_settings_reach_the_engine(provider, setting):
+    from composite_index_plugin.core import measures
+    from composite_index_plugin.core.neighbours import distance_band, grid_contiguity, knn
+
+    layer = grid_layer()
+    spec = {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": {
+        "seb": {"field": "burglary", "measure": "eb_rate_spatial", "denominator": "population",
+                "scaling": "raw"}}}]}], "neighbours": setting}
+    out = table_of(run({"INPUT": layer, "SPEC": json.dumps(spec), "OUTPUT": "memory:"})["OUTPUT"])
+    frame = layer_dataframe(layer)
+    x = frame.col.to_numpy(float) * 100 + 50
+    y = frame.row.to_numpy(float) * 100 + 50
+    nb = {"knn": lambda: knn(x, y, 4), "distance": lambda: distance_band(x, y, 150),
+          "rook": lambda: grid_contiguity(frame.row.to_numpy(int), frame.col.to_numpy(int), queen=False)
+          }[setting["method"]]()
+    expected, _ = measures.eb_rate_spatial(frame.burglary, frame.population, nb, per=1000)
+    np.testing.assert_allclose(out.i_seb_m, expected, rtol=1e-12)
