@@ -242,3 +242,28 @@ def test_areas_without_text_field_fail_clearly(provider, tmp_path):
     areas.dataProvider().addFeatures([f])
     with pytest.raises(QgsProcessingException, match="has no text field to name the pages"):
         _run({"ZONES": data["zones"], "AREAS": areas, "PDF": str(tmp_path / "x.pdf")})
+
+
+def test_attribution_and_method_note_in_the_layout(export):
+    from qgis.core import QgsExpressionContextUtils
+
+    from composite_index_plugin.core.method_note import method_note
+
+    project, layouts = _layouts(export)
+    scope = QgsExpressionContextUtils.layoutScope(layouts["Birmingham assessment (test) - areas"])
+    attribution = scope.variable("assessment_attribution")
+    assert "Contains OS data \u00a9 Crown copyright and database right" in attribution
+    assert "Open Government Licence v3.0" in attribution
+    assert "Synthetic" not in attribution            # the IMD stand-in is not the synthetic sample
+    note = scope.variable("assessment_method")
+    assert note.startswith("Method. " + method_note(export["data"]["recipe"], max_chars=900))
+    assert "Scaling: z-scores (7)." in note
+
+
+def test_synthetic_sample_is_detected():
+    from composite_index_plugin.processing.algorithms.export_assessment import labels_from, uses_sample
+
+    assert uses_sample(['{"source": {"path": "output/demo/synthetic_2024.gpkg"}}'])
+    assert uses_sample(["/x/composite_index_plugin/resources/sample/birmingham.gpkg|layername=lsoa"])
+    assert not uses_sample(["/data/police/west_midlands_2024.gpkg", None, ""])
+    assert labels_from(fx.recipe())["wellbeing"] == "Health and skills"
