@@ -1,0 +1,222 @@
+"""The shipped Graphical Modeler model: opens, validates, runs headless (processing.run and
+qgis_process), equals the algorithms run one by one, and runs in batch (one row per issue)."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from qgis.core import (
+    QgsExpression,
+    QgsExpressionContext,
+    QgsExpressionContextScope,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingModelAlgorithm,
+    QgsProcessingParameterExpression,
+    QgsProcessingParameterField,
+)
+
+from tests.postgis.helpers import assert_same, table
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODEL = os.path.join(ROOT, "resources", "models", "composite_index_one_issue.model3")
+SAMPLE = os.path.join(ROOT, "resources", "sample", "birmingham.gpkg")
+QGIS_PROCESS = "/usr/bin/qgis_process.bin"
+MODEL_ID = "compositeindex:Composite index for one issue"
+OUTPUTS = {"index:Index": "index", "hotspots:Hotspots": "hotspots",
+           "hotspotzones:Hotspot zones": "hotspot_zones"}
+
+
+@pytest.fixture(scope="module")
+def points(tmp_path_factory):
+    """The synthetic sample's point layers ("tiny", seed 7): one GeoPackage, one layer per role."""
+    from composite_index_plugin.processing import sample_io
+
+    made = sample_io.make_sample(str(tmp_path_factory.mktemp("synthetic")), size="tiny", seed=7,
+                                 years=[2024])
+    return made[2024]["gpkg"]
+
+
+def model_params(points, issue, out_dir, cell=1000):
+    params = {
+        "study_area": f"{SAMPLE}|layername=study_area", "cell_size": cell, "grid_shape": 1,
+        "population": f"{SAMPLE}|layername=lsoa21", "population_field": "population",
+        "issue": issue, "filter": f"\"issue\" = '{issue}'", "permutations": 99,
+        "victims": f"{points}|layername=synthetic_victims",
+        "offenders": f"{points}|layername=synthetic_offenders",
+        "locations": f"{points}|layername=synthetic_locations"}
+    for key, stem in OUTPUTS.items():
+        params[key] = os.path.join(out_dir, f"{stem}_{issue}.gpkg")
+    return params
+
+
+def load_model():
+    model = QgsProcessingModelAlgorithm()
+    assert model.fromFile(MODEL), MODEL
+    return model
+
+
+def run(alg, params):
+    import processing
+
+    return processing.run(alg, params, context=QgsProcessingContext(),
+                          feedback=QgsProcessingFeedback())
+
+
+def spec_for(issue):
+    """The index spec the model builds (written out independently, as JSON)."""
+    return {"themes": [{"name": f"{issue}_theme", "issues": [{"name": issue, "indicators": {
+        "victims": {"field": f"{issue}_victims", "measure": "rate", "denominator": "population",
+                    "per": 1000, "scaling": "zscore", "missing": "zero"},
+        "offenders": {"field": f"{issue}_offenders", "measure": "volume", "scaling": "zscore"},
+        "locations": {"field": f"{issue}_locations", "measure": "volume", "scaling": "zscore",
+                      "weight": 2}}}]}],
+        "aggregation": {"issue": "mean", "theme": "mean", "composite": "mean"}}
+
+
+def one_by_one(points, issue, out_dir, cell=1000):
+    """The model's steps as separate algorithm runs (what an analyst would do in the toolbox)."""
+    p = model_params(points, issue, out_dir, cell)
+    grid = run("compositeindex:creategrid", {"STUDY_AREA": p["study_area"], "SHAPE": 1, "SIZE": cell,
+                                             "KEEP": 0, "OUTPUT": "TEMPORARY_OUTPUT"})["OUTPUT"]
+    pop = run("compositeindex:apportion", {"SOURCES": p["population"], "FIELD": "population",
+                                           "ZONES": grid, "OUTPUT_FIELD": "population",
+                                           "OUTPUT": "TEMPORARY_OUTPUT"})["OUTPUT"]
+    agg = run("compositeindex:aggregatepat", {
+        "ZONES": pop, "ISSUE": issue, "VICTIMS": p["victims"], "OFFENDERS": p["offenders"],
+        "LOCATIONS": p["locations"], "VICTIMS_FILTER": p["filter"], "OFFENDERS_FILTER": p["filter"],
+        "LOCATIONS_FILTER": p["filter"], "OUTPUT": "TEMPORARY_OUTPUT"})["OUTPUT"]
+    index = run("compositeindex:buildindex", {"INPUT": agg, "SPEC": json.dumps(spec_for(issue)),
+                                              "OUTPUT": os.path.join(out_dir, "index.gpkg")})["OUTPUT"]
+    hot = run("compositeindex:hotspots", {"INPUT": index, "FIELD": "ci_score", "NEIGHBOURHOOD": 0,
+                                          "PERMUTATIONS": 99, "SEED": 12345, "FDR": True,
+                                          "OUTPUT": os.path.join(out_dir, "hotspots.gpkg")})["OUTPUT"]
+    zones = run("compositeindex:hotspotzones", {"INPUT": hot, "MIN_BIN": 2,
+                                                "OUTPUT": os.path.join(out_dir, "zones.gpkg")})
+    return {"index:Index": index, "hotspots:Hotspots": hot,
+            "hotspotzones:Hotspot zones": zones["OUTPUT"]}
+
+
+def test_model_opens_validates_and_shows_every_step(provider):
+    model = load_model()
+    ok, issues = model.validate()
+    assert ok, issues
+    steps = model.childAlgorithms()
+    assert {c.algorithmId() for c in steps.values()} == {
+        "compositeindex:creategrid", "compositeindex:apportion", "compositeindex:aggregatepat",
+        "compositeindex:buildindex", "compositeindex:hotspots", "compositeindex:hotspotzones"}
+    # the chain: each step reads the one before
+    assert model.dependsOnChildAlgorithms("hotspotzones") == {"grid", "population", "aggregate",
+                                                              "index", "hotspots"}
+    assert model.dependentChildAlgorithms("grid") == {"population", "aggregate", "index", "hotspots",
+                                                      "hotspotzones"}
+    # field and expression inputs are linked to their parent layer inputs (the dialogs list fields)
+    field = model.parameterDefinition("population_field")
+    assert isinstance(field, QgsProcessingParameterField)
+    assert field.parentLayerParameterName() == "population"
+    expression = model.parameterDefinition("filter")
+    assert isinstance(expression, QgsProcessingParameterExpression)
+    assert expression.parentLayerParameterName() == "victims"
+    assert sorted(o.name() for o in model.outputDefinitions()) == sorted(OUTPUTS)
+
+
+def test_spec_expression_builds_the_documented_spec():
+    """The QGIS expression that writes the index spec from the issue name gives valid JSON."""
+    model = load_model()
+    source = model.childAlgorithm("index").parameterSources()["SPEC"][0]
+    context = QgsExpressionContext()
+    scope = QgsExpressionContextScope()
+    scope.setVariable("issue", "vehicle_crime")
+    context.appendScope(scope)
+    text = QgsExpression(source.expression()).evaluate(context)
+    assert json.loads(text) == spec_for("vehicle_crime")
+
+
+def test_model_equals_the_algorithms_one_by_one(provider, points, tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    result = run(load_model(), model_params(points, "burglary", str(out)))
+    manual = one_by_one(points, "burglary", str(tmp_path))
+    index = assert_same(result["index:Index"], manual["index:Index"], "cell_id")
+    hot = assert_same(result["hotspots:Hotspots"], manual["hotspots:Hotspots"], "cell_id")
+    assert_same(result["hotspotzones:Hotspot zones"], manual["hotspotzones:Hotspot zones"])
+    # real numbers: every burglary point of the sample is counted, the population is all there
+    from osgeo import ogr
+    ds = ogr.Open(points)
+    for role in ("victims", "offenders", "locations"):
+        lyr = ds.GetLayerByName(f"synthetic_{role}")
+        lyr.SetAttributeFilter("issue = 'burglary'")
+        assert int(index[f"burglary_{role}"].sum()) == lyr.GetFeatureCount() > 10, role
+    assert index["population"].sum() == pytest.approx(1144925.0)   # Birmingham, Census 2021
+    assert len(index) == len(hot) == 368 and index["ci_rank"].min() == 1
+    assert set(hot["gi_bin"].dropna().astype(int)) <= {-3, -2, -1, 0, 1, 2, 3}
+
+
+def test_batch_over_three_issues_writes_three_outputs(provider, points, tmp_path):
+    """Batch mode: one run per row, each with its own issue, filter and output files. The model
+    keeps no state between rows: a row gives the same result as the same run on its own."""
+    model = load_model()
+    issues = ("burglary", "asb", "violence_injury")
+    results = {}
+    for issue in issues:                                   # one batch row per issue
+        results[issue] = run(model, model_params(points, issue, str(tmp_path)))
+    files = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".gpkg")
+    assert files == sorted(f"{stem}_{i}.gpkg" for i in issues for stem in OUTPUTS.values())
+    totals = {}
+    for issue in issues:
+        frame = table(results[issue]["index:Index"], "cell_id")
+        assert f"{issue}_victims" in frame.columns and "ci_score" in frame.columns
+        assert not [c for c in frame.columns if c.endswith("_victims") and c != f"{issue}_victims"]
+        totals[issue] = int(frame[f"{issue}_locations"].sum())
+    assert len(set(totals.values())) == 3                  # three different issues really ran
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    again = run(load_model(), model_params(points, "asb", str(alone)))
+    assert_same(again["hotspots:Hotspots"], results["asb"]["hotspots:Hotspots"], "cell_id")
+
+
+def test_model_is_in_the_toolbox(provider):
+    """The provider registers the shipped model (group Models) when the plugin loads."""
+    from qgis.core import QgsApplication
+
+    from composite_index_plugin.processing.models import model_algorithms
+
+    assert [m.name() for m in model_algorithms()] == ["Composite index for one issue"]
+    alg = QgsApplication.processingRegistry().algorithmById(MODEL_ID)
+    assert alg is not None, ("provider.py loadAlgorithms must add models.model_algorithms() "
+                             "(see composite_index_plugin/processing/models.py)")
+    assert alg.group() == "Models" and alg.provider().id() == "compositeindex"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The packaged plugin unpacked in a plugins folder, enabled in a throwaway profile."""
+    folder = tmp_path_factory.mktemp("qgis_plugins")
+    zip_path = folder / "plugin.zip"
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "package.py"), "--out", str(zip_path)],
+                   check=True, capture_output=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(folder / "plugins")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QGIS_PLUGINPATH=str(folder / "plugins"),
+               QGIS_CUSTOM_CONFIG_PATH=str(folder / "profile"))
+    env.pop("QGIS_OPTS", None)
+    done = subprocess.run([QGIS_PROCESS, "plugins", "enable", "composite_index_plugin"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+def test_qgis_process_runs_the_model_file(installed, provider, points, tmp_path):
+    out = tmp_path / "cli"
+    out.mkdir()
+    params = model_params(points, "burglary", str(out))
+    args = [QGIS_PROCESS, "run", MODEL, "--"] + [f"{k}={v}" for k, v in params.items()]
+    done = subprocess.run(args, env=installed, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    manual = one_by_one(points, "burglary", str(tmp_path))
+    for key in OUTPUTS:
+        assert os.path.exists(params[key]), key
+    assert_same(params["index:Index"], manual["index:Index"], "cell_id")
+    assert_same(params["hotspots:Hotspots"], manual["hotspots:Hotspots"], "cell_id")
