@@ -23,6 +23,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 TARGET_SECONDS = 15.0
+SIZES = {"small": 100_000, "large": 1_000_000}
 CRIME_TYPES = ["Anti-social behaviour", "Burglary", "Criminal damage and arson", "Drugs",
                "Other theft", "Public order", "Shoplifting", "Vehicle crime",
                "Violence and sexual offences", "Robbery", "Bicycle theft", "Other crime"]
@@ -88,7 +89,8 @@ def _algorithm():
 def run(size=1_000_000):
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback
 
-    size = int(size or 1_000_000)
+    size = SIZES.get(size, size) if isinstance(size, str) else size
+    size = int(size or SIZES["large"])
     tmp = tempfile.mkdtemp(prefix="bench_import_")
     try:
         src = os.path.join(tmp, "policeuk.csv")
@@ -125,5 +127,6 @@ def run(size=1_000_000):
 
 if __name__ == "__main__":
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    for row in run(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000):
+    arg = sys.argv[1] if len(sys.argv) > 1 else "large"
+    for row in run(int(arg) if arg.isdigit() else arg):
         print(row)

@@ -239,7 +239,7 @@ def read_table(path, encoding=None, delimiter=None):
         raise CompositeIndexError(f"'{name}' cannot be decoded as {enc}: {err}",
                                   hint="Give the right encoding (e.g. cp1252 or utf-8).") from err
     frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.isna().to_numpy().any():  # short rows
+    if len(frame.columns) and frame.iloc[:, -1].isna().any():  # short rows leave trailing NaN
         frame = frame.fillna("")
     info = {"path": path, "file": name, "encoding": enc, "delimiter": delimiter,
             "rows": len(frame), "columns": list(frame.columns)}
@@ -273,9 +273,9 @@ def combine_tables(tables):
         frames.append((frame, source))
     parts = []
     for frame, source in frames:
+        # The frames are the caller's freshly read tables: columns are added in place.
         part = frame.reindex(columns=columns, fill_value="") if list(frame.columns) != columns \
             else frame
-        part = part.copy() if part is frame else part
         part["source_row"] = np.arange(1, len(part) + 1, dtype="int64")
         part["source_file"] = source
         parts.append(part)
@@ -288,6 +288,10 @@ def combine_tables(tables):
 # --------------------------------------------------------------------------------------------
 # Parsing values
 # --------------------------------------------------------------------------------------------
+def _blank(u):
+    return (u.astype(str).str.strip() == "").to_numpy(bool)
+
+
 def _by_unique(values, func):
     """Apply ``func`` (unique values -> array) once per distinct value and spread the result."""
     codes, uniques = pd.factorize(pd.Series(values, dtype=object).to_numpy(), sort=False)
@@ -726,8 +730,8 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
     else:
         xs = frame[o.x_field].to_numpy(object)
         ys = frame[o.y_field].to_numpy(object)
-        x_empty = pd.Series(xs).str.strip().to_numpy(object) == ""
-        y_empty = pd.Series(ys).str.strip().to_numpy(object) == ""
+        x_empty = _by_unique(xs, _blank).astype(bool)
+        y_empty = _by_unique(ys, _blank).astype(bool)
         no_xy = x_empty | y_empty
         reject(no_xy, "no_coordinates",
                np.where(x_empty & y_empty, f"{o.x_field} and {o.y_field} empty",
