@@ -309,3 +309,26 @@ def test_geographic_target_refused(provider, tmp_path):
 def test_windows_1252_written_as_text(provider, tmp_path):
     res = run({"INPUT": [os.path.join(BAD, "cp1252_pound.csv")]}, tmp_path)
     assert [r["note"] for r in rows(res["CLEAN"])] == ["Stolen goods \u00a3250", "Caf\u00e9 window"]
+
+
+@pytest.mark.parametrize("name, params, clean, reasons", [
+    ("mixed_types.csv", {"SOURCE_CRS": "EPSG:27700"}, 3, {"bad_coordinates": 2}),
+    ("decimal_commas.csv", {}, 3, {}),
+    ("thousands_separators.csv", {"SOURCE_CRS": "EPSG:27700"}, 3, {}),
+    ("extreme_coordinates.csv", {"SOURCE_CRS": "EPSG:4326"}, 2,
+     {"outside_crs_area": 3, "bad_coordinates": 1}),
+    ("swapped_latlon.csv", {"SOURCE_CRS": "EPSG:4326"}, 2, {"swapped_latlon": 2}),
+    ("duplicates.csv", {"DUPLICATE_FIELDS": "ref"}, 5, {"duplicate": 2}),
+    ("three_date_formats.csv", {"DATE_FIELD": "when"}, 4, {"bad_date": 2}),
+    ("duplicates.csv", {"CATEGORY_FIELD": "type", "REQUIRE_MAPPING": True,
+                        "CATEGORY_MAPPING": os.path.join(
+                            os.path.dirname(os.path.dirname(DATA)), "resources", "presets",
+                            "policeuk_crime_types.csv")}, 7, {}),
+])
+def test_crafted_files_reasons(provider, tmp_path, name, params, clean, reasons):
+    res = run(dict({"INPUT": [os.path.join(BAD, name)]}, **params), tmp_path)
+    got = {}
+    for r in rows(res["REJECTED"]):
+        got[r["reject_reason"]] = got.get(r["reject_reason"], 0) + 1
+    assert res["CLEAN_COUNT"] == clean and got == reasons
+    assert res["ROWS_IN"] == clean + sum(reasons.values())
