@@ -257,11 +257,19 @@ def _s012(neighbours, w):
     rows = neighbours.rows()
     cols = neighbours.indices
     s0 = float(w.sum())
-    key = np.concatenate([rows * n + cols, cols * n + rows])
-    vals = np.concatenate([w, w])
-    uk, inv = np.unique(key, return_inverse=True)
-    sym = np.bincount(inv.ravel(), weights=vals, minlength=len(uk))
-    s1 = float((sym ** 2).sum() / 2.0)
+    # S1 = 1/2 sum_ij (w_ij + w_ji)^2: find each link's reverse by binary search on sorted keys
+    key = rows * n + cols
+    order = None
+    if len(key) > 1 and not np.all(key[1:] > key[:-1]):
+        order = np.argsort(key, kind="stable")
+        key, w_sorted = key[order], w[order]
+    else:
+        w_sorted = w
+    rev = cols * n + rows if order is None else (cols * n + rows)[order]
+    pos = np.minimum(np.searchsorted(key, rev), max(len(key) - 1, 0))
+    found = key[pos] == rev if len(key) else np.zeros(0, dtype=bool)
+    w_rev = np.where(found, w_sorted[pos] if len(key) else 0.0, 0.0)
+    s1 = float((((w_sorted + w_rev) ** 2).sum() + (w_sorted[~found] ** 2).sum()) / 2.0)
     out_sum = np.bincount(rows, weights=w, minlength=n)
     in_sum = np.bincount(cols, weights=w, minlength=n)
     s2 = float(((out_sum + in_sum) ** 2).sum())
@@ -596,7 +604,8 @@ def analyse(values, neighbours, permutations=0, seed=None, fdr=False, field_name
     progress.report(0.92)
     bins = gi_bins(gi["z"], gi_p, fdr)
     sig = bh_reject(lisa_p, alpha) if fdr else (lisa_p < alpha)
-    cluster = np.array([LISA_LABELS.get(int(q)) for q in lm["q"]], dtype=object)
+    names = np.array([None] + [LISA_LABELS[q] for q in (1, 2, 3, 4)], dtype=object)
+    cluster = names[lm["q"]]
     cluster[~sig] = NOT_SIGNIFICANT
     cluster[islands_local] = None
 

@@ -1,0 +1,176 @@
+"""Benchmark: hotspots on a square grid with queen contiguity (~8 neighbours), side by side with
+PySAL's esda on the same input and the same weights.
+
+Targets (size "large", 100,172 cells = 316 x 317): analytic Gi* + local Moran under 1 s; 999
+conditional permutations (both statistics) under 30 s on 2 cores; peak memory under 2 GB.
+Size "small" is 100 x 100 cells with 99 permutations; "<cells>x<perms>" (e.g. "40000x199") too.
+
+Each side runs in its own process so that its peak memory (``ru_maxrss``) is its own: ours with
+this interpreter (numpy only), esda 2.9.0 in ``.venv-ref`` (``scripts/setup_ref.sh``; without
+numba, esda's optional accelerator, which the pinned venv does not install). esda's weights are
+a ``libpysal.graph.Graph`` built from our CSR arrays, so both sides use identical neighbours; the
+z-scores of the two are compared as a check. esda permutations run with ``n_jobs=2``.
+
+Run alone: ``.venv/bin/python benchmarks/bench_hotspots.py [size]``.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+REF_PY = os.path.join(ROOT, ".venv-ref", "bin", "python")
+SIZES = {"large": (316, 317, 999), "small": (100, 100, 99)}
+
+OURS = r'''
+import json, resource, sys, time
+import numpy as np
+from composite_index_plugin.core import hotspots as hs
+from composite_index_plugin.core.neighbours import grid_contiguity
+
+data = np.load(sys.argv[1])
+perms = int(sys.argv[2])
+row, col, y = data["row"], data["col"], data["y"]
+out = {}
+t = time.perf_counter(); nb = grid_contiguity(row, col, queen=True); out["graph"] = time.perf_counter() - t
+np.savez(sys.argv[3], indptr=nb.indptr, indices=nb.indices)
+best = float("inf")
+for _ in range(3):
+    t = time.perf_counter()
+    gi = hs.gi_star_stats(y, nb)
+    lm = hs.local_moran_stats(y, nb)
+    best = min(best, time.perf_counter() - t)
+out["analytic"] = best
+t = time.perf_counter(); res = hs.analyse(y, nb); out["analyse"] = time.perf_counter() - t
+t = time.perf_counter()
+res_p = hs.analyse(y, nb, permutations=perms, seed=1)
+out["perm"] = time.perf_counter() - t
+out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["mean_k"] = float(nb.counts.mean())
+np.savez(sys.argv[4], gi_z=gi["z"], lisa_i=lm["I"], gi_p=res_p.gi_p)
+print(json.dumps(out))
+'''
+
+ESDA = r'''
+import json, resource, sys, time, warnings
+import numpy as np
+import scipy.sparse as sp
+from libpysal.graph import Graph
+import esda
+
+warnings.simplefilter("ignore")
+data = np.load(sys.argv[1]); g = np.load(sys.argv[2])
+perms = int(sys.argv[3])
+y = data["y"]; n = len(y)
+A = sp.csr_matrix((np.ones(len(g["indices"])), g["indices"], g["indptr"]), shape=(n, n))
+out = {}
+t = time.perf_counter(); w = Graph.from_sparse(A); out["graph"] = time.perf_counter() - t
+best = float("inf")
+for _ in range(3):
+    t = time.perf_counter()
+    gl = esda.G_Local(y, w, transform="B", star=True, permutations=0)
+    ml = esda.Moran_Local(y, w, transformation="r", permutations=0)
+    best = min(best, time.perf_counter() - t)
+out["analytic"] = best
+t = time.perf_counter()
+esda.G_Local(y, w, transform="B", star=True, permutations=perms, n_jobs=2, seed=1, keep_simulations=False)
+esda.Moran_Local(y, w, transformation="r", permutations=perms, n_jobs=2, seed=1, keep_simulations=False)
+out["perm"] = time.perf_counter() - t
+out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+np.savez(sys.argv[4], gi_z=gl.Zs, lisa_i=ml.Is)
+print(json.dumps(out))
+'''
+
+
+def parse_size(size):
+    if size in SIZES:
+        return SIZES[size]
+    cells, perms = str(size).split("x")
+    side = int(math.sqrt(int(cells)))
+    return side, int(math.ceil(int(cells) / side)), int(perms)
+
+
+def make_input(rows, cols, seed=2024):
+    """Poisson counts over a few smooth hot areas on a rows x cols grid (row-major order)."""
+    rng = np.random.default_rng(seed)
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    rate = np.full(rows * cols, 2.0)
+    for _ in range(12):
+        cr, cc, s = rng.uniform(0, rows), rng.uniform(0, cols), rng.uniform(3, 12)
+        rate += 15 * np.exp(-((r - cr) ** 2 + (c - cc) ** 2) / (2 * s * s))
+    return r, c, rng.poisson(rate).astype(float)
+
+
+def _child(python, script, args, env_path=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    if env_path:
+        env["PYTHONPATH"] = env_path
+    done = subprocess.run([python, "-c", script] + [str(a) for a in args], capture_output=True,
+                          text=True, env=env, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(size="large"):
+    rows_n, cols_n, perms = parse_size(size)
+    n = rows_n * cols_n
+    case = f"grid {rows_n}x{cols_n} queen ({n:,} cells)"
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = os.path.join(tmp, "input.npz")
+        graph = os.path.join(tmp, "graph.npz")
+        ours_res = os.path.join(tmp, "ours.npz")
+        esda_res = os.path.join(tmp, "esda.npz")
+        r, c, y = make_input(rows_n, cols_n)
+        np.savez(inp, row=r, col=c, y=y)
+        ours = _child(sys.executable, OURS, [inp, perms, graph, ours_res], ROOT)
+        out += [
+            {"case": case, "what": "queen graph (grid arithmetic)", "value": round(ours["graph"], 3),
+             "unit": "s", "target": "", "note": f"mean {ours['mean_k']:.2f} neighbours"},
+            {"case": case, "what": "analytic Gi* + local Moran", "value": round(ours["analytic"], 3),
+             "unit": "s", "target": "< 1 s" if n >= 100_000 else "", "note": "best of 3"},
+            {"case": case, "what": "full analyse, analytic (+ global Moran, General G, bins)",
+             "value": round(ours["analyse"], 3), "unit": "s", "target": "", "note": ""},
+            {"case": case, "what": f"full analyse, {perms} permutations (Gi* + LISA)",
+             "value": round(ours["perm"], 2), "unit": "s",
+             "target": "< 30 s" if n >= 100_000 and perms >= 999 else "", "note": "2 threads"},
+            {"case": case, "what": "peak memory (our process)", "value": round(ours["maxrss_mb"]),
+             "unit": "MB", "target": "< 2048 MB", "note": "ru_maxrss"},
+        ]
+        if not os.path.exists(REF_PY):
+            out.append({"case": case, "what": "esda", "value": "", "unit": "", "target": "",
+                        "note": "skipped: .venv-ref missing (scripts/setup_ref.sh)"})
+            return out
+        try:
+            ref = _child(REF_PY, ESDA, [inp, graph, perms, esda_res])
+        except (RuntimeError, subprocess.TimeoutExpired) as err:
+            out.append({"case": case, "what": "esda", "value": "", "unit": "", "target": "",
+                        "note": f"failed: {str(err)[-200:]}"})
+            return out
+        a, b = np.load(ours_res), np.load(esda_res)
+        diff = max(float(np.nanmax(np.abs(a["gi_z"] - b["gi_z"]))),
+                   float(np.nanmax(np.abs(a["lisa_i"] - b["lisa_i"]))))
+        out += [
+            {"case": case, "what": "esda analytic G_Local* + Moran_Local",
+             "value": round(ref["analytic"], 3), "unit": "s", "target": "",
+             "note": f"ratio esda/ours {ref['analytic'] / ours['analytic']:.1f}x; max |z, I| diff "
+                     f"{diff:.1e}"},
+            {"case": case, "what": f"esda {perms} permutations (G_Local* + Moran_Local, n_jobs=2)",
+             "value": round(ref["perm"], 2), "unit": "s", "target": "",
+             "note": f"ratio esda/ours {ref['perm'] / ours['perm']:.1f}x (no numba)"},
+            {"case": case, "what": "esda peak memory", "value": round(ref["maxrss_mb"]), "unit": "MB",
+             "target": "", "note": "ru_maxrss of the esda process (joblib workers not included)"},
+        ]
+    return out
+
+
+if __name__ == "__main__":
+    for row in run(sys.argv[1] if len(sys.argv) > 1 else "large"):
+        print(row)
