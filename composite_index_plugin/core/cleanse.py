@@ -946,8 +946,10 @@ def svg_thumbnail(x, y, width=360, height=360, bins=120, title="clean points"):
             f'<rect width="{width}" height="{height}" fill="#f7f7f7" stroke="#999"/>')
     if len(x) == 0:
         return head + f'<text x="10" y="{height // 2}" font-size="12">no points</text></svg>'
-    xmin, xmax, ymin, ymax = x.min(), x.max(), y.min(), y.max()
-    span = max(xmax - xmin, ymax - ymin, 1e-9)
+    # Extent of the central 99% (a few far-away points would shrink the map to a dot), plus 5%.
+    xmin, xmax = np.percentile(x, [0.5, 99.5]) if len(x) >= 200 else (x.min(), x.max())
+    ymin, ymax = np.percentile(y, [0.5, 99.5]) if len(y) >= 200 else (y.min(), y.max())
+    span = max(xmax - xmin, ymax - ymin, 1e-9) * 1.05
     cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
     xr = (cx - span / 2 * 1.02, cx + span / 2 * 1.02)
     yr = (cy - span / 2 * 1.02, cy + span / 2 * 1.02)
@@ -961,6 +963,10 @@ def svg_thumbnail(x, y, width=360, height=360, bins=120, title="clean points"):
         parts.append(f'<rect x="{i * cell:.1f}" y="{(bins - 1 - j) * cell * height / width:.1f}" '
                      f'width="{cell + 0.2:.1f}" height="{cell * height / width + 0.2:.1f}" '
                      f'fill="#08519c" fill-opacity="{s:.2f}"/>')
+    outside = int(len(x) - hist.sum())
+    if outside:
+        parts.append(f'<text x="6" y="{height - 6}" font-size="11" fill="#444">'
+                     f'{outside:,} point(s) beyond this extent</text>')
     parts.append("</svg>")
     return "".join(parts)
 
