@@ -236,3 +236,25 @@ def test_read_gal_with_four_token_header(tmp_path):
     nb, ids = read_gal(str(path))
     assert ids == ["10", "20", "30"]
     assert nb.to_lists() == [[1, 2], [0], []]
+
+
+@pytest.mark.parametrize("shape", ["hex_flat", "hex_pointy", "square"])
+def test_grid_arithmetic_equals_shared_vertices_of_the_grid_cells(shape):
+    """Axial offsets agree with the geometry that core.grid draws, for both hexagon orientations
+    (shared vertices snapped: the hexagon corners come from cos/sin)."""
+    from composite_index_plugin.core.grid import GridSpec
+
+    spec = GridSpec(shape, 100.0, 0.0, 0.0)
+    a, b = np.meshgrid(np.arange(-4, 5), np.arange(-3, 6), indexing="ij")
+    a, b = a.ravel(), b.ravel()
+    keep = (a + b) % 5 != 0                     # holes, so some cells lose neighbours
+    a, b = a[keep], b[keep]
+    rings = spec.vertices(a, b)
+    by_geometry = polygon_contiguity_from_rings([[r] for r in rings], queen=True, tolerance=1e-6)
+    by_index = hex_contiguity(a, b) if shape != "square" else grid_contiguity(a, b, queen=True)
+    assert by_index.to_lists() == by_geometry.to_lists()
+    rook = polygon_contiguity_from_rings([[r] for r in rings], queen=False, tolerance=1e-6)
+    if shape == "square":
+        assert grid_contiguity(a, b, queen=False).to_lists() == rook.to_lists()
+    else:
+        assert by_index.to_lists() == rook.to_lists()    # hexagons: queen = rook
