@@ -35,6 +35,7 @@ from qgis.core import (
     QgsSingleSymbolRenderer,
     QgsVectorLayer,
 )
+from qgis.PyQt.QtCore import QCoreApplication, QObject, Qt, QThread, pyqtSignal, pyqtSlot
 from qgis.PyQt.QtGui import QColor
 
 from composite_index_plugin.paths import resource_path
@@ -301,6 +302,7 @@ class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
         super().__init__()
         self.style_name = style_name
         self.field = field
+        self.created_in = threading.current_thread().name
 
     def postProcessLayer(self, layer, context, feedback):
         apply_style(layer, self.style_name, self.field, feedback)
@@ -314,17 +316,61 @@ def _keep(key, processor):
                 _POST_PROCESSORS.pop(old, None)
 
 
+class _MainThreadFactory(QObject):
+    """Creates post-processors on the main thread when asked from a worker thread (a Python
+    post-processor made in a Processing worker thread is not reliably called: QGIS issue 47533)."""
+
+    request = pyqtSignal(object)
+
+    def __init__(self):
+        super().__init__()
+        self.request.connect(self._make, Qt.QueuedConnection)
+
+    @pyqtSlot(object)   # a real slot: a plain method would get a proxy living in the calling thread
+    def _make(self, box):
+        box["processor"] = StylePostProcessor(box["style"], box["field"])
+        box["done"].set()
+
+
+_FACTORY = []
+
+
+def _factory():
+    with _LOCK:
+        if not _FACTORY:
+            factory = _MainThreadFactory()
+            factory.moveToThread(QCoreApplication.instance().thread())
+            _FACTORY.append(factory)
+    return _FACTORY[0]
+
+
+def make_post_processor(style_name, field=None, timeout=10.0):
+    """A StylePostProcessor created on the main thread (directly when already there). If the main
+    thread does not answer within ``timeout`` seconds (it is blocked waiting for this run), it is
+    created here instead rather than dead-locking."""
+    app = QCoreApplication.instance()
+    if app is None or QThread.currentThread() == app.thread():
+        return StylePostProcessor(style_name, field)
+    box = {"style": style_name, "field": field, "done": threading.Event(), "processor": None}
+    factory = _factory()
+    factory.request.emit(box)
+    if box["done"].wait(timeout) and box["processor"] is not None:
+        return box["processor"]
+    return StylePostProcessor(style_name, field)
+
+
 def style_output(alg, context, dest_id, style_name, field=None):
     """Style output ``dest_id`` with ``style_name`` when Processing loads it; returns the
     post-processor or None when the output will not be loaded.
 
-    Call it from ``postProcessAlgorithm`` (main thread), or from ``processAlgorithm`` with the
-    ``dest_id`` returned by ``parameterAsSink``/the output path. The post-processor is kept in a
-    module-level registry so sip does not collect it before Processing uses it.
+    Call it from ``processAlgorithm`` with the ``dest_id`` returned by ``parameterAsSink`` (or the
+    output path), or from ``postProcessAlgorithm`` via ``style_outputs``. Called from a worker
+    thread, the post-processor is still created on the main thread (``make_post_processor``). It
+    is kept in a module-level registry so sip does not collect it before Processing uses it.
     """
     if not dest_id or not context.willLoadLayerOnCompletion(dest_id):
         return None
-    processor = StylePostProcessor(style_name, field)
+    processor = make_post_processor(style_name, field)
     _keep((alg.name() if alg is not None else "", dest_id), processor)
     context.layerToLoadOnCompletionDetails(dest_id).setPostProcessor(processor)
     return processor

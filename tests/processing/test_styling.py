@@ -172,3 +172,31 @@ def test_post_processor_attached_kept_and_applied(qgis_app):
     processor.postProcessLayer(layer, context, QgsProcessingFeedback())
     assert isinstance(layer.renderer(), QgsGraduatedSymbolRenderer)
     assert layer.renderer().classAttribute() == "robbery_offenders"
+
+
+def test_post_processor_made_on_main_thread_from_a_worker(qgis_app):
+    import threading
+    import time
+
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    made = {}
+    worker = threading.Thread(
+        target=lambda: made.setdefault("p", styling.make_post_processor("role_victims")), name="worker")
+    worker.start()
+    deadline = time.time() + 10
+    while worker.is_alive() and time.time() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+    worker.join(1)
+    assert made["p"].created_in == threading.main_thread().name
+    assert made["p"].style_name == "role_victims"
+    # a blocked main thread (no event processing): the worker falls back after the timeout
+    blocked = {}
+    worker = threading.Thread(
+        target=lambda: blocked.setdefault("p", styling.make_post_processor("role_victims", timeout=0.2)),
+        name="worker2")
+    worker.start()
+    worker.join(5)
+    assert blocked["p"].created_in == "worker2"
+    QCoreApplication.processEvents()   # let the late request run; it must not break anything
