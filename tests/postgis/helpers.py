@@ -34,8 +34,9 @@ def as_layer(value, name="layer"):
 def table(value, key=None, decimals=6):
     """Attributes and geometry (WKT rounded to ``decimals``) of a layer, sorted by ``key``.
 
-    Storage-only columns (fid, id) are dropped, so a GeoPackage and a PostGIS copy of the same
-    result compare equal.
+    Storage-only columns (fid, id) are dropped and names are lowercased (QGIS writes PostGIS
+    field names in lowercase: an input field ``PCON22C`` comes out as ``pcon22c``), so a
+    GeoPackage and a PostGIS copy of the same result compare equal.
     """
     layer = as_layer(value)
     assert layer.isValid(), f"cannot open {value}"
@@ -57,7 +58,8 @@ def table(value, key=None, decimals=6):
             row["__geom"] = None
         rows.append(row)
     frame = pd.DataFrame(rows, columns=names + ["__geom"])
-    sort = [key] if key else names + ["__geom"]
+    frame.columns = [c.lower() for c in frame.columns]
+    sort = [key.lower()] if key else list(frame.columns)
     return frame.sort_values(sort, kind="mergesort").reset_index(drop=True)
 
 

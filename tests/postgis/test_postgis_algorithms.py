@@ -93,7 +93,7 @@ def chain(pg, pg_data, backend, out_dir):
     def hotspots():
         out["hotspots"] = run("compositeindex:hotspots", {
             "INPUT": need(out, "buildindex"), "FIELD": "ci_score", "NEIGHBOURHOOD": 0,
-            "PERMUTATIONS": 99, "SEED": 3, "FDR": True, "OUTPUT": dest("hotspots")})["OUTPUT"]
+            "PERMUTATIONS": 99, "SEED": 3, "FDR": False, "OUTPUT": dest("hotspots")})["OUTPUT"]
 
     def hotspot_zones():
         out["hotspotzones"] = run("compositeindex:hotspotzones", {
