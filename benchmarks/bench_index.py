@@ -62,11 +62,12 @@ def run(size="large"):
     zones = {"large": 100_000, "small": 10_000}.get(size, None) or int(size)
     df = make_data(zones)
     spec = make_spec()
-    best, result = float("inf"), None
+    best, best_cpu, result = float("inf"), float("inf"), None
     for _ in range(5):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = build_index(df, spec)
         best = min(best, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
     t0 = time.perf_counter()
     page = result.report_html()
     t_html = time.perf_counter() - t0
@@ -78,6 +79,9 @@ def run(size="large"):
          "target": f"< {TARGET_SECONDS:g} s for 100,000 zones",
          "note": f"{table.shape[1]} output columns, 25 issues, 5 themes, diagnostics incl. 50x50 "
                  f"correlation; outputs {'valid' if ok else 'INVALID'}"},
+        {"case": f"build_index {zones:,} zones x 50 indicators", "what": "core CPU time (best of 5)",
+         "value": round(best_cpu, 3), "unit": "s", "target": "",
+         "note": "process CPU time: steadier than wall time on a shared machine"},
         {"case": f"build_index {zones:,} zones x 50 indicators", "what": "HTML report",
          "value": round(t_html, 3), "unit": "s", "target": "",
          "note": f"{len(page) / 1e3:.0f} kB"},

@@ -19,8 +19,8 @@ Output columns (one row per zone, same index as the input):
   (the plain share whenever the contributions are all positive);
 - ``ci_excluded``: 1 where the zone was left out (missing data under the ``exclude`` policy).
 Rank, decile and quintile are integers when no zone is excluded, else floats with NaN.
-Columns come grouped: measured, scaled, sub-indices, ``ci_score``, theme percents; rank, decile,
-quintile; top theme and issue; zero-denominator flags and ``ci_excluded``.
+Columns come grouped by type: measured, scaled, sub-indices, ``ci_score``, theme percents, rank,
+decile, quintile, zero-denominator flags, ``ci_excluded``, top theme and top issue.
 
 Missing data (per indicator ``missing``): ``exclude`` (default) leaves the zone out of the index
 (all its index outputs are empty) and counts it; ``zero`` treats an empty field as 0 and an
@@ -833,12 +833,20 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
     progress.report((len(indicators) + 2) / steps)
 
     any_excluded = bool(excluded.any())
+    trio_cols = ["ci_rank", "ci_decile", "ci_quintile"]
     float_cols = list(measured_out) + [f"{ind.key}_s" for ind in indicators]
     for theme in root.children:
         float_cols += [f"{issue.name}_idx" for issue in theme.children] + [f"{theme.name}_idx"]
     float_cols += ["ci_score"] + [f"{theme.name}_pct" for theme in root.children]
-    # One preallocated block per dtype: no per-column arrays, no consolidation copies.
+    int_cols = list(flags_out) + ["ci_excluded"]
+    # Rank, decile and quintile are floats (NaN for excluded zones) or integers.
+    if any_excluded:
+        float_cols += trio_cols
+    else:
+        int_cols = trio_cols + int_cols
+    # One preallocated block per dtype, so pandas neither copies nor consolidates columns.
     block = np.empty((len(float_cols), n))
+    int_block = np.empty((len(int_cols), n), dtype=np.int64)
     rows = iter(range(len(float_cols)))
 
     def put(values, whole=False):
@@ -860,17 +868,16 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
     put(ci)
     for part in 100.0 * shares(theme_contrib):
         put(part)
-    frames = [pd.DataFrame(block.T, index=df.index, columns=float_cols, copy=False)]
-
     rank = _rank_desc(ci)
-    trio = np.vstack([rank, np.ceil(rank * 10.0 / n_in), np.ceil(rank * 5.0 / n_in)])
+    trio = [rank, np.ceil(rank * 10.0 / n_in), np.ceil(rank * 5.0 / n_in)]
     if any_excluded:
-        full_trio = np.full((3, n), np.nan)
-        full_trio[:, included] = trio
+        for values in trio:
+            put(values)
     else:
-        full_trio = trio.astype(np.int64)
-    frames.append(pd.DataFrame(full_trio.T, index=df.index, columns=["ci_rank", "ci_decile", "ci_quintile"],
-                               copy=False))
+        int_block[:3] = trio
+    for i, zero in enumerate(flags_out.values(), start=len(int_cols) - len(flags_out) - 1):
+        int_block[i] = zero
+    int_block[-1] = excluded
     theme_names = np.array([th.name for th in root.children], dtype=object)
     issue_list = [(t_i, iss) for t_i, th in enumerate(root.children) for iss in th.children]
     issue_contrib = np.vstack([theme_contrib[t_i] * issue_share_in_theme[iss.name]
@@ -879,13 +886,9 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
     tops = np.full((2, n), None, dtype=object)
     tops[0, included] = theme_names[np.argmax(theme_contrib, axis=0)]
     tops[1, included] = issue_names[np.argmax(issue_contrib, axis=0)]
-    frames.append(pd.DataFrame(tops.T, index=df.index, columns=["top_theme", "top_issue"], copy=False))
-    flags = np.empty((len(flags_out) + 1, n), dtype=np.int64)
-    for i, zero in enumerate(flags_out.values()):
-        flags[i] = zero
-    flags[-1] = excluded
-    frames.append(pd.DataFrame(flags.T, index=df.index, columns=list(flags_out) + ["ci_excluded"],
-                               copy=False))
+    frames = [pd.DataFrame(block.T, index=df.index, columns=float_cols, copy=False),
+              pd.DataFrame(int_block.T, index=df.index, columns=int_cols, copy=False),
+              pd.DataFrame(tops.T, index=df.index, columns=["top_theme", "top_issue"], copy=False)]
     table = pd.concat(frames, axis=1, **_NO_COPY)
     progress.report((len(indicators) + 3) / steps)
 
