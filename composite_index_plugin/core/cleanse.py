@@ -73,7 +73,7 @@ OK = -1
 # Columns added by the import; an input column with one of these names is renamed name + "_orig".
 ADDED_CLEAN = ("source_row", "source_file", "issue", "event_date", "fixes")
 ADDED_REJECTED = ("source_row", "source_file", "reject_reason", "reject_detail")
-RESERVED = tuple(dict.fromkeys(ADDED_CLEAN + ADDED_REJECTED + ("fid", "ogc_fid")))
+RESERVED = tuple(dict.fromkeys(ADDED_CLEAN + ADDED_REJECTED + ("fid", "ogc_fid", "geom")))
 
 # police.uk street-level archive layout (data.police.uk, "street" files, 12 columns).
 POLICEUK_COLUMNS = (
@@ -930,6 +930,78 @@ def import_tables(paths, options, encoding=None, delimiter=None, to_target=None,
                      progress=progress.sub(0.3, 1.0))
     result.sources = infos
     return result
+
+
+DELIMITER_ENUM = ("", ",", ";", "\t", "|")   # the DELIMITER parameter's options, in order
+DECIMAL_ENUM = (None, ".", ",")               # the DECIMAL parameter's options, in order
+
+
+def _as_list(value, sep):
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split(sep) if v.strip()]
+
+
+def settings_to_options(settings, columns=None, base_dir=None):
+    """The algorithm's parameters as a recipe writes them (keys in any case: ``x_field``,
+    ``date_formats`` "a;b" or list, ``duplicate_fields`` "a,b" or list, ``delimiter`` enum index
+    or character, ``preset`` 0/1, ``category_mapping`` / ``postcode_lookup`` paths relative to
+    ``base_dir``...) -> ``(CleanseOptions, read_kwargs, source_crs)``.
+
+    ``columns`` (of the file) is needed for the police.uk preset check and for guessing X/Y
+    columns when not given. ``source_crs`` is the authid string given (or the preset's), else
+    None. The CRS valid area is not set here (it needs a CRS library): set ``crs_area``.
+    """
+    s = {str(k).lower(): v for k, v in settings.items()}
+
+    def path(key):
+        p = s.get(key)
+        if not p:
+            return None
+        return p if os.path.isabs(p) or base_dir is None else os.path.join(base_dir, p)
+
+    core = {"x_field": s.get("x_field") or "", "y_field": s.get("y_field") or "",
+            "date_field": s.get("date_field") or "",
+            "date_formats": _as_list(s.get("date_formats"), ";"),
+            "category_field": s.get("category_field") or "",
+            "duplicate_fields": _as_list(s.get("duplicate_fields"), ","),
+            "postcode_field": s.get("postcode_field") or "",
+            "source_crs": s.get("source_crs") or ""}
+    mapping_path = path("category_mapping")
+    if int(s.get("preset") or 0) == 1:
+        core = apply_preset(core, list(columns or []))
+        if not mapping_path:
+            here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            for root in (here, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))):
+                candidate = os.path.join(root, "resources", "presets", "policeuk_crime_types.csv")
+                if os.path.exists(candidate):
+                    mapping_path = candidate
+                    break
+    if columns is not None and not core["postcode_field"]:
+        core["x_field"] = core["x_field"] or find_column(columns, X_NAMES)
+        core["y_field"] = core["y_field"] or find_column(columns, Y_NAMES)
+    delimiter = s.get("delimiter")
+    if isinstance(delimiter, (int, float)) or (isinstance(delimiter, str) and delimiter.isdigit()):
+        delimiter = DELIMITER_ENUM[int(delimiter)]
+    decimal = s.get("decimal")
+    if isinstance(decimal, (int, float)) or (isinstance(decimal, str) and decimal.isdigit()):
+        decimal = DECIMAL_ENUM[int(decimal)]
+    lookup = path("postcode_lookup")
+    options = CleanseOptions(
+        x_field=core["x_field"] or None, y_field=core["y_field"] or None,
+        postcode_field=core["postcode_field"] or None,
+        postcode_lookup=read_postcode_lookup(lookup) if lookup else None,
+        fix_swapped=bool(s.get("fix_swapped", False)), decimal=decimal or None,
+        date_field=core["date_field"] or None, date_formats=core["date_formats"] or None,
+        date_from=s.get("date_from") or None, date_to=s.get("date_to") or None,
+        category_field=core["category_field"] or None,
+        category_mapping=read_category_mapping(mapping_path) if mapping_path else None,
+        require_mapping=bool(s.get("require_mapping", False)),
+        duplicate_fields=core["duplicate_fields"])
+    read_kwargs = {"encoding": s.get("encoding") or None, "delimiter": delimiter or None}
+    return options, read_kwargs, core["source_crs"] or None
 
 
 # --------------------------------------------------------------------------------------------

@@ -406,3 +406,42 @@ def test_invariant_check_raises():
                            rejected=pd.DataFrame({"a": []}), n_in=2, counts={}, fixed={})
     with pytest.raises(CompositeIndexError, match="2 rows in but 1 clean"):
         cc.check_invariant(res)
+
+
+def test_settings_to_options_recipe_style():
+    """The recipe's lowercase import settings drive the core import directly."""
+    opts, read, crs = cc.settings_to_options(
+        {"preset": 0, "x_field": "easting", "y_field": "northing", "source_crs": "EPSG:27700",
+         "delimiter": 2, "duplicate_fields": "id"})
+    assert (crs, read["delimiter"], opts.duplicate_fields) == ("EPSG:27700", ";", ["id"])
+    res = cc.import_tables([bad("semicolon.csv")], opts, **read)
+    assert res.n_clean == 3 and res.x.tolist() == [430000.0, 431000.0, 432000.0]
+
+    opts, read, crs = cc.settings_to_options(
+        {"POSTCODE_FIELD": "postcode", "postcode_lookup": "postcode_lookup.csv",
+         "category_field": "type", "date_formats": "%d/%m/%Y;%Y-%m-%d"}, base_dir=BAD)
+    assert opts.date_formats == ["%d/%m/%Y", "%Y-%m-%d"] and len(opts.postcode_lookup) == 2
+    res = cc.import_tables([bad("postcodes.csv")], opts, **read)
+    assert res.counts["postcode_not_found"] == 1 and res.n_clean == 3
+
+    frame, _ = cc.read_table(WY)
+    opts, read, crs = cc.settings_to_options({"preset": 1}, columns=list(frame.columns))
+    assert (opts.x_field, opts.date_field, crs) == ("Longitude", "Month", "EPSG:4326")
+    assert opts.category_mapping["Burglary"] == "burglary"
+    assert opts.duplicate_fields == ["Crime ID"]
+
+
+def test_thumbnail_extent_and_empty():
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.normal(0, 1, 500), 1000.0]
+    y = np.r_[rng.normal(0, 1, 500), 1000.0]
+    svg = cc.svg_thumbnail(x, y)
+    assert "beyond this extent" in svg and svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "no points" in cc.svg_thumbnail([], [])
+
+
+def test_utf16_file(tmp_path):
+    p = tmp_path / "u16.csv"
+    p.write_bytes("id,easting,northing\n1,430000,433000\n".encode("utf-16"))
+    frame, info = cc.read_table(str(p))
+    assert info["encoding"] == "utf-16" and frame["easting"].tolist() == ["430000"]

@@ -46,7 +46,6 @@ from composite_index_plugin.processing.base import CompositeIndexAlgorithm, prog
 
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv", ".tab", ".dat", ".psv", "")
 POLICEUK_MAPPING = ("presets", "policeuk_crime_types.csv")
-DELIMITER_CHOICES = ("", ",", ";", "\t", "|")
 _CHUNK = 20000
 DEFAULT_TARGET_CRS = "EPSG:27700"
 SPATIAL_INDEX_LIMIT = 100_000
@@ -630,9 +629,9 @@ class ImportIncidents(CompositeIndexAlgorithm):
                 f"The output CRS ({target_crs.authid() or 'invalid'}) must be a projected CRS in "
                 "metres, e.g. EPSG:27700 (British National Grid).")
         encoding = self.parameterAsString(parameters, self.ENCODING, context).strip() or None
-        delimiter = DELIMITER_CHOICES[self.parameterAsEnum(parameters, self.DELIMITER, context)] \
+        delimiter = cc.DELIMITER_ENUM[self.parameterAsEnum(parameters, self.DELIMITER, context)] \
             or None
-        decimal = (None, ".", ",")[self.parameterAsEnum(parameters, self.DECIMAL, context)]
+        decimal = cc.DECIMAL_ENUM[self.parameterAsEnum(parameters, self.DECIMAL, context)]
 
         tables, infos, geo = self._read_inputs(parameters, context, feedback, encoding, delimiter,
                                                progress.sub(0.0, 0.3))
