@@ -267,3 +267,32 @@ def test_synthetic_sample_is_detected():
     assert uses_sample(["/x/composite_index_plugin/resources/sample/birmingham.gpkg|layername=lsoa"])
     assert not uses_sample(["/data/police/west_midlands_2024.gpkg", None, ""])
     assert labels_from(fx.recipe())["wellbeing"] == "Health and skills"
+
+
+def test_existing_project_keeps_its_layers_and_rerun_replaces_layouts(export, tmp_path):
+    from qgis.core import QgsPrintLayout
+
+    data = export["data"]
+    path = str(tmp_path / "runner.qgz")
+    project = QgsProject()
+    mine = QgsVectorLayer(data["zones"], "Existing result", "ogr")
+    project.addMapLayer(mine)
+    keep = QgsPrintLayout(project)
+    keep.initializeDefaults()
+    keep.setName("Keep me")
+    project.layoutManager().addLayout(keep)
+    assert project.write(path)
+    project.clear()
+    params = {"ZONES": data["zones"], "AREAS": data["areas"], "TITLE": "Rerun",
+              "PDF": str(tmp_path / "a.pdf"), "PROJECT": path}
+    _run(params)
+    _, feedback = _run(params)
+    assert any("Adding the layouts to the existing project" in t for t in feedback.infos)
+    saved = QgsProject()
+    assert saved.read(path)
+    names = sorted(lay.name() for lay in saved.layoutManager().layouts())
+    assert names == ["Keep me", "Rerun - areas", "Rerun - overview"]
+    assert [lyr.name() for lyr in saved.mapLayers().values()].count("Existing result") == 1
+    group = saved.layerTreeRoot().findGroup("Assessment layout data")
+    assert group is not None and len(group.findLayers()) == 5     # zones, 2 outlines, mask, table
+    assert not group.itemVisibilityChecked()

@@ -43,6 +43,7 @@ from composite_index_plugin.processing.io_table import layer_dataframe
 
 ATTRIBUTION = ("Contains OS data \u00a9 Crown copyright and database right {year}. Contains public "
                "sector information licensed under the Open Government Licence v3.0.")
+LAYOUT_GROUP = "Assessment layout data"
 SYNTHETIC = " Synthetic incident data (the plugin's sample), not real crime records."
 
 
@@ -391,6 +392,14 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         feedback.setProgress(30)
 
         project = QgsProject()
+        if project_path and os.path.exists(project_path):
+            # add the layouts to the existing project (e.g. the recipe runner's), keeping its layers
+            if project.read(project_path):
+                feedback.pushInfo(f"Adding the layouts to the existing project {project_path}.")
+            else:
+                feedback.pushWarning(f"Could not read the existing project {project_path} "
+                                     f"({project.error()}); it will be replaced.")
+                project.clear()
         try:
             n_pages = self._layouts_and_render(
                 project, zones_in, hot_in, pages_uri, table_uri, title, note, attribution, family,
@@ -407,7 +416,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
     def _layouts_and_render(self, project, zones_in, hot_in, pages_uri, table_uri, title, note,
                             attribution, family, overview_chart, pages, city, pdf_path, png_folder,
                             project_path, feedback):
-        project.setCrs(zones_in.crs())
+        if not project.crs().isValid():
+            project.setCrs(zones_in.crs())
         if project_path:
             project.setFileName(project_path)
 
@@ -456,10 +466,21 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         mask = QgsVectorLayer(pages_uri, "Outside this area", "ogr")
         mask.setRenderer(al.mask_renderer(current))
         table = QgsVectorLayer(table_uri, "Assessment priorities", "ogr")
+        # the layout's own layers sit in one group, switched off, so they do not clutter the map;
+        # a previous export's group and layouts of the same names are replaced
+        root = project.layerTreeRoot()
+        old_group = root.findGroup(LAYOUT_GROUP)
+        if old_group is not None:
+            project.removeMapLayers([lyr.layerId() for lyr in old_group.findLayers()])
+            root.removeChildNode(old_group)
+        group = root.insertGroup(0, LAYOUT_GROUP)
         for layer in layers + [overview_outline, area_outline, mask, table]:
             if not layer.isValid():
                 raise QgsProcessingException(f"Could not open the layout layer {layer.name()}.")
-            project.addMapLayer(layer)
+            project.addMapLayer(layer, False)
+            group.addLayer(layer)
+        group.setItemVisibilityChecked(False)
+        group.setExpanded(False)
         pages_layer = overview_outline
 
         variables = {"assessment_title": al.wrap_text(title, family, al.TITLE_PT, al.TITLE_RECT[2], 2),
@@ -480,6 +501,9 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         overview = al.load_template(project, "overview", f"{title} - overview")
         area = al.load_template(project, "area", f"{title} - areas")
         for layout in (overview, area):
+            existing = project.layoutManager().layoutByName(layout.name())
+            if existing is not None:
+                project.layoutManager().removeLayout(existing)
             project.layoutManager().addLayout(layout)
             al.set_variables(layout, variables)
             if family != al.TEMPLATE_FONT:
