@@ -199,9 +199,12 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.roleDenominatorCombo.addItem("population")
         self.outputFolderWidget.setStorageMode(QgsFileWidget.GetDirectory)
         self.outputFolderWidget.setDialogTitle("Output folder of the assessment")
+        self._crs_tip = self.crsWidget.toolTip()   # the widget replaces it on every change
+        self.crsWidget.crsChanged.connect(self._crs_tooltip)
         self.crsWidget.setOptionVisible(self.crsWidget.CrsNotSet, True)
         self.crsWidget.setNotSetText("Same as the study area")
         self.crsWidget.setCrs(QgsCoordinateReferenceSystem())
+        self._crs_tooltip()
         self.tree.header().setStretchLastSection(False)
         self.tree.header().setSectionResizeMode(0, self.tree.header().Stretch)
         self.tree.header().setSectionResizeMode(1, self.tree.header().ResizeToContents)
@@ -221,6 +224,11 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.progressBar.setRange(0, 100)
         self.progressBar.setValue(0)
         self._build_problem_labels()
+
+    def _crs_tooltip(self, *_args):
+        crs = self.crsWidget.crs()
+        self.crsWidget.setToolTip(self._crs_tip + (f"\nNow: {crs.userFriendlyIdentifier()}"
+                                                   if crs.isValid() else ""))
 
     def _build_problem_labels(self):
         """A hidden red label under every field of every form: problems show next to the
@@ -346,6 +354,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             crs = QgsCoordinateReferenceSystem(recipe["crs"]) if recipe.get("crs") else \
                 QgsCoordinateReferenceSystem()
             self.crsWidget.setCrs(crs)
+            self._crs_tooltip()
             geo = recipe.get("geography") or {}
             kind = geo.get("type", "grid")
             source = geo.get("source")
@@ -971,7 +980,35 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             if path.startswith("compare") or path == "population.ancillary":
                 continue
             checks.extend(self._source_checks(path, source))
+        checks.extend(self._denominator_checks(recipe, grid))
         return checks
+
+    def _denominator_checks(self, recipe, grid):
+        """A rate needs its denominator on the zones: population (from the population layer)
+        or a field of the zones layer."""
+        out = []
+        zones = None if grid else self.zonesCombo.currentLayer()
+        zone_fields = set(zones.fields().names()) if zones is not None else set()
+        has_population = bool(self._sources.get("population"))
+        for t, theme in enumerate(recipe.get("themes") or []):
+            for i, issue in enumerate(theme.get("issues") or []):
+                for role, spec in (issue.get("roles") or {}).items():
+                    if spec.get("measure") not in rio.RATE_MEASURES:
+                        continue
+                    denominator = spec.get("denominator") or "population"
+                    if denominator == "population" and has_population:
+                        continue
+                    if denominator in zone_fields:
+                        continue
+                    if grid or zones is not None:
+                        where = "population layer" if denominator == "population" else \
+                            "zones layer"
+                        out.append(Check(
+                            f"themes[{t}].issues[{i}].roles.{role}.denominator",
+                            f"measure {spec['measure']!r} needs the denominator {denominator!r}, "
+                            f"which the zones will not have",
+                            f"choose the {where} in the Geography tab, or measure volume"))
+        return out
 
     def _source_checks(self, path, source):
         where = f"{path}.source"
@@ -1449,14 +1486,19 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             if not ok:
                 removed = self._remove_new_files(folder, before)
                 if feedback.isCanceled():
-                    self.log("INFO", f"Cancelled; removed {removed} partial file(s).")
+                    line = (f"Cancelled by the user; nothing was added to the project and "
+                            f"{removed} partial file(s) were removed.")
+                    self.log("INFO", line)
                     self._message("Run cancelled: nothing was added to the project and the "
                                   "partial results were removed.", Qgis.Info)
                 else:
                     detail = self._error_text(error, feedback)
-                    self.log("ERROR", detail)
+                    line = (f"Failed: {detail}. Nothing was added to the project and {removed} "
+                            "partial file(s) were removed.")
+                    self.log("ERROR", line)
                     self._message(f"The run failed: {detail} (see the log in the Output & log "
                                   "tab)", Qgis.Critical)
+                self._append_run_log(folder, line)
                 self.progressBar.setValue(0)
         finally:
             self._running = False
@@ -1464,6 +1506,14 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             self._update_buttons()
             self.runFinished.emit(ok)
         return ok
+
+    @staticmethod
+    def _append_run_log(folder, line):
+        try:
+            with open(os.path.join(folder, "run.log"), "a", encoding="utf-8") as handle:
+                handle.write(f"{time.strftime('%H:%M:%S')} BUILDER {line}\n")
+        except OSError:
+            pass
 
     @staticmethod
     def _error_text(error, feedback):

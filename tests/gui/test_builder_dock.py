@@ -1,0 +1,465 @@
+"""The Composite Index Builder dock, driven through its widgets (pytest-qgis ``qgis_iface``; clicks
+and typing with QTest).
+
+Done-when of issue 9: a recipe built through the widgets is saved, the project is reloaded and
+the window shows the same state; a run on the tiny synthetic sample adds one styled group; Cancel
+leaves nothing in the project and no partial results; bad input is caught before Run.
+"""
+import json
+import os
+import shutil
+
+import pytest
+from qgis.core import (
+    Qgis,
+    QgsCoordinateReferenceSystem,
+    QgsFeature,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QCoreApplication, Qt
+from qgis.PyQt.QtTest import QTest
+
+from composite_index_plugin.core.recipe import validate_recipe
+from composite_index_plugin.paths import resource_path
+
+FILTER = "\"issue\" = 'burglary'"
+
+
+@pytest.fixture(scope="module")
+def sample_source(tmp_path_factory):
+    """birmingham.gpkg and the tiny synthetic 2024 sample (made once: ~1 s)."""
+    from composite_index_plugin.processing.sample_io import make_sample
+
+    folder = tmp_path_factory.mktemp("sample")
+    shutil.copy(resource_path("sample", "birmingham.gpkg"), folder / "birmingham.gpkg")
+    make_sample(str(folder / "synthetic"), size="tiny", years=(2024,))
+    return folder
+
+
+@pytest.fixture
+def sample(sample_source, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(sample_source, folder)
+    return folder
+
+
+@pytest.fixture
+def dock(qgis_iface):
+    from composite_index_plugin.gui.builder_dock import BuilderDock
+
+    QgsProject.instance().clear()
+    qgis_iface.messageBar().clear_messages()
+    widget = BuilderDock(qgis_iface)
+    widget.show()
+    yield widget
+    widget.disconnect_project()
+    widget.hide()
+    widget.deleteLater()
+    QgsProject.instance().clear()
+    QCoreApplication.processEvents()
+
+
+def add_layer(path, layer_name, name=None):
+    layer = QgsVectorLayer(f"{path}|layername={layer_name}", name or layer_name, "ogr")
+    assert layer.isValid(), (path, layer_name)
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def add_sample_layers(folder):
+    gpkg = str(folder / "birmingham.gpkg")
+    synth = str(folder / "synthetic" / "synthetic_2024.gpkg")
+    layers = {name: add_layer(gpkg, name) for name in ("study_area", "lsoa21", "constituencies")}
+    for role in ("victims", "offenders", "locations"):
+        layers[role] = add_layer(synth, f"synthetic_{role}")
+    return layers
+
+
+def click(widget):
+    QTest.mouseClick(widget, Qt.LeftButton)
+
+
+def type_into(line_edit, text):
+    line_edit.clear()
+    QTest.keyClicks(line_edit, text)
+
+
+def add_role(dock, role):
+    action = next(a for a in dock.addRoleButton.menu().actions()
+                  if a.text().lower() == role)
+    action.trigger()
+    return dock.tree.currentItem()
+
+
+def messages(iface, level):
+    return iface.messageBar().get_messages(level)
+
+
+def build_through_widgets(dock, layers, out_folder):
+    """Theme 'Acquisitive crime' > issue 'Residential burglary' with locations (volume) and
+    victims (rate per 1,000), a 1,000 m square grid, population, areas, output folder."""
+    theme = dock.tree.topLevelItem(0)
+    dock.tree.setCurrentItem(theme)
+    type_into(dock.groupLabelEdit, "Acquisitive crime")
+    issue = theme.child(0)
+    dock.tree.setCurrentItem(issue)
+    type_into(dock.groupLabelEdit, "Residential burglary")
+    dock.groupWeightSpin.setValue(2)
+
+    item = add_role(dock, "locations")
+    assert dock.editorStack.currentWidget() is dock.rolePage
+    dock.roleLayerCombo.setLayer(layers["locations"])
+    dock.roleFilterWidget.setExpression(FILTER)
+    dock.roleWeightSpin.setValue(2)
+    assert item.text(0) == "Locations: synthetic_locations"
+
+    add_role(dock, "victims")
+    dock.roleLayerCombo.setLayer(layers["victims"])
+    dock.roleFilterWidget.setExpression(FILTER)
+    dock.roleMeasureCombo.setCurrentText("rate")
+    dock.rolePerSpin.setValue(1000)
+    dock.roleScalingCombo.setCurrentText("minmax")
+
+    dock.tabs.setCurrentWidget(dock.geographyTab)
+    dock.studyAreaCombo.setLayer(layers["study_area"])
+    dock.gridShapeCombo.setCurrentIndex(dock.gridShapeCombo.findData("square"))
+    dock.gridSizeSpin.setValue(1000)
+    dock.populationCombo.setLayer(layers["lsoa21"])
+    dock.populationFieldCombo.setField("population")
+    dock.adminCombo.setLayer(layers["constituencies"])
+    dock.adminNameCombo.setField("Cnsttnc")
+    type_into(dock.recipeNameEdit, "Test assessment")
+    type_into(dock.periodEdit, "2024")
+    dock.outputFolderWidget.setFilePath(str(out_folder))
+    dock.refresh()
+
+
+def expected_recipe(folder, out_folder):
+    gpkg = str(folder / "birmingham.gpkg")
+    synth = str(folder / "synthetic" / "synthetic_2024.gpkg")
+    return {
+        "recipe_version": 1, "name": "Test assessment", "period": "2024",
+        "geography": {"type": "grid", "shape": "square", "size": 1000},
+        "study_area": {"source": {"path": gpkg, "layer": "study_area"}},
+        "population": {"source": {"path": gpkg, "layer": "lsoa21"}, "field": "population"},
+        "admin_areas": {"source": {"path": gpkg, "layer": "constituencies"},
+                        "name_field": "Cnsttnc"},
+        "themes": [{"name": "acquisitive_crime", "label": "Acquisitive crime", "issues": [
+            {"name": "residential_burglary", "label": "Residential burglary", "weight": 2.0,
+             "roles": {
+                 "victims": {"source": {"path": synth, "layer": "synthetic_victims"},
+                             "filter": FILTER, "measure": "rate", "denominator": "population",
+                             "per": 1000, "scaling": "minmax", "direction": "higher_is_worse",
+                             "weight": 1},
+                 "locations": {"source": {"path": synth, "layer": "synthetic_locations"},
+                               "filter": FILTER, "measure": "volume", "scaling": "zscore",
+                               "direction": "higher_is_worse", "weight": 2.0}}}]}],
+        "aggregation": {"issue": "mean", "theme": "mean", "composite": "mean"},
+        "output": {"folder": str(out_folder)},
+    }
+
+
+def test_recipe_built_through_the_widgets_is_saved_and_restored_with_the_project(
+        dock, sample, tmp_path, qgis_iface):
+    layers = add_sample_layers(sample)
+    out = tmp_path / "out"
+    build_through_widgets(dock, layers, out)
+    assert [c for c in dock.checks if c.level == "error"] == []
+    assert dock.runButton.isEnabled()
+    expected = expected_recipe(sample, out)
+    assert dock.recipe() == expected
+
+    # save: paths relative to the recipe's folder, and the file is a valid recipe
+    path = sample / "recipe.json"
+    dock.save(str(path))
+    saved = json.loads(path.read_text())
+    assert saved["study_area"]["source"] == {"path": "birmingham.gpkg", "layer": "study_area"}
+    assert saved["themes"][0]["issues"][0]["roles"]["victims"]["source"]["path"] == \
+        "synthetic/synthetic_2024.gpkg"
+    assert saved["output"]["folder"] == "../out"
+    assert validate_recipe(saved) == []
+
+    # the set-up is kept in the project: write it, clear, read it back
+    project_file = str(tmp_path / "assessment_setup.qgz")
+    assert QgsProject.instance().write(project_file)
+    QgsProject.instance().clear()
+    assert dock.recipe()["themes"][0]["label"] == "Theme 1"       # cleared: a new recipe
+    assert QgsProject.instance().read(project_file)
+    assert dock.recipe() == expected
+    assert dock.recipe_path == str(path)
+    assert dock.studyAreaCombo.currentLayer().name() == "study_area"
+    assert dock.adminNameCombo.currentField() == "Cnsttnc"
+    assert dock.gridSizeSpin.value() == 1000
+    issue = dock.tree.topLevelItem(0).child(0)
+    assert [issue.child(k).text(0) for k in range(issue.childCount())] == [
+        "Victims: synthetic_victims", "Locations: synthetic_locations"]
+    assert issue.text(1) == "2"
+    dock.tree.setCurrentItem(issue.child(0))
+    assert dock.roleLayerCombo.currentLayer().name() == "synthetic_victims"
+    assert dock.roleFilterWidget.expression() == FILTER
+    assert dock.roleMeasureCombo.currentText() == "rate"
+    assert dock.roleScalingCombo.currentText() == "minmax"
+    assert dock.roleDenominatorCombo.isEnabled()
+    # reading did not mark the project as changed
+    assert not QgsProject.instance().isDirty()
+
+    # opening the recipe file in an empty project adds its layers and shows the same set-up
+    QgsProject.instance().clear()
+    assert dock.load(str(path))
+    names = sorted(lyr.name() for lyr in QgsProject.instance().mapLayers().values())
+    assert names == ["constituencies", "lsoa21", "study_area", "synthetic_locations",
+                     "synthetic_victims"]
+    assert dock.recipe() == expected
+
+
+def test_tree_add_rename_reorder_remove(dock):
+    click(dock.addThemeButton)                                    # Theme 2
+    assert dock.tree.topLevelItemCount() == 2
+    second = dock.tree.topLevelItem(1)
+    second.setText(0, "Violence and vulnerability")               # rename in the tree
+    assert dock.recipe()["themes"][1]["name"] == "violence_and_vulnerability"
+    click(dock.addIssueButton)                                    # into the selected theme
+    assert second.childCount() == 1
+    dock.tree.setCurrentItem(second)
+    click(dock.upButton)
+    assert [t["label"] for t in dock.recipe()["themes"]] == ["Violence and vulnerability", "Theme 1"]
+    # a field name typed by hand no longer follows the label
+    dock.tree.setCurrentItem(dock.tree.topLevelItem(0))
+    type_into(dock.groupNameEdit, "violence")
+    type_into(dock.groupLabelEdit, "Violence")
+    assert dock.recipe()["themes"][0]["name"] == "violence"
+    dock.tree.topLevelItem(0).setText(1, "3")                     # weight column
+    assert dock.recipe()["themes"][0]["weight"] == 3.0
+    dock.tree.setCurrentItem(dock.tree.topLevelItem(1))
+    click(dock.removeButton)
+    assert [t["label"] for t in dock.recipe()["themes"]] == ["Violence"]
+
+
+def test_problems_show_next_to_the_widget_and_block_run(dock, sample, tmp_path):
+    layers = add_sample_layers(sample)
+    build_through_widgets(dock, layers, tmp_path / "out")
+    assert dock.runButton.isEnabled()
+    issue = dock.tree.topLevelItem(0).child(0)
+    dock.tree.setCurrentItem(issue)
+    type_into(dock.groupNameEdit, "Bad Name")
+    dock.refresh()
+    assert "'Bad Name' is not a usable name" in dock.problem_text("groupNameEdit")
+    assert not dock.runButton.isEnabled()
+    assert dock.problemsTitle.text().startswith("Checks: 1 to fix")
+    # the problem is listed; clicking it goes to the issue and the widget
+    dock.tree.setCurrentItem(dock.tree.topLevelItem(0))
+    assert dock.problem_text("groupNameEdit") == ""            # a theme has no problem
+    entry = dock.problemsList.item(0)
+    assert "Residential burglary" in entry.text()
+    dock.problemsList.itemClicked.emit(entry)
+    assert dock.tree.currentItem() is issue
+    assert "not a usable name" in dock.problem_text("groupNameEdit")
+    type_into(dock.groupNameEdit, "burglary")
+    # a rate without population: shown under the denominator of that role
+    dock.populationCombo.setLayer(None)
+    dock.outputFolderWidget.setFilePath("")
+    dock.refresh()
+    dock.tree.setCurrentItem(issue.child(0))
+    assert "measure 'rate' needs the denominator 'population'" in \
+        dock.problem_text("roleDenominatorCombo")
+    assert "no output folder" in dock.problem_text("outputFolderWidget")
+    assert not dock.runButton.isEnabled()
+    # Run refuses too (not only the disabled button)
+    assert dock.run() is False
+
+
+def test_checks_run_as_you_edit(dock, qgis_iface):
+    assert dock.problemsTitle.text().startswith("Checks:")
+    type_into(dock.recipeNameEdit, "x")
+    dock.tree.setCurrentItem(dock.tree.topLevelItem(0))
+    type_into(dock.groupNameEdit, "9lives")
+    QTest.qWait(400)                                             # the 250 ms debounce
+    assert "'9lives' is not a usable name" in dock.problem_text("groupNameEdit")
+
+
+def test_no_layers_in_the_project(dock):
+    dock.refresh()
+    assert dock.checks[0].path == "$" and "no layers" in dock.checks[0].message
+    assert dock.roleLayerCombo.count() == 1                        # only the empty entry
+    assert "a grid needs a study area" in dock.problem_text("studyAreaCombo")
+    assert not dock.runButton.isEnabled()
+
+
+def _memory_points(name, crs="EPSG:27700"):
+    layer = QgsVectorLayer(f"Point?crs={crs}&field=issue:string", name, "memory")
+    feature = QgsFeature(layer.fields())
+    feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(410000, 287000)))
+    feature["issue"] = "burglary"
+    layer.dataProvider().addFeatures([feature])
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def test_layer_removed_while_selected(dock, sample, tmp_path):
+    layers = add_sample_layers(sample)
+    build_through_widgets(dock, layers, tmp_path / "out")
+    memory = _memory_points("memory burglaries")
+    issue = dock.tree.topLevelItem(0).child(0)
+    locations = issue.child(1)
+    dock.tree.setCurrentItem(locations)
+    dock.roleLayerCombo.setLayer(memory)
+    assert dock.recipe()["themes"][0]["issues"][0]["roles"]["locations"]["source"] == \
+        {"project_layer": "memory burglaries"}
+    dock.refresh()
+    assert dock.runButton.isEnabled()
+    QgsProject.instance().removeMapLayer(memory.id())
+    # the combo goes empty, it does not jump to another point layer
+    assert dock.roleLayerCombo.currentLayer() is None
+    assert "'memory burglaries' is no longer in the project" in dock.problem_text("roleLayerCombo")
+    assert not dock.runButton.isEnabled()
+    # a file layer removed: the recipe still reads the file; a note, not an error
+    QgsProject.instance().removeMapLayer(layers["study_area"].id())
+    assert dock.studyAreaCombo.currentLayer() is None
+    assert dock.recipe()["study_area"]["source"]["layer"] == "study_area"
+    notes = [c for c in dock.checks if c.path == "study_area.source"]
+    assert len(notes) == 1 and notes[0].level == "warning"
+    assert "not a layer of the project" in notes[0].message
+
+
+def test_geographic_crs_and_live_cell_count(dock, tmp_path):
+    square = QgsVectorLayer("Polygon?crs=EPSG:27700", "square area", "memory")
+    feature = QgsFeature()
+    feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(400000, 280000, 410000, 290000)))
+    square.dataProvider().addFeatures([feature])
+    QgsProject.instance().addMapLayer(square)
+    dock.studyAreaCombo.setLayer(square)
+    dock.gridShapeCombo.setCurrentIndex(dock.gridShapeCombo.findData("square"))
+    dock.gridSizeSpin.setValue(1000)
+    assert dock.cellCountLabel.text() == "≈ 100 cells over 100.0 km²"    # 10 km x 10 km / 1 km²
+    dock.gridShapeCombo.setCurrentIndex(dock.gridShapeCombo.findData("hexagon_flat"))
+    # hexagon 1,000 m flat to flat: sqrt(3)/2 km² each -> 100 / 0.8660 = 115.47
+    assert dock.cellCountLabel.text() == "≈ 115 cells over 100.0 km²"
+    dock.gridSizeSpin.setValue(15)
+    dock.refresh()
+    assert "about 513,200 cells" in dock.problem_text("gridSizeSpin")  # 1e8 / 194.86 m²
+
+    wgs = _memory_points("gps points", crs="EPSG:4326")
+    issue = dock.tree.topLevelItem(0).child(0)
+    dock.tree.setCurrentItem(issue)
+    add_role(dock, "offenders")
+    dock.roleLayerCombo.setLayer(wgs)
+    dock.refresh()
+    assert "geographic CRS (EPSG:4326, degrees)" in dock.problem_text("roleLayerCombo")
+    note = [c for c in dock.checks if c.path.endswith("roles.offenders.source")][0]
+    assert note.level == "warning"
+    dock.crsWidget.setCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
+    dock.refresh()
+    assert "EPSG:4326 is a geographic CRS" in dock.problem_text("crsWidget")
+
+
+def test_data_problems_found_before_run_and_nothing_written(dock, sample, tmp_path, provider):
+    layers = add_sample_layers(sample)
+    out = tmp_path / "out"
+    build_through_widgets(dock, layers, out)
+    locations = dock.tree.topLevelItem(0).child(0).child(1)
+    dock.tree.setCurrentItem(locations)
+    dock.roleFilterWidget.setExpression("\"crime_kind\" = 'burglary'")
+    assert dock.run() is False
+    assert "unknown field(s) crime_kind" in dock.problem_text("roleFilterWidget")
+    assert not os.path.exists(out / "results.gpkg")
+    assert any("problem(s)" in m for m in messages(dock.iface, Qgis.Warning))
+
+
+def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provider, qgis_iface):
+    layers = add_sample_layers(sample)
+    out = tmp_path / "out"
+    build_through_widgets(dock, layers, out)
+    before = set(QgsProject.instance().mapLayers())
+    steps = []
+    dock.stepStarted.connect(steps.append)
+    assert dock.run() is True, dock.last_log
+    assert "Creating the analysis grid" in steps
+    assert dock.progressBar.value() == 100
+    assert os.path.exists(out / "results.gpkg") and os.path.exists(out / "run.log")
+    root = QgsProject.instance().layerTreeRoot()
+    group = root.findGroup("Composite Index – Test assessment (2024)")
+    assert group is not None and root.children()[0] is group
+    names = [node.layer().name() for node in group.findLayers()]
+    assert "Composite index (deciles)" in names and "Areas" in names
+    index_layer = next(node.layer() for node in group.findLayers()
+                       if node.layer().name() == "Composite index (deciles)")
+    assert index_layer.renderer().type() in ("categorizedSymbol", "graduatedSymbol")
+    assert len(index_layer.renderer().legendSymbolItems()) >= 5
+    new = set(QgsProject.instance().mapLayers()) - before
+    assert new == {node.layerId() for node in group.findLayers()}
+    assert any("Assessment finished" in m for m in messages(qgis_iface, Qgis.Success))
+    assert f"Added {len(names)} layer(s) to the project." in dock.last_log
+    assert "Creating the analysis grid" in dock.logView.toPlainText()
+    assert dock.openLogButton.isEnabled()
+    params = dock.export_parameters()
+    assert params["AREAS"].endswith("|layername=area_summary")
+    assert params["PDF"] == str(out / "assessment.pdf")
+    # a second run replaces the group instead of adding another
+    assert dock.run() is True
+    groups = [g.name() for g in root.children() if g.name().startswith("Composite Index")]
+    assert groups == ["Composite Index – Test assessment (2024)"]
+
+
+def test_cancel_mid_run_leaves_nothing_and_a_second_run_is_refused(
+        dock, sample, tmp_path, provider, qgis_iface):
+    layers = add_sample_layers(sample)
+    out = tmp_path / "out"
+    build_through_widgets(dock, layers, out)
+    before_layers = set(QgsProject.instance().mapLayers())
+    before_tree = [c.name() for c in QgsProject.instance().layerTreeRoot().children()]
+    seen = {}
+
+    def on_step(text):
+        if text.startswith("Aggregating") and "cancelled" not in seen:
+            # the grid and the population are already in results.gpkg
+            seen["gpkg_existed"] = os.path.exists(out / "results.gpkg")
+            seen["second_run"] = dock.run()
+            assert dock.cancelButton.isEnabled()
+            click(dock.cancelButton)
+            seen["cancelled"] = True
+
+    dock.stepStarted.connect(on_step)
+    assert dock.run() is False
+    assert seen == {"gpkg_existed": True, "second_run": False, "cancelled": True}
+    assert any("already going" in m for m in messages(qgis_iface, Qgis.Warning))
+    assert any("Run cancelled" in m for m in messages(qgis_iface, Qgis.Info))
+    assert set(QgsProject.instance().mapLayers()) == before_layers
+    assert [c.name() for c in QgsProject.instance().layerTreeRoot().children()] == before_tree
+    assert sorted(os.listdir(out)) == ["recipe.json", "run.log"]
+    assert "Cancelled" in (out / "run.log").read_text()
+    assert dock.runButton.isEnabled() and not dock.cancelButton.isEnabled()
+    assert dock.indicatorsTab.isEnabled()
+
+
+def test_help_modeler_and_batch_entry_points(dock, monkeypatch, qgis_iface):
+    from composite_index_plugin.gui import builder_dock
+
+    opened = []
+    monkeypatch.setattr(builder_dock.QDesktopServices, "openUrl", lambda url: opened.append(url))
+    click(dock.helpButton)
+    assert opened and opened[0].toLocalFile().endswith(os.path.join("docs", "user_guide.md"))
+    assert os.path.exists(opened[0].toLocalFile())
+    titles = [a.text() for a in dock.processingButton.menu().actions()]
+    assert any("batch" in t for t in titles) and any("Graphical Modeler" in t for t in titles)
+    assert not dock.exportLayoutButton.isEnabled()                # no results yet
+
+
+def test_every_widget_has_a_tooltip(dock):
+    import xml.etree.ElementTree as ET
+
+    from composite_index_plugin.paths import ui_path
+
+    interactive = {"QToolButton", "QPushButton", "QLineEdit", "QComboBox", "QgsMapLayerComboBox",
+                   "QgsFieldComboBox", "QgsFieldExpressionWidget", "QgsFileWidget",
+                   "QgsProjectionSelectionWidget", "QDoubleSpinBox", "QSpinBox", "QCheckBox",
+                   "QTreeWidget", "QListWidget", "QPlainTextEdit", "QProgressBar"}
+    names = [w.get("name") for w in ET.parse(ui_path("builder_dock.ui")).iter("widget")
+             if w.get("class") in interactive]
+    assert len(names) >= 40
+    missing = [n for n in names if not getattr(dock, n).toolTip()]
+    assert missing == []
+    assert all(dock.tabs.tabToolTip(k) for k in range(dock.tabs.count()))
