@@ -55,11 +55,16 @@ def layer_dataframe(source, fields=None, request=None, feedback=None):
         fids.append(feature.id())
         attrs = feature.attributes()
         rows.append([_python_value(attrs[i]) for i in idx])
-    frame = pd.DataFrame(rows, columns=names)
-    for name, i in zip(names, idx):
+    columns_in = list(zip(*rows)) if rows else [()] * len(names)
+    data = {}
+    for name, i, values in zip(names, idx, columns_in):
         if layer_fields.at(i).type() in NUMERIC_TYPES:
-            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    frame["__fid"] = np.asarray(fids, dtype="int64")
+            data[name] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+                dtype="float64")
+        else:
+            data[name] = pd.Series(values, dtype=object).to_numpy()
+    data["__fid"] = np.asarray(fids, dtype="int64")
+    frame = pd.DataFrame(data)
     return frame
 
 

@@ -135,7 +135,7 @@ def _draw_title_and_legend(painter, layers, title, size):
             entries.append((layer.name(), None))
         for item in items:
             if item.symbol() is not None:
-                entries.append((item.label() or layer.name(), item.symbol()))
+                entries.append((item.label() or layer.name(), item.symbol().clone()))
     if not entries:
         return
     small = QFont("DejaVu Sans", 11)

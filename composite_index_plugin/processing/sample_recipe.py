@@ -15,8 +15,8 @@ YEARS = (2024, 2025)
 # How each role is normalised in the sample: residents' rates smoothed by empirical Bayes (many
 # cells have few residents), incident locations by volume (where the demand is).
 ROLE_SETTINGS = {
-    "victims": {"measure": "eb_rate", "per": 1000, "scaling": "zscore"},
-    "offenders": {"measure": "eb_rate", "per": 1000, "scaling": "zscore"},
+    "victims": {"measure": "eb_rate_spatial", "per": 1000, "scaling": "zscore"},
+    "offenders": {"measure": "eb_rate_spatial", "per": 1000, "scaling": "zscore"},
     "locations": {"measure": "volume", "scaling": "zscore"},
 }
 

@@ -26,7 +26,9 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from composite_index_plugin.core import index as engine
 from composite_index_plugin.core import sensitivity as cs
+from composite_index_plugin.processing.algorithms.build_index import zone_neighbours
 from composite_index_plugin.processing.algorithms.summarise_areas import (
     area_m2,
     distance_area,
@@ -148,28 +150,6 @@ def make_jitter(spec, frame, box, feedback):
                                values, extensive, size_jitter=0.25)
 
 
-def build_neighbours(spec, frame, x, y):
-    """The neighbours the spec asks for (``spec['neighbours']``), from grid indices or centres."""
-    from composite_index_plugin.core import neighbours as nb
-
-    conf = spec.get("neighbours") or {}
-    method = conf.get("method", "queen")
-    if method in ("queen", "rook"):
-        if {"row", "col"} <= set(frame.columns):
-            return nb.grid_contiguity(frame["row"].to_numpy("int64"), frame["col"].to_numpy("int64"),
-                                      queen=method == "queen")
-        if {"q", "r"} <= set(frame.columns):
-            return nb.hex_contiguity(frame["q"].to_numpy("int64"), frame["r"].to_numpy("int64"))
-        raise QgsProcessingException(
-            f"The spec asks for {method} neighbours, which the sensitivity run can build only on "
-            "grids (fields row/col or q/r). Use neighbours 'distance' or 'knn' in the spec.")
-    if method == "distance":
-        return nb.distance_band(x, y, float(conf["distance"]))
-    if method == "knn":
-        return nb.knn(x, y, int(conf["k"]))
-    raise QgsProcessingException(f"Unknown neighbour method '{method}' in the spec.")
-
-
 class SensitivityAlgorithm(CompositeIndexAlgorithm):
     NAME = "sensitivity"
     DISPLAY_NAME = "Uncertainty and sensitivity"
@@ -254,11 +234,11 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
         fids = frame["__fid"].to_numpy()
         measures = _measures(spec)
         zone_area = neighbours = jitter = jitter_nb = None
-        needs_nb = "neighbours" in spec and bool(measures & {"eb_rate_spatial", "gi_star"})
+        needs_nb = engine.spec_needs(spec)[1]
         if "density" in measures or needs_nb or grid_jitter:
             zone_area, x, y, box = zone_geometry_arrays(source, fids, context)
-            if needs_nb:
-                neighbours = self.run_core(build_neighbours, spec, frame, x, y)
+            if needs_nb:  # the same neighbours as buildindex (default queen contiguity)
+                neighbours = zone_neighbours(source, spec, fids, feedback)
             if grid_jitter:
                 jitter = self.run_core(make_jitter, spec, frame, box, feedback)
                 if jitter is not None and needs_nb:
