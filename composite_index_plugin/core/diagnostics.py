@@ -87,7 +87,6 @@ def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n
                     "indicators": len(keys), "themes": len(root.children),
                     "issues": sum(len(t.children) for t in root.children),
                     "composite_method": root.method},
-        "root": root,
     }
 
 
@@ -178,7 +177,7 @@ def render_html(result, title="Composite index report"):
     if result.messages:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(m)}</li>"
                                                     for m in result.messages) + "</ul>")
-    parts += ["<h2>How the index is built</h2>", _hierarchy(d["root"]),
+    parts += ["<h2>How the index is built</h2>", _hierarchy(result.plan),
               "<p class='note'>Ranks: 1 = highest need; ties share the better rank. Deciles and "
               "quintiles: 1 = highest need. Theme percentages are each theme's share of the sum "
               "of absolute contributions to the score.</p>"]

@@ -557,7 +557,14 @@ def simple_spec(fields, scaling="minmax", aggregation="mean", direction="higher_
 
 @dataclass
 class IndexResult:
-    """What ``build_index`` returns."""
+    """What ``build_index`` returns.
+
+    ``table``: the output columns (module docstring), same index as the input. ``baseline``: the
+    fitted scaling parameters, JSON-serialisable, tagged with ``fingerprint``. ``diagnostics``:
+    ``indicators`` (DataFrame, one row per indicator), ``correlation`` (DataFrame),
+    ``alpha`` ({theme: Cronbach's alpha}) and ``summary`` (dict). ``messages``: what was left
+    out, imputed or flagged, for the user. ``report_html()``: the plain HTML report.
+    """
 
     table: pd.DataFrame
     baseline: dict
@@ -566,6 +573,7 @@ class IndexResult:
     messages: list = field(default_factory=list)
     spec: dict = field(default_factory=dict)
     used_baseline: bool = False
+    plan: object = None      # the spec as a tree of Nodes with defaults filled in
 
     def report_html(self, title="Composite index report"):
         from composite_index_plugin.core.diagnostics import render_html
@@ -909,4 +917,4 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
     progress.report(1.0)
     return IndexResult(table=table, baseline=baseline_out, diagnostics=diagnostics,
                        fingerprint=fingerprint, messages=messages, spec=spec,
-                       used_baseline=baseline is not None)
+                       used_baseline=baseline is not None, plan=root)
