@@ -106,8 +106,11 @@ def run(size=1_000_000):
         context = QgsProcessingContext()
         feedback = QgsProcessingFeedback()
         t0 = time.perf_counter()
+        c0 = time.process_time()
         res, ok = alg.run(params, context, feedback)
         elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         if not ok:
             raise RuntimeError("importincidents failed")
         holds = res["CLEAN_COUNT"] + res["REJECTED_COUNT"] == res["ROWS_IN"] == expected["rows"]
@@ -118,6 +121,10 @@ def run(size=1_000_000):
             {"case": f"importincidents police.uk {size:,} rows", "what": "end-to-end time",
              "value": round(elapsed, 2), "unit": "s",
              "target": f"< {TARGET_SECONDS:g} s for 1,000,000 rows", "note": note},
+            {"case": f"importincidents police.uk {size:,} rows", "what": "CPU time",
+             "value": round(cpu, 2), "unit": "s", "target": "",
+             "note": f"wall time is inflated on a shared machine: load average {load:.1f} on "
+                     f"{os.cpu_count()} cores during the run"},
             {"case": f"importincidents police.uk {size:,} rows", "what": "throughput",
              "value": round(size / elapsed), "unit": "rows/s", "target": "", "note": ""},
         ]
