@@ -37,17 +37,20 @@ def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n
             for di, ind in enumerate(issue.children):
                 coef[ind.key] = tw[ti] * iw[ii] * dw[di]
     a = np.array([coef[k] for k in keys])
-    xc = x - x.mean(axis=1, keepdims=True)
+    means = x.mean(axis=1)
+    mins, maxs = (x.min(axis=1), x.max(axis=1)) if n_in else (means, means)
+    xc = x
+    xc -= means[:, None]          # centred in place: x is a fresh stack, not the caller's data
     yc = ci - ci.mean()
     cov = xc @ yc / max(n_in, 1)
-    sd_x = np.sqrt((xc * xc).mean(axis=1))
+    gram = xc @ xc.T / max(n_in, 1)
+    sd_x = np.sqrt(np.maximum(np.diag(gram), 0.0))
     sd_y = float(np.sqrt((yc * yc).mean()))
     with np.errstate(divide="ignore", invalid="ignore"):
         corr_ci = cov / (sd_x * sd_y)
         contrib = a * cov
         total = contrib.sum()
         eff = contrib / total if total != 0 else np.full(len(keys), np.nan)
-        gram = xc @ xc.T / max(n_in, 1)
         corr = gram / np.outer(sd_x, sd_x)
     corr[~np.isfinite(corr)] = np.nan
     rows = []
@@ -73,10 +76,10 @@ def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n
             "theme_alpha": alpha[ind.theme],
             "n_empty": info["empty"], "n_zero_denominator": info["zero_denominator"],
             "n_imputed": info["imputed"], "n_excluded": info["excluded"],
-            "scaled_mean": float(x[i].mean()) if n_in else float("nan"),
+            "scaled_mean": float(means[i]) if n_in else float("nan"),
             "scaled_sd": float(sd_x[i]) if n_in else float("nan"),
-            "scaled_min": float(x[i].min()) if n_in else float("nan"),
-            "scaled_max": float(x[i].max()) if n_in else float("nan"),
+            "scaled_min": float(mins[i]) if n_in else float("nan"),
+            "scaled_max": float(maxs[i]) if n_in else float("nan"),
         })
     table = pd.DataFrame(rows)
     return {
