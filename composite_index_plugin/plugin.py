@@ -15,6 +15,8 @@ class CompositeIndexPlugin:
         self.provider = None
         self.actions = []
         self.toolbar = None
+        self.builder = None          # the Composite Index Builder dock, made on first use
+        self.builder_action = None
 
     # qgis_process calls only this: no GUI code here, and safe to call twice.
     def initProcessing(self):  # noqa: N802
@@ -28,6 +30,14 @@ class CompositeIndexPlugin:
         icon = QIcon(resource_path("icons", "icon.svg"))
         self.toolbar = self.iface.addToolBar("Composite Index")
         self.toolbar.setObjectName("CompositeIndexToolbar")
+        builder_action = QAction(icon, "Composite Index Builder", self.iface.mainWindow())
+        builder_action.setObjectName("CompositeIndexBuilder")
+        builder_action.setToolTip("Open the Composite Index Builder: set up, check and run an "
+                                  "assessment in one window")
+        builder_action.setCheckable(True)
+        builder_action.triggered.connect(self.toggle_builder)
+        self.builder_action = builder_action
+        self._add_action(builder_action, toolbar=True)
         run_action = QAction(icon, "Run assessment from recipe…", self.iface.mainWindow())
         run_action.setObjectName("CompositeIndexRunRecipe")
         run_action.triggered.connect(self.open_run_recipe)
@@ -44,7 +54,26 @@ class CompositeIndexPlugin:
 
         processing.execAlgorithmDialog("compositeindex:runrecipe", {})
 
+    def toggle_builder(self, checked=True):
+        """Show or hide the Builder dock (created the first time)."""
+        if self.builder is None:
+            from qgis.PyQt.QtCore import Qt
+
+            from composite_index_plugin.gui.builder_dock import BuilderDock
+
+            self.builder = BuilderDock(self.iface, self.iface.mainWindow())
+            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.builder)
+            self.builder.visibilityChanged.connect(self.builder_action.setChecked)
+        self.builder.setVisible(bool(checked))
+        if checked:
+            self.builder.raise_()
+
     def unload(self):
+        if self.builder is not None:
+            self.builder.disconnect_project()
+            self.iface.removeDockWidget(self.builder)
+            self.builder.deleteLater()
+            self.builder = None
         for action in self.actions:
             self.iface.removePluginMenu(MENU, action)
             if self.toolbar is not None:

@@ -463,3 +463,77 @@ def test_every_widget_has_a_tooltip(dock):
     missing = [n for n in names if not getattr(dock, n).toolTip()]
     assert missing == []
     assert all(dock.tabs.tabToolTip(k) for k in range(dock.tabs.count()))
+
+
+def test_modeler_entry_opens_the_shipped_model_or_says_how(dock, monkeypatch, qgis_iface):
+    import importlib
+
+    modeler_module = importlib.import_module("processing.modeler.ModelerDialog")
+
+    loaded = []
+
+    class FakeModeler:
+        def loadModel(self, path):  # noqa: N802
+            loaded.append(path)
+
+        def show(self):
+            loaded.append("shown")
+
+    monkeypatch.setattr(modeler_module.ModelerDialog, "create", staticmethod(lambda *a: FakeModeler()))
+    monkeypatch.setattr(type(dock), "model_path", staticmethod(lambda: "/models/stages.model3"))
+    dock.open_modeler()
+    assert loaded == ["/models/stages.model3", "shown"]
+    monkeypatch.setattr(type(dock), "model_path", staticmethod(lambda: None))
+    dock.open_modeler()
+    assert any("user guide explains" in m for m in messages(qgis_iface, Qgis.Info))
+
+
+def test_plugin_menu_opens_and_unload_removes_the_dock(qgis_iface, monkeypatch):
+    from composite_index_plugin import classFactory
+    from composite_index_plugin.gui.builder_dock import BuilderDock
+
+    plugin = classFactory(qgis_iface)
+    monkeypatch.setattr(plugin, "initProcessing", lambda: None)   # provider: the test fixture's
+    plugin.initGui()
+    names = [a.objectName() for a in plugin.actions]
+    assert names == ["CompositeIndexBuilder", "CompositeIndexRunRecipe"]
+    plugin.builder_action.trigger()
+    assert isinstance(plugin.builder, BuilderDock) and not plugin.builder.isHidden()
+    assert plugin.builder_action.isChecked()
+    plugin.builder_action.trigger()
+    assert plugin.builder.isHidden()
+    plugin.unload()
+    assert plugin.builder is None and plugin.actions == []
+    QgsProject.instance().clear()
+
+
+def test_recipe_paths_relative_on_save_absolute_on_open(tmp_path):
+    from composite_index_plugin.gui import recipe_io as rio
+
+    base = str(tmp_path / "recipes")
+    recipe = {"study_area": {"source": {"path": str(tmp_path / "data" / "b.gpkg"), "layer": "s"}},
+              "geography": {"type": "zones", "source": {"path": str(tmp_path / "z.shp")}},
+              "themes": [{"name": "t", "issues": [{"name": "i", "roles": {"victims": {
+                  "source": {"path": str(tmp_path / "v.csv"),
+                             "import": {"postcode_lookup": str(tmp_path / "pc.csv"),
+                                        "x_field": "x"}}}}}]}],
+              "baseline": {"read": str(tmp_path / "2024" / "baseline.json")},
+              "compare": {"previous": [{"path": str(tmp_path / "2024" / "results.gpkg"),
+                                        "layer": "index"}]},
+              "output": {"folder": str(tmp_path / "recipes" / "out")}}
+    rel = rio.relativize(recipe, base)
+    assert rel["study_area"]["source"]["path"] == "../data/b.gpkg"
+    assert rel["geography"]["source"]["path"] == "../z.shp"
+    victims = rel["themes"][0]["issues"][0]["roles"]["victims"]["source"]
+    assert victims["path"] == "../v.csv" and victims["import"]["postcode_lookup"] == "../pc.csv"
+    assert victims["import"]["x_field"] == "x"
+    assert rel["baseline"]["read"] == "../2024/baseline.json"
+    assert rel["compare"]["previous"][0]["path"] == "../2024/results.gpkg"
+    assert rel["output"]["folder"] == "out"
+    assert rio.absolutize(rel, base) == recipe
+    assert rio.slug("Hate crime & ASB (2025)") == "hate_crime_asb_2025"
+    assert rio.slug("2025 burglary", "issue") == "issue_2025_burglary"
+    assert rio.split_path("themes[2].issues[0].roles.offenders.filter") == (2, 0, "offenders",
+                                                                             "filter")
+    assert rio.split_path("themes[1].weight") == (1, None, None, "weight")
+    assert rio.split_path("admin_areas.name_field") == (None, None, None, "admin_areas.name_field")
