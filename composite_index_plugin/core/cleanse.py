@@ -863,6 +863,12 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
         counts[REASONS[code]] = int(cnt)
     result = CleanseResult(clean=clean, x=tx[ok], y=ty[ok], rejected=rej, n_in=n, counts=counts,
                            fixed=fixed, dates=dates, reason=reason)
+    if o.category_field and not o.require_mapping:
+        kept = int((clean["issue"] == "").sum())
+        if kept:
+            result.notes.append(
+                f"{kept:,} clean row(s) have an empty issue: their {o.category_field} is empty or "
+                "not in the mapping (set REQUIRE_MAPPING to reject them instead).")
     check_invariant(result)
     progress.report(1.0)
     return result

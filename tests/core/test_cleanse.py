@@ -254,6 +254,7 @@ def test_category_mapping_required_and_slug():
     assert res.counts["unmapped_category"] == 4 and res.n_clean == 3
     res = run("duplicates.csv", category_mapping={"burglary": "burglary"}, **opts)
     assert res.n_clean == 7 and res.clean["issue"].tolist() == ["burglary"] * 3 + [""] * 4
+    assert res.notes[0].startswith("4 clean row(s) have an empty issue")
     res = run("duplicates.csv", **opts)
     assert res.clean["issue"].tolist()[3] == "anti_social_behaviour"
     res = run("duplicates.csv", category_mapping=lambda c: "asb" if "social" in c else None,

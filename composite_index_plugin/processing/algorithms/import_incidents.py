@@ -742,7 +742,9 @@ class ImportIncidents(CompositeIndexAlgorithm):
         result = self.run_core(cc.cleanse, frame, options, xy=xy, to_target=to_target,
                                in_study=in_study, progress=progress.sub(0.3, 0.75))
         result.sources = infos
-        result.notes = notes
+        for note in result.notes:
+            feedback.reportError(note, False)
+        result.notes = notes + result.notes
         feedback.pushInfo(result.summary())
         for reason, count in result.counts.items():
             if count:
