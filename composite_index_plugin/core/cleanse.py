@@ -528,10 +528,15 @@ def looks_like_policeuk(columns):
 
 
 def missing_columns_error(missing, columns, source="the input"):
+    lower = {str(c).strip().lower(): c for c in columns}
+    close = [f"'{m}' -> '{lower[m.strip().lower()]}'" for m in missing
+             if m.strip().lower() in lower]
+    hint = "Give the field names exactly as in the header (case and spaces matter)."
+    if close:
+        hint += " Did you mean: " + ", ".join(close) + "?"
     return CompositeIndexError(
         f"Column(s) {', '.join(repr(m) for m in missing)} not found in {source}. "
-        f"Columns that exist: {', '.join(repr(c) for c in columns)}.",
-        hint="Give the field names exactly as in the header (case and spaces matter).")
+        f"Columns that exist: {', '.join(repr(c) for c in columns)}.", hint=hint)
 
 
 # --------------------------------------------------------------------------------------------

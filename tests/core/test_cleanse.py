@@ -112,6 +112,11 @@ def test_missing_columns_lists_existing():
     assert "Columns that exist: 'ref', 'east', 'north'" in text
 
 
+def test_missing_column_suggests_case():
+    with pytest.raises(CompositeIndexError, match="Did you mean: 'EAST' -> 'east'"):
+        run("missing_columns.csv", x_field="EAST", y_field="north")
+
+
 def test_binary_file():
     with pytest.raises(CompositeIndexError, match="not a text"):
         run("binary.csv", x_field="x", y_field="y")
