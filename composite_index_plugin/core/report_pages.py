@@ -45,6 +45,9 @@ def fmt(value, decimals, signed=False):
     v = _num(value)
     if not np.isfinite(v):
         return "-"
+    if round(v, decimals) == 0:
+        v = 0.0   # no "-0.00" / "+0.00"
+        signed = False
     text = f"{v:+,.{decimals}f}" if signed else f"{v:,.{decimals}f}"
     return text.replace("-", "\u2212")
 
@@ -126,8 +129,8 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
             rows.append({"page_id": pid, "row_order": 1, "priority": "No index zones in this area",
                          "score": "-", "rank": "-", "gap": "-"})
         else:
-            parts = [f"Rank {page['rank_text']} areas", f"mean score {page['score_text']}"
-                     + (f" (whole study area {fmt(city['score'], dec)})" if np.isfinite(city["score"]) else "")]
+            whole = f" (whole study area {fmt(city['score'], dec)})" if np.isfinite(city["score"]) else ""
+            parts = [f"Rank {page['rank_text']} areas", f"mean score {page['score_text']}{whole}"]
             pop = _num(r.get("population"))
             if np.isfinite(pop) and pop > 0:
                 parts.append(f"{pop:,.0f} residents in {int(n_zones.iloc[i])} zones")

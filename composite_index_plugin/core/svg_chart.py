@@ -84,7 +84,9 @@ def bar_chart_svg(items, title="", reference=None, reference_label="city", width
     step = _nice_step(hi - lo)
     tick = math.ceil(lo / step) * step
     axis_y = top + n * row_h
-    tick_dec = 0 if step >= 1 else min(3, int(-math.floor(math.log10(step))) + (1 if step * 10 % 10 else 0))
+    exponent = math.floor(math.log10(step))
+    mantissa = step / 10 ** exponent
+    tick_dec = max(0, -exponent) + (0 if abs(mantissa - round(mantissa)) < 1e-9 else 1)
     while tick <= hi + 1e-9:
         x = sx(tick)
         out.append(f'<line x1="{x:.2f}" y1="{top:.2f}" x2="{x:.2f}" y2="{axis_y:.2f}" '

@@ -34,7 +34,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import Qt, QVariant
 
 from composite_index_plugin.core.method_note import method_note
-from composite_index_plugin.core.report_pages import build_pages
+from composite_index_plugin.core.report_pages import build_pages, decimals_for, fmt
 from composite_index_plugin.core.svg_chart import bar_chart_svg
 from composite_index_plugin.processing import assessment_layout as al
 from composite_index_plugin.processing import styling
@@ -44,6 +44,7 @@ from composite_index_plugin.processing.io_table import layer_dataframe
 ATTRIBUTION = ("Contains OS data \u00a9 Crown copyright and database right {year}. Contains public "
                "sector information licensed under the Open Government Licence v3.0.")
 LAYOUT_GROUP = "Assessment layout data"
+OVERVIEW_ROWS = 11   # rows of the overview table that fit its frame (one line each)
 SYNTHETIC = " Synthetic incident data (the plugin's sample), not real crime records."
 
 
@@ -335,12 +336,16 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                 handle.write(svg)
             chart_paths.append(path)
         ranked = pages[pages["no_data"] == 0].sort_values("area_rank")
+        bars = [(short_name(n, 22), float(s.replace("\u2212", "-").replace(",", ""))) for n, s in
+                zip(ranked["area_name"], ranked["score_text"])]
+        dec = decimals_for([v for _, v in bars] + [city.get("score", float("nan"))])
+        city_text = fmt(city.get("score", float("nan")), dec)
+        city["text"] = city_text
+        n_bars = OVERVIEW_ROWS + 4
         overview_svg = bar_chart_svg(
-            [(short_name(n, 22), float(s.replace("\u2212", "-").replace(",", ""))) for n, s in
-             zip(ranked["area_name"], ranked["score_text"])],
-            "Mean index score by area", width=al.RIGHT_W, height=46.0, decimals=1,
-            note=f"whole study area: {city.get('score', float('nan')):,.1f}"
-            if np.isfinite(city.get("score", float("nan"))) else "")
+            bars[:n_bars], "Mean index score by area" + (f" (top {n_bars})" if len(bars) > n_bars else ""),
+            width=al.RIGHT_W, height=46.0, decimals=dec,
+            note=f"whole study area: {city_text}" if city_text != "-" else "")
         overview_chart = os.path.join(folder, "chart_overview.svg")
         with open(overview_chart, "w", encoding="utf-8") as handle:
             handle.write(overview_svg)
@@ -356,7 +361,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                    QgsField("area_rank", QVariant.Int), QgsField("rank_text", QVariant.String),
                    QgsField("score_text", QVariant.String), QgsField("gap_text", QVariant.String),
                    QgsField("top_theme_label", QVariant.String), QgsField("sort_key", QVariant.Int),
-                   QgsField("short_name", QVariant.String)]
+                   QgsField("short_name", QVariant.String), QgsField("short_theme", QVariant.String)]
         pl.dataProvider().addAttributes(pfields)
         pl.updateFields()
         feats = []
@@ -369,7 +374,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                              al.wrap_text(page["area_name"], family, al.TITLE_PT, title_width, 2),
                              page["facts"], chart_paths[i], int(page["no_data"]), int(page["area_rank"]),
                              page["rank_text"], page["score_text"], page["gap_text"],
-                             page["top_theme_label"], sort_key, short_name(page["area_name"])])
+                             page["top_theme_label"], sort_key, short_name(page["area_name"]),
+                             short_name(page["top_theme_label"], 20)])
             feats.append(f)
         pl.dataProvider().addFeatures(feats)
         tl = QgsVectorLayer("None", "priorities", "memory")
@@ -494,7 +500,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         with_zones = f" ({n_areas} with index zones)" if n_areas < len(pages) else ""
         parts = [f"{len(pages)} areas{with_zones}, {zones_in.featureCount():,} zones"]
         if np.isfinite(city.get("score", float("nan"))):
-            parts.append(f"mean score of the whole study area {city['score']:,.1f}")
+            parts.append(f"mean score of the whole study area {city['text']}")
         parts.append("rank 1 = highest need")
         variables["assessment_facts"] = " \u00b7 ".join(parts) + "."
 
@@ -519,13 +525,16 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         self._legend(al.item(overview, "legend"), layers + [overview_outline])
         ot = al.table_of(overview)
         ot.setVectorLayer(pages_layer)
-        ot.setMaximumNumberOfFeatures(40)
+        ot.setMaximumNumberOfFeatures(OVERVIEW_ROWS)
+        if len(pages) > OVERVIEW_ROWS:
+            al.item(overview, "table_title").setText(
+                f"Areas ranked by need (top {OVERVIEW_ROWS} of {len(pages)})")
         al.set_columns(ot, [("Rank", "CASE WHEN \"area_rank\" > 0 THEN to_string(\"area_rank\") ELSE '-' END",
-                             8.0, Qt.AlignHCenter),
-                            ("Area", "\"short_name\"", 23.0, Qt.AlignLeft),
+                             7.0, Qt.AlignHCenter),
+                            ("Area", "\"short_name\"", 20.0, Qt.AlignLeft),
                             ("Score", "\"score_text\"", 10.0, Qt.AlignRight),
-                            ("Top theme", "\"top_theme_label\"", 25.0, Qt.AlignLeft),
-                            ("Gap vs all", "\"gap_text\"", 12.0, Qt.AlignRight)])
+                            ("Top theme", "\"short_theme\"", 27.0, Qt.AlignLeft),
+                            ("Gap vs all", "\"gap_text\"", 14.0, Qt.AlignRight)])
 
         # area pages (atlas)
         am = al.item(area, "map")
