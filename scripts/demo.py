@@ -69,7 +69,7 @@ def main():
     print(f"\nMade in {os.path.relpath(folder, ROOT)}/:")
     for name in sorted(os.listdir(folder)):
         full = os.path.join(folder, name)
-        if os.path.isfile(full):
+        if os.path.isfile(full) and not name.endswith(("-wal", "-shm")):
             print(f"  {name:34s} {os.path.getsize(full) / 1024:10.0f} KB")
     from osgeo import ogr
 
@@ -82,7 +82,7 @@ def main():
         rows = sorted(summary.getFeatures(), key=lambda f: f["area_rank"])
         print("Areas by need (1 = highest):")
         for f in rows:
-            print(f"  {f['area_rank']:>2}  {f['area_name']:28s} mean score {f['mean_score']:.3f}"
+            print(f"  {int(f['area_rank']):>2}  {f['area_name']:28s} mean score {f['mean_score']:.3f}"
                   f"  top theme: {f['top_theme_1']}")
     if last.get("SKIPPED"):
         print(f"Stages not in this version: {last['SKIPPED']}")

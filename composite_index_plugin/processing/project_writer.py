@@ -85,7 +85,12 @@ def write_project(path, layers, recipe, feedback=None, admin_layer=None):
     return path
 
 
-def render_main_map(path, layers, feedback=None, admin_layer=None, title="", size=(1600, 1200)):
+ATTRIBUTION = ("Contains OS data © Crown copyright and database right; ONS Census 2021 and MHCLG "
+               "IMD 2025, Open Government Licence v3.0.")
+
+
+def render_main_map(path, layers, feedback=None, admin_layer=None, title="", size=(1600, 1200),
+                    note=ATTRIBUTION):
     """Index deciles, hotspot zones and area outlines to a PNG with a title and legend."""
     visible = [layer for layer, on in result_layers(layers, feedback, admin_layer) if on]
     if not visible:
@@ -109,6 +114,10 @@ def render_main_map(path, layers, feedback=None, admin_layer=None, title="", siz
     job = QgsMapRendererCustomPainterJob(settings, painter)
     job.renderSynchronously()
     _draw_title_and_legend(painter, visible, title, size)
+    if note:
+        painter.setFont(QFont("DejaVu Sans", 10))
+        painter.setPen(QColor("#4d4d4d"))
+        painter.drawText(24, size[1] - 16, note)
     painter.end()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     image.save(path, "PNG")

@@ -501,6 +501,7 @@ class RecipeRunner:
                   "OUTPUT": self.destination("sensitivity")}
         if "admin_areas" in self.recipe:
             params["AREAS"] = self.admin_layer()
+            params["AREA_NAME_FIELD"] = self.recipe["admin_areas"].get("name_field", "")
             params["AREA_OUTPUT"] = self.destination("sensitivity_areas")
         feedback.setProgressText("Uncertainty and sensitivity")
         result = self.run_child("compositeindex:sensitivity", params, feedback)
@@ -519,9 +520,12 @@ class RecipeRunner:
         from composite_index_plugin.processing import project_writer
 
         feedback.setProgressText("Rendering the main map")
+        note = project_writer.ATTRIBUTION
+        if "synthetic" in json.dumps(self.recipe).lower():
+            note = "Synthetic incident data (not real crime records). " + note
         project_writer.render_main_map(self.map_png, self.layers, feedback,
                                        self.admin_layer() if "admin_areas" in self.recipe else None,
-                                       title=self.recipe.get("name", "Composite Index"))
+                                       title=self.recipe.get("name", "Composite Index"), note=note)
 
     def stage_layout(self, feedback):
         if "area_summary" not in self.layers or \

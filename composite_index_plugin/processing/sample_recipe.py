@@ -86,7 +86,7 @@ def sample_recipe(year, out_folder, previous=None, use_csv=None):
     if previous is not None:
         prev_folder, prev_year = previous
         recipe["compare"] = {"previous": [{"path": f"{prev_folder}/results.gpkg",
-                                           "layer": "index"}],
+                                           "layer": "hotspots"}],
                              "labels": [str(prev_year), str(year)]}
         recipe["baseline"] = {"read": f"{prev_folder}/baseline.json"}
         recipe["sensitivity"] = {"runs": 200, "seed": 7, "concentration": 20}
