@@ -185,3 +185,39 @@ def test_every_algorithm_of_the_provider_is_guarded(provider):
     assert unguarded == [], (
         "processing/base.py must wrap subclasses' processAlgorithm with connections.guarded "
         "(lost PostGIS connections, half-written tables, speed warnings): " + ", ".join(unguarded))
+
+
+def test_fast_postgis_reader_equals_qgis_reader(pg, big_points):
+    """read_postgis_arrow gives the same points and weights as QGIS's own feature iterator."""
+    import numpy as np
+
+    layer = QgsVectorLayer(big_points[len("postgres://"):], "big", "postgres")
+    data = cx.read_postgis_arrow(layer, ["id"], "\"id\" >= 1000")
+    assert data is not None and data.method == "postgis-arrow"
+    assert (data.n_features, len(data), data.n_filtered_out) == (200000, 199000, 1000)
+    order = np.argsort(data.columns["id"])
+    ids = data.columns["id"][order]
+    assert ids[0] == 1000 and ids[-1] == 199999
+    # the table's formula: x = 400000 + (id % 1000) * 15, y = 277000 + (id // 1000) * 100
+    assert np.array_equal(data.x[order], 400000 + (ids % 1000) * 15)
+    assert np.array_equal(data.y[order], 277000 + (ids // 1000) * 100)
+    # with the study area's box: only what the server keeps is read
+    rect = QgsRectangle(400000, 277000, 404985, 286900)
+    boxed = cx.read_postgis_arrow(layer, [], rect=rect)
+    assert len(boxed) == int(pg.psql(
+        "SELECT count(*) FROM big_points "
+        "WHERE geom && ST_MakeEnvelope(400000, 277000, 404985, 286900, 27700)"))
+
+
+def test_fast_postgis_reader_fails_loudly_on_a_lost_connection(pg, big_points):
+    from qgis.core import QgsProcessingFeedback
+
+    class Killer(QgsProcessingFeedback):
+        def isCanceled(self):
+            pg.terminate_other_backends()
+            return False
+
+    layer = QgsVectorLayer(big_points[len("postgres://"):], "big", "postgres")
+    with pytest.raises(QgsProcessingException) as err:
+        cx.read_postgis_arrow(layer, ["id"], feedback=Killer())
+    assert "Reading the PostGIS layer 'big' failed part way" in str(err.value)
