@@ -1144,6 +1144,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         else:
             title = "Checks: ready to run" + (f", {notes} note(s)" if notes else "")
         self.problemsTitle.setText(title)
+        self.problemsList.setVisible(bool(self.checks))
         self._mark_editor()
 
     def _where(self, path, item):
@@ -1478,11 +1479,11 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                 else:
                     self.progressBar.setValue(100)
                     skipped = (result or {}).get("SKIPPED") or ""
-                    self.log("INFO", f"Added {added} layer(s) to the project.")
-                    self._message(f"Assessment finished: {added} layer(s) added in the group "
-                                  f"'{self._group_name(recipe)}'; results in {folder}"
-                                  + (f" (stages skipped: {skipped})" if skipped else ""),
-                                  Qgis.Success)
+                    self.log("INFO", f"Added {added} layer(s) to the project; results in "
+                                     f"{folder}" + (f"; stages skipped: {skipped}" if skipped
+                                                    else ""))
+                    self._message(f"Assessment finished: {added} layers added to the project "
+                                  "(details in the Output & log tab).", Qgis.Success)
             if not ok:
                 removed = self._remove_new_files(folder, before)
                 if feedback.isCanceled():

@@ -392,7 +392,7 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
     new = set(QgsProject.instance().mapLayers()) - before
     assert new == {node.layerId() for node in group.findLayers()}
     assert any("Assessment finished" in m for m in messages(qgis_iface, Qgis.Success))
-    assert f"Added {len(names)} layer(s) to the project." in dock.last_log
+    assert f"Added {len(names)} layer(s) to the project; results in {out}" in dock.last_log
     assert "Creating the analysis grid" in dock.logView.toPlainText()
     assert dock.openLogButton.isEnabled()
     params = dock.export_parameters()
