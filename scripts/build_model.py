@@ -114,11 +114,11 @@ def build():
     parameter(QgsProcessingParameterFeatureSource("population", "Population polygons", poly), 3)
     parameter(QgsProcessingParameterField("population_field", "Population field", "population",
                                           "population", QgsProcessingParameterField.Numeric), 4)
-    parameter(QgsProcessingParameterString("issue", "Issue name (used in field names)", "issue"), 5)
+    parameter(QgsProcessingParameterString("issue", "Issue name", "issue"), 5)
     parameter(QgsProcessingParameterFeatureSource("victims", "Victims (points)", point), 6)
     parameter(QgsProcessingParameterFeatureSource("offenders", "Offenders (points)", point), 7)
     parameter(QgsProcessingParameterFeatureSource("locations", "Incident locations (points)", point), 8)
-    parameter(QgsProcessingParameterExpression("filter", "Filter for the three point layers (optional)",
+    parameter(QgsProcessingParameterExpression("filter", "Point filter (optional)",
                                                None, "victims", True), 9)
     parameter(QgsProcessingParameterNumber("permutations", "Hotspot permutations",
                                            QgsProcessingParameterNumber.Integer, 99, False, 0, 99999), 10)
