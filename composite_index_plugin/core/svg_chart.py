@@ -48,6 +48,9 @@ def bar_chart_svg(items, title="", reference=None, reference_label="city", width
     Sizes in mm (the SVG's user unit is 1 mm). Labels longer than the label column wrap to two
     lines and are cut with an ellipsis beyond that."""
     fs = font_size
+    # many bars: smaller text so that every row keeps at least 1.15 text heights
+    n_rows = max(len(items), 1)
+    fs = min(fs, max((height - fs * 6.5) / (n_rows * 1.15), 1.2))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny" '
            f'width="{width}mm" height="{height}mm" viewBox="0 0 {width} {height}">',
            f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']
@@ -75,7 +78,7 @@ def bar_chart_svg(items, title="", reference=None, reference_label="city", width
     bottom_space = fs * 2.6 + (fs * 1.4 if note or reference else 0)
     top = y + fs * 0.3
     n = len(items)
-    row_h = min(max((height - top - bottom_space) / max(n, 1), fs * 1.1), fs * 3.2)
+    row_h = min((height - top - bottom_space) / max(n, 1), fs * 3.2)
     bar_h = min(row_h * 0.62, fs * 2.0)
 
     def sx(v):

@@ -408,6 +408,18 @@ def wrap_text(text, family, size_pt, width_mm, max_lines=2, bold=True):
     return "\n".join(lines)
 
 
+def fit_text(text, family, size_pt, width_mm, bold=False):
+    """``text`` cut with an ellipsis so that it fits ``width_mm`` on one line in this font."""
+    text = " ".join(str(text).split())
+    metrics = QFontMetricsF(_font(size_pt, bold, family))
+    limit = width_mm * _px_per_mm() * 0.98
+    if metrics.horizontalAdvance(text) <= limit:
+        return text
+    while text and metrics.horizontalAdvance(text.rstrip(" ,;-&") + "\u2026") > limit:
+        text = text[:-1]
+    return text.rstrip(" ,;-&") + "\u2026"
+
+
 def _px_per_mm():
     """Pixels per mm of QFontMetricsF (the screen's logical dpi)."""
     from qgis.PyQt.QtGui import QGuiApplication
@@ -442,13 +454,13 @@ def mask_renderer(current_expr):
     return QgsInvertedPolygonRenderer(QgsRuleBasedRenderer(root))
 
 
-def area_labels(expression, family, size=7.5, colour="#262626", wrap=16, italic=False):
+def area_labels(expression, family, size=7.5, colour="#262626", wrap=16, italic=False, display_all=True):
     settings = QgsPalLayerSettings()
     settings.fieldName = expression
     settings.isExpression = True
     settings.placement = QgsPalLayerSettings.OverPoint
     settings.centroidInside = True
-    settings.displayAll = True
+    settings.displayAll = display_all
     settings.autoWrapLength = wrap
     fmt = _text_format(size, bold=not italic, family=family, colour=QColor(colour))
     if italic:

@@ -45,6 +45,8 @@ ATTRIBUTION = ("Contains OS data \u00a9 Crown copyright and database right {year
                "sector information licensed under the Open Government Licence v3.0.")
 LAYOUT_GROUP = "Assessment layout data"
 OVERVIEW_ROWS = 11   # rows of the overview table that fit its frame (one line each)
+TABLE_COLS = {"rank": 7.0, "area": 23.0, "score": 10.0, "theme": 28.5, "gap": 14.0}   # mm, overview
+MAX_NAMED_AREAS = 15   # beyond this the overview map labels areas by rank only
 SYNTHETIC = " Synthetic incident data (the plugin's sample), not real crime records."
 
 
@@ -341,7 +343,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         dec = decimals_for([v for _, v in bars] + [city.get("score", float("nan"))])
         city_text = fmt(city.get("score", float("nan")), dec)
         city["text"] = city_text
-        n_bars = OVERVIEW_ROWS + 4
+        n_bars = OVERVIEW_ROWS
         overview_svg = bar_chart_svg(
             bars[:n_bars], "Mean index score by area" + (f" (top {n_bars})" if len(bars) > n_bars else ""),
             width=al.RIGHT_W, height=46.0, decimals=dec,
@@ -361,7 +363,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                    QgsField("area_rank", QVariant.Int), QgsField("rank_text", QVariant.String),
                    QgsField("score_text", QVariant.String), QgsField("gap_text", QVariant.String),
                    QgsField("top_theme_label", QVariant.String), QgsField("sort_key", QVariant.Int),
-                   QgsField("short_name", QVariant.String), QgsField("short_theme", QVariant.String)]
+                   QgsField("short_name", QVariant.String), QgsField("short_theme", QVariant.String),
+                   QgsField("table_name", QVariant.String)]
         pl.dataProvider().addAttributes(pfields)
         pl.updateFields()
         feats = []
@@ -375,7 +378,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                              page["facts"], chart_paths[i], int(page["no_data"]), int(page["area_rank"]),
                              page["rank_text"], page["score_text"], page["gap_text"],
                              page["top_theme_label"], sort_key, short_name(page["area_name"]),
-                             short_name(page["top_theme_label"], 20)])
+                             al.fit_text(page["top_theme_label"], family, 7.0, TABLE_COLS["theme"]),
+                             al.fit_text(page["area_name"], family, 7.0, TABLE_COLS["area"])])
             feats.append(f)
         pl.dataProvider().addFeatures(feats)
         tl = QgsVectorLayer("None", "priorities", "memory")
@@ -458,10 +462,15 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             layers.append(hot)
         overview_outline = QgsVectorLayer(pages_uri, "Areas", "ogr")
         overview_outline.setRenderer(styling.outline_renderer("#000000", 0.6))
-        overview_outline.setLabeling(al.area_labels(
-            "CASE WHEN \"area_rank\" > 0 THEN \"area_rank\" || '. ' || \"short_name\" "
-            "ELSE \"short_name\" END",
-            family, size=7.5, wrap=14))
+        if len(pages) <= MAX_NAMED_AREAS:
+            overview_outline.setLabeling(al.area_labels(
+                "CASE WHEN \"area_rank\" > 0 THEN \"area_rank\" || '. ' || \"short_name\" "
+                "ELSE \"short_name\" END",
+                family, size=7.5, wrap=14))
+        else:   # too many names for one map: the rank only, and the engine drops clashing labels
+            overview_outline.setLabeling(al.area_labels(
+                "CASE WHEN \"area_rank\" > 0 THEN to_string(\"area_rank\") ELSE '' END",
+                family, size=6.5, wrap=0, display_all=False))
         overview_outline.setLabelsEnabled(True)
         current = "$id = @atlas_featureid"
         area_outline = QgsVectorLayer(pages_uri, "Areas ", "ogr")
@@ -530,11 +539,11 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             al.item(overview, "table_title").setText(
                 f"Areas ranked by need (top {OVERVIEW_ROWS} of {len(pages)})")
         al.set_columns(ot, [("Rank", "CASE WHEN \"area_rank\" > 0 THEN to_string(\"area_rank\") ELSE '-' END",
-                             7.0, Qt.AlignHCenter),
-                            ("Area", "\"short_name\"", 20.0, Qt.AlignLeft),
-                            ("Score", "\"score_text\"", 10.0, Qt.AlignRight),
-                            ("Top theme", "\"short_theme\"", 27.0, Qt.AlignLeft),
-                            ("Gap vs all", "\"gap_text\"", 14.0, Qt.AlignRight)])
+                             TABLE_COLS["rank"], Qt.AlignHCenter),
+                            ("Area", "\"table_name\"", TABLE_COLS["area"], Qt.AlignLeft),
+                            ("Score", "\"score_text\"", TABLE_COLS["score"], Qt.AlignRight),
+                            ("Top theme", "\"short_theme\"", TABLE_COLS["theme"], Qt.AlignLeft),
+                            ("Gap vs all", "\"gap_text\"", TABLE_COLS["gap"], Qt.AlignRight)])
 
         # area pages (atlas)
         am = al.item(area, "map")
