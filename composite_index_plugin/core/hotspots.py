@@ -56,6 +56,9 @@ from composite_index_plugin.core.neighbours import (
     knn_arrays,
     min_band_all_have_neighbour,
 )
+from composite_index_plugin.core.neighbours import (
+    band_counts as nbmod_distance_counts,
+)
 
 MIN_ZONES = 30
 """Fewer zones than this gives unreliable hotspot statistics (a warning, not a refusal)."""
@@ -281,13 +284,20 @@ def global_moran(values, neighbours, row_standardise=True):
     randomisation. Returns a dict: I, EI, VI_norm, z_norm, p_norm (two-sided),
     p_norm_one_sided, VI_rand, z_rand, p_rand (two-sided), p_rand_one_sided."""
     y = _clean(values, "Moran's I")
-    n = len(y)
     nb = neighbours
     w = nb.row_standardised_weights() if row_standardise else nb.weight_values()
     z = y - y.mean()
     s0, s1, s2 = _s012(nb, w)
+    cross = (z * nb.lag(z, w)).sum()
+    return _moran_result(z, s0, s1, s2, cross)
+
+
+def _moran_result(z, s0, s1, s2, cross):
+    """Moran's I and its moments from the centred values ``z``, the weight sums S0, S1, S2 and
+    ``cross = sum_ij w_ij z_i z_j`` (Cliff & Ord 1981)."""
+    n = len(z)
     z2ss = (z * z).sum()
-    I = n / s0 * (z * nb.lag(z, w)).sum() / z2ss
+    I = n / s0 * cross / z2ss
     EI = -1.0 / (n - 1)
     VI_norm = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n - 1) * (n + 1) * s0 * s0) - EI ** 2
     k = ((z ** 4).sum() / n) / ((z2ss / n) ** 2)
@@ -300,6 +310,61 @@ def global_moran(values, neighbours, row_standardise=True):
             "p_norm": float(two_sided_p(z_norm)), "p_norm_one_sided": float(normal_sf(abs(z_norm))),
             "VI_rand": float(VI_rand), "z_rand": float(z_rand),
             "p_rand": float(two_sided_p(z_rand)), "p_rand_one_sided": float(normal_sf(abs(z_rand)))}
+
+
+def band_moran_scan(x, y, values, bands, progress=None):
+    """Global Moran's I (row-standardised, binary distance bands) for several increasing
+    ``bands`` at once, equal to ``global_moran(values, distance_band(x, y, d))`` for each band.
+
+    One sweep over the pairs within the largest band accumulates, per zone and band, the number
+    of neighbours and the sum of their centred values; a second sweep sums ``1 / k_j`` over each
+    zone's neighbours, which gives S1 and S2 of the row-standardised symmetric matrix:
+    ``S1 = sum_i 1/k_i + sum_i (1/k_i) sum_{j in N(i)} 1/k_j`` and
+    ``S2 = sum_i (1 + sum_{j in N(i)} 1/k_j)^2`` over zones with neighbours. Memory: a few
+    ``n x len(bands)`` arrays plus one chunk of pairs. Returns a list of result dicts."""
+    from composite_index_plugin.core.neighbours import _BAND_RTOL, iter_band_pairs
+
+    progress = progress or NO_PROGRESS
+    v = _clean(values, "Moran's I")
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    bands = np.asarray(bands, dtype=np.float64)
+    n, T = len(v), len(bands)
+    z = v - v.mean()
+    limits = (bands * (1.0 + _BAND_RTOL)) ** 2
+    cnt = np.zeros(n * T)
+    lag = np.zeros(n * T)
+    for _, _, i, j, d2 in iter_band_pairs(x, y, float(bands.max()), progress.sub(0, 0.5)):
+        key = i * T + np.searchsorted(limits, d2, side="left")
+        cnt += np.bincount(key, minlength=n * T)
+        lag += np.bincount(key, weights=z[j], minlength=n * T)
+    cnt = np.cumsum(cnt.reshape(n, T), axis=1)
+    lag = np.cumsum(lag.reshape(n, T), axis=1)
+    has = cnt > 0
+    inv = np.where(has, 1.0 / np.where(has, cnt, 1.0), 0.0)
+    acc = np.zeros((n, T))
+    step = max(1, 4_000_000 // max(T, 1))
+    for _, _, i, j, d2 in iter_band_pairs(x, y, float(bands.max()), progress.sub(0.5, 1.0)):
+        first = np.searchsorted(limits, d2, side="left")
+        for a in range(0, len(i), step):
+            ii, jj, ff = i[a:a + step], j[a:a + step], first[a:a + step]
+            vals = np.where(np.arange(T)[None, :] >= ff[:, None], inv[jj], 0.0)
+            for t in range(T):
+                acc[:, t] += np.bincount(ii, weights=vals[:, t], minlength=n)
+    out = []
+    for t in range(T):
+        h = has[:, t]
+        s0 = float(h.sum())
+        s1 = float(inv[:, t].sum() + (inv[:, t] * acc[:, t]).sum())
+        s2 = float(((h + acc[:, t]) ** 2).sum())
+        cross = float((z * lag[:, t] * inv[:, t]).sum())
+        if s0 == 0:
+            out.append({"I": float("nan"), "z_rand": float("nan"), "z_norm": float("nan")})
+            continue
+        res = _moran_result(z, s0, s1, s2, cross)
+        res["mean_neighbours"] = float(cnt[:, t].mean())
+        out.append(res)
+    return out
 
 
 def general_g(values, neighbours):
@@ -642,7 +707,8 @@ class ScaleChoice:
     k: int = 0
 
 
-def automatic_band(x, y, values, steps=10, max_neighbours=MAX_NEIGHBOURS, progress=None):
+def automatic_band(x, y, values, steps=10, max_neighbours=MAX_NEIGHBOURS, progress=None,
+                   max_mean_neighbours=150):
     """The distance band for "automatic" hotspots (ArcGIS Optimized Hot Spot Analysis).
 
     Global Moran's I (row-standardised, z under randomisation) is computed for ``steps`` bands
@@ -650,8 +716,9 @@ def automatic_band(x, y, values, steps=10, max_neighbours=MAX_NEIGHBOURS, progre
     nearest-neighbour distance. The first peak of z (a band whose z is larger than both
     neighbours' and significant at 5 %) is taken; else the band with the largest significant z;
     else the mean distance to the k-th nearest neighbour, ``k = int(0.05 N)`` clamped to 3..30.
-    Missing values are left out. Returns a ScaleChoice whose ``reason`` says what was chosen
-    and why.
+    Missing values are left out. Bands expected to give zones more than ``max_mean_neighbours``
+    neighbours on average are not tried (clustering that broad is not a hotspot, and a city grid
+    would need gigabytes). Returns a ScaleChoice whose ``reason`` says what was chosen and why.
     """
     progress = progress or NO_PROGRESS
     v = np.asarray(values, dtype=np.float64).ravel()
@@ -668,18 +735,24 @@ def automatic_band(x, y, values, steps=10, max_neighbours=MAX_NEIGHBOURS, progre
     if step <= 0:
         step = start / 10 if start > 0 else 1.0
     start = max(start, step)
-    table = []
-    for t in range(steps):
+    stopped = ""
+    # how many bands to try: stop before the mean number of neighbours passes the cap (estimated
+    # from the first band, growing with the area of the band) or the per-zone guard
+    first = nbmod_distance_counts(x, y, start)
+    bands = [start]
+    for t in range(1, steps):
         d = start + t * step
-        try:
-            nb = distance_band(x, y, d, max_neighbours=max_neighbours)
-        except CompositeIndexError:
+        expected = float(first.mean()) * (d / start) ** 2
+        if expected > max_mean_neighbours or float(first.max()) * (d / start) ** 2 > max_neighbours:
+            stopped = (f" Larger bands were not tried: they would give about {expected:.0f} "
+                       f"neighbours per zone or more (limit {max_mean_neighbours} on average, "
+                       f"{max_neighbours:,} for any zone).")
             break
-        if np.ptp(v) == 0:
-            break
-        m = global_moran(v, nb)
-        table.append((d, m["I"], m["z_rand"]))
-        progress.report((t + 1) / steps)
+        bands.append(d)
+    table = []
+    if np.ptp(v) > 0:
+        for d, m in zip(bands, band_moran_scan(x, y, v, bands, progress)):
+            table.append((d, m["I"], m["z_rand"]))
     zs = np.array([row[2] for row in table], dtype=np.float64)
     described = "; ".join(f"{d:.6g}: z = {z:.3f}" for d, _, z in table)
     for t in range(1, len(zs) - 1):
@@ -688,13 +761,13 @@ def automatic_band(x, y, values, steps=10, max_neighbours=MAX_NEIGHBOURS, progre
                 f"Automatic scale: global Moran's I was computed over {len(table)} distance bands "
                 f"from {start:.6g} by {step:.6g} ({described}); the first peak of its z-score is at "
                 f"{table[t][0]:.6g} (z = {zs[t]:.3f}), the distance at which clustering is most "
-                f"pronounced, so that band is used."), table)
+                f"pronounced, so that band is used." + stopped), table)
     if len(zs) and np.nanmax(zs) > 1.96:
         t = int(np.nanargmax(zs))
         return ScaleChoice(table[t][0], (
             f"Automatic scale: global Moran's I over {len(table)} distance bands from {start:.6g} "
             f"by {step:.6g} ({described}) shows no peak; the band with the largest z-score, "
-            f"{table[t][0]:.6g} (z = {zs[t]:.3f}), is used."), table)
+            f"{table[t][0]:.6g} (z = {zs[t]:.3f}), is used." + stopped), table)
     k = min(max(int(0.05 * n), 3), 30, n - 1)
     _, dist = knn_arrays(x, y, k)
     d = float(dist[:, -1].mean())
@@ -702,7 +775,7 @@ def automatic_band(x, y, values, steps=10, max_neighbours=MAX_NEIGHBOURS, progre
         f"Automatic scale: global Moran's I over {len(table)} distance bands "
         f"({described or 'none could be computed'}) shows no significant clustering peak, so the "
         f"band is the mean distance to the {k}th nearest neighbour (k = 5% of {n} zones, "
-        f"between 3 and 30): {d:.6g}."), table, k)
+        f"between 3 and 30): {d:.6g}." + stopped), table, k)
 
 
 def neighbours_for_points(method, x, y, distance=None, k=8, values=None, progress=None):

@@ -343,27 +343,41 @@ def _chunks_by_weight(weights, budget):
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def _band_pairs(x, y, d, max_neighbours, progress, count_only=False):
-    """Links within distance ``d``; returns (i, j) or, with ``count_only``, the counts.
-    Raises _TooManyError(max_count) as soon as a zone has more than ``max_neighbours``."""
+def iter_band_pairs(x, y, d, progress=None):
+    """Yield ``(a, b, i, j, d2)`` chunk by chunk: every pair of distinct points within ``d``
+    (inclusive, relative tolerance 1e-9) whose first point ``i`` lies in ``a..b-1``, sorted by
+    ``(i, j)``, with the squared distance ``d2``. Chunks come in increasing ``a``; memory per
+    chunk is bounded (about ``_PAIR_CHUNK`` candidate pairs)."""
+    progress = progress or NO_PROGRESS
     n = len(x)
     buckets = _Buckets(x, y, d)
     limit2 = (d * (1.0 + _BAND_RTOL)) ** 2
     # candidate count per point (3 x 3 block) to size the chunks
     p, s, c = buckets.block_ranges(np.arange(n), 1)
     cand = np.bincount(p, weights=c, minlength=n)
-    counts = np.zeros(n, dtype=np.int64)
-    out_i, out_j = [], []
     chunks = _chunks_by_weight(cand, _PAIR_CHUNK)
     for k, (a, b) in enumerate(chunks):
         pts = np.arange(a, b)
         p, s, c = buckets.block_ranges(pts, 1)
         pp, pos = _expand(p, s, c)
-        i = pts[pp]
         j = buckets.order[pos]
+        i = pts[pp]
         d2 = (x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2
         ok = (d2 <= limit2) & (i != j)
-        i, j = i[ok], j[ok]
+        i, j, d2 = i[ok], j[ok], d2[ok]
+        order = np.argsort((i - a) * n + j, kind="stable")
+        yield a, b, i[order], j[order], d2[order]
+        progress.report((k + 1) / len(chunks))
+
+
+def _band_pairs(x, y, d, max_neighbours, progress, count_only=False):
+    """Links within distance ``d``, sorted by (i, j); returns (i, j) or, with ``count_only``,
+    the counts. Raises _TooManyError(max_count) as soon as a zone has more than
+    ``max_neighbours``."""
+    n = len(x)
+    counts = np.zeros(n, dtype=np.int64)
+    out_i, out_j = [], []
+    for a, b, i, j, _ in iter_band_pairs(x, y, d, progress):
         cnt = np.bincount(i - a, minlength=b - a)
         counts[a:b] = cnt
         if max_neighbours is not None and cnt.max(initial=0) > max_neighbours:
@@ -371,7 +385,6 @@ def _band_pairs(x, y, d, max_neighbours, progress, count_only=False):
         if not count_only:
             out_i.append(i)
             out_j.append(j)
-        progress.report((k + 1) / len(chunks))
     if count_only:
         return counts
     return (np.concatenate(out_i) if out_i else np.empty(0, np.int64),
@@ -425,7 +438,17 @@ def distance_band(x, y, d, max_neighbours=MAX_NEIGHBOURS, progress=None):
     except _TooManyError as err:
         fit = _fitting_band(x, y, d, err.count, max_neighbours)
         raise _too_many_error(f"distance band {d:g}", err.count, max_neighbours, fit) from None
-    return Neighbours.from_pairs(n, i, j)
+    indptr = np.zeros(n + 1, dtype=np.int64)      # pairs come sorted and unique
+    np.cumsum(np.bincount(i, minlength=n), out=indptr[1:])
+    return Neighbours(indptr, j)
+
+
+def band_counts(x, y, d):
+    """Number of other zones within distance ``d`` of each zone (nothing stored but counts)."""
+    x, y = _check_xy(x, y)
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return _band_pairs(x, y, float(d), None, NO_PROGRESS, count_only=True)
 
 
 def knn_arrays(x, y, k, progress=None):

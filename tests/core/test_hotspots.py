@@ -348,13 +348,36 @@ def test_automatic_scale_falls_back_to_kth_neighbour_distance():
 
 
 def test_automatic_scale_takes_the_first_peak(monkeypatch):
-    zs = iter([1.0, 2.5, 2.2, 3.0, 3.5, 2.0])
+    zs = [1.0, 2.5, 2.2, 3.0, 3.5, 2.0]
 
-    def fake_moran(values, nb):
-        return {"I": 0.1, "z_rand": next(zs)}
+    def fake_scan(x, y, values, bands, progress=None):
+        return [{"I": 0.1, "z_rand": z} for z in zs[:len(bands)]]
 
-    monkeypatch.setattr(hs, "global_moran", fake_moran)
+    monkeypatch.setattr(hs, "band_moran_scan", fake_scan)
     x = np.arange(50, dtype=float)
     choice = hs.automatic_band(x, np.zeros(50), np.arange(50.0), steps=6)
+    assert [row[0] for row in choice.table] == pytest.approx([1, 2, 3, 4, 5, 6], rel=1e-6)
     assert choice.distance == pytest.approx(2.0, rel=1e-6)   # start 1, step 1: second band
     assert "first peak" in choice.reason
+
+
+def test_automatic_scale_stops_before_too_many_neighbours():
+    r, c = np.divmod(np.arange(400), 20)
+    v = np.random.default_rng(2).random(400)
+    choice = hs.automatic_band(c * 10.0, r * 10.0, v, steps=10, max_mean_neighbours=40)
+    # rook at 10 m: 3.8 on average; (d / 10)^2 growth passes 40 beyond 30 m
+    assert [row[0] for row in choice.table] == pytest.approx([10, 20, 30], rel=1e-6)
+    assert "not tried" in choice.reason
+
+
+def test_band_scan_equals_one_band_at_a_time():
+    rng = np.random.default_rng(21)
+    x, y = rng.random(700) * 1000, rng.random(700) * 1000
+    x[:3] += 5000                                   # islands at every band
+    v = rng.gamma(2, 2, 700) + (x < 400) * 3
+    bands = [40.0, 75.0, 110.0, 160.0]
+    scan = hs.band_moran_scan(x, y, v, bands)
+    for d, got in zip(bands, scan):
+        ref = hs.global_moran(v, distance_band(x, y, d))
+        for key in ("I", "z_norm", "z_rand", "VI_norm", "VI_rand"):
+            assert got[key] == pytest.approx(ref[key], rel=1e-9, abs=1e-12), (d, key)
