@@ -570,6 +570,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                             if k not in ("role", "_layer_id") and v not in (None, "")}
                     if spec.get("measure") not in rio.RATE_MEASURES:
                         spec.pop("denominator", None)
+                    if spec.get("measure") not in rio.PER_MEASURES:
                         spec.pop("per", None)
                     issue["roles"][info["role"]] = spec
                 theme["issues"].append(issue)
@@ -784,10 +785,10 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.roleDenominatorCombo.blockSignals(False)
 
     def _enable_rate_widgets(self, measure):
-        rate = measure in rio.RATE_MEASURES
-        for widget in (self.roleDenominatorCombo, self.rolePerSpin, self.rolePerLabel,
-                       self.roleDenominatorLabel):
-            widget.setEnabled(rate)
+        for widget in (self.roleDenominatorCombo, self.roleDenominatorLabel):
+            widget.setEnabled(measure in rio.RATE_MEASURES)
+        for widget in (self.rolePerSpin, self.rolePerLabel):
+            widget.setEnabled(measure in rio.PER_MEASURES)
 
     def _current_role(self):
         item = self.tree.currentItem()
@@ -832,6 +833,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         item.info["measure"] = measure
         if measure in rio.RATE_MEASURES:
             item.info.setdefault("denominator", self.roleDenominatorCombo.currentText() or "population")
+        if measure in rio.PER_MEASURES:
             item.info.setdefault("per", int(self.rolePerSpin.value()))
         self.schedule()
 

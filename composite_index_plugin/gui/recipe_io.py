@@ -20,7 +20,8 @@ from qgis.core import (
 
 # Keys of an import spec that are files (resolved by the runner relative to the recipe).
 _IMPORT_FILE_KEYS = ("postcode_lookup", "category_mapping", "study_area")
-RATE_MEASURES = ("rate", "eb_rate", "eb_rate_spatial", "location_quotient")
+RATE_MEASURES = ("rate", "eb_rate", "eb_rate_spatial", "location_quotient")   # need a denominator
+PER_MEASURES = ("rate", "eb_rate", "eb_rate_spatial")                         # "per N"
 _PATH_RE = re.compile(r"^themes\[(\d+)\](?:\.issues\[(\d+)\](?:\.roles\.(victims|offenders|locations))?)?"
                       r"(?:\.(.*))?$")
 

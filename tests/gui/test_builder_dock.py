@@ -537,3 +537,24 @@ def test_recipe_paths_relative_on_save_absolute_on_open(tmp_path):
                                                                              "filter")
     assert rio.split_path("themes[1].weight") == (1, None, None, "weight")
     assert rio.split_path("admin_areas.name_field") == (None, None, None, "admin_areas.name_field")
+
+
+def test_measure_options_follow_the_measure(dock):
+    issue = dock.tree.topLevelItem(0).child(0)
+    item = dock.add_role("offenders", issue)
+    assert dock.tree.currentItem() is item
+    assert not dock.roleDenominatorCombo.isEnabled() and not dock.rolePerSpin.isEnabled()
+    dock.roleMeasureCombo.setCurrentText("eb_rate")
+    assert dock.roleDenominatorCombo.isEnabled() and dock.rolePerSpin.isEnabled()
+    dock.rolePerSpin.setValue(10000)
+    role = dock.recipe()["themes"][0]["issues"][0]["roles"]["offenders"]
+    assert (role["measure"], role["denominator"], role["per"]) == ("eb_rate", "population", 10000)
+    dock.roleMeasureCombo.setCurrentText("location_quotient")   # a ratio: no "per"
+    assert dock.roleDenominatorCombo.isEnabled() and not dock.rolePerSpin.isEnabled()
+    role = dock.recipe()["themes"][0]["issues"][0]["roles"]["offenders"]
+    assert role["denominator"] == "population" and "per" not in role
+    dock.roleMeasureCombo.setCurrentText("density")
+    role = dock.recipe()["themes"][0]["issues"][0]["roles"]["offenders"]
+    assert "denominator" not in role and "per" not in role
+    assert dock.add_role("offenders", issue) is item               # one offenders role per issue
+    assert issue.childCount() == 1
