@@ -5,8 +5,9 @@ EPSG:27700 with a third of them in Gaussian clusters) split over three role laye
 offenders, locations) in one GeoPackage, counted onto a 100 m flat-top hexagon grid covering the
 extent of ``../shared/data/birmingham/lsoa21.gpkg`` (about 101,000 cells).
 
-* ours: ``compositeindex:creategrid`` then ``compositeindex:aggregatepat`` with the three layers,
-  written to a GeoPackage (read, bin, write);
+* ours: ``compositeindex:creategrid`` (written to a GeoPackage, as a grid kept for years would
+  be) then ``compositeindex:aggregatepat`` with the three layers, written to a GeoPackage (read,
+  bin, write);
 * QGIS: ``native:creategrid`` (hexagons of the same size) then ``native:countpointsinpolygon``
   once per role layer (each on the previous output), written to a GeoPackage.
 
@@ -119,7 +120,7 @@ def run(alg, params):
 _OURS = """
 t0 = time.perf_counter()
 grid = run("compositeindex:creategrid", {"STUDY_AREA": args["extent"], "SHAPE": 1, "SIZE": args["size"],
-                                         "KEEP": 0, "OUTPUT": "TEMPORARY_OUTPUT"})
+                                         "KEEP": 0, "OUTPUT": args["grid"]})
 out["grid_s"] = time.perf_counter() - t0
 out["cells"] = grid["CELLS"]
 t1 = time.perf_counter()
@@ -227,6 +228,7 @@ def run(size="small"):
         rect = study_polygon(folder, extent)
         case = f"{n_points:,} points in 3 layers, {cell:g} m hexagons"
         ours = _subprocess(_OURS, {"extent": rect, "size": cell, "points": points,
+                                   "grid": os.path.join(folder, "grid.gpkg"),
                                    "dest": os.path.join(folder, "ours.gpkg")})
         native = _subprocess(_NATIVE, {"bbox": list(extent), "size": cell, "points": points,
                                        "dest": os.path.join(folder, "native.gpkg")})

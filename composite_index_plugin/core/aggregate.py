@@ -68,6 +68,21 @@ def zone_index_for_grid(spec, zone_a, zone_b, x, y):
             f"({spec.index_names[0]}={int(zone_a[i])}, {spec.index_names[1]}={int(zone_b[i])}).",
             hint="Remake the grid with Create analysis grid, or remove the duplicates.")
     a, b = spec.bin(x, y)
+    zone_a = np.asarray(zone_a, dtype=np.int64)
+    zone_b = np.asarray(zone_b, dtype=np.int64)
+    if len(zone_a):
+        a0, a1 = int(zone_a.min()), int(zone_a.max())
+        b0, b1 = int(zone_b.min()), int(zone_b.max())
+        span = (a1 - a0 + 1) * (b1 - b0 + 1)
+        if span <= 8 * len(zone_a) + 1_000_000:
+            # Dense table over the zones' index box: one array lookup per point.
+            width = b1 - b0 + 1
+            table = np.full(span, -1, dtype=np.int64)
+            table[(zone_a - a0) * width + (zone_b - b0)] = np.arange(len(zone_a))
+            inside = (a >= a0) & (a <= a1) & (b >= b0) & (b <= b1)
+            out = np.full(len(a), -1, dtype=np.int64)
+            out[inside] = table[(a[inside] - a0) * width + (b[inside] - b0)]
+            return out
     return grid_mod.lookup(order, zone_keys, grid_mod.encode_keys(a, b))
 
 

@@ -512,3 +512,48 @@ def read_points(alg, parameters, key, context, feedback=None, fields=(), express
         data.columns = {k: v[keep] for k, v in data.columns.items()}
         data.n_null_geometry += int(bad.sum())
     return data
+
+
+def read_attributes_fast(layer, fields):
+    """Attribute columns of a plain OGR file layer through the Arrow stream, in feature order.
+
+    Returns a DataFrame with ``fields`` plus ``__fid`` (numbers as float64, text as str/None),
+    or None when the layer is not a plain ``ogr`` layer (then use io_table.layer_dataframe).
+    The order is OGR's sequential order, the order in which QGIS's ogr provider iterates.
+    """
+    if layer is None or layer.providerType() != "ogr" or layer.subsetString().strip():
+        return None
+    if not hasattr(ogr.Layer, "GetArrowStreamAsNumPy"):
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+    path = parts.get("path")
+    try:
+        ds = gdal.OpenEx(path, gdal.OF_VECTOR | gdal.OF_READONLY) if path else None
+    except RuntimeError:
+        return None
+    if ds is None:
+        return None
+    name = parts.get("layerName")
+    lyr = ds.GetLayerByName(name) if name else ds.GetLayer(int(parts.get("layerId") or 0))
+    if lyr is None or lyr.GetFeatureCount() != layer.featureCount():
+        return None
+    defn = lyr.GetLayerDefn()
+    names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    if any(f not in names for f in fields) or not lyr.GetFIDColumn():
+        return None
+    try:
+        lyr.SetIgnoredFields([n for n in names if n not in fields] + ["OGR_GEOMETRY"])
+        cols = {f: [] for f in fields}
+        fids = []
+        fid_name = lyr.GetFIDColumn()
+        for batch in lyr.GetArrowStreamAsNumPy(options=["INCLUDE_FID=YES"]):
+            fids.append(np.asarray(np.ma.getdata(batch[fid_name]), dtype=np.int64))
+            for f in fields:
+                cols[f].append(_arrow_column(batch[f]))
+    except (RuntimeError, KeyError):
+        return None
+    frame = pd.DataFrame({f: (np.concatenate(v) if v else np.empty(0)) for f, v in cols.items()})
+    frame["__fid"] = np.concatenate(fids) if fids else np.empty(0, dtype=np.int64)
+    if len(frame) != layer.featureCount():
+        return None
+    return frame

@@ -134,6 +134,25 @@ def test_hand_made_layout_exact_counts(provider, grid):
     assert ("binned by arithmetic" in text) == grid
 
 
+def test_grid_in_a_geopackage_is_read_fast_and_counts_the_same(provider, tmp_path):
+    study = QgsVectorLayer("Polygon?crs=EPSG:27700", "s", "memory")
+    f = QgsFeature()
+    f.setGeometry(QgsGeometry.fromWkt("POLYGON((1 1, 199 1, 199 199, 1 199, 1 1))"))
+    study.dataProvider().addFeatures([f])
+    path = str(tmp_path / "grid.gpkg")
+    run("compositeindex:creategrid", {"STUDY_AREA": study, "SHAPE": 0, "SIZE": 100, "OUTPUT": path})
+    grid = QgsVectorLayer(path, "grid", "ogr")
+    from composite_index_plugin.processing.io_points import read_attributes_fast
+
+    frame = read_attributes_fast(grid, ["row", "col", "grid_shape"])
+    assert frame is not None
+    assert frame["row"].tolist() == [0, 0, 1, 1] and frame["col"].tolist() == [0, 1, 0, 1]
+    out = run("compositeindex:aggregatepat", {"LOCATIONS": point_layer(HAND_POINTS, geom="MultiPoint"),
+                                              "LOCATIONS_FILTER": "\"kind\" = 'a'", "ZONES": grid,
+                                              "ISSUE": "b", "OUTPUT": "memory:"})["OUTPUT"]
+    assert by_cell(out, "b_locations") == WANT
+
+
 def test_overlapping_zones_warned_and_polygons_as_points(provider):
     zones = QgsVectorLayer("Polygon?crs=EPSG:27700", "z", "memory")
     feats = []
@@ -184,6 +203,16 @@ def test_bad_input_messages(provider):
                                             "ISSUE": "Bad Name", "OUTPUT": "memory:"})
     with pytest.raises(QgsProcessingException, match="at least one"):
         run("compositeindex:aggregatepat", {"ZONES": zones, "ISSUE": "a", "OUTPUT": "memory:"})
+    with pytest.raises(QgsProcessingException, match="bandwidth"):
+        run("compositeindex:aggregatepat", {"LOCATIONS": point_layer(HAND_POINTS[:1]), "ZONES": zones,
+                                            "ISSUE": "a", "RATIO_LAYER": point_layer(HAND_POINTS[:1]),
+                                            "OUTPUT": "memory:"})
+    # an empty role layer: zero counts, said so
+    fb = Feedback()
+    out = run("compositeindex:aggregatepat", {"VICTIMS": point_layer([]), "ZONES": zones, "ISSUE": "a",
+                                              "OUTPUT": "memory:"}, fb)["OUTPUT"]
+    assert [f["a_victims"] for f in out.getFeatures()] == [0, 0, 0, 0]
+    assert "0 points" in fb.all()
 
 
 def test_filter_translation():

@@ -8,6 +8,7 @@ from qgis.core import (
     QgsGeometry,
     QgsProcessing,
     QgsProcessingException,
+    QgsProcessingFeatureSourceDefinition,
     QgsProcessingOutputString,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -26,7 +27,7 @@ from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_rings, rings_from_wkb
 from composite_index_plugin.core.grid import SHAPES, GridSpec
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
-from composite_index_plugin.processing.io_points import read_points
+from composite_index_plugin.processing.io_points import read_attributes_fast, read_points
 from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
 
 ROLE_KEYS = {"victims": "VICTIMS", "offenders": "OFFENDERS", "locations": "LOCATIONS"}
@@ -68,15 +69,21 @@ def grid_definition(frame):
         return None
 
 
-def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False):
-    """Read the zones: our grids by their attributes (no geometry unless clipped), others as rings."""
+def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False, layer=None):
+    """Read the zones: our grids by their attributes (no geometry unless clipped), others as rings.
+
+    ``layer``: the zones as a QgsVectorLayer when it is a plain layer (file layers are then read
+    through OGR's Arrow stream, much faster than feature by feature).
+    """
     z = Zones()
     names = zones_source.fields().names()
     grid_cols = [f for f in GRID_FIELDS if f in names]
     spec = None
     if len(grid_cols) == len(GRID_FIELDS) and not force_polygons:
         idx_names = [n for n in ("q", "r", "row", "col", "grid_clipped") if n in names]
-        frame = layer_dataframe(zones_source, fields=list(GRID_FIELDS) + idx_names)
+        frame = read_attributes_fast(layer, list(GRID_FIELDS) + idx_names)
+        if frame is None:
+            frame = layer_dataframe(zones_source, fields=list(GRID_FIELDS) + idx_names)
         spec = grid_definition(frame)
         if spec is not None and all(n in frame.columns for n in spec.index_names):
             a = pd.to_numeric(frame[spec.index_names[0]], errors="coerce")
@@ -190,16 +197,22 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         "the zones' CRS.")
 
     def initAlgorithm(self, config=None):
-        for role, key in ROLE_KEYS.items():
+        labels = {
+            "VICTIMS": (self.tr("Victims (points, optional)"), self.tr("Victims: filter expression"),
+                        self.tr("Victims: weight field")),
+            "OFFENDERS": (self.tr("Offenders (points, optional)"), self.tr("Offenders: filter expression"),
+                          self.tr("Offenders: weight field")),
+            "LOCATIONS": (self.tr("Locations (points, optional)"), self.tr("Locations: filter expression"),
+                          self.tr("Locations: weight field")),
+        }
+        for key in ROLE_KEYS.values():
+            layer_label, filter_label, weight_label = labels[key]
             self.addParameter(QgsProcessingParameterFeatureSource(
-                key, self.tr(f"{role.capitalize()} (points)"), [QgsProcessing.TypeVectorAnyGeometry],
-                optional=True))
-            p = QgsProcessingParameterExpression(
-                f"{key}_FILTER", self.tr(f"{role.capitalize()}: filter expression"), None, key, True)
-            self.addParameter(p)
+                key, layer_label, [QgsProcessing.TypeVectorAnyGeometry], optional=True))
+            self.addParameter(QgsProcessingParameterExpression(
+                f"{key}_FILTER", filter_label, None, key, True))
             self.addParameter(QgsProcessingParameterField(
-                f"{key}_WEIGHT", self.tr(f"{role.capitalize()}: weight field"), None, key,
-                QgsProcessingParameterField.Any, optional=True))
+                f"{key}_WEIGHT", weight_label, None, key, QgsProcessingParameterField.Any, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones (grid or polygons)"), [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterString(
@@ -257,7 +270,10 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
             raise QgsProcessingException(
                 f"The kernel ratio's numerator is {ratio_role}, but no {ratio_role} layer was given.")
 
-        zones = read_zones(zones_source, feedback, need_anchor=bandwidth > 0)
+        zones_value = parameters.get("ZONES")
+        plain = not isinstance(zones_value, QgsProcessingFeatureSourceDefinition)
+        zones_layer = self.parameterAsVectorLayer(parameters, "ZONES", context) if plain else None
+        zones = read_zones(zones_source, feedback, need_anchor=bandwidth > 0, layer=zones_layer)
         if zones.n == 0:
             raise QgsProcessingException(f"The zones layer '{zones_source.sourceName()}' is empty.")
         how = (f"grid ({zones.spec.describe()}), binned by arithmetic" if zones.spec is not None
