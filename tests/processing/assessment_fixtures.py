@@ -115,8 +115,10 @@ def _py(value):
     return value
 
 
-def build(out_dir, extra_areas=(), rename=None):
+def build(out_dir, extra_areas=(), rename=None, areas_file="constituencies_2010.gpkg", name_field="Cnsttnc"):
     """Write zones.gpkg, hotspot_zones.gpkg and areas.gpkg into ``out_dir``; return their URIs.
+    Areas: the Birmingham features of ``areas_file`` (constituencies, or wards_2018.gpkg with
+    ``name_field="Ward"``).
 
     ``extra_areas``: constituency names added even outside Birmingham (e.g. "Meriden": an area
     with no zones). ``rename``: {old: new} area names (e.g. a very long name).
@@ -125,10 +127,10 @@ def build(out_dir, extra_areas=(), rename=None):
     from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
 
     os.makedirs(out_dir, exist_ok=True)
-    for f in ("lsoa21.gpkg", "constituencies_2010.gpkg"):
+    for f in ("lsoa21.gpkg", areas_file):
         shutil.copy(os.path.join(DATA, f), os.path.join(out_dir, "src_" + f))
     lsoa = QgsVectorLayer(os.path.join(out_dir, "src_lsoa21.gpkg"), "lsoa", "ogr")
-    cons = QgsVectorLayer(os.path.join(out_dir, "src_constituencies_2010.gpkg"), "cons", "ogr")
+    cons = QgsVectorLayer(os.path.join(out_dir, "src_" + areas_file), "cons", "ogr")
     assert lsoa.isValid() and cons.isValid()
     crs = lsoa.crs().authid()
 
@@ -163,7 +165,7 @@ def build(out_dir, extra_areas=(), rename=None):
     hot_uri = _write(hl, os.path.join(out_dir, "hotspot_zones.gpkg"), "hotspot_zones")
 
     # area summaries (zone in area by point on surface)
-    areas = [f for f in cons.getFeatures() if f["Area"] == "Birmingham" or f["Cnsttnc"] in extra_areas]
+    areas = [f for f in cons.getFeatures() if f["Area"] == "Birmingham" or f[name_field] in extra_areas]
     points = [f.geometry().pointOnSurface() for f in feats]
     rows = []
     zone_area = np.full(len(feats), None, dtype=object)
@@ -171,7 +173,7 @@ def build(out_dir, extra_areas=(), rename=None):
         geom = a.geometry()
         inside = np.array([geom.contains(p) for p in points])
         sub = df[inside]
-        name = (rename or {}).get(a["Cnsttnc"], a["Cnsttnc"])
+        name = (rename or {}).get(a[name_field], a[name_field])
         zone_area[inside] = name
         row = {"area_name": name, "n_zones": int(inside.sum())}
         pop = sub["population"].to_numpy()

@@ -296,3 +296,23 @@ def test_existing_project_keeps_its_layers_and_rerun_replaces_layouts(export, tm
     group = saved.layerTreeRoot().findGroup("Assessment layout data")
     assert group is not None and len(group.findLayers()) == 5     # zones, 2 outlines, mask, table
     assert not group.itemVisibilityChecked()
+
+
+def test_69_wards(provider, tmp_path):
+    """Many areas: one page each, the overview table shows the top 11 and says so."""
+    data = fx.build(str(tmp_path / "d"), areas_file="wards_2018.gpkg", name_field="Ward")
+    assert len(data["summary"]) == 69
+    project_path = str(tmp_path / "w.qgz")
+    result, _ = _run({"ZONES": data["zones"], "AREAS": data["areas"], "TITLE": "Wards",
+                      "PDF": str(tmp_path / "w.pdf"), "PROJECT": project_path})
+    assert result["PAGES"] == 70 and _pdf_pages(str(tmp_path / "w.pdf")) == 70
+    project = QgsProject()
+    assert project.read(project_path)
+    overview = project.layoutManager().layoutByName("Wards - overview")
+    assert overview.itemById("table_title").text() == "Areas ranked by need (top 11 of 69)"
+    table = al.table_of(overview)
+    table.refreshAttributes()
+    rows = [list(r) for r in table.contents()]
+    best = data["summary"].sort_values("area_rank").iloc[0]
+    assert len(rows) == 11 and rows[0][0] == "1"
+    assert rows[0][1] == al.fit_text(best["area_name"], al.available_font(), 7.0, 23.0)
