@@ -493,23 +493,16 @@ def knn_arrays(x, y, k, progress=None):
             ok = i != j
             pp, i, j = pp[ok], i[ok], j[ok]
             d2 = (x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2
-            order = np.lexsort((j, d2, pp))
-            pp, j, d2 = pp[order], j[order], d2[order]
-            cnt = np.bincount(pp, minlength=len(pts))
-            first = np.cumsum(cnt) - cnt
-            rank = np.arange(len(pp)) - np.repeat(first, cnt)
-            sel = rank < k
+            m = len(pts)
+            cnt = np.bincount(pp, minlength=m)
+            kth, sel_j, sel_d2 = _k_smallest(pp, j, d2, cnt, k, n)
             enough = cnt >= k
             # the k-th distance is certain when it lies within the searched radius
-            kth = np.full(len(pts), np.inf)
-            has = np.flatnonzero(enough)
-            kth[has] = d2[first[has] + k - 1]
             certain = enough & (kth <= (radius * h) ** 2)
             certain |= (cnt == n - 1)   # every other zone was seen
-            keep = sel & certain[pp]
-            rows = pts[pp[keep]]
-            idx[rows, rank[keep]] = j[keep]
-            dist[rows, rank[keep]] = np.sqrt(d2[keep])
+            rows = np.flatnonzero(certain)
+            idx[pts[rows]] = sel_j[rows]
+            dist[pts[rows]] = np.sqrt(sel_d2[rows])
             still.append(pts[~certain])
             done_count += int(certain.sum())
             progress.report(done_count / n)
@@ -519,6 +512,31 @@ def knn_arrays(x, y, k, progress=None):
             _knn_brute(x, y, k, todo, idx, dist)
             break
     return idx, dist
+
+
+def _k_smallest(group, j, d2, cnt, k, n):
+    """Per group (0..m-1) the k smallest (d2, j) pairs, sorted; groups with fewer than k
+    entries are padded with (inf, n). Returns (k-th d2 per group, j (m, k), d2 (m, k)).
+    Padded matrices with a partial sort; ties at the k-th distance go to the lower j."""
+    m = len(cnt)
+    width = max(int(cnt.max(initial=0)), k)
+    order = np.argsort(group.astype(np.uint16) if m <= 65535 else group, kind="stable")
+    g, jj, dd = group[order], j[order], d2[order]
+    first = np.cumsum(cnt) - cnt
+    slot = np.arange(len(g)) - np.repeat(first, cnt)
+    D = np.full((m, width), np.inf)
+    J = np.full((m, width), n, dtype=np.int64)
+    D[g, slot] = dd
+    J[g, slot] = jj
+    rows = np.arange(m)[:, None]
+    part = np.argpartition(D, k - 1, axis=1)[:, :k] if width > k else np.tile(np.arange(width), (m, 1))
+    kth = D[rows, part].max(axis=1)
+    # among entries equal to the k-th distance keep the lowest j
+    key = np.where(D < kth[:, None], -1, np.where(D == kth[:, None], J, n + 1))
+    part = np.argpartition(key, k - 1, axis=1)[:, :k] if width > k else part
+    sel_d, sel_j = D[rows, part], J[rows, part]
+    o = np.lexsort((sel_j, sel_d), axis=-1)
+    return kth, np.take_along_axis(sel_j, o, axis=1), np.take_along_axis(sel_d, o, axis=1)
 
 
 def _knn_brute(x, y, k, pts, idx, dist):
