@@ -381,3 +381,15 @@ def test_band_scan_equals_one_band_at_a_time():
         ref = hs.global_moran(v, distance_band(x, y, d))
         for key in ("I", "z_norm", "z_rand", "VI_norm", "VI_rand"):
             assert got[key] == pytest.approx(ref[key], rel=1e-9, abs=1e-12), (d, key)
+
+
+def test_index_measure_gi_star_agrees_with_ours():
+    """core.measures (the index's "clustering" measure) has its own Gi*; both must agree."""
+    measures = pytest.importorskip("composite_index_plugin.core.measures")
+    nb, _ = read_gal(os.path.join(PYSAL, "stl", "stl.gal"))
+    y = pd.read_csv(os.path.join(PYSAL, "stl", "stl_hom.csv"))["HR8893"].to_numpy().copy()
+    y[[4, 30]] = np.nan
+    ours = hs.gi_star_z(y, nb)
+    theirs = measures.gi_star_z(y, nb)
+    np.testing.assert_allclose(theirs, ours, atol=1e-12)
+    assert np.isnan(ours[[4, 30]]).all() and np.isfinite(ours).sum() == 76
