@@ -163,6 +163,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.last_results = None     # {"folder", "gpkg", "layers", ...} of the last good run
         self.last_log = ""
         self._stored = None          # the state last written to the project
+        self._pristine = None        # the state of an untouched new set-up
         self._problem_labels = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -333,14 +334,17 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
     def new_recipe(self):
         """An empty set-up: one theme with one issue, a 400 m hexagon grid."""
         self.recipe_path = None
+        self._pristine = None
         self.set_recipe({
             "recipe_version": 1, "name": "", "geography": {"type": "grid", "shape": "hexagon_flat",
                                                         "size": 400},
             "themes": [{"name": "theme_1", "label": "Theme 1",
                         "issues": [{"name": "issue_1", "label": "Issue 1", "roles": {}}]}],
-        })
+        }, store=False)
+        self._pristine = json.dumps(self.state(), sort_keys=True)
+        self._store_in_project()
 
-    def set_recipe(self, recipe, layer_ids=None, add_missing_layers=True):
+    def set_recipe(self, recipe, layer_ids=None, add_missing_layers=True, store=True):
         """Fill the window from a recipe whose paths are absolute. Sources that are not layers
         of the project are opened and added to it (so they can be picked), when they exist."""
         layer_ids = layer_ids or {}
@@ -415,7 +419,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.tree.setCurrentItem(first)
         self._show_item(first, None)
         self._update_cell_count()
-        self.refresh()
+        self.refresh(store=store)
 
     def _make_group(self, kind, data):
         info = {"name": data.get("name", ""), "label": data.get("label") or data.get("name", ""),
@@ -938,12 +942,13 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         if not self._loading:
             self._timer.start()
 
-    def refresh(self):
+    def refresh(self, store=True):
         """Run the checks now, show them, and store the set-up in the project."""
         self._timer.stop()
         self.checks = self.compute_checks()
         self._show_checks()
-        self._store_in_project()
+        if store:
+            self._store_in_project()
         self._update_buttons()
 
     def compute_checks(self):
@@ -1247,6 +1252,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                 "recipe_path": self.recipe_path}
 
     def _store_in_project(self):
+        """Keep the set-up in the project's custom properties (only when it changed, and not
+        the untouched new set-up: opening or clearing a project must not mark it modified)."""
         if self._loading:
             return
         text = json.dumps(self.state(), sort_keys=True)
@@ -1254,6 +1261,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             return
         project = QgsProject.instance()
         stored, _ok = project.readEntry(PROJECT_SCOPE, PROJECT_KEY, "")
+        if not stored and text == self._pristine:
+            return
         if stored != text:
             project.writeEntry(PROJECT_SCOPE, PROJECT_KEY, text)
         self._stored = text
@@ -1708,7 +1717,26 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         return os.path.join(plugin_root(), "docs", "user_guide.md")
 
     def open_help(self):
-        QDesktopServices.openUrl(QUrl.fromLocalFile(self.help_path()))
+        """The user guide in the system's viewer for .md files, else in a QGIS window."""
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(self.help_path())) is False:
+            self.show_help_window()
+
+    def show_help_window(self):
+        from qgis.PyQt.QtWidgets import QDialog, QTextBrowser, QVBoxLayout
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Composite Index — user guide")
+        browser = QTextBrowser(dialog)
+        browser.setOpenExternalLinks(True)
+        browser.setSearchPaths([os.path.dirname(self.help_path())])
+        with open(self.help_path(), encoding="utf-8") as handle:
+            browser.setMarkdown(handle.read())
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(browser)
+        dialog.resize(760, 820)
+        dialog.show()
+        self._help_dialog = dialog
+        return dialog
 
     def _log_path(self):
         folder = self.output_folder()

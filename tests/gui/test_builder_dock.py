@@ -20,7 +20,7 @@ from qgis.core import (
     QgsRectangle,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication, Qt
+from qgis.PyQt.QtCore import QCoreApplication, Qt, QTimer
 from qgis.PyQt.QtTest import QTest
 
 from composite_index_plugin.core.recipe import validate_recipe
@@ -413,18 +413,23 @@ def test_cancel_mid_run_leaves_nothing_and_a_second_run_is_refused(
     before_tree = [c.name() for c in QgsProject.instance().layerTreeRoot().children()]
     seen = {}
 
+    def second_run_then_cancel():
+        # delivered by the event loop while the run is going (the window stays responsive)
+        seen["second_run"] = dock.run()
+        seen["cancel_enabled"] = dock.cancelButton.isEnabled()
+        click(dock.cancelButton)
+        seen["cancelled"] = True
+
     def on_step(text):
-        if text.startswith("Aggregating") and "cancelled" not in seen:
+        if text.startswith("Aggregating") and "gpkg_existed" not in seen:
             # the grid and the population are already in results.gpkg
             seen["gpkg_existed"] = os.path.exists(out / "results.gpkg")
-            seen["second_run"] = dock.run()
-            assert dock.cancelButton.isEnabled()
-            click(dock.cancelButton)
-            seen["cancelled"] = True
+            QTimer.singleShot(0, second_run_then_cancel)
 
     dock.stepStarted.connect(on_step)
     assert dock.run() is False
-    assert seen == {"gpkg_existed": True, "second_run": False, "cancelled": True}
+    assert seen == {"gpkg_existed": True, "second_run": False, "cancel_enabled": True,
+                    "cancelled": True}
     assert any("already going" in m for m in messages(qgis_iface, Qgis.Warning))
     assert any("Run cancelled" in m for m in messages(qgis_iface, Qgis.Info))
     assert set(QgsProject.instance().mapLayers()) == before_layers
@@ -558,3 +563,43 @@ def test_measure_options_follow_the_measure(dock):
     assert "denominator" not in role and "per" not in role
     assert dock.add_role("offenders", issue) is item               # one offenders role per issue
     assert issue.childCount() == 1
+
+
+def test_a_sample_recipe_opens_and_saves_back_unchanged(dock, sample, tmp_path):
+    """Keys the window does not edit (description, import specs, hotspot options, grid origin)
+    are kept; CSV sources to import are shown as such."""
+    from composite_index_plugin.processing.sample_recipe import sample_recipe
+
+    original = sample_recipe(2024, str(sample / "output"), use_csv=True)
+    path = sample / "recipe_2024.json"
+    path.write_text(json.dumps(original))
+    assert dock.load(str(path))
+    victims = dock.tree.topLevelItem(0).child(0).child(0)
+    dock.tree.setCurrentItem(victims)
+    assert victims.text(0) == "Victims: council_victims_2024.csv (imported)"
+    assert dock.roleLayerCombo.currentLayer() is None
+    assert dock.roleSourceNote.text() == "Reads council_victims_2024.csv (imported)"
+    assert dock.errors() == []
+    copy_path = sample / "copy.json"
+    dock.save(str(copy_path))
+    assert json.loads(copy_path.read_text()) == original
+
+
+def test_opening_or_clearing_a_project_does_not_mark_it_modified(dock, tmp_path):
+    QgsProject.instance().clear()
+    assert not QgsProject.instance().isDirty()
+    assert QgsProject.instance().readEntry("CompositeIndex", "builder/state", "")[0] == ""
+    type_into(dock.recipeNameEdit, "Changed")
+    dock.refresh()
+    assert QgsProject.instance().isDirty()
+    assert "Changed" in QgsProject.instance().readEntry("CompositeIndex", "builder/state", "")[0]
+
+
+def test_help_window_fallback_shows_the_guide(dock):
+    dialog = dock.show_help_window()
+    from qgis.PyQt.QtWidgets import QTextBrowser
+
+    text = dialog.findChild(QTextBrowser).toPlainText()
+    assert text.startswith("Composite Index — user guide")
+    assert "Cancel" in text
+    dialog.close()
