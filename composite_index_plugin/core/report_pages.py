@@ -70,8 +70,9 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
     one column per issue (mean ``<issue>_idx`` of the area's zones), optional. ``city``: dict
     with ``score``, ``themes`` {name: value}, ``issues`` {name: value} (optional; overridden by a
     whole-area row). Returns ``(pages, priorities, city)``: ``pages`` has one row per area with
-    ``page_id``, ``area_name``, ``no_data``, ``rank_text``, ``score_text``, ``gap_text``,
-    ``top_theme_label``, ``chart`` (list of (label, value, city value)) and ``facts``;
+    ``page_id``, ``src_row`` (row of ``summary``), ``area_name``, ``no_data``, ``rank_text``,
+    ``score_text``, ``gap_text``, ``top_theme_label``, ``chart`` (list of (label, value, city
+    value)) and ``facts``;
     ``priorities`` has ``page_id``, ``row_order``, ``priority``, ``score``, ``rank``, ``gap``.
     """
     labels = labels or {}
@@ -90,6 +91,7 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
             if np.isfinite(_num(w.get(f"{t}_mean"))):
                 city["themes"][t] = _num(w.get(f"{t}_mean"))
     keep = ~whole
+    src_rows = np.flatnonzero(keep.to_numpy())
     df = df[keep].reset_index(drop=True)
     if issue_means is not None:
         issue_means = issue_means.reset_index(drop=True)[keep.to_numpy()].reset_index(drop=True)
@@ -118,7 +120,8 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
         chart = [(pretty(t, labels), float(theme_vals[t].iloc[i]), city["themes"].get(t, float("nan")))
                  for t in themes]
         top_theme = pretty(r.get("top_theme_1"), labels)
-        page = {"page_id": pid, "area_name": str(r[name_field]), "no_data": int(nd),
+        page = {"page_id": pid, "src_row": int(src_rows[i]), "area_name": str(r[name_field]),
+                "no_data": int(nd),
                 "area_rank": int(score_rank.iloc[i]) if not nd and np.isfinite(score_rank.iloc[i]) else 0,
                 "rank_text": "-" if nd else f"{int(score_rank.iloc[i])} of {n_with}",
                 "score_text": "-" if nd else fmt(score.iloc[i], dec),

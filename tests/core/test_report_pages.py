@@ -13,6 +13,8 @@ MINUS = "\u2212"
 
 def _summary():
     return pd.DataFrame([
+        {"area_name": "Whole study area", "area_rank": 0, "mean_score": 14.0, "n_zones": 9,
+         "population": 3000.0, "violence_mean": 0.2, "acquisitive_mean": 0.0, "gap_diff": 0.0},
         {"area_name": "Alpha", "area_rank": 2, "mean_score": 10.0, "n_zones": 5, "population": 1000.0,
          "top_theme_1": "violence", "top_theme_2": "acquisitive", "top_theme_3": None,
          "top_issue_1": "robbery", "top_issue_2": None, "top_issue_3": None,
@@ -25,17 +27,16 @@ def _summary():
          "top_theme_1": None, "top_theme_2": None, "top_theme_3": None,
          "top_issue_1": None, "top_issue_2": None, "top_issue_3": None,
          "violence_mean": np.nan, "acquisitive_mean": np.nan, "gap_diff": np.nan},
-        {"area_name": "Whole study area", "area_rank": 0, "mean_score": 14.0, "n_zones": 9,
-         "population": 3000.0, "violence_mean": 0.2, "acquisitive_mean": 0.0, "gap_diff": 0.0},
     ])
 
 
 def test_rows_scores_ranks_and_gaps_by_hand():
-    issues = pd.DataFrame({"robbery": [1.234, 2.0, np.nan, np.nan]})
+    issues = pd.DataFrame({"robbery": [np.nan, 1.234, 2.0, np.nan]})   # rows as in the summary
     pages, rows, city = build_pages(_summary(), issue_means=issues,
                                     city={"issues": {"robbery": 1.0}},
                                     labels={"violence": "Violence and vulnerability"})
     assert list(pages["area_name"]) == ["Alpha", "Beta", "Gamma"]      # the whole-area row is not paged
+    assert list(pages["src_row"]) == [1, 2, 3]                          # rows of the summary
     assert city["score"] == 14.0 and city["themes"] == {"violence": 0.2, "acquisitive": 0.0}
     alpha = rows[rows.page_id == 1].drop(columns="page_id").values.tolist()
     assert alpha == [

@@ -115,10 +115,12 @@ def _py(value):
     return value
 
 
-def build(out_dir, extra_areas=(), rename=None, areas_file="constituencies_2010.gpkg", name_field="Cnsttnc"):
+def build(out_dir, extra_areas=(), rename=None, areas_file="constituencies_2010.gpkg", name_field="Cnsttnc",
+          whole_row=False):
     """Write zones.gpkg, hotspot_zones.gpkg and areas.gpkg into ``out_dir``; return their URIs.
     Areas: the Birmingham features of ``areas_file`` (constituencies, or wards_2018.gpkg with
-    ``name_field="Ward"``).
+    ``name_field="Ward"``). ``whole_row``: put a "Whole study area" row with no geometry first, as
+    a summary table may.
 
     ``extra_areas``: constituency names added even outside Birmingham (e.g. "Meriden": an area
     with no zones). ``rename``: {old: new} area names (e.g. a very long name).
@@ -199,10 +201,18 @@ def build(out_dir, extra_areas=(), rename=None, areas_file="constituencies_2010.
         rows.append(row)
     summary = pd.DataFrame(rows)
     city = float(np.average(df["ci_score"], weights=df["population"]))
+    if whole_row:
+        whole = {"area_name": "Whole study area", "n_zones": len(df), "mean_score": city,
+                 "population": float(df["population"].sum()), "_geom": QgsGeometry()}
+        whole.update({f"{t}_mean": float(df[f"{t}_idx"].mean()) for t in THEMES})
+        summary = pd.concat([pd.DataFrame([whole]), summary], ignore_index=True)
     summary["gap_diff"] = summary["mean_score"] - city
     summary["gap_ratio"] = summary["mean_score"] / city
+    is_whole = (summary["area_name"] == "Whole study area").to_numpy()
+    summary.loc[is_whole, "mean_score"] = -np.inf   # not ranked
     rank = _rank_desc(summary["mean_score"].fillna(-np.inf).to_numpy())
-    summary["area_rank"] = np.where(summary["n_zones"] > 0, rank, 0)
+    summary.loc[is_whole, "mean_score"] = city
+    summary["area_rank"] = np.where((summary["n_zones"] > 0) & ~is_whole, rank, 0)
     cols = ["area_name", "area_rank", "mean_score", "population", "n_zones", "pop_top_decile_pct",
             "zones_top_decile_pct", "extent_pct", "hotspot_km2", "hotspot_pct",
             "top_theme_1", "top_theme_2", "top_theme_3", "top_issue_1", "top_issue_2",

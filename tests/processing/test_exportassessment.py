@@ -52,7 +52,7 @@ def _run(params):
 @pytest.fixture(scope="module")
 def export(provider, tmp_path_factory):
     out = tmp_path_factory.mktemp("assessment")
-    data = fx.build(str(out / "data"), extra_areas=("Meriden",), rename={"Hall Green": LONG})
+    data = fx.build(str(out / "data"), extra_areas=("Meriden",), rename={"Hall Green": LONG}, whole_row=True)
     recipe = out / "recipe.json"
     recipe.write_text(json.dumps(data["recipe"]), encoding="utf-8")
     params = {"ZONES": data["zones"], "HOTSPOT_ZONES": data["hotspots"], "AREAS": data["areas"],
@@ -102,7 +102,9 @@ def _page_images(export):
 
 
 def test_page_count_is_areas_plus_one(export):
-    n_areas = len(export["data"]["summary"])          # 10 Birmingham + Meriden
+    summary = export["data"]["summary"]
+    assert summary["area_name"].iloc[0] == "Whole study area"   # a row without geometry: no page
+    n_areas = len(summary) - 1                                   # 10 Birmingham + Meriden
     assert n_areas == 11
     assert export["result"]["PAGES"] == 12
     assert _pdf_pages(export["params"]["PDF"]) == n_areas + 1
@@ -168,7 +170,8 @@ def test_table_rows_match_the_summary_layer(export):
             assert rows[0][3] == f"{row['mean_score'] - city:+.1f}".replace("-", "\u2212")
             t1 = row["top_theme_1"]
             assert rows[1][1] == f"{row[f'{t1}_mean']:.2f}".replace("-", "\u2212")
-            theme_rank = int((summary[f"{t1}_mean"].dropna() > row[f"{t1}_mean"]).sum()) + 1
+            areas_only = summary.drop(index="Whole study area")
+            theme_rank = int((areas_only[f"{t1}_mean"].dropna() > row[f"{t1}_mean"]).sum()) + 1
             assert rows[1][2] == f"{theme_rank} of 10"
             # issue score: the mean of the issue index over the area's zones, computed independently
             i1 = row["top_issue_1"]
@@ -186,7 +189,7 @@ def test_overview_table_lists_every_area_by_rank(export):
     rows = [list(r) for r in table.contents()]
     summary = export["data"]["summary"]
     assert len(rows) == 11
-    ranked = summary[summary["n_zones"] > 0].sort_values("area_rank")
+    ranked = summary[summary["area_rank"] > 0].sort_values("area_rank")
     assert [r[0] for r in rows[:10]] == [str(int(k)) for k in ranked["area_rank"]]
     assert rows[0][1] == "Hodge Hill" and rows[-1][:2] == ["-", "Meriden"]
 

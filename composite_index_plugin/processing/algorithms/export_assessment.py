@@ -372,7 +372,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             .sort_values(["_k", "area_name"])
         for sort_key, (i, page) in enumerate(order.iterrows()):
             f = QgsFeature(pl.fields())
-            f.setGeometry(geoms[i])
+            f.setGeometry(geoms[int(page["src_row"])])
             f.setAttributes([int(page["page_id"]), page["area_name"],
                              al.wrap_text(page["area_name"], family, al.TITLE_PT, title_width, 2),
                              page["facts"], chart_paths[i], int(page["no_data"]), int(page["area_rank"]),
