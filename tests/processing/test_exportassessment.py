@@ -319,3 +319,16 @@ def test_69_wards(provider, tmp_path):
     best = data["summary"].sort_values("area_rank").iloc[0]
     assert len(rows) == 11 and rows[0][0] == "1"
     assert rows[0][1] == al.fit_text(best["area_name"], al.available_font(), 7.0, 23.0)
+
+
+def test_cancel_stops_before_writing(export, tmp_path):
+    import processing
+
+    feedback = QgsProcessingFeedback()
+    feedback.cancel()
+    data = export["data"]
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        processing.run("compositeindex:exportassessment",
+                       {"ZONES": data["zones"], "AREAS": data["areas"], "PDF": str(tmp_path / "c.pdf")},
+                       context=QgsProcessingContext(), feedback=feedback)
+    assert not os.path.exists(tmp_path / "c.pdf")
