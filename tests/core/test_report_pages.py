@@ -53,7 +53,8 @@ def test_rows_scores_ranks_and_gaps_by_hand():
     assert rows[rows.page_id == 3]["priority"].tolist() == ["No index zones in this area"]
     gamma = pages.iloc[2]
     assert gamma["no_data"] == 1 and gamma["facts"].startswith("No data")
-    assert pages.iloc[0]["facts"].startswith("Rank 2 of 2 areas \u00b7 mean score 10.0 (whole study area 14.0)")
+    assert pages.iloc[0]["facts"].startswith(
+        "Rank 2 of 2 areas \u00b7 mean score 10.0 (whole study area 14.0)")
     assert "1,000 residents in 5 zones" in pages.iloc[0]["facts"]
     chart = pages.iloc[0]["chart"]
     assert chart == [("Violence and vulnerability", 0.5, 0.2), ("Acquisitive", -0.2, 0.0)]
