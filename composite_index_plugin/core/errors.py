@@ -19,7 +19,7 @@ class CompositeIndexError(Exception):
         return text
 
 
-class Cancelled(CompositeIndexError):
+class Cancelled(CompositeIndexError):  # noqa: N818 - reads better than CancelledError here
     """The user cancelled the run."""
 
     def __init__(self):
