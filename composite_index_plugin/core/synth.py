@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core.geometry import points_in_rings
 
 
 @dataclass(frozen=True)
@@ -117,22 +118,6 @@ class Zones:
                               for rs in self.rings])
 
 
-def _inside(x, y, rings):
-    """Even-odd point-in-polygon over all rings of one polygon, vectorised over points and edges
-    (in chunks, so memory stays small)."""
-    edges = np.concatenate([np.hstack([r[:-1], r[1:]]) for r in rings])
-    x1, y1, x2, y2 = edges.T
-    out = np.zeros(x.shape, dtype=bool)
-    step = max(1, 2_000_000 // max(len(edges), 1))
-    for s in range(0, x.size, step):
-        px, py = x[s:s + step, None], y[s:s + step, None]
-        crosses = (y1 > py) != (y2 > py)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xc = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
-        out[s:s + step] = (np.count_nonzero(crosses & (px < xc), axis=1) % 2) == 1
-    return out
-
-
 def sample_in_zones(zones, counts, rng):
     """``counts[i]`` uniform random points inside zone i. Returns x, y, zone index."""
     xs, ys, zs = [], [], []
@@ -144,7 +129,7 @@ def sample_in_zones(zones, counts, rng):
             m = max(16, int(need * 2.5))
             px = rng.uniform(x0, x1, m)
             py = rng.uniform(y0, y1, m)
-            keep = _inside(px, py, zones.rings[i])
+            keep = points_in_rings(px, py, zones.rings[i])
             px, py = px[keep][:need], py[keep][:need]
             got_x.append(px)
             got_y.append(py)
@@ -159,7 +144,7 @@ def sample_in_zones(zones, counts, rng):
 
 def _in_study_area(zones, x, y):
     """True where a point lies inside the study area (the outline of all zones)."""
-    return _inside(x, y, zones.outline)
+    return points_in_rings(x, y, zones.outline)
 
 
 def _dates(rng, n, year):
