@@ -80,17 +80,24 @@ def _qgs_field(name, series):
 
 
 def _column_values(series):
-    """Python values for a column, NaN/None -> None, numpy scalars -> Python scalars."""
+    """Python values for a column: NaN / None / pd.NA -> None (NULL), numpy scalars -> Python
+    scalars. Nullable integer columns (pandas ``Int64``) stay integers."""
     kind = series.dtype.kind
+    missing = series.isna().to_numpy()
     if kind == "f":
-        arr = series.to_numpy(dtype="float64")
-        out = arr.astype(object)
-        out[np.isnan(arr)] = None
-        return out.tolist()
-    if kind in "iub":
-        return series.astype("int64").tolist()
-    return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
-            for v in series.tolist()]
+        out = series.to_numpy(dtype="float64").astype(object)
+    elif kind in "iub":
+        out = series.to_numpy(dtype=object, na_value=None) if missing.any() else \
+            series.to_numpy(dtype="int64").astype(object)
+        if not missing.any():
+            return out.tolist()
+        out = np.array([None if m else int(v) for v, m in zip(out, missing)], dtype=object)
+    else:
+        out = series.astype(object).to_numpy()
+        out = np.array([str(v) for v in out], dtype=object) if not missing.any() else \
+            np.array([None if m else str(v) for v, m in zip(out, missing)], dtype=object)
+    out[missing] = None
+    return out.tolist()
 
 
 def fields_with_columns(base_fields, columns):
@@ -106,11 +113,12 @@ def fields_with_columns(base_fields, columns):
 
 
 def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", feedback=None,
-                       crs=None, request=None):
+                       crs=None, request=None, progress_range=(0.0, 100.0)):
     """Write every feature of ``source`` with its attributes plus ``columns`` (a DataFrame with
     one row per feature, in the source's feature order). Returns the destination id.
 
-    A column whose name equals an existing field replaces that field's values.
+    A column whose name equals an existing field replaces that field's values. NaN / NA become
+    NULL; nullable integer columns stay integer fields. Cancelling raises.
     """
     n_source = source.featureCount()
     if n_source >= 0 and len(columns) != n_source and request is None:
@@ -134,8 +142,9 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
             break
         if feedback is not None and n % 5000 == 0:
             if feedback.isCanceled():
-                break
-            feedback.setProgress(100.0 * n / total)
+                raise QgsProcessingException("Cancelled by the user.")
+            lo, hi = progress_range
+            feedback.setProgress(lo + (hi - lo) * n / total)
         attrs = feature.attributes()
         out.setGeometry(feature.geometry())
         out.setAttributes([attrs[i] for i in keep] + [col[n] for col in values])

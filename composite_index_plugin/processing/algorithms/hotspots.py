@@ -9,9 +9,7 @@ import pandas as pd
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
-    QgsFeature,
     QgsFeatureRequest,
-    QgsFeatureSink,
     QgsPointXY,
     QgsProcessing,
     QgsProcessingException,
@@ -31,7 +29,7 @@ from composite_index_plugin.core import hotspots as hs
 from composite_index_plugin.core import neighbours as nbmod
 from composite_index_plugin.core.geometry import rings_from_wkb
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
-from composite_index_plugin.processing.io_table import fields_with_columns, layer_dataframe
+from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
 
 NEIGHBOURHOODS = ["Queen contiguity (shared edge or corner)", "Rook contiguity (shared edge)",
                   "Fixed distance band", "K nearest neighbours", "Automatic (optimised scale)"]
@@ -102,45 +100,6 @@ def read_locations(source, need_rings, feedback, transform=None):
         if need_rings:
             rings.append(rings_from_wkb(bytes(g.asWkb())))
     return np.asarray(fids), np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), rings
-
-
-def _value(v):
-    if v is None or v is pd.NA:
-        return None
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    return v
-
-
-def write_columns(alg, parameters, context, source, columns, feedback, key="OUTPUT"):
-    """Every feature of ``source`` with its attributes plus ``columns`` (nullable integers kept
-    as integers, NaN/NA written as NULL). Returns the destination id."""
-    out_fields = fields_with_columns(source.fields(), columns)
-    sink, dest_id = alg.parameterAsSink(parameters, key, context, out_fields, source.wkbType(),
-                                        source.sourceCrs())
-    if sink is None:
-        raise QgsProcessingException(alg.invalidSinkError(parameters, key))
-    names = set(columns.columns)
-    keep = [i for i, f in enumerate(source.fields()) if f.name() not in names]
-    cols = [[_value(v) for v in columns[c].astype(object).tolist()] for c in columns.columns]
-    total = max(len(columns), 1)
-    out = QgsFeature(out_fields)
-    for n, f in enumerate(source.getFeatures()):
-        if n >= len(columns):
-            break
-        if n % 5000 == 0:
-            if feedback.isCanceled():
-                raise QgsProcessingException("Cancelled by the user.")
-            feedback.setProgress(90.0 + 10.0 * n / total)
-        attrs = f.attributes()
-        out.setGeometry(f.geometry())
-        out.setAttributes([attrs[i] for i in keep] + [c[n] for c in cols])
-        sink.addFeature(out, QgsFeatureSink.FastInsert)
-    return dest_id
 
 
 class HotspotsAlgorithm(CompositeIndexAlgorithm):
@@ -282,7 +241,8 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             feedback.pushWarning(w)
         for line in res.summary_lines():
             feedback.pushInfo(line)
-        dest_id = write_columns(self, parameters, context, source, res.frame(), feedback)
+        dest_id = write_with_columns(self, parameters, context, source, res.frame(), "OUTPUT",
+                                     feedback, progress_range=(90.0, 100.0))
         try:
             from composite_index_plugin.processing.styling import style_output
             style_output(self, context, dest_id, "gi_bins")
