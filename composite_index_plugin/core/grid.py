@@ -26,6 +26,7 @@ on a vertical edge goes to the cell on its east, on a horizontal edge to the cel
 on a corner to the north-east cell. The same rule is used by ``core.geometry`` for any zones.
 """
 import math
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -344,20 +345,21 @@ def boundary_cells(spec, rings):
     return np.unique(encode_keys(allc[:, 0], allc[:, 1]))
 
 
-def polygon_wkb(vertices):
+def polygon_wkb(vertices, multi=False):
     """OGC WKB (little endian) Polygons from an ``(n, k, 2)`` array of closed rings, built in bulk.
 
-    Returns a list of ``bytes``, one per cell.
+    ``multi=True`` wraps each in a one-part MultiPolygon. Returns a list of ``bytes``, one per cell.
     """
     v = np.ascontiguousarray(vertices, dtype="<f8")
     n, k, _ = v.shape
-    header = np.zeros(13, dtype=np.uint8)
-    header[0] = 1
-    header[1:5] = np.frombuffer(np.array([3], dtype="<u4").tobytes(), dtype=np.uint8)
-    header[5:9] = np.frombuffer(np.array([1], dtype="<u4").tobytes(), dtype=np.uint8)
-    header[9:13] = np.frombuffer(np.array([k], dtype="<u4").tobytes(), dtype=np.uint8)
+    header = np.frombuffer(_wkb_header(multi, k), dtype=np.uint8)
     body = v.view(np.uint8).reshape(n, k * 16)
-    full = np.hstack([np.broadcast_to(header, (n, 13)), body])
+    full = np.hstack([np.broadcast_to(header, (n, len(header))), body])
     width = full.shape[1]
     raw = full.tobytes()
     return [raw[i * width:(i + 1) * width] for i in range(n)]
+
+
+def _wkb_header(multi, k):
+    polygon = struct.pack("<BIII", 1, 3, 1, k)
+    return struct.pack("<BII", 1, 6, 1) + polygon if multi else polygon

@@ -194,7 +194,11 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         "and reported. Polygons or lines in a role layer are replaced by a point on their surface "
         "(with a warning); multipoints are split. Overlapping zones are warned about: a point is "
         "then counted once in every zone it falls in. Points in another CRS are reprojected to "
-        "the zones' CRS.")
+        "the zones' CRS.\n\n"
+        "Boundaries matter: police.uk's own 'LSOA code' column is assigned on full-resolution "
+        "boundaries. Counted on the super-generalised 2011 LSOAs, 84.7 % of one month of West "
+        "Yorkshire crimes fall in the LSOA police.uk names; the others sit close to a boundary. "
+        "Use full-resolution boundaries when exact membership of small areas matters.")
 
     def initAlgorithm(self, config=None):
         labels = {

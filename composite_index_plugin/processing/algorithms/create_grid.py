@@ -223,11 +223,11 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, "OUTPUT"))
         ids = spec.cell_ids(a[idx], b[idx])
-        wkbs = grid_mod.polygon_wkb(spec.vertices(a[idx], b[idx]))
+        wkbs = grid_mod.polygon_wkb(spec.vertices(a[idx], b[idx]), multi=True)
         ia, ib = a[idx].tolist(), b[idx].tolist()
         clip_list = clipped[idx].tolist()
-        feature = QgsFeature(fields)
         batch = []
+        shape_, size_, x0_, y0_ = spec.shape, spec.size, spec.x0, spec.y0
         for n, i in enumerate(idx.tolist()):
             if n % 5000 == 0:
                 if feedback.isCanceled():
@@ -237,11 +237,10 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             if g is None:
                 g = QgsGeometry()
                 g.fromWkb(wkbs[n])
-                g.convertToMultiType()
+            feature = QgsFeature(fields)
             feature.setGeometry(g)
-            feature.setAttributes([ids[n], ia[n], ib[n], spec.shape, spec.size, spec.x0, spec.y0,
-                                   int(clip_list[n])])
-            batch.append(QgsFeature(feature))
+            feature.setAttributes([ids[n], ia[n], ib[n], shape_, size_, x0_, y0_, int(clip_list[n])])
+            batch.append(feature)
             if len(batch) >= 5000:
                 sink.addFeatures(batch, QgsFeatureSink.FastInsert)
                 batch = []
