@@ -134,14 +134,29 @@ def postgres_uri(source, path="source"):
     else:
         raise SourceError(Problem(path, "is not a database source",
                                   "use {\"connection\": \"name\", \"table\": ...} or {\"service\": ...}"))
-    uri.setDataSource(source.get("schema", "public"), source["table"],
-                      source.get("geometry_column") or None, source.get("sql", ""),
+    schema = source.get("schema", "public")
+    geometry = source.get("geometry_column") or _geometry_column(uri.connectionInfo(False), schema,
+                                                                 source["table"])
+    uri.setDataSource(schema, source["table"], geometry, source.get("sql", ""),
                       source.get("key_column", ""))
     if "srid" in source:
         uri.setSrid(str(source["srid"]))
     if source.get("geometry_type"):
         uri.setWkbType(QgsWkbTypes.parseType(source["geometry_type"]))
     return uri.uri(False)
+
+
+def _geometry_column(conninfo, schema, table):
+    """The (first) geometry column of a table, from the catalogue; None when there is none or the
+    server cannot be asked (the layer then fails to open with a clear message)."""
+    md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    try:
+        conn = md.createConnection(conninfo, {})
+        props = conn.table(schema, table)
+    except Exception:  # noqa: BLE001 - QgsProviderConnectionException: no such table / server
+        return None
+    column = props.geometryColumn()
+    return column or None
 
 
 def source_layer(source, path="source", name=None):

@@ -39,6 +39,7 @@ def test_stored_connection_source(pg, stored_connection):
     assert "password" not in uri and "table=\"public\".\"wards\"" in uri
     layer = cx.source_layer(source)
     assert layer.isValid() and layer.featureCount() == 69
+    assert layer.isSpatial() and layer.crs().authid() == "EPSG:27700"   # geometry column found
     assert sorted(f["Ward"] for f in layer.getFeatures())[:2] == ["Acocks Green", "Allens Cross"]
 
 
