@@ -248,3 +248,16 @@ def test_geographic_crs_table(pg, provider):
     # degrees -> metres moves a point by far less than a millimetre: the same cell for (almost) all
     moved = (counts["victims_4326"] - counts["victims"]).abs().sum()
     assert moved <= 2
+
+
+def test_export_assessment_reads_postgis_layers(both, tmp_path):
+    """The layout reads its zones and areas from PostGIS and makes the same pages as from files."""
+    pages = {}
+    for backend in ("pg", "gpkg"):
+        res = run("compositeindex:exportassessment", {
+            "ZONES": both[backend]["hotspots"], "HOTSPOT_ZONES": both[backend]["hotspotzones"],
+            "AREAS": both[backend]["summariseareas"], "AREA_NAME_FIELD": "area_name",
+            "TITLE": "PostGIS test", "PDF": str(tmp_path / f"{backend}.pdf")})
+        pages[backend] = res["PAGES"]
+        assert os.path.getsize(tmp_path / f"{backend}.pdf") > 10000
+    assert pages["pg"] == pages["gpkg"] >= 2

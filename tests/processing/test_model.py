@@ -220,3 +220,39 @@ def test_qgis_process_runs_the_model_file(installed, provider, points, tmp_path)
         assert os.path.exists(params[key]), key
     assert_same(params["index:Index"], manual["index:Index"], "cell_id")
     assert_same(params["hotspots:Hotspots"], manual["hotspots:Hotspots"], "cell_id")
+
+
+def test_every_algorithm_fits_in_models_and_batch(provider):
+    """Field and filter parameters name an existing layer parameter as parent (so the Modeler and
+    the batch table list that layer's fields); every output is a destination parameter (so batch
+    rows name their own outputs); every algorithm can be a Modeler step."""
+    from qgis.core import (
+        QgsProcessingDestinationParameter,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingOutputVectorLayer,
+        QgsProcessingParameterFeatureSource,
+        QgsProcessingParameterVectorLayer,
+    )
+
+    from composite_index_plugin.processing.provider import algorithm_classes
+
+    layer_types = (QgsProcessingParameterFeatureSource, QgsProcessingParameterVectorLayer)
+    problems = []
+    for cls in algorithm_classes():
+        alg = cls()
+        alg.initAlgorithm()
+        params = {d.name(): d for d in alg.parameterDefinitions()}
+        for d in params.values():
+            if isinstance(d, (QgsProcessingParameterField, QgsProcessingParameterExpression)):
+                parent = params.get(d.parentLayerParameterName())
+                if not isinstance(parent, layer_types):
+                    problems.append(f"{alg.name()}.{d.name()}: parent {d.parentLayerParameterName()!r}")
+        for out in alg.outputDefinitions():
+            if isinstance(out, QgsProcessingOutputVectorLayer):
+                dest = params.get(out.name())
+                if not isinstance(dest, QgsProcessingDestinationParameter):
+                    problems.append(f"{alg.name()}.{out.name()}: vector output with no destination")
+        step = QgsProcessingModelChildAlgorithm(f"compositeindex:{alg.name()}")
+        if step.algorithm() is None:
+            problems.append(f"{alg.name()}: cannot be a model step")
+    assert problems == []
