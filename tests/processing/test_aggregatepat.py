@@ -153,7 +153,37 @@ def test_grid_in_a_geopackage_is_read_fast_and_counts_the_same(provider, tmp_pat
     assert by_cell(out, "b_locations") == WANT
 
 
-def test_overlapping_zones_warned_and_polygons_as_points(provider):
+def test_moved_grid_falls_back_to_point_in_polygon(provider):
+    grid = square_zones(True)
+    moved = run("native:translategeometry", {"INPUT": grid, "DELTA_X": 50, "DELTA_Y": 0,
+                                             "OUTPUT": "memory:"})["OUTPUT"]
+    fb = Feedback()
+    pts = point_layer([("POINT(10 10)", "1", "a"), ("POINT(60 10)", "1", "a")])
+    out = run("compositeindex:aggregatepat", {"LOCATIONS": pts, "ZONES": moved, "ISSUE": "m",
+                                              "OUTPUT": "memory:"}, fb)["OUTPUT"]
+    # cell r0 c0 now covers x 50..150: only the second point is in it
+    assert by_cell(out, "m_locations")[(0, 0)] == 1
+    assert "not where those fields put them" in fb.all()
+
+
+def test_clipped_grid_cells_count_only_what_is_left(provider):
+    # A triangle study area cut through cell r0 c0 by its diagonal x + y = 100.
+    study = QgsVectorLayer("Polygon?crs=EPSG:27700", "s", "memory")
+    f = QgsFeature()
+    f.setGeometry(QgsGeometry.fromWkt("POLYGON((0 0, 100 0, 0 100, 0 0))"))
+    study.dataProvider().addFeatures([f])
+    grid = run("compositeindex:creategrid", {"STUDY_AREA": study, "SHAPE": 0, "SIZE": 100, "KEEP": 2,
+                                             "OUTPUT": "memory:"})["OUTPUT"]
+    assert grid.featureCount() == 1 and next(grid.getFeatures())["grid_clipped"] == 1
+    pts = point_layer([("POINT(10 10)", "1", "a"), ("POINT(60 30)", "1", "a"), ("POINT(90 90)", "1", "a")])
+    fb = Feedback()
+    out = run("compositeindex:aggregatepat", {"LOCATIONS": pts, "ZONES": grid, "ISSUE": "c",
+                                              "OUTPUT": "memory:"}, fb)["OUTPUT"]
+    assert [f["c_locations"] for f in out.getFeatures()] == [2]
+    assert "1 outside all zones" in fb.all()
+
+
+def test_overlapping_zones_warned_and_polygons_as_points(provider, tmp_path):
     zones = QgsVectorLayer("Polygon?crs=EPSG:27700", "z", "memory")
     feats = []
     for wkt in ("POLYGON((0 0, 20 0, 20 20, 0 20, 0 0))", "POLYGON((10 0, 30 0, 30 20, 10 20, 10 0))"):
@@ -168,6 +198,13 @@ def test_overlapping_zones_warned_and_polygons_as_points(provider):
                                               "OUTPUT": "memory:"}, fb)["OUTPUT"]
     assert [f["x_offenders"] for f in out.getFeatures()] == [2, 1]
     assert "overlap" in fb.all() and "point on its surface" in fb.all()
+    # the same polygons from a GeoPackage go through the Arrow reader
+    gpkg = _write_gpkg(pts, tmp_path / "polys.gpkg", "polys")
+    fb = Feedback()
+    out = run("compositeindex:aggregatepat", {"OFFENDERS": gpkg, "ZONES": zones, "ISSUE": "x",
+                                              "OUTPUT": "memory:"}, fb)["OUTPUT"]
+    assert [f["x_offenders"] for f in out.getFeatures()] == [2, 1]
+    assert "ogr-arrow" in fb.all() and "point on its surface" in fb.all()
 
 
 def test_reprojection_kde_and_ratio(provider, tmp_path):

@@ -69,6 +69,25 @@ def grid_definition(frame):
         return None
 
 
+def _grid_geometry_matches(zones_source, spec, index, fids, clipped, sample=5):
+    """Check a few whole cells: their centroid must be the centre the grid fields give."""
+    rows = np.flatnonzero(~clipped)[:sample]
+    if len(rows) == 0:
+        return True
+    want_x, want_y = spec.centres(index[0][rows], index[1][rows])
+    by_fid = {int(fids[r]): k for k, r in enumerate(rows)}
+    req = QgsFeatureRequest().setFilterFids(list(by_fid)).setNoAttributes()
+    for f in zones_source.getFeatures(req):
+        g = f.geometry()
+        if g.isNull():
+            return False
+        c = g.centroid().asPoint()
+        k = by_fid[f.id()]
+        if abs(c.x() - want_x[k]) > 1e-6 * spec.size or abs(c.y() - want_y[k]) > 1e-6 * spec.size:
+            return False
+    return True
+
+
 def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False, layer=None):
     """Read the zones: our grids by their attributes (no geometry unless clipped), others as rings.
 
@@ -91,12 +110,18 @@ def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False, 
             if a.isna().any() or b.isna().any():
                 spec = None
             else:
-                z.spec = spec
-                z.index = (a.to_numpy(dtype=np.int64), b.to_numpy(dtype=np.int64))
-                z.fids = frame["__fid"].to_numpy()
-                z.n = len(frame)
                 clipped = pd.to_numeric(frame.get("grid_clipped", pd.Series(0, index=frame.index)),
                                         errors="coerce").fillna(0).to_numpy() > 0
+                index = (a.to_numpy(dtype=np.int64), b.to_numpy(dtype=np.int64))
+                if not _grid_geometry_matches(zones_source, spec, index, frame["__fid"].to_numpy(), clipped):
+                    feedback.reportError(
+                        "The zones carry grid_* fields, but their cells are not where those fields put "
+                        "them (was the grid reprojected or edited?): counting by point in polygon.", False)
+                    return read_zones(zones_source, feedback, need_anchor, force_polygons=True)
+                z.spec = spec
+                z.index = index
+                z.fids = frame["__fid"].to_numpy()
+                z.n = len(frame)
                 z.clipped = clipped
                 if need_anchor:
                     z.anchor = spec.centres(*z.index)
