@@ -26,7 +26,26 @@ def provider(qgis_processing):
     prov = CompositeIndexProvider()
     registry.addProvider(prov)
     yield prov
-    registry.removeProvider(prov)
+    if registry.providerById("compositeindex") is not None:
+        registry.removeProvider("compositeindex")
+
+
+@pytest.fixture
+def restore_provider():
+    """For tests that unload the plugin: put a provider back afterwards, so later tests find
+    the algorithms whatever the order."""
+    yield
+    from qgis.core import QgsApplication
+
+    from composite_index_plugin.processing.provider import CompositeIndexProvider
+
+    registry = QgsApplication.processingRegistry()
+    if registry.providerById("compositeindex") is None:
+        _KEEP.append(CompositeIndexProvider())  # keep the Python object alive, or sip deletes it
+        registry.addProvider(_KEEP[-1])
+
+
+_KEEP = []
 
 
 @pytest.fixture

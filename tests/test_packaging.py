@@ -48,7 +48,7 @@ def test_metadata_in_zip_is_valid(unpacked):
         assert general[key].startswith("https://") and "example" not in general[key]
 
 
-def test_unpacked_plugin_loads_with_qgis_utils(unpacked, qgis_iface, monkeypatch):
+def test_unpacked_plugin_loads_with_qgis_utils(unpacked, qgis_iface, monkeypatch, restore_provider):
     """Load the installed copy (not the repository) the way QGIS's plugin manager does."""
     import qgis.utils
     from qgis.core import QgsApplication

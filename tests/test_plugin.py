@@ -17,7 +17,7 @@ def test_metadata_is_complete():
     assert meta["hasprocessingprovider"] == "yes"
 
 
-def test_load_and_unload(qgis_iface, qgis_processing):
+def test_load_and_unload(qgis_iface, qgis_processing, restore_provider):
     registry = QgsApplication.processingRegistry()
     before = registry.providerById("compositeindex")
     if before is not None:  # registered by another test's fixture

@@ -43,3 +43,8 @@ class CompositeIndexProvider(QgsProcessingProvider):
     def loadAlgorithms(self):
         for cls in algorithm_classes():
             self.addAlgorithm(cls())
+        # The shipped Graphical Modeler models (resources/models/*.model3), editable in the Modeler.
+        from composite_index_plugin.processing.models import model_algorithms
+
+        for model in model_algorithms():
+            self.addAlgorithm(model)
