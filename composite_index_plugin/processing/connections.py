@@ -241,8 +241,8 @@ def extent_in(rect, from_crs, to_crs, transform_context=None):
     """``rect`` (a QgsRectangle in ``from_crs``) as a rectangle in ``to_crs`` (densified edges)."""
     if not from_crs.isValid() or not to_crs.isValid() or from_crs == to_crs:
         return QgsRectangle(rect)
-    from qgis.core import QgsProject
-    ctx = transform_context or QgsProject.instance().transformContext()
+    from qgis.core import QgsCoordinateTransformContext
+    ctx = transform_context or QgsCoordinateTransformContext()   # never the project's (threads)
     return QgsCoordinateTransform(from_crs, to_crs, ctx).transformBoundingBox(rect)
 
 
@@ -293,6 +293,7 @@ def points_request(source_fields, fields, rect=None, rect_crs=None, source_crs=N
     features meeting that rectangle (the postgres provider turns it into ``&&`` on the index).
 
     ``rect`` is in ``rect_crs`` (default: ``source_crs``); ``dest_crs`` reprojects geometries.
+    In an algorithm pass ``context.transformContext()`` as ``transform_context``.
     """
     request = QgsFeatureRequest()
     request.setSubsetOfAttributes([source_fields.indexOf(f) for f in fields if source_fields.indexOf(f) >= 0])
@@ -305,8 +306,8 @@ def points_request(source_fields, fields, rect=None, rect_crs=None, source_crs=N
             r = extent_in(r, source_crs, dest_crs, transform_context)
         request.setFilterRect(r)
     if dest_crs is not None and source_crs is not None and dest_crs.isValid() and dest_crs != source_crs:
-        from qgis.core import QgsProject
-        request.setDestinationCrs(dest_crs, transform_context or QgsProject.instance().transformContext())
+        from qgis.core import QgsCoordinateTransformContext
+        request.setDestinationCrs(dest_crs, transform_context or QgsCoordinateTransformContext())
     return request
 
 
