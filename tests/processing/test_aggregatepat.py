@@ -354,3 +354,26 @@ def test_west_yorkshire_month_equals_native_count_points_in_polygon(provider, tm
     share = float(np.mean(zone_of == frame["LSOA code"].to_numpy(dtype=object)))
     print(f"share of points whose zone equals the CSV's LSOA code: {share:.4f}")
     assert share == pytest.approx(0.84, abs=0.02)
+
+
+def test_hexagon_hand_layout_with_edges_and_vertices(provider):
+    # Flat-top hexagons 100 m across the flats (R = 57.735 m) around the origin.
+    study = QgsVectorLayer("Polygon?crs=EPSG:27700", "s", "memory")
+    f = QgsFeature()
+    f.setGeometry(QgsGeometry.fromWkt("POLYGON((-150 -150, 150 -150, 150 150, -150 150, -150 -150))"))
+    study.dataProvider().addFeatures([f])
+    grid = run("compositeindex:creategrid", {"STUDY_AREA": study, "SHAPE": 1, "SIZE": 100, "KEEP": 0,
+                                             "OUTPUT": "memory:"})["OUTPUT"]
+    r = 100 / math.sqrt(3)
+    pts = point_layer([
+        ("POINT(0 0)", "1", "a"),                 # centre of q0 r0
+        ("POINT(0 50)", "1", "a"),                # top edge of q0 r0 (horizontal): north -> q0 r1
+        ("POINT(0 -50)", "1", "a"),               # bottom edge of q0 r0: north -> q0 r0
+        (f"POINT({r!r} 0)", "1", "a"),            # east vertex of q0 r0: east, then north -> q1 r0
+        (f"POINT({-r!r} 0)", "1", "a"),           # west vertex: q0 r0 is the furthest east, north
+        (f"POINT({1.5 * r!r} 50)", "1", "a"),     # centre of q1 r0
+    ])
+    out = run("compositeindex:aggregatepat", {"VICTIMS": pts, "ZONES": grid, "ISSUE": "h",
+                                              "OUTPUT": "memory:"})["OUTPUT"]
+    got = {f["cell_id"]: f["h_victims"] for f in out.getFeatures() if f["h_victims"]}
+    assert got == {"H100_q0_r0": 3, "H100_q0_r1": 1, "H100_q1_r0": 2}
