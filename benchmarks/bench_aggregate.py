@@ -233,6 +233,7 @@ def run(size="small"):
         native = _subprocess(_NATIVE, {"bbox": list(extent), "size": cell, "points": points,
                                        "dest": os.path.join(folder, "native.gpkg")})
     speedup = native["total_s"] / ours["total_s"]
+    large = size == "large"  # the targets are set for the large case
     rows += [
         {"case": case, "what": "points prepared (GeoPackage)", "value": round(prep, 1), "unit": "s",
          "target": "", "note": "seeded synthetic, not timed below"},
@@ -240,9 +241,9 @@ def run(size="small"):
          "value": round(ours["total_s"], 2), "unit": "s", "target": "",
          "note": f"{ours['cells']:,} cells; grid {ours['grid_s']:.2f} s"},
         {"case": case, "what": "ours: binning (3 layers)", "value": round(ours["bin_s"], 3), "unit": "s",
-         "target": "< 0.5 s", "note": "arithmetic hexagon binning + zone lookup + counts"},
+         "target": "< 0.5 s" if large else "", "note": "arithmetic hexagon binning + zone lookup + counts"},
         {"case": case, "what": "ours: peak memory", "value": round(ours["maxrss_mb"]), "unit": "MB",
-         "target": "< 1024 MB", "note": "ru_maxrss of our process, QGIS included"},
+         "target": "< 1024 MB" if large else "", "note": "ru_maxrss of our process, QGIS included"},
         {"case": case, "what": "QGIS: end to end (creategrid + 3 x countpointsinpolygon)",
          "value": round(native["total_s"], 2), "unit": "s", "target": "",
          "note": f"{native['cells']:,} cells; grid {native['grid_s']:.2f} s; per layer "
@@ -250,8 +251,9 @@ def run(size="small"):
         {"case": case, "what": "QGIS: peak memory", "value": round(native["maxrss_mb"]), "unit": "MB",
          "target": "", "note": "ru_maxrss of the QGIS process"},
         {"case": case, "what": "speed-up, end to end", "value": round(speedup, 1), "unit": "x",
-         "target": ">= 10 x", "note": f"points counted: ours {int(ours['counted']):,}, QGIS "
-                                      f"{int(native['counted']):,}"},
+         "target": ">= 10 x" if large else "",
+         "note": f"points counted: ours {int(ours['counted']):,}, QGIS {int(native['counted']):,} "
+                 "(QGIS's grid leaves a strip along the extent's edges uncovered)"},
     ]
     rows += scaling_rows(size)
     return rows
