@@ -171,3 +171,13 @@ def test_cell_limit_and_bad_size(provider):
         _run({"STUDY_AREA": study, "SHAPE": 0, "SIZE": 10, "MAX_CELLS": 1000, "OUTPUT": "memory:"})
     with pytest.raises(QgsProcessingException, match="positive"):
         _run({"STUDY_AREA": study, "SHAPE": 0, "SIZE": 0, "OUTPUT": "memory:"})
+
+
+def test_grid_definition_in_the_layer_abstract(provider, tmp_path):
+    study = polygon_layer(["POLYGON((0 0, 250 0, 250 150, 0 150, 0 0))"])
+    mem = _run({"STUDY_AREA": study, "SHAPE": 2, "SIZE": 50, "OUTPUT": "memory:"})["OUTPUT"]
+    path = str(tmp_path / "grid.gpkg")
+    _run({"STUDY_AREA": study, "SHAPE": 2, "SIZE": 50, "OUTPUT": path})
+    for layer in (mem, QgsVectorLayer(path, "g", "ogr")):
+        text = layer.metadata().abstract()
+        assert "grid_shape=hex_pointy; grid_size=50.0; grid_x0=0.0; grid_y0=0.0" in text

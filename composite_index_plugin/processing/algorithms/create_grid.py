@@ -1,4 +1,6 @@
 """compositeindex:creategrid - square or hexagon analysis grid that lines up from year to year."""
+import os
+
 import numpy as np
 from qgis.core import (
     QgsFeature,
@@ -41,6 +43,44 @@ def suggest_projected_crs(extent_lonlat):
     zone = min(max(zone, 1), 60)
     code = (32600 if cy >= 0 else 32700) + zone
     return f"EPSG:{code} (WGS 84 / UTM zone {zone}{'N' if cy >= 0 else 'S'})"
+
+
+def grid_abstract(spec):
+    """The text stored as the grid layer's abstract (description)."""
+    return (f"Analysis grid made by Composite Index: {spec.describe()}. Cells: {spec.shape} of width "
+            f"{spec.size:g} map units on a lattice anchored at ({spec.x0:g}, {spec.y0:g}); indices "
+            f"{'/'.join(spec.index_names)}.")
+
+
+def write_grid_abstract(dest_id, context, text, feedback):
+    """Put the grid definition in the output's metadata: the layer abstract of a layer held by the
+    context (memory outputs), or the description of a GeoPackage layer (read by QGIS as the
+    abstract). Failure only warns: the grid_* fields carry the same definition."""
+    from qgis.core import QgsProcessingUtils
+
+    try:
+        layer = QgsProcessingUtils.mapLayerFromString(dest_id, context, False)
+        if layer is not None and layer.providerType() == "memory":
+            meta = layer.metadata()
+            meta.setAbstract(text)
+            layer.setMetadata(meta)
+            return
+        path = dest_id.split("|")[0]
+        if not path.lower().endswith(".gpkg") or not os.path.exists(path):
+            return
+        from osgeo import gdal
+
+        name = None
+        if "|layername=" in dest_id:
+            name = dest_id.split("|layername=")[1].split("|")[0]
+        layer = None  # release any handle before opening for update
+        ds = gdal.OpenEx(path, gdal.OF_VECTOR | gdal.OF_UPDATE)
+        lyr = ds.GetLayerByName(name) if name else ds.GetLayer(0)
+        lyr.SetMetadataItem("DESCRIPTION", text)
+        ds = None
+    except Exception as err:  # noqa: BLE001 - metadata is a courtesy, never a failure
+        feedback.pushInfo(f"The grid definition could not be written to the layer metadata ({err}); "
+                          "it is in the grid_* fields.")
 
 
 def grid_fields(spec):
@@ -246,7 +286,9 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
                 batch = []
         if batch:
             sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+        del sink  # close (flush) the output before its metadata is written
         feedback.pushInfo(f"{len(idx):,} cells written ({int(clipped.sum()):,} clipped).")
+        write_grid_abstract(dest_id, context, grid_abstract(spec), feedback)
         return {"OUTPUT": dest_id, "CELLS": len(idx), "GRID": spec.describe()}
 
 
