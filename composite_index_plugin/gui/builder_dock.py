@@ -1493,8 +1493,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                     self.log("INFO", f"Added {added} layer(s) to the project; results in "
                                      f"{folder}" + (f"; stages skipped: {skipped}" if skipped
                                                     else ""))
-                    self._message(f"Assessment finished: {added} layers added to the project "
-                                  "(details in the Output & log tab).", Qgis.Success)
+                    self._message(f"Assessment finished: {added} layers added.", Qgis.Success)
             if not ok:
                 removed = self._remove_new_files(folder, before)
                 if feedback.isCanceled():
