@@ -1528,9 +1528,17 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
 
     @staticmethod
     def _error_text(error, feedback):
-        lines = [e for e in feedback.errors if e and "There were errors" not in e]
-        text = lines[-1] if lines else (error or "unknown error")
-        return text.strip().splitlines()[0] if text.strip() else "unknown error"
+        """One line for the message bar: the last error reported (the exception's own message
+        when it is a traceback; the whole text is in the log)."""
+        reported = [e for e in feedback.errors if e and "There were errors" not in e]
+        text = (reported[-1] if reported else (error or "")).strip()
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if not lines:
+            return "unknown error"
+        if any(line.startswith("Traceback") for line in lines):
+            head = lines[0].split("Traceback")[0].strip()
+            return (head + " " if head else "") + lines[-1]
+        return lines[0]
 
     def cancel(self):
         if self._feedback is not None:

@@ -1,118 +1,126 @@
-"""Screenshot of the Builder dock over the demo map, in a real X window (Xvfb). Not a test.
+"""Screenshot of the Builder dock over the demo map in the real QGIS desktop, under Xvfb. Not a
+test: run it by hand when the window changes.
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb \\
-        .venv/bin/python tests/gui/builder_screenshot.py /tmp/shot docs/images/builder_dock.png
+    .venv/bin/python tests/gui/builder_screenshot.py docs/images/builder_dock.png
 
-Makes the default-size synthetic sample, opens its 2024 recipe in the dock, runs it (the styled
-results land in the map), selects the victims of the first issue and grabs the window. Also
-writes ``<name>_geo.png`` and ``<name>_run.png`` (the other tabs) next to it, for checking.
+It packages the plugin (scripts/package.py: the ZIP users install), unpacks it into a fresh QGIS
+profile with the plugin enabled, makes the default-size synthetic Birmingham sample and its 2024
+recipe, then starts ``qgis`` under ``xvfb-run`` with a start-up script that opens the Builder
+from the plugin's own action, opens the recipe, presses Run, selects the victims of the first
+issue and grabs the main window. Needs ``xvfb-run`` and the ``qgis`` binary.
 """
 import json
 import os
 import shutil
+import subprocess
 import sys
-import time
-from unittest import mock
+import tempfile
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
-sys.path.append("/usr/share/qgis/python/plugins")
 
+STARTUP = r'''
+import os, time, traceback
+from qgis.core import QgsApplication, QgsProject
+from qgis.PyQt.QtCore import QTimer
+from qgis.utils import iface, plugins
 
-def settle(app, seconds):
+def settle(seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        app.processEvents()
+        QgsApplication.processEvents()
         time.sleep(0.05)
 
+def shoot():
+    status = "failed"
+    try:
+        window = iface.mainWindow()
+        window.setGeometry(0, 0, 1600, 1000)
+        plugin = plugins["composite_index_plugin"]
+        plugin.builder_action.trigger()
+        dock = plugin.builder
+        settle(1)
+        dock.load(os.environ["CI_RECIPE"])
+        if not dock.run():
+            raise RuntimeError(dock.last_log[-3000:])
+        root = QgsProject.instance().layerTreeRoot()
+        for node in root.findLayers():
+            if node.parent() is root:          # inputs hidden: the results show
+                node.setItemVisibilityChecked(False)
+        group = root.children()[0]
+        index = next(n.layer() for n in group.findLayers()
+                     if n.layer().name() == "Composite index (deciles)")
+        extent = index.extent()
+        extent.scale(1.12)
+        iface.mapCanvas().setExtent(extent)
+        theme = dock.tree.topLevelItem(0)
+        issue = theme.child(0)
+        dock.tree.collapseAll()
+        theme.setExpanded(True)
+        issue.setExpanded(True)
+        dock.tree.setCurrentItem(issue.child(0))
+        settle(2)
+        iface.mapCanvas().refreshAllLayers()
+        settle(4)
+        QgsApplication.primaryScreen().grabWindow(window.winId()).save(os.environ["CI_SHOT"])
+        status = "saved"
+    except Exception:
+        status = traceback.format_exc()
+    with open(os.environ["CI_SHOT"] + ".status", "w") as handle:
+        handle.write(status)
+    QgsApplication.exit(0)
 
-def main(work, png):
-    from qgis.core import QgsApplication, QgsProject
+QTimer.singleShot(3000, shoot)
+'''
 
-    app = QgsApplication([], True)
-    app.initQgis()
-    from processing.core.Processing import Processing
-    from qgis.gui import QgsLayerTreeMapCanvasBridge, QgsMapCanvas, QgsMessageBar
-    from qgis.PyQt.QtCore import Qt
-    from qgis.PyQt.QtGui import QColor
-    from qgis.PyQt.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
-    from composite_index_plugin.gui.builder_dock import BuilderDock
+def main(out_png):
     from composite_index_plugin.paths import resource_path
-    from composite_index_plugin.processing.provider import CompositeIndexProvider
     from composite_index_plugin.processing.sample_io import make_sample
     from composite_index_plugin.processing.sample_recipe import sample_recipe
 
-    Processing.initialize()
-    provider = CompositeIndexProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    shutil.copy(resource_path("sample", "birmingham.gpkg"), work)
-    make_sample(os.path.join(work, "synthetic"), size="default", years=(2024,))
-    recipe = sample_recipe(2024, os.path.join(work, "output"), use_csv=False)
+    work = tempfile.mkdtemp(prefix="ci_shot_")
+    profile = os.path.join(work, "profiles", "profiles", "default")
+    plugins = os.path.join(profile, "python", "plugins")
+    os.makedirs(plugins)
+    os.makedirs(os.path.join(profile, "QGIS"))
+    with open(os.path.join(profile, "QGIS", "QGIS3.ini"), "w", encoding="utf-8") as handle:
+        handle.write("[PythonPlugins]\ncomposite_index_plugin=true\n\n"
+                     "[qgis]\nshowTips322=false\ncheckVersion=false\nallowVersionCheck=false\n")
+    zip_path = os.path.join(work, "plugin.zip")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "package.py"), "--out", zip_path],
+                   check=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(plugins)
+    data = os.path.join(work, "data")
+    os.makedirs(data)
+    shutil.copy(resource_path("sample", "birmingham.gpkg"), data)
+    make_sample(os.path.join(data, "synthetic"), size="default", years=(2024,))
+    recipe = sample_recipe(2024, os.path.join(data, "output"), use_csv=False)
     recipe["name"] = "Birmingham strategic assessment 2024"
-    with open(os.path.join(work, "recipe.json"), "w", encoding="utf-8") as handle:
+    recipe_path = os.path.join(data, "recipe.json")
+    with open(recipe_path, "w", encoding="utf-8") as handle:
         json.dump(recipe, handle, indent=1)
-
-    window = QMainWindow()
-    window.setWindowTitle("QGIS – Composite Index demo")
-    central = QWidget()
-    layout = QVBoxLayout(central)
-    layout.setContentsMargins(0, 0, 0, 0)
-    bar = QgsMessageBar()
-    layout.addWidget(bar)
-    canvas = QgsMapCanvas()
-    canvas.setCanvasColor(QColor("white"))
-    layout.addWidget(canvas)
-    window.setCentralWidget(central)
-    bridge = QgsLayerTreeMapCanvasBridge(QgsProject.instance().layerTreeRoot(), canvas)
-    iface = mock.MagicMock()
-    iface.messageBar.return_value = bar
-    iface.mapCanvas.return_value = canvas
-    iface.mainWindow.return_value = window
-    dock = BuilderDock(iface, window)
-    window.addDockWidget(Qt.RightDockWidgetArea, dock)
-    window.resize(1500, 980)
-    window.show()
-    settle(app, 0.5)
-    assert dock.load(os.path.join(work, "recipe.json"))
-    started = time.monotonic()
-    ok = dock.run()
-    print(f"run ok={ok} in {time.monotonic() - started:.1f} s", file=sys.stderr)
-    if not ok:
-        print(dock.last_log[-3000:], file=sys.stderr)
+    startup = os.path.join(work, "startup.py")
+    with open(startup, "w", encoding="utf-8") as handle:
+        handle.write(STARTUP)
+    shot = os.path.join(work, "shot.png")
+    env = dict(os.environ, CI_SHOT=shot, CI_RECIPE=recipe_path, QT_QPA_PLATFORM="xcb")
+    subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "qgis", "--profiles-path",
+                    os.path.join(work, "profiles"), "--nologo", "--noversioncheck", "--code",
+                    startup], env=env, timeout=600, check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(shot + ".status", encoding="utf-8") as handle:
+        status = handle.read()
+    if status != "saved":
+        print(status, file=sys.stderr)
         return 1
-    root = QgsProject.instance().layerTreeRoot()
-    for node in root.findLayers():
-        if node.parent() is root:          # the input layers: hidden, the results show
-            node.setItemVisibilityChecked(False)
-    group = root.children()[0]
-    index = next(n.layer() for n in group.findLayers()
-                 if n.layer().name() == "Composite index (deciles)")
-    canvas.setExtent(index.extent())
-    theme = dock.tree.topLevelItem(0)
-    issue = theme.child(0)
-    dock.tree.collapseAll()
-    theme.setExpanded(True)
-    issue.setExpanded(True)
-    dock.tree.setCurrentItem(issue.child(0))
-    dock.tabs.setCurrentWidget(dock.indicatorsTab)
-    settle(app, 1.5)
-    canvas.refreshAllLayers()
-    settle(app, 3.0)
-    app.primaryScreen().grabWindow(window.winId()).save(png)
-    for name, tab in (("geo", dock.geographyTab), ("run", dock.runTab)):
-        dock.tabs.setCurrentWidget(tab)
-        settle(app, 0.3)
-        app.primaryScreen().grabWindow(window.winId()).save(png.replace(".png", f"_{name}.png"))
-    del bridge
-    print(f"saved {png}", file=sys.stderr)
+    shutil.copy(shot, out_png)
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {out_png}")
     return 0
 
 
 if __name__ == "__main__":
-    code = main(sys.argv[1], sys.argv[2])
-    sys.stderr.flush()
-    os._exit(code)   # skip Qt/QGIS teardown, which can crash after a grab
+    sys.exit(main(sys.argv[1]))

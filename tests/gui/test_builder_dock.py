@@ -603,3 +603,20 @@ def test_help_window_fallback_shows_the_guide(dock):
     assert text.startswith("Composite Index — user guide")
     assert "Cancel" in text
     dialog.close()
+
+
+def test_error_line_for_the_message_bar():
+    from composite_index_plugin.gui.builder_dock import BuilderDock
+
+    class Feedback:
+        errors = ["Stage compositeindex:summariseareas failed: Traceback (most recent call last):\n"
+                  "  File \"x.py\", line 3, in f\n    g()\nKeyError: 'area_name'",
+                  "There were errors executing the algorithm."]
+
+    assert BuilderDock._error_text("ignored", Feedback()) == \
+        "Stage compositeindex:summariseareas failed: KeyError: 'area_name'"
+    Feedback.errors = ["Stage x failed: the zones layer is empty.\nSee the log."]
+    assert BuilderDock._error_text(None, Feedback()) == "Stage x failed: the zones layer is empty."
+    Feedback.errors = []
+    assert BuilderDock._error_text("Cancelled by the user.", Feedback()) == "Cancelled by the user."
+    assert BuilderDock._error_text(None, Feedback()) == "unknown error"
