@@ -392,7 +392,7 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
 
     area_scores = out["mean_score"].to_numpy()[:n_areas]
     ranks = need_rank(area_scores)
-    out["area_rank"] = np.append(ranks, np.nan)
+    out["area_rank"] = pd.Series(np.round(np.append(ranks, np.nan)), index=out.index).astype("Int64")
     empty = [area_names[i] for i in range(n_areas) if out["n_zones"].iloc[i] == 0]
     if empty:
         messages.append(f"{len(empty)} area(s) overlap no zone with a score: "

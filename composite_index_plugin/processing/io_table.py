@@ -79,7 +79,7 @@ def _qgs_field(name, series):
     return QgsField(name, QVariant.String)
 
 
-def _column_values(series):
+def column_values(series):
     """Python values for a column: NaN / None / pd.NA -> None (NULL), numpy scalars -> Python
     scalars. Nullable integer columns (pandas ``Int64``) stay integers."""
     kind = series.dtype.kind
@@ -133,7 +133,7 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
         raise QgsProcessingException(alg.invalidSinkError(parameters, key))
     base_names = [f.name() for f in source.fields()]
     keep = [i for i, name in enumerate(base_names) if name not in set(columns.columns)]
-    values = [_column_values(columns[c]) for c in columns.columns]
+    values = [column_values(columns[c]) for c in columns.columns]
     total = max(len(columns), 1)
     out = QgsFeature(out_fields)
     feats = source.getFeatures(request) if request is not None else source.getFeatures()

@@ -92,7 +92,7 @@ def test_summary_hand_computed():
     assert w.gap_diff == pytest.approx(10 - 5.4) and w.gap_ratio == pytest.approx(10 / 5.4)
     assert w.extent_pct == pytest.approx(100 * (100 + 200 * W20 + 100 * 0.05) / 1100)
     assert w.hotspot_km2 == pytest.approx(2) and w.hotspot_pct == pytest.approx(20)
-    assert np.isnan(w.area_rank)
+    assert pd.isna(w.area_rank)
     crime_a = (1 * 100 + (8 / 9) * 200 + (7 / 9) * 100 + (6 / 9) * 50) / 450
     assert a.crime_mean == pytest.approx(crime_a)
     assert any("one side of the gap" in m for m in res.messages)

@@ -9,6 +9,8 @@ baseline JSON.
 import json
 import os
 
+import numpy as np
+import pandas as pd
 from qgis.core import (
     QgsFeature,
     QgsFeatureRequest,
@@ -280,7 +282,12 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
                           f"{summary['themes']} themes (spec fingerprint {result.fingerprint}).")
 
         feedback.setProgressText(self.tr("Writing the index layer"))
-        dest_id = write_with_columns(self, parameters, context, source, result.table, key=self.OUTPUT)
+        table = result.table.copy()
+        for column in ("ci_rank", "ci_decile", "ci_quintile"):  # integers, NULL where excluded
+            if column in table.columns:
+                table[column] = pd.Series(np.round(table[column].to_numpy("float64")),
+                                          index=table.index).astype("Int64")
+        dest_id = write_with_columns(self, parameters, context, source, table, key=self.OUTPUT)
         outputs = {self.OUTPUT: dest_id, "ZONES_IN_INDEX": summary["zones_in_index"],
                    "ZONES_EXCLUDED": summary["zones_excluded"]}
         try:

@@ -30,7 +30,11 @@ from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import assessment as ca
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
-from composite_index_plugin.processing.io_table import fields_with_columns, layer_dataframe
+from composite_index_plugin.processing.io_table import (
+    column_values,
+    fields_with_columns,
+    layer_dataframe,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,7 +195,7 @@ def write_table(alg, parameters, key, context, frame, crs=None):
                                      crs if crs is not None else QgsCoordinateReferenceSystem())
     if sink is None:
         raise QgsProcessingException(alg.invalidSinkError(parameters, key))
-    columns = [_values(frame[c]) for c in frame.columns]
+    columns = [column_values(frame[c]) for c in frame.columns]
     feature = QgsFeature(fields)
     for i in range(len(frame)):
         feature.setAttributes([col[i] for col in columns])
@@ -210,7 +214,7 @@ def write_by_fid(alg, parameters, key, context, source, frame, fids, crs=None):
         raise QgsProcessingException(alg.invalidSinkError(parameters, key))
     replaced = set(frame.columns)
     keep = [i for i, f in enumerate(source.fields()) if f.name() not in replaced]
-    columns = [_values(frame[c]) for c in frame.columns]
+    columns = [column_values(frame[c]) for c in frame.columns]
     row_of = {int(fid): k for k, fid in enumerate(fids)}
     out = QgsFeature(fields)
     for feature in source.getFeatures():
@@ -222,17 +226,6 @@ def write_by_fid(alg, parameters, key, context, source, frame, fids, crs=None):
         out.setAttributes([attrs[i] for i in keep] + [col[k] for col in columns])
         sink.addFeature(out, QgsFeatureSink.FastInsert)
     return dest
-
-
-def _values(series):
-    kind = series.dtype.kind
-    if kind == "f":
-        arr = series.to_numpy(dtype="float64")
-        return [None if np.isnan(v) else float(v) for v in arr]
-    if kind in "iub":
-        return [int(v) for v in series.to_numpy()]
-    return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
-            for v in series.tolist()]
 
 
 def warn_low_coverage(feedback, overlaps, zone_m2, areas_m2, area_names, limit=0.5):
