@@ -1535,7 +1535,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if not lines:
             return "unknown error"
-        if any(line.startswith("Traceback") for line in lines):
+        if "Traceback (most recent call last)" in lines[0] or lines[0].startswith("Traceback"):
             head = lines[0].split("Traceback")[0].strip()
             return (head + " " if head else "") + lines[-1]
         return lines[0]
