@@ -42,6 +42,7 @@ from qgis.PyQt.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QListWidgetItem,
     QMenu,
     QTreeWidgetItem,
@@ -755,6 +756,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                 self.roleLayerCombo.setLayer(layer)
                 self.roleFilterWidget.setLayer(layer)
                 self.roleFilterWidget.setExpression(info.get("filter") or "")
+                for edit in self.roleFilterWidget.findChildren(QLineEdit):
+                    edit.setCursorPosition(0)      # show the start of a long expression
                 self.roleWeightFieldCombo.setLayer(layer)
                 self.roleWeightFieldCombo.setField(info.get("weight_field") or "")
                 note = ""
