@@ -157,6 +157,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self._loading = False        # widgets are being filled from data: ignore their signals
         self._syncing = False        # layers are being removed: combos change by themselves
         self._running = False
+        self._project_replaced = False
         self._feedback = None
         self._last_pump = 0.0
         self._area_cache = {}
@@ -368,8 +369,9 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                 kind = "hotspot_zones"
             self.geographyTypeCombo.setCurrentIndex(
                 max(0, self.geographyTypeCombo.findData(kind)))
-            self.gridShapeCombo.setCurrentIndex(
-                max(0, self.gridShapeCombo.findData(geo.get("shape", "hexagon_flat"))))
+            if kind == "grid" or "shape" in geo:   # zones: the grid widgets keep their values
+                self.gridShapeCombo.setCurrentIndex(
+                    max(0, self.gridShapeCombo.findData(geo.get("shape", "hexagon_flat"))))
             if isinstance(geo.get("size"), (int, float)):
                 self.gridSizeSpin.setValue(float(geo["size"]))
             self._sources = {}
@@ -1293,6 +1295,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
 
     def _project_read(self, *_args):
         if self._running:
+            self._project_replaced = True
             return
         self._stored = None
         self._area_cache.clear()
@@ -1300,6 +1303,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
 
     def _project_cleared(self):
         if self._running:
+            self._project_replaced = True
             return
         self._stored = None
         self.last_results = None
@@ -1464,6 +1468,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         import processing
 
         self._running = True
+        self._project_replaced = False
         self._update_buttons()
         self.logView.clear()
         self.last_log = ""
@@ -1485,7 +1490,14 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         except Exception as err:  # noqa: BLE001 - never leave the window locked
             error = f"{type(err).__name__}: {err}"
         try:
-            if ok:
+            if ok and self._project_replaced:
+                self.log("WARNING", "The project was closed during the run: the results were "
+                                    f"not added to it; they are in {folder} (assessment.qgz).")
+                self._message(f"The project was closed during the run; the results are in "
+                              f"{folder} (open assessment.qgz).", Qgis.Warning)
+                self.last_results = None
+                self.progressBar.setValue(100)
+            elif ok:
                 try:
                     added = self.add_results(folder, recipe)
                 except Exception as err:  # noqa: BLE001

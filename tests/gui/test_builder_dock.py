@@ -398,6 +398,21 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
     params = dock.export_parameters()
     assert params["AREAS"].endswith("|layername=area_summary")
     assert params["PDF"] == str(out / "assessment.pdf")
+    assert dock.exportLayoutButton.isEnabled()
+    # the hotspot zones of this run as the zones of the next one
+    hot = next(node.layer() for node in group.findLayers()
+               if node.layer().name() == "Hotspot zones")
+    dock.geographyTypeCombo.setCurrentIndex(dock.geographyTypeCombo.findData("hotspot_zones"))
+    assert dock.zonesCombo.isVisibleTo(dock) and not dock.gridSizeSpin.isVisibleTo(dock)
+    dock.zonesCombo.setLayer(hot)
+    geography = dock.recipe()["geography"]
+    assert geography == {"type": "zones", "source": {"path": str(out / "results.gpkg"),
+                                                     "layer": "hotspot_zones"}}
+    dock.set_recipe(dock.recipe())
+    assert dock.geographyTypeCombo.currentData() == "hotspot_zones"
+    assert dock.zonesLabel.text() == "Hotspot zones"
+    dock.geographyTypeCombo.setCurrentIndex(dock.geographyTypeCombo.findData("grid"))
+    assert dock.recipe()["geography"] == {"type": "grid", "shape": "square", "size": 1000}
     # a second run replaces the group instead of adding another
     assert dock.run() is True
     groups = [g.name() for g in root.children() if g.name().startswith("Composite Index")]
@@ -620,3 +635,26 @@ def test_error_line_for_the_message_bar():
     Feedback.errors = []
     assert BuilderDock._error_text("Cancelled by the user.", Feedback()) == "Cancelled by the user."
     assert BuilderDock._error_text(None, Feedback()) == "unknown error"
+
+
+def test_project_closed_during_a_run_gets_no_results(dock, sample, tmp_path, provider, qgis_iface):
+    layers = add_sample_layers(sample)
+    out = tmp_path / "out"
+    build_through_widgets(dock, layers, out)
+
+    def on_step(text):
+        if text.startswith("Writing the project"):
+            QgsProject.instance().clear()
+
+    dock.stepStarted.connect(on_step)
+    assert dock.run() is True
+    assert QgsProject.instance().mapLayers() == {}
+    assert any("closed during the run" in m for m in messages(qgis_iface, Qgis.Warning))
+    assert os.path.exists(out / "results.gpkg")
+
+
+def test_batch_dialog_opens_for_the_run_recipe_algorithm(dock, provider):
+    dock.open_batch()
+    dialog = dock._batch_dialog
+    assert dialog.algorithm().id() == "compositeindex:runrecipe"
+    dialog.close()
