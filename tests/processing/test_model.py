@@ -256,3 +256,21 @@ def test_every_algorithm_fits_in_models_and_batch(provider):
         if step.algorithm() is None:
             problems.append(f"{alg.name()}: cannot be a model step")
     assert problems == []
+
+
+def test_model_outputs_are_styled_when_loaded(provider, points, tmp_path):
+    """Run as from the toolbox (outputs loaded into the project): each output gets its style."""
+    import processing
+    from qgis.core import QgsProject
+
+    project = QgsProject.instance()
+    before = set(project.mapLayers())
+    try:
+        processing.runAndLoadResults(load_model(), model_params(points, "burglary", str(tmp_path)))
+        loaded = {layer.name(): layer for lid, layer in project.mapLayers().items() if lid not in before}
+        assert set(loaded) == {"Index", "Hotspots", "Hotspot zones"}
+        assert loaded["Index"].renderer().classAttribute() == "ci_decile"
+        assert loaded["Hotspots"].renderer().classAttribute() == "gi_bin"
+        assert {loaded[n].renderer().type() for n in ("Index", "Hotspots")} == {"categorizedSymbol"}
+    finally:
+        project.removeMapLayers([lid for lid in project.mapLayers() if lid not in before])
