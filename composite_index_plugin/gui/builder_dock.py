@@ -12,12 +12,17 @@ window does the same, honestly: it runs the algorithm on the main thread with a 
 wired to the progress bar, the log and the Cancel button, and lets Qt process events (at most
 every 50 ms) whenever the algorithm reports progress or a message, so the window repaints and
 Cancel can be pressed. While a run is going the set-up is locked and a second Run is refused.
-Results are added to the project (one group, styled) only after the run succeeded; a cancelled
-or failed run adds nothing and removes the files it wrote (run.log and recipe.json stay).
+A run writes into a hidden sibling of the output folder (``.<name>.composite_index_running``);
+only when it has finished are its files moved into the output folder (replacing the previous
+run's, whose layers are first taken out of the project) and the results added to the project in
+one group, styled. A cancelled or failed run adds nothing to the project, leaves the output
+folder (and the previous results in it) as they were, and keeps its log as
+``run_cancelled.log`` / ``run_failed.log``.
 """
 import copy
 import json
 import os
+import shutil
 import tempfile
 import time
 
@@ -65,7 +70,6 @@ SHAPE_TITLES = {"square": "Square", "hexagon_flat": "Hexagon, flat top",
                 "hexagon_pointy": "Hexagon, pointy top"}
 MAX_CELLS_WARNING = 250_000
 GLOBAL_SOURCES = ("study_area", "geography", "population", "admin_areas")
-_KEEP_ON_ABORT = ("run.log", "recipe.json")
 
 
 def _engine():
@@ -1453,18 +1457,30 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             self._message(f"The data have {len(data)} problem(s), listed under Checks.",
                           Qgis.Warning)
             return False
+        staging = self.staging_folder(folder)
         try:
-            os.makedirs(folder, exist_ok=True)
-            recipe_path = os.path.join(folder, "recipe.json")
+            shutil.rmtree(staging, ignore_errors=True)
+            os.makedirs(staging)
+            recipe_path = os.path.join(staging, "recipe.json")
             with open(recipe_path, "w", encoding="utf-8") as handle:
                 json.dump(recipe, handle, indent=2, ensure_ascii=False)
         except OSError as err:
-            self._message(f"Cannot write to the output folder {folder}: {err.strerror}",
+            self._message(f"Cannot write next to the output folder {folder}: {err.strerror}",
                           Qgis.Critical)
             return False
-        return self._run(recipe_path, folder, recipe)
+        return self._run(recipe_path, folder, staging, recipe)
 
-    def _run(self, recipe_path, folder, recipe):
+    @staticmethod
+    def staging_folder(folder):
+        """Where a run writes before it is finished: a hidden sibling of the output folder
+        (same depth, so the relative paths inside the written project stay right when the
+        files move into the output folder)."""
+        parent, name = os.path.split(os.path.normpath(folder))
+        if not name:                                   # a drive or file-system root
+            return os.path.join(folder, ".composite_index_running")
+        return os.path.join(parent, f".{name}.composite_index_running")
+
+    def _run(self, recipe_path, folder, staging, recipe):
         import processing
 
         self._running = True
@@ -1475,14 +1491,14 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.progressBar.setValue(0)
         feedback = _RunFeedback(self)
         self._feedback = feedback
-        before = self._snapshot(folder)
+        self.log("INFO", f"Writing to {staging}; moved to {folder} when the run has finished.")
         context = QgsProcessingContext()
         context.setProject(QgsProject.instance())
         ok = False
         error = None
         result = None
         try:
-            result = processing.run(RUN_ALG, {"RECIPE": recipe_path, "OUTPUT_FOLDER": folder},
+            result = processing.run(RUN_ALG, {"RECIPE": recipe_path, "OUTPUT_FOLDER": staging},
                                     context=context, feedback=feedback)
             ok = not feedback.isCanceled()
         except QgsProcessingException as err:
@@ -1491,40 +1507,45 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             error = f"{type(err).__name__}: {err}"
         try:
             if ok and self._project_replaced:
+                final = self.publish(staging, folder)
                 self.log("WARNING", "The project was closed during the run: the results were "
-                                    f"not added to it; they are in {folder} (assessment.qgz).")
+                                    f"not added to it; they are in {final} (assessment.qgz).")
                 self._message(f"The project was closed during the run; the results are in "
-                              f"{folder} (open assessment.qgz).", Qgis.Warning)
+                              f"{final} (open assessment.qgz).", Qgis.Warning)
                 self.last_results = None
                 self.progressBar.setValue(100)
             elif ok:
                 try:
-                    added = self.add_results(folder, recipe)
+                    self._remove_group(self._group_name(recipe))   # releases the old files
+                    final = self.publish(staging, folder)
+                    added = self.add_results(final, recipe)
                 except Exception as err:  # noqa: BLE001
                     ok, error = False, f"the results could not be added to the project: {err}"
                 else:
                     self.progressBar.setValue(100)
                     skipped = (result or {}).get("SKIPPED") or ""
                     self.log("INFO", f"Added {added} layer(s) to the project; results in "
-                                     f"{folder}" + (f"; stages skipped: {skipped}" if skipped
-                                                    else ""))
+                                     f"{final}" + (f"; stages skipped: {skipped}" if skipped
+                                                   else ""))
                     self._message(f"Assessment finished: {added} layers added.", Qgis.Success)
             if not ok:
-                removed = self._remove_new_files(folder, before)
+                kind = "cancelled" if feedback.isCanceled() else "failed"
                 if feedback.isCanceled():
-                    line = (f"Cancelled by the user; nothing was added to the project and "
-                            f"{removed} partial file(s) were removed.")
+                    line = ("Cancelled by the user: nothing was added to the project and the "
+                            "output folder was not touched.")
                     self.log("INFO", line)
                     self._message("Run cancelled: nothing was added to the project and the "
-                                  "partial results were removed.", Qgis.Info)
+                                  f"output folder was not touched (log: run_{kind}.log).",
+                                  Qgis.Info)
                 else:
                     detail = self._error_text(error, feedback)
-                    line = (f"Failed: {detail}. Nothing was added to the project and {removed} "
-                            "partial file(s) were removed.")
+                    line = (f"Failed: {detail}. Nothing was added to the project and the output "
+                            "folder was not touched.")
                     self.log("ERROR", line)
-                    self._message(f"The run failed: {detail} (see the log in the Output & log "
-                                  "tab)", Qgis.Critical)
-                self._append_run_log(folder, line)
+                    self._message(f"The run failed: {detail} (log: run_{kind}.log in the output "
+                                  "folder, and the Output & log tab)", Qgis.Critical)
+                self._keep_log(staging, folder, kind, line)
+                shutil.rmtree(staging, ignore_errors=True)
                 self.progressBar.setValue(0)
         finally:
             self._running = False
@@ -1533,13 +1554,49 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             self.runFinished.emit(ok)
         return ok
 
-    @staticmethod
-    def _append_run_log(folder, line):
+    def publish(self, staging, folder):
+        """Move a finished run from the staging folder into the output folder (replacing the
+        files of an earlier run, and their SQLite side files). Returns the folder the results
+        are in: the output folder, or the staging folder when a file could not be replaced
+        (e.g. still open in another program on Windows)."""
+        os.makedirs(folder, exist_ok=True)
         try:
-            with open(os.path.join(folder, "run.log"), "a", encoding="utf-8") as handle:
-                handle.write(f"{time.strftime('%H:%M:%S')} BUILDER {line}\n")
+            for name in sorted(os.listdir(staging)):
+                source, target = os.path.join(staging, name), os.path.join(folder, name)
+                if os.path.isdir(target) and not os.path.islink(target):
+                    shutil.rmtree(target)
+                for side in ("-wal", "-shm", "-journal"):
+                    if os.path.exists(target + side):
+                        os.remove(target + side)
+                os.replace(source, target)
+        except OSError as err:
+            self.log("WARNING", f"Could not move the results into {folder} ({err}); they stay "
+                                f"in {staging}.")
+            return staging
+        shutil.rmtree(staging, ignore_errors=True)
+        log_path = os.path.join(folder, "run.log")
+        try:
+            with open(log_path, encoding="utf-8") as handle:
+                text = handle.read()
+            with open(log_path, "w", encoding="utf-8") as handle:
+                handle.write(text.replace(staging, folder))
         except OSError:
             pass
+        return folder
+
+    def _keep_log(self, staging, folder, kind, line):
+        """A run that did not finish leaves its log as run_<kind>.log in the output folder."""
+        try:
+            os.makedirs(folder, exist_ok=True)
+            source = os.path.join(staging, "run.log")
+            text = ""
+            if os.path.exists(source):
+                with open(source, encoding="utf-8") as handle:
+                    text = handle.read()
+            with open(os.path.join(folder, f"run_{kind}.log"), "w", encoding="utf-8") as handle:
+                handle.write(text + f"{time.strftime('%H:%M:%S')} BUILDER {line}\n")
+        except OSError as err:
+            self.log("WARNING", f"Could not write the log into {folder}: {err}")
 
     @staticmethod
     def _error_text(error, feedback):
@@ -1565,45 +1622,24 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         return self._running
 
     @staticmethod
-    def _snapshot(folder):
-        out = {}
-        for root, _dirs, files in os.walk(folder):
-            for name in files:
-                path = os.path.join(root, name)
-                try:
-                    out[path] = os.path.getmtime(path)
-                except OSError:
-                    pass
-        return out
-
-    def _remove_new_files(self, folder, before):
-        """Files this run wrote (new, or changed since it started) are removed, except the log
-        and the recipe; returns how many."""
-        removed = 0
-        for root, _dirs, files in os.walk(folder):
-            for name in files:
-                path = os.path.join(root, name)
-                if name in _KEEP_ON_ABORT and os.path.dirname(path) == folder:
-                    continue
-                try:
-                    mtime = os.path.getmtime(path)
-                except OSError:
-                    continue
-                if before.get(path) == mtime:
-                    continue
-                try:
-                    os.remove(path)
-                    removed += 1
-                except OSError as err:
-                    self.log("WARNING", f"Could not remove the partial file {path}: {err}")
-        return removed
-
-    @staticmethod
     def _group_name(recipe):
         name = recipe.get("name") or "assessment"
         period = recipe.get("period")
         suffix = f" ({period})" if period and str(period) not in name else ""
         return f"Composite Index – {name}{suffix}"
+
+    @staticmethod
+    def _remove_group(name):
+        """Remove a group of results (and its layers) from the project, closing their files."""
+        project = QgsProject.instance()
+        root = project.layerTreeRoot()
+        group = root.findGroup(name)
+        if group is None:
+            return
+        ids = [node.layerId() for node in group.findLayers()]
+        root.removeChildNode(group)
+        project.removeMapLayers(ids)
+        QCoreApplication.processEvents()
 
     @staticmethod
     def result_tables(gpkg):

@@ -379,7 +379,9 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
     assert dock.run() is True, dock.last_log
     assert "Creating the analysis grid" in steps
     assert dock.progressBar.value() == 100
-    assert os.path.exists(out / "results.gpkg") and os.path.exists(out / "run.log")
+    assert sorted(os.listdir(tmp_path)) == ["data", "out"]           # staging moved in
+    assert {"results.gpkg", "run.log", "recipe.json", "assessment.qgz"} <= set(os.listdir(out))
+    assert "composite_index_running" not in (out / "run.log").read_text()
     root = QgsProject.instance().layerTreeRoot()
     group = root.findGroup("Composite Index – Test assessment (2024)")
     assert group is not None and root.children()[0] is group
@@ -389,6 +391,7 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
                        if node.layer().name() == "Composite index (deciles)")
     assert index_layer.renderer().type() in ("categorizedSymbol", "graduatedSymbol")
     assert len(index_layer.renderer().legendSymbolItems()) >= 5
+    index_layer_count = index_layer.featureCount()
     new = set(QgsProject.instance().mapLayers()) - before
     assert new == {node.layerId() for node in group.findLayers()}
     assert any("Assessment finished" in m for m in messages(qgis_iface, Qgis.Success))
@@ -417,6 +420,10 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
     assert dock.run() is True
     groups = [g.name() for g in root.children() if g.name().startswith("Composite Index")]
     assert groups == ["Composite Index – Test assessment (2024)"]
+    rerun = root.findGroup(groups[0])
+    counts = {n.layer().name(): n.layer().featureCount() for n in rerun.findLayers()}
+    assert counts["Composite index (deciles)"] == index_layer_count > 0
+    assert all(n.layer().isValid() for n in rerun.findLayers())
 
 
 def test_cancel_mid_run_leaves_nothing_and_a_second_run_is_refused(
@@ -437,8 +444,9 @@ def test_cancel_mid_run_leaves_nothing_and_a_second_run_is_refused(
 
     def on_step(text):
         if text.startswith("Aggregating") and "gpkg_existed" not in seen:
-            # the grid and the population are already in results.gpkg
-            seen["gpkg_existed"] = os.path.exists(out / "results.gpkg")
+            # the grid and the population are already written (in the staging folder)
+            staging = dock.staging_folder(str(out))
+            seen["gpkg_existed"] = os.path.exists(os.path.join(staging, "results.gpkg"))
             QTimer.singleShot(0, second_run_then_cancel)
 
     dock.stepStarted.connect(on_step)
@@ -449,8 +457,10 @@ def test_cancel_mid_run_leaves_nothing_and_a_second_run_is_refused(
     assert any("Run cancelled" in m for m in messages(qgis_iface, Qgis.Info))
     assert set(QgsProject.instance().mapLayers()) == before_layers
     assert [c.name() for c in QgsProject.instance().layerTreeRoot().children()] == before_tree
-    assert sorted(os.listdir(out)) == ["recipe.json", "run.log"]
-    assert "Cancelled" in (out / "run.log").read_text()
+    assert sorted(os.listdir(tmp_path)) == ["data", "out"]           # no staging folder left
+    assert sorted(os.listdir(out)) == ["run_cancelled.log"]
+    log = (out / "run_cancelled.log").read_text()
+    assert "Creating the analysis grid" in log and "Cancelled by the user" in log
     assert dock.runButton.isEnabled() and not dock.cancelButton.isEnabled()
     assert dock.indicatorsTab.isEnabled()
 
@@ -658,3 +668,27 @@ def test_batch_dialog_opens_for_the_run_recipe_algorithm(dock, provider):
     dialog = dock._batch_dialog
     assert dialog.algorithm().id() == "compositeindex:runrecipe"
     dialog.close()
+
+
+def test_cancelled_rerun_keeps_the_previous_results_and_group(dock, sample, tmp_path, provider):
+    layers = add_sample_layers(sample)
+    out = tmp_path / "out"
+    build_through_widgets(dock, layers, out)
+    assert dock.run() is True
+    group_name = "Composite Index – Test assessment (2024)"
+    before_ids = {n.layerId() for n in
+                  QgsProject.instance().layerTreeRoot().findGroup(group_name).findLayers()}
+    before_files = {name: os.path.getmtime(out / name) for name in os.listdir(out)}
+
+    def on_step(text):
+        if text.startswith("Aggregating"):
+            QTimer.singleShot(0, dock.cancel)
+
+    dock.stepStarted.connect(on_step)
+    assert dock.run() is False
+    group = QgsProject.instance().layerTreeRoot().findGroup(group_name)
+    assert {n.layerId() for n in group.findLayers()} == before_ids
+    assert all(n.layer().isValid() and n.layer().featureCount() > 0 for n in group.findLayers())
+    after = {name: os.path.getmtime(out / name) for name in os.listdir(out)}
+    assert set(after) == set(before_files) | {"run_cancelled.log"}
+    assert all(after[name] == before_files[name] for name in before_files)
