@@ -11,7 +11,9 @@ so it is flagged FlagNoThreading and Processing itself always runs it on the mai
 window does the same, honestly: it runs the algorithm on the main thread with a feedback object
 wired to the progress bar, the log and the Cancel button, and lets Qt process events (at most
 every 50 ms) whenever the algorithm reports progress or a message, so the window repaints and
-Cancel can be pressed. While a run is going the set-up is locked and a second Run is refused.
+Cancel can be pressed; a QgsProxyProgressTask shows the progress in QGIS's task manager, as
+Processing's own dialog does for main-thread algorithms. While a run is going the set-up is
+locked and a second Run is refused.
 A run writes into a hidden sibling of the output folder (``.<name>.composite_index_running``);
 only when it has finished are its files moved into the output folder (replacing the previous
 run's, whose layers are first taken out of the project) and the results added to the project in
@@ -36,6 +38,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProject,
+    QgsProxyProgressTask,
     QgsVectorLayer,
     QgsWkbTypes,
 )
@@ -163,6 +166,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self._running = False
         self._project_replaced = False
         self._feedback = None
+        self._task = None
         self._last_pump = 0.0
         self._area_cache = {}
         self.checks = []
@@ -1492,6 +1496,11 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         feedback = _RunFeedback(self)
         self._feedback = feedback
         self.log("INFO", f"Writing to {staging}; moved to {folder} when the run has finished.")
+        # Shown in QGIS's task manager / status bar, as Processing does for main-thread work.
+        task = QgsProxyProgressTask(f"Composite Index: {recipe.get('name') or 'assessment'}")
+        QgsApplication.taskManager().addTask(task)
+        feedback.progressChanged.connect(task.setProxyProgress)
+        self._task = task
         context = QgsProcessingContext()
         context.setProject(QgsProject.instance())
         ok = False
@@ -1548,6 +1557,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                 shutil.rmtree(staging, ignore_errors=True)
                 self.progressBar.setValue(0)
         finally:
+            task.finalize(ok)
+            self._task = None
             self._running = False
             self._feedback = None
             self._update_buttons()

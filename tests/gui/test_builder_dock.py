@@ -18,6 +18,7 @@ from qgis.core import (
     QgsPointXY,
     QgsProject,
     QgsRectangle,
+    QgsTask,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication, Qt, QTimer
@@ -375,8 +376,12 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
     build_through_widgets(dock, layers, out)
     before = set(QgsProject.instance().mapLayers())
     steps = []
+    tasks = []
     dock.stepStarted.connect(steps.append)
+    dock.stepStarted.connect(lambda _t: tasks.append(
+        (dock._task.description(), dock._task.status()) if dock._task else None))
     assert dock.run() is True, dock.last_log
+    assert tasks[0] == ("Composite Index: Test assessment", QgsTask.Running)
     assert "Creating the analysis grid" in steps
     assert dock.progressBar.value() == 100
     assert sorted(os.listdir(tmp_path)) == ["data", "out"]           # staging moved in
