@@ -1357,11 +1357,24 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             self._message(f"{path} is not a recipe (a JSON object).", Qgis.Critical)
             return False
         base = os.path.dirname(os.path.abspath(path))
-        recipe = rio.absolutize(recipe, base)
-        if not (recipe.get("output") or {}).get("folder"):
-            recipe.setdefault("output", {})["folder"] = os.path.join(base, "output")
-        self.recipe_path = os.path.abspath(path)
-        self.set_recipe(recipe)
+        previous = (self.state(), self.recipe_path)
+        try:
+            recipe = rio.absolutize(recipe, base)
+            if not isinstance(recipe.get("output"), dict) or not recipe["output"].get("folder"):
+                recipe["output"] = dict(recipe.get("output") or {},
+                                        folder=os.path.join(base, "output"))
+            self.recipe_path = os.path.abspath(path)
+            self.set_recipe(recipe)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            problems = rcp.validate_recipe(rcp.load_recipe(path))
+            self._loading = False
+            self.recipe_path = previous[1]
+            self.set_recipe(previous[0]["recipe"], previous[0]["layer_ids"],
+                            add_missing_layers=False)
+            self._message(f"{os.path.basename(path)} cannot be shown in the Builder: "
+                          + "; ".join(str(p) for p in problems[:5])
+                          + (" …" if len(problems) > 5 else ""), Qgis.Critical)
+            return False
         self._message(f"Opened {os.path.basename(path)}", Qgis.Info)
         return True
 

@@ -697,3 +697,19 @@ def test_cancelled_rerun_keeps_the_previous_results_and_group(dock, sample, tmp_
     after = {name: os.path.getmtime(out / name) for name in os.listdir(out)}
     assert set(after) == set(before_files) | {"run_cancelled.log"}
     assert all(after[name] == before_files[name] for name in before_files)
+
+
+def test_a_broken_recipe_is_refused_with_its_problems(dock, tmp_path, qgis_iface):
+    type_into(dock.recipeNameEdit, "Kept")
+    dock.refresh()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"recipe_version": 1, "geography": {"type": "grid", "size": 250},
+                               "themes": [{"name": "t", "issues": [{"name": "i",
+                                                                    "roles": ["victims"]}]}]}))
+    assert dock.load(str(bad)) is False
+    critical = messages(qgis_iface, Qgis.Critical)
+    assert critical and "themes[0].issues[0].roles: must be an object, not a list" in critical[-1]
+    assert dock.recipe()["name"] == "Kept"
+    (tmp_path / "syntax.json").write_text('{"recipe_version": 1,,}')
+    assert dock.load(str(tmp_path / "syntax.json")) is False
+    assert "not valid JSON at line 1, column 22" in messages(qgis_iface, Qgis.Critical)[-1]
