@@ -695,10 +695,17 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         else:
             index = parent.indexOfChild(item)
             target = index + step
-            if not 0 <= target < parent.childCount():
-                return
-            parent.takeChild(index)
-            parent.insertChild(target, item)
+            if 0 <= target < parent.childCount():
+                parent.takeChild(index)
+                parent.insertChild(target, item)
+            else:   # past the end of its theme: into the next (or previous) theme
+                theme_index = self.tree.indexOfTopLevelItem(parent) + step
+                if not 0 <= theme_index < self.tree.topLevelItemCount():
+                    return
+                theme = self.tree.topLevelItem(theme_index)
+                parent.takeChild(index)
+                theme.insertChild(theme.childCount() if step < 0 else 0, item)
+                theme.setExpanded(True)
         self._restore_expanded(item, expanded)
         self.tree.setCurrentItem(item)
         self.schedule()

@@ -235,6 +235,15 @@ def test_tree_add_rename_reorder_remove(dock):
     assert dock.recipe()["themes"][0]["name"] == "violence"
     dock.tree.topLevelItem(0).setText(1, "3")                     # weight column
     assert dock.recipe()["themes"][0]["weight"] == 3.0
+    # an issue moves across themes at the edge of its own
+    dock.tree.setCurrentItem(dock.tree.topLevelItem(0).child(0))       # "Issue 2" in Violence
+    click(dock.downButton)
+    assert [[i["label"] for i in t["issues"]] for t in dock.recipe()["themes"]] == \
+        [[], ["Issue 2", "Issue 1"]]
+    click(dock.upButton)
+    click(dock.upButton)                                             # back into Violence
+    assert [[i["label"] for i in t["issues"]] for t in dock.recipe()["themes"]] == \
+        [["Issue 2"], ["Issue 1"]]
     dock.tree.setCurrentItem(dock.tree.topLevelItem(1))
     click(dock.removeButton)
     assert [t["label"] for t in dock.recipe()["themes"]] == ["Violence"]
