@@ -35,3 +35,8 @@ fi
 if [ -f scripts/setup_ref.sh ]; then
   bash scripts/setup_ref.sh
 fi
+
+# PostgreSQL 15 + PostGIS 3 for the PostGIS tests (each test run starts its own throwaway cluster).
+if [ -f scripts/setup_postgis.sh ]; then
+  bash scripts/setup_postgis.sh
+fi

@@ -21,7 +21,12 @@ NEIGHBOURHOODS = {"queen": 0, "rook": 1, "distance": 2, "knn": 3, "automatic": 4
 ROLE_DEFAULTS = {"measure": "volume", "scaling": "zscore", "direction": "higher_is_worse",
                  "weight": 1.0, "missing": "zero"}
 
-_SOURCE_KEYS = {"path", "layer", "project_layer", "uri", "provider", "import"}
+# A database source names a stored QGIS connection or a pg_service.conf service, never a password.
+DATABASE_KEYS = {"connection", "service", "schema", "table", "geometry_column", "key_column", "sql",
+                 "srid", "geometry_type"}
+_SOURCE_KEYS = {"path", "layer", "project_layer", "uri", "provider", "import"} | DATABASE_KEYS
+_SOURCE_KINDS = ("path", "project_layer", "uri", "connection", "service")
+_PASSWORD_RE = re.compile(r"(^|\s)password\s*=", re.IGNORECASE)
 _TOP_KEYS = {"recipe_version", "name", "description", "period", "crs", "study_area", "geography",
              "population", "themes", "aggregation", "hotspots", "admin_areas", "baseline",
              "gap", "compare", "sensitivity", "layout", "output"}
@@ -141,13 +146,27 @@ class _Checker:
     def source(self, value, path):
         if not self.obj(value, path, _SOURCE_KEYS):
             return
-        kinds = [k for k in ("path", "project_layer", "uri") if k in value]
+        kinds = [k for k in _SOURCE_KINDS if k in value]
         if len(kinds) != 1:
-            self.add(path, "needs exactly one of path, project_layer or uri",
-                     'e.g. {"path": "data.gpkg", "layer": "burglary"}')
-        for key in ("path", "layer", "project_layer", "uri", "provider"):
+            self.add(path, "needs exactly one of " + ", ".join(_SOURCE_KINDS),
+                     'e.g. {"path": "data.gpkg", "layer": "burglary"} or '
+                     '{"connection": "warehouse", "table": "incidents"}')
+        for key in ("path", "layer", "project_layer", "uri", "provider", "connection", "service",
+                    "schema", "table", "geometry_column", "key_column", "geometry_type"):
             if key in value:
                 self.text(value[key], f"{path}.{key}")
+        if "sql" in value and not isinstance(value["sql"], str):
+            self.add(f"{path}.sql", f"must be a text, not {_type_name(value['sql'])}")
+        if "srid" in value and (isinstance(value["srid"], bool) or not isinstance(value["srid"], int)):
+            self.add(f"{path}.srid", "must be a whole number, e.g. 27700")
+        if isinstance(value.get("uri"), str) and _PASSWORD_RE.search(value["uri"]):
+            self.add(f"{path}.uri", "contains a password",
+                     "never put a password in a recipe: store the connection in QGIS (with its "
+                     "authentication database) or in pg_service.conf + .pgpass, and name it with "
+                     '"connection" or "service"')
+        if kinds and kinds[0] in ("connection", "service") and not value.get("table"):
+            self.add(f"{path}.table", "is missing",
+                     'name the table (or view) to read, e.g. "table": "incidents"')
         if "import" in value:
             self.obj(value["import"], f"{path}.import")
 
@@ -343,6 +362,13 @@ def _check_role(c, spec, path, engine, has_population):
         if spec.get("denominator") is None and not has_population:
             c.add(f"{path}.denominator", f"measure {measure!r} needs a denominator",
                   'add "population" to the recipe, or name a field of the zones layer')
+
+
+def validate_source(source, path="source"):
+    """Problems of one data source (file, project layer, URI or database), as in a recipe."""
+    c = _Checker()
+    c.source(source, path)
+    return c.problems
 
 
 def issues_of(recipe):

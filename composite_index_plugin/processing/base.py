@@ -38,6 +38,17 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
 
     NAME = ""
     DISPLAY_NAME = ""
+
+    def __init_subclass__(cls, **kwargs):
+        """Every algorithm's run is guarded for PostGIS: speed warnings for tables without a key
+        or spatial index, and a lost connection stops the run with a clear error and removes
+        the half-written output tables (see processing/connections.py)."""
+        super().__init_subclass__(**kwargs)
+        if "processAlgorithm" in cls.__dict__:
+            from composite_index_plugin.processing.connections import guarded
+
+            cls.processAlgorithm = guarded(cls.__dict__["processAlgorithm"])
+
     GROUP = ""
     GROUP_ID = ""
     HELP = ""

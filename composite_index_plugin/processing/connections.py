@@ -60,34 +60,13 @@ def has_password(text):
 
 
 def validate_database_source(source, path="source"):
-    """Structural problems of a database source (no QGIS lookups): a list of ``Problem``."""
-    problems = []
+    """Structural problems of a database source (no QGIS lookups): a list of ``Problem``.
+    The rules live with the recipe validator (``core.recipe.validate_source``)."""
+    from composite_index_plugin.core.recipe import validate_source
+
     if not isinstance(source, dict):
         return [Problem(path, "must be an object", '{"connection": "name", "table": "incidents"}')]
-    kinds = [k for k in ("connection", "service", "uri") if k in source]
-    if len(kinds) > 1:
-        problems.append(Problem(path, f"names both {' and '.join(kinds)}", "give only one of them"))
-    if "uri" in source and has_password(source["uri"]):
-        problems.append(Problem(f"{path}.uri", "contains a password",
-                                "never put a password in a recipe: store the connection in QGIS "
-                                "(with its authentication database) or in pg_service.conf + "
-                                ".pgpass, and name it with \"connection\" or \"service\""))
-    if kinds and kinds[0] in ("connection", "service"):
-        for key in ("connection", "service", "schema", "table", "geometry_column", "key_column",
-                    "sql", "geometry_type"):
-            if key in source and (not isinstance(source[key], str) or
-                                  (key != "sql" and not source[key].strip())):
-                problems.append(Problem(f"{path}.{key}", "must be a non-empty text"))
-        if not source.get("table"):
-            problems.append(Problem(f"{path}.table", "is missing",
-                                    "name the table (or view) to read, e.g. \"table\": \"incidents\""))
-        if "srid" in source and not isinstance(source["srid"], int):
-            problems.append(Problem(f"{path}.srid", "must be a whole number, e.g. 27700"))
-        unknown = set(source) - DATABASE_KEYS - {"layer", "filter"}
-        for key in sorted(unknown):
-            problems.append(Problem(f"{path}.{key}", "is not a key of a database source",
-                                    "keys: " + ", ".join(sorted(DATABASE_KEYS))))
-    return problems
+    return validate_source(source, path)
 
 
 def stored_connections():

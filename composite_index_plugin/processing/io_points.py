@@ -488,6 +488,13 @@ def read_points(alg, parameters, key, context, feedback=None, fields=(), express
         sql = expression_to_ogr_sql(expression, _field_kinds(source.fields())) if expression else ""
         if sql is not None:
             data = _read_ogr_arrow(layer, fields, sql, feedback)
+    elif layer is not None and layer.providerType() == "postgres":
+        # only the needed columns, through GDAL's Arrow reader (about 4x QGIS's own reader)
+        sql = expression_to_ogr_sql(expression, _field_kinds(source.fields())) if expression else ""
+        if sql is not None:
+            from composite_index_plugin.processing.connections import read_postgis_arrow
+
+            data = read_postgis_arrow(layer, fields, sql, feedback)
     elif layer is not None and layer.providerType() == "delimitedtext" and not expression:
         data = _read_csv_pandas(layer, fields)
     if data is None:

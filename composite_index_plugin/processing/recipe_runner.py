@@ -125,6 +125,13 @@ class RecipeRunner:
                                    f"no layer named {source['project_layer']!r} in the project",
                                    "add the layer to the project or give a file path")
             layer = found[0].clone()
+        elif "connection" in source or "service" in source:
+            from composite_index_plugin.processing import connections
+
+            try:
+                layer = connections.source_layer(source, path)
+            except connections.SourceError as err:
+                return err.problem
         else:
             provider = source.get("provider", "ogr")
             layer = QgsVectorLayer(source["uri"], source.get("layer", "layer"), provider)
