@@ -272,3 +272,31 @@ def test_neighbour_settings_reach_the_engine(provider, setting):
           }[setting["method"]]()
     expected, _ = measures.eb_rate_spatial(frame.burglary, frame.population, nb, per=1000)
     np.testing.assert_allclose(out.i_seb_m, expected, rtol=1e-12)
+
+
+def test_scores_carry_the_id_of_their_baseline(provider, tmp_path):
+    """A run that reads the baseline another run wrote is on the same scale: same ci_baseline."""
+    import processing
+
+    layer = QgsVectorLayer("Polygon?crs=EPSG:27700&field=a:double&field=b:double", "z", "memory")
+    feats = []
+    for i, (a, b) in enumerate([(1, 5), (2, 3), (4, 4), (8, 1)]):
+        f = QgsFeature(layer.fields())
+        f.setAttributes([a, b])
+        f.setGeometry(QgsGeometry.fromRect(QgsRectangle(i, 0, i + 1, 1)))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    base = str(tmp_path / "baseline.json")
+
+    def run(**extra):
+        params = {"INPUT": layer, "FIELDS": ["a", "b"], "SCALING": 1, "OUTPUT": "memory:"}
+        params.update(extra)
+        out = processing.run("compositeindex:buildindex", params, context=QgsProcessingContext(),
+                             feedback=QgsProcessingFeedback())["OUTPUT"]
+        return {f["ci_baseline"] for f in out.getFeatures()}
+
+    first = run(BASELINE_OUT=base)
+    second = run(BASELINE_IN=base)
+    assert len(first) == 1 and first == second
+    layer.dataProvider().changeAttributeValues({1: {0: 100.0}})
+    assert run() != first  # refitted on other data: another scale

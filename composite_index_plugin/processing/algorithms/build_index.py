@@ -88,6 +88,14 @@ def read_spec_text(text):
     return spec
 
 
+def baseline_id(baseline):
+    """A short stable id of a baseline's content (the same after a JSON round trip)."""
+    import hashlib
+
+    text = json.dumps(baseline, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
 def read_baseline(path):
     try:
         with open(path, encoding="utf-8") as handle:
@@ -287,6 +295,10 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
             if column in table.columns:
                 table[column] = pd.Series(np.round(table[column].to_numpy("float64")),
                                           index=table.index).astype("Int64")
+        # Which scale the scores are on: the id of the frozen baseline read, or of the one this
+        # run fitted (and writes to BASELINE_OUT). Compare periods trusts score changes only
+        # between layers with the same id.
+        table["ci_baseline"] = baseline_id(baseline if baseline is not None else result.baseline)
         dest_id = write_with_columns(self, parameters, context, source, table, key=self.OUTPUT)
         outputs = {self.OUTPUT: dest_id, "ZONES_IN_INDEX": summary["zones_in_index"],
                    "ZONES_EXCLUDED": summary["zones_excluded"]}
