@@ -25,7 +25,7 @@ bench: setup
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 lint: setup
-	$(PY) -m ruff check composite_index_plugin tests scripts
+	$(PY) -m ruff check composite_index_plugin tests scripts benchmarks
 
 package: setup
 	$(PY) scripts/package.py --out $(ZIP)
