@@ -49,11 +49,15 @@ from qgis.PyQt.QtGui import QDesktopServices, QIcon
 from qgis.PyQt.QtWidgets import (
     QFileDialog,
     QFormLayout,
+    QFrame,
     QLabel,
     QLineEdit,
     QListWidgetItem,
     QMenu,
+    QScrollArea,
     QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from composite_index_plugin.core import recipe as rcp
@@ -235,6 +239,18 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.progressBar.setRange(0, 100)
         self.progressBar.setValue(0)
         self._build_problem_labels()
+        # The editor pages scroll rather than squeeze their rows when the dock is short.
+        index = self.indicatorsLayout.indexOf(self.editorStack)
+        self.indicatorsLayout.removeWidget(self.editorStack)
+        scroll = QScrollArea()
+        scroll.setObjectName("editorScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setWidget(self.editorStack)
+        self.indicatorsLayout.insertWidget(index, scroll)
+        self.indicatorsLayout.setStretchFactor(self.tree, 2)
+        self.indicatorsLayout.setStretchFactor(scroll, 3)
+        self.editorScroll = scroll
 
     def _crs_tooltip(self, *_args):
         crs = self.crsWidget.crs()
@@ -242,29 +258,55 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                                                    if crs.isValid() else ""))
 
     def _build_problem_labels(self):
-        """A hidden red label under every field of every form: problems show next to the
-        widget at fault."""
+        """Under every field of every form, a hidden red label for its problems: each field
+        goes into a small box with the label below it (a hidden label then takes no room), and
+        note rows without a label of their own (cell count, source note) join the box above."""
+        self._containers = {}
         for form in self.findChildren(QFormLayout):
-            rows = []
-            for row in range(form.rowCount()):
-                item = form.itemAt(row, QFormLayout.FieldRole)
-                if item is None:
+            row = 0
+            while row < form.rowCount():
+                if form.itemAt(row, QFormLayout.FieldRole) is None:
+                    row += 1
                     continue
-                widgets = [item.widget()] if item.widget() is not None else []
-                if item.layout() is not None:
-                    widgets = [item.layout().itemAt(k).widget()
-                               for k in range(item.layout().count())
-                               if item.layout().itemAt(k).widget() is not None]
-                rows.append((row, widgets))
-            for row, widgets in reversed(rows):
-                label = QLabel()
-                label.setWordWrap(True)
-                label.setStyleSheet("color: #b00020;")
-                label.setVisible(False)
-                label.setObjectName(f"problem_{widgets[0].objectName()}" if widgets else "problem")
-                form.insertRow(row + 1, label)
+                taken = form.takeRow(row)
+                caption = taken.labelItem.widget() if taken.labelItem is not None else None
+                container = QWidget()
+                box = QVBoxLayout(container)
+                box.setContentsMargins(0, 0, 0, 0)
+                box.setSpacing(2)
+                item = taken.fieldItem
+                if item.widget() is not None:
+                    widgets = [item.widget()]
+                    box.addWidget(item.widget())
+                else:
+                    inner = item.layout()
+                    inner.setParent(None)
+                    widgets = [inner.itemAt(k).widget() for k in range(inner.count())
+                               if inner.itemAt(k).widget() is not None]
+                    box.addLayout(inner)
+                while row < form.rowCount() and form.itemAt(row, QFormLayout.LabelRole) is None \
+                        and form.itemAt(row, QFormLayout.FieldRole) is not None \
+                        and isinstance(form.itemAt(row, QFormLayout.FieldRole).widget(), QLabel):
+                    box.addWidget(form.takeRow(row).fieldItem.widget())
+                problem = QLabel()
+                problem.setWordWrap(True)
+                problem.setStyleSheet("color: #b00020;")
+                problem.setVisible(False)
+                problem.setObjectName(f"problem_{widgets[0].objectName()}" if widgets else "problem")
+                box.addWidget(problem)
+                if caption is not None:
+                    # as tall as its field: QFormLayout puts a label at the top of a tall row,
+                    # so the caption stays level with the field when problems show below it
+                    height = max(w.sizeHint().height() for w in widgets) if widgets else 0
+                    if height > caption.sizeHint().height():
+                        caption.setFixedHeight(height)
+                    form.insertRow(row, caption, container)
+                else:
+                    form.insertRow(row, "", container)
                 for widget in widgets:
-                    self._problem_labels[widget] = label
+                    self._problem_labels[widget] = problem
+                    self._containers[widget] = (caption, container)
+                row += 1
 
     def _connect(self):
         self.newButton.clicked.connect(lambda: self.new_recipe())
@@ -929,6 +971,12 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             widget.setVisible(grid)
         for widget in (self.zonesCombo, self.zonesLabel, self.zonesIdCombo, self.zonesIdLabel):
             widget.setVisible(not grid)
+        for widgets, visible in (((self.gridShapeCombo, self.gridSizeSpin), grid),
+                                 ((self.zonesCombo, self.zonesIdCombo), not grid)):
+            for widget in widgets:
+                for part in self._containers[widget]:     # the caption and the field's box
+                    if part is not None:
+                        part.setVisible(visible)
         self.zonesLabel.setText("Hotspot zones" if kind == "hotspot_zones" else "Zones layer")
         self._update_cell_count()
 
@@ -1032,9 +1080,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                             "zones layer"
                         out.append(Check(
                             f"themes[{t}].issues[{i}].roles.{role}.denominator",
-                            f"measure {spec['measure']!r} needs the denominator {denominator!r}, "
-                            f"which the zones will not have",
-                            f"choose the {where} in the Geography tab, or measure volume"))
+                            f"measure {spec['measure']!r} needs the denominator {denominator!r}",
+                            f"choose the {where} (Geography tab), or measure volume"))
         return out
 
     def _source_checks(self, path, source):
@@ -1068,8 +1115,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         elif layer.crs().isGeographic():
             out.append(Check(where, f"layer {layer.name()!r} is in a geographic CRS "
                                     f"({layer.crs().authid()}, degrees)",
-                             "it is reprojected to the analysis CRS; better save it in a "
-                             "projected CRS", "warning"))
+                             "it is reprojected; a projected copy is better", "warning"))
         return out
 
     def _role_item(self, t, i, role):
