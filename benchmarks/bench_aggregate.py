@@ -3,7 +3,7 @@
 Case (``large``): 1,000,000 synthetic points (seeded; uniform over Birmingham's extent in
 EPSG:27700 with a third of them in Gaussian clusters) split over three role layers (victims,
 offenders, locations) in one GeoPackage, counted onto a 100 m flat-top hexagon grid covering the
-extent of ``../shared/data/birmingham/lsoa21.gpkg`` (about 101,000 cells).
+extent of ``tests/data/birmingham/lsoa21.gpkg`` (about 101,000 cells).
 
 * ours: ``compositeindex:creategrid`` (written to a GeoPackage, as a grid kept for years would
   be) then ``compositeindex:aggregatepat`` with the three layers, written to a GeoPackage (read,
@@ -32,8 +32,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-STUDY = "/work/shared/data/birmingham/lsoa21.gpkg"
-STUDY_LOCAL = os.path.join(ROOT, "resources", "sample", "lsoa21.gpkg")
+# Birmingham and Solihull LSOAs (real data copied into tests/data)
+STUDY = os.path.join(ROOT, "tests", "data", "birmingham", "lsoa21.gpkg")
 SIZES = {"large": (1_000_000, 100.0), "small": (100_000, 250.0)}
 ROLES = ("victims", "offenders", "locations")
 EXTENT = (397807.692, 272225.366, 427774.902, 301222.0296)  # lsoa21.gpkg, EPSG:27700
@@ -47,7 +47,7 @@ def study_extent():
         ds = ogr.Open(STUDY)
         xmin, xmax, ymin, ymax = ds.GetLayer(0).GetExtent()
         return (xmin, ymin, xmax, ymax)
-    except Exception:  # noqa: BLE001 - the data folder may be absent on another machine
+    except Exception:  # noqa: BLE001 - fall back to the recorded extent
         return EXTENT
 
 
