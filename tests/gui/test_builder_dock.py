@@ -277,6 +277,16 @@ def test_problems_show_next_to_the_widget_and_block_run(dock, sample, tmp_path):
     assert "measure 'rate' needs the denominator 'population'" in \
         dock.problem_text("roleDenominatorCombo")
     assert "no output folder" in dock.problem_text("outputFolderWidget")
+    # the wrapped problem text gets all the height it needs (nothing clipped), and the caption
+    # stays level with its field
+    dock.resize(380, 700)
+    QTest.qWait(50)
+    label = dock._problem_labels[dock.roleDenominatorCombo]
+    assert label.isVisible() and label.height() >= label.heightForWidth(label.width())
+    caption = dock.roleDenominatorLabel
+    field = dock.roleDenominatorCombo
+    assert abs(caption.mapTo(dock, caption.rect().center()).y()
+               - field.mapTo(dock, field.rect().center()).y()) <= 3
     assert not dock.runButton.isEnabled()
     # Run refuses too (not only the disabled button)
     assert dock.run() is False
