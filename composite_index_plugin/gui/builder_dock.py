@@ -562,7 +562,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                 geo.pop(key, None)
             geo["type"] = "zones"
             if self._sources.get("geography"):
-                geo["source"] = self._sources["geography"]
+                geo["source"] = self._project_source("geography")
             else:
                 geo.pop("source", None)
             if self.zonesIdCombo.currentField():
@@ -575,7 +575,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                                             ("admin_areas", self.adminNameCombo, "name_field")):
             part = dict(out.get(key) or {})
             if self._sources.get(key):
-                part["source"] = self._sources[key]
+                part["source"] = self._project_source(key)
                 if field_combo is not None:
                     if field_combo.currentField():
                         part[field_key] = field_combo.currentField()
@@ -611,6 +611,14 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             out = rio.relativize(out, base_dir)
         return out
 
+    def _project_source(self, key):
+        """A global source; a project-only layer is named as it is called now."""
+        source = self._sources[key]
+        layer = self._global_combos()[key].currentLayer()
+        if "project_layer" in source and layer is not None:
+            self._sources[key] = {"project_layer": layer.name()}
+        return dict(self._sources[key])
+
     def _themes(self):
         themes = []
         for t in range(self.tree.topLevelItemCount()):
@@ -625,6 +633,11 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                     info = issue_item.child(r).info
                     spec = {k: copy.deepcopy(v) for k, v in info.items()
                             if k not in ("role", "_layer_id") and v not in (None, "")}
+                    if "project_layer" in (spec.get("source") or {}):
+                        layer = self._role_layer(info)      # by id: follows a renamed layer
+                        if layer is not None:
+                            info["source"] = {"project_layer": layer.name()}
+                            spec["source"] = dict(info["source"])
                     if spec.get("measure") not in rio.RATE_MEASURES:
                         spec.pop("denominator", None)
                     if spec.get("measure") not in rio.PER_MEASURES:

@@ -329,12 +329,16 @@ def test_layer_removed_while_selected(dock, sample, tmp_path):
     dock.roleLayerCombo.setLayer(memory)
     assert dock.recipe()["themes"][0]["issues"][0]["roles"]["locations"]["source"] == \
         {"project_layer": "memory burglaries"}
+    memory.setName("memory burglaries 2024")                      # renamed: the recipe follows
+    assert dock.recipe()["themes"][0]["issues"][0]["roles"]["locations"]["source"] == \
+        {"project_layer": "memory burglaries 2024"}
     dock.refresh()
     assert dock.runButton.isEnabled()
     QgsProject.instance().removeMapLayer(memory.id())
     # the combo goes empty, it does not jump to another point layer
     assert dock.roleLayerCombo.currentLayer() is None
-    assert "'memory burglaries' is no longer in the project" in dock.problem_text("roleLayerCombo")
+    assert "'memory burglaries 2024' is no longer in the project" in \
+        dock.problem_text("roleLayerCombo")
     assert not dock.runButton.isEnabled()
     # a file layer removed: the recipe still reads the file; a note, not an error
     QgsProject.instance().removeMapLayer(layers["study_area"].id())
