@@ -7,6 +7,7 @@ from qgis.core import (
     QgsGeometry,
     QgsPointXY,
     QgsProcessingContext,
+    QgsProcessingFeedback,
     QgsProcessingException,
     QgsVectorLayer,
 )
@@ -71,3 +72,55 @@ def test_write_with_columns_keeps_features_and_adds_columns(qgis_app):
     assert out[1]["score"] == NULL
     assert [f["label"] for f in out][0] == "x"
     assert out[2].geometry().asPoint().x() == 2
+
+
+def test_fast_geopackage_path_writes_what_the_sink_writes(provider, tmp_path, monkeypatch):
+    """GeoPackage zones to a GeoPackage output go through GDAL + SQLite; the result must equal
+    the feature-by-feature path (memory output) attribute for attribute and geometry for
+    geometry, and keep a spatial index."""
+    import processing
+    from osgeo import ogr
+
+    def run(alg, params):
+        return processing.run(alg, params, context=QgsProcessingContext(),
+                              feedback=QgsProcessingFeedback())["OUTPUT"]
+
+    study = QgsVectorLayer("Polygon?crs=EPSG:27700", "s", "memory")
+    f = QgsFeature()
+    f.setGeometry(QgsGeometry.fromWkt("POLYGON((0 0, 4000 0, 4000 3000, 0 3000, 0 0))"))
+    study.dataProvider().addFeatures([f])
+    grid = run("compositeindex:creategrid", {"STUDY_AREA": study, "SHAPE": 1, "SIZE": 100,
+                                             "OUTPUT": str(tmp_path / "grid.gpkg")})
+    points = QgsVectorLayer("Point?crs=EPSG:27700&field=w:double", "p", "memory")
+    rng = np.random.default_rng(3)
+    feats = []
+    for x, y in rng.uniform(0, 3000, (3000, 2)):
+        p = QgsFeature(points.fields())
+        p.setAttributes([float(x % 7)])
+        p.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
+        feats.append(p)
+    points.dataProvider().addFeatures(feats)
+    params = {"ZONES": grid, "LOCATIONS": points, "LOCATIONS_WEIGHT": "w", "ISSUE": "x"}
+    from composite_index_plugin.processing import io_table
+
+    used = []
+    real = io_table._fast_gpkg_write
+    monkeypatch.setattr(io_table, "_fast_gpkg_write", lambda *a: used.append(real(*a)) or used[-1])
+    fast = QgsVectorLayer(run("compositeindex:aggregatepat",
+                              dict(params, OUTPUT=str(tmp_path / "out.gpkg"))), "fast", "ogr")
+    slow = run("compositeindex:aggregatepat", dict(params, OUTPUT="memory:"))
+    assert used == [True]  # the GeoPackage went the fast way
+    assert fast.featureCount() == slow.featureCount() > 1000
+    assert fast.fields().names() == slow.fields().names()
+    by_id = {f["cell_id"]: f for f in slow.getFeatures()}
+    total = 0
+    for feature in fast.getFeatures():
+        other = by_id[feature["cell_id"]]
+        for name in slow.fields().names():
+            assert feature[name] == other[name], name
+        assert feature.geometry().equals(other.geometry())
+        total += feature["x_locations"]
+    assert total == 3000
+    ds = ogr.Open(str(tmp_path / "out.gpkg"))
+    layer = ds.GetLayer(0)
+    assert layer.TestCapability(ogr.OLCFastSpatialFilter)  # the R-tree is there

@@ -367,7 +367,8 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
                                   f"{int((~np.isfinite(ratio)).sum()):,} where the population density is 0.")
         feedback.setProgress(75)
         frame = pd.DataFrame(columns)
-        dest = write_with_columns(self, parameters, context, zones_source, frame, "OUTPUT", feedback)
+        dest = write_with_columns(self, parameters, context, zones_source, frame, "OUTPUT", feedback,
+                                  source_layer=zones_layer)
         feedback.pushInfo(f"Done in {time.perf_counter() - t_start:.2f} s.")
         return {"OUTPUT": dest, "SUMMARY": "\n".join(summary)}
 

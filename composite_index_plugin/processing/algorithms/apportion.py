@@ -181,7 +181,9 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
             feedback.reportError(f"{result.uncovered:,.3f} of the {result.source_total:,.3f} total lies "
                                  "outside every zone and was not apportioned.", False)
         frame = pd.DataFrame({out_field: result.values})
-        dest = write_with_columns(self, parameters, context, zones, frame, "OUTPUT", feedback)
+        dest = write_with_columns(self, parameters, context, zones, frame, "OUTPUT", feedback,
+                                  source_layer=self.parameterAsVectorLayer(parameters, "ZONES",
+                                                                           context))
         return {"OUTPUT": dest, "TOTAL": result.passed_on, "UNCOVERED": result.uncovered}
 
 

@@ -299,7 +299,9 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         # run fitted (and writes to BASELINE_OUT). Compare periods trusts score changes only
         # between layers with the same id.
         table["ci_baseline"] = baseline_id(baseline if baseline is not None else result.baseline)
-        dest_id = write_with_columns(self, parameters, context, source, table, key=self.OUTPUT)
+        dest_id = write_with_columns(
+            self, parameters, context, source, table, key=self.OUTPUT, feedback=feedback,
+            source_layer=self.parameterAsVectorLayer(parameters, self.INPUT, context))
         outputs = {self.OUTPUT: dest_id, "ZONES_IN_INDEX": summary["zones_in_index"],
                    "ZONES_EXCLUDED": summary["zones_excluded"]}
         try:

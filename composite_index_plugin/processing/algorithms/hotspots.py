@@ -241,8 +241,10 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             feedback.pushWarning(w)
         for line in res.summary_lines():
             feedback.pushInfo(line)
-        dest_id = write_with_columns(self, parameters, context, source, res.frame(), "OUTPUT",
-                                     feedback, progress_range=(90.0, 100.0))
+        dest_id = write_with_columns(
+            self, parameters, context, source, res.frame(), "OUTPUT", feedback,
+            progress_range=(90.0, 100.0),
+            source_layer=self.parameterAsVectorLayer(parameters, "INPUT", context))
         try:
             from composite_index_plugin.processing.styling import style_output
             style_output(self, context, dest_id, "gi_bins")
