@@ -26,6 +26,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import grid as grid_mod
 from composite_index_plugin.core.geometry import points_in_rings, rings_from_wkb
+from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 
 SHAPE_OPTIONS = ["Square", "Hexagon (flat top)", "Hexagon (pointy top)"]
@@ -263,6 +264,15 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, "OUTPUT"))
         ids = spec.cell_ids(a[idx], b[idx])
+        if len(idx) > 1000 and not geometry_override and gpkg_fast.plain_gpkg(dest_id):
+            # A new GeoPackage: fill it in one SQLite transaction (geometries built in numpy).
+            del sink
+            if self._fill_gpkg(dest_id, spec, ids, a[idx], b[idx], feedback):
+                feedback.pushInfo(f"{len(idx):,} cells written (0 clipped).")
+                write_grid_abstract(dest_id, context, grid_abstract(spec), feedback)
+                return {"OUTPUT": dest_id, "CELLS": len(idx), "GRID": spec.describe()}
+            sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields,
+                                                 QgsWkbTypes.MultiPolygon, crs)
         wkbs = grid_mod.polygon_wkb(spec.vertices(a[idx], b[idx]), multi=True)
         ia, ib = a[idx].tolist(), b[idx].tolist()
         clip_list = clipped[idx].tolist()
@@ -290,6 +300,33 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         feedback.pushInfo(f"{len(idx):,} cells written ({int(clipped.sum()):,} clipped).")
         write_grid_abstract(dest_id, context, grid_abstract(spec), feedback)
         return {"OUTPUT": dest_id, "CELLS": len(idx), "GRID": spec.describe()}
+
+
+    @staticmethod
+    def _fill_gpkg(dest_id, spec, ids, a, b, feedback):
+        """The cells straight into the GeoPackage the sink created; False to use the sink."""
+        import sqlite3
+
+        import pandas as pd
+
+        try:
+            con = sqlite3.connect(dest_id)
+            try:
+                row = con.execute("SELECT srs_id FROM gpkg_geometry_columns").fetchone()
+            finally:
+                con.close()
+            if row is None:
+                return False
+            blobs, bounds = gpkg_fast.polygon_blobs(spec.vertices(a, b), row[0], multi=True)
+            first, second = spec.index_names
+            frame = pd.DataFrame({"cell_id": list(ids), first: a.astype("int64"),
+                                  second: b.astype("int64"), "grid_shape": spec.shape,
+                                  "grid_size": float(spec.size), "grid_x0": float(spec.x0),
+                                  "grid_y0": float(spec.y0), "grid_clipped": 0})
+            return gpkg_fast.fill_layer(dest_id, frame, blobs, bounds)
+        except Exception as err:  # noqa: BLE001 - the sink below is always right
+            feedback.pushInfo(f"Fast GeoPackage write not possible ({err}); writing cell by cell.")
+            return False
 
 
 ALGORITHMS = [CreateGridAlgorithm]

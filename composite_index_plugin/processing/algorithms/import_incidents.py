@@ -42,6 +42,7 @@ from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 from composite_index_plugin.core import cleanse as cc
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.paths import resource_path
+from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv", ".tab", ".dat", ".psv", "")
@@ -241,109 +242,15 @@ def _fields(frame):
     return fields
 
 
-def _plain_gpkg(dest_id):
-    return isinstance(dest_id, str) and "|" not in dest_id and dest_id.lower().endswith(".gpkg") \
-        and os.path.isfile(dest_id)
-
-
-def _gpkg_blobs(x, y, srs_id):
-    """GeoPackage point blobs (GP header without envelope + little-endian WKB), built in numpy."""
-    rec = np.zeros(len(x), dtype=[("magic", "S2"), ("version", "u1"), ("flags", "u1"),
-                                  ("srs", "<i4"), ("order", "u1"), ("type", "<u4"),
-                                  ("x", "<f8"), ("y", "<f8")])
-    rec["magic"] = b"GP"
-    rec["flags"] = 1          # little endian, no envelope, not empty
-    rec["srs"] = srs_id
-    rec["order"] = 1
-    rec["type"] = 1           # wkbPoint
-    rec["x"] = x
-    rec["y"] = y
-    raw = rec.tobytes()
-    size = rec.dtype.itemsize
-    return [raw[i:i + size] for i in range(0, len(raw), size)]
-
-
-def _quote(name):
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def _sqlite_write(dest, frame, x=None, y=None, index_limit=None):
-    """Fill the empty layer the sink created in GeoPackage ``dest`` with one SQLite transaction.
-
-    Triggers on the table (R-tree and feature count) are dropped during the insert and put back;
-    the R-tree is filled directly, or dropped when there are more than ``index_limit`` points
-    (SQLite R-tree inserts cost ~20 us each). Returns False (nothing written) when the file does
-    not look as expected, so the caller falls back to the sink.
-    """
+def _gpkg_srs_id(dest):
     import sqlite3
 
-    if index_limit is None:
-        index_limit = SPATIAL_INDEX_LIMIT
-    con = sqlite3.connect(dest, isolation_level=None)
+    con = sqlite3.connect(dest)
     try:
-        tables = con.execute("SELECT table_name FROM gpkg_contents").fetchall()
-        if len(tables) != 1:
-            return False
-        table = tables[0][0]
-        if con.execute(f"SELECT COUNT(*) FROM {_quote(table)}").fetchone()[0] != 0:
-            return False
-        names = [r[1] for r in con.execute(f"PRAGMA table_info({_quote(table)})")]
-        cols = list(frame.columns)
-        if any(c not in names for c in cols):
-            return False
-        geom = con.execute("SELECT column_name, srs_id FROM gpkg_geometry_columns "
-                           "WHERE table_name = ?", (table,)).fetchone()
-        if (geom is None) != (x is None):
-            return False
-        triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                               "AND tbl_name = ?", (table,)).fetchall()
-        con.execute("BEGIN")
-        try:
-            for name, _ in triggers:
-                con.execute(f"DROP TRIGGER {_quote(name)}")
-            values = [frame[c].tolist() for c in cols]
-            target = [_quote(c) for c in cols]
-            if geom is not None:
-                target.insert(0, _quote(geom[0]))
-                values.insert(0, _gpkg_blobs(x, y, geom[1]))
-            sql = (f"INSERT INTO {_quote(table)} ({', '.join(target)}) VALUES "
-                   f"({', '.join('?' * len(target))})")
-            con.executemany(sql, zip(*values))
-            keep_triggers = triggers
-            if geom is not None:
-                rtree = f"rtree_{table}_{geom[0]}"
-                has_rtree = con.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
-                                        (rtree,)).fetchone() is not None
-                if has_rtree and len(x) <= index_limit:
-                    fids = [r[0] for r in con.execute(
-                        f"SELECT rowid FROM {_quote(table)} ORDER BY rowid")]
-                    xs, ys = x.tolist(), y.tolist()
-                    con.executemany(f"INSERT INTO {_quote(rtree)} VALUES (?, ?, ?, ?, ?)",
-                                    zip(fids, xs, xs, ys, ys))
-                elif has_rtree:
-                    con.execute(f"DROP TABLE {_quote(rtree)}")
-                    con.execute("DELETE FROM gpkg_extensions WHERE table_name = ? AND "
-                                "extension_name = 'gpkg_rtree_index'", (table,))
-                    keep_triggers = [t for t in triggers if not t[0].startswith("rtree_")]
-                if len(x):
-                    con.execute("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, "
-                                "max_y = ? WHERE table_name = ?",
-                                (float(np.min(x)), float(np.min(y)), float(np.max(x)),
-                                 float(np.max(y)), table))
-            for _, sql_text in keep_triggers:
-                if sql_text:
-                    con.execute(sql_text)
-            if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'"
-                           ).fetchone() is not None:
-                con.execute("UPDATE gpkg_ogr_contents SET feature_count = ? WHERE "
-                            "table_name = ?", (len(frame), table))
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        return True
+        row = con.execute("SELECT srs_id FROM gpkg_geometry_columns").fetchone()
     finally:
         con.close()
+    return None if row is None else row[0]
 
 
 def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedback=None):
@@ -354,10 +261,17 @@ def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedb
     sink, dest_id = alg.parameterAsSink(parameters, key, context, fields, wkb, crs)
     if sink is None:
         raise QgsProcessingException(alg.invalidSinkError(parameters, key))
-    if len(frame) > 1000 and _plain_gpkg(dest_id):
+    if len(frame) > 1000 and gpkg_fast.plain_gpkg(dest_id):
         del sink
         try:
-            if _sqlite_write(dest_id, frame, x, y):
+            if x is None:
+                filled = gpkg_fast.fill_layer(dest_id, frame)
+            else:
+                srs = _gpkg_srs_id(dest_id)
+                filled = srs is not None and gpkg_fast.fill_layer(
+                    dest_id, frame, gpkg_fast.point_blobs(x, y, srs),
+                    np.column_stack([x, x, y, y]), index_limit=SPATIAL_INDEX_LIMIT)
+            if filled:
                 if x is not None and len(x) > SPATIAL_INDEX_LIMIT and feedback is not None:
                     feedback.pushInfo(
                         f"{len(x):,} points: no spatial index was built (it would take longer "
