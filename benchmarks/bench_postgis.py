@@ -127,7 +127,7 @@ def run(size="small"):
              "note": f"{left:,} points outside the box not read (filter set in {bbox_sql_s:.2f} s)"},
             {"case": f"read {n:,} points + weight", "what": "PostGIS, OGR Arrow reader",
              "value": round(a_s, 2), "unit": "s", "target": "",
-             "note": "connections.read_postgis_arrow, read only (not yet used by aggregatepat)"},
+             "note": "connections.read_postgis_arrow, read only (what aggregatepat uses for PostGIS points)"},
             {"case": f"aggregate {n:,} points, filter + weight", "what": "GeoPackage",
              "value": round(gf_s, 2), "unit": "s", "target": "", "note": f"{gf_total:,} counted"},
             {"case": f"aggregate {n:,} points, filter + weight", "what": "PostGIS table",
