@@ -224,7 +224,7 @@ def _numeric(zones, column, what):
     return values
 
 
-def _wmean_by_area(values, zone, area, w, n_areas):
+def weighted_mean_by_area(values, zone, area, w, n_areas):
     """Weighted mean of ``values[zone]`` per area with weights ``w`` (NaN values ignored)."""
     v = values[zone]
     ok = np.isfinite(v) & (w > 0)
@@ -335,14 +335,14 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     w_main = w_pop if pop is not None else frac
 
     out = pd.DataFrame({"area_name": area_names + [WHOLE_STUDY_AREA]})
-    out["mean_score"] = _wmean_by_area(s, zone, area, w_main, m)
+    out["mean_score"] = weighted_mean_by_area(s, zone, area, w_main, m)
     out["population"] = (np.bincount(area, weights=w_pop, minlength=m) if pop is not None
                          else np.full(m, np.nan))
     out["n_zones"] = np.bincount(area, minlength=m).astype("int64")
-    out["pop_top_decile_pct"] = (100 * _wmean_by_area(top.astype(float), zone, area, w_pop, m)
+    out["pop_top_decile_pct"] = (100 * weighted_mean_by_area(top.astype(float), zone, area, w_pop, m)
                                  if pop is not None else np.full(m, np.nan))
-    out["zones_top_decile_pct"] = 100 * _wmean_by_area(top.astype(float), zone, area, frac, m)
-    out["extent_pct"] = 100 * _wmean_by_area(ew, zone, area, w_main, m)
+    out["zones_top_decile_pct"] = 100 * weighted_mean_by_area(top.astype(float), zone, area, frac, m)
+    out["extent_pct"] = 100 * weighted_mean_by_area(ew, zone, area, w_main, m)
 
     if hotspot_m2 is not None and area_m2 is not None:
         hot = np.asarray(hotspot_m2, dtype="float64")
@@ -361,7 +361,7 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
         names = list(spec)
         if names:
             means = np.column_stack([
-                _wmean_by_area(_numeric(zones, spec[k], f"{kind} contribution"), zone, area,
+                weighted_mean_by_area(_numeric(zones, spec[k], f"{kind} contribution"), zone, area,
                                w_main, m) for k in names])
         else:
             means = np.zeros((m, 0))
@@ -387,7 +387,7 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     out["gap_ratio"] = ratios
 
     for theme, column in (theme_means or {}).items():
-        out[f"{theme}_mean"] = _wmean_by_area(_numeric(zones, column, "theme index"), zone, area,
+        out[f"{theme}_mean"] = weighted_mean_by_area(_numeric(zones, column, "theme index"), zone, area,
                                               w_main, m)
 
     area_scores = out["mean_score"].to_numpy()[:n_areas]

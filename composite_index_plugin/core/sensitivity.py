@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from composite_index_plugin.core.assessment import need_rank
+from composite_index_plugin.core.assessment import need_rank, weighted_mean_by_area
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
 
 # scaling options and the scalings they belong to (an option is dropped when the drawn scaling
@@ -303,13 +303,7 @@ def _ranks_deciles(table):
 
 
 def _area_ranks(score, zone, area, weight, n_areas):
-    s = score[zone]
-    ok = np.isfinite(s) & (weight > 0)
-    num = np.bincount(area, weights=np.where(ok, s * weight, 0.0), minlength=n_areas)
-    den = np.bincount(area, weights=np.where(ok, weight, 0.0), minlength=n_areas)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    return need_rank(mean)
+    return need_rank(weighted_mean_by_area(score, zone, area, weight, n_areas))
 
 
 def _jittered_run(jitter, jitter_neighbours, rng, builder, spec_k, k):
