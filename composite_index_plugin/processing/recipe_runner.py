@@ -229,6 +229,17 @@ class RecipeRunner:
                         problems.append(rcp.Problem(f"{path}.denominator",
                                                     f"field {denominator!r} is not in the zones layer",
                                                     "name a field of the zones, or 'population'"))
+        project = self.context.project()
+        if project is not None and os.path.exists(self.gpkg):
+            target = os.path.normcase(os.path.abspath(self.gpkg))
+            open_layers = [layer.name() for layer in project.mapLayers().values()
+                           if os.path.normcase(os.path.abspath(
+                               layer.source().split("|")[0])) == target]
+            if open_layers:
+                problems.append(rcp.Problem(
+                    "output.folder", f"the results of an earlier run in {self.folder} are open in "
+                    f"the project ({', '.join(sorted(open_layers)[:5])})",
+                    "remove those layers from the project, or write to another output folder"))
         if algorithm_available("compositeindex:buildindex"):
             from composite_index_plugin.core import index as engine
             for p in engine.validate_spec(rcp.index_spec(r)):
@@ -260,8 +271,9 @@ class RecipeRunner:
         if problems:
             raise rcp.RecipeError(problems, self.recipe_path)
         os.makedirs(self.folder, exist_ok=True)
-        if os.path.exists(self.gpkg):
-            os.remove(self.gpkg)
+        for path in (self.gpkg, self.gpkg + "-wal", self.gpkg + "-shm"):
+            if os.path.exists(path):  # a stale WAL file would corrupt the new GeoPackage
+                os.remove(path)
         steps = QgsProcessingMultiStepFeedback(len(self.STAGES), self.log)
         outputs = {}
         try:

@@ -1,5 +1,6 @@
 """compositeindex:runrecipe: refuses bad recipes before any work, and runs the sample end to end."""
 import json
+import os
 import shutil
 
 import pytest
@@ -141,3 +142,21 @@ def test_project_has_the_styled_group(tiny_run):
     names = [layer.name() for layer in project.mapLayers().values()]
     assert "Analysis zones" in names and "Areas" in names
     assert all(layer.isValid() for layer in project.mapLayers().values())
+
+
+def test_rerun_refused_while_the_earlier_results_are_open(tiny_run):
+    """Overwriting a GeoPackage that the project still reads corrupts it: refuse, and say why."""
+    import processing
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    folder, result, _ = tiny_run
+    project = QgsProject()
+    project.addMapLayer(QgsVectorLayer(result["RESULTS"] + "|layername=zones", "old zones", "ogr"))
+    context = QgsProcessingContext()
+    context.setProject(project)
+    with pytest.raises(QgsProcessingException) as err:
+        processing.run("compositeindex:runrecipe", {"RECIPE": str(folder / "recipe.json")},
+                       context=context, feedback=QgsProcessingFeedback())
+    assert "output.folder: the results of an earlier run" in str(err.value)
+    assert "old zones" in str(err.value)
+    assert os.path.getsize(result["RESULTS"]) > 0  # untouched
