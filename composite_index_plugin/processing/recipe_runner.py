@@ -246,6 +246,16 @@ class RecipeRunner:
                 problems.append(rcp.Problem(rcp.spec_path_to_recipe(p.path), p.message, p.hint))
         return problems
 
+    def release(self):
+        """Drop every layer the run opened, and the log's link to the caller's feedback."""
+        self._cache.clear()
+        if self.log is not None and self.log.parent is not None:
+            try:
+                self.log.parent.canceled.disconnect(self.log.cancel)
+            except (TypeError, RuntimeError):
+                pass
+            self.log.parent = None
+
     # ----- running ------------------------------------------------------------------------
     def destination(self, table):
         return f"ogr:dbname='{self.gpkg}' table=\"{table}\" (geom)"

@@ -54,11 +54,19 @@ class RunRecipeAlgorithm(CompositeIndexAlgorithm):
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context) or None
         if folder and folder.startswith("TEMPORARY_OUTPUT"):
             folder = None
+        runner, message = None, None
         try:
             runner = RecipeRunner(path, context, feedback, output_folder=folder)
             result = runner.run()
-        except (RecipeError, CompositeIndexError) as err:
-            raise QgsProcessingException(str(err)) from err
+        except (RecipeError, CompositeIndexError, QgsProcessingException) as err:
+            # raised afresh below, so the traceback keeps no frame holding the run's layers
+            message = str(err)
+        finally:
+            if runner is not None:
+                runner.release()  # no layer may outlive the run (nor QGIS, in scripts and tests)
+            runner = None
+        if message is not None:
+            raise QgsProcessingException(message)
         feedback.pushInfo("Results: " + ", ".join(sorted(result["LAYERS"])))
         return {"RESULTS": result["RESULTS"], "PROJECT": result["PROJECT"], "LOG": result["LOG"],
                 "FOLDER": result["FOLDER"], "SKIPPED": ",".join(result["SKIPPED"])}
