@@ -15,7 +15,6 @@ from qgis.core import (
     QgsPointXY,
     QgsProcessingContext,
     QgsProcessingException,
-    QgsProcessingFeedback,
     QgsRectangle,
     QgsSpatialIndex,
     QgsVectorFileWriter,
@@ -24,23 +23,9 @@ from qgis.core import (
 
 from composite_index_plugin.core.geometry import points_in_zones, rings_from_wkb
 from composite_index_plugin.processing.io_points import expression_to_ogr_sql
+from tests.helpers import RecordingFeedback as Feedback
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "west_yorkshire")
-
-
-class Feedback(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.text = []
-
-    def pushInfo(self, info):
-        self.text.append(info)
-
-    def reportError(self, error, fatalError=False):
-        self.text.append(error)
-
-    def all(self):
-        return "\n".join(self.text)
 
 
 def run(alg, params, feedback=None):

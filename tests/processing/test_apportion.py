@@ -8,23 +8,12 @@ from qgis.core import (
     QgsGeometry,
     QgsProcessingContext,
     QgsProcessingException,
-    QgsProcessingFeedback,
     QgsVectorLayer,
 )
 
+from tests.helpers import RecordingFeedback as Feedback
+
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "west_yorkshire")
-
-
-class Feedback(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.text = []
-
-    def pushInfo(self, info):
-        self.text.append(info)
-
-    def reportError(self, error, fatalError=False):
-        self.text.append(error)
 
 
 def run(alg, params, feedback=None):
