@@ -77,6 +77,17 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
     def icon(self):
         return QIcon(resource_path("icons", "icon.svg"))
 
+    def style(self, context, dest_id, style_name, field=None, feedback=None):
+        """Style the output ``dest_id`` when Processing loads it (resources/styles/<name>.qml).
+        Styling never fails a run: a problem is only reported."""
+        try:
+            from composite_index_plugin.processing.styling import style_output
+
+            style_output(self, context, dest_id, style_name, field)
+        except Exception as err:  # noqa: BLE001 - an unstyled layer beats a failed run
+            if feedback is not None:
+                feedback.reportError(f"Could not attach the {style_name} style: {err}", False)
+
     def run_core(self, func, *args, **kwargs):
         """Call a core function, turning its errors into QgsProcessingException."""
         try:

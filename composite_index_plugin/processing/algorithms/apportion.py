@@ -184,6 +184,7 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
         dest = write_with_columns(self, parameters, context, zones, frame, "OUTPUT", feedback,
                                   source_layer=self.parameterAsVectorLayer(parameters, "ZONES",
                                                                            context))
+        self.style(context, dest, "index_score", out_field, feedback)
         return {"OUTPUT": dest, "TOTAL": result.passed_on, "UNCOVERED": result.uncovered}
 
 

@@ -181,6 +181,7 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
                                   feedback=None)
         gaps_dest = write_table(self, parameters, self.GAPS, context, result.gaps)
         feedback.setProgress(100)
+        self.style(context, dest, "change_diverging", feedback=feedback)
         return {self.OUTPUT: dest, self.GAPS: gaps_dest}
 
 

@@ -270,6 +270,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             if self._fill_gpkg(dest_id, spec, ids, a[idx], b[idx], feedback):
                 feedback.pushInfo(f"{len(idx):,} cells written (0 clipped).")
                 write_grid_abstract(dest_id, context, grid_abstract(spec), feedback)
+                self.style(context, dest_id, "area_outline", feedback=feedback)
                 return {"OUTPUT": dest_id, "CELLS": len(idx), "GRID": spec.describe()}
             sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields,
                                                  QgsWkbTypes.MultiPolygon, crs)
@@ -299,8 +300,8 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         del sink  # close (flush) the output before its metadata is written
         feedback.pushInfo(f"{len(idx):,} cells written ({int(clipped.sum()):,} clipped).")
         write_grid_abstract(dest_id, context, grid_abstract(spec), feedback)
+        self.style(context, dest_id, "area_outline", feedback=feedback)
         return {"OUTPUT": dest_id, "CELLS": len(idx), "GRID": spec.describe()}
-
 
     @staticmethod
     def _fill_gpkg(dest_id, spec, ids, a, b, feedback):

@@ -380,6 +380,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         dest_out = write_by_fid(self, parameters, self.OUTPUT, context, areas, polygons,
                                 area_fids)
         dest_table = write_table(self, parameters, self.TABLE, context, table)
+        self.style(context, dest_out, "area_summary", feedback=feedback)
         return {self.OUTPUT: dest_out, self.TABLE: dest_table}
 
 
