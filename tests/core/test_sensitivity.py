@@ -229,3 +229,239 @@ def test_grid_jitter_runs():
     assert a.zones["p_top_decile"][centre] == 1
     with pytest.raises(CompositeIndexError, match="size jitter must be within 0 and 1"):
         SquareGridJitter(x0, y0, x1, y1, 100.0, 0, 0, values, [], size_jitter=1.5)
+
+
+# ------------------------------------------------------------ sampled (any shape) grid jitter
+def _clip_area(subject, clipper):
+    """Area of convex polygon ``subject`` clipped by convex anticlockwise ``clipper``
+    (Sutherland-Hodgman, then the shoelace formula): an exact reference for the overlaps."""
+    out = [np.asarray(p, dtype=float) for p in subject]
+    for i in range(len(clipper)):
+        p, q = clipper[i], clipper[(i + 1) % len(clipper)]
+        inp, out = out, []
+
+        def side(z, p=p, q=q):
+            return (q[0] - p[0]) * (z[1] - p[1]) - (q[1] - p[1]) * (z[0] - p[0])
+
+        for j in range(len(inp)):
+            c, d = inp[j], inp[(j + 1) % len(inp)]
+            sc, sd = side(c), side(d)
+            if sc >= 0:
+                out.append(c)
+            if (sc >= 0) != (sd >= 0):
+                out.append(c + sc / (sc - sd) * (d - c))
+        if not out:
+            return 0.0
+    pts = np.array(out)
+    x, y = pts[:, 0], pts[:, 1]
+    return 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
+def _cells(shape, extent=400.0, size=100.0):
+    from composite_index_plugin.core.grid import GridSpec
+
+    return GridSpec(shape, size, 0.0, 0.0).cells_in_box(0.0, 0.0, extent, extent)
+
+
+def test_cell_samples_equal_area_midpoints():
+    from composite_index_plugin.core.sensitivity import cell_samples
+
+    x, y, zone, w = cell_samples("hex_flat", 2.0, 0.0, 0.0, [0], [0])
+    assert len(x) == 54 and np.all(zone == 0)
+    # hexagon of width 2: area sqrt(3)/2 * 4; the midpoints are symmetric about the centre
+    assert w.sum() == pytest.approx(2 * np.sqrt(3)) and np.allclose(w, w[0])
+    assert x.mean() == pytest.approx(0, abs=1e-12) and y.mean() == pytest.approx(0, abs=1e-12)
+    # sub-triangle centroids, e.g. the one in the corner of the first triangle at the centre:
+    # (centre + centre + V0/3 + ...) = (V0 + V1) / 9 with V0 = (R, 0), V1 = (R/2, 1), R = 2/sqrt3
+    r = 2 / np.sqrt(3)
+    assert np.any(np.isclose(x, 1.5 * r / 9) & np.isclose(y, 1 / 9))
+    x, y, zone, w = cell_samples("square", 10.0, 5.0, 0.0, [2], [1], k=2)
+    assert sorted(zip(x, y)) == [(17.5, 22.5), (17.5, 27.5), (22.5, 22.5), (22.5, 27.5)]
+    assert list(w) == [25.0] * 4
+
+
+@pytest.mark.parametrize("shape", ["square", "hex_flat", "hex_pointy"])
+def test_sampled_jitter_identity_and_totals(shape):
+    from composite_index_plugin.core.sensitivity import SampledGridJitter
+
+    a, b = _cells(shape)
+    rng = np.random.default_rng(3)
+    n = len(a)
+    values = pd.DataFrame({"count": rng.poisson(4, n).astype(float),
+                           "population": rng.integers(50, 150, n).astype(float),
+                           "rate": rng.uniform(0, 1, n)})
+    values.loc[3, "rate"] = np.nan
+    jit = SampledGridJitter.from_cells(shape, 100.0, 0.0, 0.0, a, b, values,
+                                       ["count", "population"])
+    frame, area, fa, fb, back = jit.reapportion(100.0, 0.0, 0.0)
+    pd.testing.assert_frame_equal(frame.iloc[back].reset_index(drop=True), values)
+    assert list(fa[back]) == list(a) and list(fb[back]) == list(b)
+    full = 100.0 ** 2 * (1 if shape == "square" else np.sqrt(3) / 2)
+    assert np.allclose(area, full)
+    for _ in range(5):
+        size, x0, y0 = jit.draw(rng)
+        frame, area, fa, fb, back = jit.reapportion(size, x0, y0)
+        # counts and denominators are shared out, so their totals stay exactly the same
+        assert frame["count"].sum() == pytest.approx(values["count"].sum(), rel=1e-12)
+        assert frame["population"].sum() == pytest.approx(values["population"].sum(), rel=1e-12)
+        assert area.sum() == pytest.approx(n * full, rel=1e-12)
+        assert np.all((back >= 0) & (back < len(frame)))
+        assert np.nanmin(frame["rate"]) >= 0 and np.nanmax(frame["rate"]) <= 1
+
+
+def test_sampled_jitter_agrees_with_exact_square():
+    """On squares the quadrature shares agree with SquareGridJitter's exact ones: every share
+    within 2/k (the bound in SampledGridJitter's docstring, k = 7), mean error below 0.04."""
+    from composite_index_plugin.core.sensitivity import SampledGridJitter, SquareGridJitter
+
+    row, col = _cells("square")
+    n = len(row)
+    values = pd.DataFrame(np.eye(n), columns=[f"e{i}" for i in range(n)])
+    exact = SquareGridJitter(col * 100.0, row * 100.0, col * 100.0 + 100, row * 100.0 + 100,
+                             100.0, 0.0, 0.0, values, list(values.columns))
+    sampled = SampledGridJitter.from_cells("square", 100.0, 0.0, 0.0, row, col, values,
+                                           list(values.columns))
+    errs = []
+    for seed in range(10):
+        draw_e = exact.draw(np.random.default_rng(seed))
+        draw_s = sampled.draw(np.random.default_rng(seed))
+        assert draw_s == pytest.approx(draw_e)
+        fe, ae, re_, ce, be = exact.reapportion(*draw_e)
+        fs, as_, rs, cs_, bs = sampled.reapportion(*draw_s)
+        # every sampled cell is an exact one (slivers between sample points may be missing)
+        ke = pd.Series(np.arange(len(re_)), index=list(zip(re_, ce)))
+        pos = ke.loc[list(zip(rs, cs_))].to_numpy()
+        assert len(re_) - 12 <= len(rs) <= len(re_)
+        assert np.array_equal(pos[bs], be)  # the same centre cells
+        got = np.zeros((len(re_), n))
+        got[pos] = fs.to_numpy()
+        want = fe.to_numpy()
+        errs.append(np.abs(got - want)[(got > 0) | (want > 0)])
+        got_area = np.zeros(len(re_))
+        got_area[pos] = as_
+        assert np.abs(got_area - ae).max() <= 2 / 7 * 100.0 ** 2
+        assert got_area.sum() == pytest.approx(ae.sum())
+    errs = np.concatenate(errs)
+    assert errs.max() <= 2 / 7 and errs.mean() < 0.04
+
+
+@pytest.mark.parametrize("shape", ["hex_flat", "hex_pointy"])
+def test_sampled_jitter_hex_shares_against_polygon_clipping(shape):
+    from composite_index_plugin.core.grid import GridSpec
+    from composite_index_plugin.core.sensitivity import SampledGridJitter
+
+    a, b = _cells(shape, extent=250.0)
+    n = len(a)
+    values = pd.DataFrame(np.eye(n), columns=[f"e{i}" for i in range(n)])
+    jit = SampledGridJitter.from_cells(shape, 100.0, 0.0, 0.0, a, b, values,
+                                       list(values.columns))
+    rng = np.random.default_rng(11)
+    cell_area = np.sqrt(3) / 2 * 100.0 ** 2
+    zone_v = GridSpec(shape, 100.0).vertices(a, b)[:, :-1]
+    errs, area_errs = [], []
+    for _ in range(6):
+        size, x0, y0 = jit.draw(rng)
+        frame, area, fa, fb, back = jit.reapportion(size, x0, y0)
+        grid = GridSpec(shape, size, x0, y0)
+        # every jittered cell that may touch the zones (a superset), overlaps by clipping
+        ja, jb = grid.cells_in_box(-100.0, -100.0, 350.0, 350.0)
+        cell_v = grid.vertices(ja, jb)[:, :-1]
+        exact = np.array([[_clip_area(zone_v[i], cell_v[c]) for i in range(n)]
+                          for c in range(len(ja))]) / cell_area
+        assert np.allclose(exact.sum(axis=0), 1.0)  # the reference covers every zone
+        ke = pd.Series(np.arange(len(ja)), index=list(zip(ja, jb)))
+        pos = ke.loc[list(zip(fa, fb))].to_numpy()
+        got = np.zeros_like(exact)
+        got[pos] = frame.to_numpy()
+        overlap = (got > 0) | (exact > 0)
+        errs.append(np.abs(got - exact)[overlap])
+        # cell areas: the whole-cell area sqrt(3)/2 s^2 where the zones cover the cell
+        got_area = np.zeros(len(ja))
+        got_area[pos] = area
+        area_errs.append(np.abs(got_area - exact.sum(axis=1) * cell_area) / cell_area)
+        inside = exact.sum(axis=1) * cell_area > np.sqrt(3) / 2 * size ** 2 * (1 - 1e-9)
+        assert inside.sum() >= 2
+        assert got_area[inside].mean() == pytest.approx(np.sqrt(3) / 2 * size ** 2, rel=0.05)
+    area_errs = np.concatenate(area_errs)
+    assert area_errs.max() < 0.2
+    errs = np.concatenate(errs)
+    assert errs.max() < 0.12 and errs.mean() < 0.025
+
+
+def test_sampled_jitter_from_polygons_and_centre_fallback():
+    from composite_index_plugin.core.sensitivity import SampledGridJitter, polygon_samples
+
+    # an L-shaped zone (area 3) and a unit square east of it
+    ell = [np.array([[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2], [0, 0]], dtype=float)]
+    sq = [np.array([[2, 0], [3, 0], [3, 1], [2, 1], [2, 0]], dtype=float)]
+    x, y, zone, w = polygon_samples([ell, sq], m=4)
+    # 4 x 4 lattice over the L's 2 x 2 box: 12 points inside, each 3 / 12
+    assert np.count_nonzero(zone == 0) == 12 and np.allclose(w[zone == 0], 0.25)
+    assert np.count_nonzero(zone == 1) == 16 and np.allclose(w[zone == 1], 1 / 16)
+    values = pd.DataFrame({"n": [30.0, 8.0]})
+    # the L's centre point (1.5, 1.5) lies outside it
+    jit = SampledGridJitter("square", 1.0, 0.0, 0.0, (x, y, zone, w), [1.5, 2.5], [1.5, 0.5],
+                            values, ["n"])
+    frame, area, row, col, back = jit.reapportion(2.0, 0.0, 0.0)
+    got = {(r, c): v for r, c, v in zip(row, col, frame["n"])}
+    # cells of 2: (0, 0) holds all of the L but its top-right quarter; (0, 1) the square
+    assert got == {(0, 0): 30.0, (0, 1): 8.0}
+    assert list(area) == [3.0, 1.0]
+    assert list(back) == [0, 1]
+    jit2 = SampledGridJitter("square", 1.0, 0.0, 0.0, (x, y, zone, w), [1.5, 2.5],
+                             [1.5, 0.5], values, ["n"])
+    frame, area, row, col, back = jit2.reapportion(1.0, 0.0, 0.0)
+    # (1, 1) is empty: the L goes back to a cell with its largest share (each holds 10)
+    assert back[0] >= 0 and (row[back[0]], col[back[0]]) in {(0, 0), (0, 1), (1, 0)}
+    assert frame["n"].sum() == pytest.approx(38.0)
+    with pytest.raises(CompositeIndexError, match="zone row 1 has none"):
+        SampledGridJitter("square", 1.0, 0, 0, (x[zone == 0], y[zone == 0], zone[zone == 0],
+                                                w[zone == 0]), [0, 0], [0, 0], values, ["n"])
+
+
+def test_sampled_jitter_hex_runs_widen_and_repeat():
+    from composite_index_plugin.core.grid import GridSpec
+    from composite_index_plugin.core.neighbours import hex_contiguity
+    from composite_index_plugin.core.sensitivity import SampledGridJitter
+
+    g = GridSpec("hex_pointy", 100.0)
+    q, r = g.cells_in_box(0.0, 0.0, 1500.0, 1200.0)
+    cx, cy = g.centres(q, r)
+    rng = np.random.default_rng(2)
+    hot = np.exp(-((cx - 500) ** 2 + (cy - 500) ** 2) / 2.0e5) * 20
+    values = pd.DataFrame({f"f{i}": rng.poisson(hot + 1).astype(float) for i in range(3)})
+    values["population"] = 100.0
+    spec = {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": {
+        "victims": {"field": "f0", "measure": "rate", "denominator": "population"},
+        "locations": {"field": "f1", "measure": "volume"}}}, {"name": "j", "indicators": {
+            "victims": {"field": "f2", "measure": "volume", "scaling": "rank"}}}]}]}
+    fixed = SampledGridJitter.from_cells("hex_pointy", 100.0, 0.0, 0.0, q, r, values,
+                                         list(values.columns), size_jitter=0.0, offset=False)
+    same = run_sensitivity(values, spec, runs=2, seed=1, jitter=fixed,
+                           jitter_neighbours=lambda a, b: hex_contiguity(a, b))
+    assert np.array_equal(same.zones["median_rank"], same.zones["base_rank"].astype(float))
+    moving = SampledGridJitter.from_cells("hex_pointy", 100.0, 0.0, 0.0, q, r, values,
+                                          list(values.columns))
+    a = run_sensitivity(values, spec, runs=10, seed=4, jitter=moving)
+    b = run_sensitivity(values, spec, runs=10, seed=4, jitter=moving)
+    assert np.array_equal(a.ranks, b.ranks)
+    assert (a.zones["rank_p95"] - a.zones["rank_p05"]).mean() > 0
+    centre = int(np.argmin((cx - 500) ** 2 + (cy - 500) ** 2))
+    assert a.zones["p_top_decile"][centre] == 1
+
+
+def test_sampled_jitter_sparse_pairs_match_dense():
+    from composite_index_plugin.core.sensitivity import SampledGridJitter
+
+    a, b = _cells("hex_flat")
+    rng = np.random.default_rng(5)
+    values = pd.DataFrame({"n": rng.poisson(3, len(a)).astype(float),
+                           "v": rng.uniform(0, 1, len(a))})
+    dense = SampledGridJitter.from_cells("hex_flat", 100.0, 0.0, 0.0, a, b, values, ["n"])
+    sparse = SampledGridJitter.from_cells("hex_flat", 100.0, 0.0, 0.0, a, b, values, ["n"])
+    sparse.dense_limit = 0
+    for draw in [(80.0, 13.0, -40.0), (123.0, 7.0, 77.0)]:
+        got, want = sparse.reapportion(*draw), dense.reapportion(*draw)
+        pd.testing.assert_frame_equal(got[0], want[0])
+        for g, w in zip(got[1:], want[1:]):
+            assert np.allclose(g, w) and len(g) == len(w)
