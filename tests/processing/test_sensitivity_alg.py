@@ -134,3 +134,79 @@ def test_grid_jitter_needs_a_grid(provider):
     # the row of cells has no grid_* fields: jitter is refused with a warning, nothing else varies
     with pytest.raises(QgsProcessingException, match="Nothing to vary"):
         _run({"INPUT": zones(), "RUNS": 3, "CONCENTRATION": 0, "GRID_JITTER": True})
+
+
+def hex_grid(shape="hex_pointy", size=100.0, seed=5, clip_first=False):
+    """Hexagon cells laid out like Create grid's (fields grid_* and q/r), a planted hot spot
+    around (500, 400); ``clip_first``: the first cell is cut in half (a study-area edge)."""
+    from composite_index_plugin.core.grid import GridSpec
+
+    grid = GridSpec(shape, size)
+    q, r = grid.cells_in_box(0.0, 0.0, 1200.0, 900.0)
+    cx, cy = grid.centres(q, r)
+    rings = grid.vertices(q, r)
+    rng = np.random.default_rng(seed)
+    fields = ("field=cell_id:string&field=q:integer&field=r:integer&field=a_v:double"
+              "&field=a_l:double&field=r_v:double&field=d_l:double&field=population:double"
+              "&field=grid_shape:string&field=grid_size:double&field=grid_x0:double"
+              "&field=grid_y0:double")
+    layer = QgsVectorLayer(f"Polygon?crs=EPSG:27700&{fields}", "hex", "memory")
+    ids = grid.cell_ids(q, r)
+    feats = []
+    for i in range(len(q)):
+        hot = 15 * np.exp(-((cx[i] - 500) ** 2 + (cy[i] - 400) ** 2) / 60000)
+        f = QgsFeature(layer.fields())
+        f.setAttributes([ids[i], int(q[i]), int(r[i])]
+                        + [float(rng.poisson(hot + 1)) for _ in range(4)]
+                        + [100.0, shape, size, 0.0, 0.0])
+        wkt = "POLYGON((" + ",".join(f"{x!r} {y!r}" for x, y in rings[i]) + "))"
+        geom = QgsGeometry.fromWkt(wkt)
+        if clip_first and i == 0:
+            geom = geom.intersection(QgsGeometry.fromRect(QgsRectangle(
+                cx[i] - size, cy[i] - size, cx[i], cy[i] + size)))
+        f.setGeometry(geom)
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer, (cx, cy)
+
+
+@pytest.mark.parametrize("shape", ["hex_flat", "hex_pointy"])
+def test_grid_jitter_on_a_hex_grid_widens_intervals(provider, shape):
+    layer, (cx, cy) = hex_grid(shape, clip_first=True)
+    n = layer.featureCount()
+    params = {"INPUT": layer, "RUNS": 12, "SEED": 2, "CONCENTRATION": 5.0}
+    still = _run(params)["OUTPUT"]
+    moved = _run(dict(params, GRID_JITTER=True))["OUTPUT"]
+    again = _run(dict(params, GRID_JITTER=True))["OUTPUT"]
+    assert moved.featureCount() == n
+    w_still = _values(still, "rank_p95") - _values(still, "rank_p05")
+    w_moved = _values(moved, "rank_p95") - _values(moved, "rank_p05")
+    # the same seed draws the same weights; moving the grid as well widens the intervals
+    assert w_moved.mean() > 1.2 * w_still.mean()
+    assert np.array_equal(_values(moved, "median_rank"), _values(again, "median_rank"))
+    assert np.array_equal(_values(moved, "rank_p95"), _values(again, "rank_p95"))
+    # the planted hot spot's centre cell stays in the top decile in every run
+    centre = int(np.argmin((cx - 500) ** 2 + (cy - 400) ** 2))
+    p = _values(moved, "p_top_decile")
+    assert p[centre] == 1
+    assert np.all(np.isfinite(_values(moved, "median_rank")))
+
+
+def test_grid_jitter_hex_with_neighbours(provider):
+    """A spec with Gi* clustering needs neighbours on every jittered grid: the six hexagons."""
+    layer, (cx, cy) = hex_grid("hex_flat")
+    spec = json.loads(json.dumps(SPEC))
+    spec["themes"][1]["issues"][0]["indicators"]["locations"] = {
+        "field": "d_l", "measure": "clustering", "clustering": "gi_star", "scaling": "zscore"}
+    feedback = QgsProcessingFeedback()
+    import processing
+
+    res = processing.run("compositeindex:sensitivity", {
+        "INPUT": layer, "SPEC": json.dumps(spec), "RUNS": 6, "SEED": 3, "CONCENTRATION": 0,
+        "GRID_JITTER": True, "OUTPUT": "memory:"}, context=QgsProcessingContext(),
+        feedback=feedback)
+    out = res["OUTPUT"]
+    lo, hi = _values(out, "rank_p05"), _values(out, "rank_p95")
+    assert (hi - lo).max() > 0 and np.all(np.isfinite(lo))
+    centre = int(np.argmin((cx - 500) ** 2 + (cy - 400) ** 2))
+    assert _values(out, "p_top_decile")[centre] == 1

@@ -5,9 +5,13 @@ each run); this module reads the zones and the spec, builds what the spec needs 
 neighbours), measures the area overlaps and writes the outputs.
 
 ``GRID_JITTER`` varies the grid offset and cell size (the modifiable areal unit problem) on
-square grids made by ``creategrid`` (fields grid_shape, grid_size, grid_x0, grid_y0): each run
-shifts the grid by up to one cell and scales the cells by up to +-25 %, moving the zones'
-values onto it by areal weighting (``core.sensitivity.SquareGridJitter``).
+grids made by ``creategrid`` (fields grid_shape, grid_size, grid_x0, grid_y0): each run shifts
+the grid by up to one cell and scales the cells by up to +-25 %, moving the zones' values onto
+it by areal weighting: exactly on square grids (``core.sensitivity.SquareGridJitter``), by
+quadrature points on hexagon grids, flat-top or pointy-top (``SampledGridJitter``; whole cells
+get the regular 54-point pattern, cells clipped at the study-area edge a lattice kept inside
+their polygon). The jittered grid's neighbours, when the spec needs them, are its queen/rook
+contiguity (squares) or its six hexagon neighbours.
 """
 import json
 import os
@@ -77,9 +81,10 @@ def _measures(spec):
     return out
 
 
-def zone_geometry_arrays(source, fids, context):
+def zone_geometry_arrays(source, fids, context, planar=None):
     """Area (m^2), centroid x/y and extent (xmin, ymin, xmax, ymax) of every zone, in the order
-    of ``fids``; NaN where a zone has no geometry."""
+    of ``fids``; NaN where a zone has no geometry. ``planar``: an array to fill with the
+    planar areas (map units), when given."""
     pos = {int(f): k for k, f in enumerate(fids)}
     n = len(fids)
     area = np.zeros(n)
@@ -91,7 +96,10 @@ def zone_geometry_arrays(source, fids, context):
         geom = feature.geometry()
         if k is None or geom.isNull() or geom.isEmpty():
             continue
-        area[k] = area_m2(da, geom) if geom.area() > 0 else 0.0
+        plain = geom.area()
+        area[k] = area_m2(da, geom) if plain > 0 else 0.0
+        if planar is not None:
+            planar[k] = plain
         c = geom.centroid().asPoint()
         x[k], y[k] = c.x(), c.y()
         b = geom.boundingBox()
@@ -121,8 +129,60 @@ def spec_fields(spec):
     return list(dict.fromkeys(fields)), extensive
 
 
-def make_jitter(spec, frame, box, feedback):
-    """A SquareGridJitter for a square grid layer, or None (with a warning) when it is not one."""
+def zone_rings(source, fids, rows):
+    """Rings (``core.geometry`` form) of the zones at positions ``rows`` of ``fids``."""
+    from composite_index_plugin.core.geometry import rings_from_wkb
+
+    want = {int(fids[k]): i for i, k in enumerate(rows)}
+    out = [[] for _ in rows]
+    if not want:
+        return out
+    request = QgsFeatureRequest().setFilterFids(list(want)).setNoAttributes()
+    for feature in source.getFeatures(request):
+        geom = feature.geometry()
+        if not geom.isNull() and not geom.isEmpty():
+            out[want[feature.id()]] = rings_from_wkb(bytes(geom.asWkb()))
+    return out
+
+
+def hex_samples(grid, x, y, box, planar, rings_of):
+    """Quadrature points of the zones of a hexagon grid: whole cells (extent and area of a full
+    cell around the centroid) get ``cell_samples``, the others (clipped at the study-area edge)
+    ``polygon_samples`` of their polygon. Returns ``((x, y, zone, weight), n_clipped)``."""
+    from composite_index_plugin.core.grid import cell_area
+    from composite_index_plugin.core.sensitivity import cell_samples, polygon_samples
+
+    ok = np.isfinite(x) & np.isfinite(y)
+    a, b = grid.bin(np.where(ok, x, grid.x0), np.where(ok, y, grid.y0))
+    v = grid.vertices(a, b)
+    full = np.stack([v[:, :, 0].min(axis=1), v[:, :, 1].min(axis=1),
+                     v[:, :, 0].max(axis=1), v[:, :, 1].max(axis=1)], axis=1)
+    tol = 1e-6 * grid.size
+    whole = (ok & np.all(np.abs(box - full) <= tol, axis=1)
+             & (np.abs(planar - cell_area(grid.shape, grid.size)) <= tol * grid.size))
+    rows = np.flatnonzero(whole)
+    sx, sy, sz, sw = cell_samples(grid.shape, grid.size, grid.x0, grid.y0, a[rows], b[rows])
+    parts = [(sx, sy, rows[sz], sw)]
+    other = np.flatnonzero(~whole)
+    if len(other):
+        rings = rings_of(other)
+        empty = [int(k) for k, r in zip(other, rings) if not r]
+        if empty:
+            raise QgsProcessingException(
+                f"{len(empty)} zone(s) have no geometry (first: feature position {empty[0]}); "
+                "grid jitter needs every cell's polygon. Remove them or switch grid jitter off.")
+        px, py, pz, pw = polygon_samples(rings)
+        parts.append((px, py, other[pz], pw))
+    samples = tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+    return samples, len(other)
+
+
+def make_jitter(spec, frame, box, feedback, x=None, y=None, planar=None, rings_of=None):
+    """A grid jitter for a grid layer made by Create grid: ``SquareGridJitter`` on squares,
+    ``SampledGridJitter`` on hexagons (needs the centroids ``x``/``y``, the ``planar`` areas and
+    ``rings_of(rows)`` -> rings); None (with a warning) when the layer is not such a grid."""
+    from composite_index_plugin.core.grid import SHAPES, GridSpec
+
     missing = [f for f in ("grid_shape", "grid_size", "grid_x0", "grid_y0") if f not in frame.columns]
     if missing or len(frame) == 0:
         feedback.reportError(
@@ -131,9 +191,10 @@ def make_jitter(spec, frame, box, feedback):
             fatalError=False)
         return None
     shape = str(frame["grid_shape"].iloc[0])
-    if shape != "square":
-        feedback.reportError(f"Grid jitter works on square grids only (this grid is {shape}); "
-                             "the grid is not varied.", fatalError=False)
+    if shape not in SHAPES:
+        feedback.reportError(f"Grid jitter works on square and hexagon grids made by Create grid "
+                             f"(grid_shape {', '.join(SHAPES)}); this grid is '{shape}', so the "
+                             "grid is not varied.", fatalError=False)
         return None
     fields, extensive = spec_fields(spec)
     missing = [f for f in fields if f not in frame.columns]
@@ -143,11 +204,22 @@ def make_jitter(spec, frame, box, feedback):
     size = float(frame["grid_size"].iloc[0])
     x0 = float(frame["grid_x0"].iloc[0])
     y0 = float(frame["grid_y0"].iloc[0])
-    feedback.pushInfo(f"Grid jitter: square cells of {size:g} shifted by up to one cell and "
-                      "scaled by up to +-25 % in each run; values moved by areal weighting.")
     values = frame[fields].apply(lambda c: c.astype("float64"))
-    return cs.SquareGridJitter(box[:, 0], box[:, 1], box[:, 2], box[:, 3], size, x0, y0,
-                               values, extensive, size_jitter=0.25)
+    if shape == "square":
+        feedback.pushInfo(f"Grid jitter: square cells of {size:g} shifted by up to one cell and "
+                          "scaled by up to +-25 % in each run; values moved by areal weighting.")
+        return cs.SquareGridJitter(box[:, 0], box[:, 1], box[:, 2], box[:, 3], size, x0, y0,
+                                   values, extensive, size_jitter=0.25)
+    grid = GridSpec(shape, size, x0, y0)
+    samples, n_clipped = hex_samples(grid, x, y, box, planar, rings_of)
+    kind = "flat-top" if shape == "hex_flat" else "pointy-top"
+    feedback.pushInfo(
+        f"Grid jitter: {kind} hexagons of width {size:g} shifted by up to one cell and scaled by "
+        "up to +-25 % in each run; values moved by areal weighting estimated from "
+        f"{len(samples[0]):,} sample points ({n_clipped} cell(s) clipped at the edge sampled "
+        "from their polygon).")
+    return cs.SampledGridJitter(shape, size, x0, y0, samples, x, y, values, extensive,
+                                size_jitter=0.25)
 
 
 class SensitivityAlgorithm(CompositeIndexAlgorithm):
@@ -164,10 +236,13 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
         "of its rank over the runs), p_top_decile (share of runs in which it is in the top "
         "decile) and robust_priority (1 when p_top_decile >= 0.8). Per area (optional) the same "
         "for the area ranks (population-weighted mean score).\n\nGRID_JITTER varies the grid "
-        "offset (up to one cell) and the cell size (+-25 %) on square grids made by Create grid, "
-        "moving the zones' counts onto each jittered grid by areal weighting (counts are assumed "
-        "spread evenly within a cell); each cell then takes the score of the jittered cell that "
-        "holds its centre."
+        "offset (up to one cell) and the cell size (+-25 %) on square or hexagon (flat-top or "
+        "pointy-top) grids made by Create grid, moving the zones' counts onto each jittered grid "
+        "of the same shape by areal weighting (counts are assumed spread evenly within a cell; "
+        "on hexagons the overlaps are estimated from about 50 sample points per cell, within a "
+        "few per cent); each cell then takes the score of the jittered cell that holds its "
+        "centre. With neighbours in the spec, the jittered grid uses queen or rook contiguity "
+        "(squares) or its six hexagon neighbours."
     )
 
     INPUT = "INPUT"
@@ -201,7 +276,7 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
             self.SCALINGS, self.tr("Scalings to draw from (e.g. zscore, minmax, rank)"),
             headers=[self.tr("Scaling")], optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
-            self.GRID_JITTER, self.tr("Vary grid offset and cell size (square grids)"),
+            self.GRID_JITTER, self.tr("Vary grid offset and cell size (square or hexagon grids)"),
             defaultValue=False))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.AREAS, self.tr("Areas"), [QgsProcessing.TypeVectorPolygon], optional=True))
@@ -236,11 +311,13 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
         zone_area = neighbours = jitter = jitter_nb = None
         needs_nb = engine.spec_needs(spec)[1]
         if "density" in measures or needs_nb or grid_jitter:
-            zone_area, x, y, box = zone_geometry_arrays(source, fids, context)
+            planar = np.zeros(len(fids))
+            zone_area, x, y, box = zone_geometry_arrays(source, fids, context, planar)
             if needs_nb:  # the same neighbours as buildindex (default queen contiguity)
                 neighbours = zone_neighbours(source, spec, fids, feedback)
             if grid_jitter:
-                jitter = self.run_core(make_jitter, spec, frame, box, feedback)
+                jitter = self.run_core(make_jitter, spec, frame, box, feedback, x, y, planar,
+                                       lambda rows: zone_rings(source, fids, rows))
                 if jitter is not None and needs_nb:
                     method = (spec.get("neighbours") or {}).get("method", "queen")
                     if method not in ("queen", "rook"):
@@ -249,8 +326,12 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
                             "or rook neighbours in the spec, or switch grid jitter off.")
                     from composite_index_plugin.core import neighbours as nb
 
-                    def jitter_nb(row, col, queen=method == "queen"):
-                        return nb.grid_contiguity(row, col, queen=queen)
+                    if isinstance(jitter, cs.SampledGridJitter):  # hexagons: queen = rook
+                        def jitter_nb(q, r):
+                            return nb.hex_contiguity(q, r)
+                    else:
+                        def jitter_nb(row, col, queen=method == "queen"):
+                            return nb.grid_contiguity(row, col, queen=queen)
 
         area_names, overlaps, population, area_fids = [], None, None, None
         if areas is not None:
