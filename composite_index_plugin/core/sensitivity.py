@@ -418,6 +418,7 @@ class SampledGridJitter:
             raise CompositeIndexError(
                 "Grid jitter needs sample points with positive weights for every zone"
                 + (f" (zone row {bad} has none)." if bad >= 0 else "."))
+        self.counts = counts
         self.first = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.zone_w = np.bincount(self.sz, weights=self.sw, minlength=n)
         self.cx = np.asarray(centre_x, dtype="float64")
@@ -463,9 +464,10 @@ class SampledGridJitter:
     def _pairs(self, a, b):
         """(zone, a, b, weight) of every (zone, jittered cell) with sample points in common."""
         n = len(self.zone_w)
-        da = a - a[self.first][self.sz]
-        db = b - b[self.first][self.sz]
-        k = int(max(np.abs(da).max(), np.abs(db).max())) if len(da) else 0
+        a0, b0 = a[self.first], b[self.first]
+        da = a - np.repeat(a0, self.counts)
+        db = b - np.repeat(b0, self.counts)
+        k = int(max(-da.min(), da.max(), -db.min(), db.max())) if len(da) else 0
         w = 2 * k + 1
         limit = max(4 * len(a), 1 << 20) if self.dense_limit is None else self.dense_limit
         if n * w * w <= limit:
@@ -474,8 +476,8 @@ class SampledGridJitter:
             hit = np.flatnonzero(tot > 0)
             zone = hit // (w * w)
             loc = hit % (w * w)
-            pa = a[self.first][zone] + loc // w - k
-            pb = b[self.first][zone] + loc % w - k
+            pa = a0[zone] + loc // w - k
+            pb = b0[zone] + loc % w - k
             return zone, pa, pb, tot[hit]
         from composite_index_plugin.core.grid import encode_keys
 
