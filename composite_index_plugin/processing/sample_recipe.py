@@ -89,7 +89,7 @@ def sample_recipe(year, out_folder, previous=None, use_csv=None):
                                            "layer": "hotspots"}],
                              "labels": [str(prev_year), str(year)]}
         recipe["baseline"] = {"read": f"{prev_folder}/baseline.json"}
-        recipe["sensitivity"] = {"runs": 200, "seed": 7, "concentration": 20}
+        recipe["sensitivity"] = {"runs": 200, "seed": 7, "concentration": 20, "grid_jitter": True}
     return recipe
 
 
