@@ -7,8 +7,8 @@ from qgis.core import (
     QgsGeometry,
     QgsPointXY,
     QgsProcessingContext,
-    QgsProcessingFeedback,
     QgsProcessingException,
+    QgsProcessingFeedback,
     QgsVectorLayer,
 )
 
