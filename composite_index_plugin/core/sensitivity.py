@@ -174,6 +174,29 @@ def _varies_weights(concentration):
     return concentration is not None and concentration > 0 and math.isfinite(concentration)
 
 
+def _move_values(values, extensive, intensive, zone, cell, n_cells, part, share):
+    """Zone values onto cells, from (zone, cell) pieces of overlap ``part`` (area) and ``share``
+    (of the zone): extensive columns (counts, denominators) are split by share and summed,
+    the others are overlap-weighted means. Missing values are left out; a cell with no value
+    gets NaN."""
+    out = {}
+    for c in extensive:
+        v = values[c].to_numpy("float64")[zone]
+        ok = np.isfinite(v)
+        total = np.bincount(cell, weights=np.where(ok, v * share, 0.0), minlength=n_cells)
+        seen = np.bincount(cell, weights=ok * part, minlength=n_cells)
+        total[seen == 0] = np.nan
+        out[c] = total
+    for c in intensive:
+        v = values[c].to_numpy("float64")[zone]
+        ok = np.isfinite(v)
+        num = np.bincount(cell, weights=np.where(ok, v * part, 0.0), minlength=n_cells)
+        den = np.bincount(cell, weights=ok * part, minlength=n_cells)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[c] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return pd.DataFrame(out, columns=list(values.columns))
+
+
 class SquareGridJitter:
     """Areal re-apportionment of zone values onto shifted and rescaled square grids.
 
@@ -250,22 +273,8 @@ class SquareGridJitter:
         n_cells = len(uniq)
         cell_area = np.bincount(cell, weights=part, minlength=n_cells)
         share = part / zone_area[zone_idx]
-        out = {}
-        for c in self.extensive:
-            v = self.values[c].to_numpy("float64")[zone_idx]
-            ok = np.isfinite(v)
-            total = np.bincount(cell, weights=np.where(ok, v * share, 0.0), minlength=n_cells)
-            seen = np.bincount(cell, weights=ok * part, minlength=n_cells)
-            total[seen == 0] = np.nan
-            out[c] = total
-        for c in self.intensive:
-            v = self.values[c].to_numpy("float64")[zone_idx]
-            ok = np.isfinite(v)
-            num = np.bincount(cell, weights=np.where(ok, v * part, 0.0), minlength=n_cells)
-            den = np.bincount(cell, weights=ok * part, minlength=n_cells)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[c] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-        frame = pd.DataFrame(out, columns=list(self.values.columns))
+        frame = _move_values(self.values, self.extensive, self.intensive, zone_idx, cell, n_cells,
+                             part, share)
         col_of = (uniq // 4294967296).astype("int64")
         row_of = (uniq % 4294967296 - 2147483648).astype("int64")
         centre_keys = (np.floor((self.cx - x0) / size).astype("int64") * 4294967296
@@ -506,22 +515,8 @@ class SampledGridJitter:
         n_cells = len(uniq)
         area = np.bincount(cell, weights=part, minlength=n_cells)
         share = part / self.zone_w[zone]
-        out = {}
-        for c in self.extensive:
-            v = self.values[c].to_numpy("float64")[zone]
-            ok = np.isfinite(v)
-            total = np.bincount(cell, weights=np.where(ok, v * share, 0.0), minlength=n_cells)
-            seen = np.bincount(cell, weights=ok * part, minlength=n_cells)
-            total[seen == 0] = np.nan
-            out[c] = total
-        for c in self.intensive:
-            v = self.values[c].to_numpy("float64")[zone]
-            ok = np.isfinite(v)
-            num = np.bincount(cell, weights=np.where(ok, v * part, 0.0), minlength=n_cells)
-            den = np.bincount(cell, weights=ok * part, minlength=n_cells)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[c] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-        frame = pd.DataFrame(out, columns=list(self.values.columns))
+        frame = _move_values(self.values, self.extensive, self.intensive, zone, cell, n_cells,
+                             part, share)
         a_of = (uniq >> 32).astype("int64")
         b_of = ((uniq & 0xFFFFFFFF) - (1 << 31)).astype("int64")
         ca, cb = spec.bin(self.cx, self.cy)
