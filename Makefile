@@ -1,22 +1,32 @@
 # Composite Index: developer commands. `make demo` and `make test` are all a new machine needs.
+# QGIS=3.40 (or 3.44, 3.22, all; comma lists too) runs a target on that QGIS version instead of the
+# host's, in a cached Debian chroot (scripts/qgis_matrix.sh): `make test QGIS=3.40`.
 SHELL := /bin/bash
-PY := .venv/bin/python
+VENV ?= .venv
+REF_VENV ?= .venv-ref
+PY := $(VENV)/bin/python
+export VENV REF_VENV
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 ZIP := dist/composite_index_plugin-$(VERSION).zip
 QGIS_PLUGINS_DIR ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default/python/plugins
+QGIS ?=
 
-.PHONY: setup test test-core demo bench lint package install clean
+.PHONY: setup test test-core demo bench lint package install clean matrix
 
+ifneq ($(strip $(QGIS)),)
+test test-core demo bench lint package:
+	@bash scripts/qgis_matrix.sh $(QGIS) $@
+else
 setup:
 	@bash scripts/setup.sh
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests $(PYTEST_ARGS)
 
 test-core: setup
-	$(PY) -m pytest -q tests/core
+	$(PY) -m pytest -q tests/core $(PYTEST_ARGS)
 
 demo: setup
 	$(PY) scripts/demo.py $(DEMO_ARGS)
@@ -29,6 +39,11 @@ lint: setup
 
 package: setup
 	$(PY) scripts/package.py --out $(ZIP)
+endif
+
+# every QGIS version of the matrix, one after the other (what CI runs)
+matrix:
+	@bash scripts/qgis_matrix.sh all test
 
 install: package
 	mkdir -p "$(QGIS_PLUGINS_DIR)"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a Debian 12 / Ubuntu machine: QGIS from the OS packages, a venv over the
-# system Python (with system site packages, so it sees PyQGIS), and the test tools.
+# Idempotent set-up for a Debian 12 / 13 / Ubuntu machine: QGIS from the OS packages, a venv over
+# the system Python (with system site packages, so it sees PyQGIS), and the test tools.
+# VENV (default .venv) and REF_VENV (default .venv-ref) name the venvs; the QGIS version matrix
+# (scripts/qgis_matrix.sh) gives each Debian chroot its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYS_PY=/usr/bin/python3
+VENV=${VENV:-.venv}
 APT_PACKAGES="qgis python3-qgis python3-gdal python3-numpy python3-pandas xvfb python3-venv python3-pip"
 
 as_root() {
@@ -23,11 +26,11 @@ if [ -n "$missing" ] || ! "$SYS_PY" -c "import qgis.core" >/dev/null 2>&1; then
     $APT_PACKAGES >/dev/null
 fi
 
-stamp=.venv/.requirements-dev.txt
-if [ ! -x .venv/bin/python ] || ! cmp -s requirements-dev.txt "$stamp"; then
-  echo "setup: creating .venv over the system Python"
-  [ -x .venv/bin/python ] || "$SYS_PY" -m venv --system-site-packages .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-dev.txt
+stamp="$VENV/.requirements-dev.txt"
+if [ ! -x "$VENV/bin/python" ] || ! cmp -s requirements-dev.txt "$stamp"; then
+  echo "setup: creating $VENV over the system Python"
+  [ -x "$VENV/bin/python" ] || "$SYS_PY" -m venv --system-site-packages "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements-dev.txt
   cp requirements-dev.txt "$stamp"
 fi
 
@@ -36,7 +39,7 @@ if [ -f scripts/setup_ref.sh ]; then
   bash scripts/setup_ref.sh
 fi
 
-# PostgreSQL 15 + PostGIS 3 for the PostGIS tests (each test run starts its own throwaway cluster).
+# PostgreSQL + PostGIS 3 (the version the OS ships) for the PostGIS tests (each test run starts its own throwaway cluster).
 if [ -f scripts/setup_postgis.sh ]; then
   bash scripts/setup_postgis.sh
 fi

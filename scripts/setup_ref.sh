@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYS_PY=/usr/bin/python3
-VENV=.venv-ref
+VENV=${REF_VENV:-.venv-ref}
 # Pinned: esda/libpysal match the versions the reference data in tests/data/pysal come from;
 # the rest is what pip resolved for them on Python 3.11 (Debian 12).
 PINS="esda==2.9.0

@@ -11,10 +11,10 @@ import pytest
 
 from composite_index_plugin.core import measures
 from composite_index_plugin.core.errors import CompositeIndexError
+from tests.reference import REF_PY, require_reference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STL = os.path.join(ROOT, "tests", "data", "pysal", "stl")
-REF_PY = os.path.join(ROOT, ".venv-ref", "bin", "python")
 
 
 def csr(lists):
@@ -178,8 +178,7 @@ print(json.dumps({"eb": Empirical_Bayes(e, b).r.ravel().tolist(),
 
 
 def esda(e, b, lists):
-    if not os.path.exists(REF_PY):
-        pytest.skip("reference venv .venv-ref with esda missing (scripts/setup_ref.sh makes it)")
+    require_reference()
     payload = json.dumps({"e": e.tolist(), "b": b.tolist(), "lists": lists})
     done = subprocess.run([REF_PY, "-c", ESDA_SCRIPT], input=payload, capture_output=True, text=True,
                           timeout=120, check=True)

@@ -20,9 +20,10 @@ from composite_index_plugin.core.neighbours import (
     min_band_all_have_neighbour,
     read_gal,
 )
+from tests.reference import REF_PY, require_reference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-REF_PY = os.path.join(ROOT, ".venv-ref", "bin", "python")
+
 PYSAL = os.path.join(ROOT, "tests", "data", "pysal")
 GAL = os.path.join(PYSAL, "columbus", "columbus.gal")
 
@@ -68,18 +69,8 @@ json.dump(out, sys.stdout)
 '''
 
 
-def esda_available():
-    if not os.path.exists(REF_PY):
-        return False
-    done = subprocess.run([REF_PY, "-c", "import esda, libpysal"], capture_output=True)
-    return done.returncode == 0
-
-
-pytestmark = pytest.mark.skipif(
-    not esda_available(), reason="reference venv .venv-ref missing: run scripts/setup_ref.sh")
-
-
 def run_reference(cases):
+    require_reference()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     done = subprocess.run([REF_PY, "-c", REFERENCE], input=json.dumps(cases), text=True,
                           capture_output=True, env=env, timeout=300)

@@ -1,7 +1,8 @@
-"""A throwaway PostgreSQL 15 + PostGIS 3 cluster in a temporary folder on a free local port.
+"""A throwaway PostgreSQL + PostGIS 3 cluster in a temporary folder on a free local port.
 
 Used by the PostGIS tests (``tests/postgis/conftest.py``) and by ``benchmarks/bench_postgis.py``.
-Needs the Debian packages ``postgresql-15`` and ``postgresql-15-postgis-3`` (``scripts/setup_postgis.sh``
+Needs the OS's PostgreSQL server and PostGIS packages (``postgresql-<N>`` and
+``postgresql-<N>-postgis-3``, N = 15 on Debian 12, 17 on Debian 13; ``scripts/setup_postgis.sh``
 installs them). PostgreSQL refuses to run as root, so when the tests run as root the cluster is
 created and started as the ``postgres`` system user (``runuser``) in a folder that user owns.
 
@@ -16,7 +17,15 @@ import subprocess
 import tempfile
 import time
 
-PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/local/pgsql/bin")
+
+def _debian_bins():
+    """Debian's /usr/lib/postgresql/<N>/bin folders, newest first."""
+    root = "/usr/lib/postgresql"
+    found = [d for d in os.listdir(root) if d.isdigit()] if os.path.isdir(root) else []
+    return tuple(os.path.join(root, d, "bin") for d in sorted(found, key=int, reverse=True))
+
+
+PG_BIN_CANDIDATES = _debian_bins() + ("/usr/local/pgsql/bin",)
 DBNAME = "ci"
 USER = "postgres"
 
@@ -32,13 +41,13 @@ def pg_bin():
     found = shutil.which("initdb")
     if found:
         return os.path.dirname(os.path.realpath(found))
-    raise PgClusterError("PostgreSQL 15 is not installed (no initdb found). Install the Debian packages "
-                         "postgresql-15 and postgresql-15-postgis-3 (bash scripts/setup_postgis.sh).")
+    raise PgClusterError("PostgreSQL is not installed (no initdb found). Install the OS packages "
+                         "postgresql-<N> and postgresql-<N>-postgis-3 (bash scripts/setup_postgis.sh).")
 
 
 def postgis_installed(bin_dir):
     share = subprocess.run([os.path.join(bin_dir, "pg_config"), "--sharedir"], capture_output=True,
-                           text=True).stdout.strip() or "/usr/share/postgresql/15"
+                           text=True).stdout.strip()
     return os.path.exists(os.path.join(share, "extension", "postgis.control"))
 
 
@@ -90,8 +99,8 @@ class PgCluster:
     # ----- life cycle ---------------------------------------------------------------------
     def start(self):
         if not postgis_installed(self.bin):
-            raise PgClusterError("PostGIS is not installed for PostgreSQL 15: install the Debian "
-                                 "package postgresql-15-postgis-3 (bash scripts/setup_postgis.sh).")
+            raise PgClusterError(f"PostGIS is not installed for the PostgreSQL in {self.bin}: install the "
+                                 "OS package postgresql-<N>-postgis-3 (bash scripts/setup_postgis.sh).")
         self.folder = tempfile.mkdtemp(prefix="ci_pg_")
         data = os.path.join(self.folder, "data")
         if self.as_root:
@@ -100,7 +109,7 @@ class PgCluster:
                 gid = pwd.getpwnam(USER).pw_gid
             except KeyError as err:
                 raise PgClusterError("running as root but there is no 'postgres' system user to run "
-                                     "the server as (the postgresql-15 package creates it)") from err
+                                     "the server as (the postgresql server package creates it)") from err
             os.chown(self.folder, uid, gid)
             os.chmod(self.folder, 0o755)
         self._cmd(["initdb", "-D", data, "-U", USER, "-A", "trust", "-E", "UTF8",

@@ -17,6 +17,7 @@ from qgis.core import (
 
 from composite_index_plugin.core.index import build_index
 from composite_index_plugin.processing.io_table import layer_dataframe
+from tests.reference import REF_PY, require_reference
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 SIDE = 5
@@ -206,7 +207,6 @@ def test_real_polygons_queen_gi_star_matches_esda_and_missing_zones_are_left_out
 
     import pandas as pd
 
-    ref_py = os.path.join(os.path.dirname(DATA), os.pardir, ".venv-ref", "bin", "python")
     gpkg = os.path.join(DATA, "birmingham", "lsoa21.gpkg")
     imd = pd.read_csv(os.path.join(DATA, "birmingham", "imd2025_lsoa21.csv"))
     crime = dict(zip(imd.lsoa21_code, imd.Crime_score))
@@ -228,10 +228,9 @@ def test_real_polygons_queen_gi_star_matches_esda_and_missing_zones_are_left_out
     assert result["ZONES_EXCLUDED"] == 793 - 659 and result["ZONES_IN_INDEX"] == 659
     out = table_of(result["OUTPUT"]).set_index("LSOA21")
     assert out.ci_excluded.sum() == 134 and out.ci_rank.max() == 659
-    if not os.path.exists(ref_py):
-        pytest.skip("reference venv .venv-ref with esda missing")
+    require_reference()
     payload = json.dumps({"path": gpkg, "values": {k: v for k, v in crime.items() if k in out.index}})
-    done = subprocess.run([ref_py, "-c", ESDA_GI], input=payload, capture_output=True, text=True,
+    done = subprocess.run([REF_PY, "-c", ESDA_GI], input=payload, capture_output=True, text=True,
                           timeout=300, check=True)
     ref = pd.Series(json.loads(done.stdout))
     mine = out.loc[ref.index, "all_cluster_m"]
