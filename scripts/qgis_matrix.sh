@@ -3,6 +3,8 @@
 #
 #   scripts/qgis_matrix.sh VERSIONS [TARGET ...]     e.g.  scripts/qgis_matrix.sh 3.40 test demo
 #   make test QGIS=3.40                               (the same, through the Makefile)
+#   scripts/qgis_matrix.sh 3.44 -- 'CMD ARG ...'      any command (bash -c), in the repository, on that
+#                                                     QGIS, after the set-up; $PY is that version's python
 #   scripts/qgis_matrix.sh --list                     the versions and where each one runs
 #
 # VERSIONS is a comma-separated list of 3.22, 3.40, 3.44, or "all". Each version is the QGIS that
@@ -107,7 +109,7 @@ run_in_chroot() {
       QT_QPA_PLATFORM=offscreen CI="${CI:-}" QGIS_MATRIX_VERSION="$version" \
       VENV=/opt/composite-index/venv REF_VENV=/opt/composite-index/venv-ref \
       BENCH_ARGS="${BENCH_ARGS:-}" DEMO_ARGS="${DEMO_ARGS:-}" PYTEST_ARGS="${PYTEST_ARGS:-}" \
-      /bin/bash -c "cd \"$repo\" && make $*"
+      /bin/bash -c "cd \"$repo\" && $*"
   ' bash "$dir" "$REPO" "$version" "$@"
 }
 
@@ -122,10 +124,20 @@ list() {
   done
 }
 
-[ $# -ge 1 ] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 if [ "$1" = --list ]; then list; exit 0; fi
 versions=$1; shift
 [ $# -ge 1 ] || set -- test
+# what runs in the repository: make TARGETS, or (after --) a command after the set-up
+if [ "$1" = -- ]; then
+  shift
+  [ $# -ge 1 ] || { echo "qgis_matrix: nothing to run after --" >&2; exit 2; }
+  command_line="make -s setup QGIS= && PY=\"\${VENV:-.venv}/bin/python\" && export PY && $*"
+  what="$*"
+else
+  command_line="make $* QGIS="
+  what="make $*"
+fi
 [ "$versions" = all ] && versions=3.22,3.40,3.44
 
 if [ "$(id -u)" != 0 ]; then
@@ -139,14 +151,14 @@ IFS=, read -r -a wanted <<< "$versions"
 for version in "${wanted[@]}"; do
   suite=$(suite_of "$version")
   t0=$SECONDS
-  log "QGIS $version: make $*"
+  log "QGIS $version: $what"
   if [ "$host" = "$version" ]; then
-    if make "$@" QGIS=; then rc=0; else rc=$?; fi
+    if QGIS= bash -c "$command_line"; then rc=0; else rc=$?; fi
   else
     mkdir -p "$CHROOT_DIR"
     # builds take the lock alone; runs share it, so a chroot is never rebuilt under a running suite
     if ( flock -x 9; ensure_chroot "$suite" ) 9>"$CHROOT_DIR/$suite.lock" \
-       && ( flock -s 9; run_in_chroot "$version" "$suite" "$@" ) 9>"$CHROOT_DIR/$suite.lock"; then
+       && ( flock -s 9; run_in_chroot "$version" "$suite" "$command_line" ) 9>"$CHROOT_DIR/$suite.lock"; then
       rc=0
     else
       rc=$?
@@ -154,7 +166,7 @@ for version in "${wanted[@]}"; do
   fi
   where=$([ "$host" = "$version" ] && echo host || echo "$suite chroot")
   status=$([ "$rc" = 0 ] && echo passed || echo "FAILED (exit $rc)")
-  summary+=("QGIS $version ($where): make $* $status in $((SECONDS - t0)) s")
+  summary+=("QGIS $version ($where): $what $status in $((SECONDS - t0)) s")
   [ "$rc" = 0 ] || failed=1
 done
 echo

@@ -31,6 +31,19 @@ def provider(qgis_processing):
 
 
 @pytest.fixture
+def load_results_without_iface(monkeypatch):
+    """Load algorithm results into the project as ``qgis_process`` and scripts do, without an iface.
+
+    QGIS 3.44's result loading passes ``iface.layerTreeView()`` to C++; pytest-qgis's iface stub
+    answers that with a MagicMock (there is no real layer tree view without the desktop), which
+    C++ refuses. 3.22 never touches iface there."""
+    from processing.gui import Postprocessing
+
+    if hasattr(Postprocessing, "iface"):
+        monkeypatch.setattr(Postprocessing, "iface", None)
+
+
+@pytest.fixture
 def restore_provider():
     """For tests that unload the plugin: put a provider back afterwards, so later tests find
     the algorithms whatever the order."""

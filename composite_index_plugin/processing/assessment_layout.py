@@ -21,6 +21,7 @@ All layout building and rendering must run on the main thread (the algorithm is 
 import os
 
 from qgis.core import (
+    Qgis,
     QgsExpressionContextUtils,
     QgsFillSymbol,
     QgsInvertedPolygonRenderer,
@@ -458,7 +459,9 @@ def area_labels(expression, family, size=7.5, colour="#262626", wrap=16, italic=
     settings = QgsPalLayerSettings()
     settings.fieldName = expression
     settings.isExpression = True
-    settings.placement = QgsPalLayerSettings.OverPoint
+    # QGIS 3.26+ scoped enum; on 3.40+ QgsPalLayerSettings.OverPoint names a point position instead
+    settings.placement = (Qgis.LabelPlacement.OverPoint if hasattr(Qgis, "LabelPlacement")
+                          else QgsPalLayerSettings.OverPoint)
     settings.centroidInside = True
     settings.displayAll = display_all
     settings.autoWrapLength = wrap

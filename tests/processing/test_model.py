@@ -258,7 +258,7 @@ def test_every_algorithm_fits_in_models_and_batch(provider):
     assert problems == []
 
 
-def test_model_outputs_are_styled_when_loaded(provider, points, tmp_path):
+def test_model_outputs_are_styled_when_loaded(provider, points, tmp_path, load_results_without_iface):
     """Run as from the toolbox (outputs loaded into the project): each output gets its style."""
     import processing
     from qgis.core import QgsProject

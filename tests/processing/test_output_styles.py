@@ -12,7 +12,7 @@ from qgis.core import (
 
 
 @pytest.fixture
-def loaded(provider):
+def loaded(provider, load_results_without_iface):
     """Run an algorithm as the toolbox does (results loaded into the project); clean up after."""
     import processing
 

@@ -159,7 +159,7 @@ def hex_grid(shape="hex_pointy", size=100.0, seed=5, clip_first=False):
         f.setAttributes([ids[i], int(q[i]), int(r[i])]
                         + [float(rng.poisson(hot + 1)) for _ in range(4)]
                         + [100.0, shape, size, 0.0, 0.0])
-        wkt = "POLYGON((" + ",".join(f"{x!r} {y!r}" for x, y in rings[i]) + "))"
+        wkt = "POLYGON((" + ",".join(f"{float(x)!r} {float(y)!r}" for x, y in rings[i]) + "))"
         geom = QgsGeometry.fromWkt(wkt)
         if clip_first and i == 0:
             geom = geom.intersection(QgsGeometry.fromRect(QgsRectangle(
