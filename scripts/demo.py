@@ -6,7 +6,10 @@
 3. Runs compositeindex:runrecipe for the first year (output/demo/<year>/), then for the second
    year (output/demo/) comparing with the first.
 4. Prints what it made.
-Usage: python scripts/demo.py [--size tiny|default|large] [--out output/demo]
+Usage: python scripts/demo.py [--size tiny|default|large] [--out output/demo] [--inputs DIR]
+``--inputs DIR`` reuses the input files of an earlier demo (DIR = its ``input`` folder) instead of
+generating them: the QGIS version matrix runs the same files on every version and compares the
+scores (``scripts/compare_versions.py``), since numpy's random streams may differ between versions.
 """
 import argparse
 import json
@@ -24,6 +27,7 @@ def main():
     parser.add_argument("--size", default="default")
     parser.add_argument("--out", default=os.path.join(ROOT, "output", "demo"))
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--inputs", help="the input folder of an earlier demo, reused as it is")
     args = parser.parse_args()
 
     from composite_index_plugin.processing.standalone import start_qgis
@@ -39,12 +43,21 @@ def main():
     inp = os.path.join(out, "input")
     os.makedirs(inp, exist_ok=True)
     t0 = time.time()
-    shutil.copy(sample_io.SAMPLE_GPKG, os.path.join(inp, "birmingham.gpkg"))
-    made = sample_io.make_sample(os.path.join(inp, "synthetic"), size=args.size, seed=args.seed,
-                                 years=(2024, 2025))
-    print(f"Synthetic sample ({args.size}, seed {args.seed}) in {time.time() - t0:.1f} s:")
-    for year, info in made.items():
-        print(f"  {year}: " + ", ".join(f"{k} {v:,}" for k, v in info["counts"].items()))
+    if args.inputs:
+        source = os.path.abspath(args.inputs)
+        if not os.path.isfile(os.path.join(source, "birmingham.gpkg")):
+            sys.exit(f"demo: {source} is not the input folder of a demo (no birmingham.gpkg)")
+        if source != inp:
+            shutil.rmtree(inp)
+            shutil.copytree(source, inp, ignore=shutil.ignore_patterns("recipe_*.json", "*-wal", "*-shm"))
+        print(f"Input files reused from {source}")
+    else:
+        shutil.copy(sample_io.SAMPLE_GPKG, os.path.join(inp, "birmingham.gpkg"))
+        made = sample_io.make_sample(os.path.join(inp, "synthetic"), size=args.size, seed=args.seed,
+                                     years=(2024, 2025))
+        print(f"Synthetic sample ({args.size}, seed {args.seed}) in {time.time() - t0:.1f} s:")
+        for year, info in made.items():
+            print(f"  {year}: " + ", ".join(f"{k} {v:,}" for k, v in info["counts"].items()))
     recipes = write_sample_recipes(inp, out)
 
     class Feedback(QgsProcessingFeedback):

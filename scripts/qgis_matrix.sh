@@ -106,7 +106,7 @@ run_in_chroot() {
     mount --bind "$repo" "$dir$repo"
     exec chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      QT_QPA_PLATFORM=offscreen CI="${CI:-}" QGIS_MATRIX_VERSION="$version" \
+      QT_QPA_PLATFORM=offscreen PYTHONDONTWRITEBYTECODE=1 CI="${CI:-}" QGIS_MATRIX_VERSION="$version" \
       VENV=/opt/composite-index/venv REF_VENV=/opt/composite-index/venv-ref \
       BENCH_ARGS="${BENCH_ARGS:-}" DEMO_ARGS="${DEMO_ARGS:-}" PYTEST_ARGS="${PYTEST_ARGS:-}" \
       /bin/bash -c "cd \"$repo\" && $*"
