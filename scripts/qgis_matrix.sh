@@ -98,19 +98,24 @@ run_in_chroot() {
   cp /etc/resolv.conf "$dir/etc/resolv.conf"
   mkdir -p "$dir$REPO"
   # A private mount namespace: the mounts vanish with the last process, however the run ends.
+  # a git worktree keeps its repository elsewhere (.git is a file naming it): mount that too
+  local common
+  common=$(git -C "$REPO" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+  case "$common" in "$REPO"/*|"") common="" ;; *) mkdir -p "$dir$common" ;; esac
   unshare --mount --propagation private -- /bin/bash -euc '
-    dir=$1 repo=$2 version=$3; shift 3
+    dir=$1 repo=$2 version=$3 common=$4; shift 4
     mount -t proc proc "$dir/proc"
     mount --rbind /dev "$dir/dev"
     mount --rbind /sys "$dir/sys"
     mount --bind "$repo" "$dir$repo"
+    [ -z "$common" ] || mount --bind "$common" "$dir$common"
     exec chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       QT_QPA_PLATFORM=offscreen PYTHONDONTWRITEBYTECODE=1 CI="${CI:-}" QGIS_MATRIX_VERSION="$version" \
       VENV=/opt/composite-index/venv REF_VENV=/opt/composite-index/venv-ref \
       BENCH_ARGS="${BENCH_ARGS:-}" DEMO_ARGS="${DEMO_ARGS:-}" PYTEST_ARGS="${PYTEST_ARGS:-}" \
       /bin/bash -c "cd \"$repo\" && $*"
-  ' bash "$dir" "$REPO" "$version" "$@"
+  ' bash "$dir" "$REPO" "$version" "$common" "$@"
 }
 
 list() {

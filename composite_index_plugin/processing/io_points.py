@@ -344,6 +344,13 @@ def _read_ogr_arrow(layer, fields, sql_filter, feedback):
                 attrs[f].append(_arrow_column(batch[f]))
     except (RuntimeError, StopIteration):
         return None
+    except SystemError as err:
+        # GDAL 3.10's GeoPackage Arrow stream has been seen handing back a corrupt batch
+        # ("Negative size passed to PyBytes_FromStringAndSize") while the file is being written
+        # by another connection in the same run; read the layer the slow, safe way instead.
+        if feedback is not None:
+            feedback.pushDebugInfo(f"Arrow read of {path} failed ({err}); reading feature by feature")
+        return None
     blobs = np.concatenate(blobs) if blobs else np.empty(0, dtype=object)
     attrs = {f: (np.concatenate(v) if v else np.empty(0)) for f, v in attrs.items()}
     n_pass = len(blobs)
