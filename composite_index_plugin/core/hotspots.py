@@ -508,8 +508,12 @@ def permutation_counts(values, neighbours, weights=None, permutations=999, seed=
             e = np.repeat(np.arange(len(sel)), span)
             i_loc = np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span)
             contrib = Dflat[sel][e] * Wb[i_loc, kidx[sel][e]]
-            S += np.bincount(pidx[sel][e] * (b - a) + i_loc, weights=contrib,
-                             minlength=S.size).reshape(S.shape)
+            rows_e = pidx[sel][e]
+            if 4 * len(e) > S.size:     # dense (few large blocks): one bincount over S
+                S += np.bincount(rows_e * (b - a) + i_loc, weights=contrib,
+                                 minlength=S.size).reshape(S.shape)
+            else:                       # sparse (many blocks): scatter-add the few entries
+                np.add.at(S, (rows_e, i_loc), contrib)
         obs = observed[a:b]
         t = tol[a:b]
         return a, b, (S >= obs - t).sum(axis=0), (S <= obs + t).sum(axis=0)
