@@ -272,9 +272,11 @@ def naive_counts(y, nb, P, seed):
     return ge, le
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_permutation_engine_equals_naive_loop(threads, monkeypatch):
-    monkeypatch.setattr(hs, "_PERM_CHUNK", 97)         # many blocks, partial-shift corrections
+@pytest.mark.parametrize("threads, chunk", [(1, 97), (2, 97), (1, 16), (1, 600)])
+def test_permutation_engine_equals_naive_loop(threads, chunk, monkeypatch):
+    # many blocks, partial-shift corrections: by bincount (dense blocks of 97 or one block of
+    # 600) or by scatter-add (sparse blocks of 16)
+    monkeypatch.setattr(hs, "_PERM_CHUNK", chunk)
     rng = np.random.default_rng(11)
     r, c = np.divmod(np.arange(600), 30)
     nb = grid_contiguity(r, c)
