@@ -27,8 +27,17 @@ Formulas and sources (each checked against esda 2.9.0, whose numbers the tests r
 * **Conditional permutation** (Anselin 1995): each zone keeps its own value and its ``k_i``
   neighbours are replaced by ``k_i`` values drawn without replacement from the other zones.
   As esda does, one draw of ``max k`` positions per permutation is shared by all zones (the
-  positions skip the zone itself). Pseudo p = ``(larger + 1) / (permutations + 1)`` where
-  ``larger`` is the number of simulated values at least as extreme, folded to the nearer tail.
+  positions skip the zone itself). The pseudo p-value is **two-sided, with ties counted in the
+  tail being tested** (Davison & Hinkley 1997, ch. 4.2 and 4.4; Phipson & Smyth 2010 for the
+  ``+ 1``): with P permutations, ``p_lower = (1 + #(sim <= obs)) / (P + 1)``,
+  ``p_upper = (1 + #(sim >= obs)) / (P + 1)`` and ``p = min(1, 2 min(p_lower, p_upper))``, so
+  that ``p < 0.10 / 0.05 / 0.01`` means 90 / 95 / 99 % confidence as the analytic (two-sided)
+  p does. esda's ``p_sim`` (and GeoDa's) differs on two counts: it is one-tailed
+  (``(min(larger, P - larger) + 1) / (P + 1)`` with ``larger = #(sim >= obs)``), so binning it at
+  0.10 / 0.05 / 0.01 marks about twice the nominal share of zones under no pattern, and its lower
+  tail ``P - larger = #(sim < obs)`` leaves ties out, so on sparse counts (most neighbourhood sums
+  equal to the observed one) it reports the smallest possible p for zones that are not extreme
+  at all. The smallest two-sided p with P permutations is ``2 / (P + 1)``.
 * **Benjamini-Hochberg** (1995): reject the k smallest p with the largest k such that
   ``p_(k) <= k alpha / m``.
 * **Gi_Bin** as ArcGIS Hot Spot Analysis: +-3 / +-2 / +-1 for 99 / 95 / 90 % confidence
@@ -44,6 +53,7 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -62,6 +72,19 @@ from composite_index_plugin.core.neighbours import (
 
 MIN_ZONES = 30
 """Fewer zones than this gives unreliable hotspot statistics (a warning, not a refusal)."""
+
+DEFAULTS = MappingProxyType({
+    "neighbourhood": "queen",
+    "permutations": 0,
+    "seed": 12345,
+    "fdr": True,
+    "lisa_alpha": 0.05,
+})
+"""The one set of hotspot defaults, read by the toolbox algorithm, the recipe runner and
+``analyse``: queen contiguity, analytic p-values (no permutations), Benjamini-Hochberg false
+discovery rate on (as ArcGIS recommends for many zones; it was on in recipes and off in the
+toolbox), seed 12345 for permutations (the toolbox's; recipes used 1), local Moran clusters at
+5 %. Read-only."""
 
 LISA_LABELS = {1: "High-High", 2: "Low-High", 3: "Low-Low", 4: "High-Low"}
 NOT_SIGNIFICANT = "Not significant"
@@ -437,8 +460,9 @@ def permutation_counts(values, neighbours, weights=None, permutations=999, seed=
     values drawn without replacement from the other n - 1 zones (esda's scheme: one draw of
     ``max k`` positions per permutation shared by all zones, skipping zone i). Returns
     ``(ge, le)``: per zone, how many simulated sums are >= and <= the observed sum (with a
-    relative tolerance of 1e-10, so exact ties count). Any statistic that is an increasing
-    function of ``S_i`` (Gi*; local Moran when ``z_i > 0``) counts ``ge`` as "larger".
+    relative tolerance of 1e-10, so exact ties count in both). ``permutation_p(ge, le, P)`` turns
+    them into the two-sided p of any statistic that is a monotone function of ``S_i`` (Gi*;
+    local Moran's I when ``z_i != 0``).
 
     Vectorised: the simulated sums of a block of zones are one matrix product of the drawn
     values with the block's weights, plus a small correction for draws that must skip a zone
@@ -484,7 +508,12 @@ def permutation_counts(values, neighbours, weights=None, permutations=999, seed=
             e = np.repeat(np.arange(len(sel)), span)
             i_loc = np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span)
             contrib = Dflat[sel][e] * Wb[i_loc, kidx[sel][e]]
-            np.add.at(S, (pidx[sel][e], i_loc), contrib)
+            rows_e = pidx[sel][e]
+            if 4 * len(e) > S.size:     # dense (few large blocks): one bincount over S
+                S += np.bincount(rows_e * (b - a) + i_loc, weights=contrib,
+                                 minlength=S.size).reshape(S.shape)
+            else:                       # sparse (many blocks): scatter-add the few entries
+                np.add.at(S, (rows_e, i_loc), contrib)
         obs = observed[a:b]
         t = tol[a:b]
         return a, b, (S >= obs - t).sum(axis=0), (S <= obs + t).sum(axis=0)
@@ -514,11 +543,152 @@ def permutation_counts(values, neighbours, weights=None, permutations=999, seed=
     return ge, le
 
 
-def pseudo_p(larger, permutations):
-    """Folded pseudo p-value ``(min(larger, P - larger) + 1) / (P + 1)`` (esda, GeoDa)."""
-    larger = np.asarray(larger, dtype=np.float64)
-    folded = np.minimum(larger, permutations - larger)
-    return (folded + 1.0) / (permutations + 1.0)
+def tail_p(ge, le, permutations):
+    """One-tailed permutation p-values ``(p_lower, p_upper)`` from the counts of simulated
+    values ``le = #(sim <= obs)`` and ``ge = #(sim >= obs)``: ``(1 + count) / (P + 1)``; ties
+    count as extreme in both tails."""
+    P = float(permutations)
+    ge = np.asarray(ge, dtype=np.float64)
+    le = np.asarray(le, dtype=np.float64)
+    return (le + 1.0) / (P + 1.0), (ge + 1.0) / (P + 1.0)
+
+
+def permutation_p(ge, le, permutations):
+    """Two-sided permutation p-value ``min(1, 2 min(p_lower, p_upper))`` (see ``tail_p``), on the
+    grid ``2 (j + 1) / (P + 1)``; its smallest value is ``2 / (P + 1)``. Binned at 0.10 / 0.05 /
+    0.01 it means what the analytic two-sided p means (module docstring)."""
+    lower, upper = tail_p(ge, le, permutations)
+    return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
+
+
+def smallest_p(permutations):
+    """The smallest p-value a test can give: ``2 / (P + 1)`` with P permutations (two-sided),
+    0.0 for the analytic test (``permutations`` = 0)."""
+    P = int(permutations or 0)
+    return 0.0 if P <= 0 else min(1.0, 2.0 / (P + 1.0))
+
+
+# -------------------------------------------------------------------------------------------
+# what significance the chosen permutations and FDR can reach
+# -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Reach:
+    """Whether one significance level can be reached (see ``reachable_significance``).
+
+    ``zones_needed``: how many zones must have the smallest possible p (``p_min``) before any
+    zone is significant at this level (1 = a zone can be significant on its own; more than
+    ``n_tested`` = impossible). ``permutations_needed``: the fewest permutations with which a
+    single zone can reach it (0 for the analytic test)."""
+
+    statistic: str
+    confidence: int
+    alpha: float
+    permutations: int
+    fdr: bool
+    n_tested: int
+    p_min: float
+    zones_needed: int
+    permutations_needed: int
+
+    @property
+    def possible(self):
+        """Some zone can be significant at this level (when enough zones reach ``p_min``)."""
+        return self.zones_needed <= self.n_tested
+
+    @property
+    def alone(self):
+        """A single zone can be significant at this level whatever the others do."""
+        return self.zones_needed <= 1
+
+
+def _permutations_for(alpha, fdr, n_tested):
+    """Fewest permutations P at which ``2 / (P + 1)`` passes the test: ``< alpha`` without FDR,
+    ``<= alpha / n`` (Benjamini-Hochberg's first step) with it."""
+    if fdr:
+        ok = lambda P: 2.0 / (P + 1.0) <= alpha / max(n_tested, 1) * (1 + 1e-12)  # noqa: E731
+        P = max(int(math.ceil(2.0 * max(n_tested, 1) / alpha)) - 1, 1)
+    else:
+        ok = lambda P: 2.0 / (P + 1.0) < alpha  # noqa: E731
+        P = max(int(math.floor(2.0 / alpha)), 1)
+    while P > 1 and ok(P - 1):
+        P -= 1
+    while not ok(P):
+        P += 1
+    return P
+
+
+def reachable_significance(n_tested, permutations, fdr, lisa_alpha=None):
+    """What the chosen test can reach, before running it: one ``Reach`` per Gi* bin (90 / 95 /
+    99 %) and, with ``lisa_alpha``, one for the local Moran clusters.
+
+    With P permutations the smallest two-sided p is ``p_min = 2 / (P + 1)``. Without FDR a level
+    ``alpha`` is reachable when ``p_min < alpha``. With Benjamini-Hochberg over ``n_tested``
+    zones at level ``q`` (= alpha), a zone is significant only if some k satisfies
+    ``p_(k) <= k q / n``; the best case is k zones all at ``p_min``, so at least
+    ``k = ceil(n p_min / q)`` zones must reach the floor (``n / ((P + 1) q)`` for a one-sided
+    floor ``1 / (P + 1)``; twice that here). The analytic test has no floor (``p_min = 0``).
+    """
+    P = int(permutations or 0)
+    n = int(n_tested)
+    p_min = smallest_p(P)
+    tests = [("Gi*", conf, alpha) for conf, alpha in
+             ((90, 0.10), (95, 0.05), (99, 0.01))]
+    if lisa_alpha is not None:
+        tests.append(("local Moran", int(round(100 * (1 - lisa_alpha))), float(lisa_alpha)))
+    out = []
+    for stat, conf, alpha in tests:
+        if P <= 0:
+            need, perms = (1 if n > 0 else 0), 0
+        elif fdr:
+            need = max(int(math.ceil(n * p_min / alpha * (1 - 1e-12))), 1)
+            perms = _permutations_for(alpha, True, n)
+        else:
+            need = 1 if p_min < alpha else n + 1
+            perms = _permutations_for(alpha, False, n)
+        out.append(Reach(stat, conf, alpha, P, bool(fdr), n, p_min, need, perms))
+    return out
+
+
+def tested_zones(values, neighbours):
+    """How many zones get a p-value: a finite value and at least one neighbour with a value."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    valid = np.isfinite(x)
+    nb = neighbours if valid.all() else neighbours.subset(valid)
+    return int(valid.sum() - len(nb.islands))
+
+
+def reach_warnings(reach):
+    """Warnings (text) for the levels in ``reach`` (from ``reachable_significance``) that a
+    single zone cannot reach, naming the smallest p, the zones needed and the permutations
+    needed; an empty list when every level can be reached."""
+    lines = []
+    for stat in dict.fromkeys(r.statistic for r in reach):
+        rows = [r for r in reach if r.statistic == stat and not r.alone]
+        if not rows:
+            continue
+        r0 = rows[0]
+        what = "Gi* hot and cold spots" if stat == "Gi*" else "local Moran clusters"
+        head = (f"{what}: with {r0.permutations:,} permutations the smallest possible p-value is "
+                f"{r0.p_min:.3g} (two-sided, 2 / ({r0.permutations:,} + 1))")
+        parts, fixes = [], []
+        for r in sorted(rows, key=lambda r: -r.confidence):
+            if r.fdr and r.possible:
+                share = 100.0 * r.zones_needed / max(r.n_tested, 1)
+                parts.append(f"{r.confidence} % confidence only if at least {r.zones_needed:,} of "
+                             f"the {r.n_tested:,} zones ({share:.2g} %) reach that smallest p")
+            elif r.fdr:
+                parts.append(f"{r.confidence} % confidence never (the smallest p is above "
+                             f"{r.alpha:g})")
+            else:
+                parts.append(f"{r.confidence} % confidence never (p must be below {r.alpha:g})")
+            fixes.append(f"{r.permutations_needed:,} for {r.confidence} %")
+        fdr_text = (f"with the false discovery rate (Benjamini-Hochberg) over "
+                    f"{r0.n_tested:,} zones, " if r0.fdr else "")
+        lines.append(
+            f"{head}; {fdr_text}a zone can reach " + "; ".join(parts) + ". A single zone needs "
+            "at least " + ", ".join(fixes) + " permutations; analytic p-values "
+            "(PERMUTATIONS = 0) have no such floor.")
+    return lines
 
 
 # -------------------------------------------------------------------------------------------
@@ -546,6 +716,7 @@ class HotspotResult:
     fdr: bool
     warnings: list = field(default_factory=list)
     messages: list = field(default_factory=list)
+    reachability: list = field(default_factory=list)
 
     def frame(self):
         """The output columns as a DataFrame (gi_bin and n_neighbours nullable Int64)."""
@@ -563,8 +734,9 @@ class HotspotResult:
         """Human-readable global results and counts for the log."""
         m, g = self.moran, self.general_g
         lines = [
-            f"Zones: {self.n_zones:,}; analysed: {self.n_used:,}; excluded (no value): {self.n_null:,}; "
-            f"without neighbours: {len(self.islands):,}.",
+            f"Zones: {self.n_zones:,}; with a value: {self.n_used:,}; excluded (no value): "
+            f"{self.n_null:,}; without neighbours (islands, left empty): {len(self.islands):,}; "
+            f"tested: {self.n_used - len(self.islands):,}.",
             f"Global Moran's I = {m['I']:.6f} (expected {m['EI']:.6f}), z = {m['z_norm']:.4f}, "
             f"p = {m['p_norm']:.4g} (normality); z = {m['z_rand']:.4f}, p = {m['p_rand']:.4g} "
             f"(randomisation).",
@@ -574,8 +746,9 @@ class HotspotResult:
                          f"p = {g['p']:.4g}.")
         else:
             lines.append("General G not computed: " + g.get("note", "values must be non-negative."))
-        kind = f"pseudo p-values from {self.permutations} conditional permutations" \
-            if self.permutations else "analytic (normal) p-values"
+        kind = f"two-sided pseudo p-values from {self.permutations:,} conditional permutations " \
+            f"(ties count as extreme; smallest possible p {smallest_p(self.permutations):.3g})" \
+            if self.permutations else "analytic (normal, two-sided) p-values"
         lines.append(f"Significance: {kind}" + ("; bins and clusters use Benjamini-Hochberg FDR."
                                                if self.fdr else "."))
         counts = {b: int(np.sum(self.gi_bin == b)) for b in (3, 2, 1, -1, -2, -3)}
@@ -592,18 +765,26 @@ def _sample(ids, limit=10):
     return text + (f" ... ({len(ids) - limit} more)" if len(ids) > limit else "")
 
 
-def analyse(values, neighbours, permutations=0, seed=None, fdr=False, field_name="value",
-            alpha=0.05, progress=None, zone_labels=None, threads=None):
+def analyse(values, neighbours, permutations=DEFAULTS["permutations"], seed=DEFAULTS["seed"],
+            fdr=DEFAULTS["fdr"], field_name="value", alpha=DEFAULTS["lisa_alpha"], progress=None,
+            zone_labels=None, threads=None):
     """Gi* and local Moran's I for every zone, global Moran's I and General G.
 
     ``values``: one number per zone (NaN = missing: excluded and counted); ``neighbours``: the
-    graph over all zones (binary); ``permutations`` > 0 replaces the analytic p by conditional
-    permutation pseudo p-values (``seed`` makes them repeatable); ``fdr`` makes gi_bin and the
-    LISA clusters use Benjamini-Hochberg; ``alpha`` is the LISA significance level.
-    ``zone_labels`` (optional) names zones in messages (e.g. feature ids).
+    graph over all zones (binary); ``permutations`` > 0 replaces the analytic p by two-sided
+    conditional permutation pseudo p-values (``seed`` makes them repeatable); ``fdr`` makes
+    gi_bin and the LISA clusters use Benjamini-Hochberg; ``alpha`` is the LISA significance
+    level. Defaults: ``DEFAULTS``. ``zone_labels`` (optional) names zones in messages (e.g.
+    feature ids).
 
     Refuses zero variance (naming ``field_name``) and fewer than 3 usable zones; warns below
-    ``MIN_ZONES``. Zones without neighbours get NaN statistics, never a fake zero.
+    ``MIN_ZONES``. Zones without neighbours (islands) get NaN statistics, never a fake zero:
+    no z, no p, no bin, no cluster; they are counted in the warnings and the summary and do not
+    count in the false discovery rate. Their values stay in the global mean and variance and in
+    the permutation pool (as in esda): they are observations of the study area.
+    ``result.reachability`` says which confidence levels the chosen permutations and FDR can
+    reach (``reachable_significance``); callers warn with ``reach_warnings`` before running
+    (``tested_zones`` gives the count).
     """
     progress = progress or NO_PROGRESS
     x = np.asarray(values, dtype=np.float64).ravel()
@@ -641,6 +822,7 @@ def analyse(values, neighbours, permutations=0, seed=None, fdr=False, field_name
         raise CompositeIndexError(
             "No zone has any neighbour with this neighbourhood, so nothing can be computed.",
             hint="Use a larger distance band, k nearest neighbours or contiguity.")
+    reach = reachable_significance(n - len(islands), permutations, fdr, alpha)
     progress.report(0.02)
     gi = gi_star_stats(y, nb)
     lm = local_moran_stats(y, nb)
@@ -657,10 +839,13 @@ def analyse(values, neighbours, permutations=0, seed=None, fdr=False, field_name
                                             threads)
             ge, le = permutation_counts(y, nb, nb.row_standardised_weights(), P, seed,
                                         sub.sub(0.5, 1), threads)
-        gi_p = pseudo_p(ge_b, P)
+        # Gi* increases with the neighbours' sum S_i (y_i is held fixed); local Moran's I_i
+        # increases with S_i when z_i > 0 and decreases when z_i < 0: either way the two-sided
+        # p of I_i is the two-sided p of S_i. When z_i = 0, I_i = 0 in every permutation: p = 1.
+        gi_p = permutation_p(ge_b, le_b, P)
+        lisa_p = permutation_p(ge, le, P)
         zc = y - y.mean()
-        lisa_larger = np.where(zc > 0, ge, np.where(zc < 0, le, P))
-        lisa_p = pseudo_p(lisa_larger, P)
+        lisa_p[np.abs(zc) <= 1e-12 * max(float(np.abs(zc).max()), 1e-300)] = 1.0
         gi_p[islands_local] = np.nan
         lisa_p[islands_local] = np.nan
     else:
@@ -693,7 +878,8 @@ def analyse(values, neighbours, permutations=0, seed=None, fdr=False, field_name
         n_neighbours=full(nb.counts.astype(np.float64)),
         lisa_i=full(lm["I"]), lisa_p=full(lisa_p), lisa_cluster=full(cluster, None, object),
         moran=moran, general_g=gg, n_zones=N, n_used=n, n_null=n_null, islands=islands,
-        permutations=P, fdr=bool(fdr), warnings=warnings_, messages=messages)
+        permutations=P, fdr=bool(fdr), warnings=warnings_, messages=messages,
+        reachability=reach)
 
 
 # -------------------------------------------------------------------------------------------
@@ -805,5 +991,7 @@ def neighbours_for_points(method, x, y, distance=None, k=8, values=None, progres
 
 __all__ = ["Neighbours", "analyse", "gi_star_z", "gi_star_stats", "local_moran_stats",
            "global_moran", "general_g", "bh_reject", "bh_threshold", "bh_adjusted", "gi_bins",
-           "permutation_counts", "pseudo_p", "automatic_band", "neighbours_for_points",
+           "permutation_counts", "permutation_p", "tail_p", "smallest_p", "Reach",
+           "reachable_significance", "reach_warnings", "tested_zones", "DEFAULTS",
+           "automatic_band", "neighbours_for_points",
            "normal_sf", "two_sided_p", "HotspotResult", "ScaleChoice"]

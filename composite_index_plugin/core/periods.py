@@ -7,7 +7,12 @@ What it gives, per zone (aligned on a zone id):
   ``decile_change = decile_first - decile_last``;
 - the hotspot transition between the last two periods from ``gi_bin`` (new, persistent,
   intensifying, diminishing, ended);
-- with three or more periods, a Mann-Kendall trend and the emerging-hotspot category.
+- with three or more periods, a Mann-Kendall trend and the emerging-hotspot category;
+- whether a trend can be significant at all with this many periods (``trend_testability``):
+  with n periods the smallest two-sided Mann-Kendall p is that of a strictly monotone series,
+  0.296 (n = 3), 0.089 (n = 4), 0.027 (n = 5), so at the 5 % level the categories use no trend,
+  hence no "intensifying" or "diminishing" hot or cold spot, can occur below 5 periods. The
+  output says so (``PeriodComparison.trend``, a warning, and ``trend`` = "not testable").
 
 Without a frozen baseline each period's scores are rescaled on their own year, so score changes
 mean nothing; the comparison then uses ranks (``score_change`` is left empty and the trend is
@@ -84,6 +89,63 @@ def mann_kendall(values):
     for arr in (s, var, z, p):
         arr[bad] = np.nan
     return s, var, z, p
+
+
+def mann_kendall_smallest_p(n_periods):
+    """The smallest two-sided p-value ``mann_kendall`` can give for a series of ``n_periods``
+    values: that of a strictly monotone series, ``S = n(n-1)/2``, ``Var = n(n-1)(2n+5)/18``,
+    ``p = 2 (1 - Phi((S - 1) / sqrt(Var)))`` (1.0 below 3 periods). Ties can only raise it: each
+    tie group of size t lowers the largest |S| by t(t-1)/2 by more than it lowers the variance's
+    square root (the tests check every tie pattern up to 12 periods)."""
+    n = int(n_periods)
+    if n < 3:
+        return 1.0
+    s = n * (n - 1) / 2.0
+    var = n * (n - 1) * (2 * n + 5) / 18.0
+    return float(math.erfc((s - 1.0) / math.sqrt(var) / math.sqrt(2.0)))
+
+
+def min_periods_for_trend(alpha=0.05):
+    """The fewest periods with which a Mann-Kendall trend can be significant (``p < alpha``):
+    5 at 0.05, 4 at 0.10, 6 at 0.01."""
+    n = 3
+    while mann_kendall_smallest_p(n) >= alpha:
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class TrendTestability:
+    """Whether a Mann-Kendall trend can be significant with ``periods`` periods at ``alpha``."""
+
+    periods: int
+    alpha: float
+    smallest_p: float
+    min_periods: int
+    testable: bool
+    note: str
+
+
+def trend_testability(n_periods, alpha=0.05):
+    """Can a trend over ``n_periods`` periods be significant at ``alpha`` (the level the trend
+    labels and the emerging categories use)? Returns a ``TrendTestability`` whose ``note`` is
+    the sentence to show (e.g. "trend not testable with 4 periods: needs at least 5")."""
+    n = int(n_periods)
+    p_min = mann_kendall_smallest_p(n)
+    need = min_periods_for_trend(alpha)
+    ok = p_min < alpha
+    if ok:
+        note = (f"Mann-Kendall trend testable with {n} periods (the smallest possible p is "
+                f"{p_min:.3g}, below {alpha:g}).")
+    elif n < 3:
+        note = (f"trend not testable with {n} periods: needs at least {need} (a Mann-Kendall "
+                f"trend needs at least 3 periods, and {need} to reach p < {alpha:g}).")
+    else:
+        note = (f"trend not testable with {n} periods: needs at least {need} (with {n} periods "
+                f"the smallest possible Mann-Kendall p is {p_min:.2g}, not below {alpha:g}), so no "
+                f"zone can show a significant increase or decrease, and 'intensifying' and "
+                f"'diminishing' hot and cold spots cannot occur.")
+    return TrendTestability(n, float(alpha), p_min, need, ok, note)
 
 
 def trend_label(s, p, alpha=0.05):
@@ -254,11 +316,15 @@ def period_labels(n, labels=None):
 @dataclass
 class PeriodComparison:
     """``zones``: one row per zone (first period's order). ``gaps``: the gap per period and area
-    with its change since the first period. ``messages``: notes for the log."""
+    with its change since the first period. ``messages``: notes for the log; ``warnings``: what
+    the user must be told (e.g. a trend that cannot be significant); ``trend``: the
+    ``TrendTestability`` of the Mann-Kendall trend (its ``note`` is for the printed report)."""
 
     zones: pd.DataFrame
     gaps: pd.DataFrame
     messages: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    trend: TrendTestability = None
 
 
 def _scores(frame, score, label):
@@ -313,19 +379,29 @@ def compare_periods(frames, id_field="cell_id", labels=None, score="ci_score", c
         out["hotspot_transition"] = hotspot_transition(bins[:, -2], bins[:, -1], min_bin)
     else:
         messages.append("Not every period has a gi_bin field: no hotspot transitions.")
+    trend = trend_testability(t, alpha)
+    warnings = []
     if t >= 3:
         series = scores if comparable else -ranks
         s, _, z, p = mann_kendall(series)
         out["trend_s"] = s
         out["trend_z"] = z
         out["trend_p"] = p
-        out["trend"] = trend_label(s, p, alpha)
+        label = trend_label(s, p, alpha)
+        if not trend.testable:
+            label[label == "no trend"] = "not testable"
+        out["trend"] = label
         if has_bins:
             gz = None
             if all("gi_z" in f.columns for f in frames):
                 gz = np.column_stack([pd.to_numeric(f["gi_z"], errors="coerce").to_numpy("float64")
                                       for f in frames])
             out["emerging"] = emerging_categories(bins, gz, min_bin, alpha)
+    if not trend.testable and t >= 3:
+        warnings.append(trend.note[0].upper() + trend.note[1:])
+    elif not trend.testable:
+        messages.append(f"No trend with {t} periods: a Mann-Kendall trend needs at least "
+                        f"{trend.min_periods} periods to be significant at {alpha:g}.")
     progress.report(0.6)
 
     gap_rows = []
@@ -342,4 +418,4 @@ def compare_periods(frames, id_field="cell_id", labels=None, score="ci_score", c
         first["gap_diff"].reindex(gaps["area_name"]).to_numpy()
     gaps["gap_ratio_change"] = gaps["gap_ratio"].to_numpy() - \
         first["gap_ratio"].reindex(gaps["area_name"]).to_numpy()
-    return PeriodComparison(pd.DataFrame(out), gaps, messages)
+    return PeriodComparison(pd.DataFrame(out), gaps, messages, warnings, trend)

@@ -19,6 +19,7 @@ from qgis.core import (
 )
 
 from composite_index_plugin.core import recipe as rcp
+from composite_index_plugin.core.hotspots import DEFAULTS as HOTSPOT_DEFAULTS
 from composite_index_plugin.paths import version
 
 
@@ -446,9 +447,12 @@ class RecipeRunner:
             self.skip("hotspots", "needs the index and the hotspot algorithm", feedback)
             return
         params = {"INPUT": self.zones, "FIELD": h.get("field", "ci_score"),
-                  "NEIGHBOURHOOD": rcp.NEIGHBOURHOODS[h.get("neighbourhood", "queen")],
-                  "PERMUTATIONS": int(h.get("permutations", 0)), "SEED": int(h.get("seed", 1)),
-                  "FDR": bool(h.get("fdr", True)), "OUTPUT": self.destination("hotspots")}
+                  "NEIGHBOURHOOD": rcp.NEIGHBOURHOODS[h.get("neighbourhood",
+                                                            HOTSPOT_DEFAULTS["neighbourhood"])],
+                  "PERMUTATIONS": int(h.get("permutations", HOTSPOT_DEFAULTS["permutations"])),
+                  "SEED": int(h.get("seed", HOTSPOT_DEFAULTS["seed"])),
+                  "FDR": bool(h.get("fdr", HOTSPOT_DEFAULTS["fdr"])),
+                  "OUTPUT": self.destination("hotspots")}
         if "distance" in h:
             params["DISTANCE"] = h["distance"]
         if "k" in h:

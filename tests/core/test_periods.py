@@ -12,6 +12,9 @@ from composite_index_plugin.core.periods import (
     emerging_categories,
     hotspot_transition,
     mann_kendall,
+    mann_kendall_smallest_p,
+    min_periods_for_trend,
+    trend_testability,
 )
 
 
@@ -160,3 +163,126 @@ def test_different_ids_are_refused_naming_them():
         align_periods([a, a], id_field="zone")
     with pytest.raises(CompositeIndexError, match="2 label"):
         compare_periods([a, a, a], labels=["one", "two"])
+
+
+# -- can a trend be significant with this many periods? ---------------------------------------
+def exact_mk_two_sided_p(series):
+    """Exact two-sided Mann-Kendall p of a series without ties: the share of all n! orderings
+    whose |S| is at least the observed |S| (Kendall 1975), by enumeration."""
+    import itertools
+
+    def score(x):
+        return sum(np.sign(x[j] - x[i]) for i in range(len(x)) for j in range(i + 1, len(x)))
+
+    s_obs = abs(score(series))
+    all_s = [abs(score(perm)) for perm in itertools.permutations(range(len(series)))]
+    return sum(v >= s_obs for v in all_s) / len(all_s)
+
+
+@pytest.mark.parametrize("n, s_max, var, z, p", [
+    # S = n(n-1)/2; Var = n(n-1)(2n+5)/18; Z = (S - 1)/sqrt(Var); p = erfc(Z / sqrt(2))
+    (3, 3, 66 / 18, 2 / math.sqrt(66 / 18), 0.296270),     # Z = 1.044466
+    (4, 6, 156 / 18, 5 / math.sqrt(156 / 18), 0.089429),   # Z = 1.698416
+    (5, 10, 300 / 18, 9 / math.sqrt(300 / 18), 0.027486),  # Z = 2.204541
+])
+def test_smallest_mann_kendall_p_with_3_4_5_periods(n, s_max, var, z, p):
+    rising = np.arange(1.0, n + 1)
+    s, v, zz, pp = mann_kendall([rising, rising[::-1]])
+    assert s.tolist() == [s_max, -s_max] and v[0] == pytest.approx(var)
+    assert zz[0] == pytest.approx(z) and pp[0] == pytest.approx(p, abs=1e-6)
+    assert pp[1] == pytest.approx(p, abs=1e-6)
+    assert mann_kendall_smallest_p(n) == pytest.approx(p, abs=1e-6)
+    # the exact permutation distribution (1 of n! orderings each way) gives 2 / n!:
+    # 0.333, 0.0833, 0.0167: below 0.05 from n = 5 too, so the conclusion does not depend on
+    # the normal approximation
+    exact = exact_mk_two_sided_p(rising)
+    assert exact == pytest.approx(2 / math.factorial(n))
+    assert (exact < 0.05) == (p < 0.05) == (n >= 5)
+
+
+def test_exact_and_normal_mann_kendall_p_for_a_non_monotone_series():
+    # 1 3 2 5 4: pairs + + + + / - + + / + + / - -> S = 8 - 2 = 6; Var = 50/3; Z = 5 / 4.0825
+    x = [1.0, 3, 2, 5, 4]
+    s, var, z, p = mann_kendall([x])
+    assert s[0] == 6 and z[0] == pytest.approx(5 / math.sqrt(50 / 3))
+    assert p[0] == pytest.approx(0.220671, abs=1e-6)
+    # exact: |S| >= 6 in 2 * (1 + 4 + 9 + 15) / 120 orderings (S = 10, 8, 6 each way have
+    # 1, 4, 9 orderings: Mahonian numbers; S >= 6 <=> at most 2 inversions: 1 + 4 + 9 = 14)
+    assert exact_mk_two_sided_p(x) == pytest.approx(2 * 14 / 120)
+
+
+def test_ties_never_lower_the_smallest_p():
+    def partitions(n, largest=None):
+        if n == 0:
+            yield []
+            return
+        for k in range(min(n, largest or n), 0, -1):
+            for rest in partitions(n - k, k):
+                yield [k] + rest
+
+    for n in range(3, 13):
+        rows = [np.repeat(np.arange(len(groups), dtype=float), groups)
+                for groups in partitions(n) if len(groups) > 1]
+        _, _, _, p = mann_kendall(np.vstack(rows))
+        assert p.min() == pytest.approx(mann_kendall_smallest_p(n)), n
+
+
+def test_trend_testability_and_its_note():
+    assert min_periods_for_trend(0.05) == 5
+    assert min_periods_for_trend(0.10) == 4                 # 0.089 < 0.10
+    assert min_periods_for_trend(0.01) == 6                 # n = 6: 0.0085
+    four = trend_testability(4)
+    assert not four.testable and four.min_periods == 5 and four.periods == 4
+    assert four.smallest_p == pytest.approx(0.089429, abs=1e-6)
+    assert four.note.startswith("trend not testable with 4 periods: needs at least 5")
+    assert "0.089" in four.note and "'intensifying'" in four.note
+    assert not trend_testability(3).testable and "0.3" in trend_testability(3).note
+    assert trend_testability(5).testable and "0.0275" in trend_testability(5).note
+    assert trend_testability(4, alpha=0.10).testable
+    assert trend_testability(2).note.startswith("trend not testable with 2 periods: needs at least 5")
+
+
+def _periods(scores, bins, z=None):
+    ids = [f"z{i}" for i in range(scores.shape[0])]
+    frames = []
+    for k in range(scores.shape[1]):
+        f = _period(ids, scores[:, k], bins[:, k])
+        if z is not None:
+            f["gi_z"] = z[:, k]
+        frames.append(f)
+    return frames
+
+
+@pytest.mark.parametrize("t", [3, 4, 5])
+def test_compare_says_when_a_trend_cannot_be_significant(t):
+    k = np.arange(t, dtype=float)
+    # zone 0 rises every period, zone 1 falls, zone 2 is flat with a blip; zone 3 hot every
+    # period with a rising z (intensifying when testable), zone 4 never hot
+    scores = np.vstack([1 + k, 10 - k, 5 + (k == 1), 3 + 0 * k, 2 + 0 * k])
+    bins = np.vstack([0 * k, 0 * k, 0 * k, 3 + 0 * k, 0 * k])
+    z = np.vstack([0 * k, 0 * k, 0 * k, 3 + k, 0 * k])
+    res = compare_periods(_periods(scores, bins, z), comparable=True)
+    trend, emerging = list(res.zones["trend"]), list(res.zones["emerging"])
+    p = res.zones["trend_p"].to_numpy()
+    assert p[0] == pytest.approx(mann_kendall_smallest_p(t))
+    assert res.trend.periods == t
+    if t < 5:
+        assert not res.trend.testable
+        assert trend == ["not testable"] * 5
+        assert emerging[3] == "persistent hot spot"
+        assert len(res.warnings) == 1
+        assert res.warnings[0].startswith(f"Trend not testable with {t} periods: needs at least 5")
+        assert res.warnings[0][1:] == res.trend.note[1:]
+    else:
+        assert res.trend.testable and res.warnings == []
+        assert trend[:2] == ["increasing", "decreasing"] and trend[2] == "no trend"
+        assert emerging[3] == "intensifying hot spot"
+
+
+def test_two_periods_say_there_is_no_trend():
+    ids = ["a", "b", "c"]
+    res = compare_periods([_period(ids, [3.0, 2, 1]), _period(ids, [2.0, 3, 1])])
+    assert "trend" not in res.zones.columns
+    assert not res.trend.testable and res.trend.periods == 2
+    assert any("No trend with 2 periods" in m and "at least 5" in m for m in res.messages)
+    assert res.warnings == []

@@ -99,3 +99,57 @@ def test_different_ids_and_grids_are_refused(provider):
               "GAPS": "memory:"})
     with pytest.raises(QgsProcessingException, match="at least two"):
         _run({"PERIODS": [period(S1, B1)], "OUTPUT": "memory:", "GAPS": "memory:"})
+
+
+class _Recorder(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.infos, self.warnings = [], []
+
+    def pushInfo(self, info):
+        self.infos.append(info)
+        super().pushInfo(info)
+
+    def pushWarning(self, warning):
+        self.warnings.append(warning)
+        super().pushWarning(warning)
+
+
+def _rising(t):
+    """t periods on a shared baseline: zone 0 rises every period and is hot throughout."""
+    out = []
+    for k in range(t):
+        scores = [10.0 + k] + [5.0 - 0.1 * i for i in range(1, 10)]
+        out.append(period(scores, [3] + [0] * 9, baseline="base1"))
+    return out
+
+
+@pytest.mark.parametrize("t", [3, 4])
+def test_a_trend_that_cannot_be_significant_is_said(provider, t):
+    fb = _Recorder()
+    res = _run({"PERIODS": _rising(t), "OUTPUT": "memory:", "GAPS": "memory:"}, fb)
+    assert res["TREND_TESTABLE"] == 0
+    assert res["TREND_NOTE"].startswith(f"trend not testable with {t} periods: needs at least 5")
+    assert any(w.startswith(f"Trend not testable with {t} periods: needs at least 5")
+               for w in fb.warnings)
+    out = _by_id(res["OUTPUT"])
+    # zone 0's score rises strictly: S = t(t-1)/2, still "not testable", not "no trend"
+    z0 = out["S1000_r0_c0"]
+    assert z0["trend_s"] == t * (t - 1) / 2 and z0["trend"] == "not testable"
+    assert z0["trend_p"] == pytest.approx({3: 0.296270, 4: 0.089429}[t], abs=1e-6)
+    assert z0["emerging"] == "persistent hot spot"
+    assert {f["trend"] for f in res["OUTPUT"].getFeatures()} == {"not testable"}
+    assert any("Emerging hot spot categories" in i and "'intensifying' and 'diminishing' cannot "
+               f"occur with {t} periods" in i for i in fb.infos)
+
+
+def test_five_periods_can_show_a_trend(provider):
+    fb = _Recorder()
+    res = _run({"PERIODS": _rising(5), "OUTPUT": "memory:", "GAPS": "memory:"}, fb)
+    assert res["TREND_TESTABLE"] == 1
+    assert res["TREND_NOTE"].startswith("Mann-Kendall trend testable with 5 periods")
+    assert not any("not testable" in w for w in fb.warnings)
+    z0 = _by_id(res["OUTPUT"])["S1000_r0_c0"]
+    assert z0["trend"] == "increasing" and z0["trend_p"] == pytest.approx(0.027486, abs=1e-6)
+    # gi_z is absent: the emerging trend is on the bins, constant at 3 -> persistent
+    assert z0["emerging"] == "persistent hot spot"

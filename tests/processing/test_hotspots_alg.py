@@ -252,3 +252,113 @@ def test_styles_load_on_the_outputs(provider):
                                                                 "Low-High", "Not significant"}
     _, zones, _ = run("hotspotzones", {"INPUT": out, "MIN_BIN": 2})
     assert apply_style(zones, "hotspot_zones")
+
+
+class OrderedRecorder(QgsProcessingFeedback):
+    """Every info and warning, in the order they were pushed."""
+
+    def __init__(self):
+        super().__init__()
+        self.log = []
+
+    def pushInfo(self, info):
+        self.log.append(("info", info))
+        super().pushInfo(info)
+
+    def pushWarning(self, warning):
+        self.log.append(("warning", warning))
+        super().pushWarning(warning)
+
+
+def test_defaults_are_the_core_defaults(provider):
+    from qgis.core import QgsApplication
+
+    alg = QgsApplication.processingRegistry().algorithmById("compositeindex:hotspots")
+    assert alg.parameterDefinition("FDR").defaultValue() is True
+    assert alg.parameterDefinition("SEED").defaultValue() == hs.DEFAULTS["seed"] == 12345
+    assert alg.parameterDefinition("PERMUTATIONS").defaultValue() == hs.DEFAULTS["permutations"] == 0
+    assert alg.parameterDefinition("NEIGHBOURHOOD").defaultValue() == 0        # queen
+    assert hs.DEFAULTS["fdr"] is True and hs.DEFAULTS["neighbourhood"] == "queen"
+    # a run without FDR/SEED/PERMUTATIONS is the core's default analysis
+    _, out, _ = run("hotspots", {"INPUT": grid_layer(), "FIELD": "burglary"})
+    r, c, v = grid_values()
+    ref = hs.analyse(v, grid_contiguity(r, c, queen=True))
+    assert ref.fdr is True
+    assert column(out, "gi_bin").tolist() == ref.gi_bin.tolist()
+
+
+def test_recipe_runner_uses_the_same_hotspot_defaults(provider, monkeypatch, tmp_path):
+    from composite_index_plugin.processing.recipe_runner import RecipeRunner
+
+    runner = RecipeRunner.__new__(RecipeRunner)
+    runner.recipe = {"hotspots": {}}
+    runner.layers = {"index": "index-layer"}
+    runner.zones = "index-layer"
+    runner.gpkg = str(tmp_path / "results.gpkg")
+    seen = {}
+
+    def fake_child(alg_id, params, feedback):
+        seen[alg_id] = params
+        return {"OUTPUT": "hot-layer"}
+
+    monkeypatch.setattr(runner, "run_child", fake_child)
+    runner.stage_hotspots(QgsProcessingFeedback())
+    params = seen["compositeindex:hotspots"]
+    assert (params["FDR"], params["SEED"], params["PERMUTATIONS"], params["NEIGHBOURHOOD"]) == \
+        (True, 12345, 0, 0)
+    runner.recipe = {"hotspots": {"fdr": False, "seed": 3, "permutations": 99}}
+    runner.stage_hotspots(QgsProcessingFeedback())
+    params = seen["compositeindex:hotspots"]
+    assert (params["FDR"], params["SEED"], params["PERMUTATIONS"]) == (False, 3, 99)
+
+
+def test_unreachable_significance_is_said_before_the_run(provider):
+    # 144 zones, 99 permutations, FDR: smallest p 2 / 100 = 0.02; BH over 144 zones needs
+    # ceil(144 * 0.02 / q) zones at that p: 29 at 90 %, 58 at 95 %, 288 > 144 at 99 % (never);
+    # one zone alone needs P + 1 >= 2 * 144 / q: 2,879 / 5,759 / 28,799 permutations
+    fb = OrderedRecorder()
+    run("hotspots", {"INPUT": grid_layer(), "FIELD": "burglary", "NEIGHBOURHOOD": 0,
+                     "PERMUTATIONS": 99, "FDR": True}, fb)
+    warnings = [t for kind, t in fb.log if kind == "warning"]
+    gi = next(t for t in warnings if t.startswith("Gi* hot and cold spots"))
+    assert "smallest possible p-value is 0.02" in gi
+    assert "99 % confidence never (the smallest p is above 0.01)" in gi
+    assert "95 % confidence only if at least 58 of the 144 zones (40 %)" in gi
+    assert "90 % confidence only if at least 29 of the 144 zones (20 %)" in gi
+    assert "28,799 for 99 %, 5,759 for 95 %, 2,879 for 90 %" in gi
+    lisa = next(t for t in warnings if t.startswith("local Moran clusters"))
+    assert "95 % confidence only if at least 58" in lisa
+    # said before the results: ahead of the global statistics in the log
+    first_result = next(i for i, (_, t) in enumerate(fb.log) if "Global Moran's I" in t)
+    assert fb.log.index(("warning", gi)) < first_result
+    # the text is the core's, from the core's numbers
+    core = hs.reach_warnings(hs.reachable_significance(144, 99, True, 0.05))
+    assert core == [gi, lisa]
+    # enough permutations without FDR: no such warning
+    fb = OrderedRecorder()
+    run("hotspots", {"INPUT": grid_layer(), "FIELD": "burglary", "NEIGHBOURHOOD": 0,
+                     "PERMUTATIONS": 999, "FDR": False}, fb)
+    assert not any("smallest possible p-value" in t for _, t in fb.log)
+
+
+def test_islands_stay_null_and_are_counted_in_the_log(provider):
+    layer = grid_layer(with_indices=False)
+    far = QgsFeature(layer.fields())
+    far.setGeometry(QgsGeometry.fromRect(_rect(5000.0, 5000.0)))
+    far.setAttributes(["far", 30.0, 100.0])
+    layer.dataProvider().addFeatures([far])
+    fb = OrderedRecorder()
+    result, out, _ = run("hotspots", {"INPUT": layer, "FIELD": "burglary", "NEIGHBOURHOOD": 0,
+                                      "PERMUTATIONS": 99, "SEED": 2}, fb)
+    assert result["N_ISLANDS"] == 1
+    last = [f for f in out.getFeatures()][-1]
+    assert last["cell_id"] == "far"
+    for name in ("gi_z", "gi_p", "gi_bin", "lisa_i", "lisa_p", "lisa_cluster"):
+        value = last[name]
+        assert value is None or (isinstance(value, QVariant) and value.isNull()) or \
+            str(value) == "NULL", name
+    assert last["n_neighbours"] == 0
+    assert np.isfinite(column(out, "gi_p")[:SIDE * SIDE]).all()
+    texts = [t for _, t in fb.log]
+    assert any("1 zone(s) have no neighbours" in t for t in texts)
+    assert any("without neighbours (islands, left empty): 1; tested: 144." in t for t in texts)

@@ -9,6 +9,8 @@ import pandas as pd
 from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -67,6 +69,10 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         "gi_bin >= 2), and with three or more periods a Mann-Kendall trend and the emerging hot "
         "spot category (Esri's rules). The gap (highest-need decile against the rest) per period "
         "and area, and its change, goes to the gaps table.\n\n"
+        "A Mann-Kendall trend can only be significant (p < 0.05) with 5 or more periods: with 4 "
+        "the smallest possible p is 0.089, with 3 it is 0.30. With fewer periods the tool warns, "
+        "trend says 'not testable' instead of 'no trend', and the output TREND_NOTE says why "
+        "'intensifying' and 'diminishing' hot and cold spots cannot occur.\n\n"
         "Scores are only comparable when every period was scaled with the same frozen baseline "
         "(field ci_baseline); otherwise each year is rescaled on its own, so the tool compares "
         "ranks and leaves score_change empty. Periods with different zone ids or grids are "
@@ -98,6 +104,10 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
             self.OUTPUT, self.tr("Change per zone"), QgsProcessing.TypeVectorAnyGeometry))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.GAPS, self.tr("Gap per period"), QgsProcessing.TypeVector))
+        self.addOutput(QgsProcessingOutputString(
+            "TREND_NOTE", self.tr("Whether a trend can be significant with these periods")))
+        self.addOutput(QgsProcessingOutputNumber(
+            "TREND_TESTABLE", self.tr("1 when a Mann-Kendall trend can be significant, else 0")))
 
     def processAlgorithm(self, parameters, context, feedback):
         layers = self.parameterAsLayerList(parameters, self.PERIODS, context)
@@ -161,11 +171,17 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
                                comparable=baseline is not None, area_names=area_names,
                                overlaps=overlaps, progress=progress)
         push_messages(feedback, result.messages)
+        for warning in result.warnings:
+            feedback.pushWarning(warning)
+        trend = result.trend
         zones = result.zones
         if "emerging" in zones.columns:
             counts = zones["emerging"].value_counts()
+            absent = "" if trend.testable else (
+                f" ('intensifying' and 'diminishing' cannot occur with {trend.periods} periods: "
+                f"a trend needs at least {trend.min_periods})")
             feedback.pushInfo("Emerging hot spot categories: " + ", ".join(
-                f"{k} {v}" for k, v in counts.items()))
+                f"{k} {v}" for k, v in counts.items()) + absent)
         if "hotspot_transition" in zones.columns:
             counts = zones["hotspot_transition"].replace("", np.nan).dropna().value_counts()
             if len(counts):
@@ -182,7 +198,8 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         gaps_dest = write_table(self, parameters, self.GAPS, context, result.gaps)
         feedback.setProgress(100)
         self.style(context, dest, "change_diverging", feedback=feedback)
-        return {self.OUTPUT: dest, self.GAPS: gaps_dest}
+        return {self.OUTPUT: dest, self.GAPS: gaps_dest, "TREND_NOTE": trend.note,
+                "TREND_TESTABLE": int(trend.testable)}
 
 
 ALGORITHMS = [ComparePeriodsAlgorithm]

@@ -118,9 +118,14 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
         "z-score, as ArcGIS Optimized Hot Spot Analysis). Distances are between zone centroids "
         "(points: their own location) in the layer's units; a layer in degrees is reprojected to a "
         "metric CRS for the distances (and DISTANCE is then in metres).\n\n"
-        "Significance: analytic (normal, two-sided) p-values, or with PERMUTATIONS > 0 conditional "
-        "permutation pseudo p-values (repeatable with SEED). FDR applies Benjamini-Hochberg to the "
-        "bins and clusters (the z and p fields themselves are not adjusted).\n\n"
+        "Significance: analytic (normal, two-sided) p-values, or with PERMUTATIONS > 0 two-sided "
+        "conditional permutation pseudo p-values (simulated values equal to the observed one count "
+        "as extreme, so sparse counts do not give false cold spots; repeatable with SEED). Either "
+        "way gi_bin 1/2/3 means p below 0.10/0.05/0.01. FDR (on by default) applies "
+        "Benjamini-Hochberg to the bins and clusters (the z and p fields themselves are not "
+        "adjusted). With P permutations the smallest p is 2 / (P + 1): when that, with FDR over "
+        "the zones, cannot reach a confidence level, a warning says so before the run, with the "
+        "number of permutations needed.\n\n"
         "Output fields: gi_z, gi_p, gi_bin (-3..3: cold/hot spot at 99/95/90 % confidence), "
         "n_neighbours, lisa_i, lisa_p, lisa_cluster (High-High, Low-Low, High-Low, Low-High, Not "
         "significant). Global Moran's I and General G are in the log and the outputs. Zones "
@@ -146,13 +151,16 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             minValue=1, maxValue=nbmod.MAX_NEIGHBOURS))
         self.addParameter(QgsProcessingParameterNumber(
             "PERMUTATIONS", self.tr("Permutations (0 = analytic p-values only)"),
-            QgsProcessingParameterNumber.Integer, 0, minValue=0, maxValue=99999))
+            QgsProcessingParameterNumber.Integer, hs.DEFAULTS["permutations"], minValue=0,
+            maxValue=99999))
         seed = QgsProcessingParameterNumber("SEED", self.tr("Random seed for permutations"),
-                                            QgsProcessingParameterNumber.Integer, 12345, minValue=0)
+                                            QgsProcessingParameterNumber.Integer,
+                                            hs.DEFAULTS["seed"], minValue=0)
         seed.setFlags(seed.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(seed)
         self.addParameter(QgsProcessingParameterBoolean(
-            "FDR", self.tr("False discovery rate correction (Benjamini-Hochberg)"), False))
+            "FDR", self.tr("False discovery rate correction (Benjamini-Hochberg)"),
+            hs.DEFAULTS["fdr"]))
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", self.tr("Hotspots")))
         for key, label in GLOBAL_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
@@ -235,7 +243,11 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
         if feedback.isCanceled():
             raise QgsProcessingException("Cancelled by the user.")
 
-        res = self.run_core(hs.analyse, values, nb, permutations, seed, fdr, field, 0.05, progress,
+        alpha = hs.DEFAULTS["lisa_alpha"]
+        reach = hs.reachable_significance(hs.tested_zones(values, nb), permutations, fdr, alpha)
+        for w in hs.reach_warnings(reach):
+            feedback.pushWarning(w)
+        res = self.run_core(hs.analyse, values, nb, permutations, seed, fdr, field, alpha, progress,
                             fids)
         for w in res.warnings:
             feedback.pushWarning(w)
