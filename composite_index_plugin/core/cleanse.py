@@ -462,10 +462,47 @@ def _category_key(values):
         .str.replace(r"\s+", " ", regex=True)
 
 
+def _mapping_from_json(path):
+    """A JSON mapping: ``{"category": "issue", ...}`` or ``{"issue": ["category", ...], ...}``."""
+    import json
+
+    name = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as err:
+        raise CompositeIndexError(f"Category mapping '{name}' cannot be read as JSON: {err}",
+                                  hint='Write {"Burglary": "burglary", ...} or '
+                                       '{"burglary": ["Burglary"], ...}.') from err
+    if not isinstance(data, dict):
+        raise CompositeIndexError(f"Category mapping '{name}' must be a JSON object.",
+                                  hint='Write {"Burglary": "burglary", ...}.')
+    mapping, bad = {}, []
+    for key, value in data.items():
+        pairs = [(c, key) for c in value] if isinstance(value, list) else [(key, value)]
+        for cat, iss in pairs:
+            if not isinstance(cat, str) or not isinstance(iss, str):
+                bad.append(f"{key!r}: {value!r}")
+                continue
+            if not _NAME_RE.match(iss.strip()):
+                bad.append(f"'{cat}' -> '{iss}'")
+                continue
+            if cat.strip():
+                mapping[cat] = iss.strip()
+    if bad:
+        raise CompositeIndexError(
+            f"Category mapping '{name}' has issue names that are not lowercase letters, digits "
+            "and _ (or values that are not text):", hint="Fix these entries.", details=bad[:20])
+    return mapping
+
+
 def read_category_mapping(path):
     """A category -> issue mapping from a CSV file with columns ``category,issue`` (or the first
-    two columns). Issue names must be lowercase letters, digits and ``_``; an empty issue means
+    two columns), or a JSON file (``{"category": "issue"}`` or ``{"issue": ["category", ...]}``).
+    Issue names must be lowercase letters, digits and ``_``; an empty issue means
     "drop this category" is NOT supported: every listed category must map to a name."""
+    if str(path).lower().endswith(".json"):
+        return _mapping_from_json(path)
     frame, _ = read_table(path)
     if frame.shape[1] < 2:
         raise CompositeIndexError(
