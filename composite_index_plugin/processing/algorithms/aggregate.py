@@ -290,7 +290,7 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
             "ISSUE", self.tr("Issue name (used in field names)"), "issue"))
         self.addParameter(QgsProcessingParameterEnum(
             "CATEGORY_PRESET", self.tr("Categories to issues: preset"),
-            options=[self.tr(p) for p in CATEGORY_PRESETS], defaultValue=0))
+            options=[self.tr(p) for p in CATEGORY_PRESETS], defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterFile(
             "CATEGORY_MAPPING", self.tr("Categories to issues: mapping table (CSV category,issue or "
                                         "JSON; optional)"),

@@ -442,7 +442,7 @@ class ImportIncidents(CompositeIndexAlgorithm):
             optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.PERIOD, self.tr("Period field"), options=[self.tr(p) for p in self.PERIODS],
-            defaultValue=0))
+            defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Preset"), options=[self.tr(p) for p in self.PRESETS],
             defaultValue=0))
