@@ -289,3 +289,44 @@ def per_source_counts(result):
         c, r = int(clean.get(info["file"], 0)), int(rejected.get(info["file"], 0))
         out.append((info["file"], c + r, c, r))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Areas from small-area names: districts from LSOA names, the study area from the crimes
+
+SMALL_AREA_SUFFIX = re.compile(r"\s+\d{3}[A-Za-z]?\s*$")
+DEFAULT_MIN_SHARE = 0.01
+
+
+def area_of_name(names):
+    """The area named in small-area names: ONS LSOA and MSOA names are the local authority's
+    name, a three-digit number and (LSOAs) a letter, so ``"Leeds 001A"`` and ``"Leeds 001"`` ->
+    ``"Leeds"``. Names without that ending are kept whole; empty stays empty. Vectorised."""
+    import pandas as pd
+
+    s = pd.Series(names, dtype=object)
+    text = s.where(s.notna(), "").astype(str).str.strip()
+    return text.str.replace(SMALL_AREA_SUFFIX, "", regex=True).str.strip().to_numpy(object)
+
+
+def areas_holding(names, min_share=DEFAULT_MIN_SHARE):
+    """The areas (from small-area names, see :func:`area_of_name`) holding at least
+    ``min_share`` of the rows: ``(kept, dropped)``, both dicts area -> rows, largest first.
+
+    This is how "the LSOAs these crimes fall in" becomes a study area: police.uk codes every
+    crime to an LSOA, and a force's file holds a few crimes coded to its neighbours' LSOAs (West
+    Yorkshire, July 2016: 71 of 25,829 located crimes, 0.3 %, in 9 other districts, none above
+    0.11 %; its five districts hold 8 % to 36 % each), so a 1 % share separates them.
+    """
+    import pandas as pd
+
+    areas = pd.Series(area_of_name(names), dtype=object)
+    counts = areas[areas != ""].value_counts()
+    total = int(counts.sum())
+    if total == 0:
+        raise CompositeIndexError("No row names a small area, so no study area can be made from "
+                                  "them.", hint="Give a study area layer instead.")
+    share = counts / total
+    kept = {str(k): int(v) for k, v in counts[share >= min_share].items()}
+    dropped = {str(k): int(v) for k, v in counts[share < min_share].items()}
+    return kept, dropped

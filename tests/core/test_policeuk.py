@@ -233,3 +233,28 @@ def test_study_buffer_keeps_points_and_marks_them():
     assert ((res.x[kept] >= -1.6) & (res.x[kept] < -1.59)).all()
     assert (res.x[~kept] < -1.6).all() and (res.x < -1.59).all()
     assert res.counts["outside_study_area"] > 0
+
+
+# ---- areas from small-area names --------------------------------------------------------------
+def test_area_of_name_strips_the_lsoa_and_msoa_ending():
+    got = pu.area_of_name(["Leeds 001A", "Kingston upon Hull 012B", "Leeds 001", None, "",
+                           "County Durham 001A ", "Westminster"])
+    assert got.tolist() == ["Leeds", "Kingston upon Hull", "Leeds", "", "", "County Durham",
+                            "Westminster"]
+
+
+def test_areas_holding_the_crimes_of_west_yorkshire():
+    """The five districts of West Yorkshire and nothing else, from the crimes' own LSOA names
+    (counted independently with the csv module)."""
+    for month in MONTHS:
+        with open(street(month), encoding="utf-8", newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["Longitude"].strip()]
+        kept, dropped = pu.areas_holding([r["LSOA name"] for r in rows])
+        assert sorted(kept) == ["Bradford", "Calderdale", "Kirklees", "Leeds", "Wakefield"]
+        want = Counter(r["LSOA name"].rsplit(" ", 1)[0] for r in rows)
+        assert kept == {k: want[k] for k in kept}
+        assert sum(kept.values()) + sum(dropped.values()) == len(rows)
+        assert max(dropped.values()) / len(rows) < 0.002
+    assert sum(dropped.values()) == 9  # July 2017: 9 rows in Harrogate, Oldham, Barnsley, Craven
+    with pytest.raises(CompositeIndexError, match="no study area"):
+        pu.areas_holding(["", None])
