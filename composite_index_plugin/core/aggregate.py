@@ -121,6 +121,139 @@ def count_points(role, n_zones, point_zone=None, pairs=None, weights=None, n_poi
     return result
 
 
+@dataclass
+class CategoryCounts:
+    """Counts of one role layer onto n zones for many issues at once (one column per issue),
+    from a category field mapped to issues, with what was left out and why."""
+
+    role: str
+    issues: list
+    counts: np.ndarray                 # (n_zones, n_issues) int64
+    weighted: np.ndarray = None        # (n_zones, n_issues) float64, when weights are given
+    n_points: int = 0                  # points read
+    n_issue_points: np.ndarray = None  # points with each issue (in zones or not)
+    n_outside: np.ndarray = None       # points with each issue outside all zones
+    n_multi_zone: np.ndarray = None    # points with each issue in more than one zone
+    n_bad_weight: np.ndarray = None    # points with each issue and a null/non-numeric weight
+    n_no_issue: int = 0                # points whose category maps to no (selected) issue
+    no_issue: dict = field(default_factory=dict)   # category -> points, for the log
+    codes: np.ndarray = None           # issue index per point (-1 = none)
+
+    def role_counts(self, k):
+        """The :class:`RoleCounts` of issue ``k`` alone: what a one-issue run would give."""
+        res = RoleCounts(self.role, self.counts[:, k].copy(), n_points=int(self.n_issue_points[k]),
+                         n_outside=int(self.n_outside[k]), n_multi_zone=int(self.n_multi_zone[k]))
+        if self.weighted is not None:
+            res.weighted = self.weighted[:, k].copy()
+            res.n_bad_weight = int(self.n_bad_weight[k])
+        return res
+
+    def summary(self):
+        text = (f"{self.role}: {self.n_points:,} points, {len(self.issues)} issue(s), "
+                f"{int(self.counts.sum()):,} counted in zones, {int(self.n_outside.sum()):,} "
+                "outside all zones")
+        if self.n_no_issue:
+            cats = sorted(self.no_issue.items(), key=lambda kv: -kv[1])
+            text += (f", {self.n_no_issue:,} with a category mapped to no issue, not counted ("
+                     + ", ".join(f"{c or '(empty)'} {n:,}" for c, n in cats[:8])
+                     + (" ..." if len(cats) > 8 else "") + ")")
+        if int(self.n_multi_zone.sum()):
+            text += (f", {int(self.n_multi_zone.sum()):,} in more than one (overlapping) zone, "
+                     "counted once per zone")
+        if self.weighted is not None:
+            text += (f", {int(self.n_bad_weight.sum()):,} with a null or non-numeric weight "
+                     "(counted, weight 0)")
+        return text
+
+
+def issue_codes(categories, mapping=None, issues=None):
+    """Issue of every point from its category: ``(codes, issues, no_issue)``.
+
+    ``categories``: one value per point (None/NaN = empty). ``mapping``: dict category -> issue
+    (matched ignoring case and repeated spaces, as the import does), or None: the issue is the
+    category written in lowercase_with_underscores (so points imported with an ``issue`` field
+    map to themselves). ``issues``: the issue names to count, in output order; None = every
+    issue of the mapping (in its order, so the fields are the same whatever the data) or, without
+    a mapping, every issue found (sorted). ``codes``: index into ``issues`` per point, -1 for a
+    category mapped to no selected issue; ``no_issue``: those categories -> number of points.
+    """
+    from composite_index_plugin.core.cleanse import map_categories, slug
+
+    values = np.asarray(pd.Series(categories, dtype=object).where(
+        pd.notna(pd.Series(categories, dtype=object)), ""), dtype=object)
+    if mapping is None:
+        codes_u, uniq = pd.factorize(values, sort=False)
+        names = np.array([slug(v) for v in uniq], dtype=object)
+        issue = names[codes_u] if len(codes_u) else np.empty(0, dtype=object)
+    else:
+        issue, _ = map_categories(values, mapping)
+    if issues is None:
+        if mapping is not None:
+            issues = list(dict.fromkeys(mapping.values()))
+        else:
+            issues = sorted({i for i in pd.unique(issue) if i})
+    issues = [check_issue_name(i) for i in issues]
+    if len(set(issues)) != len(issues):
+        dup = sorted({i for i in issues if issues.count(i) > 1})
+        raise CompositeIndexError(f"Issue(s) listed twice: {', '.join(dup)}.",
+                                  hint="List each issue once.")
+    codes = pd.Index(issues).get_indexer(pd.Series(issue, dtype=object)) if len(issue) else \
+        np.zeros(0, dtype=np.int64)
+    codes = np.asarray(codes, dtype=np.int64)
+    no_issue = {}
+    if (codes < 0).any():
+        miss = pd.Series(values[codes < 0], dtype=object).astype(str).str.strip()
+        no_issue = {str(k): int(v) for k, v in miss.value_counts(sort=False).items()}
+    return codes, list(issues), no_issue
+
+
+def count_categories(role, n_zones, codes, issues, point_zone=None, pairs=None, weights=None,
+                     n_points=None, no_issue=None):
+    """Counts per zone and issue in one pass: ``bincount(zone * n_issues + issue)``.
+
+    ``codes``: issue index per point (-1 = not counted). ``point_zone`` / ``pairs`` /
+    ``weights`` as in :func:`count_points`; the column of issue k equals what
+    :func:`count_points` gives for the points of issue k alone.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    k = len(issues)
+    n_points = len(codes) if n_points is None else n_points
+    if len(codes) != n_points:
+        raise CompositeIndexError("Internal error: one issue code per point is needed.")
+    has = codes >= 0
+    n_issue_points = np.bincount(codes[has], minlength=k).astype(np.int64)
+    if pairs is None:
+        point_zone = np.asarray(point_zone, dtype=np.int64)
+        pts = np.flatnonzero(has & (point_zone >= 0))
+        zones = point_zone[pts]
+        n_multi = np.zeros(k, dtype=np.int64)
+        hit = np.zeros(n_points, dtype=bool)
+        hit[pts] = True
+    else:
+        p_pts, p_zones = (np.asarray(v, dtype=np.int64) for v in pairs)
+        keep = has[p_pts] if len(p_pts) else np.zeros(0, dtype=bool)
+        pts, zones = p_pts[keep], p_zones[keep]
+        hits = np.bincount(pts, minlength=n_points) if n_points else np.zeros(0, dtype=np.int64)
+        hit = hits > 0
+        n_multi = np.bincount(codes[has & (hits > 1)], minlength=k).astype(np.int64)
+    n_outside = np.bincount(codes[has & ~hit], minlength=k).astype(np.int64)
+    flat = zones * k + codes[pts]
+    counts = np.bincount(flat, minlength=n_zones * k).astype(np.int64).reshape(n_zones, k)
+    res = CategoryCounts(role, list(issues), counts, n_points=int(n_points),
+                         n_issue_points=n_issue_points, n_outside=n_outside, n_multi_zone=n_multi,
+                         n_no_issue=int((~has).sum()), no_issue=dict(no_issue or {}),
+                         codes=codes)
+    if weights is not None:
+        w, _ = clean_weights(weights)
+        if len(w) != n_points:
+            raise CompositeIndexError("Internal error: one weight per point is needed.")
+        bad = ~np.isfinite(w)
+        res.n_bad_weight = np.bincount(codes[has & bad], minlength=k).astype(np.int64)
+        w = np.where(bad, 0.0, w)
+        res.weighted = np.bincount(flat, weights=w[pts], minlength=n_zones * k).reshape(n_zones, k)
+    return res
+
+
 def overlapping_zone_pairs(pairs_pts, pairs_zones):
     """Number of points that fell in more than one zone (a sign that the zones overlap)."""
     if len(pairs_pts) == 0:

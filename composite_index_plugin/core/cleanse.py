@@ -111,8 +111,29 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # --------------------------------------------------------------------------------------------
 def _not_text_error(path, what):
     return CompositeIndexError(
-        f"'{os.path.basename(path)}' is not a text (CSV) file: it looks like {what}.",
+        f"'{os.path.basename(str(path))}' is not a text (CSV) file: it looks like {what}.",
         hint="Save it as CSV (comma, semicolon or tab separated) and import that file.")
+
+
+def _encoding_from_head(head, name):
+    """Encoding decided from the first bytes alone (BOM), or None; raises for non-text data."""
+    if not head.strip():
+        raise CompositeIndexError(f"'{name}' is empty (0 rows, no header).",
+                                  hint="Check the export: the file has no data.")
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith(b"PK\x03\x04"):
+        raise _not_text_error(name, "a ZIP archive or an Excel .xlsx workbook")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise _not_text_error(name, "an old Excel .xls workbook")
+    if b"\x00" in head:
+        raise _not_text_error(name, "binary data (it contains NUL bytes)")
+    controls = sum(head.count(bytes([c])) for c in range(1, 32) if c not in (9, 10, 12, 13))
+    if controls > 0.05 * len(head):
+        raise _not_text_error(name, "binary data (many control characters)")
+    return None
 
 
 def sniff_encoding(path):
@@ -125,29 +146,15 @@ def sniff_encoding(path):
     row 900,000 makes the file Windows-1252).
     """
     try:
-        size = os.path.getsize(path)
         with open(path, "rb") as fh:
             head = fh.read(_SNIFF_BYTES)
     except OSError as err:
         raise CompositeIndexError(f"Cannot read '{path}': {err.strerror or err}.",
                                   hint="Check the path and that the file is not open elsewhere.") \
             from err
-    if size == 0 or not head.strip():
-        raise CompositeIndexError(f"'{os.path.basename(path)}' is empty (0 rows, no header).",
-                                  hint="Check the export: the file has no data.")
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", True
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", True
-    if head.startswith(b"PK\x03\x04"):
-        raise _not_text_error(path, "a ZIP archive or an Excel .xlsx workbook")
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _not_text_error(path, "an old Excel .xls workbook")
-    if b"\x00" in head:
-        raise _not_text_error(path, "binary data (it contains NUL bytes)")
-    controls = sum(head.count(bytes([c])) for c in range(1, 32) if c not in (9, 10, 12, 13))
-    if controls > 0.05 * len(head):
-        raise _not_text_error(path, "binary data (many control characters)")
+    bom = _encoding_from_head(head, os.path.basename(path))
+    if bom:
+        return bom, True
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with open(path, "rb") as fh:
@@ -157,6 +164,18 @@ def sniff_encoding(path):
                     decoder.decode(b"", final=True)
                     break
                 decoder.decode(chunk)
+    except UnicodeDecodeError:
+        return "cp1252", False
+    return "utf-8", False
+
+
+def sniff_encoding_bytes(data, name="data"):
+    """:func:`sniff_encoding` for a file already in memory (e.g. a member of a ZIP archive)."""
+    bom = _encoding_from_head(bytes(data[:_SNIFF_BYTES]), name)
+    if bom:
+        return bom, True
+    try:
+        codecs.decode(data, "utf-8")
     except UnicodeDecodeError:
         return "cp1252", False
     return "utf-8", False
@@ -192,21 +211,26 @@ def sniff_delimiter(lines):
     return best
 
 
-def _first_lines(path, encoding, n=60):
-    with open(path, encoding=encoding, errors="replace", newline="") as fh:
-        text = fh.read(_SNIFF_BYTES)
+def _first_lines(path, encoding, n=60, data=None):
+    if data is not None:
+        text = bytes(data[:_SNIFF_BYTES]).decode(encoding, errors="replace")
+    else:
+        with open(path, encoding=encoding, errors="replace", newline="") as fh:
+            text = fh.read(_SNIFF_BYTES)
     lines = text.splitlines()
     if len(text) >= _SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # possibly cut
     return lines[:n]
 
 
-def read_table(path, encoding=None, delimiter=None):
+def read_table(path, encoding=None, delimiter=None, data=None):
     """Read a delimited text file as strings: ``(frame, info)``.
 
     ``encoding``/``delimiter`` ``None`` or "" = detect. Every column is ``str`` with "" for empty
     cells; column names are stripped of spaces. ``info`` = dict(path, encoding, delimiter, rows).
-    Raises ``CompositeIndexError`` for empty/binary files and rows with too many fields.
+    ``data``: the file's bytes when it is already in memory (a member of a ZIP archive); ``path``
+    is then only its name in messages. Raises ``CompositeIndexError`` for empty/binary files and
+    rows with too many fields.
     """
     name = os.path.basename(path)
     if encoding:
@@ -216,14 +240,16 @@ def read_table(path, encoding=None, delimiter=None):
             raise CompositeIndexError(f"Unknown encoding '{encoding}'.",
                                       hint="Use e.g. utf-8, cp1252 (Windows-1252) or latin-1, "
                                            "or leave it empty to detect.") from err
-        sniff_encoding(path)  # still refuse empty and binary files
+        # still refuse empty and binary files
+        sniff_encoding(path) if data is None else sniff_encoding_bytes(data, name)
         enc = encoding
     else:
-        enc, _ = sniff_encoding(path)
+        enc, _ = sniff_encoding(path) if data is None else sniff_encoding_bytes(data, name)
     if not delimiter:
-        delimiter = sniff_delimiter(_first_lines(path, enc))
+        delimiter = sniff_delimiter(_first_lines(path, enc, data=data))
     try:
-        frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
+        frame = pd.read_csv(path if data is None else io.BytesIO(data), sep=delimiter, dtype=str,
+                            keep_default_na=False, na_filter=False,
                             encoding=enc, encoding_errors="replace", engine="c",
                             skip_blank_lines=True, quotechar='"')
     except pd.errors.EmptyDataError as err:
@@ -246,11 +272,11 @@ def read_table(path, encoding=None, delimiter=None):
     return frame, info
 
 
-def _rename_reserved(frame):
+def _rename_reserved(frame, reserved=RESERVED):
     """Input columns that clash with added columns get the suffix ``_orig``."""
     lower = {c.lower(): c for c in frame.columns}
     renames = {}
-    for name in RESERVED:
+    for name in reserved:
         if name in lower:
             new = lower[name] + "_orig"
             while new.lower() in lower:
@@ -436,10 +462,47 @@ def _category_key(values):
         .str.replace(r"\s+", " ", regex=True)
 
 
+def _mapping_from_json(path):
+    """A JSON mapping: ``{"category": "issue", ...}`` or ``{"issue": ["category", ...], ...}``."""
+    import json
+
+    name = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as err:
+        raise CompositeIndexError(f"Category mapping '{name}' cannot be read as JSON: {err}",
+                                  hint='Write {"Burglary": "burglary", ...} or '
+                                       '{"burglary": ["Burglary"], ...}.') from err
+    if not isinstance(data, dict):
+        raise CompositeIndexError(f"Category mapping '{name}' must be a JSON object.",
+                                  hint='Write {"Burglary": "burglary", ...}.')
+    mapping, bad = {}, []
+    for key, value in data.items():
+        pairs = [(c, key) for c in value] if isinstance(value, list) else [(key, value)]
+        for cat, iss in pairs:
+            if not isinstance(cat, str) or not isinstance(iss, str):
+                bad.append(f"{key!r}: {value!r}")
+                continue
+            if not _NAME_RE.match(iss.strip()):
+                bad.append(f"'{cat}' -> '{iss}'")
+                continue
+            if cat.strip():
+                mapping[cat] = iss.strip()
+    if bad:
+        raise CompositeIndexError(
+            f"Category mapping '{name}' has issue names that are not lowercase letters, digits "
+            "and _ (or values that are not text):", hint="Fix these entries.", details=bad[:20])
+    return mapping
+
+
 def read_category_mapping(path):
     """A category -> issue mapping from a CSV file with columns ``category,issue`` (or the first
-    two columns). Issue names must be lowercase letters, digits and ``_``; an empty issue means
+    two columns), or a JSON file (``{"category": "issue"}`` or ``{"issue": ["category", ...]}``).
+    Issue names must be lowercase letters, digits and ``_``; an empty issue means
     "drop this category" is NOT supported: every listed category must map to a name."""
+    if str(path).lower().endswith(".json"):
+        return _mapping_from_json(path)
     frame, _ = read_table(path)
     if frame.shape[1] < 2:
         raise CompositeIndexError(
@@ -616,6 +679,8 @@ class CleanseOptions:
     require_mapping: bool = False
     default_issue: str = ""
     duplicate_fields: list = field(default_factory=list)
+    period: str = None           # "month", "year", "financial_year" or None: the period field
+    source_months: dict = None   # source_file -> yyyy-mm (police.uk archives), else from dates
 
 
 @dataclass
@@ -631,6 +696,8 @@ class CleanseResult:
     reason: np.ndarray = None    # reason code per input row (-1 = clean), input order
     sources: list = field(default_factory=list)   # read info per file
     notes: list = field(default_factory=list)
+    period: np.ndarray = None    # period label of every input row ("" unknown), input order
+    listing: object = None       # core.policeuk.ArchiveListing when read from an archive
 
     @property
     def n_clean(self):
@@ -687,6 +754,8 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
     """
     progress = progress or NO_PROGRESS
     o = options
+    if o.period and "period" in frame.columns:
+        frame = _rename_reserved(frame, ("period",))
     n = len(frame)
     reason = np.full(n, OK, dtype="int8")
     detail = np.full(n, "", dtype=object)
@@ -800,6 +869,7 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
                      f"{hi.date() if hi is not None else '...'}"
             reject(outw, "outside_date_window",
                    _detail(outw, f"{o.date_field}=", draw, window))
+    period, period_notes = _periods(frame, o, dates)
     progress.report(0.6)
 
     # 4. Categories -> issues ---------------------------------------------------------------
@@ -820,9 +890,15 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
 
     # 5. Study area -------------------------------------------------------------------------
     live = reason == OK
+    in_buffer = np.zeros(n, dtype=bool)
     if in_study is not None and live.any():
         inside = np.zeros(n, dtype=bool)
-        inside[live] = np.asarray(in_study(tx[live], ty[live]), dtype=bool)
+        got = in_study(tx[live], ty[live])
+        if isinstance(got, tuple):  # (inside the buffered area, only inside the buffer)
+            in_buffer[live] = np.asarray(got[1], dtype=bool)
+            got = got[0]
+        inside[live] = np.asarray(got, dtype=bool)
+        in_buffer &= inside
         reject(live & ~inside, "outside_study_area", "outside the (buffered) study area")
     progress.report(0.85)
 
@@ -859,15 +935,26 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
         clean["event_date"] = _format_dates(dates[ok], "%Y-%m-%d", "")
     else:
         clean["event_date"] = ""
-    clean["fixes"] = np.where(swapped[ok] & o.fix_swapped, "swapped_latlon", "").astype(object)
+    fixes = np.where(swapped & o.fix_swapped, "swapped_latlon", "").astype(object)
+    kept_by_buffer = in_buffer & ok
+    if kept_by_buffer.any():
+        fixes[kept_by_buffer] = np.where(fixes[kept_by_buffer] == "", "in_study_buffer",
+                                         fixes[kept_by_buffer] + ";in_study_buffer")
+        fixed["in_study_buffer"] = int(kept_by_buffer.sum())
+    clean["fixes"] = fixes[ok]
+    if period is not None:
+        clean["period"] = period[ok]
     rej = frame[~ok].reset_index(drop=True)
     rej["reject_reason"] = np.asarray(REASONS, dtype=object)[reason[~ok]]
     rej["reject_detail"] = detail[~ok]
+    if period is not None:
+        rej["period"] = period[~ok]
     counts = {r: 0 for r in REASONS}
     for code, cnt in zip(*np.unique(reason[~ok], return_counts=True)):
         counts[REASONS[code]] = int(cnt)
     result = CleanseResult(clean=clean, x=tx[ok], y=ty[ok], rejected=rej, n_in=n, counts=counts,
-                           fixed=fixed, dates=dates, reason=reason)
+                           fixed=fixed, dates=dates, reason=reason, period=period)
+    result.notes.extend(period_notes)
     if o.category_field and not o.require_mapping:
         kept = int((clean["issue"] == "").sum())
         if kept:
@@ -877,6 +964,61 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
     check_invariant(result)
     progress.report(1.0)
     return result
+
+
+PERIOD_KINDS = ("month", "year", "financial_year")
+
+
+def period_labels(months, kind):
+    """Period labels from months written ``yyyy-mm`` ("" where unknown): ``month`` keeps
+    ``yyyy-mm``, ``year`` gives ``yyyy``, ``financial_year`` the UK April-to-March year
+    ``yyyy/yy`` (2016-04 .. 2017-03 -> ``2016/17``). Vectorised over the distinct months."""
+    if kind not in PERIOD_KINDS:
+        raise CompositeIndexError(f"Unknown period '{kind}'.",
+                                  hint="Use month, year or financial_year.")
+
+    def lab(u):
+        s = u.astype(str).str.strip()
+        ok = s.str.match(r"^\d{4}-\d{2}$")
+        if kind == "month":
+            return s.where(ok, "").to_numpy(object)
+        if kind == "year":
+            return s.str[:4].where(ok, "").to_numpy(object)
+        y = pd.to_numeric(s.str[:4].where(ok), errors="coerce")
+        m = pd.to_numeric(s.str[5:7].where(ok), errors="coerce")
+        start = y.where(m >= 4, y - 1)
+        text = start.map(lambda v: "" if pd.isna(v) else f"{int(v)}/{(int(v) + 1) % 100:02d}")
+        return text.to_numpy(object)
+
+    return _by_unique(np.asarray(months, dtype=object), lab).astype(object)
+
+
+def _periods(frame, o, dates):
+    """``(labels, notes)``: the period label of every row (None when no period is asked for or
+    known), from the archive file's month (``o.source_months``), else from the date field;
+    notes count rows whose date falls in another month than their file."""
+    if not o.period:
+        return None, []
+    notes = []
+    if o.source_months:
+        codes, names = pd.factorize(frame["source_file"].to_numpy(object))
+        month_of = np.array([o.source_months.get(nm, "") for nm in names], dtype=object)
+        months = month_of[codes] if len(codes) else np.empty(0, dtype=object)
+        if dates is not None and len(months):
+            date_month = _format_dates(np.asarray(dates).astype("datetime64[M]"), "%Y-%m", "")
+            differ = (date_month != "") & (date_month != months)
+            if differ.any():
+                i = int(np.flatnonzero(differ)[0])
+                notes.append(
+                    f"{int(differ.sum()):,} row(s) have a {o.date_field} in another month than "
+                    f"their file (e.g. row {frame['source_row'].iat[i]} of "
+                    f"{frame['source_file'].iat[i]}: {date_month[i]}); their period follows the "
+                    "file.")
+    elif dates is not None:
+        months = _format_dates(np.asarray(dates).astype("datetime64[M]"), "%Y-%m", "")
+    else:
+        return None, []
+    return period_labels(months, o.period), notes
 
 
 def _format_dates(dates, fmt, missing):
@@ -1082,6 +1224,10 @@ def report_tables(result, frame_categories=None, frame_sources=None):
         tab = pd.crosstab(pd.Series(frame_sources).to_numpy(), ok)
         out["sources"] = [(s, int(tab.loc[s].sum()), int(tab.loc[s].get(True, 0)),
                            int(tab.loc[s].get(False, 0))) for s in tab.index]
+    if result.period is not None and len(result.period):
+        tab = pd.crosstab(pd.Series(result.period).replace("", "(unknown)").to_numpy(), ok)
+        out["periods"] = [(p, int(tab.loc[p].sum()), int(tab.loc[p].get(True, 0)),
+                           int(tab.loc[p].get(False, 0))) for p in tab.index]
     return out
 
 
@@ -1109,15 +1255,20 @@ def report_html(result, title="Incident import: data-quality report", settings=N
         parts.append("<p>Fixed and kept: " + ", ".join(f"{html.escape(k)} {v:,}" for k, v in fixes)
                      + " (see the field <code>fixes</code>).</p>")
     if result.sources:
+        monthly = any("month" in i for i in result.sources)
         parts.append("<h2>Files read</h2>" + _table(
-            ["file", "encoding", "delimiter", "rows"],
-            [(i["file"], i["encoding"], DELIMITERS.get(i["delimiter"], repr(i["delimiter"])),
-              int(i["rows"])) for i in result.sources]))
+            ["file"] + (["month", "force"] if monthly else []) + ["encoding", "delimiter", "rows"],
+            [(i["file"],) + ((i.get("month", ""), i.get("force", "")) if monthly else ()) +
+             (i["encoding"], DELIMITERS.get(i["delimiter"], repr(i["delimiter"])), int(i["rows"]))
+             for i in result.sources]))
     parts.append("<h2>Rejected rows per reason</h2>" + _table(
         ["reason code", "meaning", "rows"], tabs["reasons"] + [("total", "", result.n_rejected)]))
     if "sources" in tabs:
         parts.append("<h2>Per source</h2>" + _table(["source", "rows in", "clean", "rejected"],
                                                     tabs["sources"]))
+    if "periods" in tabs:
+        parts.append("<h2>Per period</h2>" + _table(["period", "rows in", "clean", "rejected"],
+                                                    tabs["periods"]))
     if "months" in tabs:
         parts.append("<h2>Per month</h2>" + _table(["month", "clean", "rejected"], tabs["months"]))
     if "categories" in tabs:

@@ -10,6 +10,7 @@ from composite_index_plugin.core.aggregate import (
     zone_index_for_grid,
 )
 from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core.geometry import points_in_zones
 from composite_index_plugin.core.grid import GridSpec
 
 
@@ -77,3 +78,75 @@ def test_weights_and_issue_names():
     for bad_name in ("Domestic", "1abc", "a-b", ""):
         with pytest.raises(CompositeIndexError):
             check_issue_name(bad_name)
+
+
+# ---- many issues in one pass (issue 17) ----------------------------------------------------
+def test_issue_codes_slug_mapping_and_selection():
+    from composite_index_plugin.core.aggregate import issue_codes
+
+    cats = ["Burglary", "burglary ", None, "Drugs", "Other  theft", "ASB"]
+    codes, issues, none = issue_codes(cats)
+    assert issues == ["asb", "burglary", "drugs", "other_theft"]
+    assert codes.tolist() == [1, 1, -1, 2, 3, 0]
+    assert none == {"": 1}
+    mapping = {"Burglary": "burglary", "Other theft": "theft", "Drugs": "drugs"}
+    codes, issues, none = issue_codes(cats, mapping)
+    # the mapping's issues in its order, matched ignoring case and repeated spaces
+    assert issues == ["burglary", "theft", "drugs"]
+    assert codes.tolist() == [0, 0, -1, 2, 1, -1]
+    assert none == {"": 1, "ASB": 1}
+    codes, issues, none = issue_codes(cats, mapping, issues=["drugs", "robbery"])
+    assert issues == ["drugs", "robbery"] and codes.tolist() == [-1, -1, -1, 0, -1, -1]
+    assert sum(none.values()) == 5
+    with pytest.raises(CompositeIndexError, match="cannot be used in field names"):
+        issue_codes(cats, issues=["Bad Name"])
+    with pytest.raises(CompositeIndexError, match="listed twice"):
+        issue_codes(cats, issues=["drugs", "drugs"])
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_count_categories_equals_one_count_per_issue(overlap):
+    """Grid (point -> zone) and polygons (pairs, with overlaps): each issue's column equals
+    count_points on that issue's points alone, weights and left-out counts included."""
+    from composite_index_plugin.core.aggregate import count_categories, issue_codes
+
+    rng = np.random.default_rng(17)
+    n = 5000
+    x = np.round(rng.uniform(-0.5, 4.5, n), 1)
+    y = np.round(rng.uniform(-0.5, 4.5, n), 1)
+    cats = rng.choice(np.array(["Burglary", "Robbery", "Drugs", "", "Unknown"], dtype=object), n)
+    weights = rng.integers(0, 5, n).astype(object)
+    weights[rng.random(n) < 0.05] = "n/a"
+    mapping = {"Burglary": "burglary", "Robbery": "robbery", "Drugs": "drugs"}
+    codes, issues, none = issue_codes(cats, mapping)
+    zones = _unit_squares(4)
+    if overlap:
+        zones.append([np.array([(0.5, 0.5), (2.5, 0.5), (2.5, 2.5), (0.5, 2.5)], dtype=float)])
+        res = count_categories("locations", len(zones), codes, issues,
+                               pairs=points_in_zones(x, y, zones), weights=weights, n_points=n,
+                               no_issue=none)
+    else:
+        g = GridSpec("square", 1.0)
+        rows = np.repeat(np.arange(4), 4)
+        cols = np.tile(np.arange(4), 4)
+        res = count_categories("locations", 16, codes, issues,
+                               point_zone=zone_index_for_grid(g, rows, cols, x, y),
+                               weights=weights, no_issue=none)
+    assert res.n_no_issue == int(np.isin(cats, ["", "Unknown"]).sum()) > 0
+    assert res.no_issue == {"": int((cats == "").sum()), "Unknown": int((cats == "Unknown").sum())}
+    for k, issue in enumerate(issues):
+        sel = cats == {v: c for c, v in mapping.items()}[issue]
+        if overlap:
+            one = aggregate_role("locations", x[sel], y[sel], len(zones), zone_rings=zones,
+                                 weights=weights[sel])
+        else:
+            one = aggregate_role("locations", x[sel], y[sel], 16, grid=g, grid_index=(rows, cols),
+                                 weights=weights[sel])
+        got = res.role_counts(k)
+        assert got.counts.tolist() == one.counts.tolist()
+        assert np.array_equal(got.weighted, one.weighted)
+        assert (got.n_points, got.n_outside, got.n_multi_zone, got.n_bad_weight) == \
+            (one.n_points, one.n_outside, one.n_multi_zone, one.n_bad_weight)
+        assert got.summary() == one.summary()
+    assert int(res.counts.sum()) + int(res.n_outside.sum()) >= n - res.n_no_issue
+    assert "with a category mapped to no issue" in res.summary()

@@ -362,3 +362,106 @@ def test_hexagon_hand_layout_with_edges_and_vertices(provider):
                                               "OUTPUT": "memory:"})["OUTPUT"]
     got = {f["cell_id"]: f["h_victims"] for f in out.getFeatures() if f["h_victims"]}
     assert got == {"H100_q0_r0": 3, "H100_q0_r1": 1, "H100_q1_r0": 2}
+
+
+# ---------------------------------------------------------------------------------------------
+# Many issues in one pass (issue 17): a category field counted into one field per issue.
+
+@pytest.fixture(scope="module")
+def wy_clean(provider, tmp_path_factory):
+    """The real West Yorkshire month imported with the police.uk preset (field issue)."""
+    folder = tmp_path_factory.mktemp("wy_clean")
+    res = run("compositeindex:importincidents", {
+        "INPUT": [os.path.join(DATA, "2016-07-west-yorkshire-street.csv")], "PRESET": 1,
+        "CLEAN": str(folder / "clean.gpkg"), "REJECTED": "memory:"})
+    grid = run("compositeindex:creategrid", {
+        "STUDY_AREA": os.path.join(DATA, "lsoa11.geojson"), "SHAPE": 1, "SIZE": 500,
+        "TARGET_CRS": "EPSG:27700", "OUTPUT": str(folder / "grid.gpkg")})["OUTPUT"]
+    return res["CLEAN"], grid
+
+
+def _fields(layer, prefix_issues=None):
+    lyr = layer if isinstance(layer, QgsVectorLayer) else QgsVectorLayer(layer, "out", "ogr")
+    names = [f.name() for f in lyr.fields()]
+    cols = {n: [] for n in names}
+    for f in lyr.getFeatures():
+        for n, v in zip(names, f.attributes()):
+            cols[n].append(v)
+    return cols
+
+
+@pytest.mark.slow
+def test_one_pass_equals_one_run_per_issue_on_a_grid(wy_clean):
+    clean, grid = wy_clean
+    issues = sorted({f["issue"] for f in QgsVectorLayer(clean, "c", "ogr").getFeatures()})
+    assert len(issues) == 14
+    fb = Feedback()
+    params = {"ZONES": grid, "OUTPUT": "memory:",
+              "LOCATIONS": clean, "LOCATIONS_CATEGORY": "issue",
+              "VICTIMS": clean, "VICTIMS_CATEGORY": "issue", "VICTIMS_WEIGHT": "source_row",
+              "OFFENDERS": clean, "OFFENDERS_CATEGORY": "issue",
+              "OFFENDERS_FILTER": "\"LSOA name\" LIKE 'Leeds%'"}
+    res = run("compositeindex:aggregatepat", params, fb)
+    assert res["ISSUES"].split(",") == issues
+    one = _fields(res["OUTPUT"])
+    assert "Counting 14 issue(s) x 3 role(s) in one pass" in fb.all()
+    total = 0
+    for issue in issues:
+        cond = f"\"issue\" = '{issue}'"
+        per = _fields(run("compositeindex:aggregatepat", {
+            "ZONES": grid, "OUTPUT": "memory:", "ISSUE": issue,
+            "LOCATIONS": clean, "LOCATIONS_FILTER": cond,
+            "VICTIMS": clean, "VICTIMS_FILTER": cond, "VICTIMS_WEIGHT": "source_row",
+            "OFFENDERS": clean,
+            "OFFENDERS_FILTER": f"{cond} AND \"LSOA name\" LIKE 'Leeds%'"})["OUTPUT"])
+        for role in ("victims", "offenders", "locations"):
+            assert one[f"{issue}_{role}"] == per[f"{issue}_{role}"], (issue, role)
+        assert one[f"{issue}_victims_w"] == per[f"{issue}_victims_w"], issue
+        total += sum(one[f"{issue}_locations"])
+    # every clean row is counted once, or reported outside the grid (rows in Oldham, Harrogate...)
+    loc = next(line for line in res["SUMMARY"].splitlines() if line.startswith("locations:"))
+    assert "25,829 points, 14 issue(s), 25,785 counted in zones, 44 outside all zones" in loc
+    assert total == 25785
+
+
+@pytest.mark.slow
+def test_one_pass_on_polygons_and_with_the_policeuk_preset(wy_clean):
+    clean, _ = wy_clean
+    zones = os.path.join(DATA, "lsoa11.geojson")
+    one = _fields(run("compositeindex:aggregatepat", {
+        "ZONES": zones, "OUTPUT": "memory:", "LOCATIONS": clean,
+        "LOCATIONS_CATEGORY": "issue"})["OUTPUT"])
+    for issue in ("burglary", "drugs", "violence_sexual_offences"):
+        per = _fields(run("compositeindex:aggregatepat", {
+            "ZONES": zones, "OUTPUT": "memory:", "ISSUE": issue, "LOCATIONS": clean,
+            "LOCATIONS_FILTER": f"\"issue\" = '{issue}'"})["OUTPUT"])
+        assert one[f"{issue}_locations"] == per[f"{issue}_locations"]
+    # The raw crime type through the police.uk preset gives the same counts as the imported
+    # issue; an issue listed but absent gets zeros; the other categories are reported.
+    fb = Feedback()
+    res = run("compositeindex:aggregatepat", {
+        "ZONES": zones, "OUTPUT": "memory:", "LOCATIONS": clean,
+        "LOCATIONS_CATEGORY": "Crime type", "CATEGORY_PRESET": 1,
+        "ISSUES": "burglary, drugs, hate_crime"}, fb)
+    preset = _fields(res["OUTPUT"])
+    assert res["ISSUES"] == "burglary,drugs,hate_crime"
+    assert preset["burglary_locations"] == one["burglary_locations"]
+    assert preset["drugs_locations"] == one["drugs_locations"]
+    assert set(preset["hate_crime_locations"]) == {0}
+    assert "violence_sexual_offences_locations" not in preset
+    assert "with a category mapped to no issue, not counted (Anti-social behaviour" in fb.all()
+
+
+def test_category_fields_for_every_role_or_none(provider):
+    pts = point_layer(HAND_POINTS)
+    with pytest.raises(QgsProcessingException, match="but not for victims"):
+        run("compositeindex:aggregatepat", {
+            "ZONES": square_zones(True), "OUTPUT": "memory:", "LOCATIONS": pts,
+            "LOCATIONS_CATEGORY": "kind", "VICTIMS": pts})
+    out = run("compositeindex:aggregatepat", {
+        "ZONES": square_zones(True), "OUTPUT": "memory:", "LOCATIONS": pts,
+        "LOCATIONS_CATEGORY": "kind"})
+    assert out["ISSUES"] == "a,b"
+    got = {(f["row"], f["col"]): (f["a_locations"], f["b_locations"])
+           for f in out["OUTPUT"].getFeatures()}
+    assert got == {k: (v, int(k == (1, 1))) for k, v in WANT.items()}

@@ -107,3 +107,113 @@ def test_west_yorkshire_population_onto_a_grid_keeps_the_total(provider):
     assert res["UNCOVERED"] == pytest.approx(0.0, abs=1e-6)
     values = [f["population"] for f in res["OUTPUT"].getFeatures()]
     assert len(values) == grid.featureCount() and min(values) >= 0
+
+
+# ---- counts in a table keyed by area code (issue 17) ----------------------------------------
+EW_LAYOUT = os.path.join(DATA, "census2011_population_lsoa11_ew_layout.csv")
+
+
+def _persons():
+    """'LSOA Code' -> persons (the first Persons column), read with the csv module."""
+    import csv
+
+    with open(EW_LAYOUT, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        code, persons = header.index("LSOA Code"), header.index("Persons")
+        return {r[code]: r[persons] for r in reader}
+
+
+@pytest.mark.slow
+def test_population_table_by_code_with_thousands_separators(provider):
+    raw = _persons()
+    total = sum(float(v.replace(",", "")) for v in raw.values())
+    assert total == pytest.approx(2_226_058)  # Census 2011 usual residents of West Yorkshire
+    with_commas = sum("," in v for v in raw.values())
+    assert with_commas > 1000
+    lsoa = os.path.join(DATA, "lsoa11.geojson")
+    grid = run("compositeindex:creategrid", {"STUDY_AREA": lsoa, "SHAPE": 1, "SIZE": 2000, "KEEP": 0,
+                                             "TARGET_CRS": "EPSG:27700", "OUTPUT": "memory:"})["OUTPUT"]
+    fb = Feedback()
+    res = run("compositeindex:apportion", {
+        "SOURCES": lsoa, "SOURCES_KEY": "LSOA11CD", "TABLE": EW_LAYOUT, "TABLE_KEY": "LSOA Code",
+        "TABLE_FIELD": "Persons", "ZONES": grid, "OUTPUT": "memory:"}, fb)
+    assert res["TOTAL"] == pytest.approx(total, rel=1e-12)
+    assert (res["TABLE_ONLY"], res["BOUNDARY_ONLY"]) == (0, 0)
+    log = fb.all()
+    assert "1,388 boundary(ies) matched by code" in log
+    assert (f"1,388 'Persons' value(s) stored as text were read as numbers ({with_commas:,} with "
+            "thousands separators") in log
+    # The same numbers as apportioning a layer that already carries the count.
+    lyr = QgsVectorLayer(lsoa, "lsoa", "ogr")
+    rows = [(f.geometry().asWkt(), f["LSOA11CD"], float(raw[f["LSOA11CD"]].replace(",", "")))
+            for f in lyr.getFeatures()]
+    joined = run("compositeindex:apportion", {"SOURCES": polygons(rows, crs="EPSG:4326"),
+                                              "FIELD": "pop", "ZONES": grid, "OUTPUT": "memory:"})
+    a = [f["population"] for f in res["OUTPUT"].getFeatures()]
+    b = [f["population"] for f in joined["OUTPUT"].getFeatures()]
+    assert a == pytest.approx(b, rel=1e-12, abs=1e-9)
+
+
+def _table(rows, fields="field=code:string&field=n:string"):
+    layer = QgsVectorLayer(f"None?{fields}", "counts", "memory")
+    feats = []
+    for attrs in rows:
+        f = QgsFeature(layer.fields())
+        f.setAttributes(list(attrs))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def test_table_codes_and_boundaries_without_a_match_are_counted(provider):
+    sources = polygons([(rect(0, 0, 100, 100), "A", None), (rect(100, 0, 200, 100), "B", None),
+                        (rect(200, 0, 300, 100), "C", None)])
+    zones = polygons([(rect(0, 0, 300, 100), "all", None)])
+    table = _table([("A", "1,000"), ("C", " 30 "), ("Z", "7"), ("Y", "")])
+    fb = Feedback()
+    res = run("compositeindex:apportion", {
+        "SOURCES": sources, "SOURCES_KEY": "name", "TABLE": table, "TABLE_KEY": "code",
+        "TABLE_FIELD": "n", "ZONES": zones, "OUTPUT": "memory:"}, fb)
+    assert res["TOTAL"] == pytest.approx(1030.0)
+    assert (res["TABLE_ONLY"], res["BOUNDARY_ONLY"]) == (2, 1)
+    log = fb.all()
+    assert "2 code(s) in the table have no boundary and are not used: Z, Y." in log
+    assert "1 boundary(ies) have no row in the table and get no 'n' (taken as 0): B." in log
+    assert "1 'n' value(s) are empty, taken as 0 (feature" in log
+    assert "3 'n' value(s) stored as text were read as numbers (1 with thousands separators" in log
+
+
+def test_unreadable_or_duplicated_table_values_stop_the_run(provider, tmp_path):
+    sources = polygons([(rect(0, 0, 100, 100), "A", None), (rect(100, 0, 200, 100), "B", None)])
+    zones = polygons([(rect(0, 0, 200, 100), "all", None)])
+    csv_path = tmp_path / "pop.csv"
+    csv_path.write_text('code,persons\nA,"1,200"\nB,n/a\n', encoding="utf-8")
+    params = {"SOURCES": sources, "SOURCES_KEY": "name", "TABLE": str(csv_path),
+              "TABLE_KEY": "code", "TABLE_FIELD": "persons", "ZONES": zones, "OUTPUT": "memory:"}
+    with pytest.raises(QgsProcessingException, match=r"line 3 \(B\) = 'n/a'"):
+        run("compositeindex:apportion", params)
+    csv_path.write_text('code,persons\nA,"1,200"\nA,5\n', encoding="utf-8")
+    with pytest.raises(QgsProcessingException, match="more than once in the table 'pop': A"):
+        run("compositeindex:apportion", params)
+    with pytest.raises(QgsProcessingException, match="TABLE_FIELD is needed"):
+        run("compositeindex:apportion", dict(params, TABLE_FIELD=None))
+    with pytest.raises(QgsProcessingException, match="Give the count field"):
+        run("compositeindex:apportion", {"SOURCES": sources, "ZONES": zones, "OUTPUT": "memory:"})
+
+
+def test_count_field_stored_as_text_is_read_and_reported(provider):
+    fields = "field=name:string&field=pop:string"
+    zones = polygons([(rect(0, 0, 300, 100), "all", None)])
+    sources = polygons([(rect(0, 0, 200, 100), "A", "1,000"), (rect(200, 0, 300, 100), "B", "300")],
+                       fields=fields)
+    fb = Feedback()
+    res = run("compositeindex:apportion", {"SOURCES": sources, "FIELD": "pop", "ZONES": zones,
+                                           "OUTPUT": "memory:"}, fb)
+    assert res["TOTAL"] == pytest.approx(1300.0)
+    assert "2 'pop' value(s) stored as text were read as numbers (1 with thousands" in fb.all()
+    bad = polygons([(rect(0, 0, 200, 100), "A", "1,000"), (rect(200, 0, 300, 100), "B", "lots")],
+                   fields=fields)
+    with pytest.raises(QgsProcessingException, match=r"feature \d+ = 'lots'"):
+        run("compositeindex:apportion", {"SOURCES": bad, "FIELD": "pop", "ZONES": zones,
+                                         "OUTPUT": "memory:"})

@@ -332,3 +332,128 @@ def test_crafted_files_reasons(provider, tmp_path, name, params, clean, reasons)
         got[r["reject_reason"]] = got.get(r["reject_reason"], 0) + 1
     assert res["CLEAN_COUNT"] == clean and got == reasons
     assert res["ROWS_IN"] == clean + sum(reasons.values())
+
+
+# ---- police.uk archives (issue 17): a ZIP of monthly folders, in one call -----------------
+WY_MONTHS = ("2016-07", "2017-07")
+LSOA = os.path.join(DATA, "west_yorkshire", "lsoa11.geojson")
+
+
+def _wy_archive(tmp_path):
+    """The two real months in the data.police.uk layout, plus an outcomes file to leave out."""
+    import zipfile
+
+    path = str(tmp_path / "policeuk_download.zip")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for m in WY_MONTHS:
+            zf.write(os.path.join(DATA, "west_yorkshire", f"{m}-west-yorkshire-street.csv"),
+                     f"{m}/{m}-west-yorkshire-street.csv")
+        zf.writestr("2016-07/2016-07-west-yorkshire-outcomes.csv", "Crime ID,Month\n")
+    return path
+
+
+def _wy_outside_distances():
+    """Per month: distance (m) of every row with coordinates to the dissolved LSOAs (0 inside),
+    computed with OGR/GEOS (not the plugin's point in polygon), on distinct points."""
+    from osgeo import ogr, osr
+
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    bng = osr.SpatialReference()
+    bng.ImportFromEPSG(27700)
+    ct = osr.CoordinateTransformation(wgs, bng)
+    ds = ogr.Open(LSOA)
+    parts = ogr.Geometry(ogr.wkbMultiPolygon)
+    for f in ds.GetLayer(0):
+        g = f.GetGeometryRef().Clone()
+        g.Transform(ct)
+        for k in range(g.GetGeometryCount()) if g.GetGeometryType() == ogr.wkbMultiPolygon else [None]:
+            parts.AddGeometry(g if k is None else g.GetGeometryRef(k))
+    union = parts.UnionCascaded()
+    out = {}
+    for m in WY_MONTHS:
+        with open(os.path.join(DATA, "west_yorkshire", f"{m}-west-yorkshire-street.csv"),
+                  encoding="utf-8", newline="") as fh:
+            data = [r for r in csv.DictReader(fh) if r["Longitude"].strip() and r["Latitude"].strip()]
+        dist = {}
+        for key in {(r["Longitude"], r["Latitude"]) for r in data}:
+            x, y, _ = ct.TransformPoint(float(key[0]), float(key[1]))
+            p = ogr.Geometry(ogr.wkbPoint)
+            p.AddPoint_2D(x, y)
+            dist[key] = 0.0 if union.Contains(p) else union.Distance(p)
+        out[m] = [(dist[(r["Longitude"], r["Latitude"])], r["Crime type"]) for r in data]
+    return out
+
+
+def test_policeuk_archive_two_periods_study_area_and_buffer(provider, tmp_path):
+    from collections import Counter
+
+    import processing
+
+    from tests.helpers import RecordingFeedback
+
+    archive = _wy_archive(tmp_path)
+    expected = _wy_outside_distances()
+    # Exact boundary: clean = rows with coordinates inside the dissolved LSOAs, per month and type.
+    res = run({"ARCHIVE": archive, "STUDY_AREA": LSOA, "STUDY_BUFFER": 0}, tmp_path)
+    assert res["ROWS_IN"] == 27176 + 28537
+    assert res["CLEAN_COUNT"] + res["REJECTED_COUNT"] == res["ROWS_IN"]
+    clean = rows(res["CLEAN"])
+    for m in WY_MONTHS:
+        want = Counter(t for d, t in expected[m] if d == 0)
+        got = Counter(r["Crime type"] for r in clean if r["period"] == m)
+        assert got == want, m
+    outside = {m: sum(1 for d, _ in expected[m] if d > 0) for m in WY_MONTHS}
+    assert outside == {"2016-07": 74, "2017-07": 14}
+    reasons = Counter((r["period"], r["reject_reason"]) for r in rows(res["REJECTED"]))
+    assert reasons[("2016-07", "outside_study_area")] == 74
+    assert reasons[("2017-07", "outside_study_area")] == 14
+    # The default buffer (50 m) keeps the rows within 50 m of the boundary, marked and counted.
+    feedback = RecordingFeedback()
+    res50 = processing.run(ALG, {"ARCHIVE": archive, "STUDY_AREA": LSOA,
+                                 "CLEAN": str(tmp_path / "c50.gpkg"),
+                                 "REJECTED": str(tmp_path / "r50.gpkg")},
+                           context=QgsProcessingContext(), feedback=feedback)
+    saved = {m: sum(1 for d, _ in expected[m] if 0 < d <= 50) for m in WY_MONTHS}
+    assert saved == {"2016-07": 23, "2017-07": 9}
+    assert res50["CLEAN_COUNT"] - res["CLEAN_COUNT"] == 32
+    clean50 = rows(res50["CLEAN"])
+    marked = Counter(r["period"] for r in clean50 if r["fixes"] == "in_study_buffer")
+    assert dict(marked) == saved
+    log = feedback.all()
+    assert "Study area buffered by 50 m (the default)" in log
+    assert "32 row(s) lie outside the study area's boundary but within 50 m" in log
+    assert "2016-07/2016-07-west-yorkshire-street.csv: 27,176 = " in log
+    assert "left out: 1 outcomes / stop-and-search file(s)" in log
+    assert "Clean rows per period: 2016-07 " in log
+
+
+def test_policeuk_archive_folder_months_forces_and_period(provider, tmp_path):
+    import shutil
+
+    folder = tmp_path / "unzipped"
+    for m in WY_MONTHS:
+        (folder / m).mkdir(parents=True)
+        shutil.copy(os.path.join(DATA, "west_yorkshire", f"{m}-west-yorkshire-street.csv"),
+                    folder / m)
+    res = run({"ARCHIVE": str(folder), "MONTHS": "2017-01,2017-12", "FORCES": "west-yorkshire",
+               "PERIOD": 2}, tmp_path)
+    assert res["ROWS_IN"] == 28537 and res["CLEAN_COUNT"] == 26996
+    assert {r["period"] for r in rows(res["CLEAN"])} == {"2017/18"}
+    report = open(res["REPORT"], encoding="utf-8").read()
+    assert "<h2>Per period</h2>" in report and "2017-07/2017-07-west-yorkshire-street.csv" in report
+    with pytest.raises(QgsProcessingException, match="holds months 2016-07 to 2017-07"):
+        run({"ARCHIVE": str(folder), "MONTHS": "2019-01,2019-12"}, tmp_path)
+
+
+def test_archive_or_input_is_needed(provider, tmp_path):
+    import processing
+
+    with pytest.raises(QgsProcessingException, match="or a police.uk archive"):
+        processing.run(ALG, {"CLEAN": "memory:", "REJECTED": "memory:"},
+                       context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
+    with pytest.raises(QgsProcessingException, match="does not exist"):
+        processing.run(ALG, {"ARCHIVE": str(tmp_path / "none.zip"), "CLEAN": "memory:",
+                             "REJECTED": "memory:"},
+                       context=QgsProcessingContext(), feedback=QgsProcessingFeedback())

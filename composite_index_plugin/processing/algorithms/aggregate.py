@@ -16,6 +16,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
+    QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsWkbTypes,
@@ -24,13 +25,15 @@ from qgis.core import (
 from composite_index_plugin.core import aggregate as agg
 from composite_index_plugin.core import kde as kde_mod
 from composite_index_plugin.core.errors import CompositeIndexError
-from composite_index_plugin.core.geometry import points_in_rings, rings_from_wkb
+from composite_index_plugin.core.geometry import points_in_rings, points_in_zones, rings_from_wkb
 from composite_index_plugin.core.grid import SHAPES, GridSpec
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.io_points import read_attributes_fast, read_points
 from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
 
 ROLE_KEYS = {"victims": "VICTIMS", "offenders": "OFFENDERS", "locations": "LOCATIONS"}
+CATEGORY_PRESETS = ("None: the issue is the category, in lowercase_with_underscores",
+                    "police.uk crime types (resources/presets/policeuk_crime_types.csv)")
 GRID_FIELDS = ("grid_shape", "grid_size", "grid_x0", "grid_y0")
 
 
@@ -177,24 +180,48 @@ def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False, 
     return z
 
 
-def count_role(role, points, zones, progress=None):
-    """RoleCounts of ``points`` (PointData) on ``zones`` (Zones)."""
+def grid_point_zones(points, zones):
+    """Zone row of every point on a grid (-1 outside), clipped cells tested by their polygon."""
+    point_zone = agg.zone_index_for_grid(zones.spec, zones.index[0], zones.index[1], points.x, points.y)
+    if zones.clipped is not None and zones.clipped.any():
+        # Cells cut by the study area: keep only the points inside what is left of the cell.
+        in_clipped = np.flatnonzero((point_zone >= 0) & zones.clipped[np.maximum(point_zone, 0)])
+        for zrow in np.unique(point_zone[in_clipped]).tolist():
+            sel = in_clipped[point_zone[in_clipped] == zrow]
+            inside = points_in_rings(points.x[sel], points.y[sel], zones.rings.get(zrow, []))
+            point_zone[sel[~inside]] = -1
+    return point_zone
+
+
+def count_role(role, points, zones, progress=None, weight=None):
+    """RoleCounts of ``points`` (PointData) on ``zones`` (Zones); ``weight``: the name of the
+    weight column (default: the only column read, if any)."""
     weights = None
-    if points.columns:
+    if weight:
+        weights = points.columns[weight]
+    elif points.columns and weight is None:
         weights = next(iter(points.columns.values()))
     if zones.spec is not None:
-        point_zone = agg.zone_index_for_grid(zones.spec, zones.index[0], zones.index[1], points.x, points.y)
-        if zones.clipped is not None and zones.clipped.any():
-            # Cells cut by the study area: keep only the points inside what is left of the cell.
-            in_clipped = np.flatnonzero((point_zone >= 0) & zones.clipped[np.maximum(point_zone, 0)])
-            for zrow in np.unique(point_zone[in_clipped]).tolist():
-                sel = in_clipped[point_zone[in_clipped] == zrow]
-                inside = points_in_rings(points.x[sel], points.y[sel], zones.rings.get(zrow, []))
-                point_zone[sel[~inside]] = -1
+        point_zone = grid_point_zones(points, zones)
         return agg.count_points(role, zones.n, point_zone=point_zone, weights=weights)
     zone_rings = [zones.rings.get(i, []) for i in range(zones.n)]
     return agg.aggregate_role(role, points.x, points.y, zones.n, zone_rings=zone_rings, weights=weights,
                               progress=progress)
+
+
+def count_role_by_issue(role, points, zones, category, mapping, issues, weight=None, progress=None):
+    """CategoryCounts of ``points`` on ``zones``: every issue of the ``category`` column in one
+    pass over the points (one zone lookup, one bincount)."""
+    codes, issues, no_issue = agg.issue_codes(points.columns[category], mapping, issues)
+    weights = points.columns[weight] if weight else None
+    if zones.spec is not None:
+        return agg.count_categories(role, zones.n, codes, issues,
+                                    point_zone=grid_point_zones(points, zones), weights=weights,
+                                    no_issue=no_issue)
+    zone_rings = [zones.rings.get(i, []) for i in range(zones.n)]
+    pairs = points_in_zones(points.x, points.y, zone_rings, progress=progress)
+    return agg.count_categories(role, zones.n, codes, issues, pairs=pairs, weights=weights,
+                                n_points=len(points.x), no_issue=no_issue)
 
 
 class AggregatePatAlgorithm(CompositeIndexAlgorithm):
@@ -224,7 +251,17 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         "boundaries. Counted on the super-generalised 2011 LSOAs, 84.7 % of one month of West "
         "Yorkshire crimes fall in the LSOA police.uk names; the others lie a median 34 m from "
         "that LSOA, just across a simplified boundary. "
-        "Use full-resolution boundaries when exact membership of small areas matters.")
+        "Use full-resolution boundaries when exact membership of small areas matters.\n\n"
+        "Many issues in one pass: give each role layer a category field (<ROLE>_CATEGORY, e.g. "
+        "the field issue written by 'Import and cleanse incidents', or police.uk's Crime type) "
+        "and every issue is counted in a single read of the points, into <issue>_<role> fields "
+        "(ISSUE is then not used). Categories become issues through CATEGORY_MAPPING (a CSV "
+        "category,issue or a JSON {\"category\": \"issue\"} file) or CATEGORY_PRESET (police.uk "
+        "crime types, 14 issues); with neither, the issue is the category in "
+        "lowercase_with_underscores. ISSUES (comma-separated) picks and orders the issues; "
+        "listed issues with no points get zero fields, so every period has the same fields. "
+        "Points whose category maps to no issue are counted and reported, not counted in zones. "
+        "The counts are those of one run per issue with a filter on the category.")
 
     def initAlgorithm(self, config=None):
         labels = {
@@ -243,10 +280,24 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
                 f"{key}_FILTER", filter_label, None, key, True))
             self.addParameter(QgsProcessingParameterField(
                 f"{key}_WEIGHT", weight_label, None, key, QgsProcessingParameterField.Any, optional=True))
+            self.addParameter(QgsProcessingParameterField(
+                f"{key}_CATEGORY", self.tr(f"{key.capitalize()}: category field (many issues in "
+                                           "one pass, optional)"),
+                None, key, QgsProcessingParameterField.Any, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones (grid or polygons)"), [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterString(
             "ISSUE", self.tr("Issue name (used in field names)"), "issue"))
+        self.addParameter(QgsProcessingParameterEnum(
+            "CATEGORY_PRESET", self.tr("Categories to issues: preset"),
+            options=[self.tr(p) for p in CATEGORY_PRESETS], defaultValue=0, optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            "CATEGORY_MAPPING", self.tr("Categories to issues: mapping table (CSV category,issue or "
+                                        "JSON; optional)"),
+            QgsProcessingParameterFile.File, fileFilter="Mapping (*.csv *.json *.txt)",
+            optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            "ISSUES", self.tr("Issues to count, comma-separated (empty: all)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "KDE_BANDWIDTH", self.tr("Kernel density bandwidth in map units (0 = none)"),
             QgsProcessingParameterNumber.Double, 0.0, False, 0.0))
@@ -267,6 +318,7 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Zones with counts"), QgsProcessing.TypeVectorPolygon))
         self.addOutput(QgsProcessingOutputString("SUMMARY", self.tr("What was counted")))
+        self.addOutput(QgsProcessingOutputString("ISSUES", self.tr("Issues counted (comma-separated)")))
 
     def checkParameterValues(self, parameters, context):
         if not any(parameters.get(k) for k in ROLE_KEYS.values()):
@@ -310,6 +362,12 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
                else "polygons, point in polygon")
         feedback.pushInfo(f"Zones: {zones.n:,} {how}.")
         feedback.setProgress(10)
+        categories = {r: self.parameterAsString(parameters, f"{ROLE_KEYS[r]}_CATEGORY", context)
+                      for r in roles}
+        if any(categories.values()):
+            return self._process_by_issue(parameters, context, feedback, roles, categories, zones,
+                                          zones_source, zones_layer, bandwidth, ratio_source,
+                                          ratio_role, t_start)
         columns = {}
         summary = []
         bin_seconds = 0.0
@@ -372,7 +430,126 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         feedback.pushInfo(f"Done in {time.perf_counter() - t_start:.2f} s.")
         # the victims / offenders / locations view of this issue (the first role given)
         self.style(context, dest, f"role_{roles[0]}", agg.field_names(issue, roles[0]), feedback)
-        return {"OUTPUT": dest, "SUMMARY": "\n".join(summary)}
+        return {"OUTPUT": dest, "SUMMARY": "\n".join(summary), "ISSUES": issue}
+
+    # -- many issues in one pass ----------------------------------------------------------------
+    def _mapping(self, parameters, context):
+        """The category -> issue mapping (dict) of CATEGORY_MAPPING or CATEGORY_PRESET, or None."""
+        from composite_index_plugin.core.cleanse import read_category_mapping
+        from composite_index_plugin.paths import resource_path
+
+        path = (self.parameterAsFile(parameters, "CATEGORY_MAPPING", context) or "").strip()
+        preset = self.parameterAsEnum(parameters, "CATEGORY_PRESET", context)
+        if path and preset:
+            raise QgsProcessingException(
+                "Give either a category mapping table (CATEGORY_MAPPING) or a preset "
+                "(CATEGORY_PRESET), not both.")
+        if preset == 1:
+            path = resource_path("presets", "policeuk_crime_types.csv")
+        return (self.run_core(read_category_mapping, path) if path else None), path
+
+    def _process_by_issue(self, parameters, context, feedback, roles, categories, zones,
+                          zones_source, zones_layer, bandwidth, ratio_source, ratio_role, t_start):
+        missing = [r for r in roles if not categories[r]]
+        if missing:
+            given = ", ".join(f"{r} ({categories[r]})" for r in roles if categories[r])
+            raise QgsProcessingException(
+                f"A category field is given for {given} but not for {', '.join(missing)}: give one "
+                "for every role layer (many issues in one pass), or none (one issue, ISSUE).")
+        mapping, mapping_path = self._mapping(parameters, context)
+        wanted = [i.strip() for i in self.parameterAsString(parameters, "ISSUES", context).split(",")
+                  if i.strip()] or None
+        crs = zones_source.sourceCrs()
+        point_sets, weights = {}, {}
+        for role in roles:
+            key = ROLE_KEYS[role]
+            weight = self.parameterAsString(parameters, f"{key}_WEIGHT", context)
+            expression = self.parameterAsExpression(parameters, f"{key}_FILTER", context)
+            pts = read_points(self, parameters, key, context, feedback,
+                              fields=[f for f in (categories[role], weight) if f],
+                              expression=expression, dest_crs=crs, label=role.capitalize())
+            pts.report(feedback, role.capitalize())
+            if feedback.isCanceled():
+                return {}
+            point_sets[role], weights[role] = pts, weight
+        if wanted is None and mapping is None:
+            # the issues found in any role, so that every role has the same fields
+            found = set()
+            for role, pts in point_sets.items():
+                found.update(self.run_core(agg.issue_codes, pts.columns[categories[role]])[1])
+            wanted = sorted(found)
+            if not wanted:
+                raise QgsProcessingException(
+                    "No point has a category: the category field(s) "
+                    + ", ".join(f"'{categories[r]}'" for r in roles) + " are empty.")
+        feedback.pushInfo(
+            f"Categories to issues: {'mapping ' + mapping_path if mapping_path else 'the category itself'}"
+            f"; {len(wanted) if wanted else len(dict.fromkeys(mapping.values()))} issue(s).")
+        results, summary = {}, []
+        t0 = time.perf_counter()
+        for k, role in enumerate(roles):
+            pts = point_sets[role]
+            res = self.run_core(count_role_by_issue, role, pts, zones, categories[role], mapping, wanted,
+                                weights[role] or None,
+                                progress_from_feedback(feedback, 10 + 60 * k / len(roles),
+                                                       10 + 60 * (k + 1) / len(roles)))
+            results[role] = res
+            line = res.summary() + f" (+{pts.n_filtered_out:,} filtered out, {pts.n_null_geometry:,} " \
+                                   "without geometry)"
+            summary.append(line)
+            feedback.pushInfo(line)
+            if res.n_no_issue:
+                feedback.reportError(f"{role.capitalize()}: {res.n_no_issue:,} points have a category "
+                                     "mapped to no issue and are not counted.", False)
+            if int(res.n_outside.sum()):
+                feedback.reportError(f"{role.capitalize()}: {int(res.n_outside.sum()):,} points lie "
+                                     "outside all zones and are not counted.", False)
+            if int(res.n_multi_zone.sum()):
+                feedback.reportError(f"The zones overlap: {int(res.n_multi_zone.sum()):,} {role} points "
+                                     "fall in more than one zone and are counted in each.", False)
+            if res.weighted is not None and int(res.n_bad_weight.sum()):
+                feedback.reportError(f"{role.capitalize()}: {int(res.n_bad_weight.sum()):,} points have "
+                                     f"a null or non-numeric '{weights[role]}' and add 0 to the "
+                                     "weighted sum.", False)
+        issues = results[roles[0]].issues
+        feedback.pushInfo(f"Counting {len(issues)} issue(s) x {len(roles)} role(s) in one pass took "
+                          f"{time.perf_counter() - t0:.3f} s.")
+        columns = {}
+        for k, name in enumerate(issues):
+            for role in roles:
+                res = results[role]
+                columns[agg.field_names(name, role)] = res.counts[:, k]
+                if res.weighted is not None:
+                    columns[agg.field_names(name, role, weighted=True)] = res.weighted[:, k]
+            feedback.pushInfo(f"  {name}: " + ", ".join(
+                f"{role} {int(results[role].counts[:, k].sum()):,}" for role in roles))
+        if bandwidth > 0:
+            tx, ty = zones.anchor
+            den = None
+            if ratio_source is not None:
+                rw = self.parameterAsString(parameters, "RATIO_WEIGHT", context)
+                rp = read_points(self, parameters, "RATIO_LAYER", context, feedback,
+                                 fields=[rw] if rw else [], dest_crs=crs, label="Population at risk")
+                rp.report(feedback, "Population at risk")
+                den = self.run_core(kde_mod.kde_at, tx, ty, rp.x, rp.y, bandwidth,
+                                    rp.columns.get(rw) if rw else None)
+            for k, name in enumerate(issues):
+                for role in roles:
+                    pts, sel = point_sets[role], results[role].codes == k
+                    dens = self.run_core(kde_mod.kde_at, tx, ty, pts.x[sel], pts.y[sel], bandwidth)
+                    columns[agg.field_names(name, role, kde=True)] = dens
+                    if den is not None and role == ratio_role:
+                        columns[agg.field_names(name, role, kde=True) + "_ratio"] = \
+                            kde_mod.kde_ratio(dens, den)
+                if feedback.isCanceled():
+                    return {}
+        feedback.setProgress(75)
+        frame = pd.DataFrame(columns)
+        dest = write_with_columns(self, parameters, context, zones_source, frame, "OUTPUT", feedback,
+                                  source_layer=zones_layer)
+        feedback.pushInfo(f"Done in {time.perf_counter() - t_start:.2f} s.")
+        self.style(context, dest, f"role_{roles[0]}", agg.field_names(issues[0], roles[0]), feedback)
+        return {"OUTPUT": dest, "SUMMARY": "\n".join(summary), "ISSUES": ",".join(issues)}
 
 
 ALGORITHMS = [AggregatePatAlgorithm]

@@ -25,13 +25,19 @@ from composite_index_plugin.processing.io_points import read_points
 from composite_index_plugin.processing.io_table import write_with_columns
 
 
-def _polygons(source, request, feedback, label, field=None):
-    """Geometries (repaired when invalid) of a polygon source and a field's values, in feature order."""
+def _value(v):
+    return None if (v is None or (hasattr(v, "isNull") and v.isNull())) else v
+
+
+def _polygons(source, request, feedback, label, field=None, key=None, ids=None):
+    """Geometries (repaired when invalid) of a polygon source and a field's values, in feature
+    order; ``key``: also the values of this field, appended to ``ids`` with the feature ids."""
     geoms, repaired, values = [], [], []
     for f in source.getFeatures(request):
         if field is not None:
-            v = f[field]
-            values.append(None if (v is None or (hasattr(v, "isNull") and v.isNull())) else v)
+            values.append(_value(f[field]))
+        if ids is not None:
+            ids.append((f.id(), _value(f[key]) if key else None))
         g = f.geometry()
         if g.isNull() or g.isEmpty():
             geoms.append(None)
@@ -65,14 +71,35 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
         "Where the zones cover a source completely its value is passed on exactly; the part of "
         "the total falling outside all zones is reported as the uncovered remainder. Overlapping "
         "zones are reported and normalised so nothing is counted twice. Output: the zones with "
-        "every attribute plus OUTPUT_FIELD (default population).")
+        "every attribute plus OUTPUT_FIELD (default population).\n\n"
+        "Counts in a table keyed by area code (e.g. a census table per LSOA): give the "
+        "boundaries as SOURCES with their code field (SOURCES_KEY, e.g. LSOA11CD) and the table "
+        "(TABLE: a CSV or a layer without geometry) with its code field (TABLE_KEY, e.g. 'LSOA "
+        "Code') and count field (TABLE_FIELD, e.g. Persons); FIELD is then not needed. Numbers "
+        "stored as text, with or without thousands separators ('1,234'), are read and the log "
+        "says how many; a value that cannot be read as a number stops the run naming its row "
+        "and code; empty values are counted and taken as 0. Codes in the table with no boundary, "
+        "and boundaries with no row in the table, are counted and listed (outputs TABLE_ONLY and "
+        "BOUNDARY_ONLY). Text values of FIELD are read the same way.")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "SOURCES", self.tr("Source polygons (e.g. LSOAs)"), [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterField(
-            "FIELD", self.tr("Count field to apportion"), None, "SOURCES",
-            QgsProcessingParameterField.Any))
+            "FIELD", self.tr("Count field to apportion (or a table below)"), None, "SOURCES",
+            QgsProcessingParameterField.Any, optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            "SOURCES_KEY", self.tr("Area code field of the source polygons (with a table)"), None,
+            "SOURCES", QgsProcessingParameterField.Any, optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "TABLE", self.tr("Counts by area code: table (CSV or layer without geometry, optional)"),
+            [QgsProcessing.TypeVector], optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            "TABLE_KEY", self.tr("Table: area code field"), None, "TABLE",
+            QgsProcessingParameterField.Any, optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            "TABLE_FIELD", self.tr("Table: count field"), None, "TABLE",
+            QgsProcessingParameterField.Any, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones (grid or polygons)"), [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -89,6 +116,10 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
             "OUTPUT", self.tr("Zones with apportioned values"), QgsProcessing.TypeVectorPolygon))
         self.addOutput(QgsProcessingOutputNumber("TOTAL", self.tr("Apportioned total")))
         self.addOutput(QgsProcessingOutputNumber("UNCOVERED", self.tr("Uncovered remainder")))
+        self.addOutput(QgsProcessingOutputNumber(
+            "TABLE_ONLY", self.tr("Codes in the table with no boundary")))
+        self.addOutput(QgsProcessingOutputNumber(
+            "BOUNDARY_ONLY", self.tr("Boundaries with no row in the table")))
 
     def processAlgorithm(self, parameters, context, feedback):
         sources = self.parameterAsSource(parameters, "SOURCES", context)
@@ -105,21 +136,54 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
             raise QgsProcessingException(
                 f"The output field name '{out_field}' should use lowercase letters, digits and _ "
                 "only, starting with a letter (e.g. population).") from err
-        if sources.fields().indexOf(field) < 0:
-            raise QgsProcessingException(f"Field '{field}' not found in '{sources.sourceName()}'.")
+        table = self.parameterAsSource(parameters, "TABLE", context)
+        key = self.parameterAsString(parameters, "SOURCES_KEY", context)
+        if table is None and not field:
+            raise QgsProcessingException(
+                "Give the count field of the source polygons (FIELD), or a table of counts by area "
+                "code (TABLE, TABLE_KEY, TABLE_FIELD) with the polygons' code field (SOURCES_KEY).")
+        if table is not None:
+            field = None
+            for name, value in (("SOURCES_KEY", key),
+                                ("TABLE_KEY", self.parameterAsString(parameters, "TABLE_KEY", context)),
+                                ("TABLE_FIELD", self.parameterAsString(parameters, "TABLE_FIELD",
+                                                                       context))):
+                if not value:
+                    raise QgsProcessingException(
+                        f"With a table of counts, {name} is needed: the area code field of the "
+                        "source polygons (SOURCES_KEY), the table's code field (TABLE_KEY) and "
+                        "its count field (TABLE_FIELD).")
+        for name in [n for n in (field, key) if n]:
+            if sources.fields().indexOf(name) < 0:
+                raise QgsProcessingException(
+                    f"Field '{name}' not found in '{sources.sourceName()}'. Fields that exist: "
+                    f"{', '.join(sources.fields().names())}.")
         crs = zones.sourceCrs()
         if crs.isGeographic():
             raise QgsProcessingException(
                 f"The zones '{zones.sourceName()}' are in a geographic CRS ({crs.authid()}): areas in "
                 "square degrees are not fit for area weighting. Reproject the zones to a projected "
                 "CRS first (for Great Britain, EPSG:27700).")
-        request = QgsFeatureRequest().setSubsetOfAttributes([sources.fields().indexOf(field)])
+        request = QgsFeatureRequest().setSubsetOfAttributes(
+            [sources.fields().indexOf(n) for n in (field, key) if n])
         if sources.sourceCrs() != crs:
             request.setDestinationCrs(crs, context.transformContext())
             feedback.pushInfo(f"Sources reprojected on the fly from {sources.sourceCrs().authid()} to "
                               f"{crs.authid()}.")
-        src_geoms, values = _polygons(sources, request, feedback, "Sources", field)
-        values = pd.Series(values, dtype=object)
+        ids = []
+        src_geoms, values = _polygons(sources, request, feedback, "Sources", field, key, ids)
+        join = None
+        if table is not None:
+            join = self._join_table(parameters, context, feedback, sources, table, ids)
+            values = pd.Series(join.values, dtype=object)
+        else:
+            labels = [f"feature {fid}" + (f" ({code})" if code is not None else "")
+                      for fid, code in ids]
+            parsed = self.run_core(app_mod.parse_counts, values, labels, f"'{field}'")
+            text = parsed.summary(f"'{field}'")
+            if text:
+                feedback.pushInfo(text[0].upper() + text[1:])
+            values = pd.Series(parsed.values, dtype=object)
         zone_geoms, _ = _polygons(zones, QgsFeatureRequest().setNoAttributes(), feedback, "Zones")
         if not zone_geoms:
             raise QgsProcessingException(f"The zones layer '{zones.sourceName()}' is empty.")
@@ -185,7 +249,46 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
                                   source_layer=self.parameterAsVectorLayer(parameters, "ZONES",
                                                                            context))
         self.style(context, dest, "index_score", out_field, feedback)
-        return {"OUTPUT": dest, "TOTAL": result.passed_on, "UNCOVERED": result.uncovered}
+        out = {"OUTPUT": dest, "TOTAL": result.passed_on, "UNCOVERED": result.uncovered}
+        if join is not None:
+            out.update(TABLE_ONLY=len(join.table_only), BOUNDARY_ONLY=len(join.boundary_only)
+                       + join.n_boundary_empty_code)
+        return out
+
+    def _join_table(self, parameters, context, feedback, sources, table, ids):
+        """The table's counts on the source polygons, by code (core.apportion.join_by_code)."""
+        t_key = self.parameterAsString(parameters, "TABLE_KEY", context)
+        t_field = self.parameterAsString(parameters, "TABLE_FIELD", context)
+        missing = [n for n in (t_key, t_field) if table.fields().indexOf(n) < 0]
+        if missing:
+            raise QgsProcessingException(
+                f"Field(s) {', '.join(repr(m) for m in missing)} not found in the table "
+                f"'{table.sourceName()}'. Fields that exist: {', '.join(table.fields().names())}.")
+        # every attribute is read: with a subset, OGR returns NULL for a field whose name appears
+        # twice in a CSV header (census tables repeat 'Persons')
+        i_key, i_field = table.fields().indexOf(t_key), table.fields().indexOf(t_field)
+        rows = []
+        for f in table.getFeatures(QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry)):
+            attrs = f.attributes()
+            rows.append((f.id(), _value(attrs[i_key]), _value(attrs[i_field])))
+        frame = pd.DataFrame(rows, columns=["__fid", t_key, t_field])
+        value = parameters.get("TABLE")
+        text_file = isinstance(value, str) and value.split("|")[0].lower().endswith(
+            (".csv", ".txt", ".tsv"))
+        labels = ([f"line {i + 2}" for i in range(len(frame))] if text_file
+                  else [f"feature {int(f)}" for f in frame["__fid"]])
+        join = self.run_core(app_mod.join_by_code, [code for _, code in ids], frame[t_key].to_numpy(),
+                             frame[t_field].to_numpy(), f"'{t_field}'",
+                             f"table '{table.sourceName()}'", f"source polygons '{sources.sourceName()}'",
+                             labels)
+        feedback.pushInfo(f"Counts from '{t_field}' of the table '{table.sourceName()}', joined on "
+                          f"'{t_key}' = '{self.parameterAsString(parameters, 'SOURCES_KEY', context)}'.")
+        for k, line in enumerate(join.messages(f"'{t_field}'")):
+            if k and ("no boundary" in line or "no row" in line or "empty code" in line):
+                feedback.reportError(line, False)
+            else:
+                feedback.pushInfo(line)
+        return join
 
 
 ALGORITHMS = [ApportionAlgorithm]

@@ -35,11 +35,13 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsProcessingUtils,
     QgsRectangle,
+    QgsUnitTypes,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
 from composite_index_plugin.core import cleanse as cc
+from composite_index_plugin.core import policeuk as pu
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing import gpkg_fast
@@ -50,6 +52,15 @@ POLICEUK_MAPPING = ("presets", "policeuk_crime_types.csv")
 _CHUNK = 20000
 DEFAULT_TARGET_CRS = "EPSG:27700"
 SPATIAL_INDEX_LIMIT = 100_000
+# Default study-area buffer (metres). police.uk snaps every crime to an anonymised map point and
+# codes it against full-resolution boundaries, while study areas are often built from
+# generalised ones. On West Yorkshire (July 2016, super-generalised 2011 LSOAs) the points that
+# fall outside the LSOA police.uk names lie a median 34 m from it (two thirds within 50 m), and
+# the rows coded to a West Yorkshire LSOA yet outside the dissolved LSOAs lie 7-52 m outside
+# (4 of 6 within 50 m; July 2017: 5 of 5, 2-37 m). 50 m keeps those without reaching far into
+# neighbouring areas.
+DEFAULT_STUDY_BUFFER = 50.0
+PERIOD_KINDS = ("month", "year", "financial_year", None)
 
 
 def policeuk_mapping_path():
@@ -139,9 +150,28 @@ def crs_area(source_crs, target_crs, context):
     return (r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum())
 
 
+def _rings_of(area):
+    rings = []
+    polys = area.asMultiPolygon() if area.isMultipart() else [area.asPolygon()]
+    for poly in polys:
+        for ring in poly:
+            rings.append(np.array([(p.x(), p.y()) for p in ring], dtype="float64"))
+    return rings, area.boundingBox()
+
+
+def _inside(x, y, rings, bbox):
+    box = (x >= bbox.xMinimum()) & (x <= bbox.xMaximum()) & \
+          (y >= bbox.yMinimum()) & (y <= bbox.yMaximum())
+    out = np.zeros(len(x), dtype=bool)
+    out[box] = cc.points_in_polygon(x[box], y[box], rings)
+    return out
+
+
 def study_area_test(source, target_crs, buffer, context, feedback=None):
-    """``in_study(x, y)`` for a polygon source, dissolved, transformed to ``target_crs`` and
-    buffered by ``buffer`` target units; the point test is ``core.cleanse.points_in_polygon``."""
+    """``in_study(x, y)`` for a polygon source, dissolved and transformed to ``target_crs``; the
+    point test is ``core.cleanse.points_in_polygon``. With a ``buffer`` (target units) it
+    returns ``(inside the buffered area, inside only thanks to the buffer)``: points are tested
+    against the area itself first and only those outside it against the buffered area."""
     tr = QgsCoordinateTransform(source.sourceCrs(), target_crs, context.transformContext())
     geoms = []
     for f in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
@@ -153,25 +183,23 @@ def study_area_test(source, target_crs, buffer, context, feedback=None):
     if not geoms:
         raise QgsProcessingException("The study area layer has no polygons.")
     area = QgsGeometry.unaryUnion(geoms)
+    rings, bbox = _rings_of(area)
+    buffered = None
     if buffer:
-        area = area.buffer(float(buffer), 8)
-    rings = []
-    polys = area.asMultiPolygon() if area.isMultipart() else [area.asPolygon()]
-    for poly in polys:
-        for ring in poly:
-            rings.append(np.array([(p.x(), p.y()) for p in ring], dtype="float64"))
-    bbox = area.boundingBox()
+        buffered = _rings_of(area.buffer(float(buffer), 8))
     if feedback is not None:
         feedback.pushInfo(f"Study area: {len(rings)} ring(s), buffer {buffer or 0:g}.")
 
     def in_study(x, y):
-        x = np.asarray(x)
-        y = np.asarray(y)
-        box = (x >= bbox.xMinimum()) & (x <= bbox.xMaximum()) & \
-              (y >= bbox.yMinimum()) & (y <= bbox.yMaximum())
-        out = np.zeros(len(x), dtype=bool)
-        out[box] = cc.points_in_polygon(x[box], y[box], rings)
-        return out
+        x = np.asarray(x, dtype="float64")
+        y = np.asarray(y, dtype="float64")
+        inside = _inside(x, y, rings, bbox)
+        if buffered is None:
+            return inside
+        out = np.flatnonzero(~inside)
+        saved = np.zeros(len(x), dtype=bool)
+        saved[out] = _inside(x[out], y[out], *buffered)
+        return inside | saved, saved
 
     return in_study
 
@@ -333,11 +361,17 @@ class ImportIncidents(CompositeIndexAlgorithm):
     ENCODING = "ENCODING"
     DELIMITER = "DELIMITER"
     DECIMAL = "DECIMAL"
+    ARCHIVE = "ARCHIVE"
+    MONTHS = "MONTHS"
+    FORCES = "FORCES"
+    PERIOD = "PERIOD"
     CLEAN = "CLEAN"
     REJECTED = "REJECTED"
     REPORT = "REPORT"
 
     PRESETS = ("Generic table", "police.uk street-level CSV")
+    PERIODS = ("Month (yyyy-mm)", "Calendar year (yyyy)",
+               "Financial year, April to March (yyyy/yy)", "No period field")
 
     NAME = "importincidents"
     DISPLAY_NAME = "Import and cleanse incidents"
@@ -350,6 +384,14 @@ class ImportIncidents(CompositeIndexAlgorithm):
         "outside_crs_area, bad_date, outside_date_window, unmapped_category, outside_study_area, "
         "duplicate). The HTML report states rows in = clean + rejected and counts per reason, "
         "month, category and source.\n\n"
+        "ARCHIVE: a police.uk download in one go: the .zip from data.police.uk or the folder it "
+        "was unpacked into, holding monthly folders of yyyy-mm-<force>-street.csv files (any "
+        "number of months and forces; outcomes and stop-and-search files are left out and "
+        "counted). MONTHS picks the first and last month (e.g. 2018-01,2018-12; empty: all), "
+        "FORCES the forces by their file-name spelling (e.g. west-yorkshire; empty: all). The "
+        "police.uk preset is used. Every row gets a period field from its file's month (PERIOD: "
+        "month, calendar year or April-March financial year); rows in = clean + rejected holds for "
+        "the whole set and is reported per file, in the log and the report.\n\n"
         "INPUT: one or more CSV/text files (encoding and delimiter detected: UTF-8 with or "
         "without BOM, Windows-1252; comma, semicolon, tab, pipe) or table/point layers, e.g. one "
         "file per month. It is a multiple-layer input: in the dialog tick project layers or add "
@@ -371,14 +413,36 @@ class ImportIncidents(CompositeIndexAlgorithm):
         "names separated by ','. FIX_SWAPPED: points that fit the CRS area only with X and Y "
         "swapped are fixed and kept (field fixes) instead of rejected.\n\n"
         "CLEAN keeps every original field (as text) plus source_row (record number after the "
-        "header), source_file, issue, event_date and fixes; an input field with one of these names "
-        "is renamed name_orig. REJECTED keeps every original field plus source_row, source_file, "
-        "reject_reason and reject_detail."
+        "header), source_file, issue, event_date, fixes and period (when months are known: from the "
+        "archive, else from the date field); an input field with one of these names is renamed "
+        "name_orig. REJECTED keeps every original field plus source_row, source_file, "
+        "reject_reason, reject_detail and period.\n\n"
+        "STUDY_AREA and STUDY_BUFFER: rows outside the study area are rejected "
+        "(outside_study_area). The default buffer of 50 m keeps points snapped just outside "
+        "generalised boundaries: police.uk moves each crime to an anonymised map point coded "
+        "against full-resolution boundaries, and generalised boundaries move edges by tens of "
+        "metres (on West Yorkshire, points falling outside their own super-generalised LSOA lie a "
+        "median 34 m from it). Rows kept thanks to the buffer are counted in the log and marked "
+        "in_study_buffer in the field fixes. Set 0 for the exact boundary."
     )
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.INPUT, self.tr("Incident files (CSV/text) or layers"), QgsProcessing.TypeVector))
+            self.INPUT, self.tr("Incident files (CSV/text) or layers"), QgsProcessing.TypeVector,
+            optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.ARCHIVE, self.tr("police.uk archive (.zip, or the folder it was unpacked into)"),
+            QgsProcessingParameterFile.File, fileFilter="ZIP archives (*.zip *.ZIP)",
+            optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.MONTHS, self.tr("Archive months: first,last (yyyy-mm,yyyy-mm; empty: all)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.FORCES, self.tr("Archive forces (','-separated, e.g. west-yorkshire; empty: all)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.PERIOD, self.tr("Period field"), options=[self.tr(p) for p in self.PERIODS],
+            defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Preset"), options=[self.tr(p) for p in self.PRESETS],
             defaultValue=0))
@@ -412,8 +476,8 @@ class ImportIncidents(CompositeIndexAlgorithm):
             self.STUDY_AREA, self.tr("Study area"), [QgsProcessing.TypeVectorPolygon],
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            self.STUDY_BUFFER, self.tr("Study area buffer (output CRS units)"),
-            QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
+            self.STUDY_BUFFER, self.tr("Study area buffer (output CRS units; default 50 m)"),
+            QgsProcessingParameterNumber.Double, defaultValue=DEFAULT_STUDY_BUFFER, minValue=0.0))
         self.addParameter(QgsProcessingParameterString(
             self.DUPLICATE_FIELDS, self.tr("Duplicate key fields (','-separated)"), optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
@@ -434,7 +498,8 @@ class ImportIncidents(CompositeIndexAlgorithm):
             self.DECIMAL, self.tr("Decimal separator in coordinates"),
             options=[self.tr("Detect"), self.tr("Point"), self.tr("Comma")], defaultValue=0))
         for key in (self.DATE_FORMATS, self.DATE_FROM, self.DATE_TO, self.REQUIRE_MAPPING,
-                    self.STUDY_BUFFER, self.ENCODING, self.DELIMITER, self.DECIMAL):
+                    self.STUDY_BUFFER, self.ENCODING, self.DELIMITER, self.DECIMAL, self.FORCES,
+                    self.PERIOD):
             definition = self.parameterDefinition(key)
             definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -454,20 +519,51 @@ class ImportIncidents(CompositeIndexAlgorithm):
         layers; the other parameters get the standard checks."""
         value = parameters.get(self.INPUT)
         values = value if isinstance(value, (list, tuple)) else [value]
-        if value is None or not [v for v in values if v is not None and v != ""]:
-            return False, self.tr("Give at least one incident file or layer (INPUT).")
+        archive = parameters.get(self.ARCHIVE)
+        archive = archive.strip() if isinstance(archive, str) else archive
+        if archive and not (isinstance(archive, str) and os.path.exists(archive)):
+            return False, self.tr(f"The police.uk archive '{archive}' does not exist: give the "
+                                  ".zip file or the folder it was unpacked into.")
+        if not archive and (value is None or not [v for v in values if v is not None and v != ""]):
+            return False, self.tr("Give at least one incident file or layer (INPUT), or a police.uk "
+                                  "archive (ARCHIVE).")
         for v in values:
+            if v is None or v == "":
+                continue
             if isinstance(v, str) and v and not os.path.isfile(v.split("|")[0]) and \
                     QgsProcessingUtils.mapLayerFromString(v, context) is None:
                 return False, self.tr(f"INPUT '{v}' is neither an existing file nor a layer.")
         for definition in self.parameterDefinitions():
-            if definition.name() == self.INPUT or definition.isDestination():
+            if definition.name() in (self.INPUT, self.ARCHIVE) or definition.isDestination():
                 continue
             if not definition.checkValueIsAcceptable(parameters.get(definition.name()), context):
                 return False, self.tr(f"Incorrect parameter value for {definition.name()}")
         return True, ""
 
     # -- reading -------------------------------------------------------------------------
+    def _read_archive(self, parameters, context, feedback, encoding, delimiter, progress):
+        """Tables and infos of the police.uk archive (none when ARCHIVE is empty) and its
+        listing."""
+        path = (self.parameterAsFile(parameters, self.ARCHIVE, context) or "").strip()
+        if not path:
+            return [], [], None
+        months = self.parameterAsString(parameters, self.MONTHS, context).strip() or None
+        forces = self.parameterAsString(parameters, self.FORCES, context).strip() or None
+        listing = self.run_core(pu.list_archive, path, months, forces)
+        feedback.pushInfo("police.uk archive: " + listing.describe())
+        gaps = listing.missing_months()
+        if gaps:
+            text = (f"No street file for {len(gaps)} month(s) between the first and last month"
+                    f": {', '.join(gaps[:12])}{' ...' if len(gaps) > 12 else ''}.")
+            if listing.months:  # a range was asked for: a gap is worth a warning
+                feedback.reportError(text + " Those months are absent from the import.", False)
+            else:
+                feedback.pushInfo(text)
+        tables, infos = self.run_core(pu.read_archive, listing, encoding, delimiter, progress)
+        for info in infos:
+            feedback.pushInfo(f"  {info['file']}: {info['rows']:,} rows")
+        return tables, infos, listing
+
     def _read_inputs(self, parameters, context, feedback, encoding, delimiter, progress):
         values = [v for v in self.parameterAsFileList(parameters, self.INPUT, context) if v]
         texts, layers, seen = [], [], set()
@@ -495,7 +591,7 @@ class ImportIncidents(CompositeIndexAlgorithm):
                     f"Input '{v}' is neither a readable text/CSV file nor a layer. Give CSV or "
                     "text files, or layers (GeoPackage, shapefile, spreadsheet...).")
         if not texts and not layers:
-            raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
+            return [], [], []
         tables, infos, geo = [], [], []
         for i, path in enumerate(texts):
             feedback.pushInfo(f"Reading {path}")
@@ -547,8 +643,17 @@ class ImportIncidents(CompositeIndexAlgorithm):
             or None
         decimal = cc.DECIMAL_ENUM[self.parameterAsEnum(parameters, self.DECIMAL, context)]
 
+        archive_tables, archive_infos, listing = self._read_archive(
+            parameters, context, feedback, encoding, delimiter, progress.sub(0.0, 0.2))
         tables, infos, geo = self._read_inputs(parameters, context, feedback, encoding, delimiter,
-                                               progress.sub(0.0, 0.3))
+                                               progress.sub(0.2, 0.3))
+        if not tables and not archive_tables:
+            raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
+        if listing is not None and preset != 1:
+            preset = 1
+            feedback.pushInfo("A police.uk archive is read with the police.uk preset.")
+        tables = archive_tables + tables
+        infos = archive_infos + infos
         frame = cc.combine_tables(tables)
         n_in = len(frame)
         for info in infos:
@@ -572,8 +677,8 @@ class ImportIncidents(CompositeIndexAlgorithm):
 
         # Location mode -----------------------------------------------------------------
         xy = None
-        geometry_mode = (not s["x_field"] and not s["postcode_field"] and geo and
-                         all(x is not None for _, x, _ in geo) and len(geo) == len(tables))
+        geometry_mode = bool(not s["x_field"] and not s["postcode_field"] and geo and
+                             all(x is not None for _, x, _ in geo) and len(geo) == len(tables))
         if geometry_mode:
             xs, ys = [], []
             for lyr, x, y in geo:
@@ -646,20 +751,51 @@ class ImportIncidents(CompositeIndexAlgorithm):
             date_to=self.parameterAsString(parameters, self.DATE_TO, context).strip() or None,
             category_field=s["category_field"] or None, category_mapping=mapping,
             require_mapping=self.parameterAsBool(parameters, self.REQUIRE_MAPPING, context),
-            duplicate_fields=s["duplicate_fields"])
+            duplicate_fields=s["duplicate_fields"],
+            period=PERIOD_KINDS[self.parameterAsEnum(parameters, self.PERIOD, context)],
+            source_months={f.name: f.month for f in listing.files} if listing else None)
         study = self.parameterAsSource(parameters, self.STUDY_AREA, context)
         in_study = None
+        buffer = 0.0
         if study is not None:
-            in_study = study_area_test(study, target_crs, self.parameterAsDouble(
-                parameters, self.STUDY_BUFFER, context), context, feedback)
+            buffer = self.parameterAsDouble(parameters, self.STUDY_BUFFER, context)
+            unit = QgsUnitTypes.toAbbreviatedString(target_crs.mapUnits())
+            if buffer > 0:
+                feedback.pushInfo(
+                    f"Study area buffered by {buffer:g} {unit}"
+                    + (" (the default)" if buffer == DEFAULT_STUDY_BUFFER else "") +
+                    ": points snapped just outside generalised boundaries are kept (police.uk "
+                    "snaps crimes to map points coded on full-resolution boundaries; generalised "
+                    "boundaries move edges by tens of metres - on West Yorkshire, a median 34 m). "
+                    "Set STUDY_BUFFER to 0 for the exact boundary.")
+            in_study = study_area_test(study, target_crs, buffer, context, feedback)
         to_target = None if geometry_mode else make_transform(source_crs, target_crs)
         result = self.run_core(cc.cleanse, frame, options, xy=xy, to_target=to_target,
                                in_study=in_study, progress=progress.sub(0.3, 0.75))
         result.sources = infos
+        result.listing = listing
+        if listing is not None:
+            notes.append("police.uk archive: " + listing.describe())
         for note in result.notes:
             feedback.reportError(note, False)
         result.notes = notes + result.notes
         feedback.pushInfo(result.summary())
+        per_file = pu.per_source_counts(result)
+        if len(per_file) > 1 or listing is not None:
+            feedback.pushInfo("Per file (rows in = clean + rejected):")
+            for name, n_file, n_clean, n_rej in per_file:
+                feedback.pushInfo(f"  {name}: {n_file:,} = {n_clean:,} + {n_rej:,}")
+        if result.period is not None:
+            per_period = result.clean["period"].value_counts(sort=False).sort_index()
+            feedback.pushInfo("Clean rows per period: " + ", ".join(
+                f"{lab or '(unknown)'} {int(c):,}" for lab, c in per_period.items()) + ".")
+        if study is not None and buffer > 0:
+            kept = result.fixed.get("in_study_buffer", 0)
+            feedback.pushInfo(
+                f"Study area buffer: {kept:,} row(s) lie outside the study area's boundary but "
+                f"within {buffer:g} {unit} of it and were kept (fixes = in_study_buffer); "
+                f"{result.counts['outside_study_area']:,} row(s) lie beyond the buffer and were "
+                "rejected.")
         for reason, count in result.counts.items():
             if count:
                 feedback.reportError(f"{count:,} row(s) rejected: {reason} "
@@ -694,8 +830,14 @@ class ImportIncidents(CompositeIndexAlgorithm):
                 "mapping": mapping_path or "none",
                 "duplicate key": ", ".join(s["duplicate_fields"]) or "none",
                 "fix swapped": str(options.fix_swapped),
-                "study area": "yes" if study is not None else "none",
+                "study area": (f"yes, buffer {buffer:g}" if study is not None else "none"),
+                "period field": self.PERIODS[self.parameterAsEnum(parameters, self.PERIOD,
+                                                                  context)],
             }
+            if listing is not None:
+                settings["police.uk archive"] = listing.path
+                settings["months"] = (f"{listing.months[0]} to {listing.months[1]}"
+                                      if listing.months else "all")
             cats = frame[s["category_field"]].to_numpy(object) if s["category_field"] else None
             text = cc.report_html(result, settings=settings, categories=cats,
                                   sources=frame["source_file"].to_numpy(object))
