@@ -11,8 +11,8 @@
 # one Debian suite ships (3.22.16 bookworm, 3.40.6 trixie, 3.44.15 sid). A version the host itself
 # runs (3.22 on Debian 12) runs on the host; the others run inside a minimal Debian chroot made with
 # debootstrap from Debian's package archive, cached between runs in $QGIS_CHROOT_DIR (default
-# /var/cache/composite-index/chroots): a cold one takes about 2-3 minutes to make (debootstrap,
-# then QGIS and its Python bindings from apt), a warm one starts at once. The repository is
+# /var/cache/composite-index/chroots): a cold one takes 3 to 8 minutes to make (debootstrap, then
+# QGIS and its Python bindings from apt; mostly download time), a warm one starts at once. The repository is
 # bind-mounted into the chroot at the same path, in a private mount namespace (nothing leaks when
 # the run ends or is killed); the chroot's own venvs live inside the chroot (/opt/composite-index),
 # so the host's .venv is never touched. Inside, the Makefile's own set-up runs as on a real
@@ -50,6 +50,23 @@ apt_opts() {
 
 log() { echo "[qgis_matrix $(date +%H:%M:%S)] $*"; }
 
+# What the chroot needs of the host to reach the package archives and PyPI as the host does: its
+# resolver and its certificate authorities (a machine behind a TLS-inspecting proxy trusts the
+# proxy's CA through /usr/local/share/ca-certificates; Debian's ca-certificates package rebuilds the
+# bundle from there, so both the extra CAs and the bundle are copied).
+copy_host_network() {
+  local dir=$1
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  if [ -d /usr/local/share/ca-certificates ]; then
+    mkdir -p "$dir/usr/local/share/ca-certificates"
+    cp -r /usr/local/share/ca-certificates/. "$dir/usr/local/share/ca-certificates/"
+  fi
+  if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$dir/etc/ssl/certs"
+    cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
+  fi
+}
+
 ensure_chroot() {
   local suite=$1 dir="$CHROOT_DIR/$1" stamp want
   want=$(echo "$CHROOT_PACKAGES" | tr -s ' ' | md5sum | cut -c1-12)
@@ -75,10 +92,8 @@ ensure_chroot() {
     rm -rf "$dir"
     mv "$dir.partial" "$dir"
   fi
-  cp /etc/resolv.conf "$dir/etc/resolv.conf"
-  mkdir -p "$dir/etc/ssl/certs"
-  cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
-  log "installing QGIS and its Python bindings into the $suite chroot (about 2 minutes)"
+  copy_host_network "$dir"
+  log "installing QGIS and its Python bindings into the $suite chroot (2-7 minutes)"
   local opts; opts=$(apt_opts "$suite")
   # shellcheck disable=SC2086
   chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
@@ -88,6 +103,7 @@ ensure_chroot() {
   if [ "$suite" = sid ]; then
     echo 'Acquire::Check-Valid-Until "false";' > "$dir/etc/apt/apt.conf.d/99no-check-valid-until"
   fi
+  copy_host_network "$dir"   # ca-certificates' post-install rebuilt the bundle without the host's CAs
   echo "$want" > "$stamp"
   log "the $suite chroot is ready ($((SECONDS - t0)) s)"
 }
@@ -95,7 +111,7 @@ ensure_chroot() {
 run_in_chroot() {
   local version=$1 suite=$2; shift 2
   local dir="$CHROOT_DIR/$suite"
-  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  copy_host_network "$dir"
   mkdir -p "$dir$REPO"
   # A private mount namespace: the mounts vanish with the last process, however the run ends.
   # a git worktree keeps its repository elsewhere (.git is a file naming it): mount that too
