@@ -39,6 +39,7 @@ lint: setup
 
 package: setup
 	$(PY) scripts/package.py --out $(ZIP)
+	$(PY) scripts/check_package.py $(ZIP)
 endif
 
 # every QGIS version of the matrix, one after the other (what CI runs)

@@ -1,5 +1,6 @@
 """Build the plugin ZIP QGIS installs: one top folder composite_index_plugin/ holding the code,
-metadata.txt, LICENSE, resources/, ui/ and docs/.
+metadata.txt, LICENSE, resources/, ui/ and docs/ (the guides, without their images: those are
+for the project's web pages and would add about 2 MB to every install).
 
 Only files git tracks go in (as they are in the working tree), so caches, venvs and outputs
 never ship. Usage: python scripts/package.py --out dist/composite_index_plugin-<version>.zip
@@ -14,6 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "composite_index_plugin"
 # top-level entries that go inside the package folder of the ZIP
 EXTRA = ("metadata.txt", "LICENSE", "resources", "ui", "docs", "README.md")
+# tracked paths under EXTRA that stay out of the ZIP
+LEFT_OUT = ("docs/images/",)
 
 
 def tracked_files():
@@ -30,7 +33,7 @@ def build(out_path):
             continue  # deleted in the working tree
         if top == PACKAGE:
             files.append((rel, rel))
-        elif top in EXTRA:
+        elif top in EXTRA and not rel.startswith(LEFT_OUT):
             files.append((rel, f"{PACKAGE}/{rel}"))
     bad = [arc for _, arc in files if "__pycache__" in arc or arc.endswith((".pyc", ".pyo"))]
     if bad:

@@ -38,6 +38,63 @@ def test_zip_has_one_top_folder_and_what_qgis_needs(plugin_zip):
     assert not [n for n in names if n.split("/")[1] in ("tests", ".venv", "output", "dist")]
 
 
+def _check_package():
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    try:
+        import check_package
+    finally:
+        sys.path.pop(0)
+    return check_package
+
+
+def test_zip_passes_the_plugin_repository_rules(plugin_zip):
+    """What plugins.qgis.org's upload validator and the publishing guidelines check."""
+    assert _check_package().problems(str(plugin_zip)) == []
+    with zipfile.ZipFile(plugin_zip) as archive:
+        names = archive.namelist()
+    assert not [n for n in names if "/docs/images/" in n]
+    assert "composite_index_plugin/docs/user_guide.md" in names
+    # the full licence text, not a notice
+    licence = zipfile.ZipFile(plugin_zip).read("composite_index_plugin/LICENSE").decode()
+    assert "TERMS AND CONDITIONS FOR COPYING, DISTRIBUTION AND MODIFICATION" in licence
+
+
+def test_repository_rules_catch_each_fault(tmp_path):
+    """Each rule fires on a package that breaks it (a checker that finds nothing proves nothing)."""
+    check = _check_package()
+    good = {"pk/__init__.py": "", "pk/LICENSE": "GPL", "pk/icon.svg": "<svg/>",
+            "pk/metadata.txt": "[general]\nname=P\ndescription=d\nversion=1.0\nqgisMinimumVersion=3.22\n"
+                              "author=A\nemail=a@b.c\nabout=x\ntracker=https://t.org/i\n"
+                              "repository=https://t.org/r\ncategory=Vector\nicon=icon.svg\n"}
+
+    def zipped(files, name):
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as archive:
+            for arc, text in files.items():
+                archive.writestr(arc, text)
+        return str(path)
+
+    assert check.problems(zipped(good, "good.zip")) == []
+    meta = good["pk/metadata.txt"]
+    faults = {
+        "pyc": dict(good, **{"pk/x.pyc": ""}),
+        "pycache": dict(good, **{"pk/__pycache__/a.py": ""}),
+        "dotdot": dict(good, **{"pk/../evil": ""}),
+        "two tops": dict(good, **{"qk/x": ""}),
+        "no licence": {k: v for k, v in good.items() if k != "pk/LICENSE"},
+        "no init": {k: v for k, v in good.items() if k != "pk/__init__.py"},
+        "email": dict(good, **{"pk/metadata.txt": meta.replace("email=a@b.c\n", "")}),
+        "category": dict(good, **{"pk/metadata.txt": meta.replace("Vector", "Analysis")}),
+        "url": dict(good, **{"pk/metadata.txt": meta.replace("https://t.org/i", "bugs")}),
+        "author": dict(good, **{"pk/metadata.txt": meta.replace("author=A", "author=A/B")}),
+        "icon": dict(good, **{"pk/metadata.txt": meta.replace("icon=icon.svg", "icon=gone.svg")}),
+        "images": dict(good, **{"pk/docs/images/a.png": ""}),
+        "top name": {k.replace("pk/", "9pk/", 1): v for k, v in good.items()},
+    }
+    for what, files in faults.items():
+        assert check.problems(zipped(files, f"{what}.zip")), what
+
+
 def test_metadata_in_zip_is_valid(unpacked):
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(unpacked / "composite_index_plugin" / "metadata.txt")
