@@ -29,12 +29,8 @@ from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
 
 WHOLE_STUDY_AREA = "Whole study area"
 
-GAP_DEFAULT = {"by": "decile", "value": 1, "weighting": "population"}
-"""Default gap: population-weighted mean score of the zones in decile 1 (highest need) minus that
-of all other zones; ``ratio`` = top mean / rest mean."""
-
-GAP_BY = ("decile", "percent")
-GAP_WEIGHTING = ("population", "zones")
+# The default gap (``core.model.Gap``): population-weighted mean score of the zones in decile 1
+# (highest need) minus that of all other zones; ``ratio`` = top mean / rest mean.
 
 SUMMARY_COLUMNS = [
     "area_name", "area_rank", "mean_score", "population", "n_zones", "pop_top_decile_pct",
@@ -83,13 +79,17 @@ def extent_weight(percentile):
 # the gap
 # --------------------------------------------------------------------------------------------
 def parse_gap(gap):
-    """The gap definition as a dict (``None``/"" -> default). Accepts a dict or JSON text.
+    """The gap definition as a dict (``None``/"" -> default). Accepts a dict or JSON text; the
+    keys, defaults and rules are the recipe's ``gap`` section (``core.model.Gap``).
 
     Keys: ``by`` ("decile" or "percent"), ``value`` (deciles 1..value, or the top ``value`` %
     of zones, form the highest-need group), ``weighting`` ("population" or "zones").
     """
+    from composite_index_plugin.core.model import Gap
+    from composite_index_plugin.core.schema import Context
+
     if gap is None or (isinstance(gap, str) and not gap.strip()):
-        return dict(GAP_DEFAULT)
+        return Gap().as_dict()
     if isinstance(gap, str):
         try:
             gap = json.loads(gap)
@@ -97,30 +97,13 @@ def parse_gap(gap):
             raise CompositeIndexError(
                 f"The gap definition is not valid JSON: {err}.",
                 hint='Example: {"by": "decile", "value": 1, "weighting": "population"}.') from err
-    if not isinstance(gap, dict):
-        raise CompositeIndexError("The gap definition must be a JSON object.",
-                                  hint='Example: {"by": "percent", "value": 20}.')
-    unknown = sorted(set(gap) - {"by", "value", "weighting"})
-    if unknown:
-        raise CompositeIndexError(f"Unknown key(s) in the gap definition: {', '.join(unknown)}.",
-                                  hint="Allowed: by, value, weighting.")
-    out = dict(GAP_DEFAULT)
-    out.update(gap)
-    if out["by"] not in GAP_BY:
-        raise CompositeIndexError(f"Gap 'by' must be one of {', '.join(GAP_BY)}, not {out['by']!r}.")
-    if out["weighting"] not in GAP_WEIGHTING:
-        raise CompositeIndexError(
-            f"Gap 'weighting' must be one of {', '.join(GAP_WEIGHTING)}, not {out['weighting']!r}.")
-    try:
-        value = float(out["value"])
-    except (TypeError, ValueError) as err:
-        raise CompositeIndexError(f"Gap 'value' must be a number, not {out['value']!r}.") from err
-    limit = 9 if out["by"] == "decile" else 99.999
-    if not (0 < value <= limit) or (out["by"] == "decile" and value != int(value)):
-        what = "a whole decile 1-9" if out["by"] == "decile" else "a percent above 0 and below 100"
-        raise CompositeIndexError(f"Gap 'value' must be {what}, not {out['value']!r}.")
-    out["value"] = int(value) if out["by"] == "decile" else value
-    return out
+    ctx = Context()
+    parsed = Gap.parse(gap, ctx, "gap")
+    if ctx.problems:
+        first, *more = ctx.problems
+        raise CompositeIndexError(f"The gap definition has {len(ctx.problems)} problem(s): "
+                                  f"{first}", details=[str(p) for p in more])
+    return parsed.as_dict()
 
 
 def gap_group(rank, n, gap):

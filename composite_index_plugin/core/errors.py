@@ -1,4 +1,23 @@
-"""Exceptions raised by the core; the Processing glue turns them into QgsProcessingException."""
+"""Exceptions raised by the core, and ``Problem``: one thing wrong with a recipe or spec.
+
+The Processing glue turns the exceptions into QgsProcessingException.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a recipe or spec: where (JSON path), what, and how to fix it."""
+
+    path: str
+    message: str
+    hint: str = ""
+
+    def __str__(self):
+        text = f"{self.path}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
 
 
 class CompositeIndexError(Exception):
@@ -17,6 +36,16 @@ class CompositeIndexError(Exception):
         if self.details:
             text += "\n" + "\n".join("- " + str(d) for d in self.details)
         return text
+
+
+class RecipeError(Exception):
+    """A recipe (or index spec) that cannot run; ``problems`` lists everything wrong."""
+
+    def __init__(self, problems, source=""):
+        self.problems = list(problems)
+        head = f"The recipe {source} has {len(self.problems)} problem(s):" if source else \
+            f"The recipe has {len(self.problems)} problem(s):"
+        super().__init__("\n".join([head] + ["- " + str(p) for p in self.problems]))
 
 
 class Cancelled(CompositeIndexError):  # noqa: N818 - reads better than CancelledError here

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core.vocab import GRID_SHAPE_CODES
 
-SHAPES = ("square", "hex_flat", "hex_pointy")
+SHAPES = GRID_SHAPE_CODES   # what grid layers store in grid_shape (core.vocab)
 SHAPE_PREFIX = {"square": "S", "hex_flat": "H", "hex_pointy": "P"}
 DEFAULT_MAX_CELLS = 5_000_000
 SQRT3 = math.sqrt(3.0)

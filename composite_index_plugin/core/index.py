@@ -29,396 +29,85 @@ Zero-denominator zones are always flagged in ``<issue>_<indicator>_zd`` and coun
 """
 import hashlib
 import json
-import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from composite_index_plugin.core import measures as _measures
+from composite_index_plugin.core import model
 from composite_index_plugin.core import scaling as _scaling
-from composite_index_plugin.core.combine import AGGREGATIONS, combine, shares
+from composite_index_plugin.core.combine import combine, shares
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
-from composite_index_plugin.core.recipe import Problem
-from composite_index_plugin.core.scaling import DEFAULT_C, SCALINGS
+from composite_index_plugin.core.vocab import (  # noqa: F401 - the engine's words, re-exported
+    AGGREGATIONS,
+    CLUSTERING_METHODS,
+    COUNT_MEASURES,
+    DIRECTIONS,
+    INDEX_NEIGHBOURS,
+    LEVELS,
+    MEASURES,
+    MISSING,
+    NEEDS_DENOMINATOR,
+    RESERVED_FIELDS,
+    SCALINGS,
+    slug,
+)
 
-MEASURES = ("value", "volume", "rate", "eb_rate", "eb_rate_spatial", "location_quotient", "density",
-            "clustering")
-DIRECTIONS = ("higher_is_worse", "lower_is_worse")
-MISSING = ("exclude", "zero", "mean")
-LEVELS = ("issue", "theme", "composite")
-CLUSTERING_METHODS = ("field", "gi_star")
-NEIGHBOUR_METHODS = ("queen", "rook", "distance", "knn")
-
-INDICATOR_KEYS = ("field", "label", "description", "measure", "denominator", "per", "scaling",
-                  "direction", "weight", "missing", "scale_to", "min", "max", "mean", "sd",
-                  "threshold", "c", "clustering", "options")
-# Keys that may also be given inside an indicator's "options" object (the recipe's roles do).
-OPTION_KEYS = ("denominator", "per", "scale_to", "min", "max", "mean", "sd", "threshold", "c",
-               "clustering")
-ISSUE_KEYS = ("name", "label", "description", "weight", "indicators", "aggregation")
-THEME_KEYS = ("name", "label", "description", "weight", "issues", "aggregation")
-SPEC_KEYS = ("themes", "aggregation", "neighbours", "name", "label", "description", "version")
-RESERVED = ("ci_score", "ci_rank", "ci_decile", "ci_quintile", "top_theme", "top_issue",
-            "ci_excluded")
-
-NEEDS_DENOMINATOR = ("rate", "eb_rate", "eb_rate_spatial", "location_quotient")
-COUNT_MEASURES = ("volume", "rate", "eb_rate", "eb_rate_spatial", "location_quotient", "density")
-NEEDS_NEIGHBOURS = ("eb_rate_spatial",)
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 BASELINE_FORMAT = "compositeindex-baseline"
 BASELINE_VERSION = 1
 
-# Which options apply to which choice; any other option is reported as not applying.
-_OPTION_FOR = {
-    "denominator": ("measure", NEEDS_DENOMINATOR + ("clustering",)),
-    "per": ("measure", ("rate", "eb_rate", "eb_rate_spatial", "clustering")),
-    "clustering": ("measure", ("clustering",)),
-    "scale_to": ("scaling", ("minmax", "minmax_fixed")),
-    "min": ("scaling", ("minmax_fixed",)),
-    "max": ("scaling", ("minmax_fixed",)),
-    "mean": ("scaling", ("zscore_fixed",)),
-    "sd": ("scaling", ("zscore_fixed",)),
-    "threshold": ("scaling", ("threshold",)),
-    "c": ("scaling", ("exponential",)),
-}
-_REQUIRED_FOR = {"minmax_fixed": ("min", "max"), "zscore_fixed": ("mean", "sd"),
-                 "threshold": ("threshold",)}
 
-
-# ----------------------------------------------------------------------------------- validation
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _choices(options):
-    return ", ".join(options)
-
+# ----------------------------------------------------------------------------------- the spec
 
 def _column_kinds(columns):
-    """Normalise ``columns``: None, an iterable of names (existence only) or a mapping
-    name -> numeric? (bool, numpy dtype or dtype string). Returns (names, {name: bool|None})."""
+    """``columns`` (None, an iterable of names, a mapping name -> numeric? / dtype, or a
+    DataFrame) as {name: True / False / None (unknown)}, or None."""
     if columns is None:
-        return None, {}
+        return None
     if isinstance(columns, pd.DataFrame):
         columns = {c: columns[c].dtype for c in columns.columns}
-    if isinstance(columns, dict):
-        kinds = {}
-        for name, kind in columns.items():
-            if isinstance(kind, bool) or kind is None:
-                kinds[name] = kind
-            else:
-                try:
-                    kinds[name] = np.dtype(kind).kind in "iufb"
-                except TypeError:
-                    kinds[name] = None
-        return set(columns), kinds
-    names = set(columns)
-    return names, {}
-
-
-def _check_weight(obj, path, problems):
-    if "weight" in obj and not (_is_number(obj["weight"]) and obj["weight"] >= 0):
-        problems.append(Problem(f"{path}.weight", f"weight must be a number >= 0, got {obj['weight']!r}.",
-                                "Use a non-negative number; weights default to 1."))
-
-
-def _check_sibling_weights(items, path, what, problems):
-    weights = [it.get("weight", 1) for it in items if isinstance(it, dict)]
-    if weights and all(_is_number(w) and w >= 0 for w in weights) and sum(weights) <= 0:
-        problems.append(Problem(path, f"the weights of the {what} add up to zero.",
-                                "Give at least one of them a positive weight."))
-
-
-def _check_name(obj, path, problems, seen):
-    name = obj.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.append(Problem(f"{path}.name", f"name {name!r} is not a valid name.",
-                                "Use lowercase letters, digits and _, starting with a letter "
-                                "(it becomes part of field names)."))
-        return None
-    if name in seen:
-        problems.append(Problem(f"{path}.name", f"name '{name}' is used twice (also at {seen[name]}).",
-                                "Give every theme and issue its own name."))
-        return None
-    seen[name] = path
-    return name
-
-
-def flatten_indicator(ind):
-    """The indicator with its ``options`` object merged in (options given at the top win)."""
-    opts = ind.get("options")
-    if not isinstance(opts, dict):
-        return ind
-    flat = {k: v for k, v in ind.items() if k != "options"}
-    for k, v in opts.items():
-        if k in OPTION_KEYS:
-            flat.setdefault(k, v)
-    return flat
-
-
-def _check_indicator(key, ind, path, problems, names, kinds):
-    if not isinstance(ind, dict):
-        problems.append(Problem(path, "an indicator must be an object with at least a 'field'.",
-                                'Write e.g. {"field": "my_field"}.'))
-        return None
-    opts = ind.get("options", {})
-    if not isinstance(opts, dict):
-        problems.append(Problem(f"{path}.options", "options must be an object.",
-                                'Write e.g. {"min": 0, "max": 100}.'))
-    else:
-        for k in opts:
-            if k not in OPTION_KEYS:
-                problems.append(Problem(f"{path}.options.{k}", f"unknown option '{k}'.",
-                                        "Options are: " + _choices(OPTION_KEYS) + "."))
-    if isinstance(opts, dict):
-        ind = flatten_indicator(ind)
-    else:
-        ind = {k: v for k, v in ind.items() if k != "options"}
-    if not isinstance(key, str) or not NAME_RE.match(key):
-        problems.append(Problem(path, f"indicator name {key!r} is not a valid name.",
-                                "Use lowercase letters, digits and _, starting with a letter."))
-    for k in ind:
-        if k not in INDICATOR_KEYS:
-            problems.append(Problem(f"{path}.{k}", f"unknown option '{k}'.",
-                                    "Options are: " + _choices(INDICATOR_KEYS) + "."))
-    measure = ind.get("measure", "value")
-    scaling = ind.get("scaling", "minmax")
-    if measure not in MEASURES:
-        problems.append(Problem(f"{path}.measure", f"unknown measure {measure!r}.",
-                                "Use one of: " + _choices(MEASURES) + "."))
-    if scaling not in SCALINGS:
-        problems.append(Problem(f"{path}.scaling", f"unknown scaling {scaling!r}.",
-                                "Use one of: " + _choices(SCALINGS) + "."))
-    if ind.get("direction", "higher_is_worse") not in DIRECTIONS:
-        problems.append(Problem(f"{path}.direction", f"unknown direction {ind.get('direction')!r}.",
-                                "Use one of: " + _choices(DIRECTIONS) + "."))
-    if ind.get("missing", "exclude") not in MISSING:
-        problems.append(Problem(f"{path}.missing", f"unknown missing-data policy {ind.get('missing')!r}.",
-                                "Use one of: " + _choices(MISSING) + "."))
-    _check_weight(ind, path, problems)
-    fld = ind.get("field")
-    if not isinstance(fld, str) or not fld:
-        problems.append(Problem(f"{path}.field", "the indicator has no field.",
-                                "Name the numeric field of the zone layer that holds it."))
-    current = {"measure": measure, "scaling": scaling}
-    for opt, (level, allowed) in _OPTION_FOR.items():
-        if opt in ind and current[level] not in allowed:
-            problems.append(Problem(f"{path}.{opt}", f"'{opt}' does not apply to {level} '{current[level]}'.",
-                                    f"Remove it, or use a {level} it applies to: {_choices(allowed)}."))
-    for opt in ("per", "scale_to", "c"):
-        if opt in ind and not (_is_number(ind[opt]) and ind[opt] > 0):
-            problems.append(Problem(f"{path}.{opt}", f"'{opt}' must be a number > 0, got {ind[opt]!r}.",
-                                    "Use a positive number."))
-    for opt in _REQUIRED_FOR.get(scaling, ()):
-        if opt not in ind:
-            problems.append(Problem(f"{path}.{opt}", f"scaling '{scaling}' needs '{opt}'.",
-                                    f"Give {', '.join(_REQUIRED_FOR[scaling])} in the field's units."))
-        elif not _is_number(ind[opt]):
-            problems.append(Problem(f"{path}.{opt}", f"'{opt}' must be a number, got {ind[opt]!r}.",
-                                    "Use a number in the field's units."))
-    if scaling == "minmax_fixed" and _is_number(ind.get("min")) and _is_number(ind.get("max")) \
-            and not ind["max"] > ind["min"]:
-        problems.append(Problem(f"{path}.max", f"max ({ind['max']}) must be larger than min ({ind['min']}).",
-                                "Give the range the scale should span."))
-    if scaling == "zscore_fixed" and _is_number(ind.get("sd")) and not ind["sd"] > 0:
-        problems.append(Problem(f"{path}.sd", f"sd must be > 0, got {ind['sd']}.",
-                                "Give the standard deviation of the reference data."))
-    if measure in NEEDS_DENOMINATOR and not ind.get("denominator"):
-        problems.append(Problem(f"{path}.denominator", f"measure '{measure}' needs a denominator field.",
-                                "Name the field to divide by (e.g. population), or use measure "
-                                "volume."))
-    if "clustering" in ind and ind["clustering"] not in CLUSTERING_METHODS:
-        problems.append(Problem(f"{path}.clustering", f"unknown clustering {ind['clustering']!r}.",
-                                "Use 'field' (a kernel-ratio field as it is) or 'gi_star'."))
-    for opt in ("field", "denominator"):
-        col = ind.get(opt)
-        if not isinstance(col, str) or not col or names is None:
-            continue
-        if col not in names:
-            problems.append(Problem(f"{path}.{opt}", f"field '{col}' is not in the layer.",
-                                    "Fields that exist: " + ", ".join(sorted(names)) + "."))
-        elif kinds.get(col) is False:
-            problems.append(Problem(f"{path}.{opt}", f"field '{col}' is not numeric.",
-                                    "Choose a numeric field, or convert it with the field calculator."))
-    return scaling
-
-
-def _method(obj, spec_agg, level):
-    return obj.get("aggregation", spec_agg.get(level, "mean")) if isinstance(obj, dict) else "mean"
-
-
-def validate_spec(spec, columns=None):
-    """Every problem of an index spec, as ``core.recipe.Problem(path, message, hint)``.
-
-    ``columns``: optional; an iterable of the layer's field names (checks that fields exist) or
-    a mapping name -> dtype / numeric bool (also checks they are numeric), or a DataFrame.
-    An empty list means the spec is good.
-    """
-    problems = []
-    names, kinds = _column_kinds(columns)
-    if not isinstance(spec, dict):
-        return [Problem("$", "the index spec must be a JSON object with 'themes'.",
-                        'Start from {"themes": [...], "aggregation": {...}}.')]
-    for k in spec:
-        if k not in SPEC_KEYS:
-            problems.append(Problem(k, f"unknown key '{k}'.", "Keys are: " + _choices(SPEC_KEYS) + "."))
-    agg = spec.get("aggregation", {})
-    if not isinstance(agg, dict):
-        problems.append(Problem("aggregation", "aggregation must be an object.",
-                                'Write e.g. {"issue": "mean", "theme": "mean", "composite": "mean"}.'))
-        agg = {}
-    for k, v in agg.items():
-        if k == "c":
-            if not (_is_number(v) and v > 0):
-                problems.append(Problem("aggregation.c", f"c must be a number > 0, got {v!r}.",
-                                        "The IMD uses 23."))
-        elif k not in LEVELS:
-            problems.append(Problem(f"aggregation.{k}", f"unknown level '{k}'.",
-                                    "Levels are: issue, theme, composite (and c for imd)."))
-        elif v not in AGGREGATIONS:
-            problems.append(Problem(f"aggregation.{k}", f"unknown aggregation {v!r}.",
-                                    "Use one of: " + _choices(AGGREGATIONS) + "."))
-    nb = spec.get("neighbours")
-    if nb is not None:
-        if not isinstance(nb, dict) or nb.get("method") not in NEIGHBOUR_METHODS:
-            problems.append(Problem("neighbours.method", "neighbours need a method.",
-                                    "Use one of: " + _choices(NEIGHBOUR_METHODS) + "."))
-        elif nb["method"] == "distance" and not (_is_number(nb.get("distance")) and nb["distance"] > 0):
-            problems.append(Problem("neighbours.distance", "a distance band needs 'distance' > 0.",
-                                    "Give the band in layer units (metres for a projected CRS)."))
-        elif nb["method"] == "knn" and not (isinstance(nb.get("k"), int) and nb["k"] > 0):
-            problems.append(Problem("neighbours.k", "k nearest neighbours needs an integer 'k' > 0.",
-                                    "E.g. 8."))
-    themes = spec.get("themes")
-    if not isinstance(themes, list) or not themes:
-        problems.append(Problem("themes", "the spec has no themes.",
-                                "Add at least one theme with at least one issue and one indicator."))
-        return problems
-    seen_names = {}
-    outputs = {name: "(reserved)" for name in RESERVED}
-
-    def claim(col, path):
-        if col in outputs:
-            problems.append(Problem(path, f"output field '{col}' would be made twice (also by "
-                                          f"{outputs[col]}).",
-                                    "Rename a theme, issue or indicator so output fields differ."))
+    if not isinstance(columns, dict):
+        return {c: None for c in columns}
+    kinds = {}
+    for name, kind in columns.items():
+        if isinstance(kind, bool) or kind is None:
+            kinds[name] = kind
         else:
-            outputs[col] = path
+            try:
+                kinds[name] = np.dtype(kind).kind in "iufb"
+            except TypeError:
+                kinds[name] = None
+    return kinds
 
-    _check_sibling_weights(themes, "themes", "themes", problems)
-    theme_items = []
-    for ti, theme in enumerate(themes):
-        tpath = f"themes[{ti}]"
-        if not isinstance(theme, dict):
-            problems.append(Problem(tpath, "a theme must be an object.",
-                                    'Write {"name": ..., "issues": [...]}.'))
-            continue
-        for k in theme:
-            if k not in THEME_KEYS:
-                problems.append(Problem(f"{tpath}.{k}", f"unknown key '{k}'.",
-                                        "Keys are: " + _choices(THEME_KEYS) + "."))
-        tname = _check_name(theme, tpath, problems, seen_names)
-        _check_weight(theme, tpath, problems)
-        if tname:
-            claim(f"{tname}_idx", f"{tpath}.name")
-            claim(f"{tname}_pct", f"{tpath}.name")
-        if "aggregation" in theme and theme["aggregation"] not in AGGREGATIONS:
-            problems.append(Problem(f"{tpath}.aggregation", f"unknown aggregation {theme['aggregation']!r}.",
-                                    "Use one of: " + _choices(AGGREGATIONS) + "."))
-        issues = theme.get("issues")
-        if not isinstance(issues, list) or not issues:
-            problems.append(Problem(f"{tpath}.issues", "the theme has no issues.",
-                                    "Add at least one issue with indicators."))
-            continue
-        _check_sibling_weights(issues, f"{tpath}.issues", "issues", problems)
-        issue_positive = []
-        for ii, issue in enumerate(issues):
-            ipath = f"{tpath}.issues[{ii}]"
-            if not isinstance(issue, dict):
-                problems.append(Problem(ipath, "an issue must be an object.",
-                                        'Write {"name": ..., "indicators": {...}}.'))
-                issue_positive.append(False)
-                continue
-            for k in issue:
-                if k not in ISSUE_KEYS:
-                    problems.append(Problem(f"{ipath}.{k}", f"unknown key '{k}'.",
-                                            "Keys are: " + _choices(ISSUE_KEYS) + "."))
-            iname = _check_name(issue, ipath, problems, seen_names)
-            _check_weight(issue, ipath, problems)
-            if iname:
-                claim(f"{iname}_idx", f"{ipath}.name")
-            if "aggregation" in issue and issue["aggregation"] not in AGGREGATIONS:
-                problems.append(Problem(f"{ipath}.aggregation",
-                                        f"unknown aggregation {issue['aggregation']!r}.",
-                                        "Use one of: " + _choices(AGGREGATIONS) + "."))
-            inds = issue.get("indicators")
-            if not isinstance(inds, dict) or not inds:
-                problems.append(Problem(f"{ipath}.indicators", "the issue has no indicators.",
-                                        'Add e.g. {"victims": {"field": "..."}}.'))
-                issue_positive.append(False)
-                continue
-            _check_sibling_weights(list(inds.values()), f"{ipath}.indicators", "indicators", problems)
-            positive = []
-            for key, ind in inds.items():
-                path = f"{ipath}.indicators.{key}"
-                scaling = _check_indicator(key, ind, path, problems, names, kinds)
-                if scaling is None:
-                    positive.append((key, False, 1))
-                    continue
-                if iname and isinstance(key, str):
-                    claim(f"{iname}_{key}_s", path)
-                    if ind.get("measure", "value") != "value":
-                        claim(f"{iname}_{key}_m", path)
-                positive.append((key, scaling in _scaling.POSITIVE_SCALINGS, ind.get("weight", 1)))
-            method = _method(issue, agg, "issue")
-            issue_positive.append(_node_positive(method, positive, ipath, "aggregation" in issue,
-                                                 "issue", problems, "indicator", _scaling_of(inds)))
-        tmethod = _method(theme, agg, "theme")
-        issue_items = [(it.get("name", str(i)) if isinstance(it, dict) else str(i), pos,
-                        it.get("weight", 1) if isinstance(it, dict) else 1)
-                       for i, (it, pos) in enumerate(zip(issues, issue_positive))]
-        theme_items.append((theme.get("name", str(ti)),
-                            _node_positive(tmethod, issue_items, tpath, "aggregation" in theme,
-                                           "theme", problems, "issue", {}),
-                            theme.get("weight", 1)))
-    _node_positive(agg.get("composite", "mean"), theme_items, "", True, "composite", problems,
-                   "theme", {})
+
+def validate_spec(spec, columns=None) -> list:
+    """Every problem of an index spec (or of a recipe's themes), as ``core.errors.Problem``.
+
+    The one validator (``core.model``) checks the structure and the rules; ``columns``
+    (optional: an iterable of the layer's field names, a mapping name -> dtype / numeric bool,
+    or a DataFrame) also checks that the fields exist and are numeric. Empty = good.
+    """
+    parsed, problems = model.parse_spec(spec)
+    kinds = _column_kinds(columns)
+    if kinds is not None and isinstance(parsed, model.IndexSpec):
+        problems = problems + model.check_columns(parsed, kinds)
     return problems
 
 
-def _scaling_of(inds):
-    return {k: v.get("scaling", "minmax") for k, v in inds.items() if isinstance(v, dict)}
-
-
-def _node_positive(method, children, path, explicit, level, problems, what, scalings):
-    """Is the node's score always > 0? Reports a geometric mean over children that may be <= 0.
-
-    ``children``: (name, positive?, weight); ``explicit``: the node sets its own aggregation."""
-    if method not in AGGREGATIONS:
-        return False
-    live = [(name, pos) for name, pos, w in children if not (_is_number(w) and w == 0)]
-    if method == "geometric":
-        bad = [name for name, pos in live if not pos]
-        if bad:
-            if level == "composite":
-                where = "aggregation.composite"
-            elif explicit:
-                where = f"{path}.aggregation"
-            else:
-                where = f"{path}.aggregation (from aggregation.{level})"
-            detail = ", ".join(f"{b} ({scalings[b]})" if b in scalings else b for b in bad)
-            problems.append(Problem(
-                where, f"a geometric mean needs values above zero, but {what} {detail} can be zero "
-                       "or negative.",
-                "Scale those children with percentile, rank or exponential, or aggregate with "
-                "mean, sum or imd."))
-        return not bad
-    if method == "imd":
-        return True
-    return all(pos for _, pos in live) and bool(live)
+def as_spec(spec) -> "model.IndexSpec":
+    """The typed spec of a spec or recipe dict (or an IndexSpec / Recipe); raises
+    CompositeIndexError listing every problem."""
+    if isinstance(spec, model.IndexSpec):
+        return spec
+    if isinstance(spec, model.Recipe):
+        return spec.index_spec()
+    parsed, problems = model.parse_spec(spec)
+    if problems:
+        raise CompositeIndexError(f"The index spec has {len(problems)} problem(s).",
+                                  hint="Fix them and run again.",
+                                  details=[str(p) for p in problems])
+    return parsed
 
 
 # ------------------------------------------------------------------------------------- the plan
@@ -450,43 +139,26 @@ class Node:
 
 
 def _plan(spec):
-    """The validated spec as nested Nodes with every default filled in."""
-    agg = spec.get("aggregation", {})
+    """The spec as nested Nodes with every default filled in (from the model)."""
+    spec = as_spec(spec)
+    agg = spec.aggregation
     themes = []
-    for ti, theme in enumerate(spec["themes"]):
+    for ti, theme in enumerate(spec.themes):
         tpath = f"themes[{ti}]"
         issues = []
-        for ii, issue in enumerate(theme["issues"]):
+        for ii, issue in enumerate(theme.issues):
             ipath = f"{tpath}.issues[{ii}]"
-            inds = []
-            for key, ind in issue["indicators"].items():
-                opts = {k: v for k, v in flatten_indicator(ind).items() if k not in ("label", "description")}
-                opts.setdefault("measure", "value")
-                opts.setdefault("scaling", "minmax")
-                opts.setdefault("direction", "higher_is_worse")
-                opts.setdefault("missing", "exclude")
-                opts.setdefault("weight", 1)
-                if opts["measure"] in ("rate", "eb_rate", "eb_rate_spatial") or (
-                        opts["measure"] == "clustering" and opts.get("denominator")):
-                    opts.setdefault("per", 1000)
-                if opts["measure"] == "clustering":
-                    opts.setdefault("clustering", "field")
-                if opts["scaling"] in ("minmax", "minmax_fixed"):
-                    opts.setdefault("scale_to", 1)
-                if opts["scaling"] == "exponential":
-                    opts.setdefault("c", DEFAULT_C)
-                inds.append(Indicator(theme["name"], issue["name"], key, f"{issue['name']}_{key}",
-                                      f"{ipath}.indicators.{key}", opts["field"], opts["measure"],
-                                      opts["scaling"], opts["direction"], opts["missing"],
-                                      float(opts["weight"]), opts))
-            issues.append(Node(issue["name"], issue.get("label", issue["name"]), ipath,
-                               float(issue.get("weight", 1)),
-                               issue.get("aggregation", agg.get("issue", "mean")), inds))
-        themes.append(Node(theme["name"], theme.get("label", theme["name"]), tpath,
-                           float(theme.get("weight", 1)),
-                           theme.get("aggregation", agg.get("theme", "mean")), issues))
-    root = Node("ci", "Composite index", "", 1.0, agg.get("composite", "mean"), themes)
-    return root, float(agg.get("c", DEFAULT_C))
+            block = "indicators" if issue.given("indicators") else "roles"
+            inds = [Indicator(theme.name, issue.name, key, f"{issue.name}_{key}",
+                              f"{ipath}.{block}.{key}", column, m.measure, m.scaling,
+                              m.direction, m.missing, float(m.weight), m.engine_options(column))
+                    for key, m, column in issue.measured()]
+            issues.append(Node(issue.name, issue.label or issue.name, ipath, float(issue.weight),
+                               issue.aggregation or agg.issue, inds))
+        themes.append(Node(theme.name, theme.label or theme.name, tpath, float(theme.weight),
+                           theme.aggregation or agg.theme, issues))
+    root = Node("ci", "Composite index", "", 1.0, agg.composite, themes)
+    return root, float(agg.c)
 
 
 def _plan_json(root, c):
@@ -498,59 +170,48 @@ def _plan_json(root, c):
     return {"root": node(root), "c": c}
 
 
-def spec_fingerprint(spec):
+def spec_fingerprint(spec) -> str:
     """A short hash of what the spec computes (labels and descriptions left out, defaults filled
     in), so a baseline can only be applied to the spec it was fitted for."""
-    root, c = _plan(spec)
+    return _fingerprint(*_plan(spec))
+
+
+def _fingerprint(root, c):
     text = json.dumps(_plan_json(root, c), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _indicators_of(spec):
-    for theme in spec.get("themes", []) if isinstance(spec, dict) else []:
-        for issue in theme.get("issues", []) if isinstance(theme, dict) else []:
-            inds = issue.get("indicators", {}) if isinstance(issue, dict) else {}
-            for ind in inds.values() if isinstance(inds, dict) else []:
-                if isinstance(ind, dict):
-                    yield flatten_indicator(ind)
-
-
-def spec_fields(spec):
+def spec_fields(spec) -> list:
     """Sorted names of every field the spec reads (indicator fields and denominators)."""
-    names = set()
-    for ind in _indicators_of(spec):
-        for key in ("field", "denominator"):
-            if isinstance(ind.get(key), str) and ind[key]:
-                names.add(ind[key])
-    return sorted(names)
+    return as_spec(spec).fields_read()
 
 
-def spec_needs(spec):
+def spec_needs(spec) -> tuple:
     """``(areas, neighbours)``: does any indicator need the zones' areas (density) or their
     neighbours (spatial EB rate, Gi* clustering)?"""
-    areas = neighbours = False
-    for ind in _indicators_of(spec):
-        measure = ind.get("measure", "value")
-        areas |= measure == "density"
-        neighbours |= measure == "eb_rate_spatial" or (
-            measure == "clustering" and ind.get("clustering") == "gi_star")
-    return areas, neighbours
+    return as_spec(spec).needs()
 
 
-def simple_spec(fields, scaling="minmax", aggregation="mean", direction="higher_is_worse"):
+def simple_spec(fields, scaling=None, aggregation=None, direction=None) -> dict:
     """The toolbox spec for analysts without a recipe: one theme, one issue, one indicator per
-    field (measure ``value``), the same scaling for each, combined with ``aggregation``."""
+    field, the same scaling for each, combined with ``aggregation``. The fields are any numeric
+    fields, not counts: measure ``value``, and a zone with an empty field is left out of the
+    index (``missing: exclude``). Choices left out take the model's defaults."""
     inds = {}
     for f in fields:
-        key = re.sub(r"[^a-z0-9_]", "_", str(f).lower()).strip("_") or "field"
-        if not key[0].isalpha():
-            key = "f_" + key
+        key = slug(f, "f") if str(f).strip() else "field"
         base, n = key, 2
         while key in inds:
             key, n = f"{base}_{n}", n + 1
-        inds[key] = {"field": f, "scaling": scaling, "direction": direction}
-    return {"themes": [{"name": "index", "issues": [{"name": "all", "indicators": inds}]}],
-            "aggregation": {"issue": aggregation, "theme": "mean", "composite": "mean"}}
+        inds[key] = {"field": f, "measure": "value", "missing": "exclude"}
+        if scaling is not None:
+            inds[key]["scaling"] = scaling
+        if direction is not None:
+            inds[key]["direction"] = direction
+    spec = {"themes": [{"name": "index", "issues": [{"name": "all", "indicators": inds}]}]}
+    if aggregation is not None:
+        spec["aggregation"] = {"issue": aggregation}
+    return spec
 
 
 # ------------------------------------------------------------------------------------ the engine
@@ -703,22 +364,27 @@ def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progre
     Raises CompositeIndexError naming the spec path, field or row for anything wrong.
     """
     progress = progress or NO_PROGRESS
-    kinds = {c: None for c in df.columns}
-    for c in spec_fields(spec):
-        if c not in kinds:
-            continue
-        if df[c].dtype.kind in "iufb":
-            kinds[c] = True
-        else:  # text columns holding numbers (or nothing) are fine
-            conv = pd.to_numeric(df[c], errors="coerce")
-            kinds[c] = bool((conv.notna() | df[c].isna()).all())
-    problems = validate_spec(spec, kinds)
+    if isinstance(spec, (model.IndexSpec, model.Recipe)):
+        spec, problems = as_spec(spec), []   # parsed (and checked) by the caller
+    else:
+        spec, problems = model.parse_spec(spec)
+    if isinstance(spec, model.IndexSpec):
+        kinds = {c: None for c in df.columns}
+        for c in spec.fields_read():
+            if c not in kinds:
+                continue
+            if df[c].dtype.kind in "iufb":
+                kinds[c] = True
+            else:  # text columns holding numbers (or nothing) are fine
+                conv = pd.to_numeric(df[c], errors="coerce")
+                kinds[c] = bool((conv.notna() | df[c].isna()).all())
+        problems = problems + model.check_columns(spec, kinds)
     if problems:
         raise CompositeIndexError(
             f"The index spec has {len(problems)} problem(s).",
             hint="Fix them and run again.", details=[str(p) for p in problems])
     root, c = _plan(spec)
-    fingerprint = spec_fingerprint(spec)
+    fingerprint = _fingerprint(root, c)
     if baseline is not None:
         _check_baseline(baseline, fingerprint)
     n = len(df)

@@ -19,12 +19,12 @@ the highest need. This reproduces the IMD exponential transform from the publish
 import numpy as np
 
 from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core.vocab import (  # noqa: F401 - the scalings' names live in vocab
+    POSITIVE_SCALINGS,
+    RANK_BASED,
+    SCALINGS,
+)
 
-SCALINGS = ("zscore", "minmax", "minmax_fixed", "zscore_fixed", "percentile", "rank", "exponential",
-            "threshold", "raw")
-RANK_BASED = ("percentile", "rank", "exponential")
-# Scalings whose result is always > 0 (so a geometric mean of them is defined).
-POSITIVE_SCALINGS = RANK_BASED
 DEFAULT_C = 23.0
 # How many points of the reference distribution a frozen rank-based scaling keeps.
 MAX_QUANTILES = 1001

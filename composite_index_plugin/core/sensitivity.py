@@ -43,20 +43,8 @@ import pandas as pd
 
 from composite_index_plugin.core.assessment import need_rank, weighted_mean_by_area
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+from composite_index_plugin.core.vocab import NEEDS_PARAMETERS, SCALINGS
 
-# scaling options and the scalings they belong to (an option is dropped when the drawn scaling
-# does not use it)
-SCALING_OPTIONS = {
-    "scale_to": ("minmax", "minmax_fixed"),
-    "min": ("minmax_fixed",),
-    "max": ("minmax_fixed",),
-    "mean": ("zscore_fixed",),
-    "sd": ("zscore_fixed",),
-    "threshold": ("threshold",),
-    "c": ("exponential",),
-}
-# scalings that need parameters of their own cannot be drawn for every indicator
-NEEDS_PARAMETERS = ("minmax_fixed", "zscore_fixed", "threshold")
 SCALING_MODES = ("run", "indicator")
 ROBUST_THRESHOLD = 0.8
 
@@ -67,12 +55,10 @@ def _default_builder():
     return build_index
 
 
-def _known_scalings():
-    try:
-        from composite_index_plugin.core.scaling import SCALINGS
-    except ImportError:  # pragma: no cover - the engine ships with the plugin
-        return None
-    return tuple(SCALINGS)
+def _as_spec(spec):
+    from composite_index_plugin.core.index import as_spec
+
+    return as_spec(spec)
 
 
 def parse_scalings(scalings):
@@ -86,9 +72,9 @@ def parse_scalings(scalings):
         s = str(s).strip().lower()
         if s and s not in names:
             names.append(s)
-    known = _known_scalings()
+    known = SCALINGS
     for s in names:
-        if known is not None and s not in known:
+        if s not in known:
             raise CompositeIndexError(f"Unknown scaling '{s}' in the scalings to vary.",
                                       hint="Use some of: " + ", ".join(x for x in known
                                                                        if x not in NEEDS_PARAMETERS)
@@ -101,23 +87,18 @@ def parse_scalings(scalings):
 
 
 def _weight_groups(spec):
-    """Every list of sibling dicts that carry weights: themes, issues per theme, indicators."""
-    groups = [spec.get("themes", [])]
-    for theme in spec.get("themes", []):
-        groups.append(theme.get("issues", []))
-        for issue in theme.get("issues", []):
-            inds = issue.get("indicators", {})
-            groups.append(list(inds.values()) if isinstance(inds, dict) else list(inds))
+    """Every group of siblings that carry weights (themes; issues per theme; the indicators or
+    roles of each issue), in document order, with more than one member."""
+    groups = [list(spec.themes)]
+    for theme in spec.themes:
+        groups.append(list(theme.issues))
+        for issue in theme.issues:
+            groups.append([m for _key, m, _field in issue.measured()])
     return [g for g in groups if len(g) > 1]
 
 
 def _indicators(spec):
-    out = []
-    for theme in spec.get("themes", []):
-        for issue in theme.get("issues", []):
-            inds = issue.get("indicators", {})
-            out.extend(inds.values() if isinstance(inds, dict) else inds)
-    return out
+    return [m for *_x, m, _field in spec.measured()]
 
 
 def dirichlet_weights(rng, weights, concentration):
@@ -143,21 +124,26 @@ def dirichlet_weights(rng, weights, concentration):
 
 
 def set_scaling(indicator, scaling):
-    """Give an indicator (dict) another scaling, dropping options that belong to the old one."""
-    for opt, owners in SCALING_OPTIONS.items():
-        if opt in indicator and scaling not in owners:
-            del indicator[opt]
-    indicator["scaling"] = scaling
+    """Give an indicator (a ``core.model.Measurement``) another scaling, dropping the options
+    that no longer apply (as the model declares them)."""
+    indicator.scaling = scaling
+    options = indicator.get("options")
+    for name in indicator.OPTION_KEYS:
+        if not indicator.key(name).applies(indicator):
+            indicator.unset(name)
+            if options is not None and hasattr(options, "unset"):
+                options.unset(name)
 
 
 def perturb_spec(spec, rng, concentration=None, scalings=(), scaling_mode="run"):
-    """A copy of ``spec`` with weights and/or scalings drawn at random (see module docstring)."""
-    new = copy.deepcopy(spec)
+    """A copy of ``spec`` (an index spec, as a dict or ``core.model.IndexSpec``) with weights
+    and/or scalings drawn at random (see module docstring); an ``IndexSpec``."""
+    new = copy.deepcopy(_as_spec(spec))
     if _varies_weights(concentration):
         for group in _weight_groups(new):
-            w = [float(item.get("weight", 1)) for item in group]
+            w = [float(item.weight) for item in group]
             for item, nw in zip(group, dirichlet_weights(rng, w, concentration)):
-                item["weight"] = float(nw)
+                item.weight = float(nw)
     if scalings:
         inds = _indicators(new)
         if scaling_mode == "run":
@@ -168,6 +154,13 @@ def perturb_spec(spec, rng, concentration=None, scalings=(), scaling_mode="run")
             for ind in inds:
                 set_scaling(ind, scalings[int(rng.integers(len(scalings)))])
     return new
+
+
+def _recheck(spec):
+    """The rules of a changed spec (e.g. a geometric mean over a drawn scaling)."""
+    from composite_index_plugin.core.model import parse_spec
+
+    return parse_spec(spec.to_dict())[1]
 
 
 def _varies_weights(concentration):
@@ -640,6 +633,7 @@ def run_sensitivity(df, spec, runs=200, seed=None, concentration=None, scalings=
                                       or math.isnan(concentration) or concentration < 0):
         raise CompositeIndexError(f"The weight concentration must be a number >= 0 "
                                   f"(0 = keep the weights), not {concentration!r}.")
+    spec = _as_spec(spec)   # parsed and checked once
     varies_w = _varies_weights(concentration)
     if varies_w and not _weight_groups(spec):
         raise CompositeIndexError(
@@ -667,7 +661,12 @@ def run_sensitivity(df, spec, runs=200, seed=None, concentration=None, scalings=
         trial = copy.deepcopy(spec)
         for ind in _indicators(trial):
             set_scaling(ind, s)
-        build(trial, f"with scaling '{s}' for every indicator")
+        what = f"with scaling '{s}' for every indicator"
+        problems = _recheck(trial)
+        if problems:
+            raise CompositeIndexError(f"The index failed {what}: {problems[0]}",
+                                      details=[str(p) for p in problems[1:]])
+        build(trial, what)
     progress.report(0.02)
 
     area_names = [str(a) for a in area_names]

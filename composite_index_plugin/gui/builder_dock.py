@@ -60,6 +60,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import recipe as rcp
 from composite_index_plugin.gui import recipe_io as rio
 from composite_index_plugin.paths import plugin_root, resource_path, ui_path
@@ -70,7 +71,7 @@ PROJECT_SCOPE = "CompositeIndex"
 PROJECT_KEY = "builder/state"
 RUN_ALG = "compositeindex:runrecipe"
 EXPORT_ALG = "compositeindex:exportassessment"
-ROLE_TITLES = {"victims": "Victims", "offenders": "Offenders", "locations": "Locations"}
+ROLE_TITLES = vocab.ROLE_TITLES
 GEOGRAPHY_TYPES = (("grid", "Grid over the study area"), ("zones", "Zones layer"),
                    ("hotspot_zones", "Hotspot zones of an earlier run"))
 SHAPE_TITLES = {"square": "Square", "hexagon_flat": "Hexagon, flat top",
@@ -79,9 +80,9 @@ MAX_CELLS_WARNING = 250_000
 GLOBAL_SOURCES = ("study_area", "geography", "population", "admin_areas")
 
 
-def _engine():
-    from composite_index_plugin.core import index as engine
-    return engine
+def _role_default(key):
+    """The default of a role's key, as the recipe model declares it."""
+    return model.Role.key(key).default
 
 
 class Check:
@@ -189,15 +190,14 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
 
     # ----- set-up -----------------------------------------------------------------------------
     def _set_up_widgets(self):
-        engine = _engine()
-        self.roleMeasureCombo.addItems(engine.MEASURES)
-        self.roleScalingCombo.addItems(engine.SCALINGS)
-        self.roleDirectionCombo.addItems(engine.DIRECTIONS)
+        self.roleMeasureCombo.addItems(vocab.MEASURES)
+        self.roleScalingCombo.addItems(vocab.SCALINGS)
+        self.roleDirectionCombo.addItems(vocab.DIRECTIONS)
         for combo in (self.aggIssueCombo, self.aggThemeCombo, self.aggCompositeCombo):
-            combo.addItems(engine.AGGREGATIONS)
+            combo.addItems(vocab.AGGREGATIONS)
         for key, title in GEOGRAPHY_TYPES:
             self.geographyTypeCombo.addItem(title, key)
-        for key in rcp.GRID_SHAPES:
+        for key in vocab.GRID_SHAPES:
             self.gridShapeCombo.addItem(SHAPE_TITLES.get(key, key), key)
         self.roleLayerCombo.setFilters(QgsMapLayerProxyModel.PointLayer)
         for combo in (self.studyAreaCombo, self.zonesCombo, self.populationCombo, self.adminCombo):
@@ -224,7 +224,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.tree.header().setSectionResizeMode(0, self.tree.header().Stretch)
         self.tree.header().setSectionResizeMode(1, self.tree.header().ResizeToContents)
         role_menu = QMenu(self.addRoleButton)
-        for role in rcp.ROLES:
+        for role in vocab.ROLES:
             action = role_menu.addAction(ROLE_TITLES[role])
             action.setToolTip(f"Add the {role} role to the selected issue")
             action.triggered.connect(lambda _checked=False, r=role: self.add_role(r))
@@ -456,7 +456,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                 for i, issue in enumerate(theme.get("issues") or []):
                     issue_item = self._make_group("issue", issue)
                     theme_item.addChild(issue_item)
-                    for role in rcp.ROLES:
+                    for role in vocab.ROLES:
                         spec = (issue.get("roles") or {}).get(role)
                         if isinstance(spec, dict):
                             path = f"themes[{t}].issues[{i}].roles.{role}"
@@ -477,7 +477,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
     def _make_group(self, kind, data):
         info = {"name": data.get("name", ""), "label": data.get("label") or data.get("name", ""),
                 "weight": data.get("weight", 1)}
-        info["auto_name"] = info["name"] == rio.slug(info["label"], kind)
+        info["auto_name"] = info["name"] == vocab.slug(info["label"], kind)
         item = TreeItem(kind, info)
         self._paint_item(item)
         return item
@@ -638,9 +638,9 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                         if layer is not None:
                             info["source"] = {"project_layer": layer.name()}
                             spec["source"] = dict(info["source"])
-                    if spec.get("measure") not in rio.RATE_MEASURES:
+                    if spec.get("measure") not in vocab.NEEDS_DENOMINATOR:
                         spec.pop("denominator", None)
-                    if spec.get("measure") not in rio.PER_MEASURES:
+                    if spec.get("measure") not in vocab.PER_MEASURES:
                         spec.pop("per", None)
                     issue["roles"][info["role"]] = spec
                 theme["issues"].append(issue)
@@ -683,7 +683,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
     def add_theme(self, label=None):
         n = self.tree.topLevelItemCount() + 1
         label = label or f"Theme {n}"
-        item = self._make_group("theme", {"name": rio.slug(label, "theme"), "label": label})
+        item = self._make_group("theme", {"name": vocab.slug(label, "theme"), "label": label})
         self.tree.addTopLevelItem(item)
         self.tree.setCurrentItem(item)
         self.schedule()
@@ -695,7 +695,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             theme_item = self.add_theme()
         n = sum(self.tree.topLevelItem(t).childCount() for t in range(self.tree.topLevelItemCount()))
         label = label or f"Issue {n + 1}"
-        item = self._make_group("issue", {"name": rio.slug(label, "issue"), "label": label})
+        item = self._make_group("issue", {"name": vocab.slug(label, "issue"), "label": label})
         theme_item.addChild(item)
         theme_item.setExpanded(True)
         self.tree.setCurrentItem(item)
@@ -712,11 +712,11 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             if issue_item.child(r).info["role"] == role:
                 self.tree.setCurrentItem(issue_item.child(r))
                 return issue_item.child(r)
-        spec = {"measure": rcp.ROLE_DEFAULTS["measure"], "scaling": rcp.ROLE_DEFAULTS["scaling"],
-                "direction": rcp.ROLE_DEFAULTS["direction"], "weight": 1}
+        spec = {"measure": _role_default("measure"), "scaling": _role_default("scaling"),
+                "direction": _role_default("direction"), "weight": 1}
         item = self._make_role(role, spec)
         order = [issue_item.child(r).info["role"] for r in range(issue_item.childCount())]
-        position = sum(1 for other in order if rcp.ROLES.index(other) < rcp.ROLES.index(role))
+        position = sum(1 for other in order if vocab.ROLES.index(other) < vocab.ROLES.index(role))
         issue_item.insertChild(position, item)
         issue_item.setExpanded(True)
         self.tree.setCurrentItem(item)
@@ -779,7 +779,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         """Rename a theme or issue (its field name follows until edited by hand)."""
         item.info["label"] = label
         if item.info.get("auto_name", True):
-            item.info["name"] = rio.slug(label, item.kind)
+            item.info["name"] = vocab.slug(label, item.kind)
         self._paint_item(item)
         if item is self.tree.currentItem():
             self._show_item(item, None)
@@ -837,14 +837,14 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                     note = "Reads " + self._source_text(info["source"])
                 self.roleSourceNote.setText(note)
                 self.roleSourceNote.setVisible(bool(note))
-                measure = info.get("measure", rcp.ROLE_DEFAULTS["measure"])
+                measure = info.get("measure", _role_default("measure"))
                 self.roleMeasureCombo.setCurrentText(measure)
                 self._refresh_denominators()
                 self.roleDenominatorCombo.setCurrentText(info.get("denominator") or "population")
                 self.rolePerSpin.setValue(int(info.get("per", 1000) or 1))
-                self.roleScalingCombo.setCurrentText(info.get("scaling", rcp.ROLE_DEFAULTS["scaling"]))
+                self.roleScalingCombo.setCurrentText(info.get("scaling", _role_default("scaling")))
                 self.roleDirectionCombo.setCurrentText(
-                    info.get("direction", rcp.ROLE_DEFAULTS["direction"]))
+                    info.get("direction", _role_default("direction")))
                 self.roleWeightSpin.setValue(float(info.get("weight", 1) or 0))
                 self._enable_rate_widgets(measure)
         finally:
@@ -865,9 +865,9 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
 
     def _enable_rate_widgets(self, measure):
         for widget in (self.roleDenominatorCombo, self.roleDenominatorLabel):
-            widget.setEnabled(measure in rio.RATE_MEASURES)
+            widget.setEnabled(measure in vocab.NEEDS_DENOMINATOR)
         for widget in (self.rolePerSpin, self.rolePerLabel):
-            widget.setEnabled(measure in rio.PER_MEASURES)
+            widget.setEnabled(measure in vocab.PER_MEASURES)
 
     def _current_role(self):
         item = self.tree.currentItem()
@@ -910,9 +910,9 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         if self._loading or item is None:
             return
         item.info["measure"] = measure
-        if measure in rio.RATE_MEASURES:
+        if measure in vocab.NEEDS_DENOMINATOR:
             item.info.setdefault("denominator", self.roleDenominatorCombo.currentText() or "population")
-        if measure in rio.PER_MEASURES:
+        if measure in vocab.PER_MEASURES:
             item.info.setdefault("per", int(self.rolePerSpin.value()))
         self.schedule()
 
@@ -929,7 +929,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             return
         item.info["label"] = text
         if item.info.get("auto_name", True):
-            item.info["name"] = rio.slug(text, item.kind)
+            item.info["name"] = vocab.slug(text, item.kind)
             self._loading = True
             self.groupNameEdit.setText(item.info["name"])
             self._loading = False
@@ -1081,7 +1081,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         for t, theme in enumerate(recipe.get("themes") or []):
             for i, issue in enumerate(theme.get("issues") or []):
                 for role, spec in (issue.get("roles") or {}).items():
-                    if spec.get("measure") not in rio.RATE_MEASURES:
+                    if spec.get("measure") not in vocab.NEEDS_DENOMINATOR:
                         continue
                     denominator = spec.get("denominator") or "population"
                     if denominator == "population" and has_population:

@@ -18,22 +18,12 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
+from composite_index_plugin.core import model
+
 # Keys of an import spec that are files (resolved by the runner relative to the recipe).
-_IMPORT_FILE_KEYS = ("postcode_lookup", "category_mapping", "study_area")
-RATE_MEASURES = ("rate", "eb_rate", "eb_rate_spatial", "location_quotient")   # need a denominator
-PER_MEASURES = ("rate", "eb_rate", "eb_rate_spatial")                         # "per N"
+_IMPORT_FILE_KEYS = model.Import.FILE_KEYS
 _PATH_RE = re.compile(r"^themes\[(\d+)\](?:\.issues\[(\d+)\](?:\.roles\.(victims|offenders|locations))?)?"
                       r"(?:\.(.*))?$")
-
-
-def slug(label, fallback="item"):
-    """A field-safe name from a label: lowercase letters, digits and _, starting with a letter."""
-    text = re.sub(r"[^a-z0-9]+", "_", str(label).lower()).strip("_")
-    if not text:
-        text = fallback
-    if not text[0].isalpha():
-        text = f"{fallback}_{text}"
-    return text
 
 
 def layer_source(layer):

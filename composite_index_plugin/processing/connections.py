@@ -22,7 +22,6 @@ columns needed travel from the server, and a bounding-box filter on the geometry
 uses the table's spatial index) keeps out points far outside the study area; the number left out
 is counted and reported.
 """
-import re
 
 import numpy as np
 from qgis.core import (
@@ -35,15 +34,14 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from composite_index_plugin.core.recipe import Problem
+from composite_index_plugin.core import model
+from composite_index_plugin.core.errors import Problem
 
-DATABASE_KEYS = {"connection", "service", "schema", "table", "geometry_column", "key_column", "sql",
-                 "srid", "geometry_type"}
-_PASSWORD_RE = re.compile(r"(^|\s)password\s*=", re.IGNORECASE)
+DATABASE_KEYS = set(model.Source.DATABASE_KEYS)
 
 
 class SourceError(Exception):
-    """A database source cannot be resolved; ``problem`` is a ``core.recipe.Problem``."""
+    """A database source cannot be resolved; ``problem`` is a ``core.errors.Problem``."""
 
     def __init__(self, problem):
         super().__init__(str(problem))
@@ -56,12 +54,12 @@ def is_database_source(source):
 
 
 def has_password(text):
-    return bool(_PASSWORD_RE.search(text or ""))
+    return model.has_password(text)
 
 
 def validate_database_source(source, path="source"):
     """Structural problems of a database source (no QGIS lookups): a list of ``Problem``.
-    The rules live with the recipe validator (``core.recipe.validate_source``)."""
+    The rules live with the recipe model (``core.model.Source``)."""
     from composite_index_plugin.core.recipe import validate_source
 
     if not isinstance(source, dict):

@@ -2,24 +2,26 @@
 
 Each stage is a Processing algorithm of this provider, run as a child algorithm with the
 parent's context and feedback, so the recipe runner does nothing an analyst could not do by
-hand in the toolbox or the Graphical Modeler. A stage whose algorithm is not available in this
-version is skipped and says so in the log.
+hand in the toolbox or the Graphical Modeler. The recipe is read once into the typed model
+(``core.model``): parameters and their defaults come from it, so a stage gives what the
+algorithm gives from the toolbox for the same choices. A stage without its inputs (say, no
+``admin_areas``) is skipped and says so in the log.
 """
 import datetime
 import json
 import os
 
 from qgis.core import (
-    QgsApplication,
     QgsExpression,
+    QgsFeatureRequest,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingMultiStepFeedback,
     QgsVectorLayer,
 )
 
+from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import recipe as rcp
-from composite_index_plugin.core.hotspots import DEFAULTS as HOTSPOT_DEFAULTS
 from composite_index_plugin.paths import version
 
 
@@ -76,12 +78,9 @@ class LogFeedback(QgsProcessingFeedback):
             self.parent.setProgress(value)
 
 
-def algorithm_available(alg_id):
-    return QgsApplication.processingRegistry().algorithmById(alg_id) is not None
-
-
 class RecipeRunner:
-    """Validates a recipe (structure and data) and runs its stages."""
+    """Reads a recipe once into the typed model (``core.model``), checks its data once, opens
+    each of its layers once, and runs its stages."""
 
     STAGES = ("import", "geography", "population", "aggregate", "index", "hotspots",
               "hotspot_zones", "summaries", "compare", "sensitivity", "project", "map", "layout")
@@ -91,145 +90,174 @@ class RecipeRunner:
         self.base_dir = os.path.dirname(self.recipe_path)
         self.context = context
         self.log = LogFeedback(feedback)
-        self.recipe = rcp.load_recipe(self.recipe_path)
-        problems = rcp.validate_recipe(self.recipe)
+        self.doc = rcp.load_recipe(self.recipe_path)
+        self.recipe, problems = model.parse(self.doc)          # the one validation
         if problems:
             raise rcp.RecipeError(problems, self.recipe_path)
-        out = self.recipe.get("output", {})
-        self.folder = output_folder or rcp.resolve_path(out.get("folder", "output"), self.base_dir)
-        self.gpkg = os.path.join(self.folder, out.get("geopackage", "results.gpkg"))
-        self.project_path = os.path.join(self.folder, out.get("project", "assessment.qgz"))
-        self.log_path = os.path.join(self.folder, out.get("log", "run.log"))
-        self.map_png = os.path.join(self.folder, out.get("map_png", "map.png"))
+        out = self.recipe.output
+        self.folder = output_folder or rcp.resolve_path(out.folder, self.base_dir)
+        self.gpkg = os.path.join(self.folder, out.geopackage)
+        self.project_path = os.path.join(self.folder, out.project)
+        self.log_path = os.path.join(self.folder, out.log)
+        self.map_png = os.path.join(self.folder, out.map_png)
         self.layers = {}     # name in results.gpkg -> layer uri
         self.skipped = []
-        self._cache = {}     # source json -> layer
+        self._opened = {}    # source key -> layer: each source is opened once
+        self._filtered = {}  # (source key, filter) -> layer made from the opened one
+        self._spec_text = None
 
     # ----- sources -------------------------------------------------------------------------
     def source_layer(self, source, path, filter_expression=None):
-        """A QgsVectorLayer for a recipe source, or a Problem."""
-        key = json.dumps([source, filter_expression], sort_keys=True)
-        if key in self._cache:
-            return self._cache[key]
-        if "path" in source:
-            file_path = rcp.resolve_path(source["path"], self.base_dir)
+        """The QgsVectorLayer of a recipe source (a ``model.Source``), or a Problem. Each
+        source is opened once; a filter makes a memory copy of the features it selects."""
+        key = source.key_text()
+        layer = self._opened.get(key)
+        if layer is None:
+            layer = self._open(source, path)
+            if isinstance(layer, rcp.Problem):
+                return layer
+            self._opened[key] = layer
+        if not filter_expression:
+            return layer
+        fkey = (key, filter_expression)
+        if fkey not in self._filtered:
+            expr = QgsExpression(filter_expression)
+            if expr.hasParserError():
+                return rcp.Problem(f"{path}.filter", f"invalid expression: {expr.parserErrorString()}",
+                                   "use QGIS expression syntax, e.g. \"Area\" = 'Birmingham'")
+            self._filtered[fkey] = layer.materialize(QgsFeatureRequest(expr))
+        return self._filtered[fkey]
+
+    def _open(self, source, path):
+        kind = source.kind
+        if kind == "path":
+            file_path = rcp.resolve_path(source.path, self.base_dir)
             if not os.path.exists(file_path):
                 return rcp.Problem(f"{path}.path", f"file not found: {file_path}",
                                    "paths are relative to the recipe file's folder")
-            uri = file_path + (f"|layername={source['layer']}" if "layer" in source else "")
-            layer = QgsVectorLayer(uri, source.get("layer", os.path.basename(file_path)), "ogr")
-        elif "project_layer" in source:
-            found = self.context.project().mapLayersByName(source["project_layer"]) \
-                if self.context.project() is not None else []
+            uri = file_path + (f"|layername={source.layer}" if source.layer else "")
+            layer = QgsVectorLayer(uri, source.layer or os.path.basename(file_path), "ogr")
+        elif kind == "project_layer":
+            project = self.context.project()
+            found = project.mapLayersByName(source.project_layer) if project is not None else []
             if not found:
                 return rcp.Problem(f"{path}.project_layer",
-                                   f"no layer named {source['project_layer']!r} in the project",
+                                   f"no layer named {source.project_layer!r} in the project",
                                    "add the layer to the project or give a file path")
             layer = found[0].clone()
-        elif "connection" in source or "service" in source:
+        elif kind in ("connection", "service"):
             from composite_index_plugin.processing import connections
 
             try:
-                layer = connections.source_layer(source, path)
+                layer = connections.source_layer(source.to_dict(), path)
             except connections.SourceError as err:
                 return err.problem
         else:
-            provider = source.get("provider", "ogr")
-            layer = QgsVectorLayer(source["uri"], source.get("layer", "layer"), provider)
+            layer = QgsVectorLayer(source.uri, source.layer or "layer", source.provider)
         if not layer.isValid():
-            if "path" in source and "layer" in source:
-                return rcp.Problem(f"{path}.layer", f"layer {source['layer']!r} cannot be opened in "
-                                   f"{source['path']}", "check the layer name (ogrinfo lists them)")
+            if kind == "path" and source.layer:
+                return rcp.Problem(f"{path}.layer", f"layer {source.layer!r} cannot be opened in "
+                                   f"{source.path}", "check the layer name (ogrinfo lists them)")
             return rcp.Problem(path, "the layer cannot be opened", "check the source")
-        if filter_expression:
-            if not layer.setSubsetString(filter_expression):
-                # not a provider-side SQL filter: use a QGIS expression instead
-                return self._filtered(layer, filter_expression, path, key)
-        self._cache[key] = layer
         return layer
-
-    def _filtered(self, layer, expression, path, key):
-        from qgis.core import QgsFeatureRequest
-        expr = QgsExpression(expression)
-        if expr.hasParserError():
-            return rcp.Problem(f"{path}.filter", f"invalid expression: {expr.parserErrorString()}",
-                               "use QGIS expression syntax, e.g. \"Area\" = 'Birmingham'")
-        sub = layer.materialize(QgsFeatureRequest(expr))
-        self._cache[key] = sub
-        return sub
 
     def check_data(self):
         """Every missing file, layer and field, before any work starts."""
         problems = []
         r = self.recipe
 
-        def need_fields(layer, fields, path):
+        def need_fields(layer, fields, path, numeric=False):
             names = set(layer.fields().names())
             for label, field in fields:
-                if field and field not in names:
+                if not field:
+                    continue
+                if field not in names:
                     problems.append(rcp.Problem(f"{path}.{label}", f"field {field!r} not found in "
                                                 f"layer {layer.name()!r}",
                                                 "fields that exist: " + ", ".join(sorted(names))))
+                elif numeric and not layer.fields().field(field).isNumeric():
+                    problems.append(rcp.Problem(f"{path}.{label}", f"field {field!r} of layer "
+                                                f"{layer.name()!r} is not numeric",
+                                                "choose a numeric field, or convert it"))
 
-        def check_expression(layer, expression, path):
+        def check_expression(names, layer_name, expression, path):
             expr = QgsExpression(expression)
             if expr.hasParserError():
-                problems.append(rcp.Problem(path, f"invalid expression: {expr.parserErrorString()}"))
+                problems.append(rcp.Problem(path, f"invalid expression: {expr.parserErrorString()}",
+                                            "use QGIS expression syntax, e.g. \"issue\" = "
+                                            "'burglary'"))
                 return
-            names = set(layer.fields().names())
             missing = [c for c in expr.referencedColumns() if c not in names and c != "*"]
             if missing:
-                problems.append(rcp.Problem(path, f"unknown field(s) {', '.join(missing)} in layer "
-                                            f"{layer.name()!r}", "fields that exist: "
+                problems.append(rcp.Problem(path, f"unknown field(s) {', '.join(missing)} in "
+                                            f"layer {layer_name!r}", "fields that exist: "
                                             + ", ".join(sorted(names))))
 
-        def check_ref(ref, path, fields=()):
-            if ref.get("filter"):
-                layer = self.source_layer(ref["source"], f"{path}.source")
-                if isinstance(layer, rcp.Problem):
-                    problems.append(layer)
-                    return None
-                check_expression(layer, ref["filter"], f"{path}.filter")
-            layer = self.source_layer(ref["source"], f"{path}.source", ref.get("filter"))
+        def check_ref(ref, path, fields=(), numeric=False):
+            layer = self.source_layer(ref.source, f"{path}.source")
             if isinstance(layer, rcp.Problem):
                 problems.append(layer)
                 return None
-            need_fields(layer, fields, path)
+            if getattr(ref, "filter", None):
+                check_expression(set(layer.fields().names()), layer.name(), ref.filter,
+                                 f"{path}.filter")
+            need_fields(layer, fields, path, numeric)
             return layer
 
-        if "study_area" in r:
-            check_ref(r["study_area"], "study_area")
-        geo = r["geography"]
-        zone_fields = set()
-        if geo["type"] == "zones":
-            layer = check_ref({"source": geo["source"]}, "geography",
-                              [("id_field", geo.get("id_field"))])
+        if r.study_area is not None:
+            check_ref(r.study_area, "study_area")
+        geo = r.geography
+        zone_fields = None
+        if geo.type == "zones":
+            layer = check_ref(geo, "geography", [("id_field", geo.id_field)])
             if layer is not None:
-                zone_fields = set(layer.fields().names())
-        if "population" in r:
-            check_ref({"source": r["population"]["source"]}, "population",
-                      [("field", r["population"]["field"])])
-        if "admin_areas" in r:
-            check_ref(r["admin_areas"], "admin_areas", [("name_field", r["admin_areas"].get("name_field"))])
-        for t, theme in enumerate(r["themes"]):
-            for i, issue in enumerate(theme["issues"]):
-                for role, spec in issue["roles"].items():
-                    path = f"themes[{t}].issues[{i}].roles.{role}"
-                    if "import" in spec["source"]:
-                        continue  # checked by the import stage, which reports every row
-                    layer = self.source_layer(spec["source"], f"{path}.source")
-                    if isinstance(layer, rcp.Problem):
-                        problems.append(layer)
-                        continue
-                    need_fields(layer, [("weight_field", spec.get("weight_field"))], path)
-                    if spec.get("filter"):
-                        check_expression(layer, spec["filter"], f"{path}.filter")
-                    denominator = spec.get("denominator")
-                    if denominator and denominator != "population" and zone_fields and \
-                            denominator not in zone_fields:
-                        problems.append(rcp.Problem(f"{path}.denominator",
-                                                    f"field {denominator!r} is not in the zones layer",
-                                                    "name a field of the zones, or 'population'"))
+                zone_fields = layer.fields()
+        if r.population is not None:
+            check_ref(r.population, "population", [("field", r.population.field)], numeric=True)
+            if r.population.ancillary is not None:
+                layer = self.source_layer(r.population.ancillary, "population.ancillary")
+                if isinstance(layer, rcp.Problem):
+                    problems.append(layer)
+        if r.admin_areas is not None:
+            check_ref(r.admin_areas, "admin_areas", [("name_field", r.admin_areas.name_field)])
+        for path, _theme, _issue, _role, spec in r.roles():
+            source = spec.source
+            if source.get("import") is not None:
+                problems.extend(self._check_import(source, spec, path, check_expression))
+                continue
+            layer = self.source_layer(source, f"{path}.source")
+            if isinstance(layer, rcp.Problem):
+                problems.append(layer)
+                continue
+            need_fields(layer, [("weight_field", spec.weight_field)], path, numeric=True)
+            if spec.filter:
+                check_expression(set(layer.fields().names()), layer.name(), spec.filter,
+                                 f"{path}.filter")
+            denominator = spec.denominator
+            if denominator and denominator != "population" and zone_fields is not None:
+                need_fields(_Named(zone_fields, "zones"), [("denominator", denominator)], path,
+                            numeric=True)
+        if zone_fields is not None and r.hotspots.enabled:
+            field = r.hotspots.field
+            if field not in zone_fields.names() and field not in r.zone_fields():
+                problems.append(rcp.Problem("hotspots.field", f"the zones will have no field "
+                                            f"{field!r}", "choose a field of the zones or of the "
+                                            "index, e.g. ci_score"))
+        if r.compare is not None:
+            for k, ref in enumerate(r.compare.previous):
+                layer = self.source_layer(ref, f"compare.previous[{k}]")
+                if isinstance(layer, rcp.Problem):
+                    problems.append(layer)
+                elif r.compare.id_field not in layer.fields().names():
+                    problems.append(rcp.Problem(
+                        f"compare.previous[{k}]", f"layer {layer.name()!r} has no field "
+                        f"{r.compare.id_field!r}", "compare layers of runs on the same grid, or "
+                        "set compare.id_field"))
+        if r.baseline.read:
+            path = rcp.resolve_path(r.baseline.read, self.base_dir)
+            if not os.path.isfile(path):
+                problems.append(rcp.Problem("baseline.read", f"file not found: {path}",
+                                            "paths are relative to the recipe file's folder"))
         project = self.context.project()
         if project is not None and os.path.exists(self.gpkg):
             target = os.path.normcase(os.path.abspath(self.gpkg))
@@ -241,15 +269,34 @@ class RecipeRunner:
                     "output.folder", f"the results of an earlier run in {self.folder} are open in "
                     f"the project ({', '.join(sorted(open_layers)[:5])})",
                     "remove those layers from the project, or write to another output folder"))
-        if algorithm_available("compositeindex:buildindex"):
-            from composite_index_plugin.core import index as engine
-            for p in engine.validate_spec(rcp.index_spec(r)):
-                problems.append(rcp.Problem(rcp.spec_path_to_recipe(p.path), p.message, p.hint))
+        return problems
+
+    def _check_import(self, source, role, path, check_expression):
+        """A raw file to import: the file and the import's own files exist, and the role's
+        filter names fields the clean layer will have (the file's columns and the added ones)."""
+        problems = []
+        file_path = rcp.resolve_path(source.path, self.base_dir)
+        if not os.path.isfile(file_path):
+            return [rcp.Problem(f"{path}.source.path", f"file not found: {file_path}",
+                                "paths are relative to the recipe file's folder")]
+        imp = source.get("import")
+        for key in model.Import.FILE_KEYS:
+            value = imp.get(key)
+            if value and not os.path.exists(rcp.resolve_path(value, self.base_dir)):
+                problems.append(rcp.Problem(f"{path}.source.import.{key}", f"file not found: "
+                                            f"{rcp.resolve_path(value, self.base_dir)}",
+                                            "paths are relative to the recipe file's folder"))
+        if role.filter:
+            columns = import_columns(file_path, imp)
+            if columns is not None:
+                check_expression(columns, os.path.basename(file_path), role.filter,
+                                 f"{path}.filter")
         return problems
 
     def release(self):
         """Drop every layer the run opened, and the log's link to the caller's feedback."""
-        self._cache.clear()
+        self._opened.clear()
+        self._filtered.clear()
         if self.log is not None and self.log.parent is not None:
             try:
                 self.log.parent.canceled.disconnect(self.log.cancel)
@@ -312,68 +359,66 @@ class RecipeRunner:
         feedback.pushInfo(f"Stage '{stage}' skipped: {why}")
 
     def stage_import(self, feedback):
-        sources = []
-        for _theme, issue in rcp.issues_of(self.recipe):
-            for spec in issue["roles"].values():
-                if "import" in spec["source"]:
-                    sources.append(spec)
+        sources = {}
+        for _path, _theme, _issue, _role, spec in self.recipe.roles():
+            if spec.source.get("import") is not None:
+                sources.setdefault(spec.source.key_text(), spec.source)
         if not sources:
             self.skip("import", "no raw files in the recipe", feedback)
             return
-        if not algorithm_available("compositeindex:importincidents"):
-            raise QgsProcessingException("The recipe has raw files to import but this version has "
-                                         "no import algorithm.")
-        for spec in sources:
-            key = json.dumps(spec["source"], sort_keys=True)
-            if key in self._cache:
-                continue
-            src = spec["source"]
-            path = rcp.resolve_path(src["path"], self.base_dir)
+        for key, src in sources.items():
+            path = rcp.resolve_path(src.path, self.base_dir)
             stem = os.path.splitext(os.path.basename(path))[0].lower()
+            imp = src.get("import")
             params = {}
-            for k, v in src["import"].items():
-                if isinstance(v, str) and k.lower() in ("postcode_lookup", "category_mapping",
-                                                         "study_area"):
-                    v = rcp.resolve_path(v, self.base_dir)
-                params[k.upper()] = v
-            if "STUDY_AREA" not in params and "study_area" in self.recipe:
+            for name in imp.to_dict():
+                value = imp.get(name)
+                if name in model.Import.ENUMS:
+                    value = vocab.position(model.Import.ENUMS[name], value)
+                elif name in model.Import.FILE_KEYS:
+                    value = rcp.resolve_path(value, self.base_dir)
+                params[name.upper()] = value
+            if "STUDY_AREA" not in params and self.recipe.study_area is not None:
                 params["STUDY_AREA"] = self.study_area_layer()
             params.update({"INPUT": [path], "CLEAN": self.destination(f"clean_{stem}"),
                            "REJECTED": self.destination(f"rejected_{stem}"),
                            "REPORT": os.path.join(self.folder, f"import_{stem}.html")})
-            params.setdefault("TARGET_CRS", self.recipe.get("crs", "EPSG:27700"))
+            params.setdefault("TARGET_CRS", self.recipe.crs or "EPSG:27700")
             feedback.setProgressText(f"Importing {os.path.basename(path)}")
             result = self.run_child("compositeindex:importincidents", params, feedback)
-            layer = QgsVectorLayer(result["CLEAN"], f"clean_{stem}", "ogr")
-            self._cache[key] = layer
-            self._cache[json.dumps([src, None], sort_keys=True)] = layer
+            self._opened[key] = QgsVectorLayer(result["CLEAN"], f"clean_{stem}", "ogr")
             self.layers[f"clean_{stem}"] = result["CLEAN"]
             self.layers[f"rejected_{stem}"] = result["REJECTED"]
 
+    def _layer(self, source, path, filter_expression=None):
+        layer = self.source_layer(source, path, filter_expression)
+        if isinstance(layer, rcp.Problem):  # checked before the run: the data changed since
+            raise QgsProcessingException(str(layer))
+        return layer
+
     def study_area_layer(self):
-        ref = self.recipe["study_area"]
-        return self.source_layer(ref["source"], "study_area.source", ref.get("filter"))
+        ref = self.recipe.study_area
+        return self._layer(ref.source, "study_area.source", ref.filter)
+
+    def admin_layer(self):
+        ref = self.recipe.admin_areas
+        return self._layer(ref.source, "admin_areas.source", ref.filter)
 
     def stage_geography(self, feedback):
-        geo = self.recipe["geography"]
-        if geo["type"] == "grid":
-            if "study_area" not in self.recipe:
-                raise QgsProcessingException("A grid needs a study_area in the recipe.")
+        geo = self.recipe.geography
+        if geo.type == "grid":
             params = {"STUDY_AREA": self.study_area_layer(),
-                      "SHAPE": rcp.GRID_SHAPES[geo.get("shape", "hexagon_flat")],
-                      "SIZE": geo["size"], "SIZE_IS_AREA": bool(geo.get("size_is_area", False)),
-                      "KEEP": rcp.GRID_KEEP[geo.get("keep", "intersects")],
-                      "OUTPUT": self.destination("zones")}
-            if "origin" in geo:
-                params["ORIGIN_X"], params["ORIGIN_Y"] = geo["origin"]
-            if "max_cells" in geo:
-                params["MAX_CELLS"] = geo["max_cells"]
-            if "crs" in self.recipe:
-                params["TARGET_CRS"] = self.recipe["crs"]
+                      "SHAPE": vocab.position(vocab.GRID_SHAPES, geo.shape),
+                      "SIZE": geo.size, "SIZE_IS_AREA": geo.size_is_area,
+                      "KEEP": vocab.position(vocab.GRID_KEEP, geo.keep),
+                      "ORIGIN_X": geo.origin[0], "ORIGIN_Y": geo.origin[1],
+                      "MAX_CELLS": geo.max_cells, "OUTPUT": self.destination("zones")}
+            if self.recipe.crs:
+                params["TARGET_CRS"] = self.recipe.crs
             feedback.setProgressText("Creating the analysis grid")
             result = self.run_child("compositeindex:creategrid", params, feedback)
         else:
-            layer = self.source_layer(geo["source"], "geography.source")
+            layer = self._layer(geo.source, "geography.source")
             feedback.setProgressText("Copying (and repairing) the zones")
             result = self.run_child("native:fixgeometries",
                                     {"INPUT": layer, "OUTPUT": self.destination("zones")}, feedback)
@@ -381,160 +426,144 @@ class RecipeRunner:
         self.zones = result["OUTPUT"]
 
     def stage_population(self, feedback):
-        pop = self.recipe.get("population")
-        if not pop:
+        pop = self.recipe.population
+        if pop is None:
             self.skip("population", "no population section in the recipe", feedback)
             return
-        params = {"SOURCES": self.source_layer(pop["source"], "population.source"),
-                  "FIELD": pop["field"], "ZONES": self.zones, "OUTPUT_FIELD": "population",
+        params = {"SOURCES": self._layer(pop.source, "population.source"),
+                  "FIELD": pop.field, "ZONES": self.zones, "OUTPUT_FIELD": "population",
                   "OUTPUT": self.destination("zones_population")}
-        if "ancillary" in pop:
-            params["ANCILLARY"] = self.source_layer(pop["ancillary"], "population.ancillary")
+        if pop.ancillary is not None:
+            params["ANCILLARY"] = self._layer(pop.ancillary, "population.ancillary")
         feedback.setProgressText("Apportioning population to the zones")
         result = self.run_child("compositeindex:apportion", params, feedback)
         self.layers["zones_population"] = result["OUTPUT"]
         self.zones = result["OUTPUT"]
 
     def stage_aggregate(self, feedback):
-        issues = list(rcp.issues_of(self.recipe))
+        issues = list(self.recipe.issues())
         current = self.zones
         for n, (_theme, issue) in enumerate(issues):
-            params = {"ZONES": current, "ISSUE": issue["name"]}
+            params = {"ZONES": current, "ISSUE": issue.name}
             bandwidth = 0.0
-            for role, spec in issue["roles"].items():
+            for role, spec in issue.roles.items():
                 key = role.upper()
-                path = f"{issue['name']}.roles.{role}.source"
-                params[key] = self.source_layer(spec["source"], path)
-                if isinstance(params[key], rcp.Problem):
-                    raise QgsProcessingException(str(params[key]))
-                if spec.get("filter"):
-                    params[f"{key}_FILTER"] = spec["filter"]
-                if spec.get("weight_field"):
-                    params[f"{key}_WEIGHT"] = spec["weight_field"]
-                bandwidth = max(bandwidth, float(spec.get("kde_bandwidth", 0) or 0))
+                params[key] = self._layer(spec.source, f"{issue.name}.roles.{role}.source")
+                if spec.filter:
+                    params[f"{key}_FILTER"] = spec.filter
+                if spec.weight_field:
+                    params[f"{key}_WEIGHT"] = spec.weight_field
+                bandwidth = max(bandwidth, float(spec.kde_bandwidth))
             if bandwidth:
                 params["KDE_BANDWIDTH"] = bandwidth
             last = n == len(issues) - 1
             params["OUTPUT"] = self.destination("aggregated") if last else "TEMPORARY_OUTPUT"
-            feedback.setProgressText(f"Aggregating {issue.get('label', issue['name'])}")
+            feedback.setProgressText(f"Aggregating {issue.label or issue.name}")
             current = self.run_child("compositeindex:aggregatepat", params, feedback)["OUTPUT"]
         self.layers["aggregated"] = current
         self.zones = current
 
+    def spec_text(self):
+        """The index spec of the recipe as JSON text (SPEC of buildindex and sensitivity),
+        written once."""
+        if self._spec_text is None:
+            self._spec_text = json.dumps(self.recipe.index_spec_dict())
+        return self._spec_text
+
     def stage_index(self, feedback):
-        if not algorithm_available("compositeindex:buildindex"):
-            self.skip("index", "the index engine is not in this version", feedback)
-            return
-        baseline = self.recipe.get("baseline", {})
-        params = {"INPUT": self.zones, "SPEC": json.dumps(rcp.index_spec(self.recipe)),
+        baseline = self.recipe.baseline
+        params = {"INPUT": self.zones, "SPEC": self.spec_text(),
                   "REPORT": os.path.join(self.folder, "index_report.html"),
                   "DIAGNOSTICS": self.destination("index_diagnostics"),
                   "OUTPUT": self.destination("index")}
-        if baseline.get("read"):
-            params["BASELINE_IN"] = rcp.resolve_path(baseline["read"], self.base_dir)
-        params["BASELINE_OUT"] = rcp.resolve_path(baseline.get("write", "baseline.json"), self.folder)
+        if baseline.read:
+            params["BASELINE_IN"] = rcp.resolve_path(baseline.read, self.base_dir)
+        params["BASELINE_OUT"] = rcp.resolve_path(baseline.write, self.folder)
         feedback.setProgressText("Building the composite index")
         result = self.run_child("compositeindex:buildindex", params, feedback)
         self.layers["index"] = result["OUTPUT"]
         self.zones = result["OUTPUT"]
 
     def stage_hotspots(self, feedback):
-        h = self.recipe.get("hotspots", {})
-        if h.get("enabled") is False:
+        h = self.recipe.hotspots
+        if not h.enabled:
             self.skip("hotspots", "disabled in the recipe", feedback)
             return
-        if not algorithm_available("compositeindex:hotspots") or "index" not in self.layers:
-            self.skip("hotspots", "needs the index and the hotspot algorithm", feedback)
-            return
-        params = {"INPUT": self.zones, "FIELD": h.get("field", "ci_score"),
-                  "NEIGHBOURHOOD": rcp.NEIGHBOURHOODS[h.get("neighbourhood",
-                                                            HOTSPOT_DEFAULTS["neighbourhood"])],
-                  "PERMUTATIONS": int(h.get("permutations", HOTSPOT_DEFAULTS["permutations"])),
-                  "SEED": int(h.get("seed", HOTSPOT_DEFAULTS["seed"])),
-                  "FDR": bool(h.get("fdr", HOTSPOT_DEFAULTS["fdr"])),
+        params = {"INPUT": self.zones, "FIELD": h.field,
+                  "NEIGHBOURHOOD": vocab.position(vocab.HOTSPOT_NEIGHBOURHOODS, h.neighbourhood),
+                  "PERMUTATIONS": h.permutations, "SEED": h.seed, "FDR": h.fdr,
                   "OUTPUT": self.destination("hotspots")}
-        if "distance" in h:
-            params["DISTANCE"] = h["distance"]
-        if "k" in h:
-            params["K"] = h["k"]
+        if h.distance is not None:
+            params["DISTANCE"] = h.distance
+        if h.k is not None:
+            params["K"] = h.k
         feedback.setProgressText("Finding hotspots")
         result = self.run_child("compositeindex:hotspots", params, feedback)
         self.layers["hotspots"] = result["OUTPUT"]
         self.zones = result["OUTPUT"]
 
     def stage_hotspot_zones(self, feedback):
-        if "hotspots" not in self.layers or not algorithm_available("compositeindex:hotspotzones"):
-            self.skip("hotspot_zones", "needs the hotspot stage", feedback)
+        h = self.recipe.hotspots
+        if "hotspots" not in self.layers or not h.zones:
+            self.skip("hotspot_zones", "needs the hotspot stage" if h.zones else
+                      "hotspots.zones is off in the recipe", feedback)
             return
-        h = self.recipe.get("hotspots", {})
-        sums = [f"{i['name']}_{role}" for _, i in rcp.issues_of(self.recipe) for role in i["roles"]]
-        params = {"INPUT": self.zones, "MIN_BIN": int(h.get("min_bin", 2)), "SUM_FIELDS": sums,
+        sums = [vocab.count_field(issue.name, role) for _t, issue in self.recipe.issues()
+                for role in issue.roles]
+        params = {"INPUT": self.zones, "MIN_BIN": h.min_bin, "SUM_FIELDS": sums,
                   "OUTPUT": self.destination("hotspot_zones")}
         result = self.run_child("compositeindex:hotspotzones", params, feedback)
         self.layers["hotspot_zones"] = result["OUTPUT"]
 
-    def admin_layer(self):
-        ref = self.recipe["admin_areas"]
-        return self.source_layer(ref["source"], "admin_areas.source", ref.get("filter"))
-
     def stage_summaries(self, feedback):
-        if "admin_areas" not in self.recipe or "index" not in self.layers or \
-                not algorithm_available("compositeindex:summariseareas"):
-            self.skip("summaries", "needs admin_areas, the index and the summary algorithm", feedback)
+        if self.recipe.admin_areas is None:
+            self.skip("summaries", "no admin_areas in the recipe", feedback)
             return
         params = {"ZONES": self.zones, "AREAS": self.admin_layer(),
-                  "AREA_NAME_FIELD": self.recipe["admin_areas"].get("name_field", ""),
+                  "AREA_NAME_FIELD": self.recipe.admin_areas.name_field or "",
                   "OUTPUT": self.destination("area_summary"),
                   "TABLE": self.destination("area_summary_table")}
         if "hotspot_zones" in self.layers:
             params["HOTSPOTS"] = self.layers["hotspot_zones"]
-        if "gap" in self.recipe:
-            params["GAP"] = json.dumps(self.recipe["gap"])
+        if self.recipe.given("gap"):
+            params["GAP"] = json.dumps(self.recipe.gap.as_dict())
         feedback.setProgressText("Summarising by area")
         result = self.run_child("compositeindex:summariseareas", params, feedback)
         self.layers["area_summary"] = result["OUTPUT"]
         self.layers["area_summary_table"] = result["TABLE"]
 
     def stage_compare(self, feedback):
-        comp = self.recipe.get("compare")
-        if not comp or "index" not in self.layers or \
-                not algorithm_available("compositeindex:compareperiods"):
+        comp = self.recipe.compare
+        if comp is None:
             self.skip("compare", "no earlier period named in the recipe", feedback)
             return
-        periods = []
-        for k, ref in enumerate(comp.get("previous", [])):
-            layer = self.source_layer(ref, f"compare.previous[{k}]")
-            if isinstance(layer, rcp.Problem):
-                raise QgsProcessingException(str(layer))
-            periods.append(layer)
+        periods = [self._layer(ref, f"compare.previous[{k}]")
+                   for k, ref in enumerate(comp.previous)]
         periods.append(QgsVectorLayer(self.zones, "this period", "ogr"))
-        params = {"PERIODS": periods, "ID_FIELD": comp.get("id_field", "cell_id"),
-                  "LABELS": ",".join(str(x) for x in comp.get("labels", [])),
+        params = {"PERIODS": periods, "ID_FIELD": comp.id_field,
+                  "LABELS": ",".join(str(x) for x in comp.labels or []),
                   "OUTPUT": self.destination("period_change"),
                   "GAPS": self.destination("period_gaps")}
-        if "admin_areas" in self.recipe:
+        if self.recipe.admin_areas is not None:
             params["AREAS"] = self.admin_layer()
-            params["AREA_NAME_FIELD"] = self.recipe["admin_areas"].get("name_field", "")
+            params["AREA_NAME_FIELD"] = self.recipe.admin_areas.name_field or ""
         feedback.setProgressText("Comparing periods")
         result = self.run_child("compositeindex:compareperiods", params, feedback)
         self.layers["period_change"] = result["OUTPUT"]
         self.layers["period_gaps"] = result["GAPS"]
 
     def stage_sensitivity(self, feedback):
-        sens = self.recipe.get("sensitivity")
-        if not sens or "aggregated" not in self.layers or \
-                not algorithm_available("compositeindex:sensitivity"):
+        sens = self.recipe.sensitivity
+        if sens is None:
             self.skip("sensitivity", "no sensitivity section in the recipe", feedback)
             return
-        params = {"INPUT": self.layers["index"], "SPEC": json.dumps(rcp.index_spec(self.recipe)),
-                  "RUNS": int(sens.get("runs", 200)), "SEED": int(sens.get("seed", 1)),
-                  "CONCENTRATION": float(sens.get("concentration", 50)),
-                  "SCALINGS": list(sens.get("scalings", [])),
-                  "GRID_JITTER": bool(sens.get("grid_jitter", False)),
+        params = {"INPUT": self.layers["index"], "SPEC": self.spec_text(),
+                  "RUNS": sens.runs, "SEED": sens.seed, "CONCENTRATION": sens.concentration,
+                  "SCALINGS": list(sens.scalings or []), "GRID_JITTER": sens.grid_jitter,
                   "OUTPUT": self.destination("sensitivity")}
-        if "admin_areas" in self.recipe:
+        if self.recipe.admin_areas is not None:
             params["AREAS"] = self.admin_layer()
-            params["AREA_NAME_FIELD"] = self.recipe["admin_areas"].get("name_field", "")
+            params["AREA_NAME_FIELD"] = self.recipe.admin_areas.name_field or ""
             params["AREA_OUTPUT"] = self.destination("sensitivity_areas")
         feedback.setProgressText("Uncertainty and sensitivity")
         result = self.run_child("compositeindex:sensitivity", params, feedback)
@@ -546,36 +575,83 @@ class RecipeRunner:
         from composite_index_plugin.processing import project_writer
 
         feedback.setProgressText("Writing the project")
-        project_writer.write_project(self.project_path, self.layers, self.recipe, feedback,
-                                     self.admin_layer() if "admin_areas" in self.recipe else None)
+        project_writer.write_project(self.project_path, self.layers, self.doc, feedback,
+                                     self.admin_layer() if self.recipe.admin_areas else None)
 
     def stage_map(self, feedback):
         from composite_index_plugin.processing import project_writer
 
         feedback.setProgressText("Rendering the main map")
         note = project_writer.ATTRIBUTION
-        if "synthetic" in json.dumps(self.recipe).lower():
+        if _mentions(self.doc, "synthetic"):
             note = "Synthetic incident data (not real crime records). " + note
         project_writer.render_main_map(self.map_png, self.layers, feedback,
-                                       self.admin_layer() if "admin_areas" in self.recipe else None,
-                                       title=self.recipe.get("name", "Composite Index"), note=note)
+                                       self.admin_layer() if self.recipe.admin_areas else None,
+                                       title=self.recipe.name or "Composite Index", note=note)
 
     def stage_layout(self, feedback):
-        if "area_summary" not in self.layers or \
-                not algorithm_available("compositeindex:exportassessment"):
-            self.skip("layout", "needs the area summaries and the layout algorithm", feedback)
+        if "area_summary" not in self.layers:
+            self.skip("layout", "needs the area summaries", feedback)
             return
         params = {"ZONES": self.layers.get("hotspots", self.layers.get("index")),
                   "AREAS": self.layers["area_summary"], "AREA_NAME_FIELD": "area_name",
-                  "TITLE": self.recipe.get("name", "Strategic assessment"),
+                  "TITLE": self.recipe.name or "Strategic assessment",
                   "RECIPE": self.recipe_path,
                   "PDF": os.path.join(self.folder, "assessment.pdf"),
                   "PROJECT": self.project_path}
         if "hotspot_zones" in self.layers:
             params["HOTSPOT_ZONES"] = self.layers["hotspot_zones"]
-        layout = self.recipe.get("layout", {})
-        if layout.get("png_pages"):
+        if self.recipe.layout.png_pages:
             params["PNG_FOLDER"] = os.path.join(self.folder, "pages")
         feedback.setProgressText("Exporting the assessment layout")
         self.run_child("compositeindex:exportassessment", params, feedback)
 
+
+class _Named:
+    """Fields with a name, as a layer offers them (for checks against the zones' fields)."""
+
+    def __init__(self, fields, name):
+        self._fields, self._name = fields, name
+
+    def fields(self):
+        return self._fields
+
+    def name(self):
+        return self._name
+
+
+def _mentions(value, word):
+    """True when any text in the JSON data ``value`` contains ``word`` (any case)."""
+    if isinstance(value, str):
+        return word in value.lower()
+    if isinstance(value, dict):
+        return any(_mentions(k, word) or _mentions(v, word) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_mentions(v, word) for v in value)
+    return False
+
+
+def import_columns(path, imp):
+    """The fields the clean layer of an import will have: the file's header (read with the
+    encoding and delimiter the import would use) and the fields the import adds. None when the
+    header cannot be read (the import stage then reports why)."""
+    import csv
+
+    from composite_index_plugin.core import cleanse
+    from composite_index_plugin.core.errors import CompositeIndexError
+
+    try:
+        encoding = imp.encoding or cleanse.sniff_encoding(path)[0]
+        with open(path, encoding=encoding, errors="replace", newline="") as handle:
+            lines = [handle.readline() for _ in range(50)]
+    except (OSError, LookupError, CompositeIndexError):
+        return None
+    lines = [ln for ln in lines if ln.strip()]
+    if not lines:
+        return None
+    delimiters = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+    word = vocab.word(vocab.IMPORT_DELIMITERS, imp.delimiter)
+    delimiter = delimiters.get(word) or cleanse.sniff_delimiter(lines)
+    header = [c.strip() for c in next(csv.reader(lines[:1], delimiter=delimiter))]
+    renamed = [f"{c}_orig" if c.lower() in cleanse.RESERVED else c for c in header]
+    return set(renamed) | set(cleanse.ADDED_CLEAN)

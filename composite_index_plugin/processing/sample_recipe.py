@@ -1,14 +1,13 @@
 """Recipes for the Birmingham sample: one per year, written next to the sample data.
 
 The second year compares with the first and reads its frozen baseline, so scores are on one
-scale. Incident sources are the agency CSV files (imported and cleansed by the recipe) when the
-import algorithm is available, else the clean synthetic GeoPackages.
+scale. Incident sources are the agency CSV files (imported and cleansed by the recipe), or with
+``use_csv=False`` the clean synthetic GeoPackages.
 """
 import json
 import os
 
 from composite_index_plugin.core import synth
-from composite_index_plugin.processing.recipe_runner import algorithm_available
 
 YEARS = (2024, 2025)
 
@@ -46,9 +45,7 @@ def _csv_sources(year):
     }
 
 
-def sample_recipe(year, out_folder, previous=None, use_csv=None):
-    if use_csv is None:
-        use_csv = algorithm_available("compositeindex:importincidents")
+def sample_recipe(year, out_folder, previous=None, use_csv=True):
     csv = _csv_sources(year)
     themes = []
     for theme_name, theme_label in synth.THEMES.items():

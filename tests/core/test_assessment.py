@@ -138,7 +138,7 @@ def test_bad_input_messages():
         summarise_areas(_zones(), _overlaps(), ["A", "B"], score="nope")
     with pytest.raises(CompositeIndexError, match="not valid JSON"):
         parse_gap("{by: decile}")
-    with pytest.raises(CompositeIndexError, match="Unknown key"):
+    with pytest.raises(CompositeIndexError, match="gap.decile: is not a known key"):
         parse_gap({"decile": 2})
     with pytest.raises(CompositeIndexError, match="whole decile"):
         parse_gap({"by": "decile", "value": 1.5})

@@ -34,9 +34,9 @@ def hand_spec():
     return {
         "themes": [
             {"name": "t1", "weight": 2, "issues": [
-                {"name": "a", "indicators": {"x": {"field": "v1", "weight": 1},
-                                             "y": {"field": "v2", "weight": 3}}},
-                {"name": "b", "indicators": {"x": {"field": "v3"}}}]},
+                {"name": "a", "indicators": {"x": {"field": "v1", "weight": 1, "scaling": "minmax"},
+                                             "y": {"field": "v2", "weight": 3, "scaling": "minmax"}}},
+                {"name": "b", "indicators": {"x": {"field": "v3", "scaling": "minmax"}}}]},
             {"name": "t2", "weight": 1, "issues": [
                 {"name": "c", "indicators": {"x": {"field": "v4", "scaling": "minmax"}}}]},
         ],
@@ -82,7 +82,8 @@ def test_ties_share_the_better_rank():
 
 def test_rate_measure_zero_denominator_flagged_and_excluded():
     spec = {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": {
-        "v": {"field": "v4", "measure": "rate", "denominator": "pop", "per": 100}}}]}]}
+        "v": {"field": "v4", "measure": "rate", "denominator": "pop", "per": 100,
+              "scaling": "minmax", "missing": "exclude"}}}]}]}
     r = build_index(FRAME, spec)
     t = r.table
     np.testing.assert_allclose(t.i_v_m.to_numpy()[[0, 1, 3]], [1.0, 0.5, 1.25])
@@ -103,7 +104,7 @@ def test_missing_policies(policy, expected):
     df = FRAME.copy()
     df.loc[12, "v1"] = np.nan
     spec = {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": {
-        "v": {"field": "v1", "missing": policy}}}]}]}
+        "v": {"field": "v1", "missing": policy, "scaling": "minmax"}}}]}]}
     r = build_index(df, spec)
     # zero: values 0, 1, 0, 4 -> minmax 0, .25, 0, 1; mean: 0, 1, 5/3, 4.
     np.testing.assert_allclose(r.table.i_v_s, expected)
@@ -115,7 +116,7 @@ def test_missing_policies(policy, expected):
 def test_exclude_policy_fits_scaling_on_included_zones_only():
     df = FRAME.copy()
     df.loc[13, "v1"] = np.nan
-    r = build_index(df, simple_spec(["v1"]))
+    r = build_index(df, simple_spec(["v1"], scaling="minmax"))
     np.testing.assert_allclose(r.table.all_v1_s.to_numpy()[:3], [0, 0.5, 1])
     assert r.table.ci_rank.dtype.kind == "f" and np.isnan(r.table.ci_rank.iloc[3])
 
@@ -151,7 +152,8 @@ def test_toolbox_spec():
     spec = simple_spec(["Crime Rate", "2019", "crime_rate"], scaling="zscore", aggregation="sum")
     inds = spec["themes"][0]["issues"][0]["indicators"]
     assert list(inds) == ["crime_rate", "f_2019", "crime_rate_2"]
-    assert inds["f_2019"] == {"field": "2019", "scaling": "zscore", "direction": "higher_is_worse"}
+    assert inds["f_2019"] == {"field": "2019", "measure": "value", "missing": "exclude",
+                              "scaling": "zscore"}
     assert validate_spec(spec, ["Crime Rate", "2019", "crime_rate"]) == []
 
 
@@ -176,12 +178,13 @@ def test_validate_spec_lists_every_problem_with_its_path():
     assert "themes[0].weight" in paths
     assert "unknown scaling 'zscor'" in paths["themes[0].issues[0].indicators.victims.scaling"].message
     assert "not in the layer" in paths["themes[0].issues[0].indicators.offenders.field"].message
-    assert "needs a denominator" in paths["themes[0].issues[0].indicators.offenders.denominator"].message
+    assert "measure 'rate' needs 'denominator'" in \
+        paths["themes[0].issues[0].indicators.offenders.denominator"].message
     assert "used twice" in paths["themes[0].issues[1].name"].message
     assert "not numeric" in paths["themes[0].issues[1].indicators.victims.field"].message
     assert "larger than min" in paths["themes[0].issues[1].indicators.victims.max"].message
     assert "does not apply" in paths["themes[0].issues[1].indicators.victims.threshold"].message
-    assert "add up to zero" in paths["themes[0].issues[1].indicators"].message
+    assert "sum to zero" in paths["themes[0].issues[1].indicators"].message
     assert "unknown aggregation 'median'" in paths["aggregation.issue"].message
     assert all(p.hint for p in problems)
 
@@ -190,9 +193,8 @@ def test_geometric_over_scales_that_can_be_zero_is_refused_by_validation():
     spec = hand_spec()
     spec["aggregation"]["issue"] = "geometric"
     problems = validate_spec(spec)
-    assert [p.path for p in problems] == ["themes[0].issues[0].aggregation (from aggregation.issue)",
-                                          "themes[0].issues[1].aggregation (from aggregation.issue)",
-                                          "themes[1].issues[0].aggregation (from aggregation.issue)"]
+    assert [p.path for p in problems] == ["aggregation.issue"] * 3
+    assert [p.message.split(":")[0] for p in problems] == ["issue 'a'", "issue 'b'", "issue 'c'"]
     assert "x (minmax) can be zero or negative" in problems[1].message
     for ind in ("x", "y"):
         spec["themes"][0]["issues"][0]["indicators"][ind]["scaling"] = "percentile"
@@ -201,8 +203,8 @@ def test_geometric_over_scales_that_can_be_zero_is_refused_by_validation():
     assert validate_spec(spec) == []
     spec["aggregation"]["theme"] = "geometric"   # t1 mixes a positive and a minmax issue
     problems = validate_spec(spec)
-    assert [p.path for p in problems] == ["themes[0].aggregation (from aggregation.theme)",
-                                          "themes[1].aggregation (from aggregation.theme)"]
+    assert [p.path for p in problems] == ["aggregation.theme"] * 2
+    assert [p.message.split(":")[0] for p in problems] == ["theme 't1'", "theme 't2'"]
 
 
 def test_output_name_clash_and_bad_names():
@@ -245,7 +247,7 @@ def test_bad_data_errors():
     # Numbers held as text are fine.
     df["numtxt"] = ["1", "2", None, "4"]
     r = build_index(df, {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": {
-        "v": {"field": "numtxt", "missing": "zero"}}}]}]})
+        "v": {"field": "numtxt", "missing": "zero", "scaling": "minmax"}}}]}]})
     np.testing.assert_allclose(r.table.i_v_s, [0.25, 0.5, 0, 1])
 
 
@@ -338,7 +340,8 @@ def test_empty_denominator_and_eb_zero_denominator_messages():
     df.loc[11, "pop"] = np.nan
     spec = {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": {
         "r": {"field": "v4", "measure": "rate", "denominator": "pop", "missing": "mean"},
-        "e": {"field": "v4", "measure": "eb_rate", "denominator": "pop", "scaling": "raw"}}}]}]}
+        "e": {"field": "v4", "measure": "eb_rate", "denominator": "pop", "scaling": "raw",
+              "missing": "exclude"}}}]}]}
     r = build_index(df, spec)
     rows = r.diagnostics["indicators"].set_index("indicator")
     # rate: row 11 has no population (empty), row 12 a zero one; both get the mean of the

@@ -92,8 +92,8 @@ columns = arrays(np.float64, st.integers(3, 40), elements=finite).filter(
 
 
 def two_indicator_spec(scaling_name, direction="higher_is_worse"):
-    inds = {"a": {"field": "a", "scaling": scaling_name, "direction": direction},
-            "b": {"field": "b", "scaling": scaling_name}}
+    inds = {"a": {"field": "a", "measure": "value", "scaling": scaling_name, "direction": direction},
+            "b": {"field": "b", "measure": "value", "scaling": scaling_name}}
     return {"themes": [{"name": "t", "issues": [{"name": "i", "indicators": inds}]}]}
 
 

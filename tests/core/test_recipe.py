@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from composite_index_plugin.core import model
 from composite_index_plugin.core import recipe as rcp
 
 GOOD = {
@@ -74,7 +75,7 @@ def test_weights_summing_to_zero():
     bad = copy.deepcopy(GOOD)
     for role in bad["themes"][0]["issues"][0]["roles"].values():
         role["weight"] = 0
-    assert ("themes[0].issues[0].roles", "the role weights sum to zero") in problems(bad)
+    assert ("themes[0].issues[0].roles", "the weights of the roles sum to zero") in problems(bad)
 
 
 def test_missing_and_wrong_types():
@@ -95,7 +96,7 @@ def test_unknown_role_and_duplicate_issue():
     got = problems(bad)
     assert any(p == "themes[1].issues[0].roles.witnesses" for p, _ in got)
     assert ("themes[1].issues[1].name",
-            "issue 'burglary' already used at themes[0].issues[0]") in got
+            "name 'burglary' is used twice (also by the issue at themes[0].issues[0])") in got
 
 
 def test_rate_without_population_needs_a_denominator():
@@ -128,15 +129,18 @@ def test_relative_paths_resolve_against_the_recipe_folder(tmp_path):
     assert rcp.resolve_path("/abs/x.gpkg", "/a/b") == "/abs/x.gpkg"
 
 
-def test_index_spec_maps_roles_to_indicator_fields():
-    spec = rcp.index_spec(GOOD)
-    burglary = spec["themes"][0]["issues"][0]
-    assert burglary["indicators"]["victims"]["field"] == "burglary_victims"
-    assert burglary["indicators"]["victims"]["denominator"] == "population"
-    assert burglary["indicators"]["locations"]["field"] == "burglary_locations_w"  # weighted
-    assert burglary["indicators"]["locations"]["weight"] == 2
-    assert burglary["indicators"]["locations"]["scaling"] == "zscore"  # default
-    assert spec["themes"][1]["weight"] == 2
-    assert "source" not in json.dumps(spec)
-    assert rcp.spec_path_to_recipe("themes[0].issues[0].indicators.victims.per") == \
-        "themes[0].issues[0].roles.victims.per"
+def test_index_spec_reads_the_roles_count_fields():
+    recipe, problems = model.parse(GOOD)
+    assert problems == []
+    spec = recipe.index_spec()
+    fields = {(issue.name, key): (column, m.engine_options(column))
+              for _t, issue, key, m, column in spec.measured()}
+    column, options = fields[("burglary", "victims")]
+    assert column == "burglary_victims" and options["denominator"] == "population"
+    assert options["per"] == 1000                                    # default of a rate
+    column, options = fields[("burglary", "locations")]
+    assert column == "burglary_locations_w"                          # weighted
+    assert options["weight"] == 2 and options["scaling"] == "zscore"  # default
+    assert spec.themes[1].weight == 2
+    text = json.dumps(recipe.index_spec_dict())
+    assert "source" not in text and "filter" not in text and '"weight_field": "harm"' in text

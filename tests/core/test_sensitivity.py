@@ -87,12 +87,12 @@ def test_dirichlet_weights_centre_and_spread():
 
 def test_perturbed_spec_drops_options_of_other_scalings():
     spec = _spec()
-    new = perturb_spec(spec, np.random.default_rng(0), None, ["rank"])
+    new = perturb_spec(spec, np.random.default_rng(0), None, ["rank"]).to_dict()
     loc = new["themes"][0]["issues"][0]["indicators"]["locations"]
     assert loc == {"field": "f1", "scaling": "rank", "weight": 2}
     assert spec["themes"][0]["issues"][0]["indicators"]["locations"]["scale_to"] == 100
     new = perturb_spec(spec, np.random.default_rng(0), 10.0, [])
-    themes = [t["weight"] for t in new["themes"]]
+    themes = [t.weight for t in new.themes]
     assert sum(themes) == pytest.approx(3) and themes != [2, 1]
 
 
@@ -104,10 +104,8 @@ class _Table:
 def _stub_builder(df, spec, neighbours=None, zone_area=None):
     """Score = weighted sum of the raw fields (indicator weights only): a hand-checkable index."""
     score = np.zeros(len(df))
-    for theme in spec["themes"]:
-        for issue in theme["issues"]:
-            for ind in issue["indicators"].values():
-                score += ind.get("weight", 1) * df[ind["field"]].to_numpy(float)
+    for *_path, ind, column in spec.measured():
+        score += ind.weight * df[column].to_numpy(float)
     rank = pd.Series(score).rank(ascending=False, method="min").to_numpy()
     return _Table(pd.DataFrame({"ci_score": score, "ci_rank": rank,
                                 "ci_decile": np.ceil(rank * 10 / len(score))}))
@@ -150,7 +148,7 @@ def test_nothing_to_vary_and_bad_input():
     with pytest.raises(CompositeIndexError, match="concentration must be a number"):
         run_sensitivity(df, _spec(), runs=2, concentration=-1)
     geo = perturb_spec(_spec(), np.random.default_rng(0), None, ["rank"])
-    geo["aggregation"] = {"issue": "geometric"}
+    geo.aggregation.issue = "geometric"
     with pytest.raises(CompositeIndexError, match="with scaling 'zscore' for every indicator"):
         run_sensitivity(df.abs() + 1, geo, runs=2, scalings=["rank", "zscore"])
 

@@ -24,6 +24,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication, Qt, QTimer
 from qgis.PyQt.QtTest import QTest
 
+from composite_index_plugin.core import vocab
 from composite_index_plugin.core.recipe import validate_recipe
 from composite_index_plugin.paths import resource_path
 
@@ -257,7 +258,7 @@ def test_problems_show_next_to_the_widget_and_block_run(dock, sample, tmp_path):
     dock.tree.setCurrentItem(issue)
     type_into(dock.groupNameEdit, "Bad Name")
     dock.refresh()
-    assert "'Bad Name' is not a usable name" in dock.problem_text("groupNameEdit")
+    assert "'Bad Name' is not a valid name" in dock.problem_text("groupNameEdit")
     assert not dock.runButton.isEnabled()
     assert dock.problemsTitle.text().startswith("Checks: 1 to fix")
     # the problem is listed; clicking it goes to the issue and the widget
@@ -267,7 +268,7 @@ def test_problems_show_next_to_the_widget_and_block_run(dock, sample, tmp_path):
     assert "Residential burglary" in entry.text()
     dock.problemsList.itemClicked.emit(entry)
     assert dock.tree.currentItem() is issue
-    assert "not a usable name" in dock.problem_text("groupNameEdit")
+    assert "not a valid name" in dock.problem_text("groupNameEdit")
     type_into(dock.groupNameEdit, "burglary")
     # a rate without population: shown under the denominator of that role
     dock.populationCombo.setLayer(None)
@@ -298,7 +299,7 @@ def test_checks_run_as_you_edit(dock, qgis_iface):
     dock.tree.setCurrentItem(dock.tree.topLevelItem(0))
     type_into(dock.groupNameEdit, "9lives")
     QTest.qWait(400)                                             # the 250 ms debounce
-    assert "'9lives' is not a usable name" in dock.problem_text("groupNameEdit")
+    assert "'9lives' is not a valid name" in dock.problem_text("groupNameEdit")
 
 
 def test_no_layers_in_the_project(dock):
@@ -589,8 +590,8 @@ def test_recipe_paths_relative_on_save_absolute_on_open(tmp_path):
     assert rel["compare"]["previous"][0]["path"] == "../2024/results.gpkg"
     assert rel["output"]["folder"] == "out"
     assert rio.absolutize(rel, base) == recipe
-    assert rio.slug("Hate crime & ASB (2025)") == "hate_crime_asb_2025"
-    assert rio.slug("2025 burglary", "issue") == "issue_2025_burglary"
+    assert vocab.slug("Hate crime & ASB (2025)") == "hate_crime_asb_2025"
+    assert vocab.slug("2025 burglary", "issue") == "issue_2025_burglary"
     assert rio.split_path("themes[2].issues[0].roles.offenders.filter") == (2, 0, "offenders",
                                                                              "filter")
     assert rio.split_path("themes[1].weight") == (1, None, None, "weight")

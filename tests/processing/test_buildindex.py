@@ -220,9 +220,9 @@ def test_real_polygons_queen_gi_star_matches_esda_and_missing_zones_are_left_out
         feats.append(g)
     layer.dataProvider().addFeatures(feats)
     spec = {"themes": [{"name": "crime", "issues": [{"name": "all", "indicators": {
-        "score": {"field": "crime", "scaling": "zscore"},
+        "score": {"field": "crime", "measure": "value", "scaling": "zscore", "missing": "exclude"},
         "cluster": {"field": "crime", "measure": "clustering", "clustering": "gi_star",
-                    "scaling": "raw"}}}]}],
+                    "scaling": "raw", "missing": "exclude"}}}]}],
         "neighbours": {"method": "queen"}}
     result = run({"INPUT": layer, "SPEC": json.dumps(spec), "OUTPUT": "memory:"})
     assert result["ZONES_EXCLUDED"] == 793 - 659 and result["ZONES_IN_INDEX"] == 659

@@ -67,7 +67,7 @@ def test_structural_problems_come_first(provider, sample_dir):
         _run(sample_dir, recipe)
     text = str(err.value)
     assert "geography.size: must be greater than 0" in text
-    assert "roles.locations.measure: unknown value 'rat'" in text
+    assert "roles.locations.measure: unknown measure 'rat'" in text
 
 
 @pytest.fixture(scope="module")

@@ -104,7 +104,7 @@ def test_areas_that_do_not_overlap_are_refused(provider):
 
 
 def test_bad_gap_and_missing_score(provider):
-    with pytest.raises(QgsProcessingException, match="Unknown key"):
+    with pytest.raises(QgsProcessingException, match="is not a known key"):
         _run({"ZONES": zone_layer(), "AREAS": area_layer(), "GAP": '{"decile": 2}',
               "OUTPUT": "memory:", "TABLE": "memory:"})
     layer = zone_layer()

@@ -24,6 +24,7 @@ from qgis.core import (
 
 from composite_index_plugin.core import aggregate as agg
 from composite_index_plugin.core import kde as kde_mod
+from composite_index_plugin.core import model
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_rings, points_in_zones, rings_from_wkb
 from composite_index_plugin.core.grid import SHAPES, GridSpec
@@ -300,7 +301,7 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
             "ISSUES", self.tr("Issues to count, comma-separated (empty: all)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "KDE_BANDWIDTH", self.tr("Kernel density bandwidth in map units (0 = none)"),
-            QgsProcessingParameterNumber.Double, 0.0, False, 0.0))
+            QgsProcessingParameterNumber.Double, model.Role.key("kde_bandwidth").default, False, 0.0))
         ratio = [
             QgsProcessingParameterFeatureSource(
                 "RATIO_LAYER", self.tr("Kernel ratio: population at risk (points, optional)"),

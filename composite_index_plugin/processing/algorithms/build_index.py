@@ -7,13 +7,11 @@ zone layer with the index fields, an optional diagnostics table, an HTML report 
 baseline JSON.
 """
 import json
-import os
 
 import numpy as np
 import pandas as pd
 from qgis.core import (
     QgsFeature,
-    QgsFeatureRequest,
     QgsFeatureSink,
     QgsFields,
     QgsProcessing,
@@ -26,12 +24,11 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterString,
-    QgsUnitTypes,
     QgsWkbTypes,
 )
 
 from composite_index_plugin.core import index as engine
-from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core import model, vocab
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.io_table import (
     NUMERIC_TYPES,
@@ -39,22 +36,34 @@ from composite_index_plugin.processing.io_table import (
     layer_dataframe,
     write_with_columns,
 )
+from composite_index_plugin.processing.spec_io import read_spec
+from composite_index_plugin.processing.zones import (
+    zone_areas,
+    zone_neighbours,
+)
 
-# Toolbox mode: scalings that need no extra numbers, and every aggregation.
-TOOLBOX_SCALINGS = ("minmax", "zscore", "percentile", "rank", "exponential", "raw")
-TOOLBOX_AGGREGATIONS = engine.AGGREGATIONS
+# Toolbox mode: scalings that need no extra numbers, and every aggregation; the defaults are
+# the model's (a recipe's), so the same choices give the same index.
+TOOLBOX_SCALINGS = vocab.TOOLBOX_SCALINGS
+TOOLBOX_AGGREGATIONS = vocab.AGGREGATIONS
+DEFAULT_SCALING = model.Measurement.key("scaling").default
+DEFAULT_AGGREGATION = model.Aggregation.key("issue").default
 
 HELP = """Builds a composite index of need on a zone layer (grid cells, LSOAs, wards...).
 
-<b>Index spec</b>: JSON text, or the path of a .json file, with themes -> issues -> indicators.
-Each indicator chooses its field, a measure (value, volume, rate, eb_rate, eb_rate_spatial,
-location_quotient, density, clustering), a scaling (zscore, minmax, minmax_fixed, zscore_fixed,
-percentile, rank, exponential, threshold, raw), a direction (higher_is_worse / lower_is_worse),
-a weight and a missing-data policy (exclude, zero, mean). Each level combines its children by
-mean, sum, geometric or imd. Every problem in the spec is listed with its place in the JSON.
+<b>Index spec</b>: JSON text, or the path of a .json file, with themes -> issues -> indicators
+(or a recipe, or a recipe's themes: their roles read the counts the aggregation wrote,
+&lt;issue&gt;_&lt;role&gt;). Each indicator chooses its field, a measure (value, volume, rate,
+eb_rate, eb_rate_spatial, location_quotient, density, clustering; default volume), a scaling
+(zscore, minmax, minmax_fixed, zscore_fixed, percentile, rank, exponential, threshold, raw;
+default zscore), a direction (higher_is_worse / lower_is_worse), a weight and a missing-data
+policy (exclude, zero, mean; default zero). Each level combines its children by mean, sum,
+geometric or imd (default mean). The defaults are a recipe's: the same choices give the same
+index. Every problem in the spec is listed with its place in the JSON (docs/recipe.md).
 
 <b>Without a spec</b>: choose numeric FIELDS, one SCALING and one AGGREGATION: each field becomes
-an indicator of one issue.
+an indicator of one issue, taken as it is (measure value); a zone with an empty field is left
+out of the index (missing exclude).
 
 <b>Outputs</b>: every scaled indicator (&lt;issue&gt;_&lt;indicator&gt;_s), each issue and theme
 sub-index (&lt;name&gt;_idx), ci_score, ci_rank, ci_decile and ci_quintile (1 = highest need),
@@ -64,28 +73,6 @@ indicator's missing policy applies; an empirical Bayes rate takes the prior mean
 for missing data have ci_excluded = 1 and empty index fields.
 The report shows correlations, Cronbach's alpha and effective weights. The baseline JSON keeps
 the fitted scales, so next year's index can be put on this year's scale (BASELINE_IN)."""
-
-
-def read_spec_text(text):
-    """The spec from JSON text or from the path of a .json file, with a clear error."""
-    text = (text or "").strip()
-    where = "the SPEC text"
-    if text and not text.startswith("{") and os.path.isfile(text):
-        where = f"the spec file {text}"
-        try:
-            with open(text, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as err:
-            raise QgsProcessingException(f"Could not read {where}: {err}.") from err
-    elif text and not text.startswith("{"):
-        raise QgsProcessingException(
-            f"SPEC is neither JSON (it does not start with '{{') nor an existing file: {text[:80]!r}.")
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise QgsProcessingException(
-            f"{where} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}.") from err
-    return spec
 
 
 def baseline_id(baseline):
@@ -106,79 +93,6 @@ def read_baseline(path):
         raise QgsProcessingException(
             f"The baseline file {path} is not valid JSON ({err.msg} at line {err.lineno}). "
             "Use the BASELINE_OUT file of an earlier run.") from err
-
-
-def zone_areas(source, context, fids):
-    """Area of each zone in m^2 (ellipsoidal when the project has an ellipsoid), in ``fids`` order."""
-    from qgis.core import QgsDistanceArea
-
-    if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PolygonGeometry:
-        raise QgsProcessingException(
-            "Measure 'density' needs polygon zones to measure their area; "
-            f"'{source.sourceName()}' has no polygons.")
-    da = QgsDistanceArea()
-    da.setSourceCrs(source.sourceCrs(), context.transformContext())
-    da.setEllipsoid(context.ellipsoid() or "NONE")
-    areas = {}
-    for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
-        geom = feature.geometry()
-        value = 0.0 if geom.isNull() else da.convertAreaMeasurement(
-            da.measureArea(geom), QgsUnitTypes.AreaSquareMeters)
-        areas[feature.id()] = value
-    return [areas.get(int(f), 0.0) for f in fids]
-
-
-def zone_neighbours(source, spec, fids, feedback):
-    """CSR neighbours of the zones (self excluded), in ``fids`` order, as the spec asks."""
-    import numpy as np
-
-    try:
-        from composite_index_plugin.core import neighbours as nb
-    except ImportError as err:
-        raise QgsProcessingException(
-            "This version has no neighbour builder, so the spatial empirical Bayes rate and Gi* "
-            "clustering are not available. Use eb_rate or clustering 'field'.") from err
-    setting = spec.get("neighbours") or {"method": "queen"}
-    method = setting.get("method", "queen")
-    position = {int(f): k for k, f in enumerate(fids)}
-    n = len(fids)
-    if method in ("queen", "rook"):
-        from composite_index_plugin.core.geometry import rings_from_wkb
-
-        if not hasattr(nb, "polygon_contiguity_from_rings"):
-            raise QgsProcessingException("Polygon contiguity is not available in this version; "
-                                         "use neighbours 'distance' or 'knn' in the spec.")
-        zones = [[] for _ in range(n)]
-        for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
-            k = position.get(feature.id())
-            geom = feature.geometry()
-            if k is None or geom.isNull() or geom.isEmpty():
-                continue
-            try:
-                zones[k] = rings_from_wkb(geom.asWkb())
-            except CompositeIndexError as err:
-                raise QgsProcessingException(
-                    f"Contiguity neighbours need polygon zones ({err}); use neighbours 'distance' or "
-                    "'knn' in the spec for points.") from err
-        result = nb.polygon_contiguity_from_rings(zones, queen=(method == "queen"))
-    else:
-        x = np.full(n, np.nan)
-        y = np.full(n, np.nan)
-        for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
-            k = position.get(feature.id())
-            geom = feature.geometry()
-            if k is None or geom.isNull() or geom.isEmpty():
-                continue
-            point = geom.pointOnSurface().asPoint()
-            x[k], y[k] = point.x(), point.y()
-        if method == "distance":
-            result = nb.distance_band(x, y, float(setting["distance"]))
-        else:
-            result = nb.knn(x, y, int(setting["k"]))
-    islands = int((np.diff(np.asarray(result.indptr)) == 0).sum())
-    feedback.pushInfo(f"Neighbours ({method}): {len(result.indices):,} links over {n:,} zones"
-                      + (f"; {islands} zone(s) have none" if islands else "") + ".")
-    return result
 
 
 class BuildIndexAlgorithm(CompositeIndexAlgorithm):
@@ -210,10 +124,10 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
             type=QgsProcessingParameterField.Numeric, allowMultiple=True, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.SCALING, self.tr("Without a spec: scaling"), options=list(TOOLBOX_SCALINGS),
-            defaultValue=0))
+            defaultValue=TOOLBOX_SCALINGS.index(DEFAULT_SCALING)))
         self.addParameter(QgsProcessingParameterEnum(
             self.AGGREGATION, self.tr("Without a spec: aggregation"), options=list(TOOLBOX_AGGREGATIONS),
-            defaultValue=0))
+            defaultValue=TOOLBOX_AGGREGATIONS.index(DEFAULT_AGGREGATION)))
         self.addParameter(QgsProcessingParameterFile(
             self.BASELINE_IN, self.tr("Frozen baseline to scale on (JSON)"), extension="json",
             optional=True))
@@ -237,38 +151,39 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
             return False, self.tr("Give an index spec (SPEC), or choose indicator FIELDS.")
         return super().checkParameterValues(parameters, context)
 
-    def spec_from_parameters(self, parameters, context, feedback):
+    def spec_from_parameters(self, parameters, context, feedback, columns):
+        """The typed spec (``model.IndexSpec``), checked once against the layer's fields."""
         text = self.parameterAsString(parameters, self.SPEC, context)
         fields = self.parameterAsFields(parameters, self.FIELDS, context)
         if (text or "").strip():
             if fields:
                 feedback.pushInfo("A spec was given, so FIELDS, SCALING and AGGREGATION are ignored.")
-            return read_spec_text(text)
+            return read_spec(text, columns)
         if not fields:
             raise QgsProcessingException("Give an index spec (SPEC), or choose indicator FIELDS.")
         scaling = TOOLBOX_SCALINGS[self.parameterAsEnum(parameters, self.SCALING, context)]
         aggregation = TOOLBOX_AGGREGATIONS[self.parameterAsEnum(parameters, self.AGGREGATION, context)]
-        return engine.simple_spec(fields, scaling=scaling, aggregation=aggregation)
+        doc = engine.simple_spec(fields, scaling=scaling, aggregation=aggregation)
+        spec, problems = model.parse_spec(doc)
+        problems += model.check_columns(spec, columns) if spec is not None else []
+        if problems:
+            raise QgsProcessingException("The indicator fields have problem(s):\n"
+                                         + "\n".join(f"- {p}" for p in problems))
+        return spec
 
     def processAlgorithm(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
-        spec = self.spec_from_parameters(parameters, context, feedback)
-        layer_fields = source.fields()
-        kinds = {f.name(): (True if f.type() in NUMERIC_TYPES else None) for f in layer_fields}
-        problems = engine.validate_spec(spec, kinds)
-        if problems:
-            raise QgsProcessingException(
-                f"The index spec has {len(problems)} problem(s):\n"
-                + "\n".join(f"- {p}" for p in problems))
-        wanted = engine.spec_fields(spec)
+        kinds = {f.name(): (True if f.type() in NUMERIC_TYPES else None) for f in source.fields()}
+        spec = self.spec_from_parameters(parameters, context, feedback, kinds)
+        wanted = spec.fields_read()
         feedback.setProgressText(self.tr("Reading the zones"))
         frame = layer_dataframe(source, fields=wanted, feedback=feedback)
         if feedback.isCanceled():
             return {}
         fids = frame.pop("__fid").to_numpy()
-        want_areas, want_neighbours = engine.spec_needs(spec)
+        want_areas, want_neighbours = spec.needs()
         areas = zone_areas(source, context, fids) if want_areas else None
         neighbours = zone_neighbours(source, spec, fids, feedback) if want_neighbours else None
         baseline = None

@@ -19,16 +19,17 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
+from composite_index_plugin.core import model
 from composite_index_plugin.core import periods as cp
-from composite_index_plugin.processing.algorithms.summarise_areas import (
+from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
+from composite_index_plugin.processing.zones import (
     no_overlap_error,
     push_messages,
     read_areas,
     write_table,
     zone_overlaps,
 )
-from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
-from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
 
 GRID_FIELDS = ("grid_shape", "grid_size", "grid_x0", "grid_y0")
 OPTIONAL_FIELDS = ("ci_score", "population", "gi_bin", "gi_z", "ci_baseline") + GRID_FIELDS
@@ -91,7 +92,7 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.PERIODS, self.tr("Index layers, oldest first"), QgsProcessing.TypeVectorAnyGeometry))
         self.addParameter(QgsProcessingParameterString(
-            self.ID_FIELD, self.tr("Zone id field"), defaultValue="cell_id"))
+            self.ID_FIELD, self.tr("Zone id field"), defaultValue=model.Compare.key("id_field").default))
         self.addParameter(QgsProcessingParameterString(
             self.LABELS, self.tr("Period labels (comma-separated, e.g. 2023,2024)"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(

@@ -25,13 +25,12 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import grid as grid_mod
+from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core.geometry import points_in_rings, rings_from_wkb
 from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 
-SHAPE_OPTIONS = ["Square", "Hexagon (flat top)", "Hexagon (pointy top)"]
-KEEP_OPTIONS = ["Cells that intersect the study area", "Cells whose centre is inside the study area",
-                "Cells clipped to the study area"]
+GEOGRAPHY = model.Geography   # defaults and choices of a recipe's grid
 
 
 def suggest_projected_crs(extent_lonlat):
@@ -120,14 +119,17 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "STUDY_AREA", self.tr("Study area"), [QgsProcessing.TypeVectorAnyGeometry]))
         self.addParameter(QgsProcessingParameterEnum(
-            "SHAPE", self.tr("Cell shape"), options=[self.tr(o) for o in SHAPE_OPTIONS], defaultValue=1))
+            "SHAPE", self.tr("Cell shape"), options=[self.tr(o) for o in vocab.GRID_SHAPE_TITLES],
+            defaultValue=vocab.position(vocab.GRID_SHAPES, GEOGRAPHY.key("shape").default)))
         self.addParameter(QgsProcessingParameterNumber(
             "SIZE", self.tr("Cell size (width in map units, or area)"), QgsProcessingParameterNumber.Double,
             100.0))
         self.addParameter(QgsProcessingParameterBoolean(
-            "SIZE_IS_AREA", self.tr("Size is a cell area (square map units)"), False))
+            "SIZE_IS_AREA", self.tr("Size is a cell area (square map units)"),
+            GEOGRAPHY.key("size_is_area").default))
         self.addParameter(QgsProcessingParameterEnum(
-            "KEEP", self.tr("Cells to keep"), options=[self.tr(o) for o in KEEP_OPTIONS], defaultValue=0))
+            "KEEP", self.tr("Cells to keep"), options=[self.tr(o) for o in vocab.GRID_KEEP_TITLES],
+            defaultValue=vocab.position(vocab.GRID_KEEP, GEOGRAPHY.key("keep").default)))
         for p in (QgsProcessingParameterNumber("ORIGIN_X", self.tr("Grid origin X (default 0)"),
                                                QgsProcessingParameterNumber.Double, None, True),
                   QgsProcessingParameterNumber("ORIGIN_Y", self.tr("Grid origin Y (default 0)"),
@@ -138,7 +140,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             "TARGET_CRS", self.tr("Reproject the study area to (optional)"), None, True))
         p = QgsProcessingParameterNumber("MAX_CELLS", self.tr("Largest number of cells"),
                                          QgsProcessingParameterNumber.Integer,
-                                         grid_mod.DEFAULT_MAX_CELLS, False, 1)
+                                         GEOGRAPHY.key("max_cells").default, False, 1)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -150,7 +152,8 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         source = self.parameterAsSource(parameters, "STUDY_AREA", context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, "STUDY_AREA"))
-        shape = grid_mod.SHAPES[self.parameterAsEnum(parameters, "SHAPE", context)]
+        shape = vocab.grid_shape_code(vocab.GRID_SHAPES[self.parameterAsEnum(parameters, "SHAPE",
+                                                                              context)])
         size = self.parameterAsDouble(parameters, "SIZE", context)
         keep = self.parameterAsEnum(parameters, "KEEP", context)
         max_cells = self.parameterAsInt(parameters, "MAX_CELLS", context)

@@ -20,11 +20,12 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import hotspot_zones as hz
+from composite_index_plugin.core import model
 from composite_index_plugin.core import neighbours as nbmod
 from composite_index_plugin.core.geometry import rings_from_wkb
-from composite_index_plugin.processing.algorithms.hotspots import grid_indices
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.io_table import layer_dataframe
+from composite_index_plugin.processing.zones import grid_indices
 
 
 class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
@@ -46,7 +47,8 @@ class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
             "INPUT", self.tr("Hotspots (output of Hotspot analysis)"), [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterNumber(
             "MIN_BIN", self.tr("Lowest gi_bin counted as hot (1 = 90 %, 2 = 95 %, 3 = 99 %)"),
-            QgsProcessingParameterNumber.Integer, hz.MIN_BIN, minValue=1, maxValue=3))
+            QgsProcessingParameterNumber.Integer, model.Hotspots.key("min_bin").default, minValue=1,
+            maxValue=3))
         self.addParameter(QgsProcessingParameterField(
             "SUM_FIELDS", self.tr("Fields to sum inside each zone (counts)"), None, "INPUT",
             QgsProcessingParameterField.Numeric, allowMultiple=True, optional=True))

@@ -5,7 +5,6 @@ cell indices), builds the neighbour graph with ``core.neighbours`` and runs
 ``core.hotspots.analyse``.
 """
 import numpy as np
-import pandas as pd
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
@@ -26,15 +25,17 @@ from qgis.core import (
 )
 
 from composite_index_plugin.core import hotspots as hs
+from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import neighbours as nbmod
 from composite_index_plugin.core.geometry import rings_from_wkb
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
+from composite_index_plugin.processing.zones import grid_indices
 
-NEIGHBOURHOODS = ["Queen contiguity (shared edge or corner)", "Rook contiguity (shared edge)",
-                  "Fixed distance band", "K nearest neighbours", "Automatic (optimised scale)"]
-QUEEN, ROOK, DISTANCE, KNN, AUTOMATIC = range(5)
-GRID_SHAPES = ("square", "hex_flat", "hex_pointy")
+NEIGHBOURHOODS = vocab.HOTSPOT_NEIGHBOURHOOD_TITLES
+QUEEN, ROOK, DISTANCE, KNN, AUTOMATIC = (vocab.HOTSPOT_NEIGHBOURHOODS.index(w) for w in (
+    "queen", "rook", "distance", "knn", "automatic"))
+HOTSPOTS = model.Hotspots   # the defaults of a recipe's hotspots section
 
 GLOBAL_OUTPUTS = [
     ("MORAN_I", "Global Moran's I"), ("MORAN_Z", "Global Moran's I z-score (normality)"),
@@ -52,25 +53,6 @@ def projected_crs_for(lon, lat):
         return QgsCoordinateReferenceSystem("EPSG:27700")
     zone = min(max(int((lon + 180.0) // 6.0) + 1, 1), 60)
     return QgsCoordinateReferenceSystem(f"EPSG:{(32600 if lat >= 0 else 32700) + zone}")
-
-
-def grid_indices(frame):
-    """(kind, a, b) when the layer carries our grid's integer cell indices, else None."""
-    shape = None
-    if "grid_shape" in frame.columns:
-        shapes = frame["grid_shape"].dropna().unique()
-        if len(shapes) == 1 and shapes[0] in GRID_SHAPES:
-            shape = shapes[0]
-    for kind, names in (("hex", ("q", "r")), ("square", ("row", "col"))):
-        if all(n in frame.columns for n in names):
-            if shape is not None and (shape == "square") != (kind == "square"):
-                continue
-            a = pd.to_numeric(frame[names[0]], errors="coerce")
-            b = pd.to_numeric(frame[names[1]], errors="coerce")
-            if a.isna().any() or b.isna().any() or (a % 1 != 0).any() or (b % 1 != 0).any():
-                continue
-            return kind, a.to_numpy(dtype=np.int64), b.to_numpy(dtype=np.int64)
-    return None
 
 
 def read_locations(source, need_rings, feedback, transform=None):
@@ -142,25 +124,27 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             QgsProcessingParameterField.Numeric))
         self.addParameter(QgsProcessingParameterEnum(
             "NEIGHBOURHOOD", self.tr("Neighbourhood"), [self.tr(o) for o in NEIGHBOURHOODS],
-            defaultValue=QUEEN))
+            defaultValue=vocab.position(vocab.HOTSPOT_NEIGHBOURHOODS,
+                                        HOTSPOTS.key("neighbourhood").default)))
         self.addParameter(QgsProcessingParameterNumber(
             "DISTANCE", self.tr("Distance band (0 = smallest that gives every zone a neighbour)"),
-            QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
+            QgsProcessingParameterNumber.Double, HOTSPOTS.key("distance").default, minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(
-            "K", self.tr("Number of nearest neighbours"), QgsProcessingParameterNumber.Integer, 8,
+            "K", self.tr("Number of nearest neighbours"), QgsProcessingParameterNumber.Integer,
+            HOTSPOTS.key("k").default,
             minValue=1, maxValue=nbmod.MAX_NEIGHBOURS))
         self.addParameter(QgsProcessingParameterNumber(
             "PERMUTATIONS", self.tr("Permutations (0 = analytic p-values only)"),
-            QgsProcessingParameterNumber.Integer, hs.DEFAULTS["permutations"], minValue=0,
-            maxValue=99999))
+            QgsProcessingParameterNumber.Integer, HOTSPOTS.key("permutations").default, minValue=0,
+            maxValue=HOTSPOTS.key("permutations").maximum))
         seed = QgsProcessingParameterNumber("SEED", self.tr("Random seed for permutations"),
                                             QgsProcessingParameterNumber.Integer,
-                                            hs.DEFAULTS["seed"], minValue=0)
+                                            HOTSPOTS.key("seed").default, minValue=0)
         seed.setFlags(seed.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(seed)
         self.addParameter(QgsProcessingParameterBoolean(
             "FDR", self.tr("False discovery rate correction (Benjamini-Hochberg)"),
-            hs.DEFAULTS["fdr"]))
+            HOTSPOTS.key("fdr").default))
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", self.tr("Hotspots")))
         for key, label in GLOBAL_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))

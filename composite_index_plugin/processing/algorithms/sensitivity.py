@@ -13,8 +13,6 @@ get the regular 54-point pattern, cells clipped at the study-area edge a lattice
 their polygon). The jittered grid's neighbours, when the spec needs them, are its queen/rook
 contiguity (squares) or its six hexagon neighbours.
 """
-import json
-import os
 
 import numpy as np
 from qgis.core import (
@@ -30,55 +28,25 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from composite_index_plugin.core import index as engine
+from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import sensitivity as cs
-from composite_index_plugin.processing.algorithms.build_index import zone_neighbours
-from composite_index_plugin.processing.algorithms.summarise_areas import (
+from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.io_table import (
+    NUMERIC_TYPES,
+    layer_dataframe,
+    write_with_columns,
+)
+from composite_index_plugin.processing.spec_io import read_spec
+from composite_index_plugin.processing.zones import (
     area_m2,
     distance_area,
     no_overlap_error,
     push_messages,
     read_areas,
     write_by_fid,
+    zone_neighbours,
     zone_overlaps,
 )
-from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
-from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
-
-
-def read_spec(text):
-    """The index spec from JSON text or the path of a .json file."""
-    text = (text or "").strip()
-    if not text:
-        raise QgsProcessingException("No index spec given: paste the spec's JSON or give the "
-                                     "path of a .json file.")
-    if not text.startswith("{") and os.path.isfile(text):
-        try:
-            with open(text, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as err:
-            raise QgsProcessingException(f"Cannot read the spec file: {err}.") from err
-    try:
-        spec = json.loads(text)
-    except ValueError as err:
-        raise QgsProcessingException(
-            f"The index spec is not valid JSON ({err}); give JSON text or the path of a .json "
-            "file.") from err
-    if not isinstance(spec, dict):
-        raise QgsProcessingException("The index spec must be a JSON object with 'themes'.")
-    return spec
-
-
-def _measures(spec):
-    out = set()
-    for theme in spec.get("themes", []):
-        for issue in theme.get("issues", []):
-            inds = issue.get("indicators", {})
-            for ind in (inds.values() if isinstance(inds, dict) else inds):
-                out.add(ind.get("measure", "value"))
-                if ind.get("clustering") == "gi_star":
-                    out.add("gi_star")
-    return out
 
 
 def zone_geometry_arrays(source, fids, context, planar=None):
@@ -107,25 +75,21 @@ def zone_geometry_arrays(source, fids, context, planar=None):
     return area, x, y, box
 
 
-def spec_fields(spec):
-    """(fields the spec reads, the extensive ones: counts and denominators)."""
-    from composite_index_plugin.core.index import COUNT_MEASURES
+SENSITIVITY = model.Sensitivity   # the defaults of a recipe's sensitivity section
 
+
+def spec_fields(spec):
+    """(fields the spec reads, the extensive ones: counts and denominators); ``spec`` is a
+    ``model.IndexSpec``."""
     fields, extensive = [], set()
-    for theme in spec.get("themes", []):
-        for issue in theme.get("issues", []):
-            inds = issue.get("indicators", {})
-            for ind in (inds.values() if isinstance(inds, dict) else inds):
-                if not isinstance(ind, dict) or "field" not in ind:
-                    continue
-                fields.append(ind["field"])
-                measure = ind.get("measure", "value")
-                if measure in COUNT_MEASURES or (measure == "clustering"
-                                                 and ind.get("clustering") == "gi_star"):
-                    extensive.add(ind["field"])
-                if ind.get("denominator"):
-                    fields.append(ind["denominator"])
-                    extensive.add(ind["denominator"])
+    for *_path, m, field in spec.measured():
+        fields.append(field)
+        if m.measure in vocab.COUNT_MEASURES or (m.measure == "clustering"
+                                                 and m.clustering == "gi_star"):
+            extensive.add(field)
+        if m.denominator:
+            fields.append(m.denominator)
+            extensive.add(m.denominator)
     return list(dict.fromkeys(fields)), extensive
 
 
@@ -265,19 +229,21 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
             self.SPEC, self.tr("Index spec (JSON text or path to a .json file)"), multiLine=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.RUNS, self.tr("Number of runs"), QgsProcessingParameterNumber.Integer,
-            defaultValue=200, minValue=1, maxValue=100000))
+            defaultValue=SENSITIVITY.key("runs").default, minValue=SENSITIVITY.key("runs").minimum,
+            maxValue=SENSITIVITY.key("runs").maximum))
         self.addParameter(QgsProcessingParameterNumber(
             self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
-            defaultValue=1, minValue=0))
+            defaultValue=SENSITIVITY.key("seed").default, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             self.CONCENTRATION, self.tr("Weight concentration (0 = keep the weights)"),
-            QgsProcessingParameterNumber.Double, defaultValue=50.0, minValue=0.0))
+            QgsProcessingParameterNumber.Double, defaultValue=SENSITIVITY.key("concentration").default,
+            minValue=0.0))
         self.addParameter(QgsProcessingParameterMatrix(
             self.SCALINGS, self.tr("Scalings to draw from (e.g. zscore, minmax, rank)"),
             headers=[self.tr("Scaling")], optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
             self.GRID_JITTER, self.tr("Vary grid offset and cell size (square or hexagon grids)"),
-            defaultValue=False))
+            defaultValue=SENSITIVITY.key("grid_jitter").default))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.AREAS, self.tr("Areas"), [QgsProcessing.TypeVectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterField(
@@ -293,7 +259,9 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
-        spec = read_spec(self.parameterAsString(parameters, self.SPEC, context))
+        spec = read_spec(self.parameterAsString(parameters, self.SPEC, context),
+                         {f.name(): (True if f.type() in NUMERIC_TYPES else None)
+                          for f in source.fields()})
         runs = self.parameterAsInt(parameters, self.RUNS, context)
         seed = self.parameterAsInt(parameters, self.SEED, context)
         concentration = self.parameterAsDouble(parameters, self.CONCENTRATION, context)
@@ -307,10 +275,9 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
         feedback.setProgressText(self.tr("Reading the zones"))
         frame = layer_dataframe(source)
         fids = frame["__fid"].to_numpy()
-        measures = _measures(spec)
         zone_area = neighbours = jitter = jitter_nb = None
-        needs_nb = engine.spec_needs(spec)[1]
-        if "density" in measures or needs_nb or grid_jitter:
+        needs_area, needs_nb = spec.needs()
+        if needs_area or needs_nb or grid_jitter:
             planar = np.zeros(len(fids))
             zone_area, x, y, box = zone_geometry_arrays(source, fids, context, planar)
             if needs_nb:  # the same neighbours as buildindex (default queen contiguity)
@@ -319,7 +286,7 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
                 jitter = self.run_core(make_jitter, spec, frame, box, feedback, x, y, planar,
                                        lambda rows: zone_rings(source, fids, rows))
                 if jitter is not None and needs_nb:
-                    method = (spec.get("neighbours") or {}).get("method", "queen")
+                    method = spec.neighbour_method
                     if method not in ("queen", "rook"):
                         raise QgsProcessingException(
                             f"Grid jitter with '{method}' neighbours is not supported; use queen "

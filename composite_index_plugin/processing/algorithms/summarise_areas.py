@@ -1,252 +1,36 @@
 """compositeindex:summariseareas - summarise index zones by larger areas (constituencies, wards).
 
-The maths is ``core.assessment``; this module measures how much of each zone lies in each area
-(PyQGIS geometry intersection, prepared geometries), reads the fields and writes the outputs.
-The helpers here (overlaps, table writing, area names) are shared by the other assessment
-algorithms.
+The maths is ``core.assessment``; ``processing.zones`` measures how much of each zone lies in
+each area (PyQGIS geometry intersection, prepared geometries); this module reads the fields and
+writes the outputs.
 """
 import numpy as np
-import pandas as pd
 from qgis.core import (
-    QgsCoordinateReferenceSystem,
-    QgsCoordinateTransform,
-    QgsDistanceArea,
-    QgsFeature,
-    QgsFeatureRequest,
-    QgsFeatureSink,
-    QgsFields,
-    QgsGeometry,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterString,
-    QgsSpatialIndex,
-    QgsUnitTypes,
-    QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import assessment as ca
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.io_table import (
-    column_values,
-    fields_with_columns,
     layer_dataframe,
 )
-
-
-# --------------------------------------------------------------------------------------------
-# shared helpers
-# --------------------------------------------------------------------------------------------
-def distance_area(crs, context):
-    da = QgsDistanceArea()
-    da.setSourceCrs(crs, context.transformContext())
-    da.setEllipsoid(context.ellipsoid() or "NONE")
-    return da
-
-
-def area_m2(da, geometry):
-    return da.convertAreaMeasurement(da.measureArea(geometry), QgsUnitTypes.AreaSquareMeters)
-
-
-def area_name_field(source, name_field):
-    """The field holding area names: the chosen one, else the first text field, else None."""
-    if name_field:
-        return name_field
-    for f in source.fields():
-        if f.type() == QVariant.String:
-            return f.name()
-    return None
-
-
-def read_areas(source, name_field, target_crs, context, feedback=None):
-    """Area features of ``source``: (names, geometries in ``target_crs``, feature ids).
-
-    Areas without a name are called ``Area <fid>``; empty geometries are skipped and reported.
-    """
-    field = area_name_field(source, name_field)
-    transform = None
-    if source.sourceCrs() != target_crs:
-        transform = QgsCoordinateTransform(source.sourceCrs(), target_crs, context.transformContext())
-    names, geoms, fids = [], [], []
-    skipped = 0
-    for feature in source.getFeatures():
-        geom = QgsGeometry(feature.geometry())
-        if geom.isNull() or geom.isEmpty():
-            skipped += 1
-            continue
-        if transform is not None:
-            geom.transform(transform)
-        if not geom.isGeosValid():
-            geom = geom.makeValid()
-        value = feature[field] if field else None
-        if value is None or (hasattr(value, "isNull") and value.isNull()) or str(value) == "":
-            value = f"Area {feature.id()}"
-        names.append(str(value))
-        geoms.append(geom)
-        fids.append(feature.id())
-    if skipped and feedback is not None:
-        feedback.pushWarning(f"{skipped} area(s) without a geometry were left out.")
-    if not geoms:
-        raise QgsProcessingException(f"The area layer '{source.sourceName()}' has no polygons.")
-    dup = pd.Series(names)[pd.Series(names).duplicated()].unique()
-    if len(dup) and feedback is not None:
-        feedback.pushWarning(f"Area names repeat ({', '.join(map(str, dup[:5]))}); "
-                             "choose a unique name field to tell them apart.")
-    return names, geoms, fids
-
-
-def polygons_in(source, target_crs, context):
-    """Non-empty geometries of ``source`` transformed to ``target_crs`` (may be none)."""
-    transform = None
-    if source.sourceCrs() != target_crs:
-        transform = QgsCoordinateTransform(source.sourceCrs(), target_crs, context.transformContext())
-    out = []
-    for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
-        geom = QgsGeometry(feature.geometry())
-        if geom.isNull() or geom.isEmpty():
-            continue
-        if transform is not None:
-            geom.transform(transform)
-        out.append(geom if geom.isGeosValid() else geom.makeValid())
-    return out
-
-
-def zone_overlaps(zone_source, area_geoms, context, feedback=None, fid_order=None):
-    """How much of each zone lies in each area.
-
-    Returns (overlaps DataFrame with zone/area/fraction, zone_area_m2 array, zone geometries are
-    not kept). ``zone`` is the zone's position in ``fid_order`` (the ``__fid`` column of
-    ``layer_dataframe``), so the table lines up with the attribute frame. Zones without area
-    (points) count fully in the first area that contains them.
-    """
-    index = QgsSpatialIndex()
-    engines = []
-    for i, geom in enumerate(area_geoms):
-        feat = QgsFeature(i)
-        feat.setGeometry(geom)
-        index.addFeature(feat)
-        engine = QgsGeometry.createGeometryEngine(geom.constGet())
-        engine.prepareGeometry()
-        engines.append(engine)
-    position = None
-    if fid_order is not None:
-        position = {int(fid): k for k, fid in enumerate(fid_order)}
-    da = distance_area(zone_source.sourceCrs(), context)
-    n = len(fid_order) if fid_order is not None else max(zone_source.featureCount(), 0)
-    zone_m2 = np.zeros(n)
-    rows_z, rows_a, rows_f = [], [], []
-    total = max(n, 1)
-    request = QgsFeatureRequest().setNoAttributes()
-    for k, feature in enumerate(zone_source.getFeatures(request)):
-        if feedback is not None and k % 2000 == 0:
-            if feedback.isCanceled():
-                raise QgsProcessingException("Cancelled by the user.")
-            feedback.setProgress(100.0 * k / total)
-        pos = position.get(feature.id(), None) if position is not None else k
-        if pos is None:
-            continue
-        geom = feature.geometry()
-        if geom.isNull() or geom.isEmpty():
-            continue
-        g_area = geom.area()
-        zone_m2[pos] = area_m2(da, geom) if g_area > 0 else 0.0
-        const = geom.constGet()
-        for a in index.intersects(geom.boundingBox()):
-            engine = engines[a]
-            if g_area <= 0:
-                if engine.intersects(const):
-                    rows_z.append(pos)
-                    rows_a.append(a)
-                    rows_f.append(1.0)
-                    break
-                continue
-            if engine.contains(const):
-                frac = 1.0
-            elif engine.intersects(const):
-                inter = geom.intersection(area_geoms[a])
-                frac = inter.area() / g_area if inter is not None and not inter.isEmpty() else 0.0
-            else:
-                continue
-            if frac > 1e-9:
-                rows_z.append(pos)
-                rows_a.append(a)
-                rows_f.append(min(frac, 1.0))
-    overlaps = pd.DataFrame({"zone": np.asarray(rows_z, dtype="int64"),
-                             "area": np.asarray(rows_a, dtype="int64"),
-                             "fraction": np.asarray(rows_f, dtype="float64")})
-    return overlaps, zone_m2
-
-
-def no_overlap_error(zone_source, area_source):
-    return QgsProcessingException(
-        f"The areas of '{area_source.sourceName()}' do not overlap any zone of "
-        f"'{zone_source.sourceName()}'. Check that both layers cover the same place; if they "
-        "do, check their coordinate reference systems.")
-
-
-def write_table(alg, parameters, key, context, frame, crs=None):
-    """Write a DataFrame as a table without geometry to the sink ``key``; returns its id."""
-    frame = frame.reset_index(drop=True)
-    fields = fields_with_columns(QgsFields(), frame)
-    sink, dest = alg.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.NoGeometry,
-                                     crs if crs is not None else QgsCoordinateReferenceSystem())
-    if sink is None:
-        raise QgsProcessingException(alg.invalidSinkError(parameters, key))
-    columns = [column_values(frame[c]) for c in frame.columns]
-    feature = QgsFeature(fields)
-    for i in range(len(frame)):
-        feature.setAttributes([col[i] for col in columns])
-        sink.addFeature(feature, QgsFeatureSink.FastInsert)
-    return dest
-
-
-def write_by_fid(alg, parameters, key, context, source, frame, fids, crs=None):
-    """Write the features of ``source`` whose id is in ``fids`` with the columns of ``frame``
-    (row k belongs to feature ``fids[k]``; same-named fields are replaced). Returns the id."""
-    frame = frame.reset_index(drop=True)
-    fields = fields_with_columns(source.fields(), frame)
-    sink, dest = alg.parameterAsSink(parameters, key, context, fields, source.wkbType(),
-                                     crs if crs is not None else source.sourceCrs())
-    if sink is None:
-        raise QgsProcessingException(alg.invalidSinkError(parameters, key))
-    replaced = set(frame.columns)
-    keep = [i for i, f in enumerate(source.fields()) if f.name() not in replaced]
-    columns = [column_values(frame[c]) for c in frame.columns]
-    row_of = {int(fid): k for k, fid in enumerate(fids)}
-    out = QgsFeature(fields)
-    for feature in source.getFeatures():
-        k = row_of.get(feature.id())
-        if k is None:
-            continue
-        attrs = feature.attributes()
-        out.setGeometry(feature.geometry())
-        out.setAttributes([attrs[i] for i in keep] + [col[k] for col in columns])
-        sink.addFeature(out, QgsFeatureSink.FastInsert)
-    return dest
-
-
-def warn_low_coverage(feedback, overlaps, zone_m2, areas_m2, area_names, limit=0.5):
-    """Warn about areas that the zones cover only partly (e.g. slivers along a boundary)."""
-    inside = np.bincount(overlaps["area"].to_numpy("int64"),
-                         weights=zone_m2[overlaps["zone"].to_numpy("int64")] *
-                         overlaps["fraction"].to_numpy("float64"), minlength=len(area_names))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cover = np.where(areas_m2 > 0, inside / np.where(areas_m2 > 0, areas_m2, 1), np.nan)
-    low = [f"{name} ({100 * c:.1f} %)" for name, c in zip(area_names, cover) if c < limit]
-    if low:
-        feedback.pushWarning(
-            f"{len(low)} area(s) are less than {limit:.0%} covered by the zones, so their figures "
-            f"rest on a few (parts of) zones: {', '.join(low[:10])}"
-            f"{' ...' if len(low) > 10 else ''}. Check that the area layer matches the study area.")
-    return cover
-
-
-def push_messages(feedback, messages):
-    for m in messages:
-        feedback.pushInfo(m)
+from composite_index_plugin.processing.zones import (
+    area_m2,
+    distance_area,
+    no_overlap_error,
+    polygons_in,
+    push_messages,
+    read_areas,
+    warn_low_coverage,
+    write_by_fid,
+    write_table,
+    zone_overlaps,
+)
 
 
 # --------------------------------------------------------------------------------------------
