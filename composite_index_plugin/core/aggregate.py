@@ -14,6 +14,7 @@ import pandas as pd
 from composite_index_plugin.core import grid as grid_mod
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_zones
+from composite_index_plugin.core.vocab import is_name
 
 ROLES = ("victims", "offenders", "locations")
 
@@ -293,9 +294,7 @@ def field_names(issue, role, weighted=False, kde=False):
 
 def check_issue_name(issue):
     """Issue names become field names: lowercase letters, digits and ``_``, starting with a letter."""
-    import re
-
-    if not issue or not re.fullmatch(r"[a-z][a-z0-9_]*", issue):
+    if not is_name(issue):
         raise CompositeIndexError(
             f"The issue name '{issue}' cannot be used in field names.",
             hint="Use lowercase letters, digits and _ only, starting with a letter, e.g. domestic_abuse.")

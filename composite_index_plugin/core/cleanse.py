@@ -42,6 +42,9 @@ import numpy as np
 import pandas as pd
 
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+from composite_index_plugin.core.geometry import points_in_rings
+from composite_index_plugin.core.vocab import NAME_RE
+from composite_index_plugin.core.vocab import slug as vocab_slug
 
 REASONS = (
     "no_coordinates",
@@ -103,7 +106,7 @@ POSTCODE_NAMES = ("postcode", "post_code", "post code", "pcd", "pcds", "pcd7", "
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _SNIFF_BYTES = 1 << 16
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME_RE = NAME_RE
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,11 +453,8 @@ def normalise_postcodes(values):
 
 
 def slug(text):
-    """An issue name from a label: lowercase letters, digits and ``_``."""
-    s = re.sub(r"[^a-z0-9]+", "_", str(text).strip().lower()).strip("_")
-    if s and not s[0].isalpha():
-        s = "c_" + s
-    return s
+    """An issue name from a category label (``core.vocab.slug``); a blank label gives ""."""
+    return vocab_slug(text, "c") if str(text).strip() else ""
 
 
 def _category_key(values):
@@ -605,41 +605,7 @@ def missing_columns_error(missing, columns, source="the input"):
 # --------------------------------------------------------------------------------------------
 # Geometry helpers
 # --------------------------------------------------------------------------------------------
-def points_in_polygon(x, y, rings):
-    """Boolean array: points inside the polygon(s) made of ``rings`` (even-odd rule over all
-    rings, so holes and multi-parts work for valid geometries; crossing-number test, Haines 1994).
-
-    Points are sorted by y once; each edge only looks at the points in its y band
-    (``searchsorted``), so the cost is about n x (edges crossed by a horizontal line), not n x E.
-    """
-    x = np.asarray(x, dtype="float64")
-    y = np.asarray(y, dtype="float64")
-    inside = np.zeros(len(x), dtype=bool)
-    if len(x) == 0:
-        return inside
-    order = np.argsort(y, kind="stable")
-    ys = y[order]
-    xs = x[order]
-    flag = np.zeros(len(x), dtype=bool)
-    for ring in rings:
-        r = np.asarray(ring, dtype="float64").reshape(-1, 2)
-        if len(r) < 3:
-            continue
-        a = r
-        b = np.roll(r, -1, axis=0)
-        keep = a[:, 1] != b[:, 1]
-        a, b = a[keep], b[keep]
-        lo_y = np.minimum(a[:, 1], b[:, 1])
-        hi_y = np.maximum(a[:, 1], b[:, 1])
-        starts = np.searchsorted(ys, lo_y, side="left")
-        ends = np.searchsorted(ys, hi_y, side="left")
-        for k in np.nonzero(ends > starts)[0]:
-            s, e = starts[k], ends[k]
-            (x1, y1), (x2, y2) = a[k], b[k]
-            xi = x1 + (ys[s:e] - y1) * ((x2 - x1) / (y2 - y1))
-            flag[s:e] ^= xs[s:e] < xi
-    inside[order] = flag
-    return inside
+points_in_polygon = points_in_rings   # the one point-in-polygon test (core.geometry)
 
 
 def guess_geographic(x, y):
