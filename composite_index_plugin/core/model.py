@@ -757,15 +757,28 @@ class Recipe(Section, _IndexRules):
             elif grid and role.denominator and role.denominator != "population":
                 ctx.add(join(path_, "denominator"), f"a grid has no field {role.denominator!r}",
                         'use "population" (from the recipe\'s population section)')
-        if self.given("sensitivity") and isinstance(self.sensitivity, Sensitivity) and \
-                self.sensitivity.grid_jitter and geo is not None and not grid:
+        sens = self.sensitivity if isinstance(self.sensitivity, Sensitivity) else None
+        if sens is not None and sens.grid_jitter and geo is not None and not grid:
             ctx.add("sensitivity.grid_jitter", "needs a grid geography",
                     "switch it off for a zones layer")
+        if sens is not None and self._index_ok() and not sens.scalings and not sens.grid_jitter \
+                and _number(sens.concentration) and (sens.concentration in (0, float("inf"))
+                                                     or not self._has_siblings()):
+            ctx.add("sensitivity", "has nothing to vary: no scalings, no grid jitter, and no "
+                    "weights to draw (a concentration of 0, or every theme, issue and role alone "
+                    "at its level)",
+                    'vary the scalings (e.g. "scalings": ["zscore", "rank"]) or the grid '
+                    '("grid_jitter": true), or add themes, issues or roles')
         hot = self.hotspots
         if isinstance(hot, Hotspots) and hot.enabled and grid and isinstance(hot.field, str) \
                 and self._index_ok() and hot.field not in self.zone_fields():
             ctx.add("hotspots.field", f"the zones will have no field {hot.field!r}",
                     "choose one of: " + ", ".join(self.zone_fields()))
+
+    def _has_siblings(self):
+        """Does any level have more than one theme, issue or role (weights to vary)?"""
+        return len(self.themes) > 1 or any(
+            len(t.issues) > 1 or any(len(i.measured()) > 1 for i in t.issues) for t in self.themes)
 
     def _index_ok(self):
         try:

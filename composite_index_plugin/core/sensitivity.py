@@ -635,16 +635,20 @@ def run_sensitivity(df, spec, runs=200, seed=None, concentration=None, scalings=
                                   f"(0 = keep the weights), not {concentration!r}.")
     spec = _as_spec(spec)   # parsed and checked once
     varies_w = _varies_weights(concentration)
+    messages = []
     if varies_w and not _weight_groups(spec):
-        raise CompositeIndexError(
-            "Nothing to vary in the weights: every theme, issue and indicator is alone at its "
-            "level.", hint="Vary the scalings instead, or add themes / issues / indicators.")
+        if not scalings and jitter is None:
+            raise CompositeIndexError(
+                "Nothing to vary in the weights: every theme, issue and indicator is alone at its "
+                "level.", hint="Vary the scalings instead, or add themes / issues / indicators.")
+        varies_w = False
+        messages.append("Every theme, issue and indicator is alone at its level, so the weights "
+                        "are not varied (only the scalings or the grid).")
     if not varies_w and not scalings and jitter is None and not allow_no_variation:
         raise CompositeIndexError(
             "Nothing to vary: give a weight concentration above 0, at least one scaling method "
             "or grid jitter.",
             hint="For example a concentration of 50 and the scalings zscore, minmax, rank.")
-    messages = []
 
     def build(spec_k, what):
         try:

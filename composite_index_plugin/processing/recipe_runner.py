@@ -593,9 +593,12 @@ class RecipeRunner:
         if "area_summary" not in self.layers:
             self.skip("layout", "needs the area summaries", feedback)
             return
+        from composite_index_plugin.core.method_note import method_note
+
         params = {"ZONES": self.layers.get("hotspots", self.layers.get("index")),
                   "AREAS": self.layers["area_summary"], "AREA_NAME_FIELD": "area_name",
                   "TITLE": self.recipe.name or "Strategic assessment",
+                  "METHOD_NOTE": method_note(self.recipe, max_chars=900),
                   "RECIPE": self.recipe_path,
                   "PDF": os.path.join(self.folder, "assessment.pdf"),
                   "PROJECT": self.project_path}

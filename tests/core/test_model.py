@@ -141,6 +141,9 @@ def test_rules_between_sections():
                     sensitivity={"grid_jitter": True})
     del zones["study_area"]
     assert list(problems_of(zones)) == ["sensitivity.grid_jitter"]
+    alone = changed(themes=[GOOD["themes"][1]], sensitivity={"runs": 50})
+    assert "nothing to vary" in problems_of(alone)["sensitivity"].message
+    assert model.parse(changed(themes=[GOOD["themes"][1]], sensitivity={"grid_jitter": True}))[1] == []
     hot = changed(hotspots={"field": "burglary_victim"})
     assert "burglary_victims" in problems_of(hot)["hotspots.field"].hint
     password = changed(admin_areas={"source": {"uri": "dbname=x password=secret"}})

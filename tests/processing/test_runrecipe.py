@@ -4,7 +4,12 @@ import os
 import shutil
 
 import pytest
-from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsVectorLayer,
+)
 
 from composite_index_plugin.paths import resource_path
 
@@ -70,10 +75,30 @@ def test_structural_problems_come_first(provider, sample_dir):
     assert "roles.locations.measure: unknown measure 'rat'" in text
 
 
+class _Counted:
+    """Counts the calls of a function (and their first argument) while a run goes on."""
+
+    def __init__(self, owner, name):
+        self.owner, self.name, self.original = owner, name, getattr(owner, name)
+        self.args = []
+
+        def counted(*args, **kwargs):
+            self.args.append(args[1] if name == "_open" else None)
+            return self.original(*args, **kwargs)
+
+        setattr(owner, name, counted)
+
+    def restore(self):
+        setattr(self.owner, self.name, self.original)
+
+
 @pytest.fixture(scope="module")
 def tiny_run(provider, tmp_path_factory):
-    """The sample recipe for one year on the tiny synthetic sample, run once for the module."""
+    """The sample recipe for one year on the tiny synthetic sample, run once for the module
+    (counting how often the recipe is checked, its spec read and its layers opened)."""
+    from composite_index_plugin.core import model
     from composite_index_plugin.processing import sample_io
+    from composite_index_plugin.processing.recipe_runner import RecipeRunner
     from composite_index_plugin.processing.sample_recipe import sample_recipe
 
     folder = tmp_path_factory.mktemp("tiny")
@@ -89,8 +114,24 @@ def tiny_run(provider, tmp_path_factory):
             for role in issue["roles"].values():
                 role["measure"] = "volume"
                 role.pop("per", None)
-    result = _run(folder, recipe)
+    counters = {"parse": _Counted(model, "parse"), "parse_spec": _Counted(model, "parse_spec"),
+                "open": _Counted(RecipeRunner, "_open")}
+    try:
+        result = _run(folder, recipe)
+    finally:
+        for counter in counters.values():
+            counter.restore()
+    made["counts"] = {k: c.args for k, c in counters.items()}
     return folder, result, made
+
+
+def test_one_run_checks_the_recipe_once_and_opens_each_layer_once(tiny_run):
+    """The recipe is parsed (checked) once; its spec is read once more by buildindex (a child
+    algorithm takes text); each source is opened once, though most are used by several stages."""
+    counts = tiny_run[2]["counts"]
+    assert len(counts["parse"]) == 1 and len(counts["parse_spec"]) == 1
+    opened = [source.key_text() for source in counts["open"]]
+    assert len(opened) == len(set(opened)) == 3   # study area, LSOAs, constituencies
 
 
 def test_sample_recipe_runs_end_to_end(tiny_run):
@@ -166,3 +207,50 @@ def test_rerun_refused_while_the_earlier_results_are_open(tiny_run):
     assert "output.folder: the results of an earlier run" in message
     assert "old zones" in message
     assert os.path.getsize(result["RESULTS"]) > 0  # untouched
+
+
+def _runner(folder, recipe):
+    from composite_index_plugin.processing.recipe_runner import RecipeRunner
+
+    path = folder / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    return RecipeRunner(str(path), QgsProcessingContext(), QgsProcessingFeedback())
+
+
+def test_import_preset_by_name_and_filters_checked_against_the_file(provider, tmp_path):
+    """A police.uk file named by its preset ("police.uk", not the enum position) imports; a
+    filter naming a column the file does not have is found before anything runs."""
+    source = os.path.join(os.path.dirname(__file__), "..", "data", "west_yorkshire",
+                          "2016-07-west-yorkshire-street.csv")
+    with open(source, encoding="utf-8") as handle:
+        (tmp_path / "crimes.csv").write_text("".join(handle.readlines()[:201]), encoding="utf-8")
+    shutil.copy(os.path.join(os.path.dirname(source), "lsoa11.geojson"), tmp_path / "lsoa.geojson")
+    role = {"source": {"path": "crimes.csv", "import": {"preset": "police.uk"}},
+            "filter": "\"Crime typ\" = 'Burglary'"}
+    recipe = _recipe(study_area={"source": {"path": "lsoa.geojson"}},
+                     population={"source": {"path": "lsoa.geojson"}, "field": "population"},
+                     admin_areas={"source": {"path": "lsoa.geojson"}})
+    recipe["themes"][0]["issues"][0]["roles"] = {"locations": role}
+    runner = _runner(tmp_path, recipe)
+    try:
+        problems = {p.path: p for p in runner.check_data()}
+        assert "population.field" in problems     # the LSOAs have no population field here
+        bad = problems["themes[0].issues[0].roles.locations.filter"]
+        assert bad.message == "unknown field(s) Crime typ in layer 'crimes.csv'"
+        assert "Crime type" in bad.hint and "issue" in bad.hint   # the file's and the added
+    finally:
+        runner.release()
+    role["filter"] = "\"Crime type\" = 'Burglary'"
+    del recipe["population"]
+    runner = _runner(tmp_path, recipe)
+    try:
+        assert runner.check_data() == []
+        os.makedirs(runner.folder)
+        runner.stage_import(runner.log)
+        clean = QgsVectorLayer(runner.layers["clean_crimes"], "clean", "ogr")
+        rejected = QgsVectorLayer(runner.layers["rejected_crimes"], "rejected", "ogr")
+        assert clean.featureCount() + rejected.featureCount() == 200
+        assert clean.featureCount() > 150 and "issue" in clean.fields().names()
+        assert any("PRESET=1" in line for line in runner.log.lines)   # the enum position
+    finally:
+        runner.release()
