@@ -1,7 +1,7 @@
 """Composite Index QGIS plugin."""
 
 
-def classFactory(iface):  # noqa: N802 - name required by QGIS
+def classFactory(iface):
     """Entry point QGIS calls when it loads the plugin."""
     from composite_index_plugin.plugin import CompositeIndexPlugin
 

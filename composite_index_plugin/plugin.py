@@ -19,13 +19,13 @@ class CompositeIndexPlugin:
         self.builder_action = None
 
     # qgis_process calls only this: no GUI code here, and safe to call twice.
-    def initProcessing(self):  # noqa: N802
+    def initProcessing(self):
         if self.provider is not None:
             return
         self.provider = CompositeIndexProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
 
-    def initGui(self):  # noqa: N802
+    def initGui(self):
         self.initProcessing()
         icon = QIcon(resource_path("icons", "icon.svg"))
         self.toolbar = self.iface.addToolBar("Composite Index")

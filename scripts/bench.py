@@ -57,7 +57,7 @@ def main():
         try:
             spec.loader.exec_module(module)
             got = module.run(args.size)
-        except Exception:  # a broken benchmark must not hide the others' figures
+        except Exception:  # noqa: BLE001 - a broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(area)
             continue

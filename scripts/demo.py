@@ -61,10 +61,10 @@ def main():
     recipes = write_sample_recipes(inp, out)
 
     class Feedback(QgsProcessingFeedback):
-        def setProgressText(self, text):  # noqa: N802
+        def setProgressText(self, text):
             print(f"  - {text}", flush=True)
 
-        def reportError(self, text, fatalError=False):  # noqa: N802, N803
+        def reportError(self, text, fatalError=False):
             print(f"  ! {text}", flush=True)
 
     results = {}

@@ -55,7 +55,7 @@ def _open():
         dialog.show()
         _STATE["dialog"] = dialog
         QTimer.singleShot(4000, _finish)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a script: log the traceback and exit 1
         _log(traceback.format_exc())
         QgsApplication.exit(1)
 

@@ -10,13 +10,13 @@ class RecordingFeedback(QgsProcessingFeedback):
         self.text = []
         self.warnings = []
 
-    def pushInfo(self, info):  # noqa: N802 (Qt name)
+    def pushInfo(self, info):
         self.text.append(info)
 
-    def reportError(self, error, fatalError=False):  # noqa: N802, N803 (Qt names)
+    def reportError(self, error, fatalError=False):
         self.text.append(error)
 
-    def pushWarning(self, warning):  # noqa: N802 (Qt name)
+    def pushWarning(self, warning):
         self.warnings.append(warning)
         self.text.append(warning)
 

@@ -22,7 +22,7 @@ from composite_index_plugin.core.scaling import (
     reference_quantiles,
     sorted_rank_fraction,
 )
-from composite_index_plugin.core.vocab import AGGREGATIONS  # noqa: F401 - re-exported
+from composite_index_plugin.core.vocab import AGGREGATIONS
 
 
 def combine(children, weights, method, names=None, where="", c=DEFAULT_C, rank_params=None):

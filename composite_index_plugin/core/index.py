@@ -355,8 +355,12 @@ def _rank_desc(score):
     return len(score) - np.searchsorted(sorted_scores, score, side="right") + 1
 
 
-def build_index(df, spec, baseline=None, neighbours=None, zone_area=None, progress=None):
+def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, zone_area=None,
+                progress=None) -> "IndexResult":
     """Compute the composite index of ``spec`` over the zones of ``df``.
+
+    ``spec``: an index spec or recipe (dict: parsed and checked here, with the fields of
+    ``df``), or a ``core.model.IndexSpec`` / ``Recipe`` already checked by the caller.
 
     ``baseline``: a dict written by an earlier run (``IndexResult.baseline``) to scale on that
     run's parameters. ``neighbours``: CSR (``.indptr``, ``.indices``; self excluded), for

@@ -318,6 +318,8 @@ class Role(Measurement):
     per zone into `<issue>_<role>`, and how that count is measured."""
 
     EXAMPLE = '{"source": {"path": "crime.gpkg", "layer": "victims"}, "filter": "\\"issue\\" = \'burglary\'"}'
+    DOC_ORDER = ("source", "filter", "weight_field", "measure", "denominator", "per", "scaling",
+                 "direction", "weight", "missing") + Measurement.OPTION_KEYS[2:] + ("options",)
     source: Source = Key(required="recipe", help="the points")
     filter: Expression = Key(help="QGIS expression selecting this issue's points, e.g. "
                                   "`\"issue\" = 'burglary'`")
@@ -337,6 +339,8 @@ class Indicator(Measurement):
     """A numeric field of the zone layer, measured and scaled (index spec only)."""
 
     EXAMPLE = '{"field": "burglary_victims", "measure": "rate", "denominator": "population"}'
+    DOC_ORDER = ("field", "label", "description", "measure", "denominator", "per", "scaling",
+                 "direction", "weight", "missing")
     field: FieldName = Key(required=True, help="the numeric field", example='"burglary_victims"',
                            hint="name the numeric field of the zone layer that holds it")
     label: str = Key(help="shown in reports")

@@ -525,17 +525,17 @@ def _range_hint(key: Key, tp) -> str:
 
 
 # -------------------------------------------------------------------------------- the docs
-def type_text(tp) -> str:
-    """How a type is written in the docs tables."""
+def type_text(tp, section_name=None) -> str:
+    """How a type is written in the docs tables; ``section_name(cls)`` names a section."""
     origin = typing.get_origin(tp)
     if origin is typing.Union:
-        return " or ".join(type_text(t) for t in typing.get_args(tp))
+        return " or ".join(type_text(t, section_name) for t in typing.get_args(tp))
     if origin is list:
-        return "list of " + type_text(typing.get_args(tp)[0])
+        return "list of " + type_text(typing.get_args(tp)[0], section_name)
     if origin is dict:
-        return "object of " + type_text(typing.get_args(tp)[1])
+        return "object of " + type_text(typing.get_args(tp)[1], section_name)
     if isinstance(tp, type) and issubclass(tp, Section):
-        return f"`{tp.__name__}`"
+        return section_name(tp) if section_name else f"`{tp.__name__}`"
     return TYPE_WORDS.get(tp, str(tp))
 
 
@@ -577,7 +577,12 @@ def allowed_text(key: Key) -> str:
     return "; ".join(parts)
 
 
-def doc_rows(cls) -> list:
-    """One row per key: (key, type, default, allowed values, units, help)."""
-    return [(name, type_text(cls.types()[name]), default_text(key), allowed_text(key),
-             key.units, key.help) for name, key in cls.keys().items()]
+def doc_rows(cls, section_name=None) -> list:
+    """One row per key (in ``cls.DOC_ORDER`` first when it has one): (key, type, default,
+    allowed values, units, help)."""
+    names = list(cls.keys())
+    order = getattr(cls, "DOC_ORDER", ())
+    names.sort(key=lambda n: order.index(n) if n in order else len(order))
+    return [(name, type_text(cls.keys()[name].type, section_name), default_text(cls.key(name)),
+             allowed_text(cls.key(name)), cls.key(name).units, cls.key(name).help)
+            for name in names]

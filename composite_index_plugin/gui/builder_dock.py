@@ -124,28 +124,28 @@ class _RunFeedback(QgsProcessingFeedback):
         self.dock.progressBar.setValue(int(value))
         self.dock.pump()
 
-    def setProgressText(self, text):  # noqa: N802
+    def setProgressText(self, text):
         super().setProgressText(text)
         self.dock.log("STEP", text)
         self.dock.stepStarted.emit(text)
         self.dock.pump()
 
-    def pushInfo(self, text):  # noqa: N802
+    def pushInfo(self, text):
         super().pushInfo(text)
         self.dock.log("INFO", text)
         self.dock.pump()
 
-    def pushWarning(self, text):  # noqa: N802
+    def pushWarning(self, text):
         super().pushWarning(text)
         self.dock.log("WARNING", text)
         self.dock.pump()
 
-    def pushCommandInfo(self, text):  # noqa: N802
+    def pushCommandInfo(self, text):
         super().pushCommandInfo(text)
         self.dock.log("COMMAND", text)
         self.dock.pump()
 
-    def reportError(self, text, fatalError=False):  # noqa: N802, N803
+    def reportError(self, text, fatalError=False):
         super().reportError(text, fatalError)
         self.errors.append(text)
         self.dock.log("ERROR", text)
@@ -1607,7 +1607,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
                     self._remove_group(self._group_name(recipe))   # releases the old files
                     final = self.publish(staging, folder)
                     added = self.add_results(final, recipe)
-                except Exception as err:  # noqa: BLE001
+                except Exception as err:  # noqa: BLE001 - shown to the user; the results stay on disk
                     ok, error = False, f"the results could not be added to the project: {err}"
                 else:
                     self.progressBar.setValue(100)
@@ -1902,7 +1902,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             self.iface.messageBar().pushMessage("Composite Index", text, level,
                                                 10 if level in (Qgis.Info, Qgis.Success) else 0)
 
-    def closeEvent(self, event):  # noqa: N802
+    def closeEvent(self, event):
         if self._running:
             self.cancel()
         super().closeEvent(event)

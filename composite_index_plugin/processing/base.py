@@ -33,21 +33,13 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
     """Base class: translation, icon, group and help. Subclasses keep no state between runs.
 
     Subclasses set ``NAME`` (lowercase letters only), ``DISPLAY_NAME``, ``GROUP``/``GROUP_ID`` and
-    ``HELP``, and implement ``initAlgorithm`` and ``processAlgorithm``.
+    ``HELP``, and implement ``initAlgorithm`` and ``processAlgorithm``. An algorithm with layer
+    inputs or outputs decorates its ``processAlgorithm`` with ``connections.guarded`` (PostGIS:
+    speed warnings, a lost connection stops the run clearly, no half-written output table).
     """
 
     NAME = ""
     DISPLAY_NAME = ""
-
-    def __init_subclass__(cls, **kwargs):
-        """Every algorithm's run is guarded for PostGIS: speed warnings for tables without a key
-        or spatial index, and a lost connection stops the run with a clear error and removes
-        the half-written output tables (see processing/connections.py)."""
-        super().__init_subclass__(**kwargs)
-        if "processAlgorithm" in cls.__dict__:
-            from composite_index_plugin.processing.connections import guarded
-
-            cls.processAlgorithm = guarded(cls.__dict__["processAlgorithm"])
 
     GROUP = ""
     GROUP_ID = ""

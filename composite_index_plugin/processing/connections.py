@@ -443,7 +443,8 @@ def guarded(process_algorithm):
       PostGIS output tables this run created (no half-written table is left) and raises a
       ``QgsProcessingException`` that says what happened and what to do.
 
-    ``CompositeIndexAlgorithm`` applies it to every subclass's ``processAlgorithm``.
+    Every algorithm with layer inputs or outputs applies it to its ``processAlgorithm``
+    (``@guarded``; a test checks that none is missing).
     """
     import functools
 

@@ -39,40 +39,40 @@ class LogFeedback(QgsProcessingFeedback):
         stamp = datetime.datetime.now().strftime("%H:%M:%S")
         self.lines.append(f"{stamp} {kind:7s} {text}")
 
-    def setProgressText(self, text):  # noqa: N802
+    def setProgressText(self, text):
         self._keep("STEP", text)
         if self.parent is not None:
             self.parent.setProgressText(text)
 
-    def pushInfo(self, text):  # noqa: N802
+    def pushInfo(self, text):
         self._keep("INFO", text)
         if self.parent is not None:
             self.parent.pushInfo(text)
 
-    def pushWarning(self, text):  # noqa: N802
+    def pushWarning(self, text):
         self._keep("WARNING", text)
         if self.parent is not None:
             self.parent.pushWarning(text)
 
-    def reportError(self, text, fatalError=False):  # noqa: N802, N803
+    def reportError(self, text, fatalError=False):
         self._keep("ERROR", text)
         if self.parent is not None:
             self.parent.reportError(text, fatalError)
 
-    def pushDebugInfo(self, text):  # noqa: N802
+    def pushDebugInfo(self, text):
         if self.parent is not None:
             self.parent.pushDebugInfo(text)
 
-    def pushCommandInfo(self, text):  # noqa: N802
+    def pushCommandInfo(self, text):
         self._keep("COMMAND", text)
         if self.parent is not None:
             self.parent.pushCommandInfo(text)
 
-    def pushConsoleInfo(self, text):  # noqa: N802
+    def pushConsoleInfo(self, text):
         if self.parent is not None:
             self.parent.pushConsoleInfo(text)
 
-    def setProgress(self, value):  # noqa: N802
+    def setProgress(self, value):
         super().setProgress(value)
         if self.parent is not None:
             self.parent.setProgress(value)

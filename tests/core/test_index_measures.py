@@ -123,7 +123,7 @@ def test_gi_star_published_esda_value():
 
 
 def test_gi_star_agrees_with_the_hotspot_module_incl_missing_values_and_islands():
-    hotspots = pytest.importorskip("composite_index_plugin.core.hotspots")
+    from composite_index_plugin.core import hotspots
     from composite_index_plugin.core.neighbours import Neighbours
 
     rng = np.random.default_rng(5)

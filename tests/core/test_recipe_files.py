@@ -74,10 +74,12 @@ def _json_blocks(path):
 
 
 def test_docs_examples():
-    (recipe_doc,) = _json_blocks(os.path.join(ROOT, "docs", "recipe.md"))
+    recipe_doc, spec_example = _json_blocks(os.path.join(ROOT, "docs", "recipe.md"))
     doc = json.loads(recipe_doc)
     recipe, problems = model.parse(doc)
     assert problems == [] and recipe.to_dict() == doc
+    spec, problems = model.parse_spec(json.loads(spec_example))
+    assert problems == [] and spec.to_dict() == json.loads(spec_example)
     (spec_doc,) = _json_blocks(os.path.join(ROOT, "docs", "CONTRACTS.md"))
     spec, problems = model.parse_spec(json.loads(spec_doc))
     assert problems == [] and spec.to_dict() == json.loads(spec_doc)

@@ -532,7 +532,7 @@ def test_modeler_entry_opens_the_shipped_model_or_says_how(dock, monkeypatch, qg
     loaded = []
 
     class FakeModeler:
-        def loadModel(self, path):  # noqa: N802
+        def loadModel(self, path):
             loaded.append(path)
 
         def show(self):

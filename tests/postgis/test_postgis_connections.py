@@ -177,15 +177,32 @@ def test_lost_connection_guard_on_the_aggregation(pg, provider, big_points, monk
     assert inside <= counted <= 200000
 
 
-def test_every_algorithm_of_the_provider_is_guarded(provider):
-    """CompositeIndexAlgorithm applies connections.guarded to every processAlgorithm (see report)."""
+def test_every_algorithm_with_layers_is_guarded(provider):
+    """Every algorithm with a layer input or output decorates its processAlgorithm with
+    connections.guarded (lost PostGIS connections, half-written tables, speed warnings)."""
+    from qgis.core import (
+        QgsProcessingParameterFeatureSink,
+        QgsProcessingParameterFeatureSource,
+        QgsProcessingParameterMultipleLayers,
+        QgsProcessingParameterVectorDestination,
+        QgsProcessingParameterVectorLayer,
+    )
+
     from composite_index_plugin.processing.provider import algorithm_classes
 
-    unguarded = [c.__name__ for c in algorithm_classes()
-                 if not getattr(c.processAlgorithm, "__composite_index_guarded__", False)]
-    assert unguarded == [], (
-        "processing/base.py must wrap subclasses' processAlgorithm with connections.guarded "
-        "(lost PostGIS connections, half-written tables, speed warnings): " + ", ".join(unguarded))
+    kinds = (QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+             QgsProcessingParameterMultipleLayers, QgsProcessingParameterVectorDestination,
+             QgsProcessingParameterVectorLayer)
+    with_layers, unguarded = [], []
+    for cls in algorithm_classes():
+        alg = cls()
+        alg.initAlgorithm()
+        if any(isinstance(p, kinds) for p in alg.parameterDefinitions()):
+            with_layers.append(cls.__name__)
+            if not getattr(cls.processAlgorithm, "__composite_index_guarded__", False):
+                unguarded.append(cls.__name__)
+    assert len(with_layers) >= 11
+    assert unguarded == [], "add @guarded to processAlgorithm of: " + ", ".join(unguarded)
 
 
 def test_fast_postgis_reader_equals_qgis_reader(pg, big_points):

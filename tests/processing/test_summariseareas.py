@@ -137,7 +137,7 @@ class _Feedback(QgsProcessingFeedback):
         super().__init__()
         self.warnings = []
 
-    def pushWarning(self, text):  # noqa: N802 (Qt name)
+    def pushWarning(self, text):
         self.warnings.append(text)
 
 

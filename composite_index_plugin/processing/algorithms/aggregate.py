@@ -29,6 +29,7 @@ from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_rings, points_in_zones, rings_from_wkb
 from composite_index_plugin.core.grid import SHAPES, GridSpec
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_points import read_attributes_fast, read_points
 from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
 
@@ -326,6 +327,7 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
             return False, self.tr("Give at least one of the victims, offenders or locations layers.")
         return super().checkParameterValues(parameters, context)
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         t_start = time.perf_counter()
         zones_source = self.parameterAsSource(parameters, "ZONES", context)

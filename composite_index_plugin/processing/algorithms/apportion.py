@@ -21,6 +21,7 @@ from composite_index_plugin.core.aggregate import check_issue_name
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_zones, rings_from_wkb
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
+from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_points import read_points
 from composite_index_plugin.processing.io_table import write_with_columns
 
@@ -121,6 +122,7 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(
             "BOUNDARY_ONLY", self.tr("Boundaries with no row in the table")))
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         sources = self.parameterAsSource(parameters, "SOURCES", context)
         if sources is None:

@@ -30,6 +30,7 @@ from qgis.core import (
 from composite_index_plugin.core import index as engine
 from composite_index_plugin.core import model, vocab
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import (
     NUMERIC_TYPES,
     fields_with_columns,
@@ -171,6 +172,7 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
                                          + "\n".join(f"- {p}" for p in problems))
         return spec
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:

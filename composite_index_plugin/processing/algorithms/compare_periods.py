@@ -22,6 +22,7 @@ from qgis.core import (
 from composite_index_plugin.core import model
 from composite_index_plugin.core import periods as cp
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
 from composite_index_plugin.processing.zones import (
     no_overlap_error,
@@ -110,6 +111,7 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(
             "TREND_TESTABLE", self.tr("1 when a Mann-Kendall trend can be significant, else 0")))
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         layers = self.parameterAsLayerList(parameters, self.PERIODS, context)
         id_field = self.parameterAsString(parameters, self.ID_FIELD, context) or "cell_id"

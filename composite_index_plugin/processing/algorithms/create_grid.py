@@ -29,6 +29,7 @@ from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core.geometry import points_in_rings, rings_from_wkb
 from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
+from composite_index_plugin.processing.connections import guarded
 
 GEOGRAPHY = model.Geography   # defaults and choices of a recipe's grid
 
@@ -148,6 +149,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("CELLS", self.tr("Number of cells")))
         self.addOutput(QgsProcessingOutputString("GRID", self.tr("Grid definition")))
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "STUDY_AREA", context)
         if source is None:

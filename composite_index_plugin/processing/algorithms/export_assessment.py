@@ -39,6 +39,7 @@ from composite_index_plugin.core.svg_chart import bar_chart_svg
 from composite_index_plugin.processing import assessment_layout as al
 from composite_index_plugin.processing import styling
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
+from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import layer_dataframe
 
 ATTRIBUTION = ("Contains OS data \u00a9 Crown copyright and database right {year}. Contains public "
@@ -236,6 +237,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         return n_zones, issue_means, city, outside
 
     # ------------------------------------------------------------------ main
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         zones_in = self.parameterAsVectorLayer(parameters, self.ZONES, context)
         if zones_in is None:

@@ -24,6 +24,7 @@ from composite_index_plugin.core import model
 from composite_index_plugin.core import neighbours as nbmod
 from composite_index_plugin.core.geometry import rings_from_wkb
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import layer_dataframe
 from composite_index_plugin.processing.zones import grid_indices
 
@@ -56,6 +57,7 @@ class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
             "OUTPUT", self.tr("Hotspot zones"), QgsProcessing.TypeVectorPolygon))
         self.addOutput(QgsProcessingOutputNumber("ZONES", self.tr("Number of hotspot zones")))
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
         if source is None:
@@ -145,11 +147,7 @@ class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
             sink.addFeature(feat, QgsFeatureSink.FastInsert)
             self.run_core(progress.report, (z + 1) / max(m, 1))
         feedback.pushInfo(f"{m:,} hotspot zone(s).")
-        try:
-            from composite_index_plugin.processing.styling import style_output
-            style_output(self, context, dest_id, "hotspot_zones")
-        except Exception as err:   # styling must never fail a run
-            feedback.reportError(f"Could not attach the hotspot_zones style: {err}", False)
+        self.style(context, dest_id, "hotspot_zones", feedback=feedback)
         return {"OUTPUT": dest_id, "ZONES": m}
 
 

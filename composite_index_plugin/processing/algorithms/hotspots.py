@@ -29,6 +29,7 @@ from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import neighbours as nbmod
 from composite_index_plugin.core.geometry import rings_from_wkb
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
 from composite_index_plugin.processing.zones import grid_indices
 
@@ -150,6 +151,7 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
         self.addOutput(QgsProcessingOutputString("NEIGHBOURHOOD_USED", self.tr("Neighbourhood used")))
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
         if source is None:
@@ -241,11 +243,7 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             self, parameters, context, source, res.frame(), "OUTPUT", feedback,
             progress_range=(90.0, 100.0),
             source_layer=self.parameterAsVectorLayer(parameters, "INPUT", context))
-        try:
-            from composite_index_plugin.processing.styling import style_output
-            style_output(self, context, dest_id, "gi_bins")
-        except Exception as err:   # styling must never fail a run
-            feedback.reportError(f"Could not attach the gi_bins style: {err}", False)
+        self.style(context, dest_id, "gi_bins", feedback=feedback)
         m, g = res.moran, res.general_g
         return {
             "OUTPUT": dest_id, "MORAN_I": m["I"], "MORAN_Z": m["z_norm"], "MORAN_P": m["p_norm"],

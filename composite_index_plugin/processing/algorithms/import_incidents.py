@@ -46,6 +46,7 @@ from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.connections import guarded
 
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv", ".tab", ".dat", ".psv", "")
 POLICEUK_MAPPING = ("presets", "policeuk_crime_types.csv")
@@ -98,7 +99,7 @@ def make_transform(source_crs, target_crs):
             for i, (a, b) in enumerate(pts.tolist()):
                 try:
                     out[i] = ct.TransformPoint(a, b)[:2]
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - as above: this point stays NaN (rejected)
                     pass
             return out[:, 0], out[:, 1]
 
@@ -612,6 +613,7 @@ class ImportIncidents(CompositeIndexAlgorithm):
             geo.append((lyr, x, y) if spatial else (lyr, None, None))
         return tables, infos, geo
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         progress = progress_from_feedback(feedback)
         preset = self.parameterAsEnum(parameters, self.PRESET, context)

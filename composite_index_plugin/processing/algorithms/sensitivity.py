@@ -31,6 +31,7 @@ from qgis.core import (
 from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import sensitivity as cs
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import (
     NUMERIC_TYPES,
     layer_dataframe,
@@ -255,6 +256,7 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
             self.AREA_OUTPUT, self.tr("Rank uncertainty per area"), QgsProcessing.TypeVectorPolygon,
             optional=True, createByDefault=False))
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:

@@ -16,6 +16,7 @@ from qgis.core import (
 
 from composite_index_plugin.core import assessment as ca
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import (
     layer_dataframe,
 )
@@ -90,6 +91,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.TABLE, self.tr("Area summary table"), QgsProcessing.TypeVector))
 
+    @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
         zones = self.parameterAsSource(parameters, self.ZONES, context)
         if zones is None:
