@@ -14,7 +14,7 @@ import pandas as pd
 from composite_index_plugin.core import grid as grid_mod
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_zones
-from composite_index_plugin.core.vocab import is_name
+from composite_index_plugin.core.vocab import count_field, is_name
 
 ROLES = ("victims", "offenders", "locations")
 
@@ -282,14 +282,7 @@ def aggregate_role(role, x, y, n_zones, grid=None, grid_index=None, zone_rings=N
     return count_points(role, n_zones, pairs=pairs, weights=weights, n_points=len(x))
 
 
-def field_names(issue, role, weighted=False, kde=False):
-    """Output field name(s) of a role: ``<issue>_<role>``, ``_w``, ``_kde``."""
-    name = f"{issue}_{role}"
-    if weighted:
-        return name + "_w"
-    if kde:
-        return name + "_kde"
-    return name
+field_names = count_field   # output field of a role: <issue>_<role>, _w, _kde (core.vocab)
 
 
 def check_issue_name(issue):

@@ -78,7 +78,7 @@ def extent_weight(percentile):
 # --------------------------------------------------------------------------------------------
 # the gap
 # --------------------------------------------------------------------------------------------
-def parse_gap(gap):
+def parse_gap(gap) -> dict:
     """The gap definition as a dict (``None``/"" -> default). Accepts a dict or JSON text; the
     keys, defaults and rules are the recipe's ``gap`` section (``core.model.Gap``).
 

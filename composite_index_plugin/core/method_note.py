@@ -65,7 +65,7 @@ def _as_model(doc):
     return model.IndexSpec.parse(doc, model.Context("spec"), "")
 
 
-def method_lines(doc):
+def method_lines(doc) -> list:
     """Sentences of the note (list of str) from a recipe or index spec (a dict or the model).
     Choices left out take the model's defaults."""
     doc = _as_model(doc)
@@ -147,7 +147,7 @@ def method_lines(doc):
     return lines
 
 
-def method_note(doc, max_chars=None):
+def method_note(doc, max_chars: int = None) -> str:
     """The note as one paragraph; cut at a sentence boundary to ``max_chars`` (with "...")."""
     if not isinstance(doc, (dict, model.Recipe, model.IndexSpec)):
         return "Method: not recorded."

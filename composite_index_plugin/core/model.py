@@ -816,8 +816,20 @@ class Recipe(Section, _IndexRules):
                 yield theme, issue
 
     def count_fields(self) -> list:
-        """The count fields the aggregation writes (`<issue>_<role>`, `_w` when weighted)."""
-        return [role.count_field(issue.name, key) for _p, _t, issue, key, role in self.roles()]
+        """The fields the aggregation writes: `<issue>_<role>`, with `_w` when weighted and
+        `_kde` for every role of an issue with a KDE bandwidth."""
+        out = []
+        for _theme, issue in self.issues():
+            roles = {k: r for k, r in (issue.roles if isinstance(issue.roles, dict) else {}).items()
+                     if isinstance(r, Role)}
+            kde = any(_number(r.kde_bandwidth) and r.kde_bandwidth > 0 for r in roles.values())
+            for key, role in roles.items():
+                out.append(vocab.count_field(issue.name, key))
+                if role.weight_field:
+                    out.append(vocab.count_field(issue.name, key, weighted=True))
+                if kde:
+                    out.append(vocab.count_field(issue.name, key, kde=True))
+        return out
 
     def zone_fields(self) -> list:
         """Fields the zones will hold after the index (on a grid: all of them)."""

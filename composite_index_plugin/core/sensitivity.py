@@ -43,6 +43,7 @@ import pandas as pd
 
 from composite_index_plugin.core.assessment import need_rank, weighted_mean_by_area
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+from composite_index_plugin.core.model import IndexSpec
 from composite_index_plugin.core.vocab import NEEDS_PARAMETERS, SCALINGS
 
 SCALING_MODES = ("run", "indicator")
@@ -123,7 +124,7 @@ def dirichlet_weights(rng, weights, concentration):
     return out
 
 
-def set_scaling(indicator, scaling):
+def set_scaling(indicator, scaling: str) -> None:
     """Give an indicator (a ``core.model.Measurement``) another scaling, dropping the options
     that no longer apply (as the model declares them)."""
     indicator.scaling = scaling
@@ -135,7 +136,7 @@ def set_scaling(indicator, scaling):
                 options.unset(name)
 
 
-def perturb_spec(spec, rng, concentration=None, scalings=(), scaling_mode="run"):
+def perturb_spec(spec, rng, concentration=None, scalings=(), scaling_mode="run") -> "IndexSpec":
     """A copy of ``spec`` (an index spec, as a dict or ``core.model.IndexSpec``) with weights
     and/or scalings drawn at random (see module docstring); an ``IndexSpec``."""
     new = copy.deepcopy(_as_spec(spec))

@@ -34,9 +34,10 @@ ROLES = ("victims", "offenders", "locations")
 ROLE_TITLES = {"victims": "Victims", "offenders": "Offenders", "locations": "Locations"}
 
 
-def count_field(issue: str, role: str, weighted: bool = False) -> str:
-    """The zone field the aggregation writes for a role of an issue (and the index reads)."""
-    return f"{issue}_{role}" + ("_w" if weighted else "")
+def count_field(issue: str, role: str, weighted: bool = False, kde: bool = False) -> str:
+    """A zone field the aggregation writes for a role of an issue (and the index reads): the
+    count ``<issue>_<role>``, the weighted sum ``_w`` or the kernel density ``_kde``."""
+    return f"{issue}_{role}" + ("_w" if weighted else "_kde" if kde else "")
 
 
 # ---------------------------------------------------------------------------- the index engine

@@ -146,6 +146,9 @@ def test_rules_between_sections():
     assert model.parse(changed(themes=[GOOD["themes"][1]], sensitivity={"grid_jitter": True}))[1] == []
     hot = changed(hotspots={"field": "burglary_victim"})
     assert "burglary_victims" in problems_of(hot)["hotspots.field"].hint
+    kde = changed(hotspots={"field": "burglary_victims_kde"},
+                  themes__0__issues__0__roles__locations__kde_bandwidth=400)
+    assert model.parse(kde)[1] == []    # every role of the issue gets a density field
     password = changed(admin_areas={"source": {"uri": "dbname=x password=secret"}})
     assert problems_of(password)["admin_areas.source.uri"].message == "contains a password"
 
