@@ -286,11 +286,13 @@ class RecipeRunner:
                 problems.append(rcp.Problem(f"{path}.source.import.{key}", f"file not found: "
                                             f"{rcp.resolve_path(value, self.base_dir)}",
                                             "paths are relative to the recipe file's folder"))
-        if role.filter:
-            columns = import_columns(file_path, imp)
-            if columns is not None:
-                check_expression(columns, os.path.basename(file_path), role.filter,
-                                 f"{path}.filter")
+        columns = import_columns(file_path, imp) if (role.filter or role.weight_field) else None
+        if columns is not None and role.filter:
+            check_expression(columns, os.path.basename(file_path), role.filter, f"{path}.filter")
+        if columns is not None and role.weight_field and role.weight_field not in columns:
+            problems.append(rcp.Problem(f"{path}.weight_field", f"field {role.weight_field!r} not "
+                                        f"found in {os.path.basename(file_path)}",
+                                        "fields it will have: " + ", ".join(sorted(columns))))
         return problems
 
     def release(self):

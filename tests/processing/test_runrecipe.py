@@ -226,7 +226,7 @@ def test_import_preset_by_name_and_filters_checked_against_the_file(provider, tm
         (tmp_path / "crimes.csv").write_text("".join(handle.readlines()[:201]), encoding="utf-8")
     shutil.copy(os.path.join(os.path.dirname(source), "lsoa11.geojson"), tmp_path / "lsoa.geojson")
     role = {"source": {"path": "crimes.csv", "import": {"preset": "police.uk"}},
-            "filter": "\"Crime typ\" = 'Burglary'"}
+            "filter": "\"Crime typ\" = 'Burglary'", "weight_field": "harm"}
     recipe = _recipe(study_area={"source": {"path": "lsoa.geojson"}},
                      population={"source": {"path": "lsoa.geojson"}, "field": "population"},
                      admin_areas={"source": {"path": "lsoa.geojson"}})
@@ -238,10 +238,11 @@ def test_import_preset_by_name_and_filters_checked_against_the_file(provider, tm
         bad = problems["themes[0].issues[0].roles.locations.filter"]
         assert bad.message == "unknown field(s) Crime typ in layer 'crimes.csv'"
         assert "Crime type" in bad.hint and "issue" in bad.hint   # the file's and the added
+        assert "'harm' not found" in problems["themes[0].issues[0].roles.locations.weight_field"].message
     finally:
         runner.release()
     role["filter"] = "\"Crime type\" = 'Burglary'"
-    del recipe["population"]
+    del role["weight_field"], recipe["population"]
     runner = _runner(tmp_path, recipe)
     try:
         assert runner.check_data() == []
