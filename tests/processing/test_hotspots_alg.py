@@ -289,10 +289,11 @@ def test_defaults_are_the_core_defaults(provider):
 
 
 def test_recipe_runner_uses_the_same_hotspot_defaults(provider, monkeypatch, tmp_path):
+    from composite_index_plugin.core import model
     from composite_index_plugin.processing.recipe_runner import RecipeRunner
 
     runner = RecipeRunner.__new__(RecipeRunner)
-    runner.recipe = {"hotspots": {}}
+    runner.recipe = model.Recipe()                    # no hotspots section: the defaults
     runner.layers = {"index": "index-layer"}
     runner.zones = "index-layer"
     runner.gpkg = str(tmp_path / "results.gpkg")
@@ -307,7 +308,7 @@ def test_recipe_runner_uses_the_same_hotspot_defaults(provider, monkeypatch, tmp
     params = seen["compositeindex:hotspots"]
     assert (params["FDR"], params["SEED"], params["PERMUTATIONS"], params["NEIGHBOURHOOD"]) == \
         (True, 12345, 0, 0)
-    runner.recipe = {"hotspots": {"fdr": False, "seed": 3, "permutations": 99}}
+    runner.recipe = model.Recipe(hotspots=model.Hotspots(fdr=False, seed=3, permutations=99))
     runner.stage_hotspots(QgsProcessingFeedback())
     params = seen["compositeindex:hotspots"]
     assert (params["FDR"], params["SEED"], params["PERMUTATIONS"]) == (False, 3, 99)

@@ -205,6 +205,9 @@ def test_toolbox_defaults_are_the_models():
         model.Measurement.key("scaling").default
     assert vocab.AGGREGATIONS[default("buildindex", "AGGREGATION")] == \
         model.Aggregation.key("issue").default
-    assert vocab.IMPORT_PRESETS[default("importincidents", "PRESET")] == \
-        model.Import.key("preset").default
+    imp = model.Import
+    assert vocab.IMPORT_PRESETS[default("importincidents", "PRESET")] == imp.key("preset").default
+    assert vocab.IMPORT_DELIMITERS[default("importincidents", "DELIMITER")] == \
+        imp.key("delimiter").default
+    assert default("importincidents", "STUDY_BUFFER") == imp.key("study_buffer").default
     assert os.path.basename(__file__)

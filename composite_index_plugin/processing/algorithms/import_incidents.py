@@ -41,6 +41,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
 from composite_index_plugin.core import cleanse as cc
+from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import policeuk as pu
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.paths import resource_path
@@ -53,14 +54,9 @@ POLICEUK_MAPPING = ("presets", "policeuk_crime_types.csv")
 _CHUNK = 20000
 DEFAULT_TARGET_CRS = "EPSG:27700"
 SPATIAL_INDEX_LIMIT = 100_000
-# Default study-area buffer (metres). police.uk snaps every crime to an anonymised map point and
-# codes it against full-resolution boundaries, while study areas are often built from
-# generalised ones. On West Yorkshire (July 2016, super-generalised 2011 LSOAs) the points that
-# fall outside the LSOA police.uk names lie a median 34 m from it (two thirds within 50 m), and
-# the rows coded to a West Yorkshire LSOA yet outside the dissolved LSOAs lie 7-52 m outside
-# (4 of 6 within 50 m; July 2017: 5 of 5, 2-37 m). 50 m keeps those without reaching far into
-# neighbouring areas.
-DEFAULT_STUDY_BUFFER = 50.0
+# Default study-area buffer (metres): the recipe model's, where it is justified (core/model.py).
+IMPORT = model.Import   # the defaults and words of a recipe's import
+DEFAULT_STUDY_BUFFER = IMPORT.key("study_buffer").default
 PERIOD_KINDS = ("month", "year", "financial_year", None)
 
 
@@ -370,7 +366,7 @@ class ImportIncidents(CompositeIndexAlgorithm):
     REJECTED = "REJECTED"
     REPORT = "REPORT"
 
-    PRESETS = ("Generic table", "police.uk street-level CSV")
+    PRESETS = vocab.IMPORT_PRESET_TITLES   # the words of a recipe: vocab.IMPORT_PRESETS
     PERIODS = ("Month (yyyy-mm)", "Calendar year (yyyy)",
                "Financial year, April to March (yyyy/yy)", "No period field")
 
@@ -446,7 +442,7 @@ class ImportIncidents(CompositeIndexAlgorithm):
             defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Preset"), options=[self.tr(p) for p in self.PRESETS],
-            defaultValue=0))
+            defaultValue=vocab.position(vocab.IMPORT_PRESETS, IMPORT.key("preset").default)))
         for key, label in ((self.X_FIELD, "X / easting / longitude field (empty: guess)"),
                            (self.Y_FIELD, "Y / northing / latitude field (empty: guess)")):
             self.addParameter(QgsProcessingParameterString(key, self.tr(label), optional=True))
@@ -493,11 +489,12 @@ class ImportIncidents(CompositeIndexAlgorithm):
             self.ENCODING, self.tr("Encoding (empty: detect)"), optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.DELIMITER, self.tr("Delimiter"),
-            options=[self.tr("Detect"), self.tr("Comma"), self.tr("Semicolon"), self.tr("Tab"),
-                     self.tr("Pipe")], defaultValue=0))
+            options=[self.tr(t) for t in vocab.IMPORT_DELIMITER_TITLES],
+            defaultValue=vocab.position(vocab.IMPORT_DELIMITERS, IMPORT.key("delimiter").default)))
         self.addParameter(QgsProcessingParameterEnum(
             self.DECIMAL, self.tr("Decimal separator in coordinates"),
-            options=[self.tr("Detect"), self.tr("Point"), self.tr("Comma")], defaultValue=0))
+            options=[self.tr(t) for t in vocab.IMPORT_DECIMAL_TITLES],
+            defaultValue=vocab.position(vocab.IMPORT_DECIMALS, IMPORT.key("decimal").default)))
         for key in (self.DATE_FORMATS, self.DATE_FROM, self.DATE_TO, self.REQUIRE_MAPPING,
                     self.STUDY_BUFFER, self.ENCODING, self.DELIMITER, self.DECIMAL, self.FORCES,
                     self.PERIOD):
