@@ -67,11 +67,16 @@ copy_host_network() {
   fi
 }
 
+chroot_ready() {
+  local stamp="$CHROOT_DIR/$1/.composite-index-ready"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(echo "$CHROOT_PACKAGES" | tr -s ' ' | md5sum | cut -c1-12)" ]
+}
+
 ensure_chroot() {
   local suite=$1 dir="$CHROOT_DIR/$1" stamp want
   want=$(echo "$CHROOT_PACKAGES" | tr -s ' ' | md5sum | cut -c1-12)
   stamp="$dir/.composite-index-ready"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  if chroot_ready "$suite"; then return 0; fi
   local t0=$SECONDS
   mkdir -p "$CHROOT_DIR"
   if [ ! -x "$dir/usr/bin/apt-get" ]; then
@@ -145,52 +150,58 @@ list() {
   done
 }
 
-[ $# -ge 1 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
-if [ "$1" = --list ]; then list; exit 0; fi
-versions=$1; shift
-[ $# -ge 1 ] || set -- test
-# what runs in the repository: make TARGETS, or (after --) a command after the set-up
-if [ "$1" = -- ]; then
-  shift
-  [ $# -ge 1 ] || { echo "qgis_matrix: nothing to run after --" >&2; exit 2; }
-  command_line="make -s setup QGIS= && PY=\"\${VENV:-.venv}/bin/python\" && export PY && $*"
-  what="$*"
-else
-  command_line="make $* QGIS="
-  what="make $*"
-fi
-[ "$versions" = all ] && versions=3.22,3.40,3.44
-
-if [ "$(id -u)" != 0 ]; then
-  echo "qgis_matrix: needs root for debootstrap, chroot and mounts (run with sudo)" >&2; exit 1
-fi
-
-host=$(host_qgis)
-declare -a summary=()
-failed=0
-IFS=, read -r -a wanted <<< "$versions"
-for version in "${wanted[@]}"; do
-  suite=$(suite_of "$version")
-  t0=$SECONDS
-  log "QGIS $version: $what"
-  if [ "$host" = "$version" ]; then
-    if QGIS= bash -c "$command_line"; then rc=0; else rc=$?; fi
+# The whole run is one function, so that bash has read all of it before it starts: editing this
+# file while a long run is going on cannot change what that run does.
+main() {
+  [ $# -ge 1 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+  if [ "$1" = --list ]; then list; exit 0; fi
+  versions=$1; shift
+  [ $# -ge 1 ] || set -- test
+  # what runs in the repository: make TARGETS, or (after --) a command after the set-up
+  if [ "$1" = -- ]; then
+    shift
+    [ $# -ge 1 ] || { echo "qgis_matrix: nothing to run after --" >&2; exit 2; }
+    command_line="make -s setup QGIS= && PY=\"\${VENV:-.venv}/bin/python\" && export PY && $*"
+    what="$*"
   else
-    mkdir -p "$CHROOT_DIR"
-    # builds take the lock alone; runs share it, so a chroot is never rebuilt under a running suite
-    if ( flock -x 9; ensure_chroot "$suite" ) 9>"$CHROOT_DIR/$suite.lock" \
-       && ( flock -s 9; run_in_chroot "$version" "$suite" "$command_line" ) 9>"$CHROOT_DIR/$suite.lock"; then
-      rc=0
-    else
-      rc=$?
-    fi
+    command_line="make $* QGIS="
+    what="make $*"
   fi
-  where=$([ "$host" = "$version" ] && echo host || echo "$suite chroot")
-  status=$([ "$rc" = 0 ] && echo passed || echo "FAILED (exit $rc)")
-  summary+=("QGIS $version ($where): $what $status in $((SECONDS - t0)) s")
-  [ "$rc" = 0 ] || failed=1
-done
-echo
-log "summary"
-printf '  %s\n' "${summary[@]}"
-exit $failed
+  [ "$versions" = all ] && versions=3.22,3.40,3.44
+
+  if [ "$(id -u)" != 0 ]; then
+    echo "qgis_matrix: needs root for debootstrap, chroot and mounts (run with sudo)" >&2; exit 1
+  fi
+
+  host=$(host_qgis)
+  declare -a summary=()
+  failed=0
+  IFS=, read -r -a wanted <<< "$versions"
+  for version in "${wanted[@]}"; do
+    suite=$(suite_of "$version")
+    t0=$SECONDS
+    log "QGIS $version: $what"
+    if [ "$host" = "$version" ]; then
+      if QGIS= bash -c "$command_line"; then rc=0; else rc=$?; fi
+    else
+      mkdir -p "$CHROOT_DIR"
+      # builds take the lock alone; runs share it, so a chroot is never rebuilt under a running suite
+      if { chroot_ready "$suite" || ( flock -x 9; ensure_chroot "$suite" ) 9>"$CHROOT_DIR/$suite.lock"; } \
+         && ( flock -s 9; run_in_chroot "$version" "$suite" "$command_line" ) 9>"$CHROOT_DIR/$suite.lock"; then
+        rc=0
+      else
+        rc=$?
+      fi
+    fi
+    where=$([ "$host" = "$version" ] && echo host || echo "$suite chroot")
+    status=$([ "$rc" = 0 ] && echo passed || echo "FAILED (exit $rc)")
+    summary+=("QGIS $version ($where): $what $status in $((SECONDS - t0)) s")
+    [ "$rc" = 0 ] || failed=1
+  done
+  echo
+  log "summary"
+  printf '  %s\n' "${summary[@]}"
+  return $failed
+}
+
+main "$@"
