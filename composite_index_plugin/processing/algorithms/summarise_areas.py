@@ -18,9 +18,12 @@ from qgis.core import (
     QgsGeometry,
     QgsProcessing,
     QgsProcessingException,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsSpatialIndex,
     QgsUnitTypes,
@@ -249,6 +252,68 @@ def push_messages(feedback, messages):
         feedback.pushInfo(m)
 
 
+ROLES = ("victims", "offenders", "locations")
+
+
+def count_fields(names, issues):
+    """The incident count fields ``<issue>_<role>`` among ``names``, issue by issue."""
+    present = set(names)
+    return [f"{i}_{r}" for i in issues for r in ROLES if f"{i}_{r}" in present]
+
+
+# --------------------------------------------------------------------------------------------
+# the gap's options, shared by Summarise by area and Compare periods
+# --------------------------------------------------------------------------------------------
+GAP = "GAP"
+GAP_PERCENT = "GAP_PERCENT"
+GAP_WEIGHTING = "GAP_WEIGHTING"
+GAP_MODE = "GAP_MODE"
+GAP_HELP = (
+    "The gap: the mean score of the highest-need zones (the top group: by default those holding "
+    "10 % of the residents) minus that of all other zones. GAP_WEIGHTING: the top group holds "
+    "that share of the residents and means are population-weighted (population share), or of "
+    "the zones, each weighing the same (zone share). GAP_MODE over periods: fixed cohort (the "
+    "first period's top group followed over time: a change is a change of the same places), "
+    "re-selected (each period's own top group: a change mixes real change with zones moving in "
+    "and out of the group and regression to the mean), or worst against average (the first "
+    "period's top group against the mean of the whole area, the floor-target form). Within one "
+    "period the first two are the same. The ratio of the means is only given when no score is "
+    "below zero. GAP (advanced): the recipe's gap section as JSON, {\"by\": \"decile\" or "
+    "\"percent\", \"value\": 1, \"weighting\": \"population\" or \"zones\", \"mode\": "
+    "\"cohort\", \"reselected\" or \"worst_vs_average\"}; when given it replaces the three "
+    "options.")
+
+
+def add_gap_parameters(alg):
+    """The gap's options as toolbox parameters (``core.assessment`` declares the words)."""
+    alg.addParameter(QgsProcessingParameterNumber(
+        GAP_PERCENT, alg.tr("Gap: top group, percent of the residents (or zones)"),
+        QgsProcessingParameterNumber.Double, 10.0, minValue=0.001, maxValue=99.999))
+    alg.addParameter(QgsProcessingParameterEnum(
+        GAP_WEIGHTING, alg.tr("Gap: top group by"),
+        [alg.tr(t) for t in ca.GAP_WEIGHTING_TITLES],
+        defaultValue=ca.GAP_WEIGHTING.index(ca.GAP_DEFAULT["weighting"])))
+    alg.addParameter(QgsProcessingParameterEnum(
+        GAP_MODE, alg.tr("Gap over periods"), [alg.tr(t) for t in ca.GAP_MODE_TITLES],
+        defaultValue=ca.GAP_MODES.index(ca.GAP_DEFAULT["mode"])))
+    text = QgsProcessingParameterString(
+        GAP, alg.tr("Gap definition as JSON (replaces the options above)"), optional=True,
+        multiLine=False)
+    text.setFlags(text.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    alg.addParameter(text)
+
+
+def gap_from_parameters(alg, parameters, context):
+    """The gap definition (``core.assessment.parse_gap``) from the toolbox parameters."""
+    text = alg.parameterAsString(parameters, GAP, context)
+    if text and text.strip():
+        return alg.run_core(ca.parse_gap, text)
+    gap = {"by": "percent", "value": alg.parameterAsDouble(parameters, GAP_PERCENT, context),
+           "weighting": ca.GAP_WEIGHTING[alg.parameterAsEnum(parameters, GAP_WEIGHTING, context)],
+           "mode": ca.GAP_MODES[alg.parameterAsEnum(parameters, GAP_MODE, context)]}
+    return alg.run_core(ca.parse_gap, gap)
+
+
 # --------------------------------------------------------------------------------------------
 # the algorithm
 # --------------------------------------------------------------------------------------------
@@ -265,9 +330,9 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         "the three themes and issues contributing most, the gap between the highest-need zones "
         "and the rest, and the area's rank (1 = highest need). A zone split by area boundaries "
         "counts in each area by the share of its surface inside it (its population shared out "
-        "in the same proportion). The table has one more row for the whole study area.\n\n"
-        "GAP (optional JSON): {\"by\": \"decile\" or \"percent\", \"value\": 1, "
-        "\"weighting\": \"population\" or \"zones\"}; default: decile 1, population-weighted."
+        "in the same proportion). The table has one more row for the whole study area. Each "
+        "area's issue values (<issue>_mean) are weighted as its score, and the incident counts "
+        "(<issue>_<role>) are summed, a split zone counting by its share.\n\n" + GAP_HELP
     )
 
     ZONES = "ZONES"
@@ -276,7 +341,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
     POPULATION_FIELD = "POPULATION_FIELD"
     SCORE_FIELD = "SCORE_FIELD"
     HOTSPOTS = "HOTSPOTS"
-    GAP = "GAP"
+    GAP = GAP
     OUTPUT = "OUTPUT"
     TABLE = "TABLE"
 
@@ -299,8 +364,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.HOTSPOTS, self.tr("Hotspot zones (polygons)"), [QgsProcessing.TypeVectorPolygon],
             optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            self.GAP, self.tr("Gap definition (JSON)"), optional=True, multiLine=False))
+        add_gap_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, self.tr("Area summary"), QgsProcessing.TypeVectorPolygon))
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -317,8 +381,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         name_field = self.parameterAsString(parameters, self.AREA_NAME_FIELD, context)
         pop_field = self.parameterAsString(parameters, self.POPULATION_FIELD, context)
         score_field = self.parameterAsString(parameters, self.SCORE_FIELD, context) or "ci_score"
-        gap_text = self.parameterAsString(parameters, self.GAP, context)
-        gap = self.run_core(ca.parse_gap, gap_text)
+        gap = gap_from_parameters(self, parameters, context)
 
         names_in = [f.name() for f in zones.fields()]
         if score_field not in names_in:
@@ -330,7 +393,9 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         themes, issues = ca.detect_themes_issues(names_in)
         theme_means = {t: f"{t}_idx" for t in themes}
         wanted = [score_field] + ([pop_field] if pop_field else [])
+        counts = count_fields(names_in, issues)
         wanted += list(themes.values()) + list(theme_means.values()) + list(issues.values())
+        wanted += counts
         if "gi_bin" in names_in:
             wanted.append("gi_bin")
         wanted = list(dict.fromkeys(wanted))
@@ -372,7 +437,8 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         result = self.run_core(
             ca.summarise_areas, frame, overlaps, area_names, score=score_field,
             population=pop_field or None, themes=themes, issues=issues, theme_means=theme_means,
-            hotspot_m2=hot_m2, area_m2=tot_m2, gap=gap, progress=progress_from_feedback(feedback))
+            hotspot_m2=hot_m2, area_m2=tot_m2, gap=gap, issue_means=issues, sums=counts,
+            progress=progress_from_feedback(feedback))
         push_messages(feedback, result.messages)
         table = result.table
         polygons = table.iloc[:len(area_names)].reset_index(drop=True)
