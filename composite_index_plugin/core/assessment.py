@@ -506,6 +506,7 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
             diffs[a], ratios[a] = d, r
     out["gap_diff"] = diffs
     out["gap_ratio"] = ratios
+    out["gap_definition"] = describe_gap(gap, gap_info)
 
     for theme, column in (theme_means or {}).items():
         out[f"{theme}_mean"] = weighted_mean_by_area(_numeric(zones, column, "theme index"), zone, area,
