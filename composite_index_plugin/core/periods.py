@@ -430,7 +430,8 @@ def period_gaps(frames, labels, score="ci_score", area_names=(), overlaps=None,
     used when every period has the population field. The ratio is left out in every period when
     any period has a score below zero.
     Columns: ``period``, ``period_index``, ``top_group_of`` (the period whose top group is used),
-    ``GAP_COLUMNS``, ``gap_diff_change``, ``gap_ratio_change``, ``gap_mode``.
+    ``GAP_COLUMNS``, ``gap_diff_change``, ``gap_ratio_change``, ``gap_mode``, ``gap_definition``
+    (the sentence).
     """
     gap = parse_gap(gap)
     labels = list(labels)
@@ -457,4 +458,6 @@ def period_gaps(frames, labels, score="ci_score", area_names=(), overlaps=None,
         gaps[f"{col}_change"] = gaps[col].to_numpy() - \
             first[col].reindex(gaps["area_name"]).to_numpy()
     gaps["gap_mode"] = gap["mode"]
-    return gaps, describe_gap(gap, info, baseline=labels[0], periods=len(frames))
+    text = describe_gap(gap, info, baseline=labels[0], periods=len(frames))
+    gaps["gap_definition"] = text
+    return gaps, text

@@ -75,7 +75,7 @@ def theme_names(columns, themes=None):
 
 
 def build_pages(summary, name_field="area_name", issue_means=None, city=None, labels=None,
-                themes=None):
+                themes=None, inner_gap=True):
     """Pages and priority rows for the assessment.
 
     ``summary``: DataFrame, one row per area (the "Whole study area" row, if present, is used as
@@ -89,7 +89,9 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
     (list of (label, value, city value)) and ``facts``; ``priorities`` has ``page_id``,
     ``row_order``, ``priority``, ``score``, ``rank``, ``difference`` (from the whole area). The
     composite index comes first, then the area's top themes and top issues, each sorted by score
-    (highest need first).
+    (highest need first). ``inner_gap``: give the summary's gap within the area in the key
+    figures (leave it out when the page shows the gap per period, so one page never shows two
+    gaps measured differently).
     """
     labels = labels or {}
     df = summary.reset_index(drop=True).copy()
@@ -168,7 +170,7 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                 hp = _num(r.get("hotspot_pct"))
                 parts.append(f"hotspots {hot:,.1f} km²" + (f" ({hp:.0f}% of the area)" if np.isfinite(hp)
                                                                    else ""))
-            inner = _num(r.get("gap_diff"))
+            inner = _num(r.get("gap_diff")) if inner_gap else float("nan")
             if np.isfinite(inner):
                 parts.append(f"the gap within the area {fmt(inner, dec)}")
             page["facts"] = " \u00b7 ".join(parts) + "."
@@ -292,7 +294,9 @@ def gap_over_time(gaps):
     gap = pd.to_numeric(whole["gap_diff"], errors="coerce")
     top = pd.to_numeric(whole["top_mean"], errors="coerce")
     versus = pd.to_numeric(whole.get("versus_mean", whole.get("rest_mean")), errors="coerce")
-    dec = decimals_for(list(top.dropna()) + list(versus.dropna()) + list(gap.dropna()))
+    # one decimal more than the scores': the table's gap is its top minus versus, and with two
+    # decimals the rounded figures would not always add up
+    dec = decimals_for(list(top.dropna()) + list(versus.dropna()) + list(gap.dropna())) + 1
     rows, chart = [], []
     for k, p in enumerate(periods):
         change = gap.iloc[k] - gap.iloc[0]

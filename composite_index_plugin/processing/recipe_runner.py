@@ -515,6 +515,8 @@ class RecipeRunner:
         if "admin_areas" in self.recipe:
             params["AREAS"] = self.admin_layer()
             params["AREA_NAME_FIELD"] = self.recipe["admin_areas"].get("name_field", "")
+        if "gap" in self.recipe:
+            params["GAP"] = json.dumps(self.recipe["gap"])
         feedback.setProgressText("Comparing periods")
         result = self.run_child("compositeindex:compareperiods", params, feedback)
         self.layers["period_change"] = result["OUTPUT"]
@@ -573,6 +575,9 @@ class RecipeRunner:
                   "PROJECT": self.project_path}
         if "hotspot_zones" in self.layers:
             params["HOTSPOT_ZONES"] = self.layers["hotspot_zones"]
+        if "period_gaps" in self.layers:
+            params["PERIOD_GAPS"] = self.layers["period_gaps"]
+            params["PERIOD_CHANGE"] = self.layers["period_change"]
         layout = self.recipe.get("layout", {})
         if layout.get("png_pages"):
             params["PNG_FOLDER"] = os.path.join(self.folder, "pages")

@@ -134,10 +134,12 @@ def _gaps_table():
 def test_gap_over_time_rows_and_headline():
     got = gap_over_time(_gaps_table())
     assert got["periods"] == ["2024", "2025"]
+    # one decimal more than the scores', so that top minus versus adds up in print
     assert [list(r.values()) for r in got["rows"]] == [
-        [1, "2024", "1.20", "0.20", "1.00", "-"], [2, "2025", "0.90", "0.15", "0.75", f"{MINUS}0.25"]]
+        [1, "2024", "1.200", "0.200", "1.000", "-"],
+        [2, "2025", "0.900", "0.150", "0.750", f"{MINUS}0.250"]]
     assert got["chart"] == [("2024", 1.0), ("2025", 0.75)]
-    assert got["headline"] == f"The gap narrowed from 1.00 in 2024 to 0.75 in 2025 ({MINUS}0.25)."
+    assert got["headline"] == f"The gap narrowed from 1.000 in 2024 to 0.750 in 2025 ({MINUS}0.250)."
 
 
 def test_area_change_rows_by_hand():
