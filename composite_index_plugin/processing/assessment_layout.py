@@ -278,13 +278,16 @@ def build_template(kind, project):
     footer = "[% @assessment_attribution %]  Produced [% @assessment_date %]."
     if kind == "area":
         # the method is on the overview page; below the map: incidents recorded, change over time
-        footer += " Method and definitions: see the overview page."
+        footer += "[% @assessment_area_footer %]"
         _label(layout, "counts_title", "Incidents recorded in this area",
                (MARGIN, BAND_Y, 117.0, 5.0), 9.0, bold=True)
         _table(layout, ["counts", "counts_2"], COUNTS_RECTS, size=BAND_PT, rows=40, margin=BAND_MARGIN)
         _label(layout, "change_title", "[% @assessment_change_heading %]",
                (CHANGE_RECT[0], BAND_Y, CHANGE_RECT[2], 5.0), 9.0, bold=True)
         _table(layout, ["changes"], [CHANGE_RECT], size=BAND_PT, rows=10, margin=BAND_MARGIN)
+        # the method note, shown here only when there is neither a count nor a change to show
+        _label(layout, "method", "[% @assessment_area_method %]",
+               (MARGIN, BAND_Y, RIGHT_X - MARGIN - 5.0, 196.5 - BAND_Y), 6.8)
     else:
         note = "[% @assessment_method %]" if kind == "overview" else "[% @assessment_change_note %]"
         _label(layout, "method", note, (MARGIN, 174.0, RIGHT_X - MARGIN - 5.0, 22.5), 6.8)

@@ -697,7 +697,10 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                      "assessment_attribution": attribution,
                      "assessment_date": datetime.date.today().strftime("%d %B %Y").lstrip("0"),
                      "assessment_chart": data["overview_chart"],
-                     "assessment_change_heading": "Change over time"}
+                     "assessment_change_heading": "Change over time",
+                     "assessment_area_method": "" if data["roles"] or story is not None else method,
+                     "assessment_area_footer": " Method and definitions: see the overview page."
+                     if data["roles"] or story is not None else ""}
         with_zones = f" ({n_areas} with index zones)" if n_areas < len(pages) else ""
         parts = [f"{len(pages)} areas{with_zones}, {zones_in.featureCount():,} zones"]
         if np.isfinite(city.get("score", float("nan"))):
@@ -816,8 +819,6 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             role_w * len(roles)
         al.set_columns(ct, [("Issue", "\"issue\"", issue_w, Qt.AlignLeft)] +
                        [(COUNT_HEADINGS[r], f"\"{r}\"", role_w, Qt.AlignRight) for r in roles])
-        if not roles:
-            ct.setEmptyTableMessage("No incident counts in the zones or the summary")
         xt = al.table_of(area, "changes")
         if story is not None:
             xt.setVectorLayer(extra[0])
@@ -829,14 +830,11 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                                 (p0, "\"first\"", 8.0, Qt.AlignRight),
                                 (p1, "\"last\"", 8.0, Qt.AlignRight),
                                 ("Change", "\"change\"", 14.0, Qt.AlignRight)])
-        else:
-            xt.setVectorLayer(counts)
-            xt.setFilterFeatures(True)
-            xt.setFeatureFilter("FALSE")
-            al.set_columns(xt, [("", "''", al.content_width(al.CHANGE_RECT[2], 1, al.BAND_MARGIN),
-                                 Qt.AlignLeft)])
-            xt.setEmptyTableMessage("No earlier period was compared (give the outputs of Compare "
-                                    "periods to show the change).")
+        # a block with nothing to show is left out (the method note takes the band when both are)
+        hidden = ([] if roles else ["counts_title", "counts", "counts_2"]) + \
+            ([] if story is not None else ["change_title", "changes"])
+        for item_id in hidden:
+            al.item(area, item_id).setVisibility(False)
         feedback.setProgress(40)
 
         def seek(i):
