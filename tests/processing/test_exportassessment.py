@@ -348,3 +348,17 @@ def test_cancel_stops_before_writing(export, tmp_path):
                        {"ZONES": data["zones"], "AREAS": data["areas"], "PDF": str(tmp_path / "c.pdf")},
                        context=QgsProcessingContext(), feedback=feedback)
     assert not os.path.exists(tmp_path / "c.pdf")
+
+
+def test_trends_shown_only_where_they_can_be_significant():
+    from composite_index_plugin.processing.algorithms.export_assessment import ExportAssessmentAlgorithm
+
+    note = ExportAssessmentAlgorithm._trend_note
+    counts = {"increasing": 12, "decreasing": 3, "no trend": 900}
+    for n in (2, 3, 4):
+        text = note(n, counts)
+        assert text.startswith(f"Trends over time (Mann-Kendall): trend not testable with {n} "
+                               "periods: needs at least 5")
+        assert "12" not in text          # no counts that cannot be significant
+    assert note(5, counts) == ("Trends over time (Mann-Kendall, 5 periods, p < 0.05): 12 zones "
+                               "with rising need, 3 with falling need.")

@@ -343,19 +343,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
     @staticmethod
     def _trend_note(n_periods, trend_counts):
         """What the Mann-Kendall trends say, only where they can be significant."""
-        testable = getattr(cp, "trend_testability", None)
-        if testable is not None:
-            info = testable(n_periods)
-            ok, note = info.testable, info.note
-        else:   # until core.periods says so itself: the p of a strictly monotone series
-
-            def smallest_p(n):
-                return float(cp.mann_kendall(np.arange(n, dtype=float))[3][0]) if n >= 3 else 1.0
-
-            need = next(n for n in range(3, 50) if smallest_p(n) < 0.05)
-            ok = smallest_p(n_periods) < 0.05
-            note = (f"trend not testable with {n_periods} periods: needs at least {need} (a "
-                    "Mann-Kendall trend cannot reach p < 0.05 with fewer)") if not ok else ""
+        info = cp.trend_testability(n_periods)
+        ok, note = info.testable, info.note
         if not ok:
             return "Trends over time (Mann-Kendall): " + note[:1].lower() + note[1:].rstrip(".") + "."
         counts = trend_counts or {}
