@@ -253,3 +253,15 @@ def test_gap_options_issue_means_and_counts_from_the_toolbox(provider):
                 "GAP_WEIGHTING": 1, "GAP": '{"by": "percent", "value": 30, "weighting": "zones"}',
                 "OUTPUT": "memory:", "TABLE": "memory:"})
     assert _rows(res["TABLE"])["Whole study area"]["gap_diff"] == pytest.approx(9 - 4)
+
+
+def test_gap_options_left_empty_take_the_defaults(provider):
+    # a model saved before the options existed passes nothing (or NULL): 10 % of the residents,
+    # the rest; zone 0 (10) against the mean of the others, 5
+    res = _run({"ZONES": _issue_zones(), "AREAS": area_layer(), "AREA_NAME_FIELD": "name",
+                "GAP_PERCENT": None, "GAP_WEIGHTING": None, "GAP_MODE": None,
+                "OUTPUT": "memory:", "TABLE": "memory:"})
+    whole = _rows(res["TABLE"])["Whole study area"]
+    assert whole["gap_diff"] == pytest.approx(5.0)
+    assert whole["gap_definition"].startswith("mean score of the highest-need zones holding 10 % "
+                                              "of the residents (1 zone with 10.0 % of the residents)")

@@ -285,17 +285,18 @@ GAP_HELP = (
 
 
 def add_gap_parameters(alg):
-    """The gap's options as toolbox parameters (``core.assessment`` declares the words)."""
+    """The gap's options as toolbox parameters (``core.assessment`` declares the words). They
+    are optional with defaults, so models saved before them still validate."""
     alg.addParameter(QgsProcessingParameterNumber(
         GAP_PERCENT, alg.tr("Gap: top group, percent of the residents (or zones)"),
-        QgsProcessingParameterNumber.Double, 10.0, minValue=0.001, maxValue=99.999))
+        QgsProcessingParameterNumber.Double, 10.0, optional=True, minValue=0.001, maxValue=99.999))
     alg.addParameter(QgsProcessingParameterEnum(
         GAP_WEIGHTING, alg.tr("Gap: top group by"),
         [alg.tr(t) for t in ca.GAP_WEIGHTING_TITLES],
-        defaultValue=ca.GAP_WEIGHTING.index(ca.GAP_DEFAULT["weighting"])))
+        defaultValue=ca.GAP_WEIGHTING.index(ca.GAP_DEFAULT["weighting"]), optional=True))
     alg.addParameter(QgsProcessingParameterEnum(
         GAP_MODE, alg.tr("Gap over periods"), [alg.tr(t) for t in ca.GAP_MODE_TITLES],
-        defaultValue=ca.GAP_MODES.index(ca.GAP_DEFAULT["mode"])))
+        defaultValue=ca.GAP_MODES.index(ca.GAP_DEFAULT["mode"]), optional=True))
     text = QgsProcessingParameterString(
         GAP, alg.tr("Gap definition as JSON (replaces the options above)"), optional=True,
         multiLine=False)
