@@ -25,12 +25,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from composite_index_plugin.core import vocab
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
 
 WHOLE_STUDY_AREA = "Whole study area"
 
-# The default gap (``core.model.Gap``): population-weighted mean score of the zones in decile 1
-# (highest need) minus that of all other zones; ``ratio`` = top mean / rest mean.
+# The gap's words live in core.vocab and its keys, defaults and rules in core.model.Gap (the recipe's
+# ``gap`` section); ``parse_gap(None)`` gives the default: the highest-need zones holding 10 % of the
+# residents (decile 1 by population share), population-weighted mean score minus that of everyone
+# else; over periods the first period's top group is followed (fixed cohort).
+GAP_BY = vocab.GAP_BY
+GAP_WEIGHTING = vocab.GAP_WEIGHTING
+GAP_WEIGHTING_TITLES = vocab.GAP_WEIGHTING_TITLES
+GAP_MODES = vocab.GAP_MODES
+GAP_MODE_TITLES = vocab.GAP_MODE_TITLES
 
 SUMMARY_COLUMNS = [
     "area_name", "area_rank", "mean_score", "population", "n_zones", "pop_top_decile_pct",
@@ -38,6 +46,8 @@ SUMMARY_COLUMNS = [
     "top_theme_2", "top_theme_3", "top_issue_1", "top_issue_2", "top_issue_3", "gap_diff",
     "gap_ratio",
 ]
+GAP_COLUMNS = ["area_name", "mean_score", "top_mean", "versus_mean", "gap_diff", "gap_ratio",
+               "top_zones", "top_share_pct"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,8 +92,14 @@ def parse_gap(gap) -> dict:
     """The gap definition as a dict (``None``/"" -> default). Accepts a dict or JSON text; the
     keys, defaults and rules are the recipe's ``gap`` section (``core.model.Gap``).
 
-    Keys: ``by`` ("decile" or "percent"), ``value`` (deciles 1..value, or the top ``value`` %
-    of zones, form the highest-need group), ``weighting`` ("population" or "zones").
+    Keys: ``by`` ("decile" or "percent") and ``value``: the top group is the highest-need zones
+    holding the top ``value`` deciles (or ``value`` %) of the population or of the zones;
+    ``weighting``: "population" (the share is a share of the residents and means are
+    population-weighted) or "zones" (a share of the zones, each zone weighing the same);
+    ``mode``: "cohort" (over periods, the first period's top group is followed), "reselected"
+    (each period's own top group) or "worst_vs_average" (the first period's top group against
+    the mean of the whole area, itself included: the floor-target form). Within one period
+    "cohort" and "reselected" are the same.
     """
     from composite_index_plugin.core.model import Gap
     from composite_index_plugin.core.schema import Context
@@ -96,7 +112,8 @@ def parse_gap(gap) -> dict:
         except ValueError as err:
             raise CompositeIndexError(
                 f"The gap definition is not valid JSON: {err}.",
-                hint='Example: {"by": "decile", "value": 1, "weighting": "population"}.') from err
+                hint='Example: {"by": "decile", "value": 1, "weighting": "population", '
+                     '"mode": "cohort"}.') from err
     ctx = Context()
     parsed = Gap.parse(gap, ctx, "gap")
     if ctx.problems:
@@ -106,32 +123,126 @@ def parse_gap(gap) -> dict:
     return parsed.as_dict()
 
 
-def gap_group(rank, n, gap):
-    """Boolean: zone is in the gap's highest-need group (defined over the whole study area)."""
-    rank = np.asarray(rank, dtype="float64")
-    if gap["by"] == "decile":
-        return rank_group(rank, n, 10) <= gap["value"]
-    return rank <= gap["value"] / 100.0 * n
+def gap_share(gap):
+    """The share (0..1) of the population or zones that the top group holds."""
+    gap = parse_gap(gap)
+    return gap["value"] / 10.0 if gap["by"] == "decile" else gap["value"] / 100.0
 
 
-def gap_stats(score, top, weight):
-    """(diff, ratio, top_mean, rest_mean) for one set of zones.
+def gap_weights(score, gap, population=None):
+    """Per-zone weights of the gap: the population (``weighting`` "population" and a population
+    with residents), else 1 for every zone; 0 where the score is missing. Returns
+    (weights, by_population)."""
+    s = np.asarray(score, dtype="float64")
+    valid = np.isfinite(s)
+    if parse_gap(gap)["weighting"] == "population" and population is not None:
+        pop = np.asarray(population, dtype="float64")
+        pop = np.where(valid & np.isfinite(pop) & (pop > 0), pop, 0.0)
+        if pop.sum() > 0:
+            return pop, True
+    return valid.astype("float64"), False
 
-    ``weight``: per-zone weights (population x fraction, or fraction). ``ratio`` is NaN when the
-    rest's mean is not positive (a ratio of scores that can be zero or negative means nothing).
+
+def top_group(score, gap, population=None):
+    """The gap's highest-need group over the whole study area: (boolean per zone, info).
+
+    Zones are taken in order of need (highest score first) while the weight ranked above a zone
+    plus its own stays within the share: with ``weighting`` "zones" every zone weighs 1, so the
+    top decile is exactly decile 1 of ``rank_group`` (rank <= n / 10, ties sharing the best rank);
+    with "population" the weight is the zone's population, so the group holds at most that share
+    of the residents. Tied zones go together; the highest-need zone(s) are always in the group.
+    ``info``: ``zones`` (number in the group), ``share_pct`` (percent of the weight it holds),
+    ``by_population`` (False when population weighting was asked for but no population is known).
+    """
+    s = np.asarray(score, dtype="float64")
+    valid = np.isfinite(s)
+    w, by_pop = gap_weights(s, gap, population)
+    out = np.zeros(s.shape, dtype=bool)
+    if not valid.any():
+        return out, {"zones": 0, "share_pct": float("nan"), "by_population": by_pop}
+    sv, wv = s[valid], w[valid]
+    _, tie = np.unique(-sv, return_inverse=True)          # 0 = the highest score
+    tie = tie.reshape(-1)
+    per_tie = np.bincount(tie, weights=wv)
+    above = np.cumsum(per_tie) - per_tie                   # weight ranked strictly above
+    total = wv.sum()
+    limit = gap_share(gap) * total * (1 + 1e-12)
+    inside = (above[tie] + wv <= limit) | (tie == 0)
+    out[np.flatnonzero(valid)[inside]] = True
+    share = 100.0 * wv[inside].sum() / total if total > 0 else float("nan")
+    return out, {"zones": int(inside.sum()), "share_pct": float(share), "by_population": by_pop}
+
+
+def gap_stats(score, top, weight, versus="rest", ratio=True):
+    """(diff, ratio, top_mean, versus_mean) for one set of zones.
+
+    ``weight``: per-zone weights (population x fraction, or fraction). ``versus``: "rest" (the
+    zones outside the top group) or "all" (every zone, the top group included: worst against
+    average). ``ratio`` = top mean / versus mean, only when ``ratio`` is True (pass False for
+    scores that can be negative: a ratio of scores on a scale crossing zero means nothing) and
+    the versus mean is positive; else NaN.
     """
     score = np.asarray(score, dtype="float64")
     weight = np.asarray(weight, dtype="float64")
     top = np.asarray(top, dtype=bool)
     ok = np.isfinite(score) & np.isfinite(weight) & (weight > 0)
     wt = weight * (ok & top)
-    wr = weight * (ok & ~top)
+    wr = weight * (ok & ~top) if versus == "rest" else weight * ok
     s = np.where(ok, score, 0.0)
     top_mean = (wt * s).sum() / wt.sum() if wt.sum() > 0 else np.nan
-    rest_mean = (wr * s).sum() / wr.sum() if wr.sum() > 0 else np.nan
-    diff = top_mean - rest_mean
-    ratio = top_mean / rest_mean if np.isfinite(rest_mean) and rest_mean > 0 else np.nan
-    return diff, ratio, top_mean, rest_mean
+    versus_mean = (wr * s).sum() / wr.sum() if wr.sum() > 0 and (ok & ~top).any() else np.nan
+    diff = top_mean - versus_mean
+    r = top_mean / versus_mean if ratio and np.isfinite(versus_mean) and versus_mean > 0 \
+        else np.nan
+    return diff, r, top_mean, versus_mean
+
+
+def ratio_allowed(score):
+    """A ratio of means is only meaningful on a scale that does not cross zero (no score < 0)."""
+    s = np.asarray(score, dtype="float64")
+    s = s[np.isfinite(s)]
+    return bool(s.size) and float(s.min()) >= 0
+
+
+def _fmt_share(value):
+    return f"{value:g}" if float(value) == int(value) else f"{value:.1f}"
+
+
+def describe_gap(gap, info=None, baseline=None, periods=1):
+    """One sentence saying what the gap is, for logs, tables and the printed page.
+
+    ``info``: from ``top_group`` (group size and the share it really holds); ``baseline``: the
+    label of the (first) period the group was chosen in; ``periods``: how many periods it spans.
+    """
+    gap = parse_gap(gap)
+    pct = gap_share(gap) * 100
+    by_pop = gap["weighting"] == "population" and (info is None or info.get("by_population", True))
+    who = "residents" if by_pop else "zones"
+    over_time = periods > 1
+    text = f"mean score of the highest-need zones holding {_fmt_share(pct)} % of the {who}"
+    if over_time and gap["mode"] != "reselected":
+        text += f" in {baseline}" if baseline else " in the first period"
+    elif over_time:
+        text += ", re-selected in each period"
+    details = []
+    if info is not None and info.get("zones"):
+        when = f" in {baseline}" if over_time and gap["mode"] == "reselected" and baseline else ""
+        details.append(f"{info['zones']:,} zone{'' if info['zones'] == 1 else 's'}{when}")
+        held = info.get("share_pct", float("nan"))
+        if by_pop and np.isfinite(held):
+            details[-1] += f" with {held:.1f} % of the residents"
+    if over_time and gap["mode"] != "reselected":
+        details.append("the same zones in every period")
+    if details:
+        text += f" ({'; '.join(details)})"
+    if gap["mode"] == "worst_vs_average":
+        text += " minus the mean of the whole area (the top group included)"
+    else:
+        text += " minus that of all other zones"
+    weighting = "population-weighted" if by_pop else "each zone weighing the same"
+    if gap["weighting"] == "population" and not by_pop:
+        weighting += " (no population known)"
+    return f"{text}; {weighting}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +347,7 @@ def detect_themes_issues(columns):
 
 def summarise_areas(zones, overlaps, area_names, score="ci_score", population=None,
                     themes=None, issues=None, theme_means=None, hotspot_m2=None, area_m2=None,
-                    gap=None, progress=None):
+                    gap=None, issue_means=None, sums=None, progress=None):
     """Summarise index zones by larger areas.
 
     zones: DataFrame with the ``score`` column (and ``population`` when given, and the theme /
@@ -247,8 +358,15 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     themes / issues: dict name -> column whose weighted mean ranks the contributions
         (e.g. ``<theme>_pct``); see ``detect_themes_issues``.
     theme_means: dict theme -> column (``<theme>_idx``) written as ``<theme>_mean``.
+    issue_means: dict issue -> column (``<issue>_idx``) written as ``<issue>_mean`` (weighted as
+        ``mean_score``, so an area's issue value compares like with like with the whole area's).
+    sums: columns (e.g. incident counts ``<issue>_<role>``) summed per area, each zone counting
+        by the share of it inside the area; written under the same names.
     hotspot_m2, area_m2: arrays of length n_areas + 1 (last = whole study area), or None.
-    gap: dict or JSON text (``parse_gap``).
+    gap: dict or JSON text (``parse_gap``): the top group is chosen over the whole study area
+        (``top_group``); each area's ``gap_diff`` contrasts its zones in that group with its
+        other zones (or, for "worst_vs_average", with all its zones). ``gap_ratio`` only on a
+        score scale that does not cross zero.
 
     Ranks, deciles and percentiles are those of the whole study area (as IMD uses national
     ranks); ``area_rank`` ranks the areas by mean score (1 = highest need).
@@ -283,8 +401,7 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
         pop = np.where(np.isfinite(pop) & (pop > 0), pop, 0.0)
     else:
         pop = None
-    weighting = gap["weighting"]
-    if weighting == "population" and pop is None:
+    if gap["weighting"] == "population" and pop is None:
         messages.append("No population field: the gap and means weigh each zone equally.")
 
     rank = need_rank(s)
@@ -292,7 +409,9 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     pct = rank_group(rank, n, 100)
     top = valid & (decile == 1)
     ew = extent_weight(pct)
-    in_gap = valid & gap_group(rank, n, gap)
+    in_gap, gap_info = top_group(s, gap, pop)
+    gap_by_pop = gap_info["by_population"]
+    messages.append("Gap: " + describe_gap(gap, gap_info) + ".")
 
     zone, area, frac = check_overlaps(overlaps, n_all, n_areas)
     keep = valid[zone]
@@ -357,21 +476,31 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
                 col.append(names[order[j]] if j < len(order) else None)
             out[f"top_{kind}_{j + 1}"] = col
 
-    w_gap = w_pop if (weighting == "population" and pop is not None) else frac
+    w_gap = w_pop if gap_by_pop else frac
+    versus = "all" if gap["mode"] == "worst_vs_average" else "rest"
+    with_ratio = ratio_allowed(s)
     diffs, ratios = np.full(m, np.nan), np.full(m, np.nan)
     order = np.argsort(area, kind="stable")
     bounds = np.searchsorted(area[order], np.arange(m + 1))
     for a in range(m):
         sel = order[bounds[a]:bounds[a + 1]]
         if len(sel):
-            d, r, _, _ = gap_stats(s[zone[sel]], in_gap[zone[sel]], w_gap[sel])
+            d, r, _, _ = gap_stats(s[zone[sel]], in_gap[zone[sel]], w_gap[sel], versus, with_ratio)
             diffs[a], ratios[a] = d, r
     out["gap_diff"] = diffs
     out["gap_ratio"] = ratios
+    out["gap_definition"] = describe_gap(gap, gap_info)
 
     for theme, column in (theme_means or {}).items():
         out[f"{theme}_mean"] = weighted_mean_by_area(_numeric(zones, column, "theme index"), zone, area,
                                               w_main, m)
+    for issue, column in (issue_means or {}).items():
+        if f"{issue}_mean" not in out.columns:
+            out[f"{issue}_mean"] = weighted_mean_by_area(_numeric(zones, column, "issue index"),
+                                                         zone, area, w_main, m)
+    for column in sums or ():
+        values = np.nan_to_num(_numeric(zones, column, "count"))
+        out[column] = np.bincount(area, weights=values[zone] * frac, minlength=m)
 
     area_scores = out["mean_score"].to_numpy()[:n_areas]
     ranks = need_rank(area_scores)
@@ -385,35 +514,53 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     if no_gap:
         messages.append(f"{len(no_gap)} area(s) have no zone on one side of the gap "
                         f"(gap left empty): {', '.join(no_gap[:10])}.")
-    if np.isfinite(diffs).any() and not np.isfinite(ratios).any():
-        messages.append("The gap ratio is left empty: the other zones' mean score is not "
-                        "positive (scores on a z-scale can be negative); use the difference.")
+    if np.isfinite(diffs).any() and not with_ratio:
+        messages.append("The gap ratio is left empty: scores below zero occur (a scale such as "
+                        "z-scores crosses zero), so a ratio of means says nothing; use the "
+                        "difference.")
     rest = [c for c in out.columns if c not in SUMMARY_COLUMNS]
     out = out[SUMMARY_COLUMNS + rest]
     progress.report(1.0)
     return AreaSummary(out, messages)
 
 
-def area_gaps(zones, area_names=(), overlaps=None, score="ci_score", population=None, gap=None):
+def area_gaps(zones, area_names=(), overlaps=None, score="ci_score", population=None, gap=None,
+              group=None, ratio=None):
     """The gap per area and for the whole study area (last row) for one set of zones.
 
-    Columns: ``area_name``, ``mean_score``, ``top_mean``, ``rest_mean``, ``gap_diff``,
-    ``gap_ratio``. The highest-need group is defined over the whole study area (``parse_gap``).
+    Columns (``GAP_COLUMNS``): ``area_name``, ``mean_score`` (population-weighted when a
+    population is given, as in ``summarise_areas``), ``top_mean`` (the top group's zones in the
+    area), ``versus_mean`` (the area's other zones, or all its zones for "worst_vs_average"),
+    ``gap_diff`` = top_mean - versus_mean, ``gap_ratio`` (only when ``ratio``; by default when no
+    score is below zero), ``top_zones`` (zones of the group in the area), ``top_share_pct`` (the
+    share of the area's residents, or zones, in the group).
+    group: boolean per zone, the top group to use (e.g. an earlier period's: a fixed cohort);
+        by default this period's own (``top_group`` over the whole study area).
     Without areas only the whole-study-area row is returned.
     """
     gap = parse_gap(gap)
     area_names = [str(a) for a in area_names]
     s = _numeric(zones, score, "score")
     valid = np.isfinite(s)
-    n = int(valid.sum())
-    if n == 0:
+    if not valid.any():
         raise CompositeIndexError(f"No zone has a value in '{score}'.")
     pop = None
-    if population is not None and gap["weighting"] == "population":
+    if population is not None:
         pop = _numeric(zones, population, "population")
-        pop = np.where(np.isfinite(pop) & (pop > 0), pop, 0.0)
-    rank = need_rank(s)
-    in_gap = valid & gap_group(rank, n, gap)
+        pop = np.where(valid & np.isfinite(pop) & (pop > 0), pop, 0.0)
+        if pop.sum() <= 0:
+            pop = None
+    if group is None:
+        in_gap, _ = top_group(s, gap, pop)
+    else:
+        in_gap = np.asarray(group, dtype=bool)
+        if in_gap.shape != s.shape:
+            raise CompositeIndexError(f"The top group has {in_gap.size} values for {s.size} zones.")
+    in_gap = in_gap & valid
+    w_gap, _ = gap_weights(s, gap, pop)
+    versus = "all" if gap["mode"] == "worst_vs_average" else "rest"
+    if ratio is None:
+        ratio = ratio_allowed(s)
     groups = []
     if area_names:
         zone, area, frac = check_overlaps(overlaps, len(zones), len(area_names))
@@ -424,10 +571,12 @@ def area_gaps(zones, area_names=(), overlaps=None, score="ci_score", population=
     groups.append((all_idx, np.ones(len(all_idx))))
     rows = []
     for name, (z, f) in zip(area_names + [WHOLE_STUDY_AREA], groups):
-        w = f * pop[z] if pop is not None else f
-        ok = valid[z] & (w > 0)
-        mean = (w[ok] * s[z][ok]).sum() / w[ok].sum() if ok.any() else np.nan
-        diff, ratio, top_mean, rest_mean = gap_stats(s[z], in_gap[z], w)
-        rows.append((name, mean, top_mean, rest_mean, diff, ratio))
-    return pd.DataFrame(rows, columns=["area_name", "mean_score", "top_mean", "rest_mean",
-                                       "gap_diff", "gap_ratio"])
+        wm = f * pop[z] if pop is not None else f
+        ok = valid[z] & (wm > 0)
+        mean = (wm[ok] * s[z][ok]).sum() / wm[ok].sum() if ok.any() else np.nan
+        wg = f * w_gap[z]
+        diff, r, top_mean, versus_mean = gap_stats(s[z], in_gap[z], wg, versus, ratio)
+        top = in_gap[z]
+        held = 100.0 * wg[top].sum() / wg.sum() if wg.sum() > 0 else np.nan
+        rows.append((name, mean, top_mean, versus_mean, diff, r, int(top.sum()), held))
+    return pd.DataFrame(rows, columns=GAP_COLUMNS)

@@ -647,7 +647,11 @@ class Gap(Section):
     by: str = Key("decile", choices=vocab.GAP_BY, help="the top group by need decile or percent")
     value: float = Key(1, above=0, help="how many top deciles, or what top percent")
     weighting: str = Key("population", choices=vocab.GAP_WEIGHTING,
-                         help="means weighted by population or each zone equally")
+                         help="top group by population or zone share; means weighted the same way")
+    mode: str = Key("cohort", choices=vocab.GAP_MODES,
+                    help="over periods: the first period's top group followed (cohort), each "
+                         "period's own top group (reselected), or the first period's top group "
+                         "against the whole-area mean (worst_vs_average)")
 
     def check(self, ctx, path):
         if not _number(self.value):
@@ -662,7 +666,7 @@ class Gap(Section):
     def as_dict(self) -> dict:
         """The gap as ``core.assessment`` reads it (every default filled in)."""
         value = int(self.value) if self.by == "decile" else self.value
-        return {"by": self.by, "value": value, "weighting": self.weighting}
+        return {"by": self.by, "value": value, "weighting": self.weighting, "mode": self.mode}
 
 
 class Baseline(Section):

@@ -47,7 +47,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from composite_index_plugin.core.assessment import area_gaps, need_rank, rank_group
+from composite_index_plugin.core.assessment import (
+    area_gaps,
+    describe_gap,
+    need_rank,
+    parse_gap,
+    rank_group,
+    ratio_allowed,
+    top_group,
+)
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
 
 TRANSITIONS = ("new", "persistent", "intensifying", "diminishing", "ended")
@@ -404,18 +412,52 @@ def compare_periods(frames, id_field="cell_id", labels=None, score="ci_score", c
                         f"{trend.min_periods} periods to be significant at {alpha:g}.")
     progress.report(0.6)
 
-    gap_rows = []
-    use_pop = population if all(population in f.columns for f in frames) else None
+    gaps, gap_text = period_gaps(frames, labels, score, area_names, overlaps, population, gap,
+                                 progress=lambda f: progress.report(0.6 + 0.4 * f))
+    messages.append("Gap per period: " + gap_text + ".")
+    return PeriodComparison(pd.DataFrame(out), gaps, messages, warnings, trend)
+
+
+def period_gaps(frames, labels, score="ci_score", area_names=(), overlaps=None,
+                population="population", gap=None, progress=None):
+    """The gap per period and area (``core.assessment.area_gaps``) and its change since the first
+    period; returns (table, a sentence saying what the gap is).
+
+    The top group follows ``gap["mode"]``: "cohort" and "worst_vs_average" keep the first
+    period's top group in every period (a fixed cohort: a change is a change of the same
+    places), "reselected" takes each period's own (a change then mixes real change with zones
+    moving in and out of the group and with regression to the mean). The population weights are
+    used when every period has the population field. The ratio is left out in every period when
+    any period has a score below zero.
+    Columns: ``period``, ``period_index``, ``top_group_of`` (the period whose top group is used),
+    ``GAP_COLUMNS``, ``gap_diff_change``, ``gap_ratio_change``, ``gap_mode``, ``gap_definition``
+    (the sentence).
+    """
+    gap = parse_gap(gap)
+    labels = list(labels)
+    use_pop = population if population and all(population in f.columns for f in frames) else None
+    scores = [_scores(f, score, lab) for f, lab in zip(frames, labels)]
+    with_ratio = all(ratio_allowed(x) for x in scores)
+    pops = [pd.to_numeric(f[use_pop], errors="coerce").to_numpy("float64") if use_pop else None
+            for f in frames]
+    first_group, info = top_group(scores[0], gap, pops[0])
+    fixed = None if gap["mode"] == "reselected" else first_group
+    rows = []
     for k, (frame, lab) in enumerate(zip(frames, labels)):
-        g = area_gaps(frame, area_names, overlaps, score, use_pop, gap)
+        g = area_gaps(frame, area_names, overlaps, score, use_pop, gap, group=fixed,
+                      ratio=with_ratio)
         g.insert(0, "period", lab)
         g.insert(1, "period_index", k + 1)
-        gap_rows.append(g)
-        progress.report(0.6 + 0.4 * (k + 1) / t)
-    gaps = pd.concat(gap_rows, ignore_index=True)
+        g.insert(2, "top_group_of", labels[0] if fixed is not None else lab)
+        rows.append(g)
+        if progress is not None:
+            progress((k + 1) / len(frames))
+    gaps = pd.concat(rows, ignore_index=True)
     first = gaps[gaps["period_index"] == 1].set_index("area_name")
-    gaps["gap_diff_change"] = gaps["gap_diff"].to_numpy() - \
-        first["gap_diff"].reindex(gaps["area_name"]).to_numpy()
-    gaps["gap_ratio_change"] = gaps["gap_ratio"].to_numpy() - \
-        first["gap_ratio"].reindex(gaps["area_name"]).to_numpy()
-    return PeriodComparison(pd.DataFrame(out), gaps, messages, warnings, trend)
+    for col in ("gap_diff", "gap_ratio"):
+        gaps[f"{col}_change"] = gaps[col].to_numpy() - \
+            first[col].reindex(gaps["area_name"]).to_numpy()
+    gaps["gap_mode"] = gap["mode"]
+    text = describe_gap(gap, info, baseline=labels[0], periods=len(frames))
+    gaps["gap_definition"] = text
+    return gaps, text

@@ -1,10 +1,15 @@
 """What each page of the printed assessment says: the table rows, the key figures, the chart data.
 
 Pure pandas. Input is the area summary (fields of ``compositeindex:summariseareas``) plus, when
-known, each area's mean issue index and the whole study area's values. Ranks are computed among
-the areas that have data, 1 = highest value (highest need); the table's gap is the area's value
-minus the whole study area's value (positive = more need than the study area as a whole). The
-summary's own ``gap_diff`` (highest-need group vs the rest, inside the area) goes in the key figures.
+known, each area's mean issue index and the whole study area's values, weighted as the area's
+(population-weighted when the summary is). Ranks are computed among the areas that have data,
+1 = highest value (highest need). Names of the measures, the same on every page:
+- "difference from the whole area": an area's value minus the whole study area's value
+  (positive = more need than the study area as a whole), in the priorities tables;
+- "the gap": the top group's mean score minus that of the rest (or of everyone: see
+  ``core.assessment.describe_gap``), the headline; an area's own ``gap_diff`` is "the gap within
+  the area" in its key figures;
+- "change": the last period's value minus the first's.
 """
 import math
 
@@ -58,22 +63,35 @@ def rank_among(values):
     return s.rank(ascending=False, method="min")
 
 
-def theme_names(columns):
-    return [c[: -len("_mean")] for c in columns if c.endswith("_mean") and c != "mean_score"]
+def theme_names(columns, themes=None):
+    """The themes of a summary: ``<theme>_mean`` columns (not ``mean_score``); with ``themes``
+    (names known from the index zones, e.g. those with ``<t>_idx`` and ``<t>_pct``) only those,
+    so an issue's ``<issue>_mean`` is not taken for a theme."""
+    found = [c[: -len("_mean")] for c in columns if c.endswith("_mean") and c != "mean_score"]
+    if themes is None:
+        return found
+    themes = set(themes)
+    return [t for t in found if t in themes]
 
 
-def build_pages(summary, name_field="area_name", issue_means=None, city=None, labels=None):
+def build_pages(summary, name_field="area_name", issue_means=None, city=None, labels=None,
+                themes=None, inner_gap=True):
     """Pages and priority rows for the assessment.
 
     ``summary``: DataFrame, one row per area (the "Whole study area" row, if present, is used as
     the city reference and not paged). ``issue_means``: DataFrame indexed like ``summary`` with
-    one column per issue (mean ``<issue>_idx`` of the area's zones), optional. ``city``: dict
-    with ``score``, ``themes`` {name: value}, ``issues`` {name: value} (optional; overridden by a
-    whole-area row). Returns ``(pages, priorities, city)``: ``pages`` has one row per area with
-    ``page_id``, ``src_row`` (row of ``summary``), ``area_name``, ``no_data``, ``rank_text``,
-    ``score_text``, ``gap_text``, ``top_theme_label``, ``chart`` (list of (label, value, city
-    value)) and ``facts``;
-    ``priorities`` has ``page_id``, ``row_order``, ``priority``, ``score``, ``rank``, ``gap``.
+    one column per issue (the area's mean ``<issue>_idx``, weighted as its score), optional.
+    ``city``: dict with ``score``, ``themes`` {name: value}, ``issues`` {name: value}, weighted
+    as the areas' values (optional; overridden by a whole-area row). ``themes``: the theme names
+    (default: every ``<name>_mean`` column). Returns ``(pages, priorities, city)``: ``pages`` has
+    one row per area with ``page_id``, ``src_row`` (row of ``summary``), ``area_name``,
+    ``no_data``, ``rank_text``, ``score_text``, ``diff_text``, ``top_theme_label``, ``chart``
+    (list of (label, value, city value)) and ``facts``; ``priorities`` has ``page_id``,
+    ``row_order``, ``priority``, ``score``, ``rank``, ``difference`` (from the whole area). The
+    composite index comes first, then the area's top themes and top issues, each sorted by score
+    (highest need first). ``inner_gap``: give the summary's gap within the area in the key
+    figures (leave it out when the page shows the gap per period, so one page never shows two
+    gaps measured differently).
     """
     labels = labels or {}
     df = summary.reset_index(drop=True).copy()
@@ -82,7 +100,7 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
     city = {"score": float("nan"), "themes": {}, "issues": {}} if city is None else \
         {"score": city.get("score", float("nan")), "themes": dict(city.get("themes", {})),
          "issues": dict(city.get("issues", {}))}
-    themes = theme_names(df.columns)
+    themes = theme_names(df.columns, themes)
     if whole.any():
         w = df[whole].iloc[0]
         if np.isfinite(_num(w.get("mean_score"))):
@@ -90,6 +108,11 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
         for t in themes:
             if np.isfinite(_num(w.get(f"{t}_mean"))):
                 city["themes"][t] = _num(w.get(f"{t}_mean"))
+        if issue_means is not None:
+            row = issue_means.reset_index(drop=True)[whole.to_numpy()]
+            for c in issue_means.columns:
+                if len(row) and np.isfinite(_num(row[c].iloc[0])):
+                    city["issues"][c] = _num(row[c].iloc[0])
     keep = ~whole
     src_rows = np.flatnonzero(keep.to_numpy())
     df = df[keep].reset_index(drop=True)
@@ -116,7 +139,7 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
     for i, r in df.iterrows():
         pid = i + 1
         nd = bool(no_data.iloc[i])
-        gap = score.iloc[i] - city["score"] if np.isfinite(city["score"]) else float("nan")
+        diff = score.iloc[i] - city["score"] if np.isfinite(city["score"]) else float("nan")
         chart = [(pretty(t, labels), float(theme_vals[t].iloc[i]), city["themes"].get(t, float("nan")))
                  for t in themes]
         top_theme = pretty(r.get("top_theme_1"), labels)
@@ -125,12 +148,12 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                 "area_rank": int(score_rank.iloc[i]) if not nd and np.isfinite(score_rank.iloc[i]) else 0,
                 "rank_text": "-" if nd else f"{int(score_rank.iloc[i])} of {n_with}",
                 "score_text": "-" if nd else fmt(score.iloc[i], dec),
-                "gap_text": "-" if nd else fmt(gap, dec, signed=True),
+                "diff_text": "-" if nd else fmt(diff, dec, signed=True),
                 "top_theme_label": "-" if nd else top_theme, "chart": chart}
         if nd:
             page["facts"] = "No data: no index zones fall in this area."
             rows.append({"page_id": pid, "row_order": 1, "priority": "No index zones in this area",
-                         "score": "-", "rank": "-", "gap": "-"})
+                         "score": "-", "rank": "-", "difference": "-"})
         else:
             whole = f" (whole study area {fmt(city['score'], dec)})" if np.isfinite(city["score"]) else ""
             parts = [f"Rank {page['rank_text']} areas", f"mean score {page['score_text']}{whole}"]
@@ -141,19 +164,20 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                 parts.append(f"{int(n_zones.iloc[i])} zones")
             top_pct = _num(r.get("pop_top_decile_pct"))
             if np.isfinite(top_pct):
-                parts.append(f"{top_pct:.0f}% of residents in the 10% highest-need zones")
+                parts.append(f"{top_pct:.0f}% of residents in decile 1 (the 10% highest-need zones)")
             hot = _num(r.get("hotspot_km2"))
             if np.isfinite(hot):
                 hp = _num(r.get("hotspot_pct"))
                 parts.append(f"hotspots {hot:,.1f} km²" + (f" ({hp:.0f}% of the area)" if np.isfinite(hp)
                                                                    else ""))
-            inner = _num(r.get("gap_diff"))
+            inner = _num(r.get("gap_diff")) if inner_gap else float("nan")
             if np.isfinite(inner):
-                parts.append(f"gap between its highest-need zones and the rest {fmt(inner, dec)}")
+                parts.append(f"the gap within the area {fmt(inner, dec)}")
             page["facts"] = " \u00b7 ".join(parts) + "."
             rows.append({"page_id": pid, "row_order": 1, "priority": "Composite index",
-                         "score": page["score_text"], "rank": page["rank_text"], "gap": page["gap_text"]})
-            order = 2
+                         "score": page["score_text"], "rank": page["rank_text"],
+                         "difference": page["diff_text"]})
+            section = []
             for k in (1, 2, 3):
                 t = r.get(f"top_theme_{k}")
                 if not pretty(t):
@@ -161,11 +185,11 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                 val = theme_vals[t].iloc[i] if t in theme_vals else float("nan")
                 rk = theme_rank[t].iloc[i] if t in theme_rank else float("nan")
                 cval = city["themes"].get(t, float("nan"))
-                rows.append({"page_id": pid, "row_order": order, "priority": f"Theme: {pretty(t, labels)}",
-                             "score": fmt(val, tdec),
-                             "rank": f"{int(rk)} of {n_with}" if np.isfinite(rk) else "-",
-                             "gap": fmt(val - cval, tdec, signed=True) if np.isfinite(cval) else "-"})
-                order += 1
+                section.append((val, {"priority": f"Theme: {pretty(t, labels)}", "score": fmt(val, tdec),
+                                      "rank": f"{int(rk)} of {n_with}" if np.isfinite(rk) else "-",
+                                      "difference": fmt(val - cval, tdec, signed=True)
+                                      if np.isfinite(cval) else "-"}))
+            issues = []
             for k in (1, 2, 3):
                 s = r.get(f"top_issue_{k}")
                 if not pretty(s):
@@ -174,11 +198,281 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                 val = _num(issue_means[s].iloc[i]) if known else float("nan")
                 rk = issue_rank[s].iloc[i] if s in issue_rank else float("nan")
                 cval = city["issues"].get(s, float("nan"))
-                rows.append({"page_id": pid, "row_order": order, "priority": f"Issue: {pretty(s, labels)}",
-                             "score": fmt(val, tdec),
-                             "rank": f"{int(rk)} of {n_with}" if np.isfinite(rk) else "-",
-                             "gap": fmt(val - cval, tdec, signed=True) if np.isfinite(cval) else "-"})
-                order += 1
+                issues.append((val, {"priority": f"Issue: {pretty(s, labels)}", "score": fmt(val, tdec),
+                                     "rank": f"{int(rk)} of {n_with}" if np.isfinite(rk) else "-",
+                                     "difference": fmt(val - cval, tdec, signed=True)
+                                     if np.isfinite(cval) else "-"}))
+            order = 2
+            for group in (section, issues):
+                # highest need first; unknown values last, in the summary's order
+                for _, row in sorted(group, key=lambda vr: -vr[0] if np.isfinite(vr[0]) else np.inf):
+                    rows.append(dict(row, page_id=pid, row_order=order))
+                    order += 1
         pages.append(page)
     return pd.DataFrame(pages), pd.DataFrame(rows, columns=["page_id", "row_order", "priority", "score",
-                                                            "rank", "gap"]), city
+                                                            "rank", "difference"]), city
+
+
+# --------------------------------------------------------------------------------------------
+# counts per area
+# --------------------------------------------------------------------------------------------
+ROLES = ("victims", "offenders", "locations")
+
+
+def count_columns(columns, issues):
+    """{issue: {role: column}} for the ``<issue>_<role>`` count columns present, issue order kept."""
+    present = set(columns)
+    out = {}
+    for issue in issues:
+        roles = {r: f"{issue}_{r}" for r in ROLES if f"{issue}_{r}" in present}
+        if roles:
+            out[issue] = roles
+    return out
+
+
+def count_rows(pages, counts, labels=None):
+    """Rows of the "incidents recorded" table of each area page.
+
+    ``pages``: from ``build_pages``. ``counts``: DataFrame indexed like ``pages`` (one row per
+    page) with ``<issue>_<role>`` columns (a split zone counting by its share, so the values are
+    rounded to whole incidents here). Returns (rows, roles): rows with ``page_id``, ``row_order``,
+    ``issue`` and one text column per role used (``victims`` / ``offenders`` / ``locations``);
+    the last row of each page is "All issues".
+    """
+    labels = labels or {}
+    issues = []
+    for c in counts.columns:
+        for r in ROLES:
+            if c.endswith(f"_{r}") and c[: -len(r) - 1] not in issues:
+                issues.append(c[: -len(r) - 1])
+    spec = count_columns(counts.columns, issues)
+    roles = [r for r in ROLES if any(r in v for v in spec.values())]
+    rows = []
+    for k, page in pages.reset_index(drop=True).iterrows():
+        pid = int(page["page_id"])
+        if int(page.get("no_data", 0)):
+            rows.append(dict({"page_id": pid, "row_order": 1, "issue": "No index zones in this area"},
+                             **{r: "-" for r in roles}))
+            continue
+        totals = dict.fromkeys(roles, 0.0)
+        order = 1
+        for issue, cols in spec.items():
+            row = {"page_id": pid, "row_order": order, "issue": pretty(issue, labels)}
+            for r in roles:
+                v = _num(counts[cols[r]].iloc[k]) if r in cols else float("nan")
+                row[r] = f"{v:,.0f}" if np.isfinite(v) else "-"
+                if np.isfinite(v):
+                    totals[r] += v
+            rows.append(row)
+            order += 1
+        if len(spec) > 1:
+            rows.append(dict({"page_id": pid, "row_order": order, "issue": "All issues"},
+                             **{r: f"{totals[r]:,.0f}" for r in roles}))
+    return pd.DataFrame(rows, columns=["page_id", "row_order", "issue"] + roles), roles
+
+
+# --------------------------------------------------------------------------------------------
+# the year-on-year story
+# --------------------------------------------------------------------------------------------
+def period_order(gaps):
+    """Period labels of a gaps table (``core.periods.period_gaps``), oldest first."""
+    g = gaps[["period", "period_index"]].drop_duplicates()
+    g = g.assign(k=pd.to_numeric(g["period_index"], errors="coerce")).sort_values("k")
+    return [str(p) for p in g["period"]]
+
+
+def gap_over_time(gaps):
+    """The headline gap per period from a gaps table (the "Whole study area" rows).
+
+    Returns a dict: ``periods`` (labels, oldest first), ``rows`` (for the table: ``row_order``,
+    ``period``, ``top``, ``versus``, ``gap``, ``change``; texts), ``chart`` [(period, gap)],
+    ``decimals``, ``first`` / ``last`` (the gap values), ``headline`` (one sentence).
+    """
+    periods = period_order(gaps)
+    whole = gaps[gaps["area_name"].astype(str).str.strip().str.lower() == WHOLE_AREA.lower()]
+    whole = whole.set_index(whole["period"].astype(str)).reindex(periods)
+    gap = pd.to_numeric(whole["gap_diff"], errors="coerce")
+    top = pd.to_numeric(whole["top_mean"], errors="coerce")
+    versus = pd.to_numeric(whole.get("versus_mean", whole.get("rest_mean")), errors="coerce")
+    # one decimal more than the scores': the table's gap is its top minus versus, and with two
+    # decimals the rounded figures would not always add up
+    dec = decimals_for(list(top.dropna()) + list(versus.dropna()) + list(gap.dropna())) + 1
+    rows, chart = [], []
+    for k, p in enumerate(periods):
+        change = gap.iloc[k] - gap.iloc[0]
+        rows.append({"row_order": k + 1, "period": p, "top": fmt(top.iloc[k], dec),
+                     "versus": fmt(versus.iloc[k], dec), "gap": fmt(gap.iloc[k], dec),
+                     "change": "-" if k == 0 else fmt(change, dec, signed=True)})
+        chart.append((p, float(gap.iloc[k])))
+    first, last = float(gap.iloc[0]), float(gap.iloc[-1])
+    change = last - first
+    if not (np.isfinite(first) and np.isfinite(last)):
+        headline = "The gap could not be measured in every period."
+    else:
+        if round(change, dec) == 0:
+            verb = "stayed at"
+            headline = f"The gap stayed at {fmt(last, dec)} from {periods[0]} to {periods[-1]}."
+        else:
+            verb = ("narrowed" if change < 0 else "widened") if first > 0 else "changed"
+            headline = (f"The gap {verb} from {fmt(first, dec)} in {periods[0]} to {fmt(last, dec)} "
+                        f"in {periods[-1]} ({fmt(change, dec, signed=True)}).")
+    return {"periods": periods, "rows": rows, "chart": chart, "decimals": dec, "first": first,
+            "last": last, "headline": headline}
+
+
+def zone_change_counts(change, owner, n_areas, periods):
+    """Per area (``owner``: the area index of each zone, -1 outside every area): zones in decile 1
+    in the first and last period and hotspot cells before and after the last change, from the
+    per-zone comparison (``decile_<period>``, ``hotspot_transition``). Returns a DataFrame with
+    one row per area: ``decile1_first``, ``decile1_last``, ``hot_before``, ``hot_after``,
+    ``hot_new``, ``hot_ended`` (NaN where the field is missing)."""
+    owner = np.asarray(owner, dtype="int64")
+    inside = owner >= 0
+    out = pd.DataFrame(index=range(n_areas))
+
+    def per_area(flag):
+        flag = np.asarray(flag, dtype=bool) & inside
+        return np.bincount(owner[flag], minlength=n_areas)[:n_areas].astype(float)
+
+    for key, p in (("decile1_first", periods[0]), ("decile1_last", periods[-1])):
+        col = f"decile_{p}"
+        out[key] = per_area(pd.to_numeric(change[col], errors="coerce") == 1) if col in change \
+            else np.nan
+    if "hotspot_transition" in change:
+        t = change["hotspot_transition"].fillna("").astype(str).to_numpy()
+        stay = np.isin(t, ("persistent", "intensifying", "diminishing"))
+        out["hot_before"] = per_area(stay | (t == "ended"))
+        out["hot_after"] = per_area(stay | (t == "new"))
+        out["hot_new"] = per_area(t == "new")
+        out["hot_ended"] = per_area(t == "ended")
+    else:
+        for key in ("hot_before", "hot_after", "hot_new", "hot_ended"):
+            out[key] = np.nan
+    return out
+
+
+def area_change_rows(pages, gaps, zone_counts=None, comparable=True):
+    """Rows of the "change" table of each area page: ``page_id``, ``row_order``, ``measure``,
+    ``first``, ``last``, ``change`` (last minus first; texts).
+
+    ``gaps``: the gaps table (per period and area: ``mean_score``, ``gap_diff``); ``zone_counts``:
+    ``zone_change_counts`` indexed like ``pages``; ``comparable``: scores share one scale (a
+    frozen baseline), else the mean score row is left out (ranks still compare).
+    """
+    periods = period_order(gaps)
+    first, last = periods[0], periods[-1]
+    g = gaps.assign(_name=gaps["area_name"].astype(str))
+    areas = g[g["_name"].str.strip().str.lower() != WHOLE_AREA.lower()]
+
+    names = list(dict.fromkeys(areas["_name"]))
+
+    def table(col):
+        values = pd.to_numeric(areas[col], errors="coerce") if col in areas else np.nan
+        t = areas.assign(_v=values).pivot_table(index="_name", columns="period", values="_v",
+                                                aggfunc="first", dropna=False)
+        return t.reindex(index=names, columns=periods)
+
+    means, inner = table("mean_score"), table("gap_diff")
+    ranks = means.rank(ascending=False, method="min")
+    dec = decimals_for(list(np.ravel(means.to_numpy())) + list(np.ravel(inner.to_numpy())))
+    rows = []
+    for k, page in pages.reset_index(drop=True).iterrows():
+        pid, name = int(page["page_id"]), str(page["area_name"])
+        if int(page.get("no_data", 0)) or name not in means.index:
+            rows.append({"page_id": pid, "row_order": 1, "measure": "No index zones in this area",
+                         "first": "-", "last": "-", "change": "-"})
+            continue
+        items = []
+        m0, m1 = means.loc[name, first], means.loc[name, last]
+        if comparable:
+            items.append(("Mean score", fmt(m0, dec), fmt(m1, dec), fmt(m1 - m0, dec, signed=True)))
+        r0, r1 = ranks.loc[name, first], ranks.loc[name, last]
+        n_areas = int(means[last].notna().sum())
+        if np.isfinite(r0) and np.isfinite(r1):
+            items.append((f"Rank of {n_areas} areas", f"{int(r0)}", f"{int(r1)}",
+                          fmt(r1 - r0, 0, signed=True)))
+        g0, g1 = inner.loc[name, first], inner.loc[name, last]
+        items.append(("The gap within the area", fmt(g0, dec), fmt(g1, dec),
+                      fmt(g1 - g0, dec, signed=True) if np.isfinite(g0) and np.isfinite(g1) else "-"))
+        if zone_counts is not None:
+            zc = zone_counts.iloc[k]
+            if np.isfinite(zc.get("decile1_first", np.nan)):
+                d0, d1 = zc["decile1_first"], zc["decile1_last"]
+                items.append(("Zones in decile 1", f"{d0:,.0f}", f"{d1:,.0f}", fmt(d1 - d0, 0, signed=True)))
+            if np.isfinite(zc.get("hot_after", np.nan)):
+                h0, h1 = zc["hot_before"], zc["hot_after"]
+                label = "Hotspot cells" if len(periods) == 2 else f"Hotspot cells ({periods[-2]} to {last})"
+                items.append((label, f"{h0:,.0f}", f"{h1:,.0f}",
+                              f"{zc['hot_new']:,.0f} new, {zc['hot_ended']:,.0f} ended"
+                              if h0 or h1 else "0"))
+        for order, (measure, a, b, c) in enumerate(items, start=1):
+            rows.append({"page_id": pid, "row_order": order, "measure": measure, "first": a,
+                         "last": b, "change": c})
+    return pd.DataFrame(rows, columns=["page_id", "row_order", "measure", "first", "last", "change"])
+
+
+def _nice(value):
+    """1, 2, 2.5 or 5 times a power of ten, at least ``value``."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    mag = 10 ** np.floor(np.log10(value))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * mag >= value * (1 - 1e-9):
+            return float(m * mag)
+    return float(10 * mag)
+
+
+def _step_decimals(step):
+    """Decimals that show multiples of ``step`` exactly (0.25 -> 2, 0.5 -> 1, 5 -> 0)."""
+    for d in range(0, 7):
+        if abs(round(step, d) - step) < 1e-9 * max(step, 1):
+            return d
+    return 6
+
+
+def diverging_classes(values, per_side=3):
+    """Classes for a change map, symmetric about 0: a middle class around 0 ("about the same")
+    and ``per_side`` classes either side, the outer ones open-ended. Breaks fall on multiples of
+    a round step (1, 2, 2.5 or 5 times a power of ten) chosen so that ``per_side`` steps reach the
+    95th percentile of |change|: -3s or less, -3s to -2s, -2s to -s, -s to +s, ... Whole-number
+    changes (deciles, ranks) get whole steps and labels naming whole numbers. Returns
+    [(lower, upper, label)], lowest first; a value on a break belongs to the class below it."""
+    v = np.asarray(values, dtype=float)
+    v = np.abs(v[np.isfinite(v)])
+    integer = v.size > 0 and bool(np.allclose(v, np.round(v)))
+    reach = float(np.quantile(v, 0.95)) if v.size else 0.0
+    if integer:
+        step = max(1.0, float(np.ceil(reach / per_side)))
+        edges = [k * step - 0.5 for k in range(1, per_side + 1)]   # between whole numbers
+
+        def name(lo, hi):
+            a = int(np.floor(lo)) + 1 if np.isfinite(lo) else None
+            b = int(np.floor(hi)) if np.isfinite(hi) else None
+            if a is None:
+                return f"{fmt(b, 0, signed=True)} or less"
+            if b is None:
+                return f"{fmt(a, 0, signed=True)} or more"
+            if a == b:
+                return "0 (no change)" if a == 0 else fmt(a, 0, signed=True)
+            return f"{fmt(a, 0, signed=True)} to {fmt(b, 0, signed=True)}"
+    else:
+        step = _nice(reach / per_side) if reach > 0 else 1.0
+        edges = [round(k * step, 12) for k in range(1, per_side + 1)]
+        dec = _step_decimals(step)
+
+        def name(lo, hi):
+            if not np.isfinite(lo):
+                return f"{fmt(hi, dec, signed=True)} or less"
+            if not np.isfinite(hi):
+                return f"{fmt(lo, dec, signed=True)} or more"
+            return f"{fmt(lo, dec, signed=True)} to {fmt(hi, dec, signed=True)}"
+    bounds = [-np.inf] + [-e for e in reversed(edges)] + edges + [np.inf]
+    out = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        label = name(lo, hi)
+        if lo == -edges[0] and not integer:
+            label += " (about the same)"
+        elif lo == -edges[0] and label != "0 (no change)":
+            label += " (about the same)"
+        out.append((float(lo), float(hi), label))
+    return out

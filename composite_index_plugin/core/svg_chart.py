@@ -1,7 +1,8 @@
-"""Small horizontal bar charts as SVG text (pure Python), for the printed assessment.
+"""Small bar charts as SVG text (pure Python), for the printed assessment.
 
 Qt's SVG renderer (SVG Tiny 1.2) draws them inside a layout picture item; only rect, line and
-text elements are used. Bars start at zero, so negative values (below-average z-scores) go left.
+text elements are used. Bars start at zero, so negative values (below-average z-scores) go left
+(or down, in the column chart of values per period). Labels are never cut inside a word.
 """
 import math
 from xml.sax.saxutils import escape
@@ -39,6 +40,15 @@ def _wrap(text, width_chars):
     if cur:
         lines.append(cur)
     return lines or [""]
+
+
+def _shorten(line, max_chars):
+    """``line`` ended with an ellipsis, cut at a word boundary so that it fits ``max_chars``
+    (the first word is kept whole even when it is longer)."""
+    words = line.split()
+    while len(words) > 1 and len(" ".join(words)) + 1 > max_chars:
+        words.pop()
+    return " ".join(words).rstrip(" ,;-&") + "\u2026"
 
 
 def bar_chart_svg(items, title="", reference=None, reference_label="city", width=90.0, height=55.0,
@@ -105,7 +115,7 @@ def bar_chart_svg(items, title="", reference=None, reference_label="city", width
         lines = _wrap(label, max_chars)
         max_lines = 2 if row_h >= fs * 2.3 else 1
         if len(lines) > max_lines:
-            lines = lines[: max_lines - 1] + [lines[max_lines - 1][: max(max_chars - 1, 1)] + "\u2026"]
+            lines = lines[: max_lines - 1] + [_shorten(lines[max_lines - 1], max_chars)]
         for j, line in enumerate(lines):
             ly = cy + fs * 0.35 + (j - (len(lines) - 1) / 2) * fs * 1.05
             out.append(f'<text x="{label_w:.2f}" y="{ly:.2f}" font-family="{FONT}" font-size="{fs:.2f}" '
@@ -140,5 +150,79 @@ def bar_chart_svg(items, title="", reference=None, reference_label="city", width
         out.append(f'<text x="0" y="{min(axis_y + fs * 2.6, height - 0.6):.2f}" font-family="{FONT}" '
                    f'font-size="{fs * 0.85:.2f}" '
                    f'fill="#444444">{escape("   ".join(foot))}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def column_chart_svg(items, title="", width=90.0, height=46.0, decimals=2, note="", font_size=2.6,
+                     empty_text="No data"):
+    """SVG of vertical bars, one per item in order (e.g. the gap per period, oldest first).
+    ``items``: list of ``(label, value)``; the value is written on each bar's end. Sizes in mm."""
+    fs = font_size
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny" '
+           f'width="{width}mm" height="{height}mm" viewBox="0 0 {width} {height}">',
+           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']
+    y = fs * 1.3
+    if title:
+        for line in _wrap(title, int(width / (fs * 0.55)))[:2]:
+            out.append(f'<text x="0" y="{y:.2f}" font-family="{FONT}" font-size="{fs * 1.15:.2f}" '
+                       f'font-weight="bold" fill="{INK}">{escape(line)}</text>')
+            y += fs * 1.45
+    values = [v for _, v in items if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        out.append(f'<text x="{width / 2:.2f}" y="{height / 2:.2f}" font-family="{FONT}" '
+                   f'font-size="{fs * 1.3:.2f}" text-anchor="middle" fill="#555555">'
+                   f'{escape(empty_text)}</text></svg>')
+        return "\n".join(out)
+    lo, hi = min([0.0] + values), max([0.0] + values)
+    if hi == lo:
+        hi = lo + 1.0
+    top = y + fs * 1.4                                  # room for the value above the tallest bar
+    bottom = height - fs * (2.2 + (1.4 if note else 0.0)) - (fs * 1.2 if lo < 0 else 0.0)
+    axis_w = fs * 0.55 * (len(_fmt(max(abs(lo), abs(hi)), decimals)) + 1.5)
+    x0, x1 = axis_w, width - 1.0
+
+    def sy(v):
+        return bottom - (v - lo) / (hi - lo) * (bottom - top)
+
+    step = _nice_step(hi - lo)
+    tick = math.ceil(lo / step) * step
+    exponent = math.floor(math.log10(step))
+    mantissa = step / 10 ** exponent
+    tick_dec = max(0, -exponent) + (0 if abs(mantissa - round(mantissa)) < 1e-9 else 1)
+    while tick <= hi + 1e-9:
+        ty = sy(tick)
+        out.append(f'<line x1="{x0:.2f}" y1="{ty:.2f}" x2="{x1:.2f}" y2="{ty:.2f}" '
+                   f'stroke="{GRID}" stroke-width="0.15"/>')
+        out.append(f'<text x="{x0 - 0.8:.2f}" y="{ty + fs * 0.3:.2f}" font-family="{FONT}" '
+                   f'font-size="{fs * 0.85:.2f}" text-anchor="end" fill="{INK}">'
+                   f'{_fmt(tick, tick_dec)}</text>')
+        tick += step
+    n = len(items)
+    slot = (x1 - x0) / max(n, 1)
+    bar_w = min(slot * 0.6, fs * 6)
+    zero = sy(0.0)
+    for k, (label, value) in enumerate(items):
+        cx = x0 + (k + 0.5) * slot
+        out.append(f'<text x="{cx:.2f}" y="{height - fs * (0.6 + (1.4 if note else 0.0)):.2f}" '
+                   f'font-family="{FONT}" font-size="{fs:.2f}" text-anchor="middle" '
+                   f'fill="{INK}">{escape(str(label))}</text>')
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out.append(f'<text x="{cx:.2f}" y="{zero - 0.8:.2f}" font-family="{FONT}" '
+                       f'font-size="{fs * 0.9:.2f}" text-anchor="middle" fill="#555555">no data</text>')
+            continue
+        y0, y1 = sorted((zero, sy(value)))
+        colour = BAR if value >= 0 else BAR_LOW
+        out.append(f'<rect x="{cx - bar_w / 2:.2f}" y="{y0:.2f}" width="{bar_w:.2f}" '
+                   f'height="{max(y1 - y0, 0.2):.2f}" fill="{colour}" stroke="{INK}" '
+                   f'stroke-width="0.1"/>')
+        ty = (y0 - 0.8) if value >= 0 else (y1 + fs * 1.0)
+        out.append(f'<text x="{cx:.2f}" y="{ty:.2f}" font-family="{FONT}" font-size="{fs * 0.9:.2f}" '
+                   f'text-anchor="middle" fill="{INK}">{_fmt(value, decimals)}</text>')
+    out.append(f'<line x1="{x0:.2f}" y1="{zero:.2f}" x2="{x1:.2f}" y2="{zero:.2f}" '
+               f'stroke="{INK}" stroke-width="0.25"/>')
+    if note:
+        out.append(f'<text x="0" y="{height - 0.6:.2f}" font-family="{FONT}" '
+                   f'font-size="{fs * 0.85:.2f}" fill="#444444">{escape(note)}</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -102,6 +102,15 @@ GI_BINS = (1, 2, 3)   # |gi_bin|: 90, 95, 99 % confidence
 # --------------------------------------------------------------------------------- the gap
 GAP_BY = ("decile", "percent")
 GAP_WEIGHTING = ("population", "zones")
+GAP_WEIGHTING_TITLES = (
+    "Population share: the top group holds that share of the residents; means weighted by "
+    "population",
+    "Zone share: the top group holds that share of the zones; each zone weighs the same")
+GAP_MODES = ("cohort", "reselected", "worst_vs_average")
+GAP_MODE_TITLES = (
+    "Fixed cohort: the first period's top group, followed over time, against everyone else",
+    "Re-selected: each period's own top group against everyone else",
+    "Worst against average: the first period's top group against the whole area's average")
 
 # ------------------------------------------------------------------------------ the importer
 IMPORT_PRESETS = ("generic", "police.uk")

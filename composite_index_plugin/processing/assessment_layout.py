@@ -1,18 +1,25 @@
 """The printed assessment: layout templates (.qpt), the data behind each page, and rendering.
 
-Two templates in ``resources/layouts``: ``assessment_overview.qpt`` (the city page) and
-``assessment_area.qpt`` (one atlas page per area). Both are A4 landscape and are written by
+Three templates in ``resources/layouts``: ``assessment_overview.qpt`` (the city page),
+``assessment_change.qpt`` (the gap over time, when periods were compared) and
+``assessment_area.qpt`` (one atlas page per area). All are A4 landscape and are written by
 ``write_templates`` (``scripts/build_layouts.py``); an analyst may edit them in the layout
 designer as long as the item ids stay (title, facts, map, legend, scalebar, north, priorities,
-table_title, chart, method, footer, nodata).
+table_title, chart, method, footer, nodata; on area pages also counts_title, counts, counts_2,
+change_title, changes).
 
 What the templates read:
 - layout variables ``assessment_title``, ``assessment_method``, ``assessment_attribution``,
-  ``assessment_date`` (set by the export, editable in Layout Properties > Variables);
+  ``assessment_date``, ``assessment_change_title``, ``assessment_change_facts``,
+  ``assessment_change_note``, ``assessment_change_chart`` (set by the export, editable in Layout
+  Properties > Variables);
 - the atlas coverage layer "Assessment pages" (one polygon per area) with fields ``page_id``,
   ``area_name``, ``page_title`` (wrapped), ``page_facts``, ``chart_svg``, ``no_data`` ...;
-- the table "Assessment priorities" (no geometry): ``page_id``, ``row_order``, ``priority``,
-  ``score``, ``rank``, ``gap``.
+- the tables (no geometry) "Assessment priorities": ``page_id``, ``row_order``, ``priority``,
+  ``score``, ``rank``, ``difference``; "Incidents per area": ``page_id``, ``row_order``,
+  ``issue`` and a column per role; "Change per area": ``page_id``, ``row_order``, ``measure``,
+  ``first``, ``last``, ``change``; "Gap per period": ``row_order``, ``period``, ``top``,
+  ``versus``, ``gap``, ``change``.
 Both are written to a GeoPackage beside the project (or in a temporary folder), so the saved
 project can be re-exported from the designer.
 
@@ -78,10 +85,19 @@ MARGIN = 10.0
 RIGHT_X = 196.0
 RIGHT_W = PAGE_W - MARGIN - RIGHT_X
 MAP_RECT = (MARGIN, 34.0, RIGHT_X - MARGIN - 5.0, 128.0)
+# area pages: a shorter map, and below it the incidents recorded and the change over time
+AREA_MAP_RECT = (MARGIN, 34.0, RIGHT_X - MARGIN - 5.0, 107.0)
+BAND_Y = AREA_MAP_RECT[1] + AREA_MAP_RECT[3] + 11.0         # titles of the tables below the map
+COUNTS_RECTS = ((MARGIN, BAND_Y + 5.0, 60.0, 196.5 - BAND_Y - 5.0),
+                (MARGIN + 62.0, BAND_Y + 5.0, 60.0, 196.5 - BAND_Y - 5.0))
+CHANGE_RECT = (MARGIN + 126.0, BAND_Y + 5.0, RIGHT_X - 5.0 - MARGIN - 126.0, 196.5 - BAND_Y - 5.0)
+BAND_PT = 6.5
+BAND_MARGIN = 0.6     # cell margin of the tables below the map (mm, each side of each column)
 TITLE_RECT = (MARGIN, 10.0, PAGE_W - 2 * MARGIN, 15.0)
 TITLE_PT = 15.0
 ITEM_IDS = ("kicker", "title", "facts", "map", "north", "scalebar", "legend", "table_title",
             "priorities", "chart", "method", "footer")
+KINDS = ("overview", "change", "area")
 
 
 def template_path(kind):
@@ -138,31 +154,64 @@ def north_arrow_path():
     return resource_path("layouts", "north_arrow.svg")
 
 
+def _table(layout, frame_ids, rects, size=7.0, rows=12, margin=0.8):
+    """An attribute table (no layer yet) flowing through one frame per id/rect."""
+    table = QgsLayoutItemAttributeTable.create(layout)
+    table.setHeaderTextFormat(_text_format(size, bold=True))
+    table.setContentTextFormat(_text_format(size))
+    table.setCellMargin(margin)
+    table.setGridStrokeWidth(0.15)
+    table.setGridColor(QColor("#9e9e9e"))
+    table.setShowGrid(True)
+    table.setHorizontalGrid(True)
+    table.setVerticalGrid(False)
+    table.setEmptyTableBehavior(QgsLayoutItemAttributeTable.ShowMessage)
+    table.setEmptyTableMessage("No data")
+    table.setWrapBehavior(QgsLayoutItemAttributeTable.WrapText)
+    table.setMaximumNumberOfFeatures(rows)
+    table.setHeaderMode(QgsLayoutItemAttributeTable.AllFrames)
+    layout.addMultiFrame(table)
+    for frame_id, rect in zip(frame_ids, rects):
+        frame = QgsLayoutFrame(layout, table)
+        frame.setId(frame_id)
+        frame.setHidePageIfEmpty(False)
+        table.addFrame(frame)
+        _place(frame, *rect)
+    return table
+
+
+TITLES = {
+    "overview": ("Composite index assessment", "[% @assessment_title %]", "[% @assessment_facts %]"),
+    "change": ("[% @assessment_title %]", "[% @assessment_change_title %]",
+               "[% @assessment_change_facts %]"),
+    "area": ("[% @assessment_title %]", "[% \"page_title\" %]", "[% \"page_facts\" %]"),
+}
+
+
 def build_template(kind, project):
-    """A new layout of ``project`` with every item of the ``kind`` ("overview" or "area") page,
-    no layers yet. Keep ``project`` alive as long as the layout."""
+    """A new layout of ``project`` with every item of the ``kind`` ("overview", "change" or
+    "area") page, no layers yet. Keep ``project`` alive as long as the layout."""
     layout = QgsPrintLayout(project)
     layout.initializeDefaults()
     page = layout.pageCollection().page(0)
     page.setPageSize("A4", 1)   # 1 = landscape
     layout.setName(f"Assessment {kind}")
 
-    _label(layout, "kicker", "[% @assessment_title %]" if kind == "area" else "Composite index assessment",
-           (MARGIN, 5.0, PAGE_W - 2 * MARGIN, 5.0), 8.0, colour=GREY)
-    _label(layout, "title", "[% \"page_title\" %]" if kind == "area" else "[% @assessment_title %]",
-           TITLE_RECT, TITLE_PT, bold=True)
-    _label(layout, "facts", "[% \"page_facts\" %]" if kind == "area" else "[% @assessment_facts %]",
-           (MARGIN, 25.5, PAGE_W - 2 * MARGIN, 8.0), 8.0)
+    kicker, title, facts = TITLES[kind]
+    _label(layout, "kicker", kicker, (MARGIN, 5.0, PAGE_W - 2 * MARGIN, 5.0), 8.0, colour=GREY)
+    _label(layout, "title", title, TITLE_RECT, TITLE_PT, bold=True)
+    _label(layout, "facts", facts, (MARGIN, 25.5, PAGE_W - 2 * MARGIN, 8.0), 8.0)
 
+    map_rect = AREA_MAP_RECT if kind == "area" else MAP_RECT
     mp = QgsLayoutItemMap(layout)
     mp.setId("map")
     mp.setFrameEnabled(True)
     mp.setFrameStrokeWidth(QgsLayoutMeasurement(0.3, QgsUnitTypes.LayoutMillimeters))
     mp.setBackgroundColor(QColor("#ffffff"))
     layout.addLayoutItem(mp)
-    _place(mp, *MAP_RECT)
+    _place(mp, *map_rect)
     # a finite placeholder extent (the export zooms to the data); NaN would stick on zoomToExtent
-    mp.setExtent(QgsRectangle(0.0, 0.0, MAP_RECT[2] * 100.0, MAP_RECT[3] * 100.0))
+    mp.setExtent(QgsRectangle(0.0, 0.0, map_rect[2] * 100.0, map_rect[3] * 100.0))
 
     north = QgsLayoutItemPicture(layout)
     north.setId("north")
@@ -171,7 +220,7 @@ def build_template(kind, project):
     north.setBackgroundEnabled(True)
     north.setBackgroundColor(QColor(255, 255, 255, 200))
     layout.addLayoutItem(north)
-    _place(north, MAP_RECT[0] + MAP_RECT[2] - 11.0, MAP_RECT[1] + 2.0, 9.0, 13.0)
+    _place(north, map_rect[0] + map_rect[2] - 11.0, map_rect[1] + 2.0, 9.0, 13.0)
 
     bar = QgsLayoutItemScaleBar(layout)
     bar.setId("scalebar")
@@ -187,7 +236,7 @@ def build_template(kind, project):
     bar.setTextFormat(_text_format(7.0))
     bar.setHeight(2.0)
     layout.addLayoutItem(bar)
-    _place(bar, MARGIN, MAP_RECT[1] + MAP_RECT[3] + 1.5, 70.0, 10.0)
+    _place(bar, MARGIN, map_rect[1] + map_rect[3] + 1.5, 70.0, 10.0 if kind != "area" else 7.0)
 
     legend = QgsLayoutItemLegend(layout)
     legend.setId("legend")
@@ -211,44 +260,43 @@ def build_template(kind, project):
     layout.addLayoutItem(legend)
     _place(legend, RIGHT_X, 34.0, RIGHT_W, 50.0)
 
-    table_title = "Top priorities in this area" if kind == "area" else "Areas ranked by need"
+    table_title = {"area": "Top priorities in this area", "overview": "Areas ranked by need",
+                   "change": "The gap per period"}[kind]
     _label(layout, "table_title", table_title, (RIGHT_X, 86.0, RIGHT_W, 5.0), 9.0, bold=True)
-    table = QgsLayoutItemAttributeTable.create(layout)
-    table.setHeaderTextFormat(_text_format(7.0, bold=True))
-    table.setContentTextFormat(_text_format(7.0))
-    table.setCellMargin(0.8)
-    table.setGridStrokeWidth(0.15)
-    table.setGridColor(QColor("#9e9e9e"))
-    table.setShowGrid(True)
-    table.setHorizontalGrid(True)
-    table.setVerticalGrid(False)
-    table.setEmptyTableBehavior(QgsLayoutItemAttributeTable.ShowMessage)
-    table.setEmptyTableMessage("No data")
-    table.setWrapBehavior(QgsLayoutItemAttributeTable.WrapText)
-    table.setMaximumNumberOfFeatures(12)
-    layout.addMultiFrame(table)
-    frame = QgsLayoutFrame(layout, table)
-    frame.setId("priorities")
-    table.addFrame(frame)
-    _place(frame, RIGHT_X, 91.5, RIGHT_W, 58.0)
+    _table(layout, ["priorities"], [(RIGHT_X, 91.5, RIGHT_W, 58.0)])
 
     chart = QgsLayoutItemPicture(layout)
     chart.setId("chart")
     chart.setResizeMode(QgsLayoutItemPicture.Zoom)
+    source = {"area": "\"chart_svg\"", "overview": "@assessment_chart",
+              "change": "@assessment_change_chart"}[kind]
     chart.dataDefinedProperties().setProperty(QgsLayoutObject.PictureSource,
-                                              QgsProperty.fromExpression("\"chart_svg\"" if kind == "area"
-                                                                         else "@assessment_chart"))
+                                              QgsProperty.fromExpression(source))
     layout.addLayoutItem(chart)
     _place(chart, RIGHT_X, 150.0, RIGHT_W, 46.0)
 
-    _label(layout, "method", "[% @assessment_method %]", (MARGIN, 174.0, RIGHT_X - MARGIN - 5.0, 22.5), 6.8)
-    _label(layout, "footer", "[% @assessment_attribution %]  Produced [% @assessment_date %].",
-           (MARGIN, 198.0, PAGE_W - 2 * MARGIN, 7.0), 6.5, colour=GREY)
+    footer = "[% @assessment_attribution %]  Produced [% @assessment_date %]."
+    if kind == "area":
+        # the method is on the overview page; below the map: incidents recorded, change over time
+        footer += "[% @assessment_area_footer %]"
+        _label(layout, "counts_title", "Incidents recorded in this area",
+               (MARGIN, BAND_Y, 117.0, 5.0), 9.0, bold=True)
+        _table(layout, ["counts", "counts_2"], COUNTS_RECTS, size=BAND_PT, rows=40, margin=BAND_MARGIN)
+        _label(layout, "change_title", "[% @assessment_change_heading %]",
+               (CHANGE_RECT[0], BAND_Y, CHANGE_RECT[2], 5.0), 9.0, bold=True)
+        _table(layout, ["changes"], [CHANGE_RECT], size=BAND_PT, rows=10, margin=BAND_MARGIN)
+        # the method note, shown here only when there is neither a count nor a change to show
+        _label(layout, "method", "[% @assessment_area_method %]",
+               (MARGIN, BAND_Y, RIGHT_X - MARGIN - 5.0, 196.5 - BAND_Y), 6.8)
+    else:
+        note = "[% @assessment_method %]" if kind == "overview" else "[% @assessment_change_note %]"
+        _label(layout, "method", note, (MARGIN, 174.0, RIGHT_X - MARGIN - 5.0, 22.5), 6.8)
+    _label(layout, "footer", footer, (MARGIN, 198.0, PAGE_W - 2 * MARGIN, 7.0), 6.5, colour=GREY)
     if kind == "area":
         nodata = _label(layout, "nodata",
                         "[% CASE WHEN \"no_data\" = 1 THEN 'No data: no index zones fall in this area.' "
                         "ELSE '' END %]",
-                        (MAP_RECT[0] + 30, MAP_RECT[1] + MAP_RECT[3] / 2 - 7, MAP_RECT[2] - 60, 14.0),
+                        (map_rect[0] + 30, map_rect[1] + map_rect[3] / 2 - 7, map_rect[2] - 60, 14.0),
                         12.0, bold=True, halign=Qt.AlignHCenter, valign=Qt.AlignVCenter)
         nodata.setBackgroundEnabled(True)
         nodata.setBackgroundColor(QColor(255, 255, 255, 230))
@@ -264,14 +312,14 @@ def build_template(kind, project):
 
 
 def write_templates(folder=None):
-    """Write both .qpt templates (and the north arrow) into ``resources/layouts``."""
+    """Write the .qpt templates into ``resources/layouts``."""
     from qgis.core import QgsProject
 
     folder = folder or resource_path("layouts")
     os.makedirs(folder, exist_ok=True)
     paths = []
     project = QgsProject()
-    for kind in ("overview", "area"):
+    for kind in KINDS:
         layout = build_template(kind, project)
         path = os.path.join(folder, f"assessment_{kind}.qpt")
         if not layout.saveAsTemplate(path, QgsReadWriteContext()):
@@ -355,7 +403,8 @@ def table_of(layout, frame_id="priorities"):
 
 
 def set_columns(table, columns):
-    """``columns``: list of (heading, expression, width_mm, align)."""
+    """``columns``: list of (heading, expression, width_mm, align). A column takes its width
+    plus the table's cell margin on each side (see ``content_width``)."""
     cols = []
     for heading, expr, width, align in columns:
         col = QgsLayoutTableColumn(heading)
@@ -364,6 +413,12 @@ def set_columns(table, columns):
         col.setHAlignment(align)
         cols.append(col)
     table.setColumns(cols)
+
+
+def content_width(frame_width, n_columns, margin):
+    """The width left for the columns' contents in a frame: the cell margins take 2 x ``margin``
+    per column, and a little is kept for the grid lines."""
+    return frame_width - 2.0 * margin * n_columns - 0.5
 
 
 def set_variables(layout, values):
@@ -402,23 +457,33 @@ def wrap_text(text, family, size_pt, width_mm, max_lines=2, bold=True):
     if current:
         lines.append(current)
     if len(lines) > max_lines:
-        last = lines[max_lines - 1]
-        while last and width(last + " \u2026") > limit:
-            last = last[:-1]
-        lines = lines[: max_lines - 1] + [last.rstrip() + " \u2026"]
+        words = lines[max_lines - 1].split(" ")
+        while len(words) > 1 and width(" ".join(words) + " \u2026") > limit:
+            words.pop()      # whole words only
+        lines = lines[: max_lines - 1] + [" ".join(words).rstrip() + " \u2026"]
     return "\n".join(lines)
 
 
 def fit_text(text, family, size_pt, width_mm, bold=False):
-    """``text`` cut with an ellipsis so that it fits ``width_mm`` on one line in this font."""
+    """``text`` on one line of ``width_mm`` in this font: whole when it fits, else cut after the
+    last word that fits, with an ellipsis (never inside a word; a first word longer than the
+    line is kept whole)."""
     text = " ".join(str(text).split())
     metrics = QFontMetricsF(_font(size_pt, bold, family))
     limit = width_mm * _px_per_mm() * 0.98
     if metrics.horizontalAdvance(text) <= limit:
         return text
-    while text and metrics.horizontalAdvance(text.rstrip(" ,;-&") + "\u2026") > limit:
-        text = text[:-1]
-    return text.rstrip(" ,;-&") + "\u2026"
+    words = text.split(" ")
+    while len(words) > 1 and \
+            metrics.horizontalAdvance(" ".join(words).rstrip(" ,;-&") + "\u2026") > limit:
+        words.pop()
+    return " ".join(words).rstrip(" ,;-&") + "\u2026"
+
+
+def text_width(text, family, size_pt, bold=False):
+    """Width of ``text`` on one line in this font (mm)."""
+    metrics = QFontMetricsF(_font(size_pt, bold, family))
+    return metrics.horizontalAdvance(str(text)) / _px_per_mm()
 
 
 def _px_per_mm():
@@ -428,6 +493,26 @@ def _px_per_mm():
     screen = QGuiApplication.primaryScreen()
     dpi = screen.logicalDotsPerInch() if screen is not None else 96.0
     return dpi / 25.4
+
+
+CHANGE_COLOURS = ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")
+"""ColorBrewer RdBu (7), blue = less need, red = more need; the middle class near white."""
+
+
+def change_renderer(classes, field):
+    """A graduated renderer of a change field with ``classes`` from
+    ``core.report_pages.diverging_classes`` (symmetric about 0, blue = less need, red = more)."""
+    from qgis.core import QgsGraduatedSymbolRenderer, QgsRendererRange
+
+    colours = CHANGE_COLOURS if len(classes) == 7 else \
+        [CHANGE_COLOURS[round(k * 6 / max(len(classes) - 1, 1))] for k in range(len(classes))]
+    ranges = []
+    for (lo, hi, label), colour in zip(classes, colours):
+        lo = -1e12 if lo == float("-inf") else lo
+        hi = 1e12 if hi == float("inf") else hi
+        ranges.append(QgsRendererRange(lo, hi, outline_symbol("#b0b0b0", 0.05, fill=colour), label))
+    renderer = QgsGraduatedSymbolRenderer(field, ranges)
+    return renderer
 
 
 def outline_symbol(colour, width, fill=None):

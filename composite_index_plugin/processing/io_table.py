@@ -20,7 +20,7 @@ from qgis.PyQt.QtCore import QVariant
 NUMERIC_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong, QVariant.Double)
 
 
-def _python_value(value):
+def python_value(value):
     """QVariant NULL (and friends) become None; everything else stays as it is."""
     if value is None:
         return None
@@ -56,7 +56,7 @@ def layer_dataframe(source, fields=None, request=None, feedback=None):
             feedback.setProgress(100.0 * n / total)
         fids.append(feature.id())
         attrs = feature.attributes()
-        rows.append([_python_value(attrs[i]) for i in idx])
+        rows.append([python_value(attrs[i]) for i in idx])
     columns_in = list(zip(*rows)) if rows else [()] * len(names)
     data = {}
     for name, i, values in zip(names, idx, columns_in):

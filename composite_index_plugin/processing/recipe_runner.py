@@ -549,6 +549,8 @@ class RecipeRunner:
         if self.recipe.admin_areas is not None:
             params["AREAS"] = self.admin_layer()
             params["AREA_NAME_FIELD"] = self.recipe.admin_areas.name_field or ""
+        if self.recipe.given("gap"):
+            params["GAP"] = json.dumps(self.recipe.gap.as_dict())
         feedback.setProgressText("Comparing periods")
         result = self.run_child("compositeindex:compareperiods", params, feedback)
         self.layers["period_change"] = result["OUTPUT"]
@@ -606,6 +608,9 @@ class RecipeRunner:
                   "PROJECT": self.project_path}
         if "hotspot_zones" in self.layers:
             params["HOTSPOT_ZONES"] = self.layers["hotspot_zones"]
+        if "period_gaps" in self.layers:
+            params["PERIOD_GAPS"] = self.layers["period_gaps"]
+            params["PERIOD_CHANGE"] = self.layers["period_change"]
         if self.recipe.layout.png_pages:
             params["PNG_FOLDER"] = os.path.join(self.folder, "pages")
         feedback.setProgressText("Exporting the assessment layout")

@@ -5,6 +5,8 @@ import pytest
 
 from composite_index_plugin.core.assessment import (
     WHOLE_STUDY_AREA,
+    area_gaps,
+    describe_gap,
     detect_themes_issues,
     extent_weight,
     gap_stats,
@@ -12,6 +14,7 @@ from composite_index_plugin.core.assessment import (
     parse_gap,
     rank_group,
     summarise_areas,
+    top_group,
     zone_hotspot_m2,
 )
 from composite_index_plugin.core.errors import CompositeIndexError
@@ -115,6 +118,12 @@ def test_gap_ratio_undefined_for_non_positive_rest():
     assert res.table["gap_ratio"].isna().all()
     assert res.table.iloc[-1].gap_diff == pytest.approx(4.6)
     assert any("gap ratio is left empty" in m for m in res.messages)
+    # an area whose other zones happen to average above zero gets no ratio either (the old rule
+    # gave A: 1 / ((0 - 1 + 0.5 * -2) / 2.5) < 0, and B's "rest" could be tiny and positive)
+    zones["ci_score"] = [1.0, 0.2, 0.1, 0.05, -1, -1, -1, -1, -1, -1]
+    res = summarise_areas(zones, _overlaps(), ["A", "B"], population="population")
+    assert res.table["gap_ratio"].isna().all()
+    assert res.table.iloc[0].gap_diff == pytest.approx(1 - (0.2 * 200 + 0.1 * 100 + 0.05 * 50) / 350)
 
 
 def test_without_population_and_with_missing_scores():
@@ -145,3 +154,79 @@ def test_bad_input_messages():
     with pytest.raises(CompositeIndexError, match="names area 5"):
         summarise_areas(_zones(), pd.DataFrame({"zone": [0], "area": [5], "fraction": [1.0]}),
                         ["A", "B"])
+
+
+def test_top_group_by_population_share_by_hand():
+    scores = [10.0, 9, 8, 7, 6]
+    pop = [50, 100, 200, 400, 250]   # 1,000 residents
+    share = {"by": "percent", "value": 20}
+    # zone 0: 0 + 50 <= 200; zone 1: 50 + 100 = 150 <= 200; zone 2: 150 + 200 > 200
+    got, info = top_group(scores, share, pop)
+    assert got.tolist() == [True, True, False, False, False]
+    assert info == {"zones": 2, "share_pct": pytest.approx(15.0), "by_population": True}
+    # decile 1 = 10 %: zone 0 alone (50); zone 1 would make 150
+    assert top_group(scores, {"by": "decile", "value": 1}, pop)[0].tolist() == [True] + [False] * 4
+    # tied zones go together: zones 1 and 2 tie at 9 with 50 ranked above them
+    got, _ = top_group([10.0, 9, 9, 7, 6], share, [50, 60, 40, 400, 450])
+    assert got.tolist() == [True, True, True, False, False]
+    # the highest-need zone is in even when it alone holds more than the share
+    got, info = top_group([1.0, 5, 2], share, [10, 80, 10])
+    assert got.tolist() == [False, True, False] and info["share_pct"] == pytest.approx(80)
+    # missing scores are never in; no population -> zone share, said in the info
+    got, info = top_group([np.nan, 3.0, 2, 1, 0], {"by": "percent", "value": 25}, None)
+    assert got.tolist() == [False, True, False, False, False] and not info["by_population"]
+
+
+def test_top_group_by_zone_share_is_decile_one():
+    rng = np.random.default_rng(5)
+    scores = np.round(rng.normal(size=997), 1)          # many ties
+    scores[[3, 50]] = np.nan
+    rank = need_rank(scores)
+    for value in (1, 2, 3):
+        got, info = top_group(scores, {"by": "decile", "value": value, "weighting": "zones"},
+                              rng.uniform(0, 100, 997))
+        want = rank_group(rank, 995, 10) <= value
+        assert np.array_equal(got, want) and info["zones"] == int(want.sum())
+
+
+def test_summary_issue_means_and_counts_weighted_like_the_score():
+    zones = _zones()
+    zones["burglary_victims"] = np.arange(10.0)
+    res = summarise_areas(zones, _overlaps(), ["A", "B"], population="population",
+                          issue_means={"crime2": "crime_idx"}, sums=["burglary_victims"])
+    t = res.table.set_index("area_name")
+    crime_a = (1 * 100 + (8 / 9) * 200 + (7 / 9) * 100 + (6 / 9) * 50) / 450
+    assert t.loc["A", "crime2_mean"] == pytest.approx(crime_a)
+    whole = np.average(np.linspace(1, 0, 10), weights=zones["population"])
+    assert t.loc[WHOLE_STUDY_AREA, "crime2_mean"] == pytest.approx(whole)
+    # counts: each zone by the share of it inside the area (zone 3 is split in halves)
+    assert t.loc["A", "burglary_victims"] == pytest.approx(0 + 1 + 2 + 1.5)
+    assert t.loc["B", "burglary_victims"] == pytest.approx(1.5 + 4 + 5 + 6 + 7 + 8 + 9)
+    assert t.loc[WHOLE_STUDY_AREA, "burglary_victims"] == pytest.approx(45)
+    assert any(m.startswith("Gap: mean score of the highest-need zones holding 10 % of the "
+                            "residents (1 zone with 9.1 % of the residents)") for m in res.messages)
+
+
+def test_summary_and_period_gap_agree():
+    zones = _zones()
+    for gap in (None, {"mode": "worst_vs_average"}, {"weighting": "zones", "by": "percent", "value": 30}):
+        summary = summarise_areas(zones, _overlaps(), ["A", "B"], population="population",
+                                  gap=gap).table
+        gaps = area_gaps(zones, ["A", "B"], _overlaps(), population="population", gap=gap)
+        assert np.allclose(summary["gap_diff"], gaps["gap_diff"], equal_nan=True)
+        assert np.allclose(summary["mean_score"], gaps["mean_score"])
+    # worst against average, whole area: 10 against 6400 / 1100
+    t = summarise_areas(zones, _overlaps(), ["A", "B"], population="population",
+                        gap={"mode": "worst_vs_average"}).table
+    assert t.iloc[-1].gap_diff == pytest.approx(10 - 6400 / 1100)
+
+
+def test_describe_gap_says_which_share():
+    assert describe_gap({"weighting": "zones", "by": "percent", "value": 20}) == (
+        "mean score of the highest-need zones holding 20 % of the zones minus that of all other "
+        "zones; each zone weighing the same")
+    text = describe_gap(None, {"zones": 3, "share_pct": 9.0, "by_population": False})
+    assert "holding 10 % of the zones (3 zones)" in text and "(no population known)" in text
+    assert parse_gap('{"mode": "reselected"}')["mode"] == "reselected"
+    with pytest.raises(CompositeIndexError, match=r"gap.mode: unknown mode 'fixed' \(choose one of: cohort"):
+        parse_gap({"mode": "fixed"})

@@ -286,3 +286,104 @@ def test_two_periods_say_there_is_no_trend():
     assert not res.trend.testable and res.trend.periods == 2
     assert any("No trend with 2 periods" in m and "at least 5" in m for m in res.messages)
     assert res.warnings == []
+
+
+# --------------------------------------------------------------------------------------------
+# the gap over time: fixed cohort, re-selected top group, worst against average
+# --------------------------------------------------------------------------------------------
+def _gap_periods():
+    # five zones; residents 50, 100, 200, 400, 250 (1,000). Top 20 % of the residents in the
+    # first period: zone 0 (50) and zone 1 (50 + 100 = 150 <= 200); zone 2 would make 350.
+    ids = ["z0", "z1", "z2", "z3", "z4"]
+    pop = [50, 100, 200, 400, 250]
+    p1 = _period(ids, [10.0, 9, 8, 7, 6], pop=pop)
+    p2 = _period(ids, [6.0, 7, 9, 8, 10], pop=pop)
+    overlaps = pd.DataFrame({"zone": [0, 1, 2, 3, 4], "area": [0, 0, 0, 1, 1], "fraction": 1.0})
+    return [p1, p2], overlaps
+
+
+def _gaps(mode, weighting="population"):
+    frames, overlaps = _gap_periods()
+    res = compare_periods(frames, labels=["2024", "2025"], comparable=True, area_names=["A", "B"],
+                          overlaps=overlaps,
+                          gap={"by": "percent", "value": 20, "weighting": weighting, "mode": mode})
+    return res, res.gaps.set_index(["period", "area_name"])
+
+
+def test_gap_fixed_cohort_by_hand():
+    res, g = _gaps("cohort")
+    whole = "Whole study area"
+    # 2024: top (10*50 + 9*100) / 150 = 9.333; rest (8*200 + 7*400 + 6*250) / 850 = 6.941
+    assert g.loc[("2024", whole), "top_mean"] == pytest.approx(1400 / 150)
+    assert g.loc[("2024", whole), "versus_mean"] == pytest.approx(5900 / 850)
+    assert g.loc[("2024", whole), "gap_diff"] == pytest.approx(1400 / 150 - 5900 / 850)
+    assert g.loc[("2024", whole), "gap_ratio"] == pytest.approx((1400 / 150) / (5900 / 850))
+    assert g.loc[("2024", whole), "top_zones"] == 2
+    assert g.loc[("2024", whole), "top_share_pct"] == pytest.approx(15.0)
+    # 2025, the same two zones: (6*50 + 7*100) / 150 = 6.667 against (9*200 + 8*400 + 10*250) / 850
+    gap25 = 1000 / 150 - 7500 / 850
+    assert g.loc[("2025", whole), "gap_diff"] == pytest.approx(gap25)
+    assert g.loc[("2025", whole), "gap_diff_change"] == pytest.approx(
+        gap25 - (1400 / 150 - 5900 / 850))
+    assert set(res.gaps["top_group_of"]) == {"2024"} and set(res.gaps["gap_mode"]) == {"cohort"}
+    # per area: A holds the cohort and zone 2; B none of it
+    assert g.loc[("2024", "A"), "gap_diff"] == pytest.approx(1400 / 150 - 8)
+    assert g.loc[("2025", "A"), "gap_diff"] == pytest.approx(1000 / 150 - 9)
+    assert np.isnan(g.loc[("2025", "B"), "gap_diff"])
+    # area means are population-weighted as in the area summary: A 2025 = (300 + 700 + 1800) / 350
+    assert g.loc[("2025", "A"), "mean_score"] == pytest.approx(2800 / 350)
+    text = res.messages[-1]
+    assert "holding 20 % of the residents in 2024 (2 zones with 15.0 % of the residents; the same " \
+           "zones in every period) minus that of all other zones; population-weighted" in text
+
+
+def test_gap_reselected_by_hand():
+    res, g = _gaps("reselected")
+    whole = "Whole study area"
+    assert g.loc[("2024", whole), "gap_diff"] == pytest.approx(1400 / 150 - 5900 / 850)
+    # 2025's own top group: zone 4 (10, 250 residents) alone already holds 25 % > 20 %, but the
+    # highest-need zone is always in: 10 against (6*50 + 7*100 + 9*200 + 8*400) / 750 = 8
+    assert g.loc[("2025", whole), "gap_diff"] == pytest.approx(2.0)
+    assert g.loc[("2025", whole), "top_zones"] == 1
+    assert g.loc[("2025", whole), "top_share_pct"] == pytest.approx(25.0)
+    assert g.loc[("2025", whole), "gap_diff_change"] == pytest.approx(2 - (1400 / 150 - 5900 / 850))
+    assert list(res.gaps["top_group_of"].unique()) == ["2024", "2025"]
+    assert "re-selected in each period (2 zones in 2024" in res.messages[-1]
+
+
+def test_gap_worst_against_average_by_hand():
+    res, g = _gaps("worst_vs_average")
+    whole = "Whole study area"
+    # the 2024 group against everyone (itself included): 9.333 - 7300 / 1000; 6.667 - 8500 / 1000
+    assert g.loc[("2024", whole), "versus_mean"] == pytest.approx(7.3)
+    assert g.loc[("2024", whole), "gap_diff"] == pytest.approx(1400 / 150 - 7.3)
+    assert g.loc[("2025", whole), "gap_diff"] == pytest.approx(1000 / 150 - 8.5)
+    # area A: against its own mean (all three zones)
+    assert g.loc[("2024", "A"), "gap_diff"] == pytest.approx(1400 / 150 - 3000 / 350)
+    assert "minus the mean of the whole area (the top group included)" in res.messages[-1]
+
+
+def test_gap_by_zone_share_by_hand():
+    _, g = _gaps("cohort", weighting="zones")
+    whole = "Whole study area"
+    # 20 % of 5 zones = zone 0 alone, means unweighted: 10 - 7.5; 2025: 6 - 8.5
+    assert g.loc[("2024", whole), "gap_diff"] == pytest.approx(2.5)
+    assert g.loc[("2025", whole), "gap_diff"] == pytest.approx(-2.5)
+    assert g.loc[("2024", whole), "top_share_pct"] == pytest.approx(20.0)
+    # the area means stay population-weighted (the gap's weighting is the gap's own)
+    assert g.loc[("2024", "A"), "mean_score"] == pytest.approx((500 + 900 + 1600) / 350)
+
+
+def test_no_gap_ratio_on_a_scale_crossing_zero():
+    # z-like scores: the rest of area A has a small positive mean (0.15), which gave absurd
+    # ratios (1 / 0.15); on a scale crossing zero no ratio is given anywhere, in any period
+    ids = ["a", "b", "c", "d", "e"]
+    p1 = _period(ids, [1.0, 0.5, -0.2, -0.5, -1.0])
+    p2 = _period(ids, [2.0, 1.5, 1.0, 0.5, 0.2])
+    overlaps = pd.DataFrame({"zone": [0, 1, 2, 3, 4], "area": [0, 0, 0, 1, 1], "fraction": 1.0})
+    res = compare_periods([p1, p2], comparable=True, area_names=["A", "B"], overlaps=overlaps,
+                          gap={"by": "percent", "value": 20, "weighting": "zones"})
+    g = res.gaps
+    assert g["gap_ratio"].isna().all()
+    a1 = g[(g.period == "p1") & (g.area_name == "A")].iloc[0]
+    assert a1.gap_diff == pytest.approx(1 - 0.15)

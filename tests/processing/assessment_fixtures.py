@@ -188,8 +188,11 @@ def build(out_dir, extra_areas=(), rename=None, areas_file="constituencies_2010.
         hot = sum(geom.intersection(h.geometry()).area() for h in hf) / 1e6
         row["hotspot_km2"] = float(hot)
         row["hotspot_pct"] = float(100 * hot / (geom.area() / 1e6))
-        tmeans = {t: float(sub[f"{t}_idx"].mean()) if len(sub) else np.nan for t in THEMES}
-        imeans = {i: float(sub[f"{i}_idx"].mean()) if len(sub) else np.nan for i in ISSUES}
+        # population-weighted, as compositeindex:summariseareas weighs every area value
+        tmeans = {t: float(np.average(sub[f"{t}_idx"], weights=pop)) if len(sub) else np.nan
+                  for t in THEMES}
+        imeans = {i: float(np.average(sub[f"{i}_idx"], weights=pop)) if len(sub) else np.nan
+                  for i in ISSUES}
         for t in THEMES:
             row[f"{t}_mean"] = tmeans[t]
         ts = sorted(THEMES, key=lambda t: -tmeans[t]) if len(sub) else [None] * 3
@@ -204,7 +207,8 @@ def build(out_dir, extra_areas=(), rename=None, areas_file="constituencies_2010.
     if whole_row:
         whole = {"area_name": "Whole study area", "n_zones": len(df), "mean_score": city,
                  "population": float(df["population"].sum()), "_geom": QgsGeometry()}
-        whole.update({f"{t}_mean": float(df[f"{t}_idx"].mean()) for t in THEMES})
+        whole.update({f"{t}_mean": float(np.average(df[f"{t}_idx"], weights=df["population"]))
+                      for t in THEMES})
         summary = pd.concat([pd.DataFrame([whole]), summary], ignore_index=True)
     summary["gap_diff"] = summary["mean_score"] - city
     summary["gap_ratio"] = summary["mean_score"] / city

@@ -153,3 +153,23 @@ def test_five_periods_can_show_a_trend(provider):
     assert z0["trend"] == "increasing" and z0["trend_p"] == pytest.approx(0.027486, abs=1e-6)
     # gi_z is absent: the emerging trend is on the bins, constant at 3 -> persistent
     assert z0["emerging"] == "persistent hot spot"
+
+
+def test_gap_mode_cohort_or_reselected(provider):
+    s3 = [1, 12, 2, 3, 4, 5, 6, 7, 10, 9]      # zone 0 falls from the top, zone 1 takes its place
+    logs = []
+    feedback = QgsProcessingFeedback()
+    feedback.pushInfo = logs.append
+    base = {"LABELS": "2023,2024", "OUTPUT": "memory:", "GAPS": "memory:"}
+    cohort = _run(dict(base, PERIODS=[period(S1, B1, baseline="b"), period(s3, B2, baseline="b")]),
+                  feedback)
+    gaps = {f["period"]: f for f in cohort["GAPS"].getFeatures()}
+    # no population: top 10 % of the zones = zone 0, followed: 2024 1 against 58 / 9
+    assert gaps["2024"]["gap_diff"] == pytest.approx(1 - 58 / 9)
+    assert gaps["2024"]["top_group_of"] == "2023"
+    assert any("fixed" not in m and "the same zones in every period" in m for m in logs)
+    again = _run(dict(base, PERIODS=[period(S1, B1, baseline="b"), period(s3, B2, baseline="b")],
+                      GAP_MODE=1))
+    gaps = {f["period"]: f for f in again["GAPS"].getFeatures()}
+    assert gaps["2024"]["gap_diff"] == pytest.approx(12 - 47 / 9)
+    assert gaps["2024"]["top_group_of"] == "2024" and gaps["2024"]["gap_mode"] == "reselected"

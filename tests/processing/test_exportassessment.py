@@ -116,7 +116,7 @@ def test_every_page_has_a_drawn_map(export):
     pages = _page_images(export)
     assert len(pages) == 12
     for k, gray in enumerate(pages):
-        frame = _crop_mm(gray, al.MAP_RECT)
+        frame = _crop_mm(gray, al.MAP_RECT if k == 0 else al.AREA_MAP_RECT)
         blank = _crop_mm(gray, (0.0, 0.0, al.PAGE_W, 4.5), inset=0.5)   # top margin: nothing there
         assert blank.std() < 1.0 and blank.min() > 250, f"page {k + 1}: margin not blank"
         inked = (frame < 235).mean()
@@ -140,10 +140,17 @@ def test_project_keeps_both_layouts_and_the_atlas(export):
     assert atlas.coverageLayer().featureCount() == 11
 
 
+def _text(value, decimals, signed=False):
+    return (f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}").replace("-", "\u2212")
+
+
 def test_table_rows_match_the_summary_layer(export):
+    """Scores and differences from the whole area by hand: every value population-weighted, the
+    area's and the whole study area's alike; themes and issues sorted by need."""
     summary = export["data"]["summary"].set_index("area_name")
     zones = export["data"]["zones_df"]
     labels = fx.THEME_LABELS
+    pop = zones["population"].to_numpy()
     project, layouts = _layouts(export)
     layout = layouts["Birmingham assessment (test) - areas"]
     table = al.table_of(layout)
@@ -161,22 +168,30 @@ def test_table_rows_match_the_summary_layer(export):
                 assert rows == [["No index zones in this area", "-", "-", "-"]]
                 continue
             seen += 1
-            expected = ["Composite index"] + [f"Theme: {labels[row[f'top_theme_{k}']]}" for k in (1, 2, 3)] \
-                + [f"Issue: {row[f'top_issue_{k}'].capitalize()}" for k in (1, 2, 3)]
+            inside = (zones["area"] == name).to_numpy()
+            themes = sorted((row[f"top_theme_{k}"] for k in (1, 2, 3)), key=lambda t: -row[f"{t}_mean"])
+            issue_val = {i: np.average(zones.loc[inside, f"{i}_idx"], weights=pop[inside])
+                         for i in (row[f"top_issue_{k}"] for k in (1, 2, 3))}
+            issues = sorted(issue_val, key=lambda i: -issue_val[i])
+            expected = ["Composite index"] + [f"Theme: {labels[t]}" for t in themes] \
+                + [f"Issue: {i.capitalize()}" for i in issues]
             assert [r[0] for r in rows] == expected
             assert rows[0][1] == f"{row['mean_score']:.1f}"
             assert rows[0][2] == f"{int(row['area_rank'])} of 10"
-            city = np.average(zones["ci_score"], weights=zones["population"])
-            assert rows[0][3] == f"{row['mean_score'] - city:+.1f}".replace("-", "\u2212")
-            t1 = row["top_theme_1"]
-            assert rows[1][1] == f"{row[f'{t1}_mean']:.2f}".replace("-", "\u2212")
+            city = np.average(zones["ci_score"], weights=pop)
+            assert rows[0][3] == _text(row["mean_score"] - city, 1, signed=True)
             areas_only = summary.drop(index="Whole study area")
-            theme_rank = int((areas_only[f"{t1}_mean"].dropna() > row[f"{t1}_mean"]).sum()) + 1
-            assert rows[1][2] == f"{theme_rank} of 10"
-            # issue score: the mean of the issue index over the area's zones, computed independently
-            i1 = row["top_issue_1"]
-            mean_issue = zones.loc[zones["area"] == name, f"{i1}_idx"].mean()
-            assert rows[4][1] == f"{mean_issue:.2f}".replace("-", "\u2212")
+            for k, t in enumerate(themes, start=1):
+                whole_t = np.average(zones[f"{t}_idx"], weights=pop)          # like for like
+                assert rows[k][1] == _text(row[f"{t}_mean"], 2)
+                assert rows[k][3] == _text(row[f"{t}_mean"] - whole_t, 2, signed=True)
+                theme_rank = int((areas_only[f"{t}_mean"].dropna() > row[f"{t}_mean"]).sum()) + 1
+                assert rows[k][2] == f"{theme_rank} of 10"
+            for k, i in enumerate(issues, start=4):
+                # the summary has no <issue>_mean: the zones whose centre is in the area, weighted
+                whole_i = np.average(zones[f"{i}_idx"], weights=pop)
+                assert rows[k][1] == _text(issue_val[i], 2)
+                assert rows[k][3] == _text(issue_val[i] - whole_i, 2, signed=True)
     finally:
         atlas.endRender()
     assert seen == 10
@@ -297,7 +312,8 @@ def test_existing_project_keeps_its_layers_and_rerun_replaces_layouts(export, tm
     assert names == ["Keep me", "Rerun - areas", "Rerun - overview"]
     assert [lyr.name() for lyr in saved.mapLayers().values()].count("Existing result") == 1
     group = saved.layerTreeRoot().findGroup("Assessment layout data")
-    assert group is not None and len(group.findLayers()) == 5     # zones, 2 outlines, mask, table
+    # zones, 2 outlines, mask, priorities, counts
+    assert group is not None and len(group.findLayers()) == 6
     assert not group.itemVisibilityChecked()
 
 
@@ -332,3 +348,17 @@ def test_cancel_stops_before_writing(export, tmp_path):
                        {"ZONES": data["zones"], "AREAS": data["areas"], "PDF": str(tmp_path / "c.pdf")},
                        context=QgsProcessingContext(), feedback=feedback)
     assert not os.path.exists(tmp_path / "c.pdf")
+
+
+def test_trends_shown_only_where_they_can_be_significant():
+    from composite_index_plugin.processing.algorithms.export_assessment import ExportAssessmentAlgorithm
+
+    note = ExportAssessmentAlgorithm._trend_note
+    counts = {"increasing": 12, "decreasing": 3, "no trend": 900}
+    for n in (2, 3, 4):
+        text = note(n, counts)
+        assert text.startswith(f"Trends over time (Mann-Kendall): trend not testable with {n} "
+                               "periods: needs at least 5")
+        assert "12" not in text          # no counts that cannot be significant
+    assert note(5, counts) == ("Trends over time (Mann-Kendall, 5 periods, p < 0.05): 12 zones "
+                               "with rising need, 3 with falling need.")

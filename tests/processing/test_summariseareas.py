@@ -214,3 +214,54 @@ def test_birmingham_constituencies_from_imd(provider, data_copy):
     # Hodge Hill and Ladywood are Birmingham's most deprived; Sutton Coldfield the least
     assert {n for n, r in ranks.items() if r <= 2} == {"Hodge Hill", "Ladywood"}
     assert ranks["Sutton Coldfield"] == 10
+
+
+def _issue_zones():
+    """Ten 1 km squares, 100 residents each; zone i: score 10 - i, burglary_idx i, 2i victims."""
+    fields = ("field=ci_score:double&field=population:double&field=burglary_idx:double"
+              "&field=burglary_victims:double&field=burglary_locations:double")
+    layer = QgsVectorLayer(f"Polygon?crs=EPSG:27700&{fields}", "zones", "memory")
+    feats = []
+    for i in range(10):
+        f = QgsFeature(layer.fields())
+        f.setAttributes([10.0 - i, 100.0, float(i), 2.0 * i, 1.0])
+        f.setGeometry(_rect(i * 1000, 0, (i + 1) * 1000, 1000))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def test_gap_options_issue_means_and_counts_from_the_toolbox(provider):
+    res = _run({"ZONES": _issue_zones(), "AREAS": area_layer(), "AREA_NAME_FIELD": "name",
+                "GAP_PERCENT": 20, "GAP_WEIGHTING": 1, "GAP_MODE": 2,
+                "OUTPUT": "memory:", "TABLE": "memory:"})
+    table = _rows(res["TABLE"])
+    west, whole = table["West"], table["Whole study area"]
+    # zone share 20 %: zones 0 and 1 (mean 9.5), against the whole area's mean 5.5 (worst
+    # against average); West (zones 0-3, half of 4, each zone weighing its share): 37 / 4.5
+    assert whole["gap_diff"] == pytest.approx(9.5 - 5.5)
+    assert west["gap_diff"] == pytest.approx(9.5 - 37 / 4.5)
+    assert whole["gap_ratio"] == pytest.approx(9.5 / 5.5)        # no score below zero
+    # the issue value is population-weighted like the score: West (0+1+2+3+0.5*4) / 4.5
+    assert west["burglary_mean"] == pytest.approx(8 / 4.5)
+    assert whole["burglary_mean"] == pytest.approx(4.5)
+    assert west["burglary_victims"] == pytest.approx(16) and whole["burglary_victims"] == 90
+    assert table["East"]["burglary_victims"] == pytest.approx(74)
+    assert west["burglary_locations"] == pytest.approx(4.5)
+    # the JSON form (the recipe's) replaces the options
+    res = _run({"ZONES": _issue_zones(), "AREAS": area_layer(), "AREA_NAME_FIELD": "name",
+                "GAP_WEIGHTING": 1, "GAP": '{"by": "percent", "value": 30, "weighting": "zones"}',
+                "OUTPUT": "memory:", "TABLE": "memory:"})
+    assert _rows(res["TABLE"])["Whole study area"]["gap_diff"] == pytest.approx(9 - 4)
+
+
+def test_gap_options_left_empty_take_the_defaults(provider):
+    # a model saved before the options existed passes nothing (or NULL): 10 % of the residents,
+    # the rest; zone 0 (10) against the mean of the others, 5
+    res = _run({"ZONES": _issue_zones(), "AREAS": area_layer(), "AREA_NAME_FIELD": "name",
+                "GAP_PERCENT": None, "GAP_WEIGHTING": None, "GAP_MODE": None,
+                "OUTPUT": "memory:", "TABLE": "memory:"})
+    whole = _rows(res["TABLE"])["Whole study area"]
+    assert whole["gap_diff"] == pytest.approx(5.0)
+    assert whole["gap_definition"].startswith("mean score of the highest-need zones holding 10 % "
+                                              "of the residents (1 zone with 10.0 % of the residents)")

@@ -23,6 +23,7 @@ from composite_index_plugin.core import model
 from composite_index_plugin.core import periods as cp
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
+from composite_index_plugin.processing.gap_options import GAP_HELP, add_gap_parameters, gap_from_parameters
 from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
 from composite_index_plugin.processing.zones import (
     no_overlap_error,
@@ -69,8 +70,9 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         "last (a positive change always means more need), the hotspot transition between the "
         "last two periods from gi_bin (new, persistent, intensifying, diminishing, ended; hot = "
         "gi_bin >= 2), and with three or more periods a Mann-Kendall trend and the emerging hot "
-        "spot category (Esri's rules). The gap (highest-need decile against the rest) per period "
-        "and area, and its change, goes to the gaps table.\n\n"
+        "spot category (Esri's rules). The gap per period and area, and its change since the "
+        "first period, goes to the gaps table (column top_group_of: the period whose top group "
+        "is used; the log says what the gap is).\n\n"
         "A Mann-Kendall trend can only be significant (p < 0.05) with 5 or more periods: with 4 "
         "the smallest possible p is 0.089, with 3 it is 0.30. With fewer periods the tool warns, "
         "trend says 'not testable' instead of 'no trend', and the output TREND_NOTE says why "
@@ -78,7 +80,7 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         "Scores are only comparable when every period was scaled with the same frozen baseline "
         "(field ci_baseline); otherwise each year is rescaled on its own, so the tool compares "
         "ranks and leaves score_change empty. Periods with different zone ids or grids are "
-        "refused, naming the ids that differ."
+        "refused, naming the ids that differ.\n\n" + GAP_HELP
     )
 
     PERIODS = "PERIODS"
@@ -102,6 +104,7 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             self.AREA_NAME_FIELD, self.tr("Area name field"), parentLayerParameterName=self.AREAS,
             optional=True))
+        add_gap_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, self.tr("Change per zone"), QgsProcessing.TypeVectorAnyGeometry))
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -118,6 +121,7 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         labels_text = self.parameterAsString(parameters, self.LABELS, context)
         areas = self.parameterAsSource(parameters, self.AREAS, context)
         name_field = self.parameterAsString(parameters, self.AREA_NAME_FIELD, context)
+        gap = gap_from_parameters(self, parameters, context)
         layers = [lay for lay in layers if lay is not None]
         if len(layers) < 2:
             raise QgsProcessingException("Compare periods needs at least two index layers "
@@ -172,7 +176,7 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         progress = progress_from_feedback(feedback, 30.0, 80.0)
         result = self.run_core(cp.compare_periods, frames, id_field, labels,
                                comparable=baseline is not None, area_names=area_names,
-                               overlaps=overlaps, progress=progress)
+                               overlaps=overlaps, gap=gap, progress=progress)
         push_messages(feedback, result.messages)
         for warning in result.warnings:
             feedback.pushWarning(warning)

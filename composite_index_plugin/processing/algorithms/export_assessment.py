@@ -33,20 +33,36 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import Qt, QVariant
 
+from composite_index_plugin.core import periods as cp
+from composite_index_plugin.core.assessment import detect_themes_issues
 from composite_index_plugin.core.method_note import method_note
-from composite_index_plugin.core.report_pages import build_pages, decimals_for, fmt
-from composite_index_plugin.core.svg_chart import bar_chart_svg
+from composite_index_plugin.core.report_pages import (
+    area_change_rows,
+    build_pages,
+    count_columns,
+    count_rows,
+    decimals_for,
+    diverging_classes,
+    fmt,
+    gap_over_time,
+    theme_names,
+    zone_change_counts,
+)
+from composite_index_plugin.core.svg_chart import bar_chart_svg, column_chart_svg
 from composite_index_plugin.processing import assessment_layout as al
 from composite_index_plugin.processing import styling
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 from composite_index_plugin.processing.connections import guarded
-from composite_index_plugin.processing.io_table import layer_dataframe
+from composite_index_plugin.processing.io_table import layer_dataframe, python_value
 
 ATTRIBUTION = ("Contains OS data \u00a9 Crown copyright and database right {year}. Contains public "
                "sector information licensed under the Open Government Licence v3.0.")
 LAYOUT_GROUP = "Assessment layout data"
 OVERVIEW_ROWS = 11   # rows of the overview table that fit its frame (one line each)
-TABLE_COLS = {"rank": 7.0, "area": 23.0, "score": 10.0, "theme": 28.5, "gap": 14.0}   # mm, overview
+# mm, overview table: with the cell margins (0.8 mm each side) they fill the right column (91 mm)
+TABLE_COLS = {"rank": 6.0, "area": 22.0, "score": 10.0, "theme": 24.0, "diff": 20.5}
+DIFF_HEADING = "Difference from whole area"
+COUNT_HEADINGS = {"victims": "Victims", "offenders": "Offenders", "locations": "Locations"}
 MAX_NAMED_AREAS = 15   # beyond this the overview map labels areas by rank only
 SYNTHETIC = " Synthetic incident data (the plugin's sample), not real crime records."
 
@@ -82,12 +98,15 @@ def uses_sample(texts):
 
 
 def short_name(name, limit=24):
-    """Names for tables, charts and map labels: cut at a word boundary with an ellipsis."""
+    """Names for tables, charts and map labels: cut at a word boundary with an ellipsis (a
+    first word longer than ``limit`` is kept whole: never cut inside a word)."""
     name = " ".join(str(name).split())
     if len(name) <= limit:
         return name
-    cut = name[: limit - 1].rsplit(" ", 1)[0] if " " in name[: limit - 1] else name[: limit - 1]
-    return cut.rstrip(" ,;-") + "\u2026"
+    words = name.split(" ")
+    while len(words) > 1 and len(" ".join(words)) + 1 > limit:
+        words.pop()
+    return " ".join(words).rstrip(" ,;-") + "\u2026"
 
 
 def wrap_label(text, width):
@@ -121,19 +140,30 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
     GROUP = "Assessment"
     GROUP_ID = "assessment"
     HELP = (
-        "Prints the assessment: a PDF with a city overview page and then one page per area "
-        "(atlas), each with the index map (index and hotspot zones, the area outline and its "
-        "neighbours), legend, scale bar, north arrow, a table of the area's top priorities (score, "
-        "rank among the areas, gap to the whole study area), a chart of theme scores, the date, "
-        "data attributions and a methodology note written from the recipe. Optionally a PNG per "
-        "page, and the two layouts saved in a project (.qgz) for editing in the layout designer.\n"
-        "AREAS is the summary layer of 'Summarise areas'. Without a name field the first text "
-        "field is used. Areas without zones get a 'no data' page.")
+        "Prints the assessment: a PDF with a city overview page, a page on the gap over time when "
+        "periods were compared, and then one page per area (atlas), each with the index map "
+        "(index and hotspot zones, the area outline and its neighbours), legend, scale bar, north "
+        "arrow, a table of the area's top priorities (score, rank among the areas, difference "
+        "from the whole area; themes and issues sorted by need), a chart of theme scores, the "
+        "incidents recorded in the area by issue and role, its change since the first period, "
+        "the date, data attributions and a methodology note written from the recipe. Every "
+        "difference from the whole area compares like with like: the area's value and the whole "
+        "area's are both population-weighted (or both not, when the summary is not). Optionally "
+        "a PNG per page, and the layouts saved in a project (.qgz) for editing in the layout "
+        "designer.\n"
+        "AREAS is the summary layer of 'Summarise by area'. PERIOD_CHANGE and PERIOD_GAPS are the "
+        "outputs of 'Compare periods': with them the PDF gains the gap-over-time page (the gap "
+        "per period as a table and chart, the change map with classes centred on 0, and the "
+        "Mann-Kendall trends only where they can be significant, else why not) and each area "
+        "page its change. Without a name field the first text field is used. Areas without zones "
+        "get a 'no data' page.")
 
     ZONES = "ZONES"
     HOTSPOT_ZONES = "HOTSPOT_ZONES"
     AREAS = "AREAS"
     AREA_NAME_FIELD = "AREA_NAME_FIELD"
+    PERIOD_CHANGE = "PERIOD_CHANGE"
+    PERIOD_GAPS = "PERIOD_GAPS"
     TITLE = "TITLE"
     METHOD_NOTE = "METHOD_NOTE"
     RECIPE = "RECIPE"
@@ -155,6 +185,12 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             self.AREA_NAME_FIELD, self.tr("Area name field (default: the first text field)"),
             parentLayerParameterName=self.AREAS, type=QgsProcessingParameterField.String, optional=True))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.PERIOD_CHANGE, self.tr("Change per zone (output of Compare periods)"),
+            [QgsProcessing.TypeVectorPolygon], optional=True))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.PERIOD_GAPS, self.tr("Gap per period (output of Compare periods)"),
+            [QgsProcessing.TypeVector], optional=True))
         self.addParameter(QgsProcessingParameterString(
             self.TITLE, self.tr("Title"), defaultValue="Composite index assessment"))
         self.addParameter(QgsProcessingParameterString(
@@ -183,13 +219,13 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             raise QgsProcessingException(
                 f"The recipe {path} could not be read ({err}); fix it or leave RECIPE empty.") from err
 
-    def _zone_stats(self, zones, areas_geoms, issues, themes, feedback):
-        """Per area: n zones and mean issue index; city means. Zones fall in the area that holds
-        their point on surface."""
-        names = zones.fields().names()
-        wanted = [c for c in dict.fromkeys(["ci_score", "population"] + [f"{i}_idx" for i in issues]
-                                           + [f"{t}_idx" for t in themes]) if c in names]
-        idx = [zones.fields().indexOf(c) for c in wanted]
+    @staticmethod
+    def _owned(layer, areas_geoms, wanted, feedback, progress=(5.0, 25.0)):
+        """The attributes ``wanted`` of every feature of ``layer`` (numeric where they can be)
+        and the area each falls in (the area holding its point on surface; -1 for none)."""
+        names = layer.fields().names()
+        wanted = [c for c in dict.fromkeys(wanted) if c in names]
+        idx = [layer.fields().indexOf(c) for c in wanted]
         index = QgsSpatialIndex()
         for k, geom in enumerate(areas_geoms):
             if geom is not None and not geom.isEmpty():
@@ -198,14 +234,14 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                 index.addFeature(f)
         req = QgsFeatureRequest().setSubsetOfAttributes(idx)
         owner, rows = [], []
-        total = max(zones.featureCount(), 1)
-        for n, f in enumerate(zones.getFeatures(req)):
+        total = max(layer.featureCount(), 1)
+        for n, f in enumerate(layer.getFeatures(req)):
             if n % 2000 == 0:
                 if feedback.isCanceled():
                     raise QgsProcessingException("Cancelled.")
-                feedback.setProgress(5 + 20 * n / total)
+                feedback.setProgress(progress[0] + (progress[1] - progress[0]) * n / total)
             attrs = f.attributes()
-            rows.append([attrs[i] for i in idx])
+            rows.append([python_value(attrs[i]) for i in idx])   # NULL -> None
             g = f.geometry()
             hit = -1
             if g is not None and not g.isEmpty():
@@ -215,26 +251,107 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                         hit = cand
                         break
             owner.append(hit)
-        df = pd.DataFrame(rows, columns=wanted).apply(pd.to_numeric, errors="coerce")
-        owner = np.asarray(owner)
+        df = pd.DataFrame(rows, columns=wanted)
+        for c in df.columns:
+            values = pd.to_numeric(df[c], errors="coerce")
+            if values.notna().sum() == df[c].notna().sum():
+                df[c] = values
+            else:
+                df[c] = df[c].where(df[c].notna(), None)
+        return df, np.asarray(owner, dtype="int64")
+
+    def _zone_stats(self, zones, areas_geoms, issues, themes, counts, weighted, feedback):
+        """Per area (the area holding each zone's point on surface): number of zones, issue means
+        and incident counts; and the whole study area's score, theme and issue values. With
+        ``weighted`` every mean is population-weighted (zones with a score and residents), as the
+        summary's are, so an area's value and the whole area's compare like with like."""
+        wanted = ["ci_score", "population"] + [f"{i}_idx" for i in issues] + \
+            [f"{t}_idx" for t in themes] + counts
+        df, owner = self._owned(zones, areas_geoms, wanted, feedback)
+        n_areas = len(areas_geoms)
         outside = int((owner < 0).sum())
-        n_zones = np.bincount(owner[owner >= 0], minlength=len(areas_geoms))
-        issue_means = pd.DataFrame(index=range(len(areas_geoms)))
+        n_zones = np.bincount(owner[owner >= 0], minlength=n_areas)
+        scored = df["ci_score"].notna() if "ci_score" in df else pd.Series(True, index=df.index)
+        if weighted and "population" in df:
+            w = df["population"].where(scored & (df["population"] > 0), 0.0).fillna(0.0)
+        else:
+            w = scored.astype(float)
+
+        def mean(col, rows=None):
+            v = df[col]
+            ok = v.notna() & (w > 0)
+            if rows is not None:
+                ok &= rows
+            return float((v[ok] * w[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else float("nan")
+
+        issue_means = pd.DataFrame(index=range(n_areas))
         for i in issues:
             col = f"{i}_idx"
             if col in df:
-                means = df[col].groupby(owner).mean()
-                issue_means[i] = [means.get(k, np.nan) for k in range(len(areas_geoms))]
-        city = {"themes": {t: float(df[f"{t}_idx"].mean()) for t in themes if f"{t}_idx" in df},
-                "issues": {i: float(df[f"{i}_idx"].mean()) for i in issues if f"{i}_idx" in df}}
+                issue_means[i] = [mean(col, owner == k) for k in range(n_areas)]
+        count_sums = pd.DataFrame(index=range(n_areas))
+        for c in counts:
+            if c in df:
+                count_sums[c] = np.bincount(owner[owner >= 0], weights=df[c].fillna(0.0)[owner >= 0],
+                                            minlength=n_areas)
+        city = {"themes": {t: mean(f"{t}_idx") for t in themes if f"{t}_idx" in df},
+                "issues": {i: mean(f"{i}_idx") for i in issues if f"{i}_idx" in df},
+                "weighted": bool(weighted and "population" in df)}
         if "ci_score" in df:
-            s = df["ci_score"]
-            if "population" in df and df["population"].fillna(0).sum() > 0:
-                ok = s.notna() & df["population"].notna()
-                city["score"] = float(np.average(s[ok], weights=df["population"][ok]))
-            else:
-                city["score"] = float(s.mean())
-        return n_zones, issue_means, city, outside
+            city["score"] = mean("ci_score")
+        return n_zones, issue_means, count_sums, city, outside
+
+    # ------------------------------------------------------------------ the year-on-year story
+    def _comparison(self, change_in, gaps_in, areas_geoms, pages, summary_rows, feedback):
+        """The gap per period, the per-area change and the trend note, or None."""
+        if gaps_in is None:
+            if change_in is not None:
+                feedback.pushWarning("PERIOD_CHANGE was given without PERIOD_GAPS (the gaps table "
+                                     "of Compare periods): no gap-over-time page.")
+            return None
+        gaps = layer_dataframe(gaps_in)
+        need = {"period", "period_index", "area_name", "gap_diff", "top_mean", "mean_score"}
+        missing = sorted(need - set(gaps.columns))
+        if missing:
+            raise QgsProcessingException(
+                f"The layer '{gaps_in.name()}' is not a gaps table of Compare periods: it lacks "
+                f"{', '.join(missing)}.")
+        story = gap_over_time(gaps)
+        periods = story["periods"]
+        story["definition"] = str(gaps["gap_definition"].dropna().iloc[0]) \
+            if "gap_definition" in gaps and gaps["gap_definition"].notna().any() else ""
+        zone_counts, comparable, change_field = None, True, None
+        trend_counts = None
+        if change_in is not None:
+            names = change_in.fields().names()
+            wanted = [f"decile_{p}" for p in (periods[0], periods[-1])] + \
+                ["hotspot_transition", "score_change", "decile_change", "trend"]
+            change, owner = self._owned(change_in, areas_geoms, wanted, feedback, (25.0, 28.0))
+            per_area = zone_change_counts(change, owner, len(areas_geoms), periods)
+            zone_counts = per_area.iloc[summary_rows].reset_index(drop=True)
+            comparable = "score_change" in change and change["score_change"].notna().any()
+            change_field = "score_change" if comparable else \
+                ("decile_change" if "decile_change" in names else None)
+            story["change_values"] = change[change_field].to_numpy(float) if change_field else None
+            if "trend" in change:
+                trend_counts = change["trend"].fillna("").astype(str).value_counts().to_dict()
+        story["comparable"] = comparable
+        story["change_field"] = change_field
+        story["area_rows"] = area_change_rows(pages, gaps, zone_counts, comparable)
+        story["trend_note"] = self._trend_note(len(periods), trend_counts)
+        return story
+
+    @staticmethod
+    def _trend_note(n_periods, trend_counts):
+        """What the Mann-Kendall trends say, only where they can be significant."""
+        info = cp.trend_testability(n_periods)
+        ok, note = info.testable, info.note
+        if not ok:
+            return "Trends over time (Mann-Kendall): " + note[:1].lower() + note[1:].rstrip(".") + "."
+        counts = trend_counts or {}
+        up, down = int(counts.get("increasing", 0)), int(counts.get("decreasing", 0))
+        return (f"Trends over time (Mann-Kendall, {n_periods} periods, p < 0.05): {up:,} zones with "
+                f"rising need, {down:,} with falling need.")
 
     # ------------------------------------------------------------------ main
     @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
@@ -246,6 +363,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         if areas_in is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.AREAS))
         hot_in = self.parameterAsVectorLayer(parameters, self.HOTSPOT_ZONES, context)
+        change_in = self.parameterAsVectorLayer(parameters, self.PERIOD_CHANGE, context)
+        gaps_in = self.parameterAsVectorLayer(parameters, self.PERIOD_GAPS, context)
         name_field = self.parameterAsString(parameters, self.AREA_NAME_FIELD, context)
         title = self.parameterAsString(parameters, self.TITLE, context).strip() \
             or "Composite index assessment"
@@ -266,7 +385,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                     "(e.g. area_name) or choose AREA_NAME_FIELD.")
             feedback.pushInfo(f"No area name field chosen: using '{name_field}', the first text field of "
                               f"'{areas_in.name()}'.")
-        if "ci_decile" not in zones_in.fields().names() and "ci_score" not in zones_in.fields().names():
+        zone_names = zones_in.fields().names()
+        if "ci_decile" not in zone_names and "ci_score" not in zone_names:
             raise QgsProcessingException(
                 f"The zone layer '{zones_in.name()}' has neither ci_decile nor ci_score; give the output "
                 "of 'Build index' as ZONES.")
@@ -275,7 +395,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         labels = labels_from(recipe) if recipe else {}
         if not note:
             if recipe:
-                note = method_note(recipe, max_chars=900)
+                note = method_note(recipe, max_chars=760)
             else:
                 note = "Not recorded: give the recipe (RECIPE) or a note (METHOD_NOTE) to print the method."
                 feedback.pushWarning("No recipe and no methodology note given: the method note says so.")
@@ -293,25 +413,57 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         if summary.empty:
             raise QgsProcessingException(f"The area layer '{areas_in.name()}' has no features.")
         summary[name_field] = summary[name_field].fillna("(unnamed)").astype(str)
-        themes = [c[:-5] for c in summary.columns if c.endswith("_mean") and c != "mean_score"]
+        zone_themes, zone_issues = detect_themes_issues(zone_names)
+        themes = theme_names(summary.columns, list(zone_themes) if zone_themes else None)
         issues = sorted({str(v) for k in (1, 2, 3) if f"top_issue_{k}" in summary
                          for v in summary[f"top_issue_{k}"].dropna()})
+        counts_spec = count_columns(zone_names, list(zone_issues))
+        count_cols = [c for roles in counts_spec.values() for c in roles.values()]
+        pop = pd.to_numeric(summary.get("population", pd.Series(dtype=float)), errors="coerce")
+        weighted = bool((pop > 0).any())
         feedback.pushInfo(f"{len(summary)} area(s), themes: {', '.join(themes) or 'none found'}.")
-        n_zones, issue_means, city, outside = self._zone_stats(zones_in, geoms, issues, themes, feedback)
+        n_zones, zone_issue_means, zone_counts, city, outside = self._zone_stats(
+            zones_in, geoms, issues, themes, [c for c in count_cols if c not in summary], weighted,
+            feedback)
+        if weighted and not city["weighted"]:
+            feedback.pushWarning(f"The area summary is population-weighted but the zone layer "
+                                 f"'{zones_in.name()}' has no population field: the whole study "
+                                 "area's values are not, so differences mix the two.")
         if outside:
             feedback.pushInfo(f"{outside} zone(s) fall in no area (shown on the maps, not in any area's "
                               "figures).")
         if "n_zones" not in summary:
             summary["n_zones"] = n_zones
         for t in themes:
-            if f"{t}_idx" not in zones_in.fields().names():
+            if f"{t}_idx" not in zone_names:
                 city["themes"].pop(t, None)
+        # issue values: the summary's (weighted as its score) when it has them, else the zones'
+        issue_means = pd.DataFrame(index=summary.index)
+        from_zones = []
+        for i in issues:
+            if f"{i}_mean" in summary and i not in zone_themes:
+                issue_means[i] = pd.to_numeric(summary[f"{i}_mean"], errors="coerce")
+            elif i in zone_issue_means:
+                issue_means[i] = zone_issue_means[i].to_numpy()
+                from_zones.append(i)
+        if from_zones:
+            feedback.pushInfo(f"The area summary has no <issue>_mean for {', '.join(from_zones)}: "
+                              "those values are the mean of the zones whose centre lies in the area.")
         missing_issue = [i for i in issues if i not in issue_means]
         if missing_issue:
             feedback.pushWarning(f"No <issue>_idx field for {', '.join(missing_issue)} in the zones: their "
                                  "scores show '-'.")
-        pages, priorities, city = build_pages(summary, name_field, issue_means, city, labels)
+        city_weighted = city["weighted"]
+        pages, priorities, city = build_pages(summary, name_field, issue_means, city, labels,
+                                              themes=themes, inner_gap=gaps_in is None)
+        city["weighted"] = city_weighted
         feedback.pushInfo(f"{int(pages['no_data'].sum())} area(s) without zones get a 'no data' page.")
+        src_rows = pages["src_row"].to_numpy()
+        counts = pd.DataFrame({c: pd.to_numeric(summary[c], errors="coerce").to_numpy()[src_rows]
+                               if c in summary else zone_counts[c].to_numpy()[src_rows]
+                               for c in count_cols})
+        count_table, roles = count_rows(pages, counts, labels)
+        story = self._comparison(change_in, gaps_in, geoms, pages, src_rows, feedback)
 
         # working folder: beside the project when saved, else temporary
         if project_path:
@@ -327,13 +479,15 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             feedback.pushWarning(f"Font {al.TEMPLATE_FONT} is not installed; using {family}.")
 
         # charts
+        reference = "whole study area (population-weighted)" if city.get("weighted") \
+            else "whole study area"
         chart_paths = []
         for _, page in pages.iterrows():
             items = [(lab, val) for lab, val, _ in page["chart"]]
             refs = [c for _, _, c in page["chart"]]
             svg = bar_chart_svg(items, "Theme scores in this area (mean of its zones)",
                                 reference=refs if any(np.isfinite(refs)) else None,
-                                reference_label="whole study area", width=al.RIGHT_W, height=46.0,
+                                reference_label=reference, width=al.RIGHT_W, height=46.0,
                                 empty_text="No data")
             path = os.path.join(folder, f"chart_{int(page['page_id']):03d}.svg")
             with open(path, "w", encoding="utf-8") as handle:
@@ -353,8 +507,16 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         overview_chart = os.path.join(folder, "chart_overview.svg")
         with open(overview_chart, "w", encoding="utf-8") as handle:
             handle.write(overview_svg)
+        if story is not None:
+            story["chart_path"] = os.path.join(folder, "chart_gap.svg")
+            with open(story["chart_path"], "w", encoding="utf-8") as handle:
+                handle.write(column_chart_svg(story["chart"], "The gap: top group minus the rest"
+                                              if "all other zones" in story["definition"] else
+                                              "The gap: top group minus the whole area",
+                                              width=al.RIGHT_W, height=46.0,
+                                              decimals=story["decimals"]))
 
-        # pages layer (atlas coverage) and priorities table, in a GeoPackage
+        # pages layer (atlas coverage) and the tables, in a GeoPackage
         title_width = al.TITLE_RECT[2]
         pl = QgsVectorLayer(f"MultiPolygon?crs={areas_in.crs().authid()}", "pages", "memory")
         if not areas_in.crs().authid():
@@ -363,7 +525,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                    QgsField("page_title", QVariant.String), QgsField("page_facts", QVariant.String),
                    QgsField("chart_svg", QVariant.String), QgsField("no_data", QVariant.Int),
                    QgsField("area_rank", QVariant.Int), QgsField("rank_text", QVariant.String),
-                   QgsField("score_text", QVariant.String), QgsField("gap_text", QVariant.String),
+                   QgsField("score_text", QVariant.String), QgsField("diff_text", QVariant.String),
                    QgsField("top_theme_label", QVariant.String), QgsField("sort_key", QVariant.Int),
                    QgsField("short_name", QVariant.String), QgsField("short_theme", QVariant.String),
                    QgsField("table_name", QVariant.String)]
@@ -378,29 +540,22 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             f.setAttributes([int(page["page_id"]), page["area_name"],
                              al.wrap_text(page["area_name"], family, al.TITLE_PT, title_width, 2),
                              page["facts"], chart_paths[i], int(page["no_data"]), int(page["area_rank"]),
-                             page["rank_text"], page["score_text"], page["gap_text"],
+                             page["rank_text"], page["score_text"], page["diff_text"],
                              page["top_theme_label"], sort_key, short_name(page["area_name"]),
                              al.fit_text(page["top_theme_label"], family, 7.0, TABLE_COLS["theme"]),
                              al.fit_text(page["area_name"], family, 7.0, TABLE_COLS["area"])])
             feats.append(f)
         pl.dataProvider().addFeatures(feats)
-        tl = QgsVectorLayer("None", "priorities", "memory")
-        tl.dataProvider().addAttributes([QgsField("page_id", QVariant.Int),
-                                         QgsField("row_order", QVariant.Int),
-                                         QgsField("priority", QVariant.String),
-                                         QgsField("score", QVariant.String),
-                                         QgsField("rank", QVariant.String), QgsField("gap", QVariant.String)])
-        tl.updateFields()
-        tfeats = []
-        for _, row in priorities.sort_values(["page_id", "row_order"]).iterrows():
-            f = QgsFeature(tl.fields())
-            f.setAttributes([int(row["page_id"]), int(row["row_order"]), row["priority"], row["score"],
-                             row["rank"], row["gap"]])
-            tfeats.append(f)
-        tl.dataProvider().addFeatures(tfeats)
         gpkg = os.path.join(folder, "assessment_pages.gpkg")
         pages_uri = _write_layer(pl, gpkg, "pages", True)
-        table_uri = _write_layer(tl, gpkg, "priorities", False)
+        table_uri = _write_layer(_table_layer("priorities", priorities), gpkg, "priorities", False)
+        counts_uri = _write_layer(_table_layer("counts", count_table), gpkg, "area_counts", False)
+        change_uri = gaps_uri = None
+        if story is not None:
+            change_uri = _write_layer(_table_layer("changes", story["area_rows"]), gpkg, "area_change",
+                                      False)
+            gaps_uri = _write_layer(_table_layer("gaps", pd.DataFrame(story["rows"])), gpkg,
+                                    "gap_periods", False)
         feedback.setProgress(30)
 
         project = QgsProject()
@@ -412,10 +567,14 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                 feedback.pushWarning(f"Could not read the existing project {project_path} "
                                      f"({project.error()}); it will be replaced.")
                 project.clear()
+        data = {"pages": pages_uri, "priorities": table_uri, "counts": counts_uri, "roles": roles,
+                "count_texts": {str(v) for r in roles for v in count_table[r]},
+                "changes": change_uri, "gaps": gaps_uri, "change_layer": change_in, "story": story,
+                "overview_chart": overview_chart}
         try:
             n_pages = self._layouts_and_render(
-                project, zones_in, hot_in, pages_uri, table_uri, title, note, attribution, family,
-                overview_chart, pages, city, pdf_path, png_folder, project_path, feedback)
+                project, zones_in, hot_in, data, title, note, attribution, family, pages, city,
+                pdf_path, png_folder, project_path, feedback)
         finally:
             project.clear()
         results = {self.PDF: pdf_path, "PAGES": n_pages}
@@ -425,13 +584,13 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             results[self.PROJECT] = project_path
         return results
 
-    def _layouts_and_render(self, project, zones_in, hot_in, pages_uri, table_uri, title, note,
-                            attribution, family, overview_chart, pages, city, pdf_path, png_folder,
-                            project_path, feedback):
+    def _layouts_and_render(self, project, zones_in, hot_in, data, title, note, attribution, family,
+                            pages, city, pdf_path, png_folder, project_path, feedback):
         if not project.crs().isValid():
             project.setCrs(zones_in.crs())
         if project_path:
             project.setFileName(project_path)
+        story = data["story"]
 
         def copy(layer, name):
             if layer.providerType() == "memory":
@@ -462,6 +621,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                     and styling.apply_style(hot, "hotspot_zones")):
                 hot.setRenderer(styling.hotspot_outline_renderer())
             layers.append(hot)
+        pages_uri = data["pages"]
         overview_outline = QgsVectorLayer(pages_uri, "Areas", "ogr")
         overview_outline.setRenderer(styling.outline_renderer("#000000", 0.6))
         if len(pages) <= MAX_NAMED_AREAS:
@@ -482,7 +642,25 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         area_outline.setLabelsEnabled(True)
         mask = QgsVectorLayer(pages_uri, "Outside this area", "ogr")
         mask.setRenderer(al.mask_renderer(current))
-        table = QgsVectorLayer(table_uri, "Assessment priorities", "ogr")
+        table = QgsVectorLayer(data["priorities"], "Assessment priorities", "ogr")
+        counts = QgsVectorLayer(data["counts"], "Incidents per area", "ogr")
+        extra = []
+        change_map = change_outline = None
+        if story is not None:
+            extra.append(QgsVectorLayer(data["changes"], "Change per area", "ogr"))
+            extra.append(QgsVectorLayer(data["gaps"], "Gap per period", "ogr"))
+            if data["change_layer"] is not None and story.get("change_field"):
+                change_map = copy(data["change_layer"], "Change in need")
+                classes = diverging_classes(story["change_values"])
+                change_map.setRenderer(al.change_renderer(classes, story["change_field"]))
+                change_map.setName(CHANGE_LEGEND[story["change_field"]].format(
+                    first=story["periods"][0], last=story["periods"][-1]))
+                extra.append(change_map)
+            change_outline = QgsVectorLayer(pages_uri, "Areas  ", "ogr")
+            change_outline.setRenderer(styling.outline_renderer("#000000", 0.6))
+            change_outline.setLabeling(overview_outline.labeling().clone())
+            change_outline.setLabelsEnabled(True)
+            extra.append(change_outline)
         # the layout's own layers sit in one group, switched off, so they do not clutter the map;
         # a previous export's group and layouts of the same names are replaced
         root = project.layerTreeRoot()
@@ -491,7 +669,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             project.removeMapLayers([lyr.layerId() for lyr in old_group.findLayers()])
             root.removeChildNode(old_group)
         group = root.insertGroup(0, LAYOUT_GROUP)
-        for layer in layers + [overview_outline, area_outline, mask, table]:
+        for layer in layers + [overview_outline, area_outline, mask, table, counts] + extra:
             if not layer.isValid():
                 raise QgsProcessingException(f"Could not open the layout layer {layer.name()}.")
             project.addMapLayer(layer, False)
@@ -500,24 +678,50 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         group.setExpanded(False)
         pages_layer = overview_outline
 
+        n_areas = int((pages["no_data"] == 0).sum())
+        weighting = "both population-weighted" if city.get("weighted") else "both unweighted"
+        method = ("Method. " + note.rstrip() + f" Tables: ranks are among the {n_areas} areas with "
+                  "zones; the difference from the whole area is the area's value minus that of the "
+                  f"whole study area ({weighting}).")
         variables = {"assessment_title": al.wrap_text(title, family, al.TITLE_PT, al.TITLE_RECT[2], 2),
-                     "assessment_method": "Method. " + note.rstrip() + " Tables: ranks are among the "
-                     f"{int((pages['no_data'] == 0).sum())} areas with zones; 'gap vs all' is the area's "
-                     "value minus that of the whole study area.",
+                     "assessment_method": method,
                      "assessment_attribution": attribution,
                      "assessment_date": datetime.date.today().strftime("%d %B %Y").lstrip("0"),
-                     "assessment_chart": overview_chart}
-        n_areas = int((pages["no_data"] == 0).sum())
+                     "assessment_chart": data["overview_chart"],
+                     "assessment_change_heading": "Change over time",
+                     "assessment_area_method": "" if data["roles"] or story is not None else method,
+                     "assessment_area_footer": " Method and definitions: see the overview page."
+                     if data["roles"] or story is not None else ""}
         with_zones = f" ({n_areas} with index zones)" if n_areas < len(pages) else ""
         parts = [f"{len(pages)} areas{with_zones}, {zones_in.featureCount():,} zones"]
         if np.isfinite(city.get("score", float("nan"))):
             parts.append(f"mean score of the whole study area {city['text']}")
+        if story is not None:
+            p0, p1 = story["periods"][0], story["periods"][-1]
+            dec = story["decimals"]
+            since = fmt(story["last"] - story["first"], dec, signed=True)
+            parts.append(f"the gap {fmt(story['last'], dec)} ({since} since {p0}; page 2)")
+            variables.update({
+                "assessment_change_title": f"The gap over time, {p0} to {p1}",
+                "assessment_change_facts": story["headline"] + " " + (
+                    "Map: change in each zone's score, " if story.get("change_field") == "score_change"
+                    else "Map: change in each zone's decile, " if story.get("change_field") else
+                    "No change per zone was given. ") + (
+                    f"{p1} minus {p0} (red = more need, blue = less)." if story.get("change_field") else ""),
+                "assessment_change_note": self._change_note(story),
+                "assessment_change_chart": story["chart_path"],
+                "assessment_change_heading": f"Change since {p0}"})
         parts.append("rank 1 = highest need")
         variables["assessment_facts"] = " \u00b7 ".join(parts) + "."
 
         overview = al.load_template(project, "overview", f"{title} - overview")
         area = al.load_template(project, "area", f"{title} - areas")
-        for layout in (overview, area):
+        layouts = [overview, area]
+        change = None
+        if story is not None:
+            change = al.load_template(project, "change", f"{title} - gap over time")
+            layouts.insert(1, change)
+        for layout in layouts:
             existing = project.layoutManager().layoutByName(layout.name())
             if existing is not None:
                 project.layoutManager().removeLayout(existing)
@@ -545,7 +749,27 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                             ("Area", "\"table_name\"", TABLE_COLS["area"], Qt.AlignLeft),
                             ("Score", "\"score_text\"", TABLE_COLS["score"], Qt.AlignRight),
                             ("Top theme", "\"short_theme\"", TABLE_COLS["theme"], Qt.AlignLeft),
-                            ("Gap vs all", "\"gap_text\"", TABLE_COLS["gap"], Qt.AlignRight)])
+                            (DIFF_HEADING, "\"diff_text\"", TABLE_COLS["diff"], Qt.AlignRight)])
+
+        # the gap over time
+        if change is not None:
+            cm = al.item(change, "map")
+            shown = ([change_outline] + ([change_map] if change_map is not None else []))
+            cm.setLayers(shown)
+            cm.setKeepLayerSet(True)
+            al.fit_extent(cm, ext, 0.02)
+            self._legend(al.item(change, "legend"), list(reversed(shown)))
+            gt = al.table_of(change)
+            gt.setVectorLayer(extra[1])
+            gt.setMaximumNumberOfFeatures(12)
+            first = story["periods"][0]
+            versus = "Everyone else" if "minus that of all other zones" in story["definition"] \
+                or not story["definition"] else "Whole area"
+            al.set_columns(gt, [("Period", "\"period\"", 13.0, Qt.AlignLeft),
+                                ("Top group", "\"top\"", 15.0, Qt.AlignRight),
+                                (versus, "\"versus\"", 19.0, Qt.AlignRight),
+                                ("Gap", "\"gap\"", 13.0, Qt.AlignRight),
+                                (f"Change since {first}", "\"change\"", 22.0, Qt.AlignRight)])
 
         # area pages (atlas)
         am = al.item(area, "map")
@@ -564,15 +788,44 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         atlas.setSortFeatures(True)
         atlas.setSortAscending(True)
         atlas.setSortExpression("\"area_name\"")
+        page_filter = "\"page_id\" = attribute(@atlas_feature, 'page_id')"
         at = al.table_of(area)
         at.setVectorLayer(table)
         at.setFilterFeatures(True)
-        at.setFeatureFilter("\"page_id\" = attribute(@atlas_feature, 'page_id')")
+        at.setFeatureFilter(page_filter)
         at.setMaximumNumberOfFeatures(12)
-        al.set_columns(at, [("Priority", "\"priority\"", 36.0, Qt.AlignLeft),
+        al.set_columns(at, [("Priority", "\"priority\"", 34.0, Qt.AlignLeft),
                             ("Score", "\"score\"", 11.0, Qt.AlignRight),
                             ("Rank", "\"rank\"", 12.0, Qt.AlignRight),
-                            ("Gap vs all", "\"gap\"", 14.0, Qt.AlignRight)])
+                            (DIFF_HEADING, "\"difference\"", 22.0, Qt.AlignRight)])
+        ct = al.table_of(area, "counts")
+        ct.setVectorLayer(counts)
+        ct.setFilterFeatures(True)
+        ct.setFeatureFilter(page_filter)
+        roles = data["roles"]
+        widest = [al.text_width(COUNT_HEADINGS[r], family, al.BAND_PT, bold=True) for r in roles]
+        widest += [al.text_width(t, family, al.BAND_PT) for t in data["count_texts"]]
+        role_w = max(widest + [8.0]) + 0.3
+        issue_w = al.content_width(al.COUNTS_RECTS[0][2], len(roles) + 1, al.BAND_MARGIN) - \
+            role_w * len(roles)
+        al.set_columns(ct, [("Issue", "\"issue\"", issue_w, Qt.AlignLeft)] +
+                       [(COUNT_HEADINGS[r], f"\"{r}\"", role_w, Qt.AlignRight) for r in roles])
+        xt = al.table_of(area, "changes")
+        if story is not None:
+            xt.setVectorLayer(extra[0])
+            xt.setFilterFeatures(True)
+            xt.setFeatureFilter(page_filter)
+            p0, p1 = story["periods"][0], story["periods"][-1]
+            width = al.content_width(al.CHANGE_RECT[2], 4, al.BAND_MARGIN)
+            al.set_columns(xt, [("Measure", "\"measure\"", width - 30.0, Qt.AlignLeft),
+                                (p0, "\"first\"", 8.0, Qt.AlignRight),
+                                (p1, "\"last\"", 8.0, Qt.AlignRight),
+                                ("Change", "\"change\"", 14.0, Qt.AlignRight)])
+        # a block with nothing to show is left out (the method note takes the band when both are)
+        hidden = ([] if roles else ["counts_title", "counts", "counts_2"]) + \
+            ([] if story is not None else ["change_title", "changes"])
+        for item_id in hidden:
+            al.item(area, item_id).setVisibility(False)
         feedback.setProgress(40)
 
         def seek(i):
@@ -588,18 +841,42 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             raise QgsProcessingException("The atlas over the areas could not start (no areas?).")
         try:
             count = atlas.count()
-            sequence = [(overview, overview.refresh)] + [(area, seek(i)) for i in range(count)]
+            sequence = [(overview, overview.refresh)]
+            if change is not None:
+                sequence.append((change, change.refresh))
+            sequence += [(area, seek(i)) for i in range(count)]
             al.render_pages(sequence, pdf_path, png_folder or None, feedback=feedback)
         finally:
             atlas.endRender()
         if feedback.isCanceled():
             raise QgsProcessingException("Cancelled.")
-        feedback.pushInfo(f"Wrote {pdf_path}: {1 + count} pages (overview + {count} areas).")
+        front = 1 + (change is not None)
+        feedback.pushInfo(f"Wrote {pdf_path}: {front + count} pages (overview"
+                          f"{', the gap over time' if change is not None else ''} + {count} areas).")
         if project_path:
             if not project.write(project_path):
                 raise QgsProcessingException(f"Could not save the project {project_path}: {project.error()}")
-            feedback.pushInfo(f"Saved the layouts '{overview.name()}' and '{area.name()}' in {project_path}.")
-        return 1 + count
+            names = ", ".join(f"'{lay.name()}'" for lay in layouts)
+            feedback.pushInfo(f"Saved the layouts {names} in {project_path}.")
+        return front + count
+
+    @staticmethod
+    def _change_note(story):
+        """The note under the map of the gap-over-time page: what the gap is, whether scores
+        compare across periods, and what the trend test can say."""
+        parts = []
+        if story["definition"]:
+            parts.append("The gap: " + story["definition"] + ".")
+        if story["comparable"]:
+            parts.append("Every period was scaled with the same frozen baseline, so scores and their "
+                         "changes are on one scale.")
+        else:
+            parts.append("The periods do not share a frozen baseline: each was rescaled on its own, "
+                         "so score changes are not shown (deciles and ranks are compared).")
+        parts.append(story["trend_note"])
+        parts.append("Area pages show each area's change: its mean score, rank, the gap within it, "
+                     "zones in decile 1 and hotspot cells.")
+        return " ".join(parts)
 
     @staticmethod
     def _legend(legend, layers, wrap_chars=26):
@@ -619,6 +896,29 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             model.refreshLayerLegend(node)
         legend.setTitle("")
         legend.updateLegend()
+
+
+CHANGE_LEGEND = {"score_change": "Change in score, {first} to {last}",
+                 "decile_change": "Change in decile, {first} to {last} (+ = towards decile 1)"}
+
+
+def _table_layer(name, frame):
+    """A memory table (no geometry) with ``frame``'s columns: integers for page_id/row_order,
+    text for everything else."""
+    layer = QgsVectorLayer("None", name, "memory")
+    fields = [QgsField(c, QVariant.Int if c in ("page_id", "row_order") else QVariant.String)
+              for c in frame.columns]
+    layer.dataProvider().addAttributes(fields)
+    layer.updateFields()
+    feats = []
+    sort = [c for c in ("page_id", "row_order") if c in frame.columns]
+    for _, row in (frame.sort_values(sort) if sort else frame).iterrows():
+        f = QgsFeature(layer.fields())
+        f.setAttributes([int(row[c]) if c in ("page_id", "row_order") else
+                         (None if row[c] is None else str(row[c])) for c in frame.columns])
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    return layer
 
 
 ALGORITHMS = [ExportAssessmentAlgorithm]

@@ -11,12 +11,17 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
-    QgsProcessingParameterString,
 )
 
 from composite_index_plugin.core import assessment as ca
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
+from composite_index_plugin.processing.gap_options import (
+    GAP,
+    GAP_HELP,
+    add_gap_parameters,
+    gap_from_parameters,
+)
 from composite_index_plugin.processing.io_table import (
     layer_dataframe,
 )
@@ -32,6 +37,14 @@ from composite_index_plugin.processing.zones import (
     write_table,
     zone_overlaps,
 )
+
+ROLES = ("victims", "offenders", "locations")
+
+
+def count_fields(names, issues):
+    """The incident count fields ``<issue>_<role>`` among ``names``, issue by issue."""
+    present = set(names)
+    return [f"{i}_{r}" for i in issues for r in ROLES if f"{i}_{r}" in present]
 
 
 # --------------------------------------------------------------------------------------------
@@ -50,9 +63,9 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         "the three themes and issues contributing most, the gap between the highest-need zones "
         "and the rest, and the area's rank (1 = highest need). A zone split by area boundaries "
         "counts in each area by the share of its surface inside it (its population shared out "
-        "in the same proportion). The table has one more row for the whole study area.\n\n"
-        "GAP (optional JSON): {\"by\": \"decile\" or \"percent\", \"value\": 1, "
-        "\"weighting\": \"population\" or \"zones\"}; default: decile 1, population-weighted."
+        "in the same proportion). The table has one more row for the whole study area. Each "
+        "area's issue values (<issue>_mean) are weighted as its score, and the incident counts "
+        "(<issue>_<role>) are summed, a split zone counting by its share.\n\n" + GAP_HELP
     )
 
     ZONES = "ZONES"
@@ -61,7 +74,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
     POPULATION_FIELD = "POPULATION_FIELD"
     SCORE_FIELD = "SCORE_FIELD"
     HOTSPOTS = "HOTSPOTS"
-    GAP = "GAP"
+    GAP = GAP
     OUTPUT = "OUTPUT"
     TABLE = "TABLE"
 
@@ -84,8 +97,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.HOTSPOTS, self.tr("Hotspot zones (polygons)"), [QgsProcessing.TypeVectorPolygon],
             optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            self.GAP, self.tr("Gap definition (JSON)"), optional=True, multiLine=False))
+        add_gap_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, self.tr("Area summary"), QgsProcessing.TypeVectorPolygon))
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -103,8 +115,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         name_field = self.parameterAsString(parameters, self.AREA_NAME_FIELD, context)
         pop_field = self.parameterAsString(parameters, self.POPULATION_FIELD, context)
         score_field = self.parameterAsString(parameters, self.SCORE_FIELD, context) or "ci_score"
-        gap_text = self.parameterAsString(parameters, self.GAP, context)
-        gap = self.run_core(ca.parse_gap, gap_text)
+        gap = gap_from_parameters(self, parameters, context)
 
         names_in = [f.name() for f in zones.fields()]
         if score_field not in names_in:
@@ -116,7 +127,9 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         themes, issues = ca.detect_themes_issues(names_in)
         theme_means = {t: f"{t}_idx" for t in themes}
         wanted = [score_field] + ([pop_field] if pop_field else [])
+        counts = count_fields(names_in, issues)
         wanted += list(themes.values()) + list(theme_means.values()) + list(issues.values())
+        wanted += counts
         if "gi_bin" in names_in:
             wanted.append("gi_bin")
         wanted = list(dict.fromkeys(wanted))
@@ -158,7 +171,8 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         result = self.run_core(
             ca.summarise_areas, frame, overlaps, area_names, score=score_field,
             population=pop_field or None, themes=themes, issues=issues, theme_means=theme_means,
-            hotspot_m2=hot_m2, area_m2=tot_m2, gap=gap, progress=progress_from_feedback(feedback))
+            hotspot_m2=hot_m2, area_m2=tot_m2, gap=gap, issue_means=issues, sums=counts,
+            progress=progress_from_feedback(feedback))
         push_messages(feedback, result.messages)
         table = result.table
         polygons = table.iloc[:len(area_names)].reset_index(drop=True)
