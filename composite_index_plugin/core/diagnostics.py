@@ -10,7 +10,10 @@
   linear hierarchies (mean and sum) this is exactly ``a_i cov(x_i, CI) / var(CI)``; with
   geometric or imd levels it is a first-order approximation. Also the Pearson correlation of
   each indicator with the composite (Paruolo, Saisana & Saltelli 2013 use r^2 as main effect).
-- Counts of empty values, zero denominators, imputed and excluded zones per indicator.
+- Counts of empty values, zero denominators, imputed and excluded zones per indicator, of zones
+  pooled for a small denominator, and the zones whose measured value lies more than the spec's
+  ``z_warning`` standard deviations from the mean (``extreme``: which indicator, which zone, its
+  z, count and denominator), listed in the report with why they matter.
 """
 import html
 
@@ -23,7 +26,14 @@ def _path_weight(node_weights, method):
     return w / w.sum() if method in ("mean", "geometric") else w
 
 
-def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n_in):
+Z_WARNING_DEFAULT = 10.0
+"""The index's ``z_warning``: zones more than this many standard deviations from an indicator's
+mean are named (0 = off)."""
+EXTREME_COLUMNS = ["indicator", "label", "zone", "row", "z", "measured", "count", "denominator"]
+
+
+def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n_in, extremes=None,
+                        z_bound=None):
     """Diagnostics as DataFrames and dicts (see the module docstring)."""
     keys = [ind.key for ind in indicators]
     x = np.vstack([scaled[k] for k in keys]) if keys else np.zeros((0, n_in))
@@ -76,6 +86,8 @@ def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n
             "theme_alpha": alpha[ind.theme],
             "n_empty": info["empty"], "n_zero_denominator": info["zero_denominator"],
             "n_imputed": info["imputed"], "n_excluded": info["excluded"],
+            "n_pooled": info.get("pooled", 0), "n_extreme": info.get("extreme", 0),
+            "max_abs_z": info.get("max_abs_z", float("nan")),
             "scaled_mean": float(means[i]) if n_in else float("nan"),
             "scaled_sd": float(sd_x[i]) if n_in else float("nan"),
             "scaled_min": float(mins[i]) if n_in else float("nan"),
@@ -86,7 +98,9 @@ def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n
         "indicators": table,
         "correlation": pd.DataFrame(corr, index=keys, columns=keys),
         "alpha": alpha,
+        "extreme": pd.DataFrame(list(extremes or []), columns=EXTREME_COLUMNS),
         "summary": {"zones": n, "zones_in_index": n_in, "zones_excluded": n - n_in,
+                    "z_warning": z_bound,
                     "indicators": len(keys), "themes": len(root.children),
                     "issues": sum(len(t.children) for t in root.children),
                     "composite_method": root.method},
@@ -158,6 +172,51 @@ def _hierarchy(root):
     return "<ul>" + "\n".join(lines) + "</ul>"
 
 
+EXTREME_LIMIT = 25
+"""Zones listed per indicator in the HTML report (all of them are in ``diagnostics["extreme"]``)."""
+
+
+def _extreme_section(d, table):
+    """The report's section on small denominators and zones far from the mean."""
+    bound = d["summary"].get("z_warning")
+    extreme = d.get("extreme")
+    pooled = table[table.get("n_pooled", pd.Series(0, index=table.index)) > 0] \
+        if "n_pooled" in table.columns else table.iloc[0:0]
+    parts = ["<h2>Small numbers: pooled zones and zones far from the mean</h2>"]
+    if len(pooled):
+        rows = pooled[["issue", "indicator", "field", "measure", "n_pooled"]]
+        parts += ["<p class='note'>Rates on a handful of people are noise (3 burglaries among 2 "
+                  "residents is 1,500 per 1,000). Zones whose denominator is above 0 and below the "
+                  "indicator's min_denominator are pooled: a crude rate takes the study-area rate, "
+                  "an empirical Bayes rate the prior mean. Their counts still count. Each is "
+                  "flagged in &lt;issue&gt;_&lt;indicator&gt;_pooled.</p>", _table(rows)]
+    if not bound:
+        parts.append("<p class='note'>The warning on zones far from the mean is off "
+                     "(z_warning = 0).</p>")
+        return parts
+    if extreme is None or not len(extreme):
+        parts.append(f"<p class='note'>No zone's measured value lies more than {bound:g} standard "
+                     "deviations from the mean of an indicator scaled by magnitude.</p>")
+        return parts
+    parts.append(f"<p class='note'>These zones' measured values lie more than {bound:g} standard "
+                 "deviations from the indicator's mean. On a z-score, min-max or raw scale such a "
+                 "zone dominates the indicator (everything else is squeezed near zero) and can "
+                 "carry the composite by itself. The usual cause is a small denominator: raise "
+                 "the indicator's min_denominator, use an empirical Bayes rate, or use volume or "
+                 "density; or scale by rank (percentile, rank, exponential). Largest first; at "
+                 f"most {EXTREME_LIMIT} per indicator here.</p>")
+    for _key, group in extreme.groupby("indicator", sort=False):
+        shown = group.head(EXTREME_LIMIT)
+        title = html.escape(str(group["label"].iloc[0]))
+        more = f" (showing {len(shown)})" if len(group) > len(shown) else ""
+        parts.append(f"<h3>{title}: {len(group)} zone(s){more}</h3>")
+        cols = ["zone", "z", "measured", "count"]
+        if group["denominator"].notna().any():
+            cols.append("denominator")
+        parts.append(_table(shown[cols]))
+    return parts
+
+
 CSS = """body{font-family:sans-serif;max-width:70em;margin:1em auto;color:#222;line-height:1.4}
 table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}
 th,td{border:1px solid #bbb;padding:2px 6px;text-align:right}th{background:#eee}
@@ -190,6 +249,7 @@ def render_html(result, title="Composite index report"):
               "composite score (compare with its path weight). An indicator with a much larger or "
               "smaller effective weight than intended dominates or barely matters.</p>",
               _table(table)]
+    parts += _extreme_section(d, table)
     alpha = pd.DataFrame({"theme": list(d["alpha"].keys()), "cronbach_alpha": list(d["alpha"].values())})
     parts += ["<h2>Internal consistency (Cronbach's alpha per theme)</h2>",
               "<p class='note'>Over the theme's scaled indicators; n/a with fewer than two. Values "

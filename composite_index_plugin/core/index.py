@@ -10,17 +10,30 @@ Output columns (one row per zone, same index as the input):
 - ``<issue>_<indicator>_m`` the measured value (not for ``value`` and ``volume``, which are the
   field itself), ``<issue>_<indicator>_s``
   the scaled value, ``<issue>_<indicator>_zd`` 1 where the denominator is zero (measures with a
-  denominator or an area);
+  denominator or an area), ``<issue>_<indicator>_pooled`` 1 where a rate was pooled because the
+  denominator is below ``min_denominator`` (rates with a minimum above 0);
 - ``<issue>_idx``, ``<theme>_idx`` the sub-indices; ``ci_score`` the composite;
 - ``ci_rank`` (1 = highest need, ties share the better rank), ``ci_decile`` and ``ci_quintile``
-  (1 = highest need, ``ceil(rank * 10 / N)`` as the English Indices of Deprivation);
+  (1 = highest need, ``ceil(10 * last / N)`` as the English Indices of Deprivation, where
+  ``last`` is the rank of the last zone of a tie group: tied zones share one class, see
+  ``core.ranking``);
 - ``top_theme`` and ``top_issue``: the largest contribution to the zone's score;
 - ``<theme>_pct``: the theme's contribution as a percent of the sum of absolute contributions
   (the plain share whenever the contributions are all positive);
+- ``ci_no_incidents``: 1 where every count indicator (volume, rates, density, location
+  quotient) is 0 or empty: no incident recorded in any role. With the spec's ``no_incidents``
+  "lowest" (default) these zones rank below all others, tied, in the lowest-need class. Only
+  when the spec has count indicators;
 - ``ci_excluded``: 1 where the zone was left out (missing data under the ``exclude`` policy).
 Rank, decile and quintile are integers when no zone is excluded, else floats with NaN.
 Columns come grouped by type: measured, scaled, sub-indices, ``ci_score``, theme percents, rank,
-decile, quintile, zero-denominator flags, ``ci_excluded``, top theme and top issue.
+decile, quintile, zero-denominator and pooled flags, ``ci_no_incidents``, ``ci_excluded``, top
+theme and top issue.
+
+Small numbers (declared with their defaults in ``core.model``): per indicator
+``min_denominator`` (rates pool zones with fewer people) and ``anchor`` (the spatial EB prior);
+per spec ``z_warning`` (name zones more than this many SDs from an indicator's mean) and
+``no_incidents`` (where zones without any recorded incident rank).
 
 Missing data (per indicator ``missing``): ``exclude`` (default) leaves the zone out of the index
 (all its index outputs are empty) and counts it; ``zero`` treats an empty field as 0 and an
@@ -36,6 +49,7 @@ import pandas as pd
 
 from composite_index_plugin.core import measures as _measures
 from composite_index_plugin.core import model
+from composite_index_plugin.core import ranking as _ranking
 from composite_index_plugin.core import scaling as _scaling
 from composite_index_plugin.core.combine import combine, shares
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
@@ -46,6 +60,7 @@ from composite_index_plugin.core.vocab import (  # noqa: F401 - the engine's wor
     DIRECTIONS,
     INDEX_NEIGHBOURS,
     LEVELS,
+    MAGNITUDE_SCALINGS,
     MEASURES,
     MISSING,
     NEEDS_DENOMINATOR,
@@ -280,7 +295,8 @@ def _check_baseline(baseline, fingerprint):
 
 
 def _measure(ind, cols, n, zone_area, neighbours):
-    """Measured value of one indicator, its zero-denominator mask and its empty-field mask."""
+    """Measured value of one indicator, its zero-denominator mask, its empty-field mask, its
+    label and its pooled (small-denominator) mask."""
     o = ind.options
     raw = cols[ind.field].copy()
     empty = np.isnan(raw)
@@ -311,20 +327,25 @@ def _measure(ind, cols, n, zone_area, neighbours):
                 f"{int(neg.sum())} zone(s) (first at row {first}: {den[first]:g}).",
                 hint="A denominator (population, total) must be >= 0.")
     zero = np.zeros(n, dtype=bool)
+    min_den = float(o.get("min_denominator", 0) or 0)
+    pooled = np.zeros(n, dtype=bool)
+    if den is not None and min_den > 0 and not (measure == "clustering" and o["clustering"] == "field"):
+        pooled = _measures.small_denominator(den, min_den) & ~np.isnan(raw)
     if measure in ("value", "volume") or (measure == "clustering" and o["clustering"] == "field"):
         values = raw.copy()
     elif measure == "rate":
-        values, zero = _measures.rate(raw, den, o["per"])
+        values, zero = _measures.rate(raw, den, o["per"], min_den)
     elif measure == "eb_rate":
-        values, zero = _measures.eb_rate(raw, den, o["per"])
+        values, zero = _measures.eb_rate(raw, den, o["per"], min_den)
     elif measure == "eb_rate_spatial":
         if neighbours is None:
             raise CompositeIndexError(
                 f"Indicator {label}: the spatial empirical Bayes rate needs the zones' neighbours.",
                 hint="Give a neighbourhood (spec 'neighbours'), or use eb_rate.")
-        values, zero = _measures.eb_rate_spatial(raw, den, neighbours, o["per"])
+        values, zero = _measures.eb_rate_spatial(raw, den, neighbours, o["per"],
+                                                 o["anchor"], min_den)
     elif measure == "location_quotient":
-        values, zero = _measures.location_quotient(raw, den)
+        values, zero = _measures.location_quotient(raw, den, min_den)
     elif measure == "density":
         if zone_area is None:
             raise CompositeIndexError(f"Indicator {label}: density needs the zones' areas.",
@@ -337,11 +358,41 @@ def _measure(ind, cols, n, zone_area, neighbours):
                 hint="Give a neighbourhood (spec 'neighbours'), or use clustering 'field'.")
         base = raw
         if den is not None:
-            base, zero = _measures.rate(raw, den, o["per"])
+            base, zero = _measures.rate(raw, den, o["per"], min_den)
         values = _measures.gi_star_z(base, neighbours)
     else:  # validated earlier
         raise CompositeIndexError(f"Indicator {label}: unknown measure '{measure}'.")
-    return values, zero, empty, label
+    return values, zero, empty, label, pooled
+
+
+def _class_messages(ci, rank, decile, floor, no_incidents, included, rule):
+    """What the ties and the no-incident rule did to the ranks and classes, in words."""
+    out = []
+    n_in = len(ci)
+    if no_incidents is not None:
+        k = int(no_incidents[included].sum())
+        if k and rule == "lowest":
+            r = int(rank[floor][0])
+            d = int(decile[floor][0])
+            out.append(f"{k:,} of {n_in:,} zone(s) ({100.0 * k / n_in:.0f} %) have no recorded "
+                       f"incident in any count indicator: ranked below every zone with one "
+                       f"(tied at rank {r:,}) and all in decile {d} (no_incidents 'lowest'); "
+                       "flagged in ci_no_incidents.")
+        elif k:
+            out.append(f"{k:,} of {n_in:,} zone(s) have no recorded incident in any count "
+                       "indicator; they are ranked by their score (no_incidents 'score'), "
+                       "flagged in ci_no_incidents.")
+    values, sizes = np.unique(ci if floor is None else np.where(floor, -np.inf, ci),
+                              return_counts=True)
+    big = int(sizes.max()) if sizes.size else 0
+    if big > max(1, n_in // 100):
+        where = int(np.argmax(sizes))
+        d = int(decile[(ci if floor is None else np.where(floor, -np.inf, ci)) == values[where]][0])
+        present = sorted({int(x) for x in decile})
+        out.append(f"Ties: {big:,} zone(s) ({100.0 * big / n_in:.0f} %) share one place in the "
+                   f"ranking; tied zones share the class of the last of them (decile {d}). Deciles "
+                   f"present: {', '.join(map(str, present))}.")
+    return out
 
 
 # pandas 1.x/2.x copy every block in concat unless told not to; pandas 3 never copies (and
@@ -349,14 +400,77 @@ def _measure(ind, cols, n, zone_area, neighbours):
 _NO_COPY = {"copy": False} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 
-def _rank_desc(score):
-    """Competition rank from the top: 1 = largest, ties share the better rank."""
-    sorted_scores = np.sort(score)
-    return len(score) - np.searchsorted(sorted_scores, score, side="right") + 1
+_POOLED_HOW = {
+    "rate": "they take the study-area rate",
+    "clustering": "they take the study-area rate",
+    "eb_rate": "they take the prior mean (the study-area rate) and are left out of the prior "
+               "variance",
+    "eb_rate_spatial": "they take their neighbourhood's prior mean and are left out of the "
+                       "local variances",
+    "location_quotient": "their quotient is 1 (the study-area share)",
+}
+
+
+def _counts_like(ind):
+    return ind.measure in COUNT_MEASURES or (
+        ind.measure == "clustering" and ind.options.get("clustering") == "gi_star"
+        and bool(ind.options.get("denominator")))
+
+
+def _extremes(ind, label, values, included, bound, cols, zone_ids):
+    """Zones in the index whose measured value lies more than ``bound`` SDs from the mean, as
+    rows for the diagnostics (largest |z| first), and the largest |z|."""
+    v = values[included]
+    finite = np.isfinite(v)
+    if bound <= 0 or finite.sum() < 2:
+        return [], float("nan")
+    mean = v[finite].mean()
+    sd = v[finite].std()
+    if not sd > 0:
+        return [], 0.0
+    z_all = np.full(len(values), np.nan)
+    z_all[included] = (v - mean) / sd
+    with np.errstate(invalid="ignore"):
+        hit = np.flatnonzero(np.abs(z_all) > bound)
+    max_z = float(np.nanmax(np.abs(z_all)))
+    if ind.scaling not in MAGNITUDE_SCALINGS:
+        return [], max_z
+    hit = hit[np.argsort(-np.abs(z_all[hit]), kind="stable")]
+    den_name = ind.options.get("denominator")
+    rows = []
+    for i in hit:
+        rows.append({"indicator": ind.key, "label": label, "zone": zone_ids[i], "row": int(i),
+                     "z": float(z_all[i]), "measured": float(values[i]),
+                     "count": float(cols[ind.field][i]),
+                     "denominator": float(cols[den_name][i]) if den_name else float("nan")})
+    return rows, max_z
+
+
+def _extreme_message(ind, label, rows, bound, n_pooled):
+    top = rows[0]
+    zones = ", ".join(str(r["zone"]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    detail = f"largest z = {top['z']:.1f} in zone {top['zone']}: field value {top['count']:g}"
+    if ind.options.get("denominator"):
+        detail += f", {ind.options['denominator']} {top['denominator']:.4g}"
+    why = (f"a few zones this far out dominate the {ind.scaling} scale of the indicator and can "
+           "carry the composite on their own")
+    if ind.options.get("denominator"):
+        why += "; small denominators are the usual cause: raise min_denominator (now " \
+               f"{ind.options.get('min_denominator', 0):g})"
+        if ind.measure == "rate":
+            why += ", use eb_rate"
+        if ind.name == "locations":
+            why += "; incidents happen where people go, not only where they live, so for " \
+                   "locations volume or density usually describes demand better than a rate " \
+                   "per resident"
+    else:
+        why += "; consider a rank-based scaling (percentile, rank, exponential)"
+    return (f"{label}: {len(rows)} zone(s) lie more than {bound:g} standard deviations from the "
+            f"mean ({zones}); {detail}. Why it matters: {why}.")
 
 
 def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, zone_area=None,
-                progress=None) -> "IndexResult":
+                progress=None, zone_ids=None) -> "IndexResult":
     """Compute the composite index of ``spec`` over the zones of ``df``.
 
     ``spec``: an index spec or recipe (dict: parsed and checked here, with the fields of
@@ -365,7 +479,13 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     ``baseline``: a dict written by an earlier run (``IndexResult.baseline``) to scale on that
     run's parameters. ``neighbours``: CSR (``.indptr``, ``.indices``; self excluded), for
     ``eb_rate_spatial`` and Gi* clustering. ``zone_area``: m^2 per zone, for ``density``.
+    ``zone_ids``: names of the zones for messages and diagnostics (default: the frame's index).
     Raises CompositeIndexError naming the spec path, field or row for anything wrong.
+
+    Small numbers (issue 14): rates pool zones under ``min_denominator``; zones whose measured
+    value is more than ``z_warning`` SDs from the mean are named in the messages and in
+    ``diagnostics["extreme"]``; with ``no_incidents`` "lowest" (default) zones without any
+    recorded incident rank below all others (``core.ranking``).
     """
     progress = progress or NO_PROGRESS
     if isinstance(spec, (model.IndexSpec, model.Recipe)):
@@ -401,17 +521,24 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     if zone_area is not None and len(zone_area) != n:
         raise CompositeIndexError(f"zone_area has {len(zone_area)} values for {n} zones.")
 
+    zone_ids = np.asarray(df.index if zone_ids is None else zone_ids, dtype=object)
+    if len(zone_ids) != n:
+        raise CompositeIndexError(f"zone_ids has {len(zone_ids)} values for {n} zones.")
+    z_bound = float(spec.z_warning)
+    no_incidents_rule = spec.no_incidents
     measured_out, flags_out = {}, {}
     messages = []
+    pooled_groups = {}
     measured = {}
     counts = {}
     excluded = np.zeros(n, dtype=bool)
     steps = len(indicators) + 4
     for k, ind in enumerate(indicators):
-        values, zero, empty, label = _measure(ind, cols, n, zone_area, neighbours)
+        values, zero, empty, label, pooled = _measure(ind, cols, n, zone_area, neighbours)
         undefined = np.isnan(values)
         info = {"empty": int(empty.sum()), "zero_denominator": int(zero.sum()),
-                "imputed": 0, "excluded": 0}
+                "imputed": 0, "excluded": 0, "pooled": int(pooled.sum()), "extreme": 0,
+                "max_abs_z": float("nan")}
         if undefined.any():
             if ind.missing == "exclude":
                 info["excluded"] = int(undefined.sum())
@@ -440,14 +567,33 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
             if info["empty"] and ind.missing == "zero":
                 text += "; empty values counted as 0"
             messages.append(text + ".")
+        if info["pooled"]:
+            field_counts = cols[ind.field]
+            group = pooled_groups.setdefault(
+                (ind.options["denominator"], float(ind.options["min_denominator"]), ind.measure),
+                {"zones": info["pooled"], "names": [], "held": 0.0, "total": 0.0})
+            group["names"].append(ind.key)
+            group["held"] += float(np.nansum(field_counts[pooled]))
+            group["total"] += float(np.nansum(field_counts))
         counts[ind.key] = info
         measured[ind.key] = values
         if ind.measure not in ("value", "volume"):
             measured_out[f"{ind.key}_m"] = values
         if ind.options.get("denominator") or ind.measure == "density":
             flags_out[f"{ind.key}_zd"] = zero
+        if float(ind.options.get("min_denominator", 0) or 0) > 0:
+            flags_out[f"{ind.key}_pooled"] = pooled
         progress.report((k + 1) / steps)
 
+    for (den_name, min_den, measure), group in pooled_groups.items():
+        names = group["names"]
+        which = names[0] if len(names) == 1 else f"{len(names)} indicators ({', '.join(names)})"
+        messages.append(
+            f"Small denominators: {group['zones']:,} of {n:,} zone(s) ({100.0 * group['zones'] / n:.0f} "
+            f"%) have a {den_name} above 0 and below min_denominator {min_den:g}; their {measure} "
+            f"for {which} is pooled ({_POOLED_HOW[measure]}). They hold {group['held']:,.0f} of "
+            f"the {group['total']:,.0f} counted, which still count; flagged in "
+            "<indicator>_pooled.")
     included = ~excluded
     n_in = int(included.sum())
     if n_in == 0:
@@ -456,6 +602,22 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     if excluded.any():
         messages.insert(0, f"{int(excluded.sum())} of {n} zone(s) left out of the index "
                            "(missing data under the 'exclude' policy); their index fields are empty.")
+    extreme_rows = []
+    for ind in indicators:
+        label = f"{ind.theme} / {ind.issue} / {ind.name} (field '{ind.field}')"
+        rows_, max_z = _extremes(ind, label, measured[ind.key], included, z_bound, cols, zone_ids)
+        counts[ind.key]["extreme"] = len(rows_)
+        counts[ind.key]["max_abs_z"] = max_z
+        if rows_:
+            extreme_rows += rows_
+            messages.append(_extreme_message(ind, label, rows_, z_bound, counts[ind.key]["pooled"]))
+    # Zones without a recorded incident: every count indicator (higher is worse) is 0 or empty.
+    count_inds = [ind for ind in indicators if _counts_like(ind) and ind.direction == "higher_is_worse"]
+    no_incidents = None
+    if count_inds:
+        no_incidents = np.ones(n, dtype=bool)
+        for ind in count_inds:
+            no_incidents &= ~(np.nan_to_num(cols[ind.field]) != 0)
 
     fitted = {"indicators": {}, "nodes": {}}
     base_ind = baseline.get("indicators", {}) if baseline else {}
@@ -516,7 +678,8 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     for theme in root.children:
         float_cols += [f"{issue.name}_idx" for issue in theme.children] + [f"{theme.name}_idx"]
     float_cols += ["ci_score"] + [f"{theme.name}_pct" for theme in root.children]
-    int_cols = list(flags_out) + ["ci_excluded"]
+    int_cols = list(flags_out) + (["ci_no_incidents"] if no_incidents is not None else []) + \
+        ["ci_excluded"]
     # Rank, decile and quintile are floats (NaN for excluded zones) or integers.
     if any_excluded:
         float_cols += trio_cols
@@ -546,16 +709,25 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     put(ci)
     for part in 100.0 * shares(theme_contrib):
         put(part)
-    rank = _rank_desc(ci)
-    trio = [rank, np.ceil(rank * 10.0 / n_in), np.ceil(rank * 5.0 / n_in)]
+    floor = None
+    if no_incidents is not None and no_incidents_rule == "lowest":
+        floor = no_incidents[included]
+    rank, last = _ranking.need_ranks(ci, floor)
+    decile = _ranking.need_class(last, n_in, 10)
+    quintile = _ranking.need_class(last, n_in, 5)
+    trio = [rank, decile, quintile]
     if any_excluded:
         for values in trio:
             put(values)
     else:
         int_block[:3] = trio
-    for i, zero in enumerate(flags_out.values(), start=len(int_cols) - len(flags_out) - 1):
+    first_flag = len(int_cols) - len(flags_out) - 1 - (no_incidents is not None)
+    for i, zero in enumerate(flags_out.values(), start=first_flag):
         int_block[i] = zero
+    if no_incidents is not None:
+        int_block[-2] = no_incidents
     int_block[-1] = excluded
+    messages += _class_messages(ci, rank, decile, floor, no_incidents, included, no_incidents_rule)
     theme_names = np.array([th.name for th in root.children], dtype=object)
     issue_list = [(t_i, iss) for t_i, th in enumerate(root.children) for iss in th.children]
     issue_contrib = np.vstack([theme_contrib[t_i] * issue_share_in_theme[iss.name]
@@ -583,7 +755,12 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
                         f"{fingerprint}); scores are on the baseline's scale.")
     from composite_index_plugin.core.diagnostics import compute_diagnostics
 
-    diagnostics = compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n_in)
+    diagnostics = compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n_in,
+                                      extremes=extreme_rows, z_bound=z_bound)
+    diagnostics["summary"]["zones_no_incidents"] = int(no_incidents[included].sum()) \
+        if no_incidents is not None else None
+    diagnostics["summary"]["no_incidents"] = no_incidents_rule if no_incidents is not None else None
+    diagnostics["summary"]["deciles_present"] = sorted({int(d) for d in decile})
     progress.report(1.0)
     return IndexResult(table=table, baseline=baseline_out, diagnostics=diagnostics,
                        fingerprint=fingerprint, messages=messages, spec=spec,

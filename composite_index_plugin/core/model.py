@@ -22,9 +22,12 @@ import re
 from typing import Union
 
 from composite_index_plugin.core import hotspot_zones, vocab
+from composite_index_plugin.core.diagnostics import Z_WARNING_DEFAULT
 from composite_index_plugin.core.errors import Problem
 from composite_index_plugin.core.grid import DEFAULT_MAX_CELLS
 from composite_index_plugin.core.hotspots import DEFAULTS as HOTSPOT_DEFAULTS
+from composite_index_plugin.core.measures import EB_ANCHOR_DEFAULT, MIN_DENOMINATOR_DEFAULT
+from composite_index_plugin.core.ranking import NO_INCIDENTS_DEFAULT
 from composite_index_plugin.core.scaling import DEFAULT_C
 from composite_index_plugin.core.schema import (
     Context,
@@ -225,6 +228,14 @@ def _per_default(m):
     return None
 
 
+def _min_denominator_default(m):
+    if m.measure in vocab.PER_MEASURES or (m.measure == "clustering" and m.denominator):
+        return MIN_DENOMINATOR_DEFAULT
+    if m.measure == "location_quotient":
+        return 0
+    return None
+
+
 _SCALE_TO = ("scaling", vocab.MINMAX_SCALINGS)
 _FIXED_MINMAX = ("scaling", ("minmax_fixed",))
 _FIXED_Z = ("scaling", ("zscore_fixed",))
@@ -233,6 +244,7 @@ _EXPONENTIAL = ("scaling", ("exponential",))
 _CLUSTERING = ("measure", ("clustering",))
 _DENOMINATOR = ("measure", vocab.NEEDS_DENOMINATOR + ("clustering",))
 _PER = ("measure", vocab.PER_MEASURES + ("clustering",))
+_SPATIAL_EB = ("measure", ("eb_rate_spatial",))
 
 
 class Measurement(Section):
@@ -241,7 +253,7 @@ class Measurement(Section):
     the index is here, once."""
 
     OPTION_KEYS = ("denominator", "per", "scale_to", "min", "max", "mean", "sd", "threshold", "c",
-                   "clustering")
+                   "clustering", "min_denominator", "anchor")
 
     measure: str = Key("volume", choices=vocab.MEASURES,
                        help="what number describes the zone: the value as it is, a count "
@@ -278,6 +290,18 @@ class Measurement(Section):
     clustering: str = Key(lambda m: "field", choices=vocab.CLUSTERING_METHODS, when=_CLUSTERING,
                           fallback="options", doc_default="`field`",
                           help="the field as it is, or Getis-Ord Gi* z of it")
+    min_denominator: float = Key(
+        _min_denominator_default, minimum=0, when=_DENOMINATOR, fallback="options",
+        doc_default=f"`{MIN_DENOMINATOR_DEFAULT}` for rates, `0` for location quotients",
+        units="denominator units (e.g. residents)",
+        help="zones with a denominator above 0 and below this are pooled: a crude rate takes "
+             "the study-area rate, an empirical Bayes rate its prior mean (flagged in "
+             "`<issue>_<role>_pooled`, counted in the log and report); 0 = off")
+    anchor: str = Key(lambda m: EB_ANCHOR_DEFAULT, choices=vocab.EB_ANCHORS, when=_SPATIAL_EB,
+                      fallback="options", doc_default=f"`{EB_ANCHOR_DEFAULT}`",
+                      help="spatial EB prior: `global` shrinks each neighbourhood's rate towards "
+                           "the study-area rate (never 0 where that rate is not); `none` is the "
+                           "classic local prior (GeoDa, esda)")
     options: "Options" = Key(help="the method options above, as an object (as earlier "
                                   "recipes wrote them)")
 
@@ -579,6 +603,7 @@ class _IndexRules:
         """The fields the index adds to the zones."""
         out = ["ci_score", "ci_rank", "ci_decile", "ci_quintile", "top_theme", "top_issue",
                "ci_excluded"]
+        counted = False
         for theme in self.themes:
             out += [f"{theme.name}_idx", f"{theme.name}_pct"]
             for issue in theme.issues:
@@ -587,7 +612,22 @@ class _IndexRules:
                     out.append(f"{issue.name}_{key}_s")
                     if m.measure not in ("value", "volume"):
                         out.append(f"{issue.name}_{key}_m")
+                    if _number(m.min_denominator) and m.min_denominator > 0:
+                        out.append(f"{issue.name}_{key}_pooled")
+                    counted |= m.measure in vocab.COUNT_MEASURES or (
+                        m.measure == "clustering" and m.clustering == "gi_star"
+                        and bool(m.denominator))
+        if counted:
+            out.append("ci_no_incidents")
         return out
+
+
+_Z_WARNING_HELP = ("name the zones whose measured value lies more than this many standard "
+                   "deviations from an indicator's mean, for scales kept by magnitude (zscore, "
+                   "minmax, raw); 0 = off")
+_NO_INCIDENTS_HELP = ("zones with no recorded incident in any count indicator: `lowest` ranks "
+                      "them below every other zone, tied, in the lowest-need class; `score` "
+                      "ranks them by their score")
 
 
 class IndexSpec(Section, _IndexRules):
@@ -605,6 +645,10 @@ class IndexSpec(Section, _IndexRules):
     label: str = Key(help="a label")
     description: str = Key(help="a note")
     version: int = Key(help="your own version number")
+    z_warning: float = Key(Z_WARNING_DEFAULT, minimum=0, units="standard deviations",
+                           help=_Z_WARNING_HELP)
+    no_incidents: str = Key(NO_INCIDENTS_DEFAULT, choices=vocab.NO_INCIDENTS,
+                            help=_NO_INCIDENTS_HELP)
 
     def check(self, ctx, path):
         self.check_index(ctx, path)
@@ -743,6 +787,10 @@ class Recipe(Section, _IndexRules):
     themes: list[Theme] = Key(required=True, nonempty=True, help="the themes",
                               hint='e.g. [{"name": "acquisitive", "issues": [...]}]')
     aggregation: Aggregation = Key(factory=Aggregation, help="how each level combines")
+    z_warning: float = Key(Z_WARNING_DEFAULT, minimum=0, units="standard deviations",
+                           help=_Z_WARNING_HELP)
+    no_incidents: str = Key(NO_INCIDENTS_DEFAULT, choices=vocab.NO_INCIDENTS,
+                            help=_NO_INCIDENTS_HELP)
     hotspots: Hotspots = Key(factory=Hotspots, help="hotspot analysis")
     admin_areas: AdminAreas = Key(help="areas for the summaries and the atlas")
     baseline: Baseline = Key(factory=Baseline, help="frozen baselines")
@@ -853,8 +901,9 @@ class Recipe(Section, _IndexRules):
         fields the aggregation writes). Shares the recipe's objects."""
         spec = IndexSpec()
         spec.themes = self.themes
-        if self.given("aggregation"):
-            spec.aggregation = self.aggregation
+        for key in ("aggregation", "z_warning", "no_incidents"):
+            if self.given(key):
+                setattr(spec, key, getattr(self, key))
         return spec
 
     def index_spec_dict(self) -> dict:

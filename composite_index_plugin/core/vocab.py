@@ -63,9 +63,15 @@ MISSING = ("exclude", "zero", "mean")
 AGGREGATIONS = ("mean", "sum", "geometric", "imd")
 LEVELS = ("issue", "theme", "composite")
 INDEX_NEIGHBOURS = ("queen", "rook", "distance", "knn")
+# scalings that keep magnitudes: one extreme zone squeezes the others (the z warning is for them)
+MAGNITUDE_SCALINGS = ("zscore", "zscore_fixed", "minmax", "minmax_fixed", "raw")
+# spatial EB prior: shrunk towards the study-area rate, or the classic local one (GeoDa, esda)
+EB_ANCHORS = ("global", "none")
+# zones with no recorded incident: below every other zone (lowest class), or ranked by score
+NO_INCIDENTS = ("lowest", "score")
 # output fields of the index that no theme, issue or indicator may make
 RESERVED_FIELDS = ("ci_score", "ci_rank", "ci_decile", "ci_quintile", "top_theme", "top_issue",
-                   "ci_excluded")
+                   "ci_excluded", "ci_no_incidents")
 
 # ---------------------------------------------------------------------------------- the grid
 # Recipe and toolbox words; grid layers store the short code in their grid_shape field (kept as

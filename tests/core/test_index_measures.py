@@ -99,7 +99,7 @@ def test_spatial_eb_rate_by_hand():
     o = np.array([8.0, 2.0, 2.0])
     p = np.array([100.0, 100.0, 100.0])
     nb = csr([[1], [0, 2], [1]])
-    eb, _ = measures.eb_rate_spatial(o, p, nb, per=1)
+    eb, _ = measures.eb_rate_spatial(o, p, nb, per=1, anchor="none")
     assert eb[0] == pytest.approx(4 / 9 * 0.08 + 5 / 9 * 0.05, abs=1e-15)
     # Zone 2's neighbourhood {1,2}: both rates 0.02, s2 = 0 -> sigma2 clamps to 0 -> theta.
     assert eb[2] == pytest.approx(0.02, abs=1e-15)
@@ -159,7 +159,7 @@ def test_eb_rates_match_esda_docstring_values(stl):
     e, b, lists = stl
     eb, _ = measures.eb_rate(e, b, per=1)
     np.testing.assert_allclose(eb[:3], [2.36718950e-05, 4.54539167e-05, 4.78114019e-05], rtol=1e-8)
-    seb, _ = measures.eb_rate_spatial(e, b, csr(lists), per=1)
+    seb, _ = measures.eb_rate_spatial(e, b, csr(lists), per=1, anchor="none")
     np.testing.assert_allclose(seb[:3], [4.01485749e-05, 3.62437513e-05, 4.93034844e-05], rtol=1e-8)
 
 
@@ -189,7 +189,7 @@ def test_eb_rates_match_esda_on_stl(stl):
     e, b, lists = stl
     ref = esda(e, b, lists)
     eb, _ = measures.eb_rate(e, b, per=1e5)
-    seb, _ = measures.eb_rate_spatial(e, b, csr(lists), per=1e5)
+    seb, _ = measures.eb_rate_spatial(e, b, csr(lists), per=1e5, anchor="none")
     # Rates per 100,000, compared to 1e-9.
     np.testing.assert_allclose(eb, np.array(ref["eb"]) * 1e5, rtol=0, atol=1e-9)
     np.testing.assert_allclose(seb, np.array(ref["seb"]) * 1e5, rtol=0, atol=1e-9)
@@ -210,6 +210,6 @@ def test_eb_rates_match_esda_on_random_grid():
     s2 = (b * (e / b - theta) ** 2).sum() / b.sum()
     assert s2 - theta / b.mean() > 0
     eb, _ = measures.eb_rate(e, b, per=1000)
-    seb, _ = measures.eb_rate_spatial(e, b, csr(lists), per=1000)
+    seb, _ = measures.eb_rate_spatial(e, b, csr(lists), per=1000, anchor="none")
     np.testing.assert_allclose(eb, np.array(ref["eb"]) * 1000, rtol=0, atol=1e-9)
     np.testing.assert_allclose(seb, np.array(ref["seb"]) * 1000, rtol=0, atol=1e-9)
