@@ -257,6 +257,8 @@ def build_template(kind, project):
     legend.rstyle(QgsLegendStyle.Symbol).setMargin(QgsLegendStyle.Top, 0.8)
     legend.rstyle(QgsLegendStyle.SymbolLabel).setMargin(QgsLegendStyle.Top, 0.8)
     legend.setFrameEnabled(False)
+    # only the classes drawn in this map (an area page shows part of the study area)
+    legend.setLegendFilterByMapEnabled(True)
     layout.addLayoutItem(legend)
     _place(legend, RIGHT_X, 34.0, RIGHT_W, 50.0)
 

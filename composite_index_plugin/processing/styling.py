@@ -232,6 +232,55 @@ def decile_renderer(field="ci_decile"):
     return QgsCategorizedSymbolRenderer(field, cats)
 
 
+def _category_value(value):
+    """A category's value as a float, or None for the NULL category ('' or NULL)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
+
+
+def keep_present_classes(layer, no_incidents_field="ci_no_incidents"):
+    """Drop the categories of a categorized renderer (the decile view) that no feature of
+    ``layer`` has, so the legend shows only classes that exist on the map; the NULL category
+    ("not in the index") stays only when some value is NULL. The first class kept reads
+    "highest need", the last "lowest need"; when ``no_incidents_field`` marks zones with no
+    recorded incident, the class holding them says so. Returns the number of classes kept."""
+    renderer = layer.renderer() if isinstance(layer, QgsVectorLayer) else None
+    if not isinstance(renderer, QgsCategorizedSymbolRenderer):
+        return None
+    field = renderer.classAttribute()
+    values = layer_values(layer, field)
+    present = set(np.unique(values[np.isfinite(values)]).tolist())
+    has_null = bool(np.isnan(values).any())
+    for i in reversed(range(len(renderer.categories()))):
+        value = _category_value(renderer.categories()[i].value())
+        if (value is None and not has_null) or (value is not None and value not in present):
+            renderer.deleteCategory(i)
+    classes = [(i, _category_value(c.value())) for i, c in enumerate(renderer.categories())
+               if _category_value(c.value()) is not None]
+    empty_class = None
+    if layer.fields().indexOf(no_incidents_field) >= 0:
+        flags = layer_values(layer, no_incidents_field)
+        marked = values[(flags == 1) & np.isfinite(values)]
+        if marked.size and np.unique(marked).size == 1:
+            empty_class = (float(marked[0]), bool((values[np.isfinite(values)] == marked[0]).sum()
+                                                  == marked.size))
+    for pos, (i, value) in enumerate(classes):
+        label = f"{value:g}"
+        if pos == 0 and len(classes) > 1:
+            label += " - highest need"
+        elif pos == len(classes) - 1 and len(classes) > 1:
+            label += " - lowest need"
+        if empty_class is not None and value == empty_class[0]:
+            label += ": no incidents recorded" if empty_class[1] else " (incl. no incidents recorded)"
+        renderer.updateCategoryLabel(i, label)
+    return len(renderer.categories())
+
+
 def outline_renderer(color="#1a1a1a", width=0.6):
     symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": color,
                                          "outline_width": str(width), "outline_width_unit": "MM"})
@@ -291,6 +340,8 @@ def apply_style(layer, style_name, field=None, feedback=None):
         renderer = layer.renderer()
         if hasattr(renderer, "setClassAttribute"):
             renderer.setClassAttribute(field)
+    if name == "index_deciles" and isinstance(layer, QgsVectorLayer):
+        keep_present_classes(layer)
     layer.triggerRepaint()
     return True
 

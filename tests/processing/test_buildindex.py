@@ -299,3 +299,49 @@ def test_scores_carry_the_id_of_their_baseline(provider, tmp_path):
     assert len(first) == 1 and first == second
     layer.dataProvider().changeAttributeValues({1: {0: 100.0}})
     assert run() != first  # refitted on other data: another scale
+
+
+def test_small_numbers_reach_the_log_the_layer_and_the_report(provider, tmp_path):
+    """One cell of 2 residents with 6 burglaries: pooled (default min_denominator 50), flagged,
+    and in the log; a cell far from the mean is named by its cell_id in the log and the report;
+    zones without a burglary share the lowest decile."""
+    import processing
+
+    layer = grid_layer()
+    layer.startEditing()
+    pop_idx, burg_idx = layer.fields().indexOf("population"), layer.fields().indexOf("burglary")
+    for f in layer.getFeatures():
+        layer.changeAttributeValue(f.id(), burg_idx, 0)
+        if f["cell_id"] == "S100_r2_c2":
+            layer.changeAttributeValue(f.id(), pop_idx, 2.0)
+            layer.changeAttributeValue(f.id(), burg_idx, 6)
+        if f["cell_id"] == "S100_r4_c4":
+            layer.changeAttributeValue(f.id(), burg_idx, 40)
+        if f["cell_id"] in ("S100_r0_c0", "S100_r0_c1"):
+            layer.changeAttributeValue(f.id(), burg_idx, 1)
+    layer.commitChanges()
+    spec = {"themes": [{"name": "t", "issues": [{"name": "burglary", "indicators": {
+        "victims": {"field": "burglary", "measure": "rate", "denominator": "population",
+                    "scaling": "zscore", "missing": "zero"}}}]}], "z_warning": 3}
+    report = str(tmp_path / "report.html")
+    feedback = QgsProcessingFeedback()
+    warnings = []
+    feedback.pushWarning = warnings.append
+    result = processing.run("compositeindex:buildindex", {
+        "INPUT": layer, "SPEC": json.dumps(spec), "REPORT": report, "OUTPUT": "memory:"},
+        context=QgsProcessingContext(), feedback=feedback)
+    out = table_of(result["OUTPUT"]).set_index("cell_id")
+    assert out.loc["S100_r2_c2", "burglary_victims_pooled"] == 1
+    assert out.burglary_victims_pooled.sum() == 1
+    # Pooled: the study-area rate, 48 burglaries over all residents.
+    total_pop = sum(f["population"] for f in layer.getFeatures())
+    assert out.loc["S100_r2_c2", "burglary_victims_m"] == pytest.approx(48000 / total_pop)
+    assert any("Small denominators: 1 of 25 zone(s)" in w for w in warnings)
+    far = [w for w in warnings if "standard deviations from the mean" in w]
+    assert len(far) == 1 and "(S100_r4_c4)" in far[0]
+    # 21 cells without a burglary: tied at rank 5, all in decile 10 and quintile 5.
+    empty = out[out.ci_no_incidents == 1]
+    assert len(empty) == 21 and set(empty.ci_rank) == {5} and set(empty.ci_decile) == {10}
+    assert set(empty.ci_quintile) == {5} and sorted(set(out.ci_decile)) == [1, 2, 10]
+    page = open(report, encoding="utf-8").read()
+    assert "Small numbers" in page and "S100_r4_c4" in page

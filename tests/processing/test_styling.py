@@ -200,3 +200,24 @@ def test_post_processor_made_on_main_thread_from_a_worker(qgis_app):
     worker.join(5)
     assert blocked["p"].created_in == "worker2"
     QCoreApplication.processEvents()   # let the late request run; it must not break anything
+
+
+def test_decile_view_shows_only_the_classes_on_the_map(qgis_app):
+    """Deciles 1, 2 and 10 only (82 % of West Yorkshire hexagons tie at the bottom): the legend
+    lists exactly those, decile 10 says it holds the zones with no incident recorded, and the
+    NULL class appears only when a zone is out of the index."""
+    rows = [(1, 0), (2, 0), (2, 0), (10, 1), (10, 1), (10, 1)]
+    layer = _layer({"ci_decile": QVariant.Int, "ci_no_incidents": QVariant.Int}, rows)
+    assert styling.apply_style(layer, "index_deciles")
+    assert _legend_labels(layer) == ["1 - highest need", "2",
+                                     "10 - lowest need: no incidents recorded"]
+    # A zone with incidents in decile 10 too, and one zone out of the index (NULL).
+    rows = [(1, 0), (4, 0), (10, 0), (10, 1), (None, 0)]
+    layer = _layer({"ci_decile": QVariant.Int, "ci_no_incidents": QVariant.Int}, rows)
+    assert styling.apply_style(layer, "index_deciles")
+    assert _legend_labels(layer) == ["1 - highest need", "4",
+                                     "10 - lowest need (incl. no incidents recorded)",
+                                     "not in the index (missing data)"]
+    # Every class shown exists on the map.
+    shown = {c.value() for c in layer.renderer().categories()}
+    assert {str(v) for v in (1, 4, 10)} | {""} == {str(v) for v in shown}

@@ -72,6 +72,17 @@ top_theme, top_issue and each theme's share (&lt;theme&gt;_pct). Zones with a ze
 are flagged (_zd): a crude rate, location quotient or density is then undefined and the
 indicator's missing policy applies; an empirical Bayes rate takes the prior mean. Zones left out
 for missing data have ci_excluded = 1 and empty index fields.
+
+<b>Small numbers</b>: a rate on a few residents is noise, so an indicator's
+<i>min_denominator</i> (default 50 for rates, 0 = off) pools zones with fewer: a crude rate
+takes the study-area rate, an empirical Bayes rate the prior mean (flagged in _pooled, counted
+in the log and the report). The spatial EB rate's local prior is anchored to the study-area rate
+(<i>anchor</i> "global"; "none" = as GeoDa). Zones more than <i>z_warning</i> (spec key, default
+10) standard deviations from an indicator's mean are named in the log and the report.
+<b>Ties</b>: tied zones share one decile, that of the last of them, so deciles 1..d never hold
+more than d tenths of the zones. Zones with no recorded incident in any count indicator
+(ci_no_incidents = 1) rank below all others, in the lowest-need class (spec "no_incidents":
+"lowest"; "score" ranks them by their score).
 The report shows correlations, Cronbach's alpha and effective weights. The baseline JSON keeps
 the fitted scales, so next year's index can be put on this year's scale (BASELINE_IN)."""
 
@@ -180,11 +191,19 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         kinds = {f.name(): (True if f.type() in NUMERIC_TYPES else None) for f in source.fields()}
         spec = self.spec_from_parameters(parameters, context, feedback, kinds)
         wanted = spec.fields_read()
+        label_field = self.zone_label_field(source)
         feedback.setProgressText(self.tr("Reading the zones"))
-        frame = layer_dataframe(source, fields=wanted, feedback=feedback)
+        read = wanted + ([label_field] if label_field and label_field not in wanted else [])
+        frame = layer_dataframe(source, fields=read, feedback=feedback)
         if feedback.isCanceled():
             return {}
         fids = frame.pop("__fid").to_numpy()
+        if label_field:
+            labels = frame[label_field] if label_field in wanted else frame.pop(label_field)
+            zone_ids = [f"feature {int(fid)}" if value is None else str(value)
+                        for value, fid in zip(labels.tolist(), fids.tolist())]
+        else:
+            zone_ids = [f"feature {int(fid)}" for fid in fids]
         want_areas, want_neighbours = spec.needs()
         areas = zone_areas(source, context, fids) if want_areas else None
         neighbours = zone_neighbours(source, spec, fids, feedback) if want_neighbours else None
@@ -195,9 +214,10 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         feedback.setProgressText(self.tr("Building the index"))
         result = self.run_core(engine.build_index, frame, spec, baseline=baseline,
                                neighbours=neighbours, zone_area=areas,
-                               progress=progress_from_feedback(feedback, 10, 80))
+                               progress=progress_from_feedback(feedback, 10, 80), zone_ids=zone_ids)
         for message in result.messages:
-            if "left out" in message or "zero denominator" in message:
+            if any(word in message for word in ("left out", "zero denominator", "pooled",
+                                                "standard deviations from the mean")):
                 feedback.pushWarning(message)
             else:
                 feedback.pushInfo(message)
@@ -252,6 +272,15 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
             outputs[self.BASELINE_OUT] = baseline_out
         feedback.setProgress(100)
         return outputs
+
+    @staticmethod
+    def zone_label_field(source):
+        """The field naming zones in messages: ``cell_id`` of a grid, else the first text field
+        (an LSOA code, a ward name...), else None (then "feature <fid>")."""
+        fields = source.fields()
+        if fields.indexOf("cell_id") >= 0:
+            return "cell_id"
+        return next((f.name() for f in fields if not f.isNumeric() and not f.isDateOrTime()), None)
 
     @staticmethod
     def diagnostics_table(result):
