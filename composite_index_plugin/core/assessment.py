@@ -27,6 +27,7 @@ import pandas as pd
 
 from composite_index_plugin.core import vocab
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+from composite_index_plugin.core.ranking import need_ranks
 
 WHOLE_STUDY_AREA = "Whole study area"
 
@@ -63,6 +64,8 @@ def rank_group(rank, n, groups):
     """Group 1..``groups`` from a need rank among ``n`` valid zones: ceil(groups * rank / n).
 
     Decile (groups=10) and percentile (groups=100) 1 hold the highest-need zones. NaN stays NaN.
+    With ties, pass the rank of the last zone of each tie group (``core.ranking.need_ranks``),
+    so tied zones share the class of the last of them, as the index's ci_decile does.
     """
     rank = np.asarray(rank, dtype="float64")
     if n <= 0:
@@ -404,9 +407,9 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     if gap["weighting"] == "population" and pop is None:
         messages.append("No population field: the gap and means weigh each zone equally.")
 
-    rank = need_rank(s)
-    decile = rank_group(rank, n, 10)
-    pct = rank_group(rank, n, 100)
+    _, last = need_ranks(s)   # tied zones share the class of the last of them (core.ranking)
+    decile = rank_group(last, n, 10)
+    pct = rank_group(last, n, 100)
     top = valid & (decile == 1)
     ew = extent_weight(pct)
     in_gap, gap_info = top_group(s, gap, pop)

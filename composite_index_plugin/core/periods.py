@@ -57,6 +57,7 @@ from composite_index_plugin.core.assessment import (
     top_group,
 )
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+from composite_index_plugin.core.ranking import need_ranks
 
 TRANSITIONS = ("new", "persistent", "intensifying", "diminishing", "ended")
 EMERGING = (
@@ -365,7 +366,8 @@ def compare_periods(frames, id_field="cell_id", labels=None, score="ci_score", c
     scores = np.column_stack([_scores(f, score, lab) for f, lab in zip(frames, labels)])
     ranks = np.column_stack([need_rank(scores[:, k]) for k in range(t)])
     n_valid = np.isfinite(scores).sum(axis=0)
-    deciles = np.column_stack([rank_group(ranks[:, k], n_valid[k], 10) for k in range(t)])
+    deciles = np.column_stack([rank_group(need_ranks(scores[:, k])[1], n_valid[k], 10)  # ties: last
+                               for k in range(t)])
     out = {id_field: ids}
     for k, lab in enumerate(labels):
         out[f"score_{lab}"] = scores[:, k]

@@ -230,3 +230,18 @@ def test_describe_gap_says_which_share():
     assert parse_gap('{"mode": "reselected"}')["mode"] == "reselected"
     with pytest.raises(CompositeIndexError, match=r"gap.mode: unknown mode 'fixed' \(choose one of: cohort"):
         parse_gap({"mode": "fixed"})
+
+
+def test_ties_share_the_class_of_the_last_of_them_in_summaries():
+    """Scores 10, 9, then eight zones tied at 0 (as cells without incidents). Tied zones share
+    the class of the last of them: deciles 1, 2, 10 x 8 and percentiles 10, 20, 100 x 8, so the
+    tied zones weigh 0 in the extent (by their first rank, 3, they would be in decile 3 and
+    percentile 30 with extent weight 0.05)."""
+    zones = _zones()
+    zones["ci_score"] = [10.0, 9.0] + [0.0] * 8
+    overlaps = pd.DataFrame([(z, 0, 1.0) for z in range(10)], columns=["zone", "area", "fraction"])
+    res = summarise_areas(zones, overlaps, ["A"], population="population")
+    a = res.table.iloc[0]
+    # extent: percentiles 10 and 20 -> weights 1 and W20, the tied zones 0; population weighted.
+    assert a.extent_pct == pytest.approx(100 * (100 * 1 + 200 * W20) / 1100)
+    assert a.pop_top_decile_pct == pytest.approx(100 * 100 / 1100)

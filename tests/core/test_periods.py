@@ -387,3 +387,15 @@ def test_no_gap_ratio_on_a_scale_crossing_zero():
     assert g["gap_ratio"].isna().all()
     a1 = g[(g.period == "p1") & (g.area_name == "A")].iloc[0]
     assert a1.gap_diff == pytest.approx(1 - 0.15)
+
+
+def test_tied_zones_share_the_decile_of_the_last_of_them():
+    # 2023: scores 10, 9 and eight tied at 0 -> deciles 1, 2, 10 x 8 (by first rank, 3 x 8).
+    # 2024: zone 2 rises to 20 -> deciles 2, 3, 1, then seven tied at 0 -> 10.
+    ids = [f"S1_r0_c{i}" for i in range(10)]
+    p1 = _period(ids, [10.0, 9.0] + [0.0] * 8)
+    p2 = _period(ids, [10.0, 9.0, 20.0] + [0.0] * 7)
+    z = compare_periods([p1, p2], labels=["2023", "2024"], comparable=True).zones
+    assert list(z["decile_2023"]) == [1, 2] + [10] * 8
+    assert list(z["decile_2024"]) == [2, 3, 1] + [10] * 7
+    assert list(z["decile_change"]) == [-1, -1, 9] + [0] * 7
