@@ -87,6 +87,7 @@ def method_lines(doc) -> list:
 
     # which roles were used, how measured and scaled (grouped by choice)
     measures, scalings, roles_used, per_values, denominators = {}, {}, set(), set(), set()
+    minimums = set()
     directions = 0
     n_ind = 0
     for _, issue in issues:
@@ -99,6 +100,9 @@ def method_lines(doc) -> list:
             if m in vocab.PER_MEASURES:
                 per_values.add(ind.per)
                 denominators.add(str(ind.denominator))
+            if isinstance(ind.min_denominator, (int, float)) and ind.min_denominator > 0 \
+                    and m in vocab.PER_MEASURES:
+                minimums.add(float(ind.min_denominator))
             if ind.direction == "lower_is_worse":
                 directions += 1
     roles_text = _join(r for r in vocab.ROLES if r in roles_used) or "no"
@@ -139,7 +143,14 @@ def method_lines(doc) -> list:
     else:
         wparts.append("issues weighted equally within each theme")
     lines.append("; ".join(wparts) + ".")
-    lines.append("Rank 1 and decile 1 mark the highest need.")
+    if minimums:
+        lines.append(f"Rates on fewer than {_join(f'{m:,g}' for m in sorted(minimums))} "
+                     f"{_join(sorted(denominators))} are pooled with the study-area rate.")
+    text = "Rank 1 and decile 1 mark the highest need; tied zones share a decile"
+    if getattr(doc, "no_incidents", "lowest") == "lowest" and \
+            any(m in vocab.COUNT_MEASURES for m in measures):
+        text += ", and zones with no recorded incident are in the lowest"
+    lines.append(text + ".")
     hot = doc.hotspots if isinstance(doc, model.Recipe) else None   # a recipe runs them
     if isinstance(hot, model.Hotspots) and hot.enabled:
         lines.append("Hotspots: Getis-Ord Gi* on the index score"

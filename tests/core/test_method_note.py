@@ -47,3 +47,13 @@ def test_cut_at_sentence_and_bad_input():
     assert text.startswith("Composite index of 2 themes")
     assert method_note(None) == "Method: not recorded."
     assert method_note({}).startswith("Method: no index specification")
+
+
+def test_pooled_rates_and_ties_are_said():
+    lines = method_lines(SPEC)
+    assert "Rates on fewer than 50 households and population are pooled with the study-area rate." \
+        in lines
+    assert lines[-1].startswith("Rank 1 and decile 1 mark the highest need; tied zones share a decile")
+    spec = {"themes": [{"name": "a", "issues": [{"name": "x", "roles": {"victims": {
+        "measure": "eb_rate", "options": {"min_denominator": 0}}}}]}]}
+    assert not any("pooled" in line for line in method_lines(spec))
