@@ -1,11 +1,12 @@
 """West Yorkshire end to end (issue 14): two police.uk months, locations only, one issue per
-crime type, 250 m hexagons, Census 2011 population of the LSOAs apportioned to the cells,
-districts from the LSOA names ("Leeds 001A" -> "Leeds").
+crime type (the police.uk preset: 14 issues), 250 m hexagons, Census 2011 population of the LSOAs
+(a table keyed by LSOA code) apportioned to the cells, districts from the LSOA names
+("Leeds 001A" -> "Leeds").
 
-Built with the algorithms through processing.run (importincidents with the police.uk preset,
-creategrid, apportion, aggregatepat, buildindex, summariseareas); the per-issue counts are
-binned in the test from the clean points (one pass, checked cell by cell against aggregatepat's
-count of all crimes) instead of 14 aggregatepat runs per month.
+Built with the algorithms through processing.run: creategrid, apportion (population table by
+code), importincidents (police.uk preset), aggregatepat (every crime type in one pass),
+buildindex, summariseareas. The per-issue counts are checked against an independent count (grid
+arithmetic on the clean points).
 
 Asserted ("Done when" of issue 14), for both months:
 - at most 5 of the 100 highest-need cells have fewer than 25 residents;
@@ -38,6 +39,7 @@ from composite_index_plugin.core import model
 from composite_index_plugin.core.grid import GridSpec
 from composite_index_plugin.core.index import build_index
 from composite_index_plugin.core.neighbours import hex_contiguity
+from composite_index_plugin.core.policeuk import area_of_name
 from composite_index_plugin.processing import styling
 
 pytestmark = pytest.mark.slow
@@ -65,23 +67,21 @@ def run(alg, params, feedback=None):
                           feedback=feedback or QgsProcessingFeedback())
 
 
-def lsoa_layer():
-    """The 1,388 LSOAs with their Census 2011 residents (by code) and district (from the name)."""
-    pop = pd.read_csv(os.path.join(DATA, "census2011_population_lsoa11.csv"), thousands=",")
-    persons = dict(zip(pop["LSOA Code"], pop["Persons"].astype(float)))
+def district_layer():
+    """The 1,388 LSOAs with their district from the name (core.policeuk.area_of_name)."""
     src = QgsVectorLayer(os.path.join(DATA, "lsoa11.geojson"), "lsoa", "ogr")
     layer = QgsVectorLayer("MultiPolygon?crs=EPSG:4326", "lsoa", "memory")
-    layer.dataProvider().addAttributes([QgsField("code", QVariant.String),
-                                        QgsField("district", QVariant.String),
-                                        QgsField("population", QVariant.Double)])
+    layer.dataProvider().addAttributes([QgsField("district", QVariant.String)])
     layer.updateFields()
-    feats = []
-    for f in src.getFeatures():
+    feats = list(src.getFeatures())
+    districts = area_of_name([f["LSOA11NM"] for f in feats])
+    out = []
+    for f, district in zip(feats, districts):
         g = QgsFeature(layer.fields())
         g.setGeometry(f.geometry())
-        g.setAttributes([f["LSOA11CD"], f["LSOA11NM"].rsplit(" ", 1)[0], persons[f["LSOA11CD"]]])
-        feats.append(g)
-    layer.dataProvider().addFeatures(feats)
+        g.setAttributes([district])
+        out.append(g)
+    layer.dataProvider().addFeatures(out)
     return layer
 
 
@@ -103,34 +103,6 @@ def issue_counts(clean, frame):
     counts = {name: np.bincount(row[inside & (issues == name)], minlength=len(frame)).astype(float)
               for name in names}
     return counts, int((~inside).sum())
-
-
-def add_counts(gpkg, frame, counts):
-    """Add one <issue>_locations column per issue to the GeoPackage table ``gpkg`` (written by
-    aggregatepat), matched on cell_id, with SQLite."""
-    row_of = dict(zip(frame.cell_id, range(len(frame))))
-    con = sqlite3.connect(gpkg)
-
-    def geometry_untouched(_blob):   # the R-tree triggers name these; no geometry changes here
-        raise ValueError("a geometry was changed")
-
-    for function in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
-        con.create_function(function, 1, geometry_untouched)
-    try:
-        table = con.execute("SELECT table_name FROM gpkg_contents").fetchone()[0]
-        ids = con.execute(f'SELECT fid, cell_id FROM "{table}"').fetchall()
-        rows = np.array([row_of[cell] for _, cell in ids])
-        names = [f"{name}_locations" for name in counts]
-        for name in names:
-            con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" REAL')
-        values = np.column_stack([c[rows] for c in counts.values()]).tolist()
-        setters = ", ".join(f'"{name}" = ?' for name in names)
-        con.executemany(f'UPDATE "{table}" SET {setters} WHERE fid = ?',
-                        [v + [fid] for v, (fid, _) in zip(values, ids)])
-        con.commit()
-    finally:
-        con.close()
-    return QgsVectorLayer(gpkg, "cells", "ogr")
 
 
 def read_table(gpkg, columns=None):
@@ -177,12 +149,14 @@ def recipe_spec(issues, measure="eb_rate_spatial", role_options=None):
 @pytest.fixture(scope="module")
 def west_yorkshire(provider, tmp_path_factory):
     folder = tmp_path_factory.mktemp("west_yorkshire")
-    lsoa = lsoa_layer()
+    lsoa = os.path.join(DATA, "lsoa11.geojson")
     grid = run("compositeindex:creategrid", {
         "STUDY_AREA": lsoa, "SHAPE": 1, "SIZE": 250, "KEEP": 0, "TARGET_CRS": "EPSG:27700",
         "OUTPUT": str(folder / "grid.gpkg")})
     zones = run("compositeindex:apportion", {
-        "SOURCES": lsoa, "FIELD": "population", "ZONES": grid["OUTPUT"],
+        "SOURCES": lsoa, "SOURCES_KEY": "LSOA11CD",
+        "TABLE": os.path.join(DATA, "census2011_population_lsoa11.csv"),
+        "TABLE_KEY": "LSOA Code", "TABLE_FIELD": "Persons", "ZONES": grid["OUTPUT"],
         "OUTPUT": str(folder / "zones.gpkg")})
     assert zones["TOTAL"] == pytest.approx(2_226_058)          # every resident on the grid
     zones_layer = QgsVectorLayer(zones["OUTPUT"], "zones", "ogr")
@@ -195,21 +169,24 @@ def west_yorkshire(provider, tmp_path_factory):
             "INPUT": [csv], "PRESET": 1, "TARGET_CRS": "EPSG:27700",
             "CLEAN": str(folder / f"clean_{month}.gpkg"), "REJECTED": "memory:"})
         clean_layer = QgsVectorLayer(clean["CLEAN"], "clean", "ogr")
-        counted = str(folder / f"counts_{month}.gpkg")
-        run("compositeindex:aggregatepat", {
-            "LOCATIONS": clean_layer, "ZONES": zones_layer, "ISSUE": "crime", "OUTPUT": counted})
-        all_crime = in_frame_order(read_table(counted, ("cell_id", "crime_locations")),
-                                   frame).crime_locations.to_numpy(float)
-        counts, outside = issue_counts(clean_layer, frame)
-        # The one-pass counts add up to aggregatepat's count of all crimes, cell by cell.
-        np.testing.assert_array_equal(sum(counts.values()), all_crime)
-        assert outside == clean["CLEAN_COUNT"] - all_crime.sum()
-        cells = add_counts(counted, frame, counts)
-        spec = recipe_spec(list(counts))
+        counted = run("compositeindex:aggregatepat", {
+            "LOCATIONS": clean_layer, "LOCATIONS_CATEGORY": "Crime type", "CATEGORY_PRESET": 1,
+            "ZONES": zones_layer, "OUTPUT": str(folder / f"counts_{month}.gpkg")})
+        issues = counted["ISSUES"].split(",")
+        assert len(issues) == 14
+        table = in_frame_order(read_table(counted["OUTPUT"]), frame)
+        counts = {name: table[f"{name}_locations"].to_numpy(float) for name in issues}
+        # The same counts, independently: grid arithmetic on the clean points' issue field.
+        mine, outside = issue_counts(clean_layer, frame)
+        assert set(mine) <= set(issues)
+        for name in issues:
+            np.testing.assert_array_equal(counts[name], mine.get(name, 0.0 * counts[name]))
+        assert outside == clean["CLEAN_COUNT"] - sum(c.sum() for c in counts.values())
+        spec = recipe_spec(issues)
         feedback = Feedback()
         report = str(folder / f"report_{month}.html")
         index = run("compositeindex:buildindex", {
-            "INPUT": cells, "SPEC": json.dumps(spec), "REPORT": report,
+            "INPUT": counted["OUTPUT"], "SPEC": json.dumps(spec), "REPORT": report,
             "OUTPUT": str(folder / f"index_{month}.gpkg")}, feedback)
         with open(report, encoding="utf-8") as handle:
             page = handle.read()
@@ -218,7 +195,7 @@ def west_yorkshire(provider, tmp_path_factory):
             "index": QgsVectorLayer(index["OUTPUT"], f"index {month}", "ogr"),
             "table": in_frame_order(read_table(index["OUTPUT"], INDEX_COLUMNS), frame),
         }
-    return {"folder": folder, "lsoa": lsoa, "zones": zones_layer, "frame": frame, "months": months}
+    return {"folder": folder, "zones": zones_layer, "frame": frame, "months": months}
 
 
 def _check_done_when(t, counts, population):
@@ -320,8 +297,7 @@ def test_district_summaries_count_a_tenth_at_most_in_the_top_decile(west_yorkshi
     """Districts dissolved from the LSOA names; the area summary's top decile follows the
     index's classes (ties share the class of the last of them), so the study area has at most
     10 % of its cells there."""
-    lsoa = west_yorkshire["lsoa"]
-    districts = run("native:dissolve", {"INPUT": lsoa, "FIELD": ["district"],
+    districts = run("native:dissolve", {"INPUT": district_layer(), "FIELD": ["district"],
                                         "OUTPUT": "memory:"})["OUTPUT"]
     names = sorted(f["district"] for f in districts.getFeatures())
     assert names == ["Bradford", "Calderdale", "Kirklees", "Leeds", "Wakefield"]
