@@ -333,3 +333,38 @@ def test_new_keys_validated_and_defaults_named():
     for issue in explicit["themes"][0]["issues"]:
         issue["indicators"]["locations"]["min_denominator"] = MIN_DENOMINATOR_DEFAULT
     assert spec_fingerprint(explicit) == spec_fingerprint(_spec("rate"))
+
+
+def test_a_recipe_reaches_every_option_and_each_is_checked():
+    """A recipe gives the options on its roles (or in their "options") and the spec-level keys
+    at its top; its index spec carries them to the engine; a bad value is reported at its path."""
+    from composite_index_plugin.core import model
+    from composite_index_plugin.core.recipe import validate_recipe
+
+    def recipe(role, **top):
+        return dict({"recipe_version": 1, "study_area": {"source": {"path": "area.gpkg"}},
+                     "geography": {"type": "grid", "size": 250},
+                     "population": {"source": {"path": "p.gpkg"}, "field": "population"},
+                     "themes": [{"name": "t", "issues": [{"name": "burglary", "roles": {
+                         "locations": dict({"source": {"path": "x.gpkg"},
+                                            "measure": "eb_rate_spatial"}, **role)}}]}]}, **top)
+
+    for role in ({"min_denominator": 100, "anchor": "none"},
+                 {"options": {"min_denominator": 100, "anchor": "none"}}):
+        doc = recipe(role, z_warning=4, no_incidents="score")
+        assert validate_recipe(doc) == []
+        spec = model.parse(doc)[0].index_spec()
+        m = spec.themes[0].issues[0].roles["locations"]
+        assert (m.min_denominator, m.anchor) == (100, "none")
+        assert (spec.z_warning, spec.no_incidents) == (4, "score")
+        options = m.engine_options("burglary_locations")
+        assert options["min_denominator"] == 100 and options["anchor"] == "none"
+    # Left out: the defaults, and the JSON spec a recipe hands to buildindex says nothing more.
+    spec = model.parse(recipe({}))[0].index_spec()
+    m = spec.themes[0].issues[0].roles["locations"]
+    assert (m.min_denominator, m.anchor, spec.z_warning, spec.no_incidents) == (50, "global", 10, "lowest")
+    problems = [str(p) for p in validate_recipe(recipe({"min_denominator": -5},
+                                                        no_incidents="never"))]
+    assert any(p.startswith("themes[0].issues[0].roles.locations.min_denominator: must be at "
+                            "least 0") for p in problems)
+    assert any(p.startswith("no_incidents: unknown no_incidents 'never'") for p in problems)
