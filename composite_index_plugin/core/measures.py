@@ -13,12 +13,12 @@ Sources:
   The anchored variant (the default of the index) shrinks each neighbourhood's rate towards the
   study-area rate with Marshall's global estimator before the local step, a two-level
   (zone -> neighbourhood -> study area) use of the same formulas; see ``eb_rate_spatial``.
-- Minimum denominator: rates on very small populations are unstable and are not published on
-  their own by official statistics (e.g. ONS and the Public Health England "Technical Guide:
-  confidence intervals" advise against rates on small numbers); Talbot, Kulldorff, Forand &
-  Haley (2000), "Evaluation of spatial filters to create smoothed maps of health data",
-  Statistics in Medicine 19, pool small areas until a minimum population is reached. Here a
-  zone under the minimum is pooled (see ``rate`` and ``eb_rate``).
+- Minimum denominator: rates on very small populations are unstable, which is why official
+  statistics suppress or flag rates built on small numbers; adaptive spatial filters pool small
+  areas until a minimum population is reached (Talbot, Kulldorff, Forand & Haley (2000),
+  "Evaluation of spatial filters to create smoothed maps of health data", Statistics in
+  Medicine 19, 2399-2408). Here a zone under the minimum is pooled with the study area (or,
+  for the spatial EB rate, its anchored neighbourhood): see ``rate`` and ``eb_rate``.
 - Gi*: Getis, A. & Ord, J. K. (1992) "The analysis of spatial association by use of distance
   statistics", Geographical Analysis 24(3); Ord & Getis (1995) Geographical Analysis 27(4)
   (the z form with binary weights and the zone inside its own neighbourhood).
