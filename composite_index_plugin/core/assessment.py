@@ -150,10 +150,13 @@ def top_group(score, gap, population=None):
     """The gap's highest-need group over the whole study area: (boolean per zone, info).
 
     Zones are taken in order of need (highest score first) while the weight ranked above a zone
-    plus its own stays within the share: with ``weighting`` "zones" every zone weighs 1, so the
-    top decile is exactly decile 1 of ``rank_group`` (rank <= n / 10, ties sharing the best rank);
-    with "population" the weight is the zone's population, so the group holds at most that share
-    of the residents. Tied zones go together; the highest-need zone(s) are always in the group.
+    plus that of its tie group stays within the share: with ``weighting`` "zones" every zone
+    weighs 1, so the top decile is exactly decile 1 of ``rank_group`` on the last rank of each tie
+    group (``core.ranking.need_ranks``, as the index's ci_decile); with "population" the weight is
+    the zone's population, so the group holds at most that share of the residents. Tied zones go
+    together, in only when all of them fit (82 % of West Yorkshire's cells tie at the bottom in a
+    month; by their first rank they would all join a top 20 %); the highest-need zone(s) are
+    always in the group.
     ``info``: ``zones`` (number in the group), ``share_pct`` (percent of the weight it holds),
     ``by_population`` (False when population weighting was asked for but no population is known).
     """
@@ -170,7 +173,7 @@ def top_group(score, gap, population=None):
     above = np.cumsum(per_tie) - per_tie                   # weight ranked strictly above
     total = wv.sum()
     limit = gap_share(gap) * total * (1 + 1e-12)
-    inside = (above[tie] + wv <= limit) | (tie == 0)
+    inside = (above[tie] + per_tie[tie] <= limit) | (tie == 0)   # a tie group goes in whole
     out[np.flatnonzero(valid)[inside]] = True
     share = 100.0 * wv[inside].sum() / total if total > 0 else float("nan")
     return out, {"zones": int(inside.sum()), "share_pct": float(share), "by_population": by_pop}

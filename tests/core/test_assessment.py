@@ -18,6 +18,7 @@ from composite_index_plugin.core.assessment import (
     zone_hotspot_m2,
 )
 from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core.ranking import need_ranks
 
 
 def _zones():
@@ -181,11 +182,11 @@ def test_top_group_by_zone_share_is_decile_one():
     rng = np.random.default_rng(5)
     scores = np.round(rng.normal(size=997), 1)          # many ties
     scores[[3, 50]] = np.nan
-    rank = need_rank(scores)
+    _, last = need_ranks(scores)          # ties: the class of the last of them, as ci_decile
     for value in (1, 2, 3):
         got, info = top_group(scores, {"by": "decile", "value": value, "weighting": "zones"},
                               rng.uniform(0, 100, 997))
-        want = rank_group(rank, 995, 10) <= value
+        want = rank_group(last, 995, 10) <= value
         assert np.array_equal(got, want) and info["zones"] == int(want.sum())
 
 
@@ -240,8 +241,17 @@ def test_ties_share_the_class_of_the_last_of_them_in_summaries():
     zones = _zones()
     zones["ci_score"] = [10.0, 9.0] + [0.0] * 8
     overlaps = pd.DataFrame([(z, 0, 1.0) for z in range(10)], columns=["zone", "area", "fraction"])
-    res = summarise_areas(zones, overlaps, ["A"], population="population")
+    res = summarise_areas(zones, overlaps, ["A"], population="population",
+                          gap='{"by": "percent", "value": 30, "weighting": "zones"}')
     a = res.table.iloc[0]
     # extent: percentiles 10 and 20 -> weights 1 and W20, the tied zones 0; population weighted.
     assert a.extent_pct == pytest.approx(100 * (100 * 1 + 200 * W20) / 1100)
     assert a.pop_top_decile_pct == pytest.approx(100 * 100 / 1100)
+    # A top 30 % holds zones 0 and 1 only: the tie of eight (2 above + 8 > 3) stays out whole
+    # (by its first rank, 2 + 1 <= 3, it would join and the group would be every zone).
+    top, info = top_group(zones["ci_score"], {"by": "percent", "value": 30, "weighting": "zones"})
+    assert top.tolist() == [True, True] + [False] * 8 and info["zones"] == 2
+    assert res.table.iloc[-1].gap_diff == pytest.approx(9.5)
+    # By population the same: 300 of 1,100 residents above the tie, 800 more would not fit.
+    top, _ = top_group(zones["ci_score"], {"by": "percent", "value": 30}, zones["population"])
+    assert top.tolist() == [True, True] + [False] * 8
