@@ -146,7 +146,7 @@ def gap_weights(score, gap, population=None):
     return valid.astype("float64"), False
 
 
-def top_group(score, gap, population=None):
+def top_group(score, gap, population=None, floor=None):
     """The gap's highest-need group over the whole study area: (boolean per zone, info).
 
     Zones are taken in order of need (highest score first) while the weight ranked above a zone
@@ -159,10 +159,14 @@ def top_group(score, gap, population=None):
     always in the group.
     ``info``: ``zones`` (number in the group), ``share_pct`` (percent of the weight it holds),
     ``by_population`` (False when population weighting was asked for but no population is known).
+    ``floor`` (bool per zone, optional): zones ranked below all others, tied (the index's zones
+    with no recorded incident, ``ci_no_incidents``), so they join the group only if everyone does.
     """
     s = np.asarray(score, dtype="float64")
     valid = np.isfinite(s)
     w, by_pop = gap_weights(s, gap, population)
+    if floor is not None:
+        s = np.where(np.asarray(floor, dtype=bool) & valid, -np.inf, s)
     out = np.zeros(s.shape, dtype=bool)
     if not valid.any():
         return out, {"zones": 0, "share_pct": float("nan"), "by_population": by_pop}
@@ -353,7 +357,7 @@ def detect_themes_issues(columns):
 
 def summarise_areas(zones, overlaps, area_names, score="ci_score", population=None,
                     themes=None, issues=None, theme_means=None, hotspot_m2=None, area_m2=None,
-                    gap=None, issue_means=None, sums=None, progress=None):
+                    gap=None, issue_means=None, sums=None, floor=None, progress=None):
     """Summarise index zones by larger areas.
 
     zones: DataFrame with the ``score`` column (and ``population`` when given, and the theme /
@@ -373,6 +377,10 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
         (``top_group``); each area's ``gap_diff`` contrasts its zones in that group with its
         other zones (or, for "worst_vs_average", with all its zones). ``gap_ratio`` only on a
         score scale that does not cross zero.
+
+    floor: name of a 0/1 column (the index's ``ci_no_incidents``): those zones rank below all
+        others, tied, for the deciles, the extent and the gap's top group, as on the index map
+        (``core.ranking``); their scores still count in the means.
 
     Ranks, deciles and percentiles are those of the whole study area (as IMD uses national
     ranks); ``area_rank`` ranks the areas by mean score (1 = highest need).
@@ -410,12 +418,16 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     if gap["weighting"] == "population" and pop is None:
         messages.append("No population field: the gap and means weigh each zone equally.")
 
-    _, last = need_ranks(s)   # tied zones share the class of the last of them (core.ranking)
+    low = None
+    if floor is not None and floor in zones.columns:
+        low = np.nan_to_num(_numeric(zones, floor, "no-incidents flag")) > 0
+    # tied zones share the class of the last of them; zones without incidents rank last
+    _, last = need_ranks(s, low)
     decile = rank_group(last, n, 10)
     pct = rank_group(last, n, 100)
     top = valid & (decile == 1)
     ew = extent_weight(pct)
-    in_gap, gap_info = top_group(s, gap, pop)
+    in_gap, gap_info = top_group(s, gap, pop, floor=low)
     gap_by_pop = gap_info["by_population"]
     messages.append("Gap: " + describe_gap(gap, gap_info) + ".")
 

@@ -255,3 +255,29 @@ def test_ties_share_the_class_of_the_last_of_them_in_summaries():
     # By population the same: 300 of 1,100 residents above the tie, 800 more would not fit.
     top, _ = top_group(zones["ci_score"], {"by": "percent", "value": 30}, zones["population"])
     assert top.tolist() == [True, True] + [False] * 8
+
+
+def test_zones_without_incidents_rank_last_in_summaries_and_the_gap():
+    """The index's ci_no_incidents zones sit below every other zone on its map (core.ranking);
+    the summaries' top decile, extent and the gap's top group follow the same order."""
+    zones = _zones()
+    zones["ci_no_incidents"] = [1] + [0] * 9       # zone 0 has the top score but no incident
+    # without the flag zone 0 is decile 1 and alone in the top group (zone share, 10 %)
+    plain = summarise_areas(zones, _overlaps(), ["A", "B"], population="population",
+                            gap={"weighting": "zones"}).table
+    flagged = summarise_areas(zones, _overlaps(), ["A", "B"], population="population",
+                              gap={"weighting": "zones"}, floor="ci_no_incidents").table
+    # area A holds zones 0, 1, 2 and half of 3: by zones its top-decile share is 1 / 3.5
+    assert plain.zones_top_decile_pct.iloc[0] == pytest.approx(100 / 3.5)
+    # flagged: zone 1 (score 9) takes decile 1 (ranks 2..10 move up one; zone 0 is last)
+    assert flagged.zones_top_decile_pct.iloc[0] == pytest.approx(100 / 3.5)
+    got, info = top_group(zones.ci_score, {"weighting": "zones"}, floor=zones.ci_no_incidents == 1)
+    assert got.tolist() == [False, True] + [False] * 8 and info["zones"] == 1
+    # the whole-area gap: top group zone 1 (9) against the other nine zones' mean (score 10
+    # of zone 0 still counts in the mean: flags move ranks, not scores)
+    whole = flagged.iloc[-1]
+    assert whole.gap_diff == pytest.approx(9 - (10 + 8 + 7 + 6 + 5 + 4 + 3 + 2 + 1) / 9)
+    # extent of A: zone 0 drops to percentile 100 (weight 0), zones 1, 2, 3 move up to
+    # percentiles 10, 20, 30 (weights 1, W20, 0.05)
+    assert flagged.extent_pct.iloc[0] == pytest.approx(100 * (200 + 100 * W20 + 50 * 0.05) / 450)
+    assert plain.extent_pct.iloc[0] == pytest.approx(100 * (100 + 200 * W20 + 100 * 0.05) / 450)

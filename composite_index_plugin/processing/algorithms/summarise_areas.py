@@ -39,6 +39,7 @@ from composite_index_plugin.processing.zones import (
 )
 
 ROLES = ("victims", "offenders", "locations")
+NO_INCIDENTS_FIELD = "ci_no_incidents"
 
 
 def count_fields(names, issues):
@@ -132,6 +133,11 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         wanted += counts
         if "gi_bin" in names_in:
             wanted.append("gi_bin")
+        # the index's zones without incidents rank last, as on its map (core.ranking)
+        floor = NO_INCIDENTS_FIELD if (NO_INCIDENTS_FIELD in names_in
+                                       and score_field == "ci_score") else None
+        if floor:
+            wanted.append(floor)
         wanted = list(dict.fromkeys(wanted))
         feedback.setProgressText(self.tr("Reading the zones"))
         frame = layer_dataframe(zones, wanted)
@@ -172,7 +178,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
             ca.summarise_areas, frame, overlaps, area_names, score=score_field,
             population=pop_field or None, themes=themes, issues=issues, theme_means=theme_means,
             hotspot_m2=hot_m2, area_m2=tot_m2, gap=gap, issue_means=issues, sums=counts,
-            progress=progress_from_feedback(feedback))
+            floor=floor, progress=progress_from_feedback(feedback))
         push_messages(feedback, result.messages)
         table = result.table
         polygons = table.iloc[:len(area_names)].reset_index(drop=True)
