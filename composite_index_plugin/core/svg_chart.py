@@ -41,6 +41,33 @@ def _wrap(text, width_chars):
         lines.append(cur)
     return lines or [""]
 
+def _finite(values):
+    """The values that are numbers (None and NaN left out)."""
+    return [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+
+
+def _svg_start(width, height, fs, title):
+    """The SVG's opening, a white background and the title (two lines at most): (parts, y below)."""
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny" '
+           f'width="{width}mm" height="{height}mm" viewBox="0 0 {width} {height}">',
+           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']
+    y = fs * 1.3
+    if title:
+        for line in _wrap(title, int(width / (fs * 0.55)))[:2]:
+            out.append(f'<text x="0" y="{y:.2f}" font-family="{FONT}" font-size="{fs * 1.15:.2f}" '
+                       f'font-weight="bold" fill="{INK}">{escape(line)}</text>')
+            y += fs * 1.45
+    return out, y
+
+
+def _svg_empty(out, width, height, fs, empty_text):
+    """A chart with nothing to draw: the text in the middle, and the SVG closed."""
+    out.append(f'<text x="{width / 2:.2f}" y="{height / 2:.2f}" font-family="{FONT}" '
+               f'font-size="{fs * 1.3:.2f}" text-anchor="middle" fill="#555555">'
+               f'{escape(empty_text)}</text></svg>')
+    return "\n".join(out)
+
+
 
 def _shorten(line, max_chars):
     """``line`` ended with an ellipsis, cut at a word boundary so that it fits ``max_chars``
@@ -61,22 +88,11 @@ def bar_chart_svg(items, title="", reference=None, reference_label="city", width
     # many bars: smaller text so that every row keeps at least 1.15 text heights
     n_rows = max(len(items), 1)
     fs = min(fs, max((height - fs * 6.5) / (n_rows * 1.15), 1.2))
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny" '
-           f'width="{width}mm" height="{height}mm" viewBox="0 0 {width} {height}">',
-           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']
-    y = fs * 1.3
-    if title:
-        for line in _wrap(title, int(width / (fs * 0.55)))[:2]:
-            out.append(f'<text x="0" y="{y:.2f}" font-family="{FONT}" font-size="{fs * 1.15:.2f}" '
-                       f'font-weight="bold" fill="{INK}">{escape(line)}</text>')
-            y += fs * 1.45
-    values = [v for _, v in items if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    out, y = _svg_start(width, height, fs, title)
+    values = _finite(v for _, v in items)
     if not values:
-        out.append(f'<text x="{width / 2:.2f}" y="{height / 2:.2f}" font-family="{FONT}" '
-                   f'font-size="{fs * 1.3:.2f}" text-anchor="middle" fill="#555555">'
-                   f'{escape(empty_text)}</text></svg>')
-        return "\n".join(out)
-    refs = [r for r in (reference or []) if r is not None and not (isinstance(r, float) and math.isnan(r))]
+        return _svg_empty(out, width, height, fs, empty_text)
+    refs = _finite(reference or [])
     lo = min([0.0] + values + refs)
     hi = max([0.0] + values + refs)
     if hi == lo:
@@ -159,21 +175,10 @@ def column_chart_svg(items, title="", width=90.0, height=46.0, decimals=2, note=
     """SVG of vertical bars, one per item in order (e.g. the gap per period, oldest first).
     ``items``: list of ``(label, value)``; the value is written on each bar's end. Sizes in mm."""
     fs = font_size
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny" '
-           f'width="{width}mm" height="{height}mm" viewBox="0 0 {width} {height}">',
-           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']
-    y = fs * 1.3
-    if title:
-        for line in _wrap(title, int(width / (fs * 0.55)))[:2]:
-            out.append(f'<text x="0" y="{y:.2f}" font-family="{FONT}" font-size="{fs * 1.15:.2f}" '
-                       f'font-weight="bold" fill="{INK}">{escape(line)}</text>')
-            y += fs * 1.45
-    values = [v for _, v in items if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    out, y = _svg_start(width, height, fs, title)
+    values = _finite(v for _, v in items)
     if not values:
-        out.append(f'<text x="{width / 2:.2f}" y="{height / 2:.2f}" font-family="{FONT}" '
-                   f'font-size="{fs * 1.3:.2f}" text-anchor="middle" fill="#555555">'
-                   f'{escape(empty_text)}</text></svg>')
-        return "\n".join(out)
+        return _svg_empty(out, width, height, fs, empty_text)
     lo, hi = min([0.0] + values), max([0.0] + values)
     if hi == lo:
         hi = lo + 1.0
