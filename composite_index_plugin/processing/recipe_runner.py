@@ -15,25 +15,22 @@ from qgis.core import (
     QgsExpression,
     QgsFeatureRequest,
     QgsProcessingException,
-    QgsProcessingFeedback,
-    QgsProcessingMultiStepFeedback,
     QgsVectorLayer,
 )
 
 from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import recipe as rcp
 from composite_index_plugin.paths import version
+from composite_index_plugin.processing.progress import ForwardFeedback, StageProgress, stage_weights
 
 
-class LogFeedback(QgsProcessingFeedback):
-    """Passes everything to the parent feedback and keeps a copy for the run log."""
+class LogFeedback(ForwardFeedback):
+    """Passes everything to the parent feedback (progress too, through its signal: see
+    ``processing.progress``) and keeps a copy of the messages for the run log."""
 
     def __init__(self, parent):
-        super().__init__()
-        self.parent = parent
+        super().__init__(parent)
         self.lines = []
-        if parent is not None:
-            parent.canceled.connect(self.cancel)
 
     def _keep(self, kind, text):
         stamp = datetime.datetime.now().strftime("%H:%M:%S")
@@ -41,41 +38,23 @@ class LogFeedback(QgsProcessingFeedback):
 
     def setProgressText(self, text):
         self._keep("STEP", text)
-        if self.parent is not None:
-            self.parent.setProgressText(text)
+        super().setProgressText(text)
 
     def pushInfo(self, text):
         self._keep("INFO", text)
-        if self.parent is not None:
-            self.parent.pushInfo(text)
+        super().pushInfo(text)
 
     def pushWarning(self, text):
         self._keep("WARNING", text)
-        if self.parent is not None:
-            self.parent.pushWarning(text)
+        super().pushWarning(text)
 
     def reportError(self, text, fatalError=False):
         self._keep("ERROR", text)
-        if self.parent is not None:
-            self.parent.reportError(text, fatalError)
-
-    def pushDebugInfo(self, text):
-        if self.parent is not None:
-            self.parent.pushDebugInfo(text)
+        super().reportError(text, fatalError)
 
     def pushCommandInfo(self, text):
         self._keep("COMMAND", text)
-        if self.parent is not None:
-            self.parent.pushCommandInfo(text)
-
-    def pushConsoleInfo(self, text):
-        if self.parent is not None:
-            self.parent.pushConsoleInfo(text)
-
-    def setProgress(self, value):
-        super().setProgress(value)
-        if self.parent is not None:
-            self.parent.setProgress(value)
+        super().pushCommandInfo(text)
 
 
 class RecipeRunner:
@@ -102,6 +81,7 @@ class RecipeRunner:
         self.map_png = os.path.join(self.folder, out.map_png)
         self.layers = {}     # name in results.gpkg -> layer uri
         self.skipped = []
+        self.stage_seconds = {}  # stage -> seconds it took (the progress weights' evidence)
         self._opened = {}    # source key -> layer: each source is opened once
         self._filtered = {}  # (source key, filter) -> layer made from the opened one
         self._spec_text = None
@@ -299,12 +279,8 @@ class RecipeRunner:
         """Drop every layer the run opened, and the log's link to the caller's feedback."""
         self._opened.clear()
         self._filtered.clear()
-        if self.log is not None and self.log.parent is not None:
-            try:
-                self.log.parent.canceled.disconnect(self.log.cancel)
-            except (TypeError, RuntimeError):
-                pass
-            self.log.parent = None
+        if self.log is not None:
+            self.log.detach()
 
     # ----- running ------------------------------------------------------------------------
     def destination(self, table):
@@ -316,8 +292,8 @@ class RecipeRunner:
         feedback.pushCommandInfo(f"{alg_id}: " + ", ".join(
             f"{k}={v if not isinstance(v, QgsVectorLayer) else v.name()}" for k, v in params.items()))
         try:
-            result = processing.run(alg_id, params, context=self.context, feedback=feedback,
-                                    is_child_algorithm=True)
+            result = processing.run(alg_id, params, context=self.context,
+                                    feedback=feedback.child(), is_child_algorithm=True)
         except QgsProcessingException as err:
             raise QgsProcessingException(f"Stage {alg_id} failed: {err}") from err
         if feedback.isCanceled():
@@ -334,15 +310,23 @@ class RecipeRunner:
         for path in (self.gpkg, self.gpkg + "-wal", self.gpkg + "-shm"):
             if os.path.exists(path):  # a stale WAL file would corrupt the new GeoPackage
                 os.remove(path)
-        steps = QgsProcessingMultiStepFeedback(len(self.STAGES), self.log)
+        progress = StageProgress(self.log, stage_weights(self.recipe, self.STAGES,
+                                                         base_dir=self.base_dir))
         outputs = {}
         try:
-            for n, stage in enumerate(self.STAGES):
-                steps.setCurrentStep(n)
+            for stage in self.STAGES:
+                feedback = progress.stage(stage)
                 if self.log.isCanceled():
                     raise QgsProcessingException("Cancelled by the user.")
-                getattr(self, f"stage_{stage}")(steps)
+                getattr(self, f"stage_{stage}")(feedback)
+                if stage == "geography":   # the stages' costs, now that the zones are known
+                    zones = QgsVectorLayer(self.zones, "zones", "ogr").featureCount()
+                    progress.reweight(stage_weights(self.recipe, self.STAGES, zones=zones,
+                                                    base_dir=self.base_dir))
+            progress.finish()
         finally:
+            progress.close()
+            self.stage_seconds = dict(progress.seconds)
             self._write_log(started)
         outputs.update({"RESULTS": self.gpkg, "PROJECT": self.project_path, "LOG": self.log_path,
                         "FOLDER": self.folder, "LAYERS": dict(self.layers),
@@ -368,6 +352,7 @@ class RecipeRunner:
         if not sources:
             self.skip("import", "no raw files in the recipe", feedback)
             return
+        feedback.expect(len(sources))
         for key, src in sources.items():
             path = rcp.resolve_path(src.path, self.base_dir)
             stem = os.path.splitext(os.path.basename(path))[0].lower()
@@ -444,6 +429,7 @@ class RecipeRunner:
 
     def stage_aggregate(self, feedback):
         issues = list(self.recipe.issues())
+        feedback.expect(len(issues))
         current = self.zones
         for n, (_theme, issue) in enumerate(issues):
             params = {"ZONES": current, "ISSUE": issue.name}
