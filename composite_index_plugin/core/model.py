@@ -198,7 +198,7 @@ class Geography(Section):
     """The zones the index is built on: a grid over the study area, or a zones layer."""
 
     EXAMPLE = '{"type": "grid", "shape": "hexagon_flat", "size": 250}'
-    type: str = Key(required=True, choices=("grid", "zones"), help="a grid or a zones layer")
+    type: str = Key(required=True, choices=vocab.GEOGRAPHY_TYPES, help="a grid or a zones layer")
     shape: str = Key("hexagon_flat", choices=vocab.GRID_SHAPES, when=("type", ("grid",)),
                      help="cell shape")
     size: float = Key(above=0, units="map units (metres)", when=("type", ("grid",)),

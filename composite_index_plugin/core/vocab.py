@@ -73,6 +73,92 @@ NO_INCIDENTS = ("lowest", "score")
 RESERVED_FIELDS = ("ci_score", "ci_rank", "ci_decile", "ci_quintile", "top_theme", "top_issue",
                    "ci_excluded", "ci_no_incidents")
 
+# Readable labels and tooltips of the index's choices, for the Builder, the docs and the
+# toolbox: {word: (label, tooltip)}. Every word of MEASURES, SCALINGS, DIRECTIONS, MISSING and
+# AGGREGATIONS has one (a test checks).
+MEASURE_TEXT = {
+    "value": ("Value as it is", "The field's own number, unchanged (for a zone layer that "
+              "already holds a score or rate)."),
+    "volume": ("Count (volume)", "How many incidents fall in the zone (or the sum of the weight "
+               "field): where the demand is."),
+    "rate": ("Rate per population", "Count / denominator x per (e.g. per 1,000 residents): the "
+             "risk of a resident. Unstable where few people live."),
+    "eb_rate": ("Empirical Bayes rate (smoothed towards the average)",
+                "A rate pulled towards the study area's average, more so where the denominator "
+                "is small: steadier than the raw rate for small populations."),
+    "eb_rate_spatial": ("Spatial empirical Bayes rate (smoothed with neighbours)",
+                        "A rate pulled towards the rate of the zone's neighbourhood, more so "
+                        "where the denominator is small: steady and still local."),
+    "location_quotient": ("Location quotient (share compared with the whole area)",
+                          "(count / denominator) / (total count / total denominator): above 1 "
+                          "the zone has more of this issue than its share."),
+    "density": ("Density per km²", "Count per square kilometre of the zone: for zones of "
+                "different sizes."),
+    "clustering": ("Clustering score (Getis-Ord Gi*)",
+                   "How much the zone and its neighbours together stand out: the Gi* z-score of "
+                   "the count (or of the rate, with a denominator), or a clustering field as it "
+                   "is."),
+}
+SCALING_TEXT = {
+    "zscore": ("z-score (distance from the mean in SDs)",
+               "(value - mean) / standard deviation: keeps the gaps between zones; can be "
+               "negative."),
+    "minmax": ("Min-max (0 to 1)", "Lowest zone 0, highest 1 (or 'scale to'): keeps the gaps, "
+               "sensitive to one extreme zone."),
+    "minmax_fixed": ("Min-max on a fixed range", "0 at the given minimum, 1 at the given "
+                     "maximum: scores comparable between runs."),
+    "zscore_fixed": ("z-score on a fixed mean and SD", "(value - given mean) / given SD: scores "
+                     "comparable between runs."),
+    "percentile": ("Percentile (1-100)", "The zone's position in the ranking, 100 for the "
+                   "highest need: ignores the size of the gaps."),
+    "rank": ("Rank (1 to number of zones)", "Zones ranked, the highest need ranked highest."),
+    "exponential": ("Exponential transform of the rank (as the IMD)",
+                    "The rank stretched so the highest-need zones stand out (0-100, about 10 % "
+                    "of zones above 50), as the English Indices of Deprivation do."),
+    "threshold": ("Threshold (1 at or beyond it, else 0)", "Counts the zone only when the value "
+                  "reaches the given threshold."),
+    "raw": ("No scaling (raw values)", "The measured values as they are: only for indicators "
+            "already on one scale."),
+}
+DIRECTION_TEXT = {
+    "higher_is_worse": ("Higher is worse", "More of it means more need (e.g. crimes)."),
+    "lower_is_worse": ("Lower is worse", "Less of it means more need (e.g. guardianship, "
+                       "street lighting): the indicator is turned round."),
+}
+MISSING_TEXT = {
+    "exclude": ("Leave the zone out", "A zone with no value (an empty field or a zero "
+                "denominator) gets no index score and is counted as excluded."),
+    "zero": ("Count it as 0", "A zone with no value scores as if it had none of it."),
+    "mean": ("Give it the average", "A zone with no value gets the mean of the other zones."),
+}
+AGGREGATION_TEXT = {
+    "mean": ("Weighted mean", "The weighted average of the parts."),
+    "sum": ("Weighted sum", "The parts added up with their weights."),
+    "geometric": ("Weighted geometric mean", "A low part pulls the whole down (less "
+                  "compensation); needs parts that are always above zero."),
+    "imd": ("IMD method (exponential transform of ranks, then weighted sum)",
+            "Each part ranked and transformed as in the English Indices of Deprivation, then "
+            "added with its weight."),
+}
+GEOGRAPHY_TYPES = ("grid", "zones")
+GEOGRAPHY_TEXT = {
+    "grid": ("Grid over the study area", "Square or hexagonal cells of one size cover the study "
+             "area."),
+    "zones": ("Zones layer", "A polygon layer (LSOAs, wards, beats, or the hotspot zones of an "
+              "earlier run)."),
+}
+
+
+def label(texts: dict, value: object) -> str:
+    """The readable label of a word (the word itself when it has none)."""
+    return texts[value][0] if value in texts else str(value)
+
+
+def tip(texts: dict, value: object) -> str:
+    """The tooltip of a word ("" when it has none)."""
+    return texts[value][1] if value in texts else ""
+
+
 # ---------------------------------------------------------------------------------- the grid
 # Recipe and toolbox words; grid layers store the short code in their grid_shape field (kept as
 # it is so grids written by earlier versions still read).
