@@ -12,6 +12,7 @@ import json
 import os
 
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsExpression,
     QgsFeatureRequest,
     QgsProcessingException,
@@ -64,12 +65,14 @@ class RecipeRunner:
     STAGES = ("import", "geography", "population", "aggregate", "index", "hotspots",
               "hotspot_zones", "summaries", "compare", "sensitivity", "project", "map", "layout")
 
-    def __init__(self, recipe_path, context, feedback, output_folder=None):
+    def __init__(self, recipe_path, context, feedback, output_folder=None, doc=None):
         self.recipe_path = os.path.abspath(recipe_path)
         self.base_dir = os.path.dirname(self.recipe_path)
         self.context = context
         self.log = LogFeedback(feedback)
-        self.doc = rcp.load_recipe(self.recipe_path)
+        # ``doc``: the recipe as JSON data already (the Builder's live checks), paths relative
+        # to ``recipe_path``'s folder
+        self.doc = rcp.load_recipe(self.recipe_path) if doc is None else doc
         self.recipe, problems = model.parse(self.doc)          # the one validation
         if problems:
             raise rcp.RecipeError(problems, self.recipe_path)
@@ -173,20 +176,40 @@ class RecipeRunner:
                                             f"layer {layer_name!r}", "fields that exist: "
                                             + ", ".join(sorted(names))))
 
+        def check_crs(layer, path):
+            if not layer.crs().isValid():
+                problems.append(rcp.Problem(path, f"layer {layer.name()!r} has no CRS",
+                                            "set the layer's CRS (or give the file a .prj)"))
+
         def check_ref(ref, path, fields=(), numeric=False):
             layer = self.source_layer(ref.source, f"{path}.source")
             if isinstance(layer, rcp.Problem):
                 problems.append(layer)
                 return None
+            check_crs(layer, f"{path}.source")
             if getattr(ref, "filter", None):
                 check_expression(set(layer.fields().names()), layer.name(), ref.filter,
                                  f"{path}.filter")
             need_fields(layer, fields, path, numeric)
             return layer
 
-        if r.study_area is not None:
-            check_ref(r.study_area, "study_area")
         geo = r.geography
+        if r.crs:
+            crs = QgsCoordinateReferenceSystem(r.crs)
+            if not crs.isValid():
+                problems.append(rcp.Problem("crs", f"{r.crs!r} is not a CRS QGIS knows",
+                                            'use an id like "EPSG:27700"'))
+            elif crs.isGeographic():
+                problems.append(rcp.Problem("crs", f"{r.crs} is a geographic CRS (degrees)",
+                                            "choose a projected CRS in metres, e.g. EPSG:27700"))
+        if r.study_area is not None:
+            layer = check_ref(r.study_area, "study_area")
+            if layer is not None and geo.type == "grid" and not r.crs and \
+                    layer.crs().isGeographic():
+                problems.append(rcp.Problem(
+                    "crs", f"the study area is in a geographic CRS ({layer.crs().authid()}): "
+                    "grid cells would be sized in degrees", "give the recipe a projected crs in "
+                    "metres, e.g. EPSG:27700"))
         zone_fields = None
         if geo.type == "zones":
             layer = check_ref(geo, "geography", [("id_field", geo.id_field)])
@@ -209,12 +232,14 @@ class RecipeRunner:
             if isinstance(layer, rcp.Problem):
                 problems.append(layer)
                 continue
+            check_crs(layer, f"{path}.source")
             need_fields(layer, [("weight_field", spec.weight_field)], path, numeric=True)
             if spec.filter:
                 check_expression(set(layer.fields().names()), layer.name(), spec.filter,
                                  f"{path}.filter")
             denominator = spec.denominator
-            if denominator and denominator != "population" and zone_fields is not None:
+            if denominator and zone_fields is not None and (denominator != "population"
+                                                            or r.population is None):
                 need_fields(_Named(zone_fields, "zones"), [("denominator", denominator)], path,
                             numeric=True)
         if zone_fields is not None and r.hotspots.enabled:

@@ -227,7 +227,7 @@ def test_import_preset_by_name_and_filters_checked_against_the_file(provider, tm
     shutil.copy(os.path.join(os.path.dirname(source), "lsoa11.geojson"), tmp_path / "lsoa.geojson")
     role = {"source": {"path": "crimes.csv", "import": {"preset": "police.uk"}},
             "filter": "\"Crime typ\" = 'Burglary'", "weight_field": "harm"}
-    recipe = _recipe(study_area={"source": {"path": "lsoa.geojson"}},
+    recipe = _recipe(study_area={"source": {"path": "lsoa.geojson"}}, crs="EPSG:27700",
                      population={"source": {"path": "lsoa.geojson"}, "field": "population"},
                      admin_areas={"source": {"path": "lsoa.geojson"}})
     recipe["themes"][0]["issues"][0]["roles"] = {"locations": role}
