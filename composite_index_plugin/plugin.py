@@ -27,10 +27,10 @@ class CompositeIndexPlugin:
 
     def initGui(self):
         self.initProcessing()
-        icon = QIcon(resource_path("icons", "icon.svg"))
         self.toolbar = self.iface.addToolBar("Composite Index")
         self.toolbar.setObjectName("CompositeIndexToolbar")
-        builder_action = QAction(icon, "Composite Index Builder", self.iface.mainWindow())
+        builder_action = QAction(QIcon(resource_path("icons", "icon.svg")), "Composite Index Builder",
+                                 self.iface.mainWindow())
         builder_action.setObjectName("CompositeIndexBuilder")
         builder_action.setToolTip("Open the Composite Index Builder: set up, check and run an "
                                   "assessment in one window")
@@ -38,8 +38,11 @@ class CompositeIndexPlugin:
         builder_action.triggered.connect(self.toggle_builder)
         self.builder_action = builder_action
         self._add_action(builder_action, toolbar=True)
-        run_action = QAction(icon, "Run assessment from recipe…", self.iface.mainWindow())
+        run_action = QAction(QIcon(resource_path("icons", "run_recipe.svg")),
+                             "Run assessment from recipe…", self.iface.mainWindow())
         run_action.setObjectName("CompositeIndexRunRecipe")
+        run_action.setToolTip("Run a whole assessment from a recipe file (the Processing dialog "
+                              "of compositeindex:runrecipe)")
         run_action.triggered.connect(self.open_run_recipe)
         self._add_action(run_action, toolbar=True)
 
@@ -62,7 +65,7 @@ class CompositeIndexPlugin:
             from composite_index_plugin.gui.builder_dock import BuilderDock
 
             self.builder = BuilderDock(self.iface, self.iface.mainWindow())
-            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.builder)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.builder)
             self.builder.visibilityChanged.connect(self.builder_action.setChecked)
         self.builder.setVisible(bool(checked))
         if checked:

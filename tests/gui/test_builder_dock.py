@@ -16,6 +16,8 @@ from qgis.core import (
     QgsFeature,
     QgsGeometry,
     QgsPointXY,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
     QgsProject,
     QgsRectangle,
     QgsTask,
@@ -82,7 +84,14 @@ def add_sample_layers(folder):
 
 
 def click(widget):
-    QTest.mouseClick(widget, Qt.LeftButton)
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def choose(combo, word):
+    """Pick the item of a combo whose recipe word is ``word`` (the text is its readable label)."""
+    index = combo.findData(word)
+    assert index >= 0, (combo.objectName(), word)
+    combo.setCurrentIndex(index)
 
 
 def type_into(line_edit, text):
@@ -122,9 +131,9 @@ def build_through_widgets(dock, layers, out_folder):
     add_role(dock, "victims")
     dock.roleLayerCombo.setLayer(layers["victims"])
     dock.roleFilterWidget.setExpression(FILTER)
-    dock.roleMeasureCombo.setCurrentText("rate")
+    choose(dock.roleMeasureCombo, "rate")
     dock.rolePerSpin.setValue(1000)
-    dock.roleScalingCombo.setCurrentText("minmax")
+    choose(dock.roleScalingCombo, "minmax")
 
     dock.tabs.setCurrentWidget(dock.geographyTab)
     dock.studyAreaCombo.setLayer(layers["study_area"])
@@ -203,8 +212,9 @@ def test_recipe_built_through_the_widgets_is_saved_and_restored_with_the_project
     dock.tree.setCurrentItem(issue.child(0))
     assert dock.roleLayerCombo.currentLayer().name() == "synthetic_victims"
     assert dock.roleFilterWidget.expression() == FILTER
-    assert dock.roleMeasureCombo.currentText() == "rate"
-    assert dock.roleScalingCombo.currentText() == "minmax"
+    assert dock.roleMeasureCombo.currentData() == "rate"
+    assert dock.roleMeasureCombo.currentText() == "Rate per population"
+    assert dock.roleScalingCombo.currentData() == "minmax"
     assert dock.roleDenominatorCombo.isEnabled()
     # reading did not mark the project as changed
     assert not QgsProject.instance().isDirty()
@@ -275,14 +285,13 @@ def test_problems_show_next_to_the_widget_and_block_run(dock, sample, tmp_path):
     dock.outputFolderWidget.setFilePath("")
     dock.refresh()
     dock.tree.setCurrentItem(issue.child(0))
-    assert "measure 'rate' needs the denominator 'population'" in \
-        dock.problem_text("roleDenominatorCombo")
+    assert "measure 'rate' needs a denominator" in dock.problem_text("roleDenominatorCombo")
     assert "no output folder" in dock.problem_text("outputFolderWidget")
     # the wrapped problem text gets all the height it needs (nothing clipped), and the caption
     # stays level with its field
     dock.resize(380, 700)
     QTest.qWait(50)
-    label = dock._problem_labels[dock.roleDenominatorCombo]
+    label = dock.view.problems.labels[dock.roleDenominatorCombo]
     assert label.isVisible() and label.height() >= label.heightForWidth(label.width())
     caption = dock.roleDenominatorLabel
     field = dock.roleDenominatorCombo
@@ -338,7 +347,7 @@ def test_layer_removed_while_selected(dock, sample, tmp_path):
     QgsProject.instance().removeMapLayer(memory.id())
     # the combo goes empty, it does not jump to another point layer
     assert dock.roleLayerCombo.currentLayer() is None
-    assert "'memory burglaries 2024' is no longer in the project" in \
+    assert "no layer named 'memory burglaries 2024' in the project" in \
         dock.problem_text("roleLayerCombo")
     assert not dock.runButton.isEnabled()
     # a file layer removed: the recipe still reads the file; a note, not an error
@@ -401,13 +410,20 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
     before = set(QgsProject.instance().mapLayers())
     steps = []
     tasks = []
+    bar = []
     dock.stepStarted.connect(steps.append)
     dock.stepStarted.connect(lambda _t: tasks.append(
-        (dock._task.description(), dock._task.status()) if dock._task else None))
+        (dock.runner.task.description(), dock.runner.task.status(), dock.runner.task.progress())
+        if dock.runner.task else None))
+    dock.stepStarted.connect(lambda _t: bar.append(dock.progressBar.value()))
     assert dock.run() is True, dock.last_log
-    assert tasks[0] == ("Composite Index: Test assessment", QgsTask.Running)
+    assert tasks[0][:2] == ("Composite Index: Test assessment", QgsTask.Running)
     assert "Creating the analysis grid" in steps
+    # the bar (and the task manager) move during the run, stage by stage, never back
+    assert bar == sorted(bar) and bar[0] < 10 and 0 < bar[len(bar) // 2] < bar[-1] < 100
+    assert tasks[-1][2] == pytest.approx(bar[-1], abs=1) and tasks[-1][2] > 25
     assert dock.progressBar.value() == 100
+    assert QgsProject.instance().crs().authid() == "EPSG:27700"        # the study area's
     assert sorted(os.listdir(tmp_path)) == ["data", "out"]           # staging moved in
     assert {"results.gpkg", "run.log", "recipe.json", "assessment.qgz"} <= set(os.listdir(out))
     assert "composite_index_running" not in (out / "run.log").read_text()
@@ -434,16 +450,19 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
     # the hotspot zones of this run as the zones of the next one
     hot = next(node.layer() for node in group.findLayers()
                if node.layer().name() == "Hotspot zones")
-    dock.geographyTypeCombo.setCurrentIndex(dock.geographyTypeCombo.findData("hotspot_zones"))
+    choose(dock.geographyTypeCombo, "zones")
+    assert dock.geographyTypeCombo.currentText() == "Zones layer"
     assert dock.zonesCombo.isVisibleTo(dock) and not dock.gridSizeSpin.isVisibleTo(dock)
     dock.zonesCombo.setLayer(hot)
     geography = dock.recipe()["geography"]
     assert geography == {"type": "zones", "source": {"path": str(out / "results.gpkg"),
                                                      "layer": "hotspot_zones"}}
+    # shown again from the recipe's own keys (no guess from the layer's name)
     dock.set_recipe(dock.recipe())
-    assert dock.geographyTypeCombo.currentData() == "hotspot_zones"
-    assert dock.zonesLabel.text() == "Hotspot zones"
-    dock.geographyTypeCombo.setCurrentIndex(dock.geographyTypeCombo.findData("grid"))
+    assert dock.geographyTypeCombo.currentData() == "zones"
+    assert dock.zonesCombo.currentLayer().id() == hot.id()
+    assert dock.recipe()["geography"] == geography
+    choose(dock.geographyTypeCombo, "grid")
     assert dock.recipe()["geography"] == {"type": "grid", "shape": "square", "size": 1000}
     # a second run replaces the group instead of adding another
     assert dock.run() is True
@@ -556,6 +575,9 @@ def test_plugin_menu_opens_and_unload_removes_the_dock(qgis_iface, monkeypatch):
     plugin.initGui()
     names = [a.objectName() for a in plugin.actions]
     assert names == ["CompositeIndexBuilder", "CompositeIndexRunRecipe"]
+    # two toolbar buttons, two different icons (both drawn: not empty)
+    images = [a.icon().pixmap(32, 32).toImage() for a in plugin.actions]
+    assert not any(image.isNull() for image in images) and images[0] != images[1]
     plugin.builder_action.trigger()
     assert isinstance(plugin.builder, BuilderDock) and not plugin.builder.isHidden()
     assert plugin.builder_action.isChecked()
@@ -603,16 +625,16 @@ def test_measure_options_follow_the_measure(dock):
     item = dock.add_role("offenders", issue)
     assert dock.tree.currentItem() is item
     assert not dock.roleDenominatorCombo.isEnabled() and not dock.rolePerSpin.isEnabled()
-    dock.roleMeasureCombo.setCurrentText("eb_rate")
+    choose(dock.roleMeasureCombo, "eb_rate")
     assert dock.roleDenominatorCombo.isEnabled() and dock.rolePerSpin.isEnabled()
     dock.rolePerSpin.setValue(10000)
     role = dock.recipe()["themes"][0]["issues"][0]["roles"]["offenders"]
     assert (role["measure"], role["denominator"], role["per"]) == ("eb_rate", "population", 10000)
-    dock.roleMeasureCombo.setCurrentText("location_quotient")   # a ratio: no "per"
+    choose(dock.roleMeasureCombo, "location_quotient")   # a ratio: no "per"
     assert dock.roleDenominatorCombo.isEnabled() and not dock.rolePerSpin.isEnabled()
     role = dock.recipe()["themes"][0]["issues"][0]["roles"]["offenders"]
     assert role["denominator"] == "population" and "per" not in role
-    dock.roleMeasureCombo.setCurrentText("density")
+    choose(dock.roleMeasureCombo, "density")
     role = dock.recipe()["themes"][0]["issues"][0]["roles"]["offenders"]
     assert "denominator" not in role and "per" not in role
     assert dock.add_role("offenders", issue) is item               # one offenders role per issue
@@ -627,7 +649,9 @@ def test_a_sample_recipe_opens_and_saves_back_unchanged(dock, sample, tmp_path):
     original = sample_recipe(2024, str(sample / "output"), use_csv=True)
     path = sample / "recipe_2024.json"
     path.write_text(json.dumps(original))
+    QgsProject.instance().setCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
     assert dock.load(str(path))
+    assert QgsProject.instance().crs().authid() == "EPSG:27700"        # the recipe's crs
     victims = dock.tree.topLevelItem(0).child(0).child(0)
     dock.tree.setCurrentItem(victims)
     assert victims.text(0) == "Victims: council_victims_2024.csv (imported)"
@@ -660,20 +684,20 @@ def test_help_window_fallback_shows_the_guide(dock):
 
 
 def test_error_line_for_the_message_bar():
-    from composite_index_plugin.gui.builder_dock import BuilderDock
+    from composite_index_plugin.gui.builder_run import error_text
 
     class Feedback:
         errors = ["Stage compositeindex:summariseareas failed: Traceback (most recent call last):\n"
                   "  File \"x.py\", line 3, in f\n    g()\nKeyError: 'area_name'",
                   "There were errors executing the algorithm."]
 
-    assert BuilderDock._error_text("ignored", Feedback()) == \
+    assert error_text("ignored", Feedback()) == \
         "Stage compositeindex:summariseareas failed: KeyError: 'area_name'"
     Feedback.errors = ["Stage x failed: the zones layer is empty.\nSee the log."]
-    assert BuilderDock._error_text(None, Feedback()) == "Stage x failed: the zones layer is empty."
+    assert error_text(None, Feedback()) == "Stage x failed: the zones layer is empty."
     Feedback.errors = []
-    assert BuilderDock._error_text("Cancelled by the user.", Feedback()) == "Cancelled by the user."
-    assert BuilderDock._error_text(None, Feedback()) == "unknown error"
+    assert error_text("Cancelled by the user.", Feedback()) == "Cancelled by the user."
+    assert error_text(None, Feedback()) == "unknown error"
 
 
 def test_project_closed_during_a_run_gets_no_results(dock, sample, tmp_path, provider, qgis_iface):
@@ -737,3 +761,67 @@ def test_a_broken_recipe_is_refused_with_its_problems(dock, tmp_path, qgis_iface
     (tmp_path / "syntax.json").write_text('{"recipe_version": 1,,}')
     assert dock.load(str(tmp_path / "syntax.json")) is False
     assert "not valid JSON at line 1, column 22" in messages(qgis_iface, Qgis.Critical)[-1]
+
+
+def test_live_checks_are_exactly_the_checks_of_a_run(dock, sample, tmp_path, provider):
+    """The Builder runs no validator of its own: its errors are the recipe model's problems,
+    then (when there are none) the runner's data checks on the recipe Run would write."""
+    from composite_index_plugin.core import model
+    from composite_index_plugin.gui.builder_checks import run_document
+    from composite_index_plugin.processing.recipe_runner import RecipeRunner
+
+    layers = add_sample_layers(sample)
+    build_through_widgets(dock, layers, tmp_path / "out")
+    locations = dock.tree.topLevelItem(0).child(0).child(1)
+    dock.tree.setCurrentItem(locations)
+    dock.roleFilterWidget.setExpression("\"crime_kind\" = 'burglary'")    # no such field
+    dock.crsWidget.setCrs(QgsCoordinateReferenceSystem("EPSG:4326"))      # degrees
+    dock.refresh()
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "recipe.json").write_text(json.dumps(run_document(dock.recipe())))
+    runner = RecipeRunner(str(staging / "recipe.json"), QgsProcessingContext(),
+                          QgsProcessingFeedback(), output_folder=str(staging))
+    try:
+        run_problems = {(p.path, p.message) for p in runner.check_data()}
+    finally:
+        runner.release()
+    assert {(c.path, c.message) for c in dock.errors()} == run_problems
+    assert {path for path, _m in run_problems} == {
+        "themes[0].issues[0].roles.locations.filter", "crs"}
+    assert "unknown field(s) crime_kind" in dock.problem_text("roleFilterWidget")
+    assert "EPSG:4326 is a geographic CRS" in dock.problem_text("crsWidget")
+    assert not dock.runButton.isEnabled()
+    # a problem of the recipe itself: that is all a run would say first
+    dock.tree.setCurrentItem(dock.tree.topLevelItem(0))
+    type_into(dock.groupNameEdit, "Bad Name")
+    dock.refresh()
+    assert {(c.path, c.message) for c in dock.errors()} == {
+        (p.path, p.message) for p in model.parse(dock.recipe())[1]}
+    assert [c.path for c in dock.errors()] == ["themes[0].name"]
+
+
+def test_combos_read_as_an_analyst_would(dock):
+    """Every method, scaling, direction and missing-value choice shows its readable label with a
+    tooltip (from core.vocab); the recipe gets the word."""
+    issue = dock.tree.topLevelItem(0).child(0)
+    dock.add_role("victims", issue)
+    for combo, words, texts in (
+            (dock.roleMeasureCombo, vocab.MEASURES, vocab.MEASURE_TEXT),
+            (dock.roleScalingCombo, vocab.SCALINGS, vocab.SCALING_TEXT),
+            (dock.roleDirectionCombo, vocab.DIRECTIONS, vocab.DIRECTION_TEXT),
+            (dock.roleMissingCombo, vocab.MISSING, vocab.MISSING_TEXT),
+            (dock.aggIssueCombo, vocab.AGGREGATIONS, vocab.AGGREGATION_TEXT),
+            (dock.geographyTypeCombo, vocab.GEOGRAPHY_TYPES, vocab.GEOGRAPHY_TEXT)):
+        assert [combo.itemData(k) for k in range(combo.count())] == list(words)
+        assert [combo.itemText(k) for k in range(combo.count())] == \
+            [texts[w][0] for w in words]
+        assert [combo.itemData(k, Qt.ItemDataRole.ToolTipRole) for k in range(combo.count())] == \
+            [texts[w][1] for w in words]
+    assert dock.roleMeasureCombo.itemText(vocab.MEASURES.index("eb_rate_spatial")) == \
+        "Spatial empirical Bayes rate (smoothed with neighbours)"
+    assert dock.roleMissingCombo.currentData() == "zero"                # the model's default
+    choose(dock.roleMissingCombo, "exclude")
+    choose(dock.roleDirectionCombo, "lower_is_worse")
+    role = dock.recipe()["themes"][0]["issues"][0]["roles"]["victims"]
+    assert (role["missing"], role["direction"]) == ("exclude", "lower_is_worse")
