@@ -400,7 +400,7 @@ def test_data_problems_found_before_run_and_nothing_written(dock, sample, tmp_pa
     assert dock.run() is False
     assert "unknown field(s) crime_kind" in dock.problem_text("roleFilterWidget")
     assert not os.path.exists(out / "results.gpkg")
-    assert any("problem(s)" in m for m in messages(dock.iface, Qgis.Warning))
+    assert any("problem(s)" in m for m in messages(dock.iface, Qgis.MessageLevel.Warning))
 
 
 def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provider, qgis_iface):
@@ -417,7 +417,7 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
         if dock.runner.task else None))
     dock.stepStarted.connect(lambda _t: bar.append(dock.progressBar.value()))
     assert dock.run() is True, dock.last_log
-    assert tasks[0][:2] == ("Composite Index: Test assessment", QgsTask.Running)
+    assert tasks[0][:2] == ("Composite Index: Test assessment", QgsTask.TaskStatus.Running)
     assert "Creating the analysis grid" in steps
     # the bar (and the task manager) move during the run, stage by stage, never back
     assert bar == sorted(bar) and bar[0] < 10 and 0 < bar[len(bar) // 2] < bar[-1] < 100
@@ -439,7 +439,7 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
     index_layer_count = index_layer.featureCount()
     new = set(QgsProject.instance().mapLayers()) - before
     assert new == {node.layerId() for node in group.findLayers()}
-    assert any("Assessment finished" in m for m in messages(qgis_iface, Qgis.Success))
+    assert any("Assessment finished" in m for m in messages(qgis_iface, Qgis.MessageLevel.Success))
     assert f"Added {len(names)} layer(s) to the project; results in {out}" in dock.last_log
     assert "Creating the analysis grid" in dock.logView.toPlainText()
     assert dock.openLogButton.isEnabled()
@@ -501,8 +501,8 @@ def test_cancel_mid_run_leaves_nothing_and_a_second_run_is_refused(
     assert dock.run() is False
     assert seen == {"gpkg_existed": True, "second_run": False, "cancel_enabled": True,
                     "cancelled": True}
-    assert any("already going" in m for m in messages(qgis_iface, Qgis.Warning))
-    assert any("Run cancelled" in m for m in messages(qgis_iface, Qgis.Info))
+    assert any("already going" in m for m in messages(qgis_iface, Qgis.MessageLevel.Warning))
+    assert any("Run cancelled" in m for m in messages(qgis_iface, Qgis.MessageLevel.Info))
     assert set(QgsProject.instance().mapLayers()) == before_layers
     assert [c.name() for c in QgsProject.instance().layerTreeRoot().children()] == before_tree
     assert sorted(os.listdir(tmp_path)) == ["data", "out"]           # no staging folder left
@@ -563,7 +563,7 @@ def test_modeler_entry_opens_the_shipped_model_or_says_how(dock, monkeypatch, qg
     assert loaded == ["/models/stages.model3", "shown"]
     monkeypatch.setattr(type(dock), "model_path", staticmethod(lambda: None))
     dock.open_modeler()
-    assert any("user guide explains" in m for m in messages(qgis_iface, Qgis.Info))
+    assert any("user guide explains" in m for m in messages(qgis_iface, Qgis.MessageLevel.Info))
 
 
 def test_plugin_menu_opens_and_unload_removes_the_dock(qgis_iface, monkeypatch):
@@ -712,7 +712,7 @@ def test_project_closed_during_a_run_gets_no_results(dock, sample, tmp_path, pro
     dock.stepStarted.connect(on_step)
     assert dock.run() is True
     assert QgsProject.instance().mapLayers() == {}
-    assert any("closed during the run" in m for m in messages(qgis_iface, Qgis.Warning))
+    assert any("closed during the run" in m for m in messages(qgis_iface, Qgis.MessageLevel.Warning))
     assert os.path.exists(out / "results.gpkg")
 
 
@@ -755,12 +755,12 @@ def test_a_broken_recipe_is_refused_with_its_problems(dock, tmp_path, qgis_iface
                                "themes": [{"name": "t", "issues": [{"name": "i",
                                                                     "roles": ["victims"]}]}]}))
     assert dock.load(str(bad)) is False
-    critical = messages(qgis_iface, Qgis.Critical)
+    critical = messages(qgis_iface, Qgis.MessageLevel.Critical)
     assert critical and "themes[0].issues[0].roles: must be an object, not a list" in critical[-1]
     assert dock.recipe()["name"] == "Kept"
     (tmp_path / "syntax.json").write_text('{"recipe_version": 1,,}')
     assert dock.load(str(tmp_path / "syntax.json")) is False
-    assert "not valid JSON at line 1, column 22" in messages(qgis_iface, Qgis.Critical)[-1]
+    assert "not valid JSON at line 1, column 22" in messages(qgis_iface, Qgis.MessageLevel.Critical)[-1]
 
 
 def test_live_checks_are_exactly_the_checks_of_a_run(dock, sample, tmp_path, provider):
