@@ -69,9 +69,14 @@ def gpkg_target(dest_id):
 
 
 def plain_gpkg(dest_id):
-    """True for a destination the fast writer can fill: a GeoPackage layer (whole file or
-    ``path|layername=name``)."""
-    return gpkg_target(dest_id) is not None
+    """True for a destination that looks like a GeoPackage layer (a whole file, or
+    ``path|layername=name``). GDAL may create the layer's table only when the sink closes, so
+    the writers check the table itself (``gpkg_target``) after closing the sink."""
+    if not isinstance(dest_id, str):
+        return False
+    path, _, rest = dest_id.partition("|")
+    return path.lower().endswith(".gpkg") and os.path.isfile(path) and \
+        (not rest or (rest.startswith("layername=") and "|" not in rest))
 
 
 def connect(path):

@@ -16,7 +16,8 @@ Whatever the reader: multipoints are split into their points, polygons and lines
 a point on their surface (with a warning), null and empty geometries are counted, features left
 out by the filter are counted, and points are reprojected to the requested CRS (with a message).
 """
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, unquote, urlparse
 
 import numpy as np
@@ -646,6 +647,55 @@ def _read_feature_request(source, fields, expression, context, dest_crs, feedbac
                      n_multipoint=n_multi, n_surface=n_surface)
 
 
+def read_layer_points(layer, fields=(), dest_crs=None, context=None, feedback=None):
+    """Points of a QgsVectorLayer (all features, no filter): the fast readers where the provider
+    allows, else a feature request. Coordinates in ``dest_crs`` when given."""
+    from qgis.core import QgsProcessingContext
+
+    fields = [f for f in dict.fromkeys(fields or []) if f]
+    src_crs = layer.crs()
+    context = context if context is not None else QgsProcessingContext()
+    data = _cached(("layer", _source_key(layer), tuple(fields), "", _crs_key(dest_crs)))
+    if data is not None:
+        return data
+    data = None
+    if layer.providerType() == "ogr":
+        data = _read_ogr_arrow(layer, fields, "", feedback)
+    elif layer.providerType() == "postgres":
+        data = read_postgis_arrow(layer, fields, "", feedback)
+    elif layer.providerType() == "delimitedtext":
+        data = _read_csv_pandas(layer, fields)
+    if data is None:
+        data = _read_feature_request(layer, fields, "", context, dest_crs, feedback)
+        if dest_crs is not None and dest_crs.isValid() and src_crs != dest_crs:
+            data.reprojected_from = src_crs.authid() or src_crs.description()
+        data.crs = dest_crs if dest_crs is not None and dest_crs.isValid() else src_crs
+    else:
+        _reproject(data, src_crs, dest_crs)
+    _drop_unplaced(data)
+    _store(("layer", _source_key(layer), tuple(fields), "", _crs_key(dest_crs)), data)
+    return data
+
+
+def _reproject(data, src_crs, dest_crs):
+    data.crs = src_crs
+    if dest_crs is not None and dest_crs.isValid() and src_crs != dest_crs:
+        data.x, data.y = transform_xy(data.x, data.y, src_crs, dest_crs)
+        data.reprojected_from = src_crs.authid() or src_crs.description()
+        data.crs = dest_crs
+
+
+def _drop_unplaced(data):
+    bad = ~(np.isfinite(data.x) & np.isfinite(data.y))
+    if bad.any():  # e.g. points that could not be reprojected
+        data.messages.append(f"{int(bad.sum()):,} points could not be placed (reprojection failed) "
+                             "and were left out.")
+        keep = ~bad
+        data.x, data.y = data.x[keep], data.y[keep]
+        data.columns = {k: v[keep] for k, v in data.columns.items()}
+        data.n_null_geometry += int(bad.sum())
+
+
 def read_points(alg, parameters, key, context, feedback=None, fields=(), expression="",
                 dest_crs=None, label=None):
     """Read the point layer of parameter ``key`` into a ``PointData``.
@@ -676,6 +726,14 @@ def read_points(alg, parameters, key, context, feedback=None, fields=(), express
     plain = not (isinstance(value, QgsProcessingFeatureSourceDefinition)
                  and (value.selectedFeaturesOnly or getattr(value, "featureLimit", -1) not in (-1, None)))
     layer = alg.parameterAsVectorLayer(parameters, key, context) if plain else None
+    cache_key = None
+    if layer is not None:
+        cache_key = ("points", _source_key(layer), tuple(fields), expression, _crs_key(dest_crs))
+        data = _cached(cache_key)
+        if data is not None:
+            if feedback is not None:
+                feedback.pushInfo(f"{label}: already read in this run ({len(data):,} points).")
+            return data
     data = None
     if layer is not None and layer.providerType() == "ogr":
         sql = expression_to_ogr_sql(expression, _field_kinds(source.fields())) if expression else ""
@@ -694,22 +752,99 @@ def read_points(alg, parameters, key, context, feedback=None, fields=(), express
             data.reprojected_from = src_crs.authid() or src_crs.description()
         data.crs = dest_crs if dest_crs is not None and dest_crs.isValid() else src_crs
     else:
-        data.crs = src_crs
-        if dest_crs is not None and dest_crs.isValid() and src_crs != dest_crs:
-            data.x, data.y = transform_xy(data.x, data.y, src_crs, dest_crs)
-            data.reprojected_from = src_crs.authid() or src_crs.description()
-            data.crs = dest_crs
+        _reproject(data, src_crs, dest_crs)
     if feedback is not None and feedback.isCanceled():
         raise QgsProcessingException("Cancelled by the user.")
-    bad = ~(np.isfinite(data.x) & np.isfinite(data.y))
-    if bad.any():  # e.g. points that could not be reprojected
-        data.messages.append(f"{int(bad.sum()):,} points could not be placed (reprojection failed) "
-                             "and were left out.")
-        keep = ~bad
-        data.x, data.y = data.x[keep], data.y[keep]
-        data.columns = {k: v[keep] for k, v in data.columns.items()}
-        data.n_null_geometry += int(bad.sum())
+    _drop_unplaced(data)
+    if cache_key is not None:
+        _store(cache_key, data)
     return data
+
+
+# ---------------------------------------------------------------------------------------------
+# One read per layer in a run: a cache the recipe runner (or any script) switches on
+
+
+class ReadCache:
+    """Points read during one run, keyed by the layer's source (with its subset string and,
+    for files, their size and time of change), the fields, the filter and the CRS asked for.
+
+    Use ``with read_cache():`` around the stages of one run: every ``read_points`` /
+    ``read_layer_points`` of a layer read before in the same run gets the arrays already in
+    memory (the same numbers: a copy of the counts, the arrays shared and never changed in
+    place). Outside such a block nothing is kept.
+    """
+
+    def __init__(self, max_points=60_000_000):
+        self.store = {}
+        self.max_points = max_points
+        self.points = 0
+        self.hits = 0
+
+    def get(self, key):
+        data = self.store.get(key)
+        if data is None:
+            return None
+        self.hits += 1
+        return replace(data, columns=dict(data.columns), messages=list(data.messages))
+
+    def put(self, key, data):
+        if self.points + len(data) > self.max_points:
+            return   # memory first: a later stage reads the layer again
+        self.store[key] = replace(data, columns=dict(data.columns), messages=list(data.messages))
+        self.points += len(data)
+
+
+_ACTIVE = []
+
+
+@contextmanager
+def read_cache(cache=None):
+    """Switch the per-run cache on for the block (nested blocks share the outer cache)."""
+    if _ACTIVE:
+        yield _ACTIVE[-1]
+        return
+    cache = cache if cache is not None else ReadCache()
+    _ACTIVE.append(cache)
+    try:
+        yield cache
+    finally:
+        _ACTIVE.remove(cache)
+        cache.store.clear()
+
+
+def _cached(key):
+    return _ACTIVE[-1].get(key) if _ACTIVE and key is not None else None
+
+
+def _store(key, data):
+    if _ACTIVE and key is not None:
+        _ACTIVE[-1].put(key, data)
+
+
+def _source_key(layer):
+    import os
+
+    source = layer.source()
+    stamp = None
+    path = source.split("|")[0]
+    if layer.providerType() in ("ogr", "delimitedtext"):
+        if layer.providerType() == "delimitedtext":
+            path = unquote(urlparse(source).path)
+        try:
+            st = os.stat(path)
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = None
+    if layer.providerType() == "memory":
+        return ("memory", layer.id(), source)   # memory layers: this very layer object only
+    return (layer.providerType(), source, layer.subsetString(), stamp)
+
+
+def _crs_key(crs):
+    if crs is None or not crs.isValid():
+        return ""
+    return crs.authid() or crs.toWkt()
 
 
 def read_attributes_fast(layer, fields):
