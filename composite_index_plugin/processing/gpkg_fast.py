@@ -79,6 +79,20 @@ def plain_gpkg(dest_id):
         (not rest or (rest.startswith("layername=") and "|" not in rest))
 
 
+def layer_srs_id(dest_id):
+    """The GeoPackage srs_id of a layer's geometry column (None for a table or no layer)."""
+    target = gpkg_target(dest_id)
+    if target is None:
+        return None
+    con = sqlite3.connect(target[0], timeout=30)
+    try:
+        row = con.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name = ?",
+                          (target[1],)).fetchone()
+    finally:
+        con.close()
+    return None if row is None else row[0]
+
+
 def connect(path):
     """An SQLite connection in autocommit mode (transactions are explicit), waiting for locks."""
     con = sqlite3.connect(path, isolation_level=None, timeout=60)

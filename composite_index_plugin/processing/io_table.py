@@ -30,11 +30,26 @@ def python_value(value):
     return value
 
 
-def layer_dataframe(source, fields=None, request=None, feedback=None):
+def input_layer(alg, parameters, key, context):
+    """The QgsVectorLayer behind an input parameter when it is read whole (not "selected
+    features only" nor a feature limit), else None: the fast readers and writers need it."""
+    from qgis.core import QgsProcessingFeatureSourceDefinition
+
+    value = parameters.get(key)
+    if isinstance(value, QgsProcessingFeatureSourceDefinition) and (
+            value.selectedFeaturesOnly or getattr(value, "featureLimit", -1) not in (-1, None)):
+        return None
+    return alg.parameterAsVectorLayer(parameters, key, context)
+
+
+def layer_dataframe(source, fields=None, request=None, feedback=None, layer=None):
     """Attributes of ``source`` (QgsFeatureSource or QgsVectorLayer) as a DataFrame.
 
     ``fields``: names to read (default all). Numeric fields become float64 with NaN for NULL;
     other fields stay objects with None for NULL. Column ``__fid`` holds the feature id.
+    ``layer``: the QgsVectorLayer behind ``source`` (see ``input_layer``): a plain OGR file
+    layer is then read through OGR's Arrow stream (``io_points.read_attributes_fast``), with
+    the same values in the same order, without a Python object per feature and field.
     """
     layer_fields = source.fields()
     names = [f.name() for f in layer_fields] if fields is None else list(fields)
@@ -44,6 +59,14 @@ def layer_dataframe(source, fields=None, request=None, feedback=None):
         raise QgsProcessingException(
             f"Field(s) {', '.join(missing)} not found in layer '{source.sourceName()}'. "
             f"Fields that exist: {existing}.")
+    kinds = [layer_fields.at(layer_fields.indexOf(n)).type() for n in names]
+    if layer is not None and request is None and \
+            all(k in NUMERIC_TYPES or k == QVariant.String for k in kinds):
+        from composite_index_plugin.processing.io_points import read_attributes_fast
+
+        frame = read_attributes_fast(layer, names)
+        if frame is not None and len(frame) == source.featureCount():
+            return frame
     idx = [layer_fields.indexOf(n) for n in names]
     req = QgsFeatureRequest(request) if request is not None else QgsFeatureRequest()
     req.setFlags(req.flags() | QgsFeatureRequest.NoGeometry)

@@ -157,7 +157,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             QgsProcessing.TypeVectorAnyGeometry, optional=True))
         p = QgsProcessingParameterNumber(
             "DATA_NEIGHBOURS", self.tr("With cells with data: rings of neighbours kept around them"),
-            QgsProcessingParameterNumber.Integer, 1, False, 0, 5)
+            QgsProcessingParameterNumber.Integer, 1, True, 0, 5)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterFeatureSink(
