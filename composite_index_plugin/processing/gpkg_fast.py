@@ -96,6 +96,8 @@ def layer_srs_id(dest_id):
 def connect(path):
     """An SQLite connection in autocommit mode (transactions are explicit), waiting for locks."""
     con = sqlite3.connect(path, isolation_level=None, timeout=60)
+    con.execute("PRAGMA cache_size = -65536")      # 64 MB of page cache for the bulk write
+    con.execute("PRAGMA temp_store = MEMORY")
     # The GeoPackage's R-tree triggers name these SpatiaLite-style functions; they are dropped
     # while rows go in, but SQLite must know them to parse the schema of some statements.
     for function in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
@@ -548,12 +550,14 @@ def copy_with_columns(source, dest_id, frame, fids, to_values):
                     f"SELECT {', '.join(select)} FROM temp.{temp} AS n JOIN {src.qualified()} AS s "
                     f"ON s.{quote(src.fid)} = n.fid ORDER BY n.fid")
             done = 0
-            sorted_frame = frame.iloc[order] if not np.array_equal(order, np.arange(len(order))) \
-                else frame
-            for start in range(0, len(fid_sorted), _CHUNK):
-                part = sorted_frame.iloc[start:start + _CHUNK]
+            in_order = np.array_equal(order, np.arange(len(order)))
+            step = max(5_000, min(_CHUNK, 3_000_000 // max(len(new), 1)))   # ~3M values a chunk
+            for start in range(0, len(fid_sorted), step):
+                part = frame.iloc[start:start + step] if in_order else \
+                    frame.iloc[order[start:start + step]]
                 values = [to_values(part[c]) for c in new]
-                con.executemany(insert_new, zip(fid_sorted[start:start + _CHUNK].tolist(), *values))
+                con.executemany(insert_new, zip(fid_sorted[start:start + step].tolist(), *values))
+                del values, part
                 done += con.execute(copy).rowcount
                 con.execute(f"DELETE FROM temp.{temp}")
             con.execute(f"DROP TABLE temp.{temp}")

@@ -229,7 +229,7 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
                           f"{summary['themes']} themes (spec fingerprint {result.fingerprint}).")
 
         feedback.setProgressText(self.tr("Writing the index layer"))
-        table = result.table.copy()
+        table = result.table.copy(deep=False)   # new columns below replace, never write into
         for column in ("ci_rank", "ci_decile", "ci_quintile"):  # integers, NULL where excluded
             if column in table.columns:
                 table[column] = pd.Series(np.round(table[column].to_numpy("float64")),
