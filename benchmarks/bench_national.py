@@ -39,6 +39,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import io_cases  # noqa: E402
 
 SIZES = {"large": (6_000_000, 100.0), "small": (600_000, 500.0)}
 ROLES = ("victims", "offenders", "locations")
@@ -160,32 +162,6 @@ def prepare(folder, work, n_points, seed=2011):
             "n_la": len(set(la.tolist()))}
 
 
-def index_spec():
-    """30 indicators over the three counts: volume, rate per population and global EB rate
-    under z-score / min-max / percentile / rank / exponential scaling; three themes."""
-    scalings = ["zscore", "minmax", "percentile", "rank", "exponential"]
-    measures = [("volume", None), ("rate", "population"), ("eb_rate", "population")]
-    themes, k = [], 0
-    for t, role in enumerate(ROLES):
-        issues = []
-        for m, (measure, den) in enumerate(measures):
-            inds = {}
-            per_issue = 4 if m == 0 else 3
-            for j in range(per_issue):
-                ind = {"field": f"ew_{role}", "measure": measure, "scaling": scalings[(k + j) % 5],
-                       "weight": 1 + j % 2}
-                if den:
-                    ind["denominator"] = den
-                inds[f"i{j}"] = ind
-            k += per_issue
-            issues.append({"name": f"{role}_{measure}", "indicators": inds})
-        themes.append({"name": role, "weight": 1, "issues": issues})
-    spec = {"themes": themes, "aggregation": {"issue": "mean", "theme": "mean",
-                                              "composite": "mean"}}
-    assert sum(len(i["indicators"]) for th in themes for i in th["issues"]) == 30
-    return spec
-
-
 _STAGES = """
 import json, os, resource, sys, time
 sys.path.insert(0, {root!r})
@@ -265,7 +241,7 @@ def run(size="small"):
         prep = time.perf_counter() - t
         args = {"points": made["points"], "lsoa": made["lsoa"], "areas": made["areas"],
                 "outline": os.path.join(folder, "lsoa11.gpkg"), "size": cell,
-                "results": os.path.join(work, "results.gpkg"), "spec": index_spec(),
+                "results": os.path.join(work, "results.gpkg"), "spec": io_cases.index_spec(),
                 "permutations": 99}
         got = run_stages(args)
     large = size == "large"
@@ -288,7 +264,8 @@ def run(size="small"):
                      "note": notes.get(name, "") + f"; peak so far {got['rss_' + name]:,.0f} MB"})
     rows.append({"case": case, "what": "end to end (6 stages, one process)",
                  "value": round(got["total_s"], 1), "unit": "s",
-                 "target": "< 180 s" if large else "", "note": "one PyQGIS process, processing.run per stage"})
+                 "target": "< 180 s" if large else "",
+                 "note": "one PyQGIS process, processing.run per stage"})
     rows.append({"case": case, "what": "peak memory", "value": round(got["maxrss_mb"]), "unit": "MB",
                  "target": "< 8192 MB" if large else "",
                  "note": f"ru_maxrss, QGIS included; after the grid {got['rss_grid']:,.0f} MB "
