@@ -336,12 +336,15 @@ class RecipeRunner:
                 os.remove(path)
         steps = QgsProcessingMultiStepFeedback(len(self.STAGES), self.log)
         outputs = {}
+        from composite_index_plugin.processing.io_points import read_cache
+
         try:
-            for n, stage in enumerate(self.STAGES):
-                steps.setCurrentStep(n)
-                if self.log.isCanceled():
-                    raise QgsProcessingException("Cancelled by the user.")
-                getattr(self, f"stage_{stage}")(steps)
+            with read_cache():   # a layer read by one stage is not read again by the next
+                for n, stage in enumerate(self.STAGES):
+                    steps.setCurrentStep(n)
+                    if self.log.isCanceled():
+                        raise QgsProcessingException("Cancelled by the user.")
+                    getattr(self, f"stage_{stage}")(steps)
         finally:
             self._write_log(started)
         outputs.update({"RESULTS": self.gpkg, "PROJECT": self.project_path, "LOG": self.log_path,
