@@ -409,10 +409,11 @@ def _wkb_header(multi, k):
 # outline with work that grows with cells + outline edges (``Outline``), not their product.
 
 # Bytes of memory per kept cell, all told, when a grid is streamed to a GeoPackage (index
-# arrays, the R-tree packing and SQLite's page cache), measured on 1-17 M cells; and seconds per
-# kept cell (writing dominates). Used for the estimate said before the work starts.
-BYTES_PER_CELL = 90
-SECONDS_PER_CELL = 1.6e-6
+# arrays, the R-tree packing, SQLite's page cache; with cells with data, the points' cell keys),
+# and CPU seconds per kept cell (writing dominates), measured on 0.1-7 M cells (the 2-core
+# build machine). Used for the estimate said before the work starts (an upper bound).
+BYTES_PER_CELL = 300
+SECONDS_PER_CELL = 4.5e-6
 BYTES_PER_BOX_CELL = 0.0          # cells of the box are never held all at once
 SECONDS_PER_BOX_CELL = 0.12e-6    # enumerating and testing a cell of the box
 
