@@ -297,9 +297,14 @@ def write_rtree(con, rtree, ids, bounds, schema="main"):
         numbers = node_numbers[lev]
         con.executemany(f"INSERT INTO {node_table} VALUES (?, ?)",
                         zip(numbers.tolist(), _split(raw.tobytes(), node_size, len(numbers))))
-        if lev == 0:
-            con.executemany(f"INSERT INTO {s}.{quote(rtree + '_rowid')} VALUES (?, ?)",
-                            zip(entries.tolist(), numbers[group_of].tolist()))
+        if lev == 0:   # in rowid order: appends to the shadow table's B-tree, no page shuffling
+            by_id = np.argsort(entries, kind="stable")
+            leaf_of = numbers[group_of][by_id]
+            sorted_ids = entries[by_id]
+            for start in range(0, len(sorted_ids), 1_000_000):
+                con.executemany(f"INSERT INTO {s}.{quote(rtree + '_rowid')} VALUES (?, ?)",
+                                zip(sorted_ids[start:start + 1_000_000].tolist(),
+                                    leaf_of[start:start + 1_000_000].tolist()))
         else:
             con.executemany(f"INSERT INTO {s}.{quote(rtree + '_parent')} VALUES (?, ?)",
                             zip(entries.tolist(), numbers[group_of].tolist()))
