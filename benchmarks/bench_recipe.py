@@ -62,7 +62,7 @@ def run(size="small"):
          "note": f"import from CSV, grid, population, 8 issues x 3 roles, index, hotspots, "
                  f"summaries, sensitivity, project, map, PDF; skipped: {got['skipped'] or 'none'}"},
         {"case": case, "what": "peak memory", "value": round(got["maxrss_mb"]), "unit": "MB",
-         "target": "", "note": "ru_maxrss, QGIS included"},
+         "target": "", "note": "VmHWM, QGIS included"},
     ]
 
 

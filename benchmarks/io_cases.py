@@ -4,7 +4,7 @@
   hotspots find the grid contiguity) with seeded counts and a population, written by the bulk
   writer;
 * ``in_subprocess``: run a script in its own Python process (PyQGIS started when asked), so each
-  side's peak memory (``ru_maxrss``) is its own; the script prints ``RESULT {json}``.
+  side's peak memory (VmHWM of /proc/self/status) is its own; the script prints ``RESULT {json}``.
 """
 import json
 import os
@@ -18,6 +18,9 @@ COUNT_FIELDS = ("ew_victims", "ew_offenders", "ew_locations")
 
 QGIS_PRELUDE = """
 import json, os, resource, sys, time
+def _hwm():
+    with open("/proc/self/status") as status:
+        return next(int(x.split()[1]) for x in status if x.startswith("VmHWM")) / 1024
 sys.path.insert(0, {root!r})
 from composite_index_plugin.processing.standalone import start_qgis
 start_qgis(gui=False)
@@ -29,16 +32,19 @@ def run(alg, params):
     return processing.run(alg, params, context=QgsProcessingContext(),
                           feedback=QgsProcessingFeedback())
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _hwm()
 """
 
 PLAIN_PRELUDE = """
 import json, os, resource, sys, time
+def _hwm():
+    with open("/proc/self/status") as status:
+        return next(int(x.split()[1]) for x in status if x.startswith("VmHWM")) / 1024
 sys.path.insert(0, {root!r})
 args = json.loads(sys.argv[1])
 out = {{}}
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _hwm()
 """
 
 
