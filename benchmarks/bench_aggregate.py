@@ -12,8 +12,8 @@ extent of ``tests/data/birmingham/lsoa21.gpkg`` (about 101,000 cells).
   once per role layer (each on the previous output), written to a GeoPackage.
 
 Each side runs in its own Python process so its peak memory (VmHWM, which includes the QGIS
-libraries, about 200 MB; ``ru_maxrss`` would keep the parent's size across exec) is its own. ``small``: 100,000 points on a 250 m grid (about 16,000
-cells), under a minute. Scaling rows time the core steps (arithmetic binning, zone lookup,
+libraries, about 200 MB; ``ru_maxrss`` would keep the parent's size across exec) is its own.
+``small``: 100,000 points on a 250 m grid (about 16,000 cells), under a minute. Scaling rows time the core steps (arithmetic binning, zone lookup,
 bincount) in this process for 10^4..10^6 points and 10^3..10^6 cells.
 
 ``run(size)`` -> rows ``{"case", "what", "value", "unit", "target", "note"}``.
