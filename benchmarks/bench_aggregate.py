@@ -14,7 +14,8 @@ extent of ``tests/data/birmingham/lsoa21.gpkg`` (about 101,000 cells).
 Each side runs in its own Python process so its peak memory (VmHWM, which includes the QGIS
 libraries, about 200 MB; ``ru_maxrss`` would keep the parent's size across exec) is its own.
 ``small``: 100,000 points on a 250 m grid (about 16,000 cells), under a minute. Scaling rows
-time the core steps (arithmetic binning, zone lookup, bincount) in this process for 10^4..10^6 points and 10^3..10^6 cells.
+time the core steps (arithmetic binning, zone lookup, bincount) in this process for 10^4..10^6
+points and 10^3..10^6 cells.
 
 ``run(size)`` -> rows ``{"case", "what", "value", "unit", "target", "note"}``.
 Run alone: ``.venv/bin/python benchmarks/bench_aggregate.py [small|large]``.
