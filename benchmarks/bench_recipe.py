@@ -59,8 +59,9 @@ def run(size="small"):
         {"case": case, "what": "runrecipe, every stage (one processing.run, in-process)",
          "value": round(got["total_s"], 1), "unit": "s",
          "target": "< 30 s" if size == "large" else "",
-         "note": f"import from CSV, grid, population, 8 issues x 3 roles, index, hotspots, "
-                 f"summaries, sensitivity, project, map, PDF; skipped: {got['skipped'] or 'none'}"},
+         "note": f"the recipe's stages (import from CSV, grid, population, 8 issues x 3 roles, "
+                 f"index, hotspots, summaries, project, map, PDF); skipped: "
+                 f"{', '.join(got['skipped']) or 'none'}"},
         {"case": case, "what": "peak memory", "value": round(got["maxrss_mb"]), "unit": "MB",
          "target": "", "note": "VmHWM, QGIS included"},
     ]
