@@ -27,7 +27,7 @@ class Recording(QgsProcessingFeedback):
         super().__init__()
         self.lines = []
 
-    def pushInfo(self, text):  # noqa: N802
+    def pushInfo(self, text):
         self.lines.append(text)
 
 
