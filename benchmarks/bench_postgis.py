@@ -10,7 +10,7 @@ area (reading, binning, writing the zones), for:
 * the PostGIS table (feature-request reader: only the needed columns travel),
 * the PostGIS table with a filter on ``issue`` and the weight field (server-side filter),
 * the PostGIS table restricted to the study area's bounding box (``connections.restrict_to_extent``),
-* and, read only, the fast PostGIS reader ``connections.read_postgis_arrow`` (OGR Arrow batches).
+* and, read only, the fast PostGIS reader ``io_points.read_postgis_arrow`` (OGR Arrow batches).
 
 The counts from every case must agree (the run fails otherwise).
 
@@ -61,7 +61,7 @@ def run(size="small"):
         QgsVectorLayer,
     )
 
-    from composite_index_plugin.processing import connections
+    from composite_index_plugin.processing import connections, io_points
     from composite_index_plugin.processing.provider import CompositeIndexProvider
     from tests.postgis.pgcluster import PgCluster
 
@@ -109,7 +109,7 @@ def run(size="small"):
         # the fast reader alone (OGR's PostgreSQL driver + Arrow), read only, all points
         full = QgsVectorLayer(cluster.layer_uri("pts", key="fid"), "pts", "postgres")
         t0 = time.perf_counter()
-        fast = connections.read_postgis_arrow(full, ["harm"])
+        fast = io_points.read_postgis_arrow(full, ["harm"])
         a_s = time.perf_counter() - t0
         if fast is None or len(fast) != n:
             raise AssertionError("read_postgis_arrow did not read every point")
@@ -127,7 +127,7 @@ def run(size="small"):
              "note": f"{left:,} points outside the box not read (filter set in {bbox_sql_s:.2f} s)"},
             {"case": f"read {n:,} points + weight", "what": "PostGIS, OGR Arrow reader",
              "value": round(a_s, 2), "unit": "s", "target": "",
-             "note": "connections.read_postgis_arrow, read only (what aggregatepat uses for PostGIS points)"},
+             "note": "io_points.read_postgis_arrow, read only (what aggregatepat uses for PostGIS points)"},
             {"case": f"aggregate {n:,} points, filter + weight", "what": "GeoPackage",
              "value": round(gf_s, 2), "unit": "s", "target": "", "note": f"{gf_total:,} counted"},
             {"case": f"aggregate {n:,} points, filter + weight", "what": "PostGIS table",

@@ -23,7 +23,6 @@ uses the table's spatial index) keeps out points far outside the study area; the
 is counted and reported.
 """
 
-import numpy as np
 from qgis.core import (
     QgsCoordinateTransform,
     QgsDataSourceUri,
@@ -498,7 +497,7 @@ def _lost_message(inputs, watch, dropped):
 
 
 # ---------------------------------------------------------------------------------------------
-# A fast reader for big PostGIS point tables (OGR's PostgreSQL driver + Arrow batches)
+# Opening a PostGIS table with OGR (the Arrow reader itself is io_points.read_postgis_arrow)
 
 
 def ogr_dataset_name(layer):
@@ -515,136 +514,3 @@ def ogr_dataset_name(layer):
     conninfo = uri.connectionInfo(True)
     dsn = f"PG:{conninfo} tables={schema}.{table}({geom})"
     return dsn, f"{schema}.{table}", layer.subsetString().strip()
-
-
-def read_postgis_arrow(layer, fields, sql_filter="", feedback=None, rect=None):
-    """Read a PostGIS point layer into an ``io_points.PointData`` with OGR's Arrow batches.
-
-    About 4x faster than a QgsFeatureRequest for a million points (see
-    ``benchmarks/bench_postgis.py``). Only ``fields`` and the geometry travel from the server;
-    ``sql_filter`` (SQL, e.g. from ``io_points.expression_to_ogr_sql``) and the layer's own
-    subset string run on the server, and ``rect`` (in the layer's CRS) becomes a ``&&`` filter
-    on the spatial index. Returns None when OGR cannot read the layer the same way (the caller
-    falls back to QGIS). A connection lost part way raises ``QgsProcessingException``: unlike the
-    QGIS provider, OGR reports the error, so no point goes missing silently.
-    """
-    from osgeo import ogr
-
-    if not hasattr(ogr.Layer, "GetArrowStreamAsNumPy"):
-        return None
-    target = ogr_dataset_name(layer)
-    if target is None:
-        return None
-    dsn, name, subset = target
-    with _GdalExceptions():
-        return _read_postgis_arrow(layer, fields, sql_filter, feedback, rect, dsn, name, subset)
-
-
-def _read_postgis_arrow(layer, fields, sql_filter, feedback, rect, dsn, name, subset):
-    """Open the dataset, read, and release the OGR objects (layer before dataset) BEFORE any
-    exception leaves: a traceback that kept them alive could free them in the wrong order."""
-    from osgeo import gdal
-    from qgis.core import QgsProcessingException
-
-    try:
-        ds = gdal.OpenEx(dsn, gdal.OF_VECTOR | gdal.OF_READONLY)
-    except RuntimeError:
-        return None
-    if ds is None:
-        return None
-    outcome = None
-    try:
-        # tables= opened just this table (named without "public." in the public schema)
-        if ds.GetLayerCount() == 1:
-            outcome = _read_ogr_layer(ds.GetLayer(0), layer, fields, sql_filter, feedback, rect, subset)
-    finally:
-        ds = None
-    if isinstance(outcome, _Failure):
-        if outcome.cancelled:
-            raise QgsProcessingException("Cancelled by the user.")
-        raise QgsProcessingException(
-            f"Reading the PostGIS layer {layer.name()!r} failed part way: {outcome.message}. "
-            "Nothing was counted from it; check the server and the network, then run it again.")
-    return outcome
-
-
-class _Failure:
-    def __init__(self, message="", cancelled=False):
-        self.message, self.cancelled = message, cancelled
-
-
-def _read_ogr_layer(lyr, layer, fields, sql_filter, feedback, rect, subset):
-    from osgeo import ogr
-
-    from composite_index_plugin.processing import io_points
-
-    if lyr is None or lyr.GetGeomType() == ogr.wkbNone:
-        return None
-    defn = lyr.GetLayerDefn()
-    names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
-    numeric = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())
-               if defn.GetFieldDefn(i).GetType() in (ogr.OFTInteger, ogr.OFTInteger64, ogr.OFTReal)]
-    defn = None
-    fid_column = lyr.GetFIDColumn()     # the primary key: OGR's feature id, not a field
-    if any(f not in names and f != fid_column for f in fields):
-        return None
-    want_fid = fid_column in fields
-    blobs, attrs = [], {f: [] for f in fields}
-    try:
-        lyr.SetAttributeFilter(subset or None)
-        if rect is not None and not rect.isEmpty():
-            lyr.SetSpatialFilterRect(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
-        n_features = lyr.GetFeatureCount()
-        if sql_filter:
-            lyr.SetAttributeFilter(f"({subset}) AND {sql_filter}" if subset else sql_filter)
-        keep = set(fields) - {fid_column}
-        if not keep and names:   # GDAL 3.6: keep one attribute or the geometries may come back empty
-            keep = {numeric[0] if numeric else names[0]}
-        lyr.SetIgnoredFields([n for n in names if n not in keep])
-        geom_name = lyr.GetGeometryColumn()
-        options = ["INCLUDE_FID=YES" if want_fid else "INCLUDE_FID=NO"]
-        for batch in lyr.GetArrowStreamAsNumPy(options=options):
-            if feedback is not None and feedback.isCanceled():
-                return _Failure(cancelled=True)
-            if want_fid and fid_column not in batch:
-                batch[fid_column] = batch.pop("OGC_FID")
-            g = batch[geom_name] if geom_name in batch else next(
-                v for k, v in batch.items() if k not in keep and k != fid_column)
-            mask = np.ma.getmaskarray(g)
-            data = np.array(np.ma.getdata(g), dtype=object)
-            data[mask] = None
-            blobs.append(data)
-            for f in fields:
-                attrs[f].append(io_points._arrow_column(batch[f]))
-    except RuntimeError as err:
-        return _Failure(str(err).strip().splitlines()[0] if str(err).strip() else "unknown error")
-    finally:
-        lyr = None
-    blobs = np.concatenate(blobs) if blobs else np.empty(0, dtype=object)
-    attrs = {f: (np.concatenate(v) if v else np.empty(0)) for f, v in attrs.items()}
-    n_pass = len(blobs)
-    x, y, cols, n_null, n_multi, n_surface = io_points._assemble(blobs, attrs, io_points._surface_points_ogr)
-    if n_pass and n_null == n_pass:
-        return None
-    return io_points.PointData(x, y, cols, method="postgis-arrow", n_features=n_features,
-                               n_filtered_out=n_features - n_pass, n_null_geometry=n_null,
-                               n_multipoint=n_multi, n_surface=n_surface)
-
-
-class _GdalExceptions:
-    """GDAL/OGR errors raise (so a broken stream is an error, not a short read), then restore."""
-
-    def __enter__(self):
-        from osgeo import gdal, ogr
-        self._gdal, self._ogr = gdal.GetUseExceptions(), ogr.GetUseExceptions()
-        gdal.UseExceptions()
-        ogr.UseExceptions()
-        return self
-
-    def __exit__(self, *exc):
-        from osgeo import gdal, ogr
-        if not self._ogr:        # undo in the reverse order of __enter__
-            ogr.DontUseExceptions()
-        if not self._gdal:
-            gdal.DontUseExceptions()
-        return False

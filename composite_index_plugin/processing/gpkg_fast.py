@@ -1,23 +1,144 @@
-"""Bulk filling of a new GeoPackage layer with SQLite, for outputs of many features.
+"""One fast writer for GeoPackage outputs: whole files or layers inside a shared GeoPackage.
 
 Writing features one by one through a Processing sink costs about 10 microseconds of Python per
-feature. For a large output the sink first creates the (empty) layer with the right fields,
-then ``fill_layer`` inserts every row in one SQLite transaction, with geometry blobs built in
-numpy (GeoPackage binary: a ``GP`` header with the envelope, then little-endian WKB) and the
-R-tree filled directly. Anything unexpected returns False, and the caller writes through the
-sink instead.
+feature, and GDAL then rebuilds the spatial index when the dataset closes. For a large output
+the sink only creates the (empty) layer with the right fields; this module then fills it with
+SQLite directly:
+
+* one transaction; the table's triggers are dropped during the insert and put back after;
+* geometry blobs built in numpy (GeoPackage binary: a ``GP`` header with the envelope, then
+  little-endian WKB), rows inserted in chunks (``LayerFiller``), or copied set-based from another
+  GeoPackage table with the new columns joined from a temporary table (``copy_with_columns``);
+* the R-tree (GeoPackage ``gpkg_rtree_index`` extension, an SQLite R*Tree module table) written
+  directly into its three shadow tables from numpy (sort-tile-recursive packing, Leutenegger,
+  Lopez and Edgington, "STR: a simple and efficient algorithm for R-tree packing", ICDE 1997), or
+  its shadow tables copied from the source's R-tree when the geometries and feature ids are
+  unchanged. Nothing is rebuilt when GDAL next opens or closes the file.
+
+The R-tree node format is SQLite's own (``ext/rtree/rtree.c``, documented in its header): a
+node is a blob of ``4 + 24 * n`` bytes or more (big-endian 16-bit tree depth, on the root only,
+and 16-bit cell count, then cells of a 64-bit rowid or child node number and four 32-bit floats
+minx, maxx, miny, maxy); ``%_rowid`` maps each entry to its leaf and ``%_parent`` each node to
+its parent. Coordinates are rounded outwards to 32-bit floats the way SQLite rounds them
+(``rtreeValueDown`` / ``rtreeValueUp``), so the index holds exactly what an INSERT would give;
+``rtreecheck()`` verifies the structure in the tests.
+
+Anything unexpected returns False (or raises) before the commit, and the caller writes through
+the sink instead, which is always right.
 """
 import os
+import sqlite3
 
 import numpy as np
 
 from composite_index_plugin.core.grid import polygon_wkb
 
+_RTREE_ROUND = 1.0 / 8388608.0   # SQLite's RNDTOWARDS / RNDAWAY: 1 -+ 2**-23
+_CHUNK = 100_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Destinations
+
+
+def gpkg_target(dest_id):
+    """``(path, table)`` of a destination that is a layer of a GeoPackage file (``path`` alone
+    when the file holds one layer, or ``path|layername=name``), else None."""
+    if not isinstance(dest_id, str):
+        return None
+    path, _, rest = dest_id.partition("|")
+    if not path.lower().endswith(".gpkg") or not os.path.isfile(path):
+        return None
+    if rest and not (rest.startswith("layername=") and "|" not in rest):
+        return None
+    table = rest[len("layername="):] if rest else None
+    try:
+        con = sqlite3.connect(path, timeout=30)
+        try:
+            names = [r[0] for r in con.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type IN ('features', "
+                "'attributes')")]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    if table is None:
+        return (path, names[0]) if len(names) == 1 else None
+    match = [n for n in names if n == table] or [n for n in names if n.lower() == table.lower()]
+    return (path, match[0]) if match else None
+
 
 def plain_gpkg(dest_id):
-    """True for a destination that is a whole GeoPackage file (one layer made by the sink)."""
-    return isinstance(dest_id, str) and "|" not in dest_id and dest_id.lower().endswith(".gpkg") \
-        and os.path.isfile(dest_id)
+    """True for a destination that looks like a GeoPackage layer (a whole file, or
+    ``path|layername=name``). GDAL may create the layer's table only when the sink closes, so
+    the writers check the table itself (``gpkg_target``) after closing the sink."""
+    if not isinstance(dest_id, str):
+        return False
+    path, _, rest = dest_id.partition("|")
+    return path.lower().endswith(".gpkg") and os.path.isfile(path) and \
+        (not rest or (rest.startswith("layername=") and "|" not in rest))
+
+
+def layer_srs_id(dest_id):
+    """The GeoPackage srs_id of a layer's geometry column (None for a table or no layer)."""
+    target = gpkg_target(dest_id)
+    if target is None:
+        return None
+    con = sqlite3.connect(target[0], timeout=30)
+    try:
+        row = con.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name = ?",
+                          (target[1],)).fetchone()
+    finally:
+        con.close()
+    return None if row is None else row[0]
+
+
+def connect(path):
+    """An SQLite connection in autocommit mode (transactions are explicit), waiting for locks."""
+    con = sqlite3.connect(path, isolation_level=None, timeout=60)
+    con.execute("PRAGMA cache_size = -65536")      # 64 MB of page cache for the bulk write
+    con.execute("PRAGMA temp_store = MEMORY")
+    # The GeoPackage's R-tree triggers name these SpatiaLite-style functions; they are dropped
+    # while rows go in, but SQLite must know them to parse the schema of some statements.
+    for function in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+        con.create_function(function, 1, _no_geometry_function)
+    return con
+
+
+def _no_geometry_function(_blob):
+    raise ValueError("a GeoPackage geometry trigger ran during a bulk write")
+
+
+def quote(name):
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+class TableInfo:
+    """What a GeoPackage feature table looks like: fid and geometry columns, fields, R-tree."""
+
+    def __init__(self, con, table, schema="main"):
+        self.schema, self.name = schema, table
+        s = quote(schema)
+        info = con.execute(f"PRAGMA {s}.table_info({quote(table)})").fetchall()
+        self.columns = [r[1] for r in info]
+        pk = [r[1] for r in info if r[5] == 1]
+        self.fid = pk[0] if len(pk) == 1 else None
+        row = con.execute(f"SELECT column_name, srs_id FROM {s}.gpkg_geometry_columns WHERE "
+                          "table_name = ?", (table,)).fetchone()
+        self.geom, self.srs_id = (row[0], row[1]) if row else (None, None)
+        self.rtree = None
+        if self.geom is not None:
+            name = f"rtree_{table}_{self.geom}"
+            if con.execute(f"SELECT 1 FROM {s}.sqlite_master WHERE name = ?", (name,)).fetchone():
+                self.rtree = name
+        self.fields = [c for c in self.columns if c not in (self.fid, self.geom)]
+
+    def qualified(self, name=None):
+        return f"{quote(self.schema)}.{quote(name or self.name)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Geometry blobs
 
 
 def _split(raw, width, n):
@@ -42,94 +163,428 @@ def point_blobs(x, y, srs_id):
 def polygon_blobs(vertices, srs_id, multi=True):
     """GeoPackage (multi)polygon blobs with their envelope, from an ``(n, k, 2)`` array of
     closed rings; returns ``(blobs, bounds)`` with bounds ``(n, 4)`` = minx, maxx, miny, maxy."""
-    v = np.asarray(vertices, dtype="<f8")
+    v = np.ascontiguousarray(vertices, dtype="<f8")
     n = len(v)
     bounds = np.column_stack([v[:, :, 0].min(1), v[:, :, 0].max(1), v[:, :, 1].min(1),
-                              v[:, :, 1].max(1)])
+                              v[:, :, 1].max(1)]) if n else np.empty((0, 4))
+    if n == 0:
+        return [], bounds
     head = np.zeros(n, dtype=[("magic", "S2"), ("version", "u1"), ("flags", "u1"),
                               ("srs", "<i4"), ("env", "<f8", (4,))])
     head["magic"] = b"GP"
     head["flags"] = 1 | (1 << 1)  # little endian, envelope [minx, maxx, miny, maxy]
     head["srs"] = srs_id
     head["env"] = bounds
-    wkb = polygon_wkb(v, multi=multi)
-    width = head.dtype.itemsize + len(wkb[0]) if n else 0
-    head_bytes = head.tobytes()
-    size = head.dtype.itemsize
-    raw = b"".join(head_bytes[i * size:(i + 1) * size] + wkb[i] for i in range(n))
-    return _split(raw, width, n), bounds
+    wkb = np.frombuffer(b"".join(polygon_wkb(v[:1], multi=multi)), dtype=np.uint8)
+    k = v.shape[1]
+    prefix = wkb[:len(wkb) - k * 16]
+    body = v.view(np.uint8).reshape(n, k * 16)
+    full = np.hstack([head.view(np.uint8).reshape(n, head.dtype.itemsize),
+                      np.broadcast_to(prefix, (n, len(prefix))), body])
+    return _split(full.tobytes(), full.shape[1], n), bounds
 
 
-def _quote(name):
-    return '"' + str(name).replace('"', '""') + '"'
+# ---------------------------------------------------------------------------------------------
+# The R-tree, written straight into SQLite's shadow tables
+
+
+def rtree_bounds(bounds):
+    """``(n, 4)`` float64 minx, maxx, miny, maxy -> float32 rounded outwards as SQLite does
+    (``rtreeValueDown`` for minima, ``rtreeValueUp`` for maxima)."""
+    b = np.asarray(bounds, dtype="float64").reshape(-1, 4)
+    out = b.astype(np.float32)
+    for j in range(4):
+        d = b[:, j]
+        f = out[:, j]
+        down = j in (0, 2)
+        wrong = (f.astype("float64") > d) if down else (f.astype("float64") < d)
+        if wrong.any():
+            dd = d[wrong]
+            if down:   # d < 0: RNDAWAY, else RNDTOWARDS
+                factor = np.where(dd < 0, 1.0 + _RTREE_ROUND, 1.0 - _RTREE_ROUND)
+            else:      # d < 0: RNDTOWARDS, else RNDAWAY
+                factor = np.where(dd < 0, 1.0 - _RTREE_ROUND, 1.0 + _RTREE_ROUND)
+            f[wrong] = (dd * factor).astype(np.float32)
+    return out
+
+
+def _str_order(cx, cy, per_node):
+    """Sort-tile-recursive order of boxes with centres (cx, cy) for nodes of ``per_node``."""
+    n = len(cx)
+    leaves = -(-n // per_node)
+    slices = max(int(np.ceil(np.sqrt(leaves))), 1)
+    by_x = np.argsort(cx, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_x] = np.arange(n)
+    slab = rank // (slices * per_node)
+    return np.lexsort((cy, slab))
+
+
+def _node_blobs(entries, boxes, per_node, node_size, depth=None):
+    """Node blobs (an ``(groups, node_size)`` uint8 array) for consecutive groups of
+    ``per_node`` entries, and each entry's group."""
+    n = len(entries)
+    groups = -(-n // per_node)
+    cell = np.zeros(groups * per_node, dtype=[("id", ">i8"), ("box", ">f4", (4,))])
+    cell["id"][:n] = entries
+    cell["box"][:n] = boxes
+    head = np.zeros(groups, dtype=[("depth", ">u2"), ("count", ">u2")])
+    head["count"] = per_node
+    head["count"][-1] = n - per_node * (groups - 1)
+    if depth is not None:
+        head["depth"] = depth
+    raw = np.zeros((groups, node_size), dtype=np.uint8)
+    raw[:, :4] = head.view(np.uint8).reshape(groups, 4)
+    raw[:, 4:4 + per_node * 24] = cell.view(np.uint8).reshape(groups, per_node * 24)
+    return raw, np.arange(n) // per_node
+
+
+def write_rtree(con, rtree, ids, bounds, schema="main"):
+    """Replace the content of the (existing) R-tree ``rtree`` by entries ``ids`` with ``bounds``
+    (``(n, 4)`` minx, maxx, miny, maxy in float64), packed in numpy. Inside the caller's
+    transaction."""
+    s = quote(schema)
+    row = con.execute(f"SELECT length(data) FROM {s}.{quote(rtree + '_node')} WHERE nodeno = 1"
+                      ).fetchone()
+    node_size = row[0] if row else 1228
+    per_node = (node_size - 4) // 24
+    for part in ("node", "rowid", "parent"):
+        con.execute(f"DELETE FROM {s}.{quote(rtree + '_' + part)}")
+    ids = np.asarray(ids, dtype=np.int64)
+    boxes = rtree_bounds(bounds) if len(ids) else np.empty((0, 4), np.float32)
+    node_table = f"{s}.{quote(rtree + '_node')}"
+    if len(ids) == 0:
+        con.execute(f"INSERT INTO {node_table} VALUES (1, zeroblob({node_size}))")
+        return
+    # levels bottom-up: leaves hold the entries, each level above holds the nodes below
+    levels = []
+    level_ids, level_boxes = ids, boxes
+    while True:
+        if len(level_ids) > per_node:
+            order = _str_order((level_boxes[:, 0] + level_boxes[:, 1]) * 0.5,
+                               (level_boxes[:, 2] + level_boxes[:, 3]) * 0.5, per_node)
+            level_ids, level_boxes = level_ids[order], level_boxes[order]
+        levels.append((level_ids, level_boxes))
+        if len(level_ids) <= per_node:
+            break
+        groups = -(-len(level_ids) // per_node)
+        gb = np.empty((groups, 4), dtype=np.float32)
+        starts = np.arange(0, len(level_ids), per_node)
+        gb[:, 0] = np.minimum.reduceat(level_boxes[:, 0], starts)
+        gb[:, 1] = np.maximum.reduceat(level_boxes[:, 1], starts)
+        gb[:, 2] = np.minimum.reduceat(level_boxes[:, 2], starts)
+        gb[:, 3] = np.maximum.reduceat(level_boxes[:, 3], starts)
+        level_ids = np.arange(groups, dtype=np.int64)   # groups of the level below
+        level_boxes = gb
+    depth = len(levels) - 1
+    # number the nodes: root 1, then level by level from the top
+    next_no = 2
+    node_numbers = []     # per level (bottom-up), the node number of each group
+    for lev in range(depth, -1, -1):
+        groups = -(-len(levels[lev][0]) // per_node)
+        if lev == depth:
+            node_numbers.append(np.array([1], dtype=np.int64))
+        else:
+            node_numbers.append(np.arange(next_no, next_no + groups, dtype=np.int64))
+            next_no += groups
+    node_numbers = node_numbers[::-1]
+    for lev in range(depth + 1):
+        entries, entry_boxes = levels[lev]
+        if lev > 0:   # the children: node numbers of the groups of the level below
+            entries = node_numbers[lev - 1][entries]
+        raw, group_of = _node_blobs(entries, entry_boxes, per_node, node_size,
+                                       depth if lev == depth else None)
+        numbers = node_numbers[lev]
+        con.executemany(f"INSERT INTO {node_table} VALUES (?, ?)",
+                        zip(numbers.tolist(), _split(raw.tobytes(), node_size, len(numbers))))
+        if lev == 0:   # in rowid order: appends to the shadow table's B-tree, no page shuffling
+            by_id = np.argsort(entries, kind="stable")
+            leaf_of = numbers[group_of][by_id]
+            sorted_ids = entries[by_id]
+            for start in range(0, len(sorted_ids), 1_000_000):
+                con.executemany(f"INSERT INTO {s}.{quote(rtree + '_rowid')} VALUES (?, ?)",
+                                zip(sorted_ids[start:start + 1_000_000].tolist(),
+                                    leaf_of[start:start + 1_000_000].tolist()))
+        else:
+            con.executemany(f"INSERT INTO {s}.{quote(rtree + '_parent')} VALUES (?, ?)",
+                            zip(entries.tolist(), numbers[group_of].tolist()))
+
+
+def copy_rtree(con, source_schema, source_rtree, rtree, schema="main"):
+    """Copy an R-tree's shadow tables (same feature ids, same geometries); False when the node
+    sizes differ (then the caller writes the R-tree from the bounds)."""
+    src, dst = quote(source_schema), quote(schema)
+    a = con.execute(f"SELECT length(data) FROM {src}.{quote(source_rtree + '_node')} WHERE "
+                    "nodeno = 1").fetchone()
+    b = con.execute(f"SELECT length(data) FROM {dst}.{quote(rtree + '_node')} WHERE nodeno = 1"
+                    ).fetchone()
+    if a is None or (b is not None and a[0] != b[0]):
+        return False
+    for part in ("node", "rowid", "parent"):
+        con.execute(f"DELETE FROM {dst}.{quote(rtree + '_' + part)}")
+        con.execute(f"INSERT INTO {dst}.{quote(rtree + '_' + part)} SELECT * FROM "
+                    f"{src}.{quote(source_rtree + '_' + part)}")
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Filling a layer
+
+
+class LayerFiller:
+    """Fill the empty GeoPackage layer ``dest_id`` chunk by chunk in one transaction.
+
+    ``append(columns, blobs, bounds, sql_values)``: ``columns`` maps field names to sequences
+    (one value per row); ``sql_values`` maps field names to SQL expressions over the bound
+    parameters (``?1``, ``?2``... numbered after the blob and the columns, in their order), e.g.
+    a text id made by SQLite from two integer columns. Rows get feature ids 1, 2, 3...; the
+    R-tree is written at ``close()`` from the bounds kept (16 bytes per row). Use as a context
+    manager: an exception rolls everything back.
+    """
+
+    def __init__(self, dest_id):
+        target = gpkg_target(dest_id)
+        if target is None:
+            raise ValueError("not a GeoPackage layer")
+        self.path, self.table = target
+        self.con = connect(self.path)
+        self.info = TableInfo(self.con, self.table)
+        if self.info.fid is None:
+            self.con.close()
+            raise ValueError("the layer has no integer primary key")
+        if self.con.execute(f"SELECT COUNT(*) FROM {quote(self.table)}").fetchone()[0] != 0:
+            self.con.close()
+            raise ValueError("the layer is not empty")
+        self.n = 0
+        self._boxes = []
+        self._triggers = []
+        self._open = False
+
+    def __enter__(self):
+        self.con.execute("BEGIN")
+        self._open = True
+        self._triggers = self.con.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+            (self.table,)).fetchall()
+        for name, _ in self._triggers:
+            self.con.execute(f"DROP TRIGGER {quote(name)}")
+        return self
+
+    def append(self, columns, blobs=None, bounds=None, sql_values=None):
+        """Insert rows: ``columns`` {field: values}; ``sql_values`` {field: SQL expression} where
+        ``{name}`` stands for the value of column ``name`` of the row (columns that are only
+        used in expressions may be named ``_something``, they are not written), e.g.
+        ``{"cell_id": "'H100_q' || {q} || '_r' || {r}", "grid_shape": "'hex_flat'"}``."""
+        sql_values = dict(sql_values or {})
+        cols = list(columns)
+        written = [c for c in cols if not c.startswith("_")]
+        unknown = [c for c in written + list(sql_values) if c not in self.info.fields]
+        if unknown:
+            raise ValueError(f"fields not in the layer: {', '.join(unknown)}")
+        if (blobs is None) != (self.info.geom is None):
+            raise ValueError("geometry given for a table, or missing for a spatial layer")
+        values = [columns[c] for c in cols]
+        count = len(values[0]) if values else len(blobs) if blobs is not None else 0
+        target, params = [quote(self.info.fid)], ["?1"]
+        bound = [range(self.n + 1, self.n + count + 1)]
+        if blobs is not None:
+            target.append(quote(self.info.geom))
+            bound.append(blobs)
+            params.append(f"?{len(bound)}")
+        slot = {}
+        for c, v in zip(cols, values):
+            bound.append(v.tolist() if hasattr(v, "tolist") else list(v))
+            slot[c] = f"?{len(bound)}"
+            if not c.startswith("_"):
+                target.append(quote(c))
+                params.append(slot[c])
+        for c, expr in sql_values.items():
+            target.append(quote(c))
+            params.append(expr.format(**slot))
+        sql = f"INSERT INTO {quote(self.table)} ({', '.join(target)}) VALUES ({', '.join(params)})"
+        self.con.executemany(sql, zip(*bound))
+        if blobs is not None:
+            self._boxes.append(np.asarray(bounds, dtype="float64").reshape(-1, 4))
+        self.n += count
+
+    def close(self, extent=None):
+        """Write the R-tree, put the triggers back, set the extent and count; commit."""
+        con = self.con
+        boxes = np.vstack(self._boxes) if self._boxes else np.empty((0, 4))
+        if self.info.rtree is not None:
+            write_rtree(con, self.info.rtree, np.arange(1, self.n + 1), boxes)
+        _finish(con, self.table, self._triggers, self.n, boxes if extent is None else None,
+                extent)
+        con.execute("COMMIT")
+        self._open = False
+
+    def __exit__(self, kind, value, tb):
+        try:
+            if kind is not None and self._open:
+                self.con.execute("ROLLBACK")
+            elif self._open:
+                self.close()
+        finally:
+            self.con.close()
+        return False
+
+
+def _finish(con, table, triggers, n_rows, boxes=None, extent=None):
+    for _, sql_text in triggers:
+        if sql_text:
+            con.execute(sql_text)
+    if extent is None and boxes is not None and len(boxes):
+        extent = (float(boxes[:, 0].min()), float(boxes[:, 2].min()), float(boxes[:, 1].max()),
+                  float(boxes[:, 3].max()))
+    if extent is not None:
+        con.execute("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
+                    "WHERE table_name = ?", (*extent, table))
+    if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'").fetchone():
+        con.execute("UPDATE gpkg_ogr_contents SET feature_count = ? WHERE table_name = ?",
+                    (n_rows, table))
 
 
 def fill_layer(dest, frame, blobs=None, bounds=None, index_limit=None):
-    """Fill the empty single layer of GeoPackage ``dest`` with ``frame``'s rows (columns must be
-    fields of the layer) and, for a spatial layer, ``blobs`` (GeoPackage geometries) with their
-    ``bounds`` (minx, maxx, miny, maxy). One SQLite transaction; the table's triggers are dropped
-    during the insert and put back; the R-tree is filled directly, or dropped when there are
-    more than ``index_limit`` rows (SQLite R-tree inserts cost about 20 us each).
-    Returns False (nothing written) when the file does not look as expected."""
-    import sqlite3
-
-    con = sqlite3.connect(dest, isolation_level=None)
+    """Fill the empty GeoPackage layer ``dest`` (a file with one layer, or
+    ``path|layername=name``) with ``frame``'s rows (columns must be fields of the layer) and, for
+    a spatial layer, ``blobs`` (GeoPackage geometries) with their ``bounds`` (minx, maxx, miny,
+    maxy). One SQLite transaction; the R-tree is written directly (``index_limit`` is accepted
+    for compatibility and ignored: the packed R-tree costs about a microsecond per row).
+    Returns False (nothing written) when the layer does not look as expected."""
     try:
-        tables = con.execute("SELECT table_name FROM gpkg_contents").fetchall()
-        if len(tables) != 1:
+        filler = LayerFiller(dest)
+    except (ValueError, sqlite3.Error):
+        return False
+    with filler:
+        if any(c not in filler.info.fields for c in frame.columns) or \
+                (blobs is None) != (filler.info.geom is None):
+            filler.con.execute("ROLLBACK")
+            filler._open = False
             return False
-        table = tables[0][0]
-        if con.execute(f"SELECT COUNT(*) FROM {_quote(table)}").fetchone()[0] != 0:
+        for start in range(0, max(len(frame), 1), _CHUNK):
+            part = frame.iloc[start:start + _CHUNK]
+            if len(part) == 0:
+                break
+            filler.append({c: _values(part[c]) for c in part.columns},
+                          None if blobs is None else blobs[start:start + _CHUNK],
+                          None if bounds is None else np.asarray(bounds)[start:start + _CHUNK])
+    return True
+
+
+def _values(series):
+    """Python values of a column for SQLite: NaN / None / NA -> NULL, numpy scalars -> Python."""
+    kind = series.dtype.kind
+    if kind == "f":
+        arr = series.to_numpy(dtype="float64")
+        out = arr.tolist()
+        if np.isnan(arr).any():
+            for i in np.flatnonzero(np.isnan(arr)).tolist():
+                out[i] = None
+        return out
+    if kind in "iub":
+        return series.to_numpy(dtype="int64").tolist()
+    missing = series.isna().to_numpy()
+    out = series.astype(object).to_numpy().tolist()
+    if missing.any():
+        for i in np.flatnonzero(missing).tolist():
+            out[i] = None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# A copy of a layer with new columns
+
+
+def copy_with_columns(source, dest_id, frame, fids, to_values):
+    """Fill the empty GeoPackage layer ``dest_id`` with every row of the GeoPackage table
+    ``source`` = ``(path, table)`` (same feature ids, geometries and attributes) plus the
+    columns of ``frame`` (one row per entry of ``fids``, joined on the feature id; a column
+    named like a source field replaces it). ``to_values(series)`` turns a column into Python
+    values for SQLite. Set-based: chunks of new values go into a temporary table and one
+    ``INSERT ... SELECT`` per chunk copies the rows; the R-tree's shadow tables are copied from
+    the source's R-tree. Destination fields that neither the source nor ``frame`` has stay NULL.
+    Returns False when the case does not fit (nothing written)."""
+    target = gpkg_target(dest_id)
+    if target is None:
+        return False
+    dst_path, dst_table = target
+    src_path, src_table = source
+    same_file = os.path.samefile(src_path, dst_path)
+    if same_file and src_table == dst_table:
+        return False
+    con = connect(dst_path)
+    try:
+        schema = "main"
+        if not same_file:
+            con.execute("ATTACH DATABASE ? AS src", (src_path,))
+            schema = "src"
+        src = TableInfo(con, src_table, schema)
+        dst = TableInfo(con, dst_table)
+        if src.fid is None or dst.fid is None or (src.geom is None) != (dst.geom is None):
             return False
-        names = [r[1] for r in con.execute(f"PRAGMA table_info({_quote(table)})")]
-        cols = list(frame.columns)
-        if any(c not in names for c in cols):
+        if src.geom is not None and src.srs_id != dst.srs_id:
             return False
-        geom = con.execute("SELECT column_name, srs_id FROM gpkg_geometry_columns "
-                           "WHERE table_name = ?", (table,)).fetchone()
-        if (geom is None) != (blobs is None):
+        n_src = con.execute(f"SELECT COUNT(*) FROM {src.qualified()}").fetchone()[0]
+        if n_src != len(fids) or n_src != len(frame) or \
+                con.execute(f"SELECT COUNT(*) FROM {quote(dst_table)}").fetchone()[0] != 0:
             return False
-        triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                               "AND tbl_name = ?", (table,)).fetchall()
+        new = list(frame.columns)
+        if any(c not in dst.fields for c in new):
+            return False
+        fid_array = np.asarray(fids, dtype=np.int64)
+        order = np.argsort(fid_array, kind="stable")
+        fid_sorted = fid_array[order]
+        if len(fid_sorted) > 1 and (np.diff(fid_sorted) == 0).any():
+            return False
+        kept = [c for c in dst.fields if c in src.fields and c not in new]
+        target_cols = [dst.fid] + ([dst.geom] if dst.geom else []) + kept + new
+        select = [f"s.{quote(src.fid)}"] + ([f"s.{quote(src.geom)}"] if src.geom else []) + \
+            [f"s.{quote(c)}" for c in kept] + [f"n.c{i}" for i in range(len(new))]
+        temp = "_ci_new_columns"
         con.execute("BEGIN")
         try:
+            triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                   "AND tbl_name = ?", (dst_table,)).fetchall()
             for name, _ in triggers:
-                con.execute(f"DROP TRIGGER {_quote(name)}")
-            values = [frame[c].tolist() for c in cols]
-            target = [_quote(c) for c in cols]
-            if geom is not None:
-                target.insert(0, _quote(geom[0]))
-                values.insert(0, blobs)
-            sql = (f"INSERT INTO {_quote(table)} ({', '.join(target)}) VALUES "
-                   f"({', '.join('?' * len(target))})")
-            con.executemany(sql, zip(*values))
-            keep_triggers = triggers
-            if geom is not None:
-                rtree = f"rtree_{table}_{geom[0]}"
-                has_rtree = con.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
-                                        (rtree,)).fetchone() is not None
-                if has_rtree and (index_limit is None or len(blobs) <= index_limit):
-                    fids = [r[0] for r in con.execute(
-                        f"SELECT rowid FROM {_quote(table)} ORDER BY rowid")]
-                    con.executemany(f"INSERT INTO {_quote(rtree)} VALUES (?, ?, ?, ?, ?)",
-                                    zip(fids, *(bounds[:, j].tolist() for j in range(4))))
-                elif has_rtree:
-                    con.execute(f"DROP TABLE {_quote(rtree)}")
-                    con.execute("DELETE FROM gpkg_extensions WHERE table_name = ? AND "
-                                "extension_name = 'gpkg_rtree_index'", (table,))
-                    keep_triggers = [t for t in triggers if not t[0].startswith("rtree_")]
-                if len(blobs):
-                    con.execute("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, "
-                                "max_y = ? WHERE table_name = ?",
-                                (float(bounds[:, 0].min()), float(bounds[:, 2].min()),
-                                 float(bounds[:, 1].max()), float(bounds[:, 3].max()), table))
-            for _, sql_text in keep_triggers:
-                if sql_text:
-                    con.execute(sql_text)
-            if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'"
-                           ).fetchone() is not None:
-                con.execute("UPDATE gpkg_ogr_contents SET feature_count = ? WHERE "
-                            "table_name = ?", (len(frame), table))
+                con.execute(f"DROP TRIGGER {quote(name)}")
+            con.execute(f"DROP TABLE IF EXISTS temp.{temp}")
+            con.execute(f"CREATE TEMP TABLE {temp} (fid INTEGER PRIMARY KEY"
+                        + "".join(f", c{i}" for i in range(len(new))) + ")")
+            insert_new = f"INSERT INTO temp.{temp} VALUES ({', '.join('?' * (len(new) + 1))})"
+            copy = (f"INSERT INTO {quote(dst_table)} ({', '.join(quote(c) for c in target_cols)}) "
+                    f"SELECT {', '.join(select)} FROM temp.{temp} AS n JOIN {src.qualified()} AS s "
+                    f"ON s.{quote(src.fid)} = n.fid ORDER BY n.fid")
+            done = 0
+            in_order = np.array_equal(order, np.arange(len(order)))
+            step = max(5_000, min(_CHUNK, 3_000_000 // max(len(new), 1)))   # ~3M values a chunk
+            for start in range(0, len(fid_sorted), step):
+                part = frame.iloc[start:start + step] if in_order else \
+                    frame.iloc[order[start:start + step]]
+                values = [to_values(part[c]) for c in new]
+                con.executemany(insert_new, zip(fid_sorted[start:start + step].tolist(), *values))
+                del values, part
+                done += con.execute(copy).rowcount
+                con.execute(f"DELETE FROM temp.{temp}")
+            con.execute(f"DROP TABLE temp.{temp}")
+            if done != n_src:
+                raise ValueError(f"{done} rows copied for {n_src} features")
+            extent = None
+            if dst.geom is not None:
+                extent = con.execute(f"SELECT min_x, min_y, max_x, max_y FROM "
+                                     f"{quote(schema)}.gpkg_contents WHERE table_name = ?",
+                                     (src_table,)).fetchone()
+                if extent is not None and any(v is None for v in extent):
+                    extent = None
+                if dst.rtree is not None:
+                    n_geom = con.execute(f"SELECT COUNT(*) FROM {src.qualified()} WHERE "
+                                         f"{quote(src.geom)} IS NOT NULL").fetchone()[0]
+                    copied = src.rtree is not None and con.execute(
+                        f"SELECT COUNT(*) FROM {src.qualified(src.rtree + '_rowid')}"
+                    ).fetchone()[0] == n_geom and copy_rtree(con, schema, src.rtree, dst.rtree)
+                    if not copied:
+                        ids, bounds = _geometry_bounds(con, dst_table, dst)
+                        write_rtree(con, dst.rtree, ids, bounds)
+            _finish(con, dst_table, triggers, n_src, extent=extent)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -137,3 +592,34 @@ def fill_layer(dest, frame, blobs=None, bounds=None, index_limit=None):
         return True
     finally:
         con.close()
+
+
+def _geometry_bounds(con, table, info):
+    """Feature ids and envelopes of a GeoPackage table's geometries, read from the blobs'
+    headers (with their envelope) or, without one, from the geometry decoded by OGR."""
+    ids, boxes = [], []
+    for fid, blob in con.execute(f"SELECT {quote(info.fid)}, {quote(info.geom)} FROM "
+                                 f"{quote(table)} WHERE {quote(info.geom)} IS NOT NULL"):
+        box = blob_envelope(blob)
+        if box is None:
+            continue
+        ids.append(fid)
+        boxes.append(box)
+    return np.asarray(ids, dtype=np.int64), np.asarray(boxes, dtype="float64").reshape(-1, 4)
+
+
+def blob_envelope(blob):
+    """(minx, maxx, miny, maxy) of a GeoPackage geometry blob, None for an empty geometry."""
+    flags = blob[3]
+    if flags & 0x10:          # empty geometry flag
+        return None
+    env = (flags >> 1) & 0x07
+    order = "<" if flags & 1 else ">"
+    if env:
+        return tuple(np.frombuffer(blob, dtype=f"{order}f8", count=4, offset=8).tolist())
+    from osgeo import ogr
+
+    g = ogr.CreateGeometryFromWkb(bytes(blob[8:]))
+    if g is None or g.IsEmpty():
+        return None
+    return g.GetEnvelope()

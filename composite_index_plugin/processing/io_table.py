@@ -17,6 +17,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
+FAST_MIN_ROWS = 1   # outputs with at least this many rows go through the bulk GeoPackage writer
 NUMERIC_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong, QVariant.Double)
 
 
@@ -29,11 +30,26 @@ def python_value(value):
     return value
 
 
-def layer_dataframe(source, fields=None, request=None, feedback=None):
+def input_layer(alg, parameters, key, context):
+    """The QgsVectorLayer behind an input parameter when it is read whole (not "selected
+    features only" nor a feature limit), else None: the fast readers and writers need it."""
+    from qgis.core import QgsProcessingFeatureSourceDefinition
+
+    value = parameters.get(key)
+    if isinstance(value, QgsProcessingFeatureSourceDefinition) and (
+            value.selectedFeaturesOnly or getattr(value, "featureLimit", -1) not in (-1, None)):
+        return None
+    return alg.parameterAsVectorLayer(parameters, key, context)
+
+
+def layer_dataframe(source, fields=None, request=None, feedback=None, layer=None):
     """Attributes of ``source`` (QgsFeatureSource or QgsVectorLayer) as a DataFrame.
 
     ``fields``: names to read (default all). Numeric fields become float64 with NaN for NULL;
     other fields stay objects with None for NULL. Column ``__fid`` holds the feature id.
+    ``layer``: the QgsVectorLayer behind ``source`` (see ``input_layer``): a plain OGR file
+    layer is then read through OGR's Arrow stream (``io_points.read_attributes_fast``), with
+    the same values in the same order, without a Python object per feature and field.
     """
     layer_fields = source.fields()
     names = [f.name() for f in layer_fields] if fields is None else list(fields)
@@ -43,6 +59,14 @@ def layer_dataframe(source, fields=None, request=None, feedback=None):
         raise QgsProcessingException(
             f"Field(s) {', '.join(missing)} not found in layer '{source.sourceName()}'. "
             f"Fields that exist: {existing}.")
+    kinds = [layer_fields.at(layer_fields.indexOf(n)).type() for n in names]
+    if layer is not None and request is None and \
+            all(k in NUMERIC_TYPES or k == QVariant.String for k in kinds):
+        from composite_index_plugin.processing.io_points import read_attributes_fast
+
+        frame = read_attributes_fast(layer, names)
+        if frame is not None and len(frame) == source.featureCount():
+            return frame
     idx = [layer_fields.indexOf(n) for n in names]
     req = QgsFeatureRequest(request) if request is not None else QgsFeatureRequest()
     req.setFlags(req.flags() | QgsFeatureRequest.NoGeometry)
@@ -129,89 +153,46 @@ def _gpkg_path_and_layer(uri):
 
 
 def _fast_gpkg_write(source_layer, dest_id, columns, fids):
-    """Replace the (empty) GeoPackage layer ``dest_id`` by a copy of the GeoPackage layer
-    ``source_layer`` made by GDAL (keeping feature ids), then add and set the new columns in one
-    SQLite transaction. Much faster than writing feature by feature from Python on large layers.
-    Returns False, or raises, when the case does not fit: the caller then recreates the sink."""
-    import sqlite3
+    """Fill the (empty) GeoPackage layer ``dest_id`` with the GeoPackage layer ``source_layer``'s
+    rows plus the new ``columns``, in SQLite (``gpkg_fast.copy_with_columns``: set-based copy,
+    R-tree copied). Works inside one shared GeoPackage too. Returns False, or raises, when the
+    case does not fit: the caller then recreates the sink."""
+    from composite_index_plugin.processing import gpkg_fast
 
-    from osgeo import gdal, ogr
-
-    src = _gpkg_path_and_layer(source_layer.source()) if source_layer is not None else None
-    dst = _gpkg_path_and_layer(dest_id)
-    if src is None or dst is None or source_layer.providerType() != "ogr" or \
-            source_layer.subsetString():
+    if source_layer is None or source_layer.providerType() != "ogr" or \
+            source_layer.subsetString().strip():
         return False
-    (src_path, src_name), (dst_path, dst_name) = src, dst
-    with gdal.ExceptionMgr(useExceptions=True) if hasattr(gdal, "ExceptionMgr") else _NoOp():
-        if src_name is None:
-            ds = ogr.Open(src_path)
-            if ds is None or ds.GetLayerCount() != 1:
-                return False
-            src_name = ds.GetLayer(0).GetName()
-            ds = None
-        if dst_name is None:
-            ds = ogr.Open(dst_path)
-            if ds is None or ds.GetLayerCount() != 1:
-                return False
-            dst_name = ds.GetLayer(0).GetName()
-            ds = None
-        if os.path.abspath(src_path) == os.path.abspath(dst_path):
-            return False  # one file open for reading and writing at once: take the safe path
-        # Replace the empty layer the sink made by GDAL's copy of the source: a new layer gets
-        # its spatial index built in bulk at the end (appending would update it row by row).
-        ds = ogr.Open(dst_path, 1)
-        index = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())].index(dst_name)
-        ds.DeleteLayer(index)
-        ds = None
-        result = gdal.VectorTranslate(dst_path, src_path, accessMode="update", layerName=dst_name,
-                                      options=["-preserve_fid", src_name])
-        if result is None:
-            raise ValueError("GDAL could not copy the zones")
-        result = None
-    quoted = '"' + dst_name.replace('"', '""') + '"'
-    con = sqlite3.connect(dst_path, isolation_level=None)
-    # The GeoPackage's R-tree triggers name these SpatiaLite-style functions; they only run when
-    # a geometry changes, which this update never does, but SQLite needs them to exist.
-    for function in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
-        con.create_function(function, 1, _no_geometry_function)
-    try:
-        info = con.execute(f"PRAGMA table_info({quoted})").fetchall()
-        names = {r[1] for r in info}
-        pk = [r[1] for r in info if r[5] == 1]
-        count = con.execute(f"SELECT COUNT(*) FROM {quoted}").fetchone()[0]
-        if len(pk) != 1 or count != len(fids):
-            raise ValueError("the copied layer does not match the zones")
-        con.execute("BEGIN")
-        for name in columns.columns:
-            if name not in names:
-                kind = columns[name].dtype.kind
-                sql_type = "REAL" if kind == "f" else "INTEGER" if kind in "iub" else "TEXT"
-                con.execute(f'ALTER TABLE {quoted} ADD COLUMN "{name}" {sql_type}')
-        sets = ", ".join('"' + c.replace('"', '""') + '" = ?' for c in columns.columns)
-        values = [column_values(columns[c]) for c in columns.columns]
-        rows = zip(*values, [int(f) for f in fids])
-        con.executemany(f'UPDATE {quoted} SET {sets} WHERE "{pk[0]}" = ?', rows)
-        con.execute("COMMIT")
-    finally:
-        con.close()
-    return True
-
-
-def _no_geometry_function(_blob):
-    raise ValueError("a geometry was changed during the attribute update")
-
-
-class _NoOp:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    src = gpkg_fast.gpkg_target(source_layer.source())
+    if src is None:
         return False
+    return gpkg_fast.copy_with_columns(src, dest_id, columns, fids, column_values)
+
+
+def _source_fids(source_layer, source):
+    """Feature ids of a plain GeoPackage layer in the order QGIS iterates them (OGR's sequential
+    order, the table's rowid order), read by SQLite; else by iterating ``source``."""
+    from composite_index_plugin.processing import gpkg_fast
+
+    src = gpkg_fast.gpkg_target(source_layer.source()) if source_layer is not None else None
+    if src is not None and source_layer.providerType() == "ogr" and \
+            not source_layer.subsetString().strip():
+        con = gpkg_fast.connect(src[0])
+        try:
+            info = gpkg_fast.TableInfo(con, src[1])
+            if info.fid is not None:
+                rows = con.execute(f"SELECT {gpkg_fast.quote(info.fid)} FROM "
+                                   f"{gpkg_fast.quote(src[1])} ORDER BY rowid").fetchall()
+                return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        finally:
+            con.close()
+    return np.fromiter((f.id() for f in source.getFeatures(
+        QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setNoAttributes())),
+        dtype=np.int64)
 
 
 def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", feedback=None,
-                       crs=None, request=None, progress_range=(0.0, 100.0), source_layer=None):
+                       crs=None, request=None, progress_range=(0.0, 100.0), source_layer=None,
+                       fids=None):
     """Write every feature of ``source`` with its attributes plus ``columns`` (a DataFrame with
     one row per feature, in the source's feature order). Returns the destination id.
 
@@ -219,8 +200,10 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
     NULL; nullable integer columns stay integer fields. Cancelling raises.
 
     ``source_layer``: the QgsVectorLayer behind ``source`` when known. When it is a GeoPackage
-    layer and the output is a GeoPackage, GDAL copies the features and SQLite sets the new
-    columns (about 5x faster on 100,000 zones); any other case is written feature by feature.
+    layer and the output is a GeoPackage layer (a file of its own or a layer of a shared
+    GeoPackage), SQLite copies the rows, the new columns and the R-tree in bulk
+    (``gpkg_fast.copy_with_columns``); any other case is written feature by feature.
+    ``fids``: the feature id of each row of ``columns``, when the caller has them.
     """
     n_source = source.featureCount()
     if n_source >= 0 and len(columns) != n_source and request is None:
@@ -234,12 +217,12 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
                                         out_crs)
     if sink is None:
         raise QgsProcessingException(alg.invalidSinkError(parameters, key))
-    if source_layer is not None and request is None and len(columns) > 1000 and \
+    if source_layer is not None and request is None and len(columns) >= FAST_MIN_ROWS and \
             out_crs == source_layer.crs() and _gpkg_path_and_layer(dest_id) is not None:
-        fids = [f.id() for f in source.getFeatures(
-            QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setNoAttributes())]
-        del sink  # close the writer: GDAL and SQLite fill the layer it created
+        del sink  # close the writer: SQLite fills the layer it created
         try:
+            if fids is None:
+                fids = _source_fids(source_layer, source)
             if _fast_gpkg_write(source_layer, dest_id, columns, fids):
                 return dest_id
         except Exception as err:  # noqa: BLE001 - fall back to the sink, which is always right

@@ -338,16 +338,19 @@ class RecipeRunner:
         progress = StageProgress(self.log, stage_weights(self.recipe, self.STAGES,
                                                          base_dir=self.base_dir))
         outputs = {}
+        from composite_index_plugin.processing.io_points import read_cache
+
         try:
-            for stage in self.STAGES:
-                feedback = progress.stage(stage)
-                if self.log.isCanceled():
-                    raise QgsProcessingException("Cancelled by the user.")
-                getattr(self, f"stage_{stage}")(feedback)
-                if stage == "geography":   # the stages' costs, now that the zones are known
-                    zones = QgsVectorLayer(self.zones, "zones", "ogr").featureCount()
-                    progress.reweight(stage_weights(self.recipe, self.STAGES, zones=zones,
-                                                    base_dir=self.base_dir))
+            with read_cache():   # a layer read by one stage is not read again by the next
+                for stage in self.STAGES:
+                    feedback = progress.stage(stage)
+                    if self.log.isCanceled():
+                        raise QgsProcessingException("Cancelled by the user.")
+                    getattr(self, f"stage_{stage}")(feedback)
+                    if stage == "geography":   # the stages' costs, now that the zones are known
+                        zones = QgsVectorLayer(self.zones, "zones", "ogr").featureCount()
+                        progress.reweight(stage_weights(self.recipe, self.STAGES, zones=zones,
+                                                        base_dir=self.base_dir))
             progress.finish()
         finally:
             progress.close()

@@ -256,9 +256,6 @@ def test_vocabularies_are_not_copied():
             assert snippet not in text, f"{path} copies the {what}"
 
 
-@pytest.mark.xfail(strict=True, reason="processing/connections.py <-> io_points.py: removed on "
-                                       "the perf branch (one Arrow point reader in io_points); "
-                                       "drop this mark when it is on main")
 def test_no_import_loops_and_no_algorithm_imports_another():
     modules = {}
     for path, text in _plugin_sources():

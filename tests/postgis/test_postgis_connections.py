@@ -9,6 +9,7 @@ from qgis.core import (
 )
 
 from composite_index_plugin.processing import connections as cx
+from composite_index_plugin.processing import io_points
 from composite_index_plugin.processing.algorithms.aggregate import AggregatePatAlgorithm
 from tests.postgis.helpers import RecordingFeedback, run, table
 
@@ -210,7 +211,7 @@ def test_fast_postgis_reader_equals_qgis_reader(pg, big_points):
     import numpy as np
 
     layer = QgsVectorLayer(big_points[len("postgres://"):], "big", "postgres")
-    data = cx.read_postgis_arrow(layer, ["id"], "\"id\" >= 1000")
+    data = io_points.read_postgis_arrow(layer, ["id"], "\"id\" >= 1000")
     assert data is not None and data.method == "postgis-arrow"
     assert (data.n_features, len(data), data.n_filtered_out) == (200000, 199000, 1000)
     order = np.argsort(data.columns["id"])
@@ -221,7 +222,7 @@ def test_fast_postgis_reader_equals_qgis_reader(pg, big_points):
     assert np.array_equal(data.y[order], 277000 + (ids // 1000) * 100)
     # with the study area's box: only what the server keeps is read
     rect = QgsRectangle(400000, 277000, 404985, 286900)
-    boxed = cx.read_postgis_arrow(layer, [], rect=rect)
+    boxed = io_points.read_postgis_arrow(layer, [], rect=rect)
     assert len(boxed) == int(pg.psql(
         "SELECT count(*) FROM big_points "
         "WHERE geom && ST_MakeEnvelope(400000, 277000, 404985, 286900, 27700)"))
@@ -237,5 +238,5 @@ def test_fast_postgis_reader_fails_loudly_on_a_lost_connection(pg, big_points):
 
     layer = QgsVectorLayer(big_points[len("postgres://"):], "big", "postgres")
     with pytest.raises(QgsProcessingException) as err:
-        cx.read_postgis_arrow(layer, ["id"], feedback=Killer())
+        io_points.read_postgis_arrow(layer, ["id"], feedback=Killer())
     assert "Reading the PostGIS layer 'big' failed part way" in str(err.value)

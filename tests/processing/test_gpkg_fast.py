@@ -1,17 +1,22 @@
-"""The bulk GeoPackage writer gives the same layer as the Processing sink."""
+"""The bulk GeoPackage writer gives the same layer as the Processing sink: features, attributes,
+geometry (WKB), the R-tree's content and what spatial filters find; for whole files and for
+layers inside a shared GeoPackage."""
 import sqlite3
 
 import numpy as np
 import pytest
 from qgis.core import (
     QgsFeature,
+    QgsFeatureRequest,
     QgsGeometry,
+    QgsPointXY,
     QgsProcessingContext,
     QgsProcessingFeedback,
+    QgsRectangle,
     QgsVectorLayer,
 )
 
-from composite_index_plugin.processing import gpkg_fast
+from composite_index_plugin.processing import gpkg_fast, io_table
 
 
 def _run(alg, params):
@@ -21,37 +26,186 @@ def _run(alg, params):
                           feedback=QgsProcessingFeedback())
 
 
-@pytest.mark.parametrize("shape", [0, 1, 2])
-def test_grid_written_in_bulk_equals_the_sink(provider, tmp_path, monkeypatch, shape):
-    used = []
-    real = gpkg_fast.fill_layer
-    monkeypatch.setattr(gpkg_fast, "fill_layer", lambda *a, **k: used.append(real(*a, **k)) or used[-1])
+def _study():
     study = QgsVectorLayer("Polygon?crs=EPSG:27700", "s", "memory")
     f = QgsFeature()
     f.setGeometry(QgsGeometry.fromWkt("POLYGON((0 0, 5000 0, 5000 3000, 2000 4000, 0 3000, 0 0))"))
     study.dataProvider().addFeatures([f])
-    params = {"STUDY_AREA": study, "SHAPE": shape, "SIZE": 100}
-    fast = QgsVectorLayer(_run("compositeindex:creategrid",
-                               dict(params, OUTPUT=str(tmp_path / "g.gpkg")))["OUTPUT"], "f", "ogr")
-    slow = _run("compositeindex:creategrid", dict(params, OUTPUT="memory:"))["OUTPUT"]
-    assert used == [True]
-    assert fast.featureCount() == slow.featureCount() > 1000
+    return study
+
+
+def _table(uri):
+    path, _, rest = uri.partition("|")
+    con = sqlite3.connect(path)
+    try:
+        if rest:
+            return path, rest.split("=", 1)[1]
+        return path, con.execute("SELECT table_name FROM gpkg_contents").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _rtree(uri):
+    path, table = _table(uri)
+    con = sqlite3.connect(path)
+    try:
+        geom = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
+                           (table,)).fetchone()[0]
+        name = f"rtree_{table}_{geom}"
+        rows = con.execute(f'SELECT * FROM "{name}" ORDER BY id').fetchall()
+        check = con.execute(f"SELECT rtreecheck('{name}')").fetchone()[0]
+        count = con.execute("SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = ?",
+                            (table,)).fetchone()[0]
+        extent = con.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE "
+                             "table_name = ?", (table,)).fetchone()
+        return rows, check, count, extent
+    finally:
+        con.close()
+
+
+def assert_same_layers(fast_uri, slow_uri, key_fields=None):
+    """Same features (by feature id), attributes, WKB geometry, R-tree and spatial filters."""
+    fast = QgsVectorLayer(fast_uri, "fast", "ogr")
+    slow = QgsVectorLayer(slow_uri, "slow", "ogr")
+    assert fast.isValid() and slow.isValid()
+    assert fast.featureCount() == slow.featureCount() > 0
     names = slow.fields().names()
-    assert [n for n in fast.fields().names() if n != "fid"] == names
-    by_id = {g["cell_id"]: g for g in slow.getFeatures()}
-    for g in fast.getFeatures():
-        other = by_id[g["cell_id"]]
-        assert [g[n] for n in names] == [other[n] for n in names]
-        assert g.geometry().equals(other.geometry())
-        assert g.geometry().boundingBox() == other.geometry().boundingBox()
-    a, b = fast.extent(), slow.extent()
-    assert [a.xMinimum(), a.yMinimum(), a.xMaximum(), a.yMaximum()] == pytest.approx(
-        [b.xMinimum(), b.yMinimum(), b.xMaximum(), b.yMaximum()], abs=1e-6)
-    # the R-tree holds every cell with its envelope
-    con = sqlite3.connect(str(tmp_path / "g.gpkg"))
-    table = con.execute("SELECT table_name FROM gpkg_contents").fetchone()[0]
-    n, minx = con.execute(f'SELECT COUNT(*), MIN(minx) FROM "rtree_{table}_geom"').fetchone()
-    assert n == fast.featureCount() and minx == pytest.approx(slow.extent().xMinimum(), abs=1e-6)
+    assert fast.fields().names() == names
+    a = {f.id(): f for f in fast.getFeatures()}
+    b = {f.id(): f for f in slow.getFeatures()}
+    assert sorted(a) == sorted(b)
+    for fid, f in a.items():
+        g = b[fid]
+        assert f.attributes() == g.attributes(), fid
+        assert bytes(f.geometry().asWkb()) == bytes(g.geometry().asWkb()), fid
+    rows_f, check_f, count_f, extent_f = _rtree(fast_uri)
+    rows_s, check_s, count_s, extent_s = _rtree(slow_uri)
+    assert check_f == check_s == "ok"
+    assert rows_f == rows_s and len(rows_f) == fast.featureCount()
+    assert count_f == fast.featureCount()
+    assert count_s in (None, count_f)   # GDAL may leave it unset while QGIS holds the file open
+    assert extent_f == pytest.approx(extent_s, abs=1e-9)
+    ext = slow.extent()
+    rng = np.random.default_rng(7)
+    for _ in range(25):
+        x0 = rng.uniform(ext.xMinimum(), ext.xMaximum())
+        y0 = rng.uniform(ext.yMinimum(), ext.yMaximum())
+        rect = QgsRectangle(x0, y0, x0 + rng.uniform(1, 900), y0 + rng.uniform(1, 900))
+        req = QgsFeatureRequest().setFilterRect(rect).setNoAttributes()
+        got = sorted(f.id() for f in fast.getFeatures(req))
+        assert got == sorted(f.id() for f in slow.getFeatures(req))
+    return fast, slow
+
+
+@pytest.mark.parametrize("shape", [0, 1, 2])
+def test_grid_streamed_into_a_geopackage_equals_the_sink(provider, tmp_path, monkeypatch, shape):
+    used = []
+    real = gpkg_fast.LayerFiller.close
+    monkeypatch.setattr(gpkg_fast.LayerFiller, "close",
+                        lambda self, *a: used.append(self.n) or real(self, *a))
+    params = {"STUDY_AREA": _study(), "SHAPE": shape, "SIZE": 100}
+    fast = _run("compositeindex:creategrid", dict(params, OUTPUT=str(tmp_path / "g.gpkg")))["OUTPUT"]
+    assert len(used) == 1 and used[0] > 1000
+    monkeypatch.setattr(gpkg_fast, "plain_gpkg", lambda dest: False)   # the sink writes it
+    slow = _run("compositeindex:creategrid", dict(params, OUTPUT=str(tmp_path / "s.gpkg")))["OUTPUT"]
+    assert len(used) == 1
+    assert_same_layers(fast, slow)
+
+
+def test_grid_in_a_shared_geopackage(provider, tmp_path, monkeypatch):
+    shared = str(tmp_path / "results.gpkg")
+    params = {"STUDY_AREA": _study(), "SHAPE": 1, "SIZE": 100}
+    _run("compositeindex:creategrid", dict(params, OUTPUT=f"ogr:dbname='{shared}' table=\"first\" (geom)"))
+    fast = _run("compositeindex:creategrid",
+                dict(params, OUTPUT=f"ogr:dbname='{shared}' table=\"zones\" (geom)"))["OUTPUT"]
+    assert fast == f"{shared}|layername=zones"
+    monkeypatch.setattr(gpkg_fast, "plain_gpkg", lambda dest: False)
+    slow = _run("compositeindex:creategrid",
+                dict(params, OUTPUT=f"ogr:dbname='{shared}' table=\"slow\" (geom)"))["OUTPUT"]
+    assert_same_layers(fast, slow)
+    assert_same_layers(f"{shared}|layername=first", slow)
+
+
+def _points(n=3000, seed=3):
+    pts = QgsVectorLayer("Point?crs=EPSG:27700&field=w:double", "p", "memory")
+    rng = np.random.default_rng(seed)
+    feats = []
+    for x, y, w in zip(rng.uniform(1, 4999, n), rng.uniform(1, 2999, n), rng.uniform(0, 3, n)):
+        p = QgsFeature(pts.fields())
+        p.setAttributes([float(w)])
+        p.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
+        feats.append(p)
+    pts.dataProvider().addFeatures(feats)
+    return pts
+
+
+@pytest.mark.parametrize("where", ["same file", "other file"])
+def test_zone_outputs_copied_set_based_equal_the_sink(provider, tmp_path, monkeypatch, where):
+    shared = str(tmp_path / "results.gpkg")
+    zones = _run("compositeindex:creategrid", {"STUDY_AREA": _study(), "SHAPE": 2, "SIZE": 100,
+                                               "OUTPUT": f"ogr:dbname='{shared}' table=\"zones\" (geom)"}
+                 )["OUTPUT"]
+    out = shared if where == "same file" else str(tmp_path / "other.gpkg")
+    if where == "other file":
+        _run("compositeindex:creategrid", {"STUDY_AREA": _study(), "SHAPE": 0, "SIZE": 1000,
+                                           "OUTPUT": f"ogr:dbname='{out}' table=\"x\" (geom)"})
+    params = {"ZONES": zones, "LOCATIONS": _points(), "LOCATIONS_WEIGHT": "w", "ISSUE": "x"}
+    used = []
+    real = io_table._fast_gpkg_write
+    monkeypatch.setattr(io_table, "_fast_gpkg_write", lambda *a: used.append(real(*a)) or used[-1])
+    fast = _run("compositeindex:aggregatepat",
+                dict(params, OUTPUT=f"ogr:dbname='{out}' table=\"agg\" (geom)"))["OUTPUT"]
+    assert used == [True]
+    monkeypatch.setattr(io_table, "FAST_MIN_ROWS", 10 ** 9)
+    slow = _run("compositeindex:aggregatepat",
+                dict(params, OUTPUT=f"ogr:dbname='{out}' table=\"agg_slow\" (geom)"))["OUTPUT"]
+    assert used == [True]
+    layer, _ = assert_same_layers(fast, slow)
+    assert sum(f["x_locations"] for f in layer.getFeatures()) == 3000
+    # the zones' own R-tree was copied: the same entries
+    assert _rtree(fast)[0] == _rtree(zones)[0]
+
+
+def test_rtree_packed_in_numpy_matches_sqlite_inserts():
+    """Entries, structure (rtreecheck), queries and later edits, for sizes around node limits."""
+    for n in (0, 1, 51, 52, 2601, 2602, 40_000):
+        con = sqlite3.connect(":memory:", isolation_level=None)
+        con.execute("CREATE VIRTUAL TABLE a USING rtree(id, minx, maxx, miny, maxy)")
+        con.execute("CREATE VIRTUAL TABLE b USING rtree(id, minx, maxx, miny, maxy)")
+        rng = np.random.default_rng(n)
+        x, y = rng.uniform(-3e5, 7e5, n), rng.uniform(-1e3, 1.2e6, n)
+        w = rng.uniform(0, 300, n)
+        bounds = np.column_stack([x, x + w, y, y + 0.7 * w])
+        ids = rng.permutation(np.arange(1, 3 * n + 1))[:n]
+        con.executemany("INSERT INTO a VALUES (?, ?, ?, ?, ?)",
+                        zip(ids.tolist(), *(bounds[:, j].tolist() for j in range(4))))
+        con.execute("BEGIN")
+        gpkg_fast.write_rtree(con, "b", ids, bounds)
+        con.execute("COMMIT")
+        assert con.execute("SELECT * FROM a ORDER BY id").fetchall() == \
+            con.execute("SELECT * FROM b ORDER BY id").fetchall()
+        assert con.execute("SELECT rtreecheck('b')").fetchone()[0] == "ok"
+        q = "SELECT id FROM {} WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? ORDER BY id"
+        for qx, qy in rng.uniform(0, 5e5, (10, 2)):
+            box = (qx, qx + 5e4, qy, qy + 5e4)
+            assert con.execute(q.format("a"), box).fetchall() == con.execute(q.format("b"), box).fetchall()
+        con.execute("INSERT INTO b VALUES (?, ?, ?, ?, ?)", (10 ** 9, 0, 1, 0, 1))
+        for (i,) in con.execute("SELECT id FROM b LIMIT 10").fetchall():
+            con.execute("DELETE FROM b WHERE id = ?", (i,))
+        assert con.execute("SELECT rtreecheck('b')").fetchone()[0] == "ok"
+
+
+def test_rtree_rounding_is_sqlites():
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE VIRTUAL TABLE a USING rtree(id, minx, maxx, miny, maxy)")
+    values = np.array([0.1, -0.1, 400123.456789, -400123.456789, 1e-30, 3.0, 16777217.0,
+                       -16777217.0, 123456789.123])
+    rows = [(i + 1, v, v, v, v) for i, v in enumerate(values.tolist())]
+    con.executemany("INSERT INTO a VALUES (?, ?, ?, ?, ?)", rows)
+    want = np.array(con.execute("SELECT minx, maxx, miny, maxy FROM a ORDER BY id").fetchall())
+    got = gpkg_fast.rtree_bounds(np.column_stack([values] * 4)).astype("float64")
+    assert np.array_equal(got, want)
+    assert (got[:, 0] <= values).all() and (got[:, 1] >= values).all()
 
 
 def test_polygon_blobs_carry_their_envelope():
@@ -59,6 +213,12 @@ def test_polygon_blobs_carry_their_envelope():
     (blob,), bounds = gpkg_fast.polygon_blobs(square, 27700)
     assert blob[:2] == b"GP" and blob[3] == 3
     assert np.frombuffer(blob[8:40], "<f8").tolist() == [0, 2, 0, 1] == bounds[0].tolist()
+    assert gpkg_fast.blob_envelope(blob) == (0, 2, 0, 1)
     geom = QgsGeometry()
     geom.fromWkb(blob[40:])
     assert geom.asWkt() == "MultiPolygon (((0 0, 2 0, 2 1, 0 1, 0 0)))"
+
+
+def test_targets(tmp_path):
+    assert gpkg_fast.gpkg_target(str(tmp_path / "none.gpkg")) is None
+    assert gpkg_fast.gpkg_target("memory:") is None

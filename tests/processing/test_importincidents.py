@@ -84,20 +84,20 @@ def test_west_yorkshire_policeuk(provider, tmp_path):
     assert "<td>no_coordinates</td>" in report and "<svg" in report
 
 
-def test_bulk_writer_without_spatial_index_matches_sink(provider, tmp_path, monkeypatch):
-    """Above the limit the GeoPackage gets no R-tree; content equals the feature-by-feature sink."""
-    from composite_index_plugin.processing.algorithms import import_incidents as mod
-
-    monkeypatch.setattr(mod, "SPATIAL_INDEX_LIMIT", 1000)
+def test_bulk_writer_matches_sink_with_its_rtree(provider, tmp_path):
+    """The bulk writer packs the R-tree (every point, checked by SQLite); content equals the
+    feature-by-feature sink."""
     res = run({"INPUT": [WY], "PRESET": 1}, tmp_path)
     gpkg = layer(res["CLEAN"])
     assert gpkg.featureCount() == 25829
-    assert gpkg.dataProvider().hasSpatialIndex() == QgsFeatureSource.SpatialIndexNotPresent
+    assert gpkg.dataProvider().hasSpatialIndex() == QgsFeatureSource.SpatialIndexPresent
     import sqlite3
 
-    con = sqlite3.connect(res["CLEAN"])
-    assert con.execute("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'rtree_%'"
-                       ).fetchone()[0] == 0
+    con = sqlite3.connect(res["CLEAN"].split("|")[0])
+    name = con.execute("SELECT name FROM sqlite_master WHERE name LIKE 'rtree_%' AND type = 'table' "
+                       "AND sql LIKE '%VIRTUAL%'").fetchone()[0]
+    assert con.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] == 25829
+    assert con.execute(f"SELECT rtreecheck('{name}')").fetchone()[0] == "ok"
     con.close()
     mem = run({"INPUT": [WY], "PRESET": 1}, tmp_path, memory=True)
     a = [(f.attributes()[1:], f.geometry().asPoint()) for f in gpkg.getFeatures()]
@@ -106,7 +106,7 @@ def test_bulk_writer_without_spatial_index_matches_sink(provider, tmp_path, monk
     for (attrs_a, pa), (attrs_b, pb) in zip(a[::997], b[::997]):
         assert attrs_a == attrs_b
         assert (pa.x(), pa.y()) == (pb.x(), pb.y())
-    # A spatial filter still works without the index.
+    # A spatial filter through the index finds the same points.
     from qgis.core import QgsFeatureRequest, QgsRectangle
 
     box = QgsRectangle(429000, 411000, 430000, 412000)

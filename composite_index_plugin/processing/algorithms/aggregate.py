@@ -429,7 +429,7 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         feedback.setProgress(75)
         frame = pd.DataFrame(columns)
         dest = write_with_columns(self, parameters, context, zones_source, frame, "OUTPUT", feedback,
-                                  source_layer=zones_layer)
+                                  source_layer=zones_layer, fids=zones.fids)
         feedback.pushInfo(f"Done in {time.perf_counter() - t_start:.2f} s.")
         # the victims / offenders / locations view of this issue (the first role given)
         self.style(context, dest, f"role_{roles[0]}", agg.field_names(issue, roles[0]), feedback)
@@ -549,7 +549,7 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         feedback.setProgress(75)
         frame = pd.DataFrame(columns)
         dest = write_with_columns(self, parameters, context, zones_source, frame, "OUTPUT", feedback,
-                                  source_layer=zones_layer)
+                                  source_layer=zones_layer, fids=zones.fids)
         feedback.pushInfo(f"Done in {time.perf_counter() - t_start:.2f} s.")
         self.style(context, dest, f"role_{roles[0]}", agg.field_names(issues[0], roles[0]), feedback)
         return {"OUTPUT": dest, "SUMMARY": "\n".join(summary), "ISSUES": ",".join(issues)}

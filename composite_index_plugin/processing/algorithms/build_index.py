@@ -34,6 +34,7 @@ from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import (
     NUMERIC_TYPES,
     fields_with_columns,
+    input_layer,
     layer_dataframe,
     write_with_columns,
 )
@@ -194,7 +195,8 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         label_field = self.zone_label_field(source)
         feedback.setProgressText(self.tr("Reading the zones"))
         read = wanted + ([label_field] if label_field and label_field not in wanted else [])
-        frame = layer_dataframe(source, fields=read, feedback=feedback)
+        layer = input_layer(self, parameters, self.INPUT, context)
+        frame = layer_dataframe(source, fields=read, feedback=feedback, layer=layer)
         if feedback.isCanceled():
             return {}
         fids = frame.pop("__fid").to_numpy()
@@ -227,7 +229,7 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
                           f"{summary['themes']} themes (spec fingerprint {result.fingerprint}).")
 
         feedback.setProgressText(self.tr("Writing the index layer"))
-        table = result.table.copy()
+        table = result.table.copy(deep=False)   # new columns below replace, never write into
         for column in ("ci_rank", "ci_decile", "ci_quintile"):  # integers, NULL where excluded
             if column in table.columns:
                 table[column] = pd.Series(np.round(table[column].to_numpy("float64")),
@@ -238,7 +240,7 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         table["ci_baseline"] = baseline_id(baseline if baseline is not None else result.baseline)
         dest_id = write_with_columns(
             self, parameters, context, source, table, key=self.OUTPUT, feedback=feedback,
-            source_layer=self.parameterAsVectorLayer(parameters, self.INPUT, context))
+            source_layer=layer, fids=fids)
         outputs = {self.OUTPUT: dest_id, "ZONES_IN_INDEX": summary["zones_in_index"],
                    "ZONES_EXCLUDED": summary["zones_excluded"]}
         try:

@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
@@ -26,7 +27,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import grid as grid_mod
 from composite_index_plugin.core import model, vocab
-from composite_index_plugin.core.geometry import points_in_rings, rings_from_wkb
+from composite_index_plugin.core.geometry import rings_from_wkb
 from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 from composite_index_plugin.processing.connections import guarded
@@ -114,7 +115,14 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         "grid_clipped is 1 for cells cut by the study area boundary (KEEP = clip).\n\n"
         "The CRS must be projected (metres or feet): a geographic study area is refused unless "
         "you name a target CRS (for Great Britain, EPSG:27700). Grids above MAX_CELLS cells are "
-        "refused, with the count and a cell size that would fit.")
+        "refused before any cell is made, with the count, the memory and time they would take and "
+        "a cell size that would fit.\n\n"
+        "Cells with data: give point layers (victims, offenders, locations, any number) in 'Only "
+        "cells holding points of these layers' to make only the cells that hold at least one of "
+        "their points, plus DATA_NEIGHBOURS rings of neighbours around them (1 by default, so "
+        "hotspot statistics see each cell's neighbours; 0 for none). A national grid at 100 m "
+        "then has a few million cells instead of tens of millions. Cells are made and written "
+        "in chunks of rows, so memory grows with the cells kept, not the extent.")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -142,6 +150,14 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         p = QgsProcessingParameterNumber("MAX_CELLS", self.tr("Largest number of cells"),
                                          QgsProcessingParameterNumber.Integer,
                                          GEOGRAPHY.key("max_cells").default, False, 1)
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(p)
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            "DATA_LAYERS", self.tr("Only cells holding points of these layers (optional)"),
+            QgsProcessing.TypeVectorAnyGeometry, optional=True))
+        p = QgsProcessingParameterNumber(
+            "DATA_NEIGHBOURS", self.tr("With cells with data: rings of neighbours kept around them"),
+            QgsProcessingParameterNumber.Integer, 1, True, 0, 5)
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -209,130 +225,179 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         is_polygon = area.type() == QgsWkbTypes.PolygonGeometry
         box = area.boundingBox()
         bbox = (box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum())
-        n_box = self.run_core(grid_mod.check_cell_limit, spec, bbox, max_cells)
-        feedback.pushInfo(f"{spec.describe()}; {n_box:,} cells cover the study area's extent"
-                          + (" (size given as an area)" if size_is_area else ""))
-        a, b = spec.cells_in_box(*bbox)
-        feedback.setProgress(10)
-
-        clipped = np.zeros(len(a), dtype=bool)
-        geometry_override = {}
-        if is_polygon:
-            rings = rings_from_wkb(bytes(area.asWkb()))
-            cx, cy = spec.centres(a, b)
-            centre_in = points_in_rings(cx, cy, rings)
-            verts = spec.vertices(a, b)
-            near = np.isin(grid_mod.encode_keys(a, b), grid_mod.boundary_cells(spec, rings))
-            feedback.setProgress(30)
-            if keep == 1:
-                keep_mask = centre_in
-            else:
-                # Away from the boundary a cell is wholly inside or wholly outside: its centre
-                # decides. Cells the boundary may cross are tested exactly with GEOS.
-                keep_mask = ~near & centre_in
-                engine = QgsGeometry.createGeometryEngine(area.constGet())
-                engine.prepareGeometry()
-                todo = np.flatnonzero(near)
-                wkbs = grid_mod.polygon_wkb(verts[todo])
-                for n, (i, blob) in enumerate(zip(todo.tolist(), wkbs)):
-                    if n % 2000 == 0:
-                        if feedback.isCanceled():
-                            return {}
-                        feedback.setProgress(30 + 40 * n / max(len(todo), 1))
-                    cell = QgsGeometry()
-                    cell.fromWkb(blob)
-                    # Cells that only touch the study area (no shared area) are left out.
-                    if not engine.intersects(cell.constGet()) or engine.touches(cell.constGet()):
-                        continue
-                    if keep == 2 and not engine.contains(cell.constGet()):
-                        piece = QgsGeometry(engine.intersection(cell.constGet()))
-                        piece = piece.convertToType(QgsWkbTypes.PolygonGeometry, True) \
-                            if piece.type() != QgsWkbTypes.PolygonGeometry else piece
-                        if piece is None or piece.isNull() or piece.isEmpty() or piece.area() <= 0:
-                            continue
-                        if not piece.isMultipart():
-                            piece.convertToMultiType()
-                        geometry_override[i] = piece
-                        clipped[i] = True
-                    keep_mask[i] = True
+        rows = grid_mod.LatticeRows(spec, bbox)
+        n_box = rows.count()              # arithmetic: no per-cell array exists yet
+        candidates = None
+        data_layers = self.parameterAsLayerList(parameters, "DATA_LAYERS", context) \
+            if parameters.get("DATA_LAYERS") else []
+        if data_layers:
+            rings_out = max(self.parameterAsInt(parameters, "DATA_NEIGHBOURS", context), 0)
+            candidates = self._cells_with_data(spec, rows, data_layers, crs, rings_out, context,
+                                               feedback)
+            n_make = len(candidates[0])
+            feedback.pushInfo(f"{n_make:,} cells hold points of {len(data_layers)} layer(s)"
+                              + (f" or are within {rings_out} cell(s) of one" if rings_out else "")
+                              + f", out of {n_box:,} over the study area's extent.")
         else:
+            n_make = n_box
+        self.run_core(grid_mod.check_cell_limit, spec, bbox, max_cells, n_make)
+        guess = grid_mod.describe_estimate(n_box if candidates is None else n_make, n_make)
+        feedback.pushInfo(f"{spec.describe()}; {n_box:,} cells cover the study area's extent"
+                          + (" (size given as an area)" if size_is_area else "")
+                          + f"; to make them takes {guess} at most.")
+        feedback.setProgress(5)
+
+        rings = rings_from_wkb(bytes(area.asWkb())) if is_polygon else []
+        if not is_polygon:
             feedback.reportError("The study area is not a polygon layer: every cell over its extent is "
                                  "kept.", False)
-            keep_mask = np.ones(len(a), dtype=bool)
-        idx = np.flatnonzero(keep_mask)
-        if len(idx) == 0:
-            raise QgsProcessingException("No cell touches the study area: is the cell size far larger "
-                                         "than the study area, or is the layer empty?")
+        outline = grid_mod.Outline(spec, rows, rings) if is_polygon else None
+        engine = None
+        if is_polygon and keep == 2:
+            engine = QgsGeometry.createGeometryEngine(area.constGet())
+            engine.prepareGeometry()
+
         fields = grid_fields(spec)
         sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields,
                                              QgsWkbTypes.MultiPolygon, crs)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, "OUTPUT"))
-        ids = spec.cell_ids(a[idx], b[idx])
-        if len(idx) > 1000 and not geometry_override and gpkg_fast.plain_gpkg(dest_id):
-            # A new GeoPackage: fill it in one SQLite transaction (geometries built in numpy).
-            del sink
-            if self._fill_gpkg(dest_id, spec, ids, a[idx], b[idx], feedback):
-                feedback.pushInfo(f"{len(idx):,} cells written (0 clipped).")
-                write_grid_abstract(dest_id, context, grid_abstract(spec), feedback)
-                self.style(context, dest_id, "area_outline", feedback=feedback)
-                return {"OUTPUT": dest_id, "CELLS": len(idx), "GRID": spec.describe()}
-            sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields,
-                                                 QgsWkbTypes.MultiPolygon, crs)
-        wkbs = grid_mod.polygon_wkb(spec.vertices(a[idx], b[idx]), multi=True)
-        ia, ib = a[idx].tolist(), b[idx].tolist()
-        clip_list = clipped[idx].tolist()
-        batch = []
-        shape_, size_, x0_, y0_ = spec.shape, spec.size, spec.x0, spec.y0
-        for n, i in enumerate(idx.tolist()):
-            if n % 5000 == 0:
-                if feedback.isCanceled():
-                    return {}
-                feedback.setProgress(70 + 30 * n / len(idx))
-            g = geometry_override.get(i)
-            if g is None:
-                g = QgsGeometry()
-                g.fromWkb(wkbs[n])
-            feature = QgsFeature(fields)
-            feature.setGeometry(g)
-            feature.setAttributes([ids[n], ia[n], ib[n], shape_, size_, x0_, y0_, int(clip_list[n])])
-            batch.append(feature)
-            if len(batch) >= 5000:
-                sink.addFeatures(batch, QgsFeatureSink.FastInsert)
-                batch = []
-        if batch:
-            sink.addFeatures(batch, QgsFeatureSink.FastInsert)
-        del sink  # close (flush) the output before its metadata is written
-        feedback.pushInfo(f"{len(idx):,} cells written ({int(clipped.sum()):,} clipped).")
+        chunks = self._chunks(rows, candidates)
+        written = None
+        if keep != 2 and gpkg_fast.plain_gpkg(dest_id):
+            del sink  # a GeoPackage layer: SQLite fills the layer the sink created
+            try:
+                written = self._write_gpkg(dest_id, spec, chunks, outline, keep, feedback)
+            except Exception as err:   # the sink below is always right
+                if isinstance(err, QgsProcessingException):
+                    raise
+                feedback.pushInfo(f"Fast GeoPackage write not possible ({err}); writing cell by cell.")
+            if written is None:
+                sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields,
+                                                     QgsWkbTypes.MultiPolygon, crs)
+        if written is None:
+            written = self._write_sink(sink, fields, spec, chunks, outline, engine, keep, feedback)
+            del sink  # close (flush) the output before its metadata is written
+        n_written, n_clipped = written
+        if n_written == 0:
+            raise QgsProcessingException("No cell touches the study area: is the cell size far larger "
+                                         "than the study area, or is the layer empty?")
+        feedback.pushInfo(f"{n_written:,} cells written ({n_clipped:,} clipped).")
         write_grid_abstract(dest_id, context, grid_abstract(spec), feedback)
         self.style(context, dest_id, "area_outline", feedback=feedback)
-        return {"OUTPUT": dest_id, "CELLS": len(idx), "GRID": spec.describe()}
+        return {"OUTPUT": dest_id, "CELLS": n_written, "GRID": spec.describe()}
 
     @staticmethod
-    def _fill_gpkg(dest_id, spec, ids, a, b, feedback):
-        """The cells straight into the GeoPackage the sink created; False to use the sink."""
-        import sqlite3
+    def _cells_with_data(spec, rows, layers, crs, rings_out, context, feedback):
+        """(a, b, row) of the cells of the box holding a point of ``layers`` (any role), and the
+        cells within ``rings_out`` neighbour steps of them; sorted by row, then west to east."""
+        from composite_index_plugin.processing.io_points import read_layer_points
 
-        import pandas as pd
+        keys = []
+        for layer in layers:
+            pts = read_layer_points(layer, dest_crs=crs, context=context, feedback=feedback)
+            pts.report(feedback, layer.name())
+            if feedback.isCanceled():
+                raise QgsProcessingException("Cancelled by the user.")
+            a, b = spec.bin(pts.x, pts.y)
+            keys.append(np.unique(grid_mod.encode_keys(a, b)))
+        keys = np.unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
+        offsets = grid_mod.neighbour_offsets(spec)
+        for _ in range(rings_out):
+            a, b = grid_mod.decode_keys(keys)
+            grown = [keys] + [grid_mod.encode_keys(a + da, b + db) for da, db in offsets.tolist()]
+            keys = np.unique(np.concatenate(grown))
+        a, b = grid_mod.decode_keys(keys)
+        inside = rows.contains(a, b)     # only cells the full grid over the box would have
+        a, b = a[inside], b[inside]
+        row = rows.row_of(a, b)
+        cx, _ = spec.centres(a, b)
+        order = np.lexsort((cx, row))
+        return a[order], b[order], row[order]
 
-        try:
-            con = sqlite3.connect(dest_id)
-            try:
-                row = con.execute("SELECT srs_id FROM gpkg_geometry_columns").fetchone()
-            finally:
-                con.close()
-            if row is None:
-                return False
-            blobs, bounds = gpkg_fast.polygon_blobs(spec.vertices(a, b), row[0], multi=True)
-            first, second = spec.index_names
-            frame = pd.DataFrame({"cell_id": list(ids), first: a.astype("int64"),
-                                  second: b.astype("int64"), "grid_shape": spec.shape,
-                                  "grid_size": float(spec.size), "grid_x0": float(spec.x0),
-                                  "grid_y0": float(spec.y0), "grid_clipped": 0})
-            return gpkg_fast.fill_layer(dest_id, frame, blobs, bounds)
-        except Exception as err:  # noqa: BLE001 - the sink below is always right
-            feedback.pushInfo(f"Fast GeoPackage write not possible ({err}); writing cell by cell.")
-            return False
+    @staticmethod
+    def _chunks(rows, candidates, per_chunk=250_000):
+        """Yield (a, b, row) chunks of the cells to test: the whole box row by row, or the
+        candidate cells (cells with data) in pieces."""
+        if candidates is None:
+            for start, stop in rows.chunks(per_chunk):
+                yield rows.cells(start, stop)
+            return
+        a, b, row = candidates
+        bounds = list(range(0, len(a), per_chunk)) + [len(a)]
+        for s0, s1 in zip(bounds[:-1], bounds[1:]):
+            if s1 > s0:
+                yield a[s0:s1], b[s0:s1], row[s0:s1]
+
+    @staticmethod
+    def _kept(spec, outline, keep, a, b, row):
+        if outline is None:
+            return np.ones(len(a), dtype=bool), np.zeros(len(a), dtype=bool)
+        return outline.keep(a, b, row, keep)
+
+    def _write_gpkg(self, dest_id, spec, chunks, outline, keep, feedback):
+        """Stream the kept cells into the GeoPackage layer, chunk by chunk, in one transaction."""
+        first, second = spec.index_names
+        n_written = 0
+        with gpkg_fast.LayerFiller(dest_id) as filler:
+            srs = filler.info.srs_id
+            sql = {"cell_id": spec.id_sql("{" + first + "}", "{" + second + "}"),
+                   "grid_shape": f"'{spec.shape}'", "grid_clipped": "0"}
+            for n, (a, b, row) in enumerate(chunks):
+                if feedback.isCanceled():
+                    raise QgsProcessingException("Cancelled by the user.")
+                kept, _ = self._kept(spec, outline, keep, a, b, row)
+                idx = np.flatnonzero(kept)
+                if len(idx):
+                    blobs, bounds = gpkg_fast.polygon_blobs(spec.vertices(a[idx], b[idx]), srs,
+                                                            multi=True)
+                    count = len(idx)
+                    filler.append({first: a[idx], second: b[idx],
+                                   "grid_size": [spec.size] * count, "grid_x0": [spec.x0] * count,
+                                   "grid_y0": [spec.y0] * count}, blobs, bounds, sql)
+                    n_written += count
+                feedback.setProgress(min(5 + 0.9 * n, 90))
+        return n_written, 0
+
+    def _write_sink(self, sink, fields, spec, chunks, outline, engine, keep, feedback):
+        """Any other output (memory layers, other formats, clipped cells): features in batches."""
+        n_written = n_clipped = 0
+        shape_, size_, x0_, y0_ = spec.shape, spec.size, spec.x0, spec.y0
+        for n, (a, b, row) in enumerate(chunks):
+            if feedback.isCanceled():
+                raise QgsProcessingException("Cancelled by the user.")
+            kept, cut = self._kept(spec, outline, keep, a, b, row)
+            idx = np.flatnonzero(kept)
+            ids = spec.cell_ids(a[idx], b[idx])
+            wkbs = grid_mod.polygon_wkb(spec.vertices(a[idx], b[idx]), multi=True)
+            ia, ib, cut_list = a[idx].tolist(), b[idx].tolist(), cut[idx].tolist()
+            batch = []
+            for k in range(len(idx)):
+                g = QgsGeometry()
+                g.fromWkb(wkbs[k])
+                clipped = 0
+                if engine is not None and cut_list[k] and not engine.contains(g.constGet()):
+                    piece = QgsGeometry(engine.intersection(g.constGet()))
+                    piece = piece.convertToType(QgsWkbTypes.PolygonGeometry, True) \
+                        if piece.type() != QgsWkbTypes.PolygonGeometry else piece
+                    if piece is None or piece.isNull() or piece.isEmpty() or piece.area() <= 0:
+                        continue
+                    if not piece.isMultipart():
+                        piece.convertToMultiType()
+                    g, clipped = piece, 1
+                feature = QgsFeature(fields)
+                feature.setGeometry(g)
+                feature.setAttributes([ids[k], ia[k], ib[k], shape_, size_, x0_, y0_, clipped])
+                batch.append(feature)
+                n_written += 1
+                n_clipped += clipped
+                if len(batch) >= 5000:
+                    sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+                    batch = []
+            if batch:
+                sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+            feedback.setProgress(min(5 + 0.9 * n, 90))
+        return n_written, n_clipped
 
 
 ALGORITHMS = [CreateGridAlgorithm]

@@ -30,7 +30,7 @@ from composite_index_plugin.core import neighbours as nbmod
 from composite_index_plugin.core.geometry import rings_from_wkb
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
-from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
+from composite_index_plugin.processing.io_table import input_layer, layer_dataframe, write_with_columns
 from composite_index_plugin.processing.zones import grid_indices
 
 NEIGHBOURHOODS = vocab.HOTSPOT_NEIGHBOURHOOD_TITLES
@@ -175,7 +175,8 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
                 f"fixed distance band, k nearest neighbours or automatic.")
 
         extra = [c for c in ("grid_shape", "q", "r", "row", "col") if source.fields().indexOf(c) >= 0]
-        frame = layer_dataframe(source, fields=[field] + extra)
+        layer = input_layer(self, parameters, "INPUT", context)
+        frame = layer_dataframe(source, fields=[field] + extra, layer=layer)
         values = frame[field].to_numpy(dtype=np.float64)
         fids = frame["__fid"].to_numpy()
         progress = progress_from_feedback(feedback, 20.0, 88.0)
@@ -241,8 +242,7 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             feedback.pushInfo(line)
         dest_id = write_with_columns(
             self, parameters, context, source, res.frame(), "OUTPUT", feedback,
-            progress_range=(90.0, 100.0),
-            source_layer=self.parameterAsVectorLayer(parameters, "INPUT", context))
+            progress_range=(90.0, 100.0), source_layer=layer, fids=fids)
         self.style(context, dest_id, "gi_bins", feedback=feedback)
         m, g = res.moran, res.general_g
         return {

@@ -268,14 +268,7 @@ def _fields(frame):
 
 
 def _gpkg_srs_id(dest):
-    import sqlite3
-
-    con = sqlite3.connect(dest)
-    try:
-        row = con.execute("SELECT srs_id FROM gpkg_geometry_columns").fetchone()
-    finally:
-        con.close()
-    return None if row is None else row[0]
+    return gpkg_fast.layer_srs_id(dest)
 
 
 def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedback=None):
@@ -295,13 +288,8 @@ def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedb
                 srs = _gpkg_srs_id(dest_id)
                 filled = srs is not None and gpkg_fast.fill_layer(
                     dest_id, frame, gpkg_fast.point_blobs(x, y, srs),
-                    np.column_stack([x, x, y, y]), index_limit=SPATIAL_INDEX_LIMIT)
+                    np.column_stack([x, x, y, y]))
             if filled:
-                if x is not None and len(x) > SPATIAL_INDEX_LIMIT and feedback is not None:
-                    feedback.pushInfo(
-                        f"{len(x):,} points: no spatial index was built (it would take longer "
-                        "than the import). Run 'Create spatial index' on the layer if you need "
-                        "fast zooming.")
                 return dest_id
         except Exception as err:  # noqa: BLE001 (fall back to the sink below)
             if feedback is not None:
