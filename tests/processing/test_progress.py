@@ -144,7 +144,7 @@ def test_progress_rises_to_100_through_a_recipe_run(provider, tiny_recipe, tmp_p
     values = feedback.values
     assert values == sorted(values)                       # never back
     assert values[-1] == 100
-    assert len(set(round(v) for v in values)) >= 40       # it moves, not jumps
+    assert len(set(round(v) for v in values)) >= 30       # it moves, not jumps
     steps = dict(feedback.steps)
     # every stage starts further along than the one before, weighted by cost: the imports of
     # three files come first, the layout (the costliest fixed stage) last
