@@ -72,7 +72,9 @@ def main():
         print(f"Running the {year} assessment ({os.path.relpath(recipe, ROOT)})", flush=True)
         t1 = time.time()
         context = QgsProcessingContext()
-        result = processing.run("compositeindex:runrecipe", {"RECIPE": recipe}, context=context,
+        # the recipes (in inputs/) write their results beside them, under output/demo
+        result = processing.run("compositeindex:runrecipe",
+                                {"RECIPE": recipe, "ALLOWED_FOLDERS": out}, context=context,
                                 feedback=Feedback())
         results[year] = result
         print(f"  done in {time.time() - t1:.1f} s", flush=True)

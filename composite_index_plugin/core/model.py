@@ -21,7 +21,7 @@ Every default is written once, here (``Measurement``).
 import re
 from typing import Union
 
-from composite_index_plugin.core import hotspot_zones, vocab
+from composite_index_plugin.core import hotspot_zones, sandbox, vocab
 from composite_index_plugin.core.diagnostics import Z_WARNING_DEFAULT
 from composite_index_plugin.core.errors import Problem
 from composite_index_plugin.core.grid import DEFAULT_MAX_CELLS
@@ -719,6 +719,9 @@ class Baseline(Section):
     read: Path = Key(help="a baseline.json of an earlier run, relative to the recipe")
     write: Path = Key("baseline.json", help="where this run's baseline goes (in the output folder)")
 
+    def check(self, ctx, path):
+        _plain_names(self, ctx, path, {"write": sandbox.BASELINE_ENDINGS})
+
 
 class Compare(Section):
     """Comparison with earlier periods on the same grid."""
@@ -765,6 +768,19 @@ class Output(Section):
     project: str = Key("assessment.qgz", help="QGIS project")
     log: str = Key("run.log", help="run log")
     map_png: str = Key("map.png", help="the main map as PNG")
+
+    def check(self, ctx, path):
+        _plain_names(self, ctx, path, sandbox.OUTPUT_ENDINGS)
+
+
+def _plain_names(section, ctx, path, endings):
+    """Names of files a run writes are plain file names in the output folder (a recipe cannot
+    write or replace a file anywhere else: core.sandbox)."""
+    for name, ends in endings.items():
+        if section.given(name):
+            found = sandbox.plain_name_problem(section.get(name), ends)
+            if found:
+                ctx.add(join(path, name), *found)
 
 
 # ----------------------------------------------------------------------------- the recipe

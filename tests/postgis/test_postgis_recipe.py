@@ -45,15 +45,17 @@ def file_sources(pg_data):
     return out
 
 
-def run_recipe(path, folder):
-    return run("compositeindex:runrecipe", {"RECIPE": path, "OUTPUT_FOLDER": str(folder)})
+def run_recipe(path, folder, allowed=()):
+    # the recipes name the session's data folder (outside their own): allowed for the run
+    return run("compositeindex:runrecipe", {"RECIPE": path, "OUTPUT_FOLDER": str(folder),
+                                            "ALLOWED_FOLDERS": list(allowed)})
 
 
 @pytest.fixture(scope="module")
 def gpkg_run(pg_data, provider, tmp_path_factory):
     folder = tmp_path_factory.mktemp("recipe_gpkg")
     path = write(folder / "recipe.json", recipe(file_sources(pg_data), "out"))
-    run_recipe(path, folder / "out")
+    run_recipe(path, folder / "out", [pg_data["folder"]])
     return str(folder / "out" / "results.gpkg")
 
 

@@ -5,8 +5,10 @@ from qgis.core import (
     QgsProcessingOutputFile,
     QgsProcessingOutputFolder,
     QgsProcessingOutputString,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterString,
 )
 
 from composite_index_plugin.core.errors import CompositeIndexError
@@ -28,10 +30,17 @@ class RunRecipeAlgorithm(CompositeIndexAlgorithm):
             "one GeoPackage of results, a QGIS project (.qgz) with styled layers, a PNG of the "
             "main map and a run log into the output folder.\n\n"
             "The recipe is checked first (structure, files, layers and fields); every problem is "
-            "listed at once, with where it is and how to fix it, before any work starts.")
+            "listed at once, with where it is and how to fix it, before any work starts.\n\n"
+            "Safety: a recipe may come from someone else. It reads and writes only inside its "
+            "own folder and the output folder - plus the folders you list in 'Also allow these "
+            "folders' (ALLOWED_FOLDERS, separated by ;) - and its filters may use only QGIS "
+            "functions that work on the feature itself. The run writes into a hidden folder "
+            "beside the output folder and moves its files in only when it has finished: a "
+            "failed or cancelled run leaves the previous results as they were.")
 
     RECIPE = "RECIPE"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
+    ALLOWED_FOLDERS = "ALLOWED_FOLDERS"
 
     def flags(self):
         # Writes a project and a print layout: runs on the main thread.
@@ -43,6 +52,12 @@ class RunRecipeAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT_FOLDER, self.tr("Output folder (default: the recipe's output.folder)"),
             optional=True, createByDefault=False))
+        allowed = QgsProcessingParameterString(
+            self.ALLOWED_FOLDERS, self.tr("Also allow these folders (separated by ;): the recipe "
+                                          "may read and write there too"),
+            optional=True, multiLine=False)
+        allowed.setFlags(allowed.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(allowed)
         self.addOutput(QgsProcessingOutputFile("RESULTS", self.tr("Results GeoPackage")))
         self.addOutput(QgsProcessingOutputFile("PROJECT", self.tr("QGIS project")))
         self.addOutput(QgsProcessingOutputFile("LOG", self.tr("Run log")))
@@ -54,9 +69,11 @@ class RunRecipeAlgorithm(CompositeIndexAlgorithm):
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context) or None
         if folder and folder.startswith("TEMPORARY_OUTPUT"):
             folder = None
+        allowed = allowed_folders(parameters.get(self.ALLOWED_FOLDERS))
         runner, message = None, None
         try:
-            runner = RecipeRunner(path, context, feedback, output_folder=folder)
+            runner = RecipeRunner(path, context, feedback, output_folder=folder,
+                                  allowed_folders=allowed)
             result = runner.run()
         except (RecipeError, CompositeIndexError, QgsProcessingException) as err:
             # raised afresh below, so the traceback keeps no frame holding the run's layers
@@ -70,6 +87,18 @@ class RunRecipeAlgorithm(CompositeIndexAlgorithm):
         feedback.pushInfo("Results: " + ", ".join(sorted(result["LAYERS"])))
         return {"RESULTS": result["RESULTS"], "PROJECT": result["PROJECT"], "LOG": result["LOG"],
                 "FOLDER": result["FOLDER"], "SKIPPED": ",".join(result["SKIPPED"])}
+
+
+def allowed_folders(value):
+    """The folders of ALLOWED_FOLDERS: a text with ``;`` (or line breaks) between folders, or a
+    list of folders."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        items = str(value).replace("\n", ";").split(";")
+    return [item.strip() for item in items if item.strip()]
 
 
 ALGORITHMS = [RunRecipeAlgorithm]
