@@ -48,6 +48,19 @@ def run_document(recipe):
     return doc
 
 
+def allowed_folders(recipe):
+    """The folders of the files the Builder's recipe names: the analyst picked (or saw) each of
+    them in the window, so a run from the Builder may read them (runrecipe's ALLOWED_FOLDERS; a
+    recipe run otherwise stays inside its own folder and the output folder)."""
+    parsed, _ = rm.parse(recipe)
+    if parsed is None:
+        return []
+    from composite_index_plugin.core.sandbox import recipe_paths
+
+    return sorted({os.path.dirname(value) for _p, value, base in recipe_paths(parsed)
+                   if base == "recipe" and os.path.isabs(value)})
+
+
 def data_checks(recipe, staging, project=None):
     """The runner's data checks of ``recipe`` (paths absolute) as Run would make them."""
     from composite_index_plugin.processing.recipe_runner import RecipeRunner
@@ -58,7 +71,7 @@ def data_checks(recipe, staging, project=None):
     try:
         runner = RecipeRunner(os.path.join(staging, "recipe.json"), context,
                               QgsProcessingFeedback(), output_folder=staging,
-                              doc=run_document(recipe))
+                              doc=run_document(recipe), allowed_folders=allowed_folders(recipe))
         problems = runner.check_data()
     except rcp.RecipeError as err:
         problems = err.problems

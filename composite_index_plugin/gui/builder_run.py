@@ -206,7 +206,10 @@ class RunController:
         context.setProject(QgsProject.instance())
         ok, error, result = False, None, None
         try:
-            result = processing.run(RUN_ALG, {"RECIPE": recipe_path, "OUTPUT_FOLDER": staging},
+            from composite_index_plugin.gui.builder_checks import allowed_folders
+
+            result = processing.run(RUN_ALG, {"RECIPE": recipe_path, "OUTPUT_FOLDER": staging,
+                                              "ALLOWED_FOLDERS": allowed_folders(recipe)},
                                     context=context, feedback=feedback)
             ok = not feedback.isCanceled()
         except QgsProcessingException as err:
@@ -306,6 +309,8 @@ class RunController:
         try:
             os.makedirs(folder, exist_ok=True)
             source = os.path.join(staging, "run.log")
+            if not os.path.exists(source):     # the runner keeps an unfinished run's log so
+                source = os.path.join(staging, f"run_{kind}.log")
             text = ""
             if os.path.exists(source):
                 with open(source, encoding="utf-8") as handle:

@@ -1,4 +1,5 @@
 """Shared base class and helpers for the Composite Index Processing algorithms."""
+import math
 import os
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingException
@@ -40,6 +41,38 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
 
     NAME = ""
     DISPLAY_NAME = ""
+
+    def __init_subclass__(cls, **kwargs):
+        """Every algorithm's outputs are a transaction (``processing.transaction``): written
+        aside, checked, and swapped in only when the run has finished."""
+        super().__init_subclass__(**kwargs)
+        if "processAlgorithm" in cls.__dict__:
+            from composite_index_plugin.processing.transaction import transactional
+
+            cls.processAlgorithm = transactional(cls.__dict__["processAlgorithm"])
+
+    def parameterAsSink(self, parameters, name, context, fields, *args, **kwargs):
+        """The sink of ``name``; fields a format cannot hold refused first, and every write
+        counted and checked (``transaction.CountingSink``)."""
+        from composite_index_plugin.processing import transaction
+
+        value = parameters.get(name)
+        text = transaction._plain_value(value, context) if value is not None else None
+        if text:
+            transaction.check_field_names(fields, text)
+        sink, dest_id = super().parameterAsSink(parameters, name, context, fields, *args, **kwargs)
+        tx = getattr(self, "_ci_transaction", None)
+        if sink is None or tx is None:
+            return sink, dest_id
+        return transaction.CountingSink(sink, tx.record(name, dest_id)), dest_id
+
+    def checkParameterValues(self, parameters, context):
+        """Numbers first, each refused with its allowed range (QGIS says only "Incorrect
+        parameter value"), then QGIS's own checks."""
+        problem = number_problem(self, parameters)
+        if problem:
+            return False, problem
+        return super().checkParameterValues(parameters, context)
 
     GROUP = ""
     GROUP_ID = ""
@@ -91,3 +124,43 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
 def output_is_file(path):
     return bool(path) and not path.startswith(("memory:", "postgres:", "ogr:", "TEMPORARY_OUTPUT")) \
         and os.path.splitext(path)[1] != ""
+
+
+def _range_text(definition):
+    lo, hi = definition.minimum(), definition.maximum()
+    integer = definition.dataType() == 0   # QgsProcessingParameterNumber.Integer
+    fmt = (lambda v: f"{int(v):,}") if integer else (lambda v: f"{v:g}")
+    if lo > -1e300 and hi < 1e300:
+        return f"between {fmt(lo)} and {fmt(hi)}"
+    if lo > -1e300:
+        return f"at least {fmt(lo)}"
+    if hi < 1e300:
+        return f"at most {fmt(hi)}"
+    return "a finite number"
+
+
+def number_problem(alg, parameters):
+    """The first number parameter of ``alg`` given a value it cannot take - not a number, not
+    finite, outside its range, not whole for an integer - as a message with the allowed range;
+    None when every number is fine."""
+    from qgis.core import QgsProcessingParameterNumber, QgsProperty
+
+    for definition in alg.parameterDefinitions():
+        if not isinstance(definition, QgsProcessingParameterNumber):
+            continue
+        value = parameters.get(definition.name())
+        if value is None or isinstance(value, QgsProperty) or \
+                (isinstance(value, str) and not value.strip()):
+            continue
+        label = f"{definition.description()} ({definition.name()})"
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError):
+            return f"{label} must be a number, not {value!r}: give {_range_text(definition)}."
+        if not math.isfinite(number):
+            return f"{label} must be a finite number, not {value!r}: give {_range_text(definition)}."
+        if definition.dataType() == QgsProcessingParameterNumber.Integer and number != int(number):
+            return f"{label} must be a whole number, not {value!r}: give {_range_text(definition)}."
+        if number < definition.minimum() or number > definition.maximum():
+            return f"{label} is {number:g}, out of range: give {_range_text(definition)}."
+    return None

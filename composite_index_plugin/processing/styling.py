@@ -419,6 +419,10 @@ def style_output(alg, context, dest_id, style_name, field=None):
     thread, the post-processor is still created on the main thread (``make_post_processor``). It
     is kept in a module-level registry so sip does not collect it before Processing uses it.
     """
+    tx = getattr(alg, "_ci_transaction", None)
+    if tx is not None and tx.is_temporary(dest_id):  # written aside: styled once in place
+        tx.styles.append((dest_id, style_name, field))
+        return None
     if not dest_id or not context.willLoadLayerOnCompletion(dest_id):
         return None
     processor = make_post_processor(style_name, field)

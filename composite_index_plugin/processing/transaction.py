@@ -504,12 +504,12 @@ class OutputTransaction:
             self.swaps.append(swap)
             self.parameters[key] = _with_value(value, swap.dest)
 
-    def _file_swap(self, key, path, seed_copy=False):
+    def _file_swap(self, key, path, seed_copy=False, visible=False):
         if in_staging(path) or os.path.isdir(path):
             return None
         folder = os.path.dirname(os.path.abspath(path)) or "."
         check_writable(folder)
-        tmp = _tmp_file(path)
+        tmp = _tmp_file(path, visible=visible)
         kind = "shapefile" if path.lower().endswith(".shp") else "file"
         return _Swap(key, kind, path, tmp, {tmp: path}, seed_copy=seed_copy)
 
@@ -549,9 +549,16 @@ class OutputTransaction:
                          tmp_table=tmp_table)
         if text.startswith(("ogr:", "postgis:", "spatialite:", "memory:")) or "|" in text:
             return None              # another kind of destination: written as QGIS does
-        if not os.path.splitext(text)[1]:
-            return None
-        return self._file_swap(key, text)
+        ext = os.path.splitext(text)[1].lower()
+        if not ext or ext in (".sqlite", ".db", ".spatialite", ".gdb"):
+            return None              # formats not handled as one renamable file: in place
+        swap = self._file_swap(key, text, visible=ext == ".gpkg")
+        if swap is not None and ext == ".gpkg":
+            # QGIS names the layer of a new GeoPackage after the file (up to its first dot):
+            # the temporary file's layer is renamed so before the file is
+            swap.table = os.path.basename(text).split(".")[0]
+            swap.tmp_table = os.path.basename(swap.tmp).split(".")[0]
+        return swap
 
     def _clean_stale(self, swap):
         """Remove what a killed run of this plugin left beside this destination: temporary
@@ -661,6 +668,8 @@ class OutputTransaction:
             if not os.path.exists(swap.tmp):
                 return                      # an optional output the algorithm did not write
             if swap.final.lower().endswith((".gpkg", ".sqlite", ".db")):
+                if swap.tmp_table and swap.tmp_table in _gpkg_tables(swap.tmp):
+                    _gpkg_rename(swap.tmp, [(swap.tmp_table, swap.table)])
                 _checkpoint(swap.tmp)
                 for side in SQLITE_SIDES:  # the old file's: they would corrupt the new one
                     if os.path.exists(swap.final + side):

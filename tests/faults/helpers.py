@@ -3,7 +3,6 @@ sample, running it, and fingerprinting an output folder."""
 import hashlib
 import json
 import os
-import shutil
 
 from composite_index_plugin.paths import resource_path
 

@@ -492,8 +492,11 @@ def test_cancel_mid_run_leaves_nothing_and_a_second_run_is_refused(
 
     def on_step(text):
         if text.startswith("Aggregating") and "gpkg_existed" not in seen:
-            # the grid and the population are already written (in the staging folder)
-            staging = dock.staging_folder(str(out))
+            # the grid and the population are already written (in the staging folder: the
+            # runner's own, beside the Builder's)
+            from composite_index_plugin.processing.transaction import StagedFolder
+
+            staging = StagedFolder(dock.staging_folder(str(out))).staging
             seen["gpkg_existed"] = os.path.exists(os.path.join(staging, "results.gpkg"))
             QTimer.singleShot(0, second_run_then_cancel)
 

@@ -170,6 +170,9 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
     PDF = "PDF"
     PNG_FOLDER = "PNG_FOLDER"
     PROJECT = "PROJECT"
+    # The project is read, given its layouts and saved again, and names its working folder
+    # (<project>_files) after itself: it is updated in place, not written aside and swapped in.
+    OUTPUTS_IN_PLACE = (PROJECT,)
 
     def flags(self):
         return super().flags() | QgsProcessingAlgorithm.FlagNoThreading
@@ -215,7 +218,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             with open(path, encoding="utf-8-sig") as handle:
                 text = handle.read()
             return json.loads(text), text
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, RecursionError) as err:
             raise QgsProcessingException(
                 f"The recipe {path} could not be read ({err}); fix it or leave RECIPE empty.") from err
 
