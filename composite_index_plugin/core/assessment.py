@@ -112,7 +112,7 @@ def parse_gap(gap) -> dict:
     if isinstance(gap, str):
         try:
             gap = json.loads(gap)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             raise CompositeIndexError(
                 f"The gap definition is not valid JSON: {err}.",
                 hint='Example: {"by": "decile", "value": 1, "weighting": "population", '

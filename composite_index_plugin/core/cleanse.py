@@ -12,8 +12,14 @@ tab, pipe: the one that splits the first lines into the same number of fields, h
 Parsing is vectorised over the *distinct* values of a column (``pandas.factorize``), which makes
 police.uk months and snapped coordinates cheap: a million rows carry a few thousand values.
 
+Rows with more or fewer fields than the header are kept as rows (padded, or cut with the extra
+fields named) and rejected as ``malformed_row``: one bad row never shifts the columns of the
+others, and never stops the import. Bytes the file's encoding cannot read are replaced by
+U+FFFD and reported with their line numbers (``info["notes"]`` of ``read_table``).
+
 Reason codes (public, stable):
 
+``malformed_row``        the row has more or fewer fields than the header;
 ``no_coordinates``       X or Y (or the postcode) empty, or the layer geometry is empty;
 ``postcode_not_found``   the normalised postcode is not in the lookup table;
 ``bad_coordinates``      X or Y cannot be read as a number, or is not finite;
@@ -47,6 +53,7 @@ from composite_index_plugin.core.vocab import NAME_RE
 from composite_index_plugin.core.vocab import slug as vocab_slug
 
 REASONS = (
+    "malformed_row",
     "no_coordinates",
     "postcode_not_found",
     "bad_coordinates",
@@ -59,6 +66,7 @@ REASONS = (
     "duplicate",
 )
 REASON_LABELS = {
+    "malformed_row": "More or fewer fields than the header",
     "no_coordinates": "No coordinates (empty X/Y, postcode or geometry)",
     "postcode_not_found": "Postcode not found in the lookup",
     "bad_coordinates": "Coordinates cannot be read as numbers",
@@ -77,6 +85,10 @@ OK = -1
 ADDED_CLEAN = ("source_row", "source_file", "issue", "event_date", "fixes")
 ADDED_REJECTED = ("source_row", "source_file", "reject_reason", "reject_detail")
 RESERVED = tuple(dict.fromkeys(ADDED_CLEAN + ADDED_REJECTED + ("fid", "ogc_fid", "geom")))
+# A column read_table adds for rows with the wrong number of fields (why, "" = fine); it never
+# reaches an output: cleanse rejects those rows as malformed_row with this text as the detail.
+ROW_PROBLEM = "__row_problem__"
+HIDDEN = ("source_row", "source_file", ROW_PROBLEM)
 
 # police.uk street-level archive layout (data.police.uk, "street" files, 12 columns).
 POLICEUK_COLUMNS = (
@@ -168,7 +180,8 @@ def sniff_encoding(path):
                     break
                 decoder.decode(chunk)
     except UnicodeDecodeError:
-        return "cp1252", False
+        with open(path, "rb") as fh:
+            return _utf8_or_cp1252(fh.read()), False
     return "utf-8", False
 
 
@@ -180,8 +193,67 @@ def sniff_encoding_bytes(data, name="data"):
     try:
         codecs.decode(data, "utf-8")
     except UnicodeDecodeError:
-        return "cp1252", False
+        return _utf8_or_cp1252(bytes(data)), False
     return "utf-8", False
+
+
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|"
+                             rb"[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _utf8_or_cp1252(raw):
+    """A file that is not valid UTF-8: UTF-8 all the same when it holds valid UTF-8 characters
+    and only a few stray bytes (read as UTF-8, the stray bytes reported: decoding it as
+    Windows-1252 would garble every accented letter silently), else Windows-1252."""
+    valid = len(_UTF8_MULTIBYTE.findall(raw))
+    invalid = raw.decode("utf-8", errors="replace").count("\ufffd") - \
+        raw.count("\ufffd".encode("utf-8"))
+    return "utf-8" if valid >= 2 * max(invalid, 1) else "cp1252"
+
+
+_BAD_BYTES = []
+
+
+def _record_bad_byte(err):
+    _BAD_BYTES.append((err.start, err.object[err.start]))
+    return "\ufffd", err.start + 1
+
+
+codecs.register_error("composite_index_record", _record_bad_byte)
+
+
+def undecodable_bytes(path, encoding, data=None, limit=10):
+    """``(count, [(line, byte), ...])``: the bytes of a file that ``encoding`` cannot read
+    (they are shown as U+FFFD), the first ``limit`` of them with their line numbers (1 = the
+    header line). ``(0, [])`` for a clean file; only a file that fails a strict decoding is
+    read whole."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        if data is not None:
+            decoder.decode(bytes(data), final=True)
+        else:
+            with open(path, "rb") as fh:
+                while True:
+                    chunk = fh.read(1 << 22)
+                    decoder.decode(chunk, final=not chunk)
+                    if not chunk:
+                        break
+        return 0, []
+    except UnicodeDecodeError:
+        pass
+    except (LookupError, OSError):
+        return 0, []
+    if data is None:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    else:
+        raw = bytes(data)
+    del _BAD_BYTES[:]
+    raw.decode(encoding, errors="composite_index_record")
+    found = list(_BAD_BYTES)
+    del _BAD_BYTES[:]
+    listed = [(raw.count(b"\n", 0, start) + 1, byte) for start, byte in found[:limit]]
+    return len(found), listed
 
 
 def sniff_delimiter(lines):
@@ -250,29 +322,103 @@ def read_table(path, encoding=None, delimiter=None, data=None):
         enc, _ = sniff_encoding(path) if data is None else sniff_encoding_bytes(data, name)
     if not delimiter:
         delimiter = sniff_delimiter(_first_lines(path, enc, data=data))
+    notes = []
+    n_bad, bad = undecodable_bytes(path, enc, data=data)
+    if n_bad:
+        listed = ", ".join(f"line {line} (byte 0x{byte:02x})" for line, byte in bad)
+        notes.append(f"'{name}': {n_bad:,} byte(s) cannot be read as {enc} and were replaced by "
+                     f"'\ufffd': {listed}{', ...' if n_bad > len(bad) else ''}. Check the file's "
+                     "encoding (give ENCODING), or correct those bytes.")
+    frame = _read_fast(path, data, name, enc, delimiter)
+    if frame is None:             # rows with more or fewer fields than the header
+        frame = _read_ragged(path, data, name, enc, delimiter)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if ROW_PROBLEM in frame.columns:
+        n_rows = int((frame[ROW_PROBLEM] != "").sum())
+        if n_rows and n_rows == len(frame):
+            raise CompositeIndexError(
+                f"'{name}': no row has as many fields as the header "
+                f"({len(frame.columns) - 1} {DELIMITERS.get(delimiter, repr(delimiter))}-separated "
+                "fields).", hint="Check the delimiter (give DELIMITER) and the quoting of the file.")
+        if n_rows:
+            first = frame.index[frame[ROW_PROBLEM] != ""][0] + 1
+            notes.append(f"'{name}': {n_rows:,} row(s) have more or fewer fields than the header "
+                         f"(the first is record {first}); they are rejected as malformed_row.")
+    info = {"path": path, "file": name, "encoding": enc, "delimiter": delimiter,
+            "rows": len(frame), "columns": [c for c in frame.columns if c != ROW_PROBLEM],
+            "notes": notes}
+    return frame, info
+
+
+def _read_fast(path, data, name, enc, delimiter):
+    """The file read by pandas' C parser, or None when a row has more or fewer fields than the
+    header (the C parser would stop, cut the extra fields silently, or shift every column by
+    taking the first one as an index)."""
+    import warnings
+
     try:
-        frame = pd.read_csv(path if data is None else io.BytesIO(data), sep=delimiter, dtype=str,
-                            keep_default_na=False, na_filter=False,
-                            encoding=enc, encoding_errors="replace", engine="c",
-                            skip_blank_lines=True, quotechar='"')
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path if data is None else io.BytesIO(data), sep=delimiter,
+                                dtype=str, keep_default_na=False, na_filter=False, index_col=False,
+                                encoding=enc, encoding_errors="replace", engine="c",
+                                skip_blank_lines=True, quotechar='"')
     except pd.errors.EmptyDataError as err:
         raise CompositeIndexError(f"'{name}' is empty (no header line).",
                                   hint="Check the export: the file has no data.") from err
-    except pd.errors.ParserError as err:
-        raise CompositeIndexError(
-            f"'{name}' cannot be read as a {DELIMITERS.get(delimiter, repr(delimiter))}-separated "
-            f"table: {err}",
-            hint="A row has more fields than the header: check quoting, or give the delimiter.") \
-            from err
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
+        return None
     except UnicodeError as err:
         raise CompositeIndexError(f"'{name}' cannot be decoded as {enc}: {err}",
                                   hint="Give the right encoding (e.g. cp1252 or utf-8).") from err
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if len(frame.columns) and frame.iloc[:, -1].isna().any():  # short rows leave trailing NaN
-        frame = frame.fillna("")
-    info = {"path": path, "file": name, "encoding": enc, "delimiter": delimiter,
-            "rows": len(frame), "columns": list(frame.columns)}
-    return frame, info
+    if len(frame.columns) and frame.iloc[:, -1].isna().any():   # a short row
+        return None
+    return frame
+
+
+def _read_ragged(path, data, name, enc, delimiter):
+    """The file read row by row (Python's csv module): every record is kept, padded with empty
+    fields or cut to the header's width, and the column ROW_PROBLEM says why ("" = fine)."""
+    if data is not None:
+        handle = io.TextIOWrapper(io.BytesIO(bytes(data)), encoding=enc, errors="replace",
+                                  newline="")
+    else:
+        handle = open(path, encoding=enc, errors="replace", newline="")
+    with handle:
+        reader = csv.reader(handle, delimiter=delimiter, quotechar='"')
+        header = None
+        rows, problems = [], []
+        for record in reader:
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue                         # blank lines, as pandas skips them
+            if header is None:
+                header = record
+                width = len(header)
+                continue
+            n = len(record)
+            if n == width:
+                rows.append(record)
+                problems.append("")
+            elif n < width:
+                rows.append(record + [""] * (width - n))
+                problems.append(f"{n} field(s), the header has {width}")
+            else:
+                rows.append(record[:width])
+                extra = delimiter.join(record[width:])
+                problems.append(f"{n} fields, the header has {width}; extra: "
+                                f"{extra[:80]!r}{'...' if len(extra) > 80 else ''}")
+    if header is None:
+        raise CompositeIndexError(f"'{name}' is empty (no header line).",
+                                  hint="Check the export: the file has no data.")
+    names, seen = [], {}
+    for c in (str(c) for c in header):          # repeated names as pandas writes them: a, a.1
+        k = seen.get(c, 0)
+        seen[c] = k + 1
+        names.append(c if k == 0 else f"{c}.{k}")
+    frame = pd.DataFrame(rows, columns=names, dtype=object) if rows else \
+        pd.DataFrame({c: pd.Series(dtype=object) for c in names})
+    frame[ROW_PROBLEM] = pd.Series(problems, dtype=object).to_numpy()
+    return frame
 
 
 def _rename_reserved(frame, reserved=RESERVED):
@@ -470,7 +616,7 @@ def _mapping_from_json(path):
     try:
         with open(path, encoding="utf-8-sig") as fh:
             data = json.load(fh)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise CompositeIndexError(f"Category mapping '{name}' cannot be read as JSON: {err}",
                                   hint='Write {"Burglary": "burglary", ...} or '
                                        '{"burglary": ["Burglary"], ...}.') from err
@@ -683,8 +829,8 @@ class CleanseResult:
 def _require(frame, names, source="the input"):
     missing = [n for n in names if n and n not in frame.columns]
     if missing:
-        raise missing_columns_error(missing, [c for c in frame.columns
-                                              if c not in ("source_row", "source_file")], source)
+        raise missing_columns_error(missing, [c for c in frame.columns if c not in HIDDEN],
+                                    source)
 
 
 def _r(values):
@@ -740,6 +886,11 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
                 text = np.asarray(text, dtype=object)
                 detail[new] = text[new[mask]]
         return new
+
+    if ROW_PROBLEM in frame.columns:      # 0. rows with more or fewer fields than the header
+        why = frame[ROW_PROBLEM].to_numpy(object)
+        malformed = pd.Series(why, dtype=object).fillna("").to_numpy(object) != ""
+        reject(malformed, "malformed_row", why[malformed])
 
     needed = [o.date_field, o.category_field] + list(o.duplicate_fields or [])
     if xy is None:
@@ -895,6 +1046,8 @@ def cleanse(frame, options, xy=None, to_target=None, in_study=None, progress=Non
 
     # Assemble --------------------------------------------------------------------------------
     ok = reason == OK
+    if ROW_PROBLEM in frame.columns:
+        frame = frame.drop(columns=[ROW_PROBLEM])
     clean = frame[ok].reset_index(drop=True)
     clean["issue"] = issue[ok]
     if dates is not None:

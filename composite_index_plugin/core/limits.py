@@ -46,6 +46,14 @@ def cell_width(shape, size, size_is_area=False):
     return math.sqrt(2.0 * size / SQRT3)
 
 
+EXACT_LINES = 1_000_000   # lattice rows (or columns) up to which cells are counted exactly
+
+
+def _lines(shape, size, bbox):
+    dx, dy = _steps(shape, size)
+    return max((bbox[2] - bbox[0]) / dx, (bbox[3] - bbox[1]) / dy)
+
+
 def cells_in_box(shape, size, bbox):
     """An upper bound of the cells a grid of ``shape`` and width ``size`` puts over ``bbox``
     (xmin, ymin, xmax, ymax), in floating point (no integer overflow, no array)."""
@@ -66,8 +74,8 @@ def grid_problem(shape, size, bbox, x0=0.0, y0=0.0, max_cells=5_000_000, size_is
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             return f"{label} must be a finite number, not {value!r}."
     if not size > 0:
-        return f"{what} must be above zero, not {size:g}: give the cell width in map units " \
-               "(e.g. 250 for 250 m cells in EPSG:27700)."
+        return f"{what} must be a positive number of map units, not {size:g}: give the cell " \
+               "width (e.g. 250 for 250 m cells in EPSG:27700)."
     width = cell_width(shape, size, size_is_area)
     if not (width > 0 and math.isfinite(width)):
         return f"{what} {size:g} gives no usable cell width."
@@ -75,6 +83,19 @@ def grid_problem(shape, size, bbox, x0=0.0, y0=0.0, max_cells=5_000_000, size_is
     if not all(math.isfinite(v) for v in bbox):
         return "The study area has no finite extent (is it empty?)."
     n = cells_in_box(shape, width, bbox)
+    far = max(abs(xmin - x0), abs(xmax - x0), abs(ymin - y0), abs(ymax - y0))
+    too_far = far / width > MAX_INDEX / 2
+    if max_cells and n > max_cells and not too_far and _lines(shape, width, bbox) <= EXACT_LINES:
+        # few enough lattice rows to count the cells exactly (one small array per row)
+        from composite_index_plugin.core import grid
+        from composite_index_plugin.core.errors import CompositeIndexError
+
+        try:
+            grid.check_cell_limit(grid.GridSpec(shape, width, x0, y0), bbox, max_cells)
+            n = 0
+        except CompositeIndexError as err:
+            return f"{err} Making them would need about {_human_bytes(n * BYTES_PER_CELL)} " \
+                   "of memory."
     if max_cells and n > max_cells:
         fit = width * math.sqrt(n / float(max_cells)) * 1.02
         shown = f"{fit:.4g}" if not size_is_area else \
@@ -85,8 +106,7 @@ def grid_problem(shape, size, bbox, x0=0.0, y0=0.0, max_cells=5_000_000, size_is
                 f"of {int(max_cells):,} (MAX_CELLS); making them would need about "
                 f"{_human_bytes(n * BYTES_PER_CELL)} of memory. Give a cell size of at least "
                 f"{shown}, or raise the limit if the computer has the memory.")
-    far = max(abs(xmin - x0), abs(xmax - x0), abs(ymin - y0), abs(ymax - y0))
-    if far / width > MAX_INDEX / 2:
+    if too_far:
         return (f"The study area lies {far:.4g} map units from the grid origin "
                 f"({x0:g}, {y0:g}), {far / width:.3g} cells of width {width:g}: cell numbers "
                 f"must stay within {MAX_INDEX // 2:,}. Give an origin near the study area "

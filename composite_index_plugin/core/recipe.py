@@ -28,6 +28,11 @@ def load_recipe(path: str) -> dict:
                                    "check the path")]) from err
     try:
         return json.loads(text)
+    except RecursionError as err:
+        raise RecipeError([Problem("$", "the JSON is nested too deeply to read (objects or lists "
+                                        "inside each other thousands of levels down)",
+                                   "a recipe is a few levels deep: check that this is a recipe "
+                                   "file")], path) from err
     except json.JSONDecodeError as err:
         raise RecipeError([Problem("$", f"not valid JSON at line {err.lineno}, column {err.colno}: "
                                         f"{err.msg}", "fix the JSON syntax (a JSON linter helps)")],

@@ -27,6 +27,10 @@ def read_spec_text(text):
             f"SPEC is neither JSON (it does not start with '{{') nor an existing file: {text[:80]!r}.")
     try:
         return json.loads(text)
+    except RecursionError as err:
+        raise QgsProcessingException(
+            f"{where} is nested too deeply to read (objects or lists inside each other thousands "
+            "of levels down): an index spec is a few levels deep.") from err
     except json.JSONDecodeError as err:
         raise QgsProcessingException(
             f"{where} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}.") from err

@@ -129,9 +129,13 @@ def test_zip_file(tmp_path):
         cc.read_table(str(p))
 
 
-def test_ragged_rows_message():
-    with pytest.raises(CompositeIndexError, match="line 3"):
-        cc.read_table(bad("ragged.csv"))
+def test_ragged_rows_are_rejected_not_fatal():
+    """A row with more fields than the header goes to the rejects with its reason (issue 15:
+    it used to stop the import; tests/faults covers the other ragged layouts)."""
+    res = run("ragged.csv", x_field="easting", y_field="northing")
+    assert (res.n_in, res.n_clean, res.counts["malformed_row"]) == (2, 1, 1)
+    assert res.rejected["reject_detail"].tolist() == [
+        "5 fields, the header has 3; extra: 'extra,fields'"]
 
 
 def test_mixed_types():

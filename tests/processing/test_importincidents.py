@@ -282,7 +282,6 @@ def test_layer_geometry_input(provider, tmp_path):
     ("missing_columns.csv", {"X_FIELD": "easting", "Y_FIELD": "northing"},
      "Columns that exist: 'ref', 'east', 'north'"),
     ("semicolon.csv", {"PRESET": 1}, "police.uk preset expects the 12-column"),
-    ("ragged.csv", {}, "line 3"),
     ("postcodes.csv", {"POSTCODE_FIELD": "postcode"}, "POSTCODE_LOOKUP is empty"),
 ])
 def test_bad_files_messages(provider, tmp_path, name, params, message):

@@ -30,6 +30,7 @@ from composite_index_plugin.core.geometry import points_in_rings, points_in_zone
 from composite_index_plugin.core.grid import SHAPES, GridSpec
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
+from composite_index_plugin.processing.expressions import check_expression, raw_expression
 from composite_index_plugin.processing.io_points import read_attributes_fast, read_points
 from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
 
@@ -325,7 +326,43 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
     def checkParameterValues(self, parameters, context):
         if not any(parameters.get(k) for k in ROLE_KEYS.values()):
             return False, self.tr("Give at least one of the victims, offenders or locations layers.")
+        for role, key in ROLE_KEYS.items():
+            # the text as given: QGIS 3.22 answers "" for a filter it cannot parse
+            text = raw_expression(parameters, f"{key}_FILTER")
+            if not text.strip() or not parameters.get(key):
+                continue
+            source = self.parameterAsSource(parameters, key, context)
+            found = check_expression(text, source.fields() if source is not None else None)
+            if found:
+                return False, f"{role.capitalize()} filter {text!r}: {found[0]} ({found[1]})."
         return super().checkParameterValues(parameters, context)
+
+    @staticmethod
+    def _checked_weights(pts, weight, role):
+        """Refuse weights that cannot be meant: a text field with no number in it, or negative
+        weights (a weight is a count or a harm score: 0 or more), naming how many and an example.
+        Text values that are not numbers among numbers are counted and reported by the count."""
+        if not weight or weight not in pts.columns:
+            return
+        values = pts.columns[weight]
+        if values.dtype == object:
+            text = pd.Series(values, dtype=object)
+            numbers = pd.to_numeric(text.map(lambda v: v.strip() if isinstance(v, str) else v),
+                                    errors="coerce")
+            bad = text.notna() & (text.astype(str).str.strip() != "") & numbers.isna()
+            if bad.any() and not numbers.notna().any():
+                raise QgsProcessingException(
+                    f"{role.capitalize()}: the weight field '{weight}' is a text field with no "
+                    f"number in it (e.g. {text[bad].iloc[0]!r}): choose a numeric field (a count "
+                    "or a harm score).")
+            values = numbers.to_numpy(dtype="float64")   # a stray text is reported below
+        values = np.asarray(values, dtype="float64")
+        negative = values < 0
+        if negative.any():
+            raise QgsProcessingException(
+                f"{role.capitalize()}: {int(negative.sum()):,} point(s) have a negative '{weight}' "
+                f"(the smallest is {values[negative].min():g}): a weight is 0 or more. Correct "
+                f"those values, or leave the points out with a filter such as \"{weight}\" >= 0.")
 
     @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
@@ -379,12 +416,14 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         for k, role in enumerate(roles):
             key = ROLE_KEYS[role]
             weight = self.parameterAsString(parameters, f"{key}_WEIGHT", context)
-            expression = self.parameterAsExpression(parameters, f"{key}_FILTER", context)
+            expression = raw_expression(parameters, f"{key}_FILTER") or \
+                self.parameterAsExpression(parameters, f"{key}_FILTER", context)
             pts = read_points(self, parameters, key, context, feedback, fields=[weight] if weight else [],
                               expression=expression, dest_crs=crs, label=role.capitalize())
             pts.report(feedback, role.capitalize())
             if feedback.isCanceled():
                 return {}
+            self._checked_weights(pts, weight, role)
             t0 = time.perf_counter()
             res = self.run_core(count_role, role, pts, zones,
                                 progress_from_feedback(feedback, 10 + 60 * k / len(roles),
@@ -467,13 +506,15 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         for role in roles:
             key = ROLE_KEYS[role]
             weight = self.parameterAsString(parameters, f"{key}_WEIGHT", context)
-            expression = self.parameterAsExpression(parameters, f"{key}_FILTER", context)
+            expression = raw_expression(parameters, f"{key}_FILTER") or \
+                self.parameterAsExpression(parameters, f"{key}_FILTER", context)
             pts = read_points(self, parameters, key, context, feedback,
                               fields=[f for f in (categories[role], weight) if f],
                               expression=expression, dest_crs=crs, label=role.capitalize())
             pts.report(feedback, role.capitalize())
             if feedback.isCanceled():
                 return {}
+            self._checked_weights(pts, weight, role)
             point_sets[role], weights[role] = pts, weight
         if wanted is None and mapping is None:
             # the issues found in any role, so that every role has the same fields

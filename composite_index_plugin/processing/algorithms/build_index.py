@@ -102,6 +102,9 @@ def read_baseline(path):
             return json.load(handle)
     except OSError as err:
         raise QgsProcessingException(f"Could not read the baseline file {path}: {err}.") from err
+    except RecursionError as err:
+        raise QgsProcessingException(f"The baseline file {path} is nested too deeply to read: it "
+                                     "is not a baseline written by this plugin.") from err
     except json.JSONDecodeError as err:
         raise QgsProcessingException(
             f"The baseline file {path} is not valid JSON ({err.msg} at line {err.lineno}). "

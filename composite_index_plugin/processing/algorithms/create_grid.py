@@ -98,6 +98,37 @@ def grid_fields(spec):
     return fields
 
 
+def grid_parameter_problem(alg, parameters, context):
+    """Why the grid asked for cannot be made (``core.limits.grid_problem`` on the study area's
+    extent, in the output CRS), or None. Reads no feature and builds no cell."""
+    from qgis.core import QgsCoordinateTransform
+
+    from composite_index_plugin.core import limits
+
+    source = alg.parameterAsSource(parameters, "STUDY_AREA", context)
+    if source is None:
+        return None               # QGIS's own check names the missing layer
+    shape = vocab.grid_shape_code(vocab.GRID_SHAPES[alg.parameterAsEnum(parameters, "SHAPE",
+                                                                         context)])
+    size = alg.parameterAsDouble(parameters, "SIZE", context)
+    extent = source.sourceExtent()
+    target = alg.parameterAsCrs(parameters, "TARGET_CRS", context)
+    if target.isValid() and target != source.sourceCrs() and not target.isGeographic():
+        try:
+            extent = QgsCoordinateTransform(source.sourceCrs(), target,
+                                            context.transformContext()).transformBoundingBox(extent)
+        except Exception:  # noqa: BLE001 - QgsCsException: processAlgorithm reports it
+            return None
+    if extent.isNull():
+        return None
+    bbox = (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum())
+    return limits.grid_problem(
+        shape, size, bbox, alg.parameterAsDouble(parameters, "ORIGIN_X", context),
+        alg.parameterAsDouble(parameters, "ORIGIN_Y", context),
+        alg.parameterAsInt(parameters, "MAX_CELLS", context),
+        alg.parameterAsBool(parameters, "SIZE_IS_AREA", context), what="SIZE")
+
+
 class CreateGridAlgorithm(CompositeIndexAlgorithm):
     NAME = "creategrid"
     DISPLAY_NAME = "Create analysis grid"
@@ -164,6 +195,15 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             "OUTPUT", self.tr("Grid"), QgsProcessing.TypeVectorPolygon))
         self.addOutput(QgsProcessingOutputNumber("CELLS", self.tr("Number of cells")))
         self.addOutput(QgsProcessingOutputString("GRID", self.tr("Grid definition")))
+
+    def checkParameterValues(self, parameters, context):
+        """Before any cell exists: the numbers (finite, in range) and the number of cells by
+        arithmetic over the study area's extent, with the memory it would take."""
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problem = grid_parameter_problem(self, parameters, context)
+        return (False, problem) if problem else (True, "")
 
     @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):

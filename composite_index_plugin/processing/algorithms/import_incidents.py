@@ -650,8 +650,12 @@ class ImportIncidents(CompositeIndexAlgorithm):
             raise QgsProcessingException(
                 "No data rows to import: " + ", ".join(f"'{i['file']}'" for i in infos) +
                 " contain(s) only a header. Check the export.")
-        columns = [c for c in frame.columns if c not in ("source_row", "source_file")]
+        columns = [c for c in frame.columns if c not in cc.HIDDEN]
         notes = []
+        for info in infos:      # stray bytes, rows with the wrong number of fields
+            for note in info.get("notes", []):
+                feedback.reportError(note, False)
+                notes.append(note)
         if preset == 1:
             s = self.run_core(cc.apply_preset, s, columns)
             if not mapping_path:
@@ -831,8 +835,18 @@ class ImportIncidents(CompositeIndexAlgorithm):
             with open(report, "w", encoding="utf-8") as fh:
                 fh.write(text)
             outputs[self.REPORT] = report
+        from composite_index_plugin.processing.transaction import count_features
+
+        for label, dest, expected in (("clean", clean_id, result.n_clean),
+                                      ("rejected", rejected_id, result.n_rejected)):
+            written = count_features(dest)   # what is in the layer, not what was handed over
+            if written is not None and written != expected:
+                raise QgsProcessingException(
+                    f"The {label} layer holds {written:,} row(s), not the {expected:,} the import "
+                    "made: it was not written whole (full disk, or a limit of the format). "
+                    "Nothing was replaced; check the disk and the output, then run again.")
         feedback.pushInfo(f"Rows in {result.n_in:,} = clean {result.n_clean:,} + rejected "
-                          f"{result.n_rejected:,} (invariant holds).")
+                          f"{result.n_rejected:,} (invariant holds; both layers checked).")
         return outputs
 
 
