@@ -14,8 +14,15 @@ credentials:
 
 Optional keys: ``schema`` (default ``public``), ``table`` (required with connection/service),
 ``geometry_column`` (default: found from ``geometry_columns``), ``key_column`` (primary key;
-default: found by QGIS), ``sql`` (a provider-side filter in SQL, e.g. ``"year" = 2024``),
-``srid`` and ``geometry_type`` (only for views or tables without a typed geometry column).
+default: found by QGIS), ``sql`` (a filter run by the server, e.g. ``"year" = 2024``: a QGIS
+filter expression of fields, values, comparisons, AND / OR / NOT, IN, IS NULL, LIKE and
+arithmetic, which the plugin translates to SQL and quotes itself - never SQL passed through,
+``filter_sql``), ``srid`` and ``geometry_type`` (only for views or tables without a typed
+geometry column). Statements of a recipe run stop after ``statement_timeout`` seconds.
+
+When a table cannot be opened, the message says why (``connection_problem``): the password was
+refused, the service is unknown, the server cannot be reached, the table does not exist, or the
+server refused the filter.
 
 ``restrict_to_extent`` and ``points_request`` make reading big point tables cheap: only the
 columns needed travel from the server, and a bounding-box filter on the geometry column (which
@@ -23,9 +30,18 @@ uses the table's spatial index) keeps out points far outside the study area; the
 is counted and reported.
 """
 
+import contextlib
+import os
+
 from qgis.core import (
     QgsCoordinateTransform,
     QgsDataSourceUri,
+    QgsExpression,
+    QgsExpressionNodeBinaryOperator,
+    QgsExpressionNodeColumnRef,
+    QgsExpressionNodeInOperator,
+    QgsExpressionNodeLiteral,
+    QgsExpressionNodeUnaryOperator,
     QgsFeatureRequest,
     QgsProviderRegistry,
     QgsRectangle,
@@ -113,8 +129,8 @@ def postgres_uri(source, path="source"):
     schema = source.get("schema", "public")
     geometry = source.get("geometry_column") or _geometry_column(uri.connectionInfo(False), schema,
                                                                  source["table"])
-    uri.setDataSource(schema, source["table"], geometry, source.get("sql", ""),
-                      source.get("key_column", ""))
+    where = filter_sql(source.get("sql", ""), f"{path}.sql")
+    uri.setDataSource(schema, source["table"], geometry, where, source.get("key_column", ""))
     if "srid" in source:
         uri.setSrid(str(source["srid"]))
     if source.get("geometry_type"):
@@ -144,11 +160,232 @@ def source_layer(source, path="source", name=None):
     layer = QgsVectorLayer(uri, name or source.get("layer") or source["table"], "postgres")
     if not layer.isValid():
         where = source.get("connection") or source.get("service")
-        raise SourceError(Problem(path, f"table {source.get('schema', 'public')}.{source['table']} "
-                                  f"cannot be opened through {where!r}",
-                                  "check that the server is running, the table and geometry "
-                                  "column exist and this user may read them"))
+        kind = "connection" if "connection" in source else "service"
+        raise SourceError(connection_problem(QgsDataSourceUri(uri), path, f"{kind} {where!r}"))
     return layer
+
+
+# ---------------------------------------------------------------------------------------------
+# Why a table cannot be opened
+
+_AUTH = ("password authentication failed", "no password supplied", "authentication failed",
+         "fe_sendauth", "no pg_hba.conf entry", "role \"")
+_SERVICE = ("definition of service", "service file")
+_DOWN = ("could not connect to server", "connection refused", "could not translate host name",
+         "is the server running", "timeout expired", "server closed the connection",
+         "connection to server at", "no route to host", "network is unreachable",
+         "the database system is shutting down", "the database system is starting up",
+         "terminating connection")
+
+
+def classify_error(text):
+    """``"authentication"``, ``"service"``, ``"server"``, ``"database"`` or ``"other"`` for an
+    error text of libpq / the postgres provider."""
+    low = (text or "").lower()
+    if any(m in low for m in _SERVICE):
+        return "service"
+    if any(m in low for m in _AUTH) and "does not exist" not in low or \
+            ("role" in low and "does not exist" in low):
+        return "authentication"
+    if any(m in low for m in _DOWN):
+        return "server"
+    if "database" in low and "does not exist" in low:
+        return "database"
+    return "other"
+
+
+def _first_line(text):
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else "unknown error"
+
+
+def connection_problem(uri, path, label):
+    """A Problem saying why the table of the postgres ``uri`` (a QgsDataSourceUri) cannot be
+    opened: the server refused the user or password, the service is not in pg_service.conf, the
+    server cannot be reached, the database or table does not exist, or the server refused the
+    filter (an SQL error). ``label`` names the connection, e.g. ``connection 'warehouse'``."""
+    md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    table = f"{uri.schema() or 'public'}.{uri.table()}"
+    conn = None
+    try:
+        conn = md.createConnection(uri.connectionInfo(True), {})
+        conn.executeSql("SELECT 1")
+        error = None
+    except Exception as err:  # noqa: BLE001 - QgsProviderConnectionException
+        error = str(err)
+    if error is not None:
+        kind = classify_error(error)
+        detail = _first_line(error)
+        if kind == "authentication":
+            return Problem(path, f"the PostGIS server refused the user name or password of the "
+                                 f"{label} ({detail})",
+                           "check the user and password stored with the connection in QGIS (its "
+                           "authentication database) or in ~/.pgpass; a recipe never holds one")
+        if kind == "service":
+            where = os.environ.get("PGSERVICEFILE") or "~/.pg_service.conf"
+            return Problem(path, f"the {label} is not defined in pg_service.conf ({detail})",
+                           f"add the service to {where} (or the file named by PGSERVICEFILE), or "
+                           "use a connection stored in QGIS")
+        if kind == "server":
+            return Problem(path, f"the PostGIS server of the {label} cannot be reached ({detail})",
+                           "check that the server is running and reachable from this computer "
+                           "(host, port, network, VPN), then run again")
+        if kind == "database":
+            return Problem(path, f"the database of the {label} does not exist ({detail})",
+                           "check the database name of the connection")
+        return Problem(path, f"cannot connect through the {label}: {detail}",
+                       "check the connection settings")
+    quoted = '"' + (uri.schema() or "public").replace('"', '""') + '"."' + \
+        uri.table().replace('"', '""') + '"'
+    try:
+        conn.executeSql(f"SELECT 1 FROM {quoted} LIMIT 0")
+    except Exception as err:  # noqa: BLE001
+        return Problem(path, f"table {table} does not exist or this user may not read it "
+                             f"({_first_line(err)})",
+                       "check the schema and table names (and the user's rights on them)")
+    if uri.sql().strip():
+        try:
+            conn.executeSql(f"SELECT 1 FROM {quoted} WHERE {uri.sql()} LIMIT 0")
+        except Exception as err:  # noqa: BLE001
+            return Problem(f"{path}.sql", f"the server refused the filter: {_first_line(err)}",
+                           "check the field names and values of the filter")
+    return Problem(path, f"table {table} cannot be opened through the {label}",
+                   "check that its geometry column exists (or give geometry_column, srid and "
+                   "geometry_type for a view)")
+
+
+# ---------------------------------------------------------------------------------------------
+# A recipe's `sql`: a filter expression, translated and quoted by the plugin
+
+_SQL_BINARY = {
+    QgsExpressionNodeBinaryOperator.boOr: "OR", QgsExpressionNodeBinaryOperator.boAnd: "AND",
+    QgsExpressionNodeBinaryOperator.boEQ: "=", QgsExpressionNodeBinaryOperator.boNE: "<>",
+    QgsExpressionNodeBinaryOperator.boLT: "<", QgsExpressionNodeBinaryOperator.boGT: ">",
+    QgsExpressionNodeBinaryOperator.boLE: "<=", QgsExpressionNodeBinaryOperator.boGE: ">=",
+    QgsExpressionNodeBinaryOperator.boLike: "LIKE",
+    QgsExpressionNodeBinaryOperator.boNotLike: "NOT LIKE",
+    QgsExpressionNodeBinaryOperator.boILike: "ILIKE",
+    QgsExpressionNodeBinaryOperator.boNotILike: "NOT ILIKE",
+    QgsExpressionNodeBinaryOperator.boPlus: "+", QgsExpressionNodeBinaryOperator.boMinus: "-",
+    QgsExpressionNodeBinaryOperator.boMul: "*", QgsExpressionNodeBinaryOperator.boDiv: "/",
+    QgsExpressionNodeBinaryOperator.boConcat: "||",
+}
+SQL_FILTER_HINT = ("write a QGIS filter expression of field names (in double quotes), values, "
+                   "comparisons, AND / OR / NOT, IN (...), IS [NOT] NULL, LIKE and + - * /, e.g. "
+                   "\"year\" = 2024 AND \"type\" IN ('burglary', 'robbery'); the plugin turns "
+                   "it into SQL itself (functions and raw SQL are not accepted)")
+
+
+def _sql_literal(value):
+    import math
+
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("a number that is not finite")
+        return repr(value)
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("a text with a NUL character")
+        return "'" + value.replace("'", "''") + "'"
+    raise ValueError(f"a value of type {type(value).__name__}")
+
+
+def _sql_ident(name):
+    if "\x00" in name:
+        raise ValueError("a field name with a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def filter_sql(text, path="source.sql"):
+    """The SQL of a recipe's ``sql`` filter: the text is read as a QGIS expression and only
+    field names, values, comparisons, AND / OR / NOT, IN, IS [NOT] NULL, LIKE / ILIKE, + - * /
+    and || are accepted; each is written out by the plugin with identifiers and values quoted.
+    Anything else (a function such as ``pg_sleep``, a sub-query, raw SQL) raises SourceError."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    expression = QgsExpression(text)
+    if expression.hasParserError():
+        raise SourceError(Problem(path, f"the filter {text!r} is not a QGIS filter expression ("
+                                  + " ".join(expression.parserErrorString().split())
+                                  + "): raw SQL is not accepted", SQL_FILTER_HINT))
+    B = QgsExpressionNodeBinaryOperator
+
+    def walk(node):
+        if isinstance(node, QgsExpressionNodeColumnRef):
+            return _sql_ident(node.name())
+        if isinstance(node, QgsExpressionNodeLiteral):
+            return _sql_literal(node.value())
+        if isinstance(node, QgsExpressionNodeBinaryOperator):
+            op = node.op()
+            if op in (B.boIs, B.boIsNot):
+                right = node.opRight()
+                neg = " NOT" if op == B.boIsNot else ""
+                if isinstance(right, QgsExpressionNodeLiteral) and right.value() is None:
+                    return f"({walk(node.opLeft())} IS{neg} NULL)"
+                return f"({walk(node.opLeft())} IS{' NOT' if not neg else ''} DISTINCT FROM " \
+                       f"{walk(right)})"
+            if op not in _SQL_BINARY:
+                raise ValueError(f"the operator {node.text()}")
+            if op in (B.boLike, B.boNotLike, B.boILike, B.boNotILike) and \
+                    not isinstance(node.opRight(), QgsExpressionNodeLiteral):
+                raise ValueError("a LIKE pattern that is not a text value")
+            return f"({walk(node.opLeft())} {_SQL_BINARY[op]} {walk(node.opRight())})"
+        if isinstance(node, QgsExpressionNodeUnaryOperator):
+            inner = walk(node.operand())
+            if node.op() == QgsExpressionNodeUnaryOperator.uoNot:
+                return f"(NOT {inner})"
+            return f"(-{inner})"
+        if isinstance(node, QgsExpressionNodeInOperator):
+            items = [walk(item) for item in node.list().list()]
+            if not items:
+                raise ValueError("an empty IN list")
+            neg = " NOT" if node.isNotIn() else ""
+            return f"({walk(node.node())}{neg} IN ({', '.join(items)}))"
+        kind = type(node).__name__.replace("QgsExpressionNode", "").lower()
+        name = ""
+        if kind == "function":
+            functions = QgsExpression.Functions()
+            name = f" {functions[node.fnIndex()].name()}()" if 0 <= node.fnIndex() < len(
+                functions) else ""
+        raise ValueError(f"a {kind}{name}")
+
+    try:
+        return walk(expression.rootNode())
+    except ValueError as err:
+        raise SourceError(Problem(path, f"the filter uses {err}, which a recipe's sql filter may "
+                                  "not use", SQL_FILTER_HINT)) from err
+
+
+STATEMENT_TIMEOUT = 600   # seconds a statement of a recipe run may take on a PostGIS server
+
+
+@contextlib.contextmanager
+def statement_timeout(seconds=None):
+    """While active, new PostgreSQL connections of this process (QGIS's provider and GDAL's,
+    both through libpq) stop any statement after ``seconds`` (``PGOPTIONS``). The environment
+    variable ``COMPOSITE_INDEX_PG_TIMEOUT`` overrides the default."""
+    if seconds is None:
+        try:
+            seconds = float(os.environ.get("COMPOSITE_INDEX_PG_TIMEOUT", STATEMENT_TIMEOUT))
+        except ValueError:
+            seconds = STATEMENT_TIMEOUT
+    before = os.environ.get("PGOPTIONS")
+    option = f"-c statement_timeout={int(max(seconds, 0.001) * 1000)}"
+    os.environ["PGOPTIONS"] = f"{before} {option}" if before else option
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PGOPTIONS", None)
+        else:
+            os.environ["PGOPTIONS"] = before
 
 
 # ---------------------------------------------------------------------------------------------

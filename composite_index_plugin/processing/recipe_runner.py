@@ -19,10 +19,75 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from composite_index_plugin.core import model, vocab
+from composite_index_plugin.core import limits, model, vocab
 from composite_index_plugin.core import recipe as rcp
+from composite_index_plugin.core.sandbox import Sandbox, recipe_paths
 from composite_index_plugin.paths import version
+from composite_index_plugin.processing.expressions import check_expression
 from composite_index_plugin.processing.progress import ForwardFeedback, StageProgress, stage_weights
+from composite_index_plugin.processing.transaction import StagedFolder
+
+check_expression_text = check_expression
+# Providers a recipe's `uri` may name: files (checked against the sandbox) and PostGIS (its
+# filter translated by the plugin). Others can run SQL over files or reach the network.
+URI_PROVIDERS = ("ogr", "delimitedtext", "spatialite", "postgres")
+
+
+LOG_CONTINUATION = " " * 17 + "| "   # under "HH:MM:SS KIND    ": a line of the entry above
+
+
+def log_text(text) -> str:
+    """One log entry: a line break inside a message (a recipe's filter text, say) continues the
+    entry on a line marked with ``|`` under it, and other control characters are shown escaped,
+    so no text can start a log line of its own."""
+    text = str(text).replace("\r\n", "\n")
+    out = []
+    for c in text:
+        if c == "\n":
+            out.append("\n" + LOG_CONTINUATION)
+        elif (ord(c) < 32 and c != "\t") or c in "\x7f\x85\u2028\u2029":
+            out.append("\\r" if c == "\r" else f"\\x{ord(c):02x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def uri_problem(source, path, sandbox):
+    """A Problem for a `uri` source the recipe may not use, else None: a provider outside
+    URI_PROVIDERS, a file outside the sandbox, provider-side SQL (``subset=`` / ``sql=``) that is
+    not a plain filter, or a query in place of a PostGIS table."""
+    from qgis.core import QgsDataSourceUri, QgsProviderRegistry
+
+    provider = source.provider or "ogr"
+    if provider not in URI_PROVIDERS:
+        return rcp.Problem(f"{path}.provider", f"provider {provider!r} is not allowed in a recipe",
+                           "name a file with \"path\", a PostGIS table with \"connection\" or "
+                           "\"service\", or a uri of: " + ", ".join(URI_PROVIDERS))
+    if provider == "postgres":
+        from composite_index_plugin.processing import connections
+
+        uri = QgsDataSourceUri(source.uri)
+        if uri.table().strip().startswith("("):
+            return rcp.Problem(f"{path}.uri", "a query in place of a table is not allowed in a "
+                                              "recipe", "name a table or view, and filter it with "
+                                                        "\"sql\" (a QGIS filter expression)")
+        if uri.sql().strip():
+            try:
+                connections.filter_sql(uri.sql())
+            except connections.SourceError as err:
+                return rcp.Problem(f"{path}.uri", err.problem.message, err.problem.hint)
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri(provider, source.uri) or {}
+    file_path = parts.get("path") or parts.get("dbname") or ""
+    if file_path.startswith("file://"):
+        file_path = file_path[len("file://"):]
+    if not file_path or not sandbox.contains(file_path):
+        return sandbox.problem(f"{path}.uri", file_path or source.uri)
+    if str(parts.get("subset") or "").strip() or "subset=" in source.uri.lower():
+        return rcp.Problem(f"{path}.uri", "a provider-side filter (subset) is not allowed in a "
+                                          "recipe's uri", "filter the features with the recipe's "
+                                                          "\"filter\" key instead")
+    return None
 
 
 class LogFeedback(ForwardFeedback):
@@ -35,7 +100,7 @@ class LogFeedback(ForwardFeedback):
 
     def _keep(self, kind, text):
         stamp = datetime.datetime.now().strftime("%H:%M:%S")
-        self.lines.append(f"{stamp} {kind:7s} {text}")
+        self.lines.append(f"{stamp} {kind:7s} {log_text(text)}")
 
     def setProgressText(self, text):
         self._keep("STEP", text)
@@ -65,7 +130,8 @@ class RecipeRunner:
     STAGES = ("import", "geography", "population", "aggregate", "index", "hotspots",
               "hotspot_zones", "summaries", "compare", "sensitivity", "project", "map", "layout")
 
-    def __init__(self, recipe_path, context, feedback, output_folder=None, doc=None):
+    def __init__(self, recipe_path, context, feedback, output_folder=None, doc=None,
+                 allowed_folders=()):
         self.recipe_path = os.path.abspath(recipe_path)
         self.base_dir = os.path.dirname(self.recipe_path)
         self.context = context
@@ -76,18 +142,30 @@ class RecipeRunner:
         self.recipe, problems = model.parse(self.doc)          # the one validation
         if problems:
             raise rcp.RecipeError(problems, self.recipe_path)
-        out = self.recipe.output
-        self.folder = output_folder or rcp.resolve_path(out.folder, self.base_dir)
-        self.gpkg = os.path.join(self.folder, out.geopackage)
-        self.project_path = os.path.join(self.folder, out.project)
-        self.log_path = os.path.join(self.folder, out.log)
-        self.map_png = os.path.join(self.folder, out.map_png)
+        self.folder_given = bool(output_folder)
+        self._set_folder(os.path.abspath(output_folder) if output_folder else
+                         rcp.resolve_path(self.recipe.output.folder, self.base_dir))
+        self.final_folder = self.folder
+        # What the recipe may touch: its folder, the output folder, the folders the user allows.
+        self.allowed_folders = [os.path.abspath(os.path.expanduser(f)) for f in allowed_folders
+                                if f and str(f).strip()]
+        self.sandbox = Sandbox([self.base_dir] + ([self.folder] if self.folder_given else [])
+                               + self.allowed_folders)
         self.layers = {}     # name in results.gpkg -> layer uri
         self.skipped = []
         self.stage_seconds = {}  # stage -> seconds it took (the progress weights' evidence)
         self._opened = {}    # source key -> layer: each source is opened once
         self._filtered = {}  # (source key, filter) -> layer made from the opened one
         self._spec_text = None
+
+    def _set_folder(self, folder):
+        """Where the run's files go (the staging folder while a run goes on)."""
+        out = self.recipe.output
+        self.folder = folder
+        self.gpkg = os.path.join(folder, out.geopackage)
+        self.project_path = os.path.join(folder, out.project)
+        self.log_path = os.path.join(folder, out.log)
+        self.map_png = os.path.join(folder, out.map_png)
 
     # ----- sources -------------------------------------------------------------------------
     def source_layer(self, source, path, filter_expression=None):
@@ -104,15 +182,18 @@ class RecipeRunner:
             return layer
         fkey = (key, filter_expression)
         if fkey not in self._filtered:
-            expr = QgsExpression(filter_expression)
-            if expr.hasParserError():
-                return rcp.Problem(f"{path}.filter", f"invalid expression: {expr.parserErrorString()}",
-                                   "use QGIS expression syntax, e.g. \"Area\" = 'Birmingham'")
-            self._filtered[fkey] = layer.materialize(QgsFeatureRequest(expr))
+            found = check_expression(filter_expression, layer.fields(), recipe=True)
+            if found:
+                return rcp.Problem(f"{path}.filter", *found)
+            self._filtered[fkey] = layer.materialize(
+                QgsFeatureRequest(QgsExpression(filter_expression)))
         return self._filtered[fkey]
 
     def _open(self, source, path):
         kind = source.kind
+        refused = self._source_problem(source, path)
+        if refused is not None:
+            return refused
         if kind == "path":
             file_path = rcp.resolve_path(source.path, self.base_dir)
             if not os.path.exists(file_path):
@@ -144,9 +225,61 @@ class RecipeRunner:
             return rcp.Problem(path, "the layer cannot be opened", "check the source")
         return layer
 
-    def check_data(self):
-        """Every missing file, layer and field, before any work starts."""
+    # ----- what the recipe may touch -----------------------------------------------------
+    def _source_problem(self, source, path):
+        """A Problem when a source reaches outside what the recipe may touch (a file outside
+        the allowed folders, a provider that can run SQL or reach the network), else None."""
+        kind = source.kind
+        if kind == "path":
+            file_path = rcp.resolve_path(source.path, self.base_dir)
+            if not self.sandbox.contains(file_path):
+                return self.sandbox.problem(f"{path}.path", file_path)
+        elif kind == "uri":
+            return uri_problem(source, path, self.sandbox)
+        return None
+
+    def sandbox_problems(self):
+        """Every file the recipe names outside the folders it may use, every output name that
+        would replace a file this plugin did not write."""
         problems = []
+        if not self.folder_given and not self.sandbox.contains(self.folder):
+            problems.append(self.sandbox.problem("output.folder", self.folder, "output folder"))
+        for json_path, value, base in recipe_paths(self.recipe):
+            if json_path == "output.folder":
+                continue
+            resolved = rcp.resolve_path(value, self.folder if base == "output" else self.base_dir)
+            if not self.sandbox.contains(resolved):
+                problems.append(self.sandbox.problem(json_path, resolved))
+        for json_path, source in self.recipe.sources():
+            if source.kind == "uri":
+                found = uri_problem(source, json_path, self.sandbox)
+                if found is not None:
+                    problems.append(found)
+        staged = StagedFolder(self.folder)
+        out = self.recipe.output
+        chosen = {"output.geopackage": out.geopackage, "output.project": out.project,
+                  "output.log": out.log, "output.map_png": out.map_png,
+                  "baseline.write": self.recipe.baseline.write}
+        for json_path, name in chosen.items():
+            if isinstance(name, str) and not staged.replaceable(name):
+                problems.append(rcp.Problem(
+                    json_path, f"{os.path.join(self.folder, name)} exists and was not written by "
+                               "Composite Index: the run would replace it",
+                    "give the output another name, or move that file away"))
+        return problems
+
+    def check_data(self):
+        """Every file outside the sandbox, missing file, layer and field, before any work
+        starts. Files outside the sandbox are not opened at all."""
+        from composite_index_plugin.processing.connections import statement_timeout
+
+        with statement_timeout():
+            return self._check_data()
+
+    def _check_data(self):
+        problems = self.sandbox_problems()
+        if problems:
+            return problems
         r = self.recipe
 
         def need_fields(layer, fields, path, numeric=False):
@@ -164,17 +297,12 @@ class RecipeRunner:
                                                 "choose a numeric field, or convert it"))
 
         def check_expression(names, layer_name, expression, path):
-            expr = QgsExpression(expression)
-            if expr.hasParserError():
-                problems.append(rcp.Problem(path, f"invalid expression: {expr.parserErrorString()}",
-                                            "use QGIS expression syntax, e.g. \"issue\" = "
-                                            "'burglary'"))
-                return
-            missing = [c for c in expr.referencedColumns() if c not in names and c != "*"]
-            if missing:
-                problems.append(rcp.Problem(path, f"unknown field(s) {', '.join(missing)} in "
-                                            f"layer {layer_name!r}", "fields that exist: "
-                                            + ", ".join(sorted(names))))
+            found = check_expression_text(expression, names, recipe=True)
+            if found:
+                message, hint = found
+                if message.startswith("unknown field"):
+                    message += f" in layer {layer_name!r}"
+                problems.append(rcp.Problem(path, message, hint))
 
         def check_crs(layer, path):
             if not layer.crs().isValid():
@@ -202,14 +330,17 @@ class RecipeRunner:
             elif crs.isGeographic():
                 problems.append(rcp.Problem("crs", f"{r.crs} is a geographic CRS (degrees)",
                                             "choose a projected CRS in metres, e.g. EPSG:27700"))
-        if r.study_area is not None:
-            layer = check_ref(r.study_area, "study_area")
-            if layer is not None and geo.type == "grid" and not r.crs and \
-                    layer.crs().isGeographic():
-                problems.append(rcp.Problem(
-                    "crs", f"the study area is in a geographic CRS ({layer.crs().authid()}): "
-                    "grid cells would be sized in degrees", "give the recipe a projected crs in "
-                    "metres, e.g. EPSG:27700"))
+        study = check_ref(r.study_area, "study_area") if r.study_area is not None else None
+        if study is not None and geo.type == "grid" and not r.crs and study.crs().isGeographic():
+            problems.append(rcp.Problem(
+                "crs", f"the study area is in a geographic CRS ({study.crs().authid()}): "
+                "grid cells would be sized in degrees", "give the recipe a projected crs in "
+                "metres, e.g. EPSG:27700"))
+        if geo.type == "grid" and study is not None and not any(p.path == "crs" for p in problems):
+            found = self._grid_problem(study, geo)
+            if found:
+                problems.append(rcp.Problem("geography.size", found,
+                                            "give a larger cell size, or raise geography.max_cells"))
         zone_fields = None
         if geo.type == "zones":
             layer = check_ref(geo, "geography", [("id_field", geo.id_field)])
@@ -276,6 +407,26 @@ class RecipeRunner:
                     "remove those layers from the project, or write to another output folder"))
         return problems
 
+    def _grid_problem(self, study, geo):
+        """The grid's cells counted by arithmetic over the study area's extent (in the recipe's
+        CRS), before any cell exists (``core.limits``)."""
+        from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform
+
+        extent = study.extent()
+        crs = QgsCoordinateReferenceSystem(self.recipe.crs) if self.recipe.crs else study.crs()
+        if crs.isValid() and crs != study.crs() and not crs.isGeographic():
+            try:
+                extent = QgsCoordinateTransform(study.crs(), crs, self.context.transformContext()
+                                                ).transformBoundingBox(extent)
+            except Exception:  # noqa: BLE001 - QgsCsException: the grid stage reports it
+                return None
+        if extent.isNull():
+            return None
+        return limits.grid_problem(
+            vocab.grid_shape_code(geo.shape), geo.size,
+            (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum()),
+            geo.origin[0], geo.origin[1], geo.max_cells, geo.size_is_area, what="geography.size")
+
     def _check_import(self, source, role, path, check_expression):
         """A raw file to import: the file and the import's own files exist, and the role's
         filter names fields the clean layer will have (the file's columns and the added ones)."""
@@ -326,20 +477,31 @@ class RecipeRunner:
         return result
 
     def run(self):
+        """Check everything, then run every stage into a staging folder beside the output folder
+        and move the results in only when the whole run has finished (``StagedFolder``): a run
+        that fails, is cancelled or is killed leaves the previous results, baseline, project and
+        map as they were (a failed or cancelled run leaves its log as run_failed.log /
+        run_cancelled.log)."""
+        from composite_index_plugin.processing.connections import statement_timeout
+
+        with statement_timeout():
+            return self._run()
+
+    def _run(self):
         started = datetime.datetime.now()
         self.log.pushInfo(f"Composite Index {version()}: recipe {self.recipe_path}")
-        problems = self.check_data()
+        problems = self._check_data()
         if problems:
             raise rcp.RecipeError(problems, self.recipe_path)
-        os.makedirs(self.folder, exist_ok=True)
-        for path in (self.gpkg, self.gpkg + "-wal", self.gpkg + "-shm"):
-            if os.path.exists(path):  # a stale WAL file would corrupt the new GeoPackage
-                os.remove(path)
+        final = self.final_folder
+        staged = StagedFolder(final)
+        staging = staged.begin()
+        self._set_folder(staging)
         progress = StageProgress(self.log, stage_weights(self.recipe, self.STAGES,
                                                          base_dir=self.base_dir))
-        outputs = {}
         from composite_index_plugin.processing.io_points import read_cache
 
+        committed = False
         try:
             with read_cache():   # a layer read by one stage is not read again by the next
                 for stage in self.STAGES:
@@ -351,22 +513,62 @@ class RecipeRunner:
                         zones = QgsVectorLayer(self.zones, "zones", "ogr").featureCount()
                         progress.reweight(stage_weights(self.recipe, self.STAGES, zones=zones,
                                                         base_dir=self.base_dir))
+            if self.log.isCanceled():
+                raise QgsProcessingException("Cancelled by the user.")
+            self.log.pushInfo(f"Moving the results into {final}")
+            self.stage_seconds = dict(progress.seconds)
+            self._write_log(started, self.log_path, staging, final)
+            self._release_outputs()
+            staged.commit()
+            committed = True
             progress.finish()
+        except BaseException as err:
+            kind = "cancelled" if self.log.isCanceled() else "failed"
+            self.log.reportError(f"Run {kind}: {err} The output folder {final} was left as it "
+                                 "was.", False)
+            staged.abort()
+            staged.write_side_file(f"run_{kind}.log", self._log_text(started, staging, final))
+            raise
         finally:
             progress.close()
             self.stage_seconds = dict(progress.seconds)
-            self._write_log(started)
-        outputs.update({"RESULTS": self.gpkg, "PROJECT": self.project_path, "LOG": self.log_path,
-                        "FOLDER": self.folder, "LAYERS": dict(self.layers),
-                        "SKIPPED": list(self.skipped)})
-        return outputs
+            self._set_folder(final)
+            if not committed:
+                staged.abort()
 
-    def _write_log(self, started):
-        os.makedirs(self.folder, exist_ok=True)
-        with open(self.log_path, "w", encoding="utf-8") as handle:
-            handle.write(f"Composite Index {version()} run log, started {started:%Y-%m-%d %H:%M:%S}\n")
-            handle.write(f"Recipe: {self.recipe_path}\n\n")
-            handle.write("\n".join(self.log.lines) + "\n")
+        def moved(value):
+            return value.replace(staging, final) if isinstance(value, str) else value
+
+        return {"RESULTS": self.gpkg, "PROJECT": self.project_path, "LOG": self.log_path,
+                "FOLDER": final, "LAYERS": {k: moved(v) for k, v in self.layers.items()},
+                "SKIPPED": list(self.skipped)}
+
+    def _release_outputs(self):
+        """Let go of the layers the run opened before its files move."""
+        self._opened.clear()
+        self._filtered.clear()
+        store = self.context.temporaryLayerStore() if self.context is not None else None
+        if store is not None:
+            staging = self.folder
+            for layer_id, layer in list(store.mapLayers().items()):
+                if staging in (layer.source() or ""):
+                    store.removeMapLayer(layer_id)
+
+    def _log_text(self, started, staging=None, final=None):
+        text = (f"Composite Index {version()} run log, started {started:%Y-%m-%d %H:%M:%S}\n"
+                f"Recipe: {self.recipe_path}\n\n" + "\n".join(self.log.lines) + "\n")
+        return text.replace(staging, final) if staging and final else text
+
+    def _write_log(self, started, path=None, staging=None, final=None):
+        from composite_index_plugin.processing.transaction import explain_os_error
+
+        path = path or self.log_path
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(self._log_text(started, staging, final))
+        except OSError as err:
+            raise QgsProcessingException(explain_os_error(err, path)) from err
 
     def skip(self, stage, why, feedback):
         self.skipped.append(stage)

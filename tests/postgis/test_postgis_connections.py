@@ -66,7 +66,7 @@ def test_missing_connection_is_a_clear_problem(pg, stored_connection):
 def test_missing_table_is_a_clear_problem(pg, stored_connection):
     with pytest.raises(cx.SourceError) as err:
         cx.source_layer({"connection": stored_connection, "table": "no_such_table"}, "population.source")
-    assert "public.no_such_table cannot be opened" in err.value.problem.message
+    assert "table public.no_such_table does not exist" in err.value.problem.message
 
 
 def test_recipe_sources_never_hold_passwords():
