@@ -69,7 +69,7 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
     def checkParameterValues(self, parameters, context):
         """Numbers first, each refused with its allowed range (QGIS says only "Incorrect
         parameter value"), then QGIS's own checks."""
-        problem = number_problem(self, parameters)
+        problem = number_problem(self, parameters) or field_problem(self, parameters, context)
         if problem:
             return False, problem
         return super().checkParameterValues(parameters, context)
@@ -163,4 +163,38 @@ def number_problem(alg, parameters):
             return f"{label} must be a whole number, not {value!r}: give {_range_text(definition)}."
         if number < definition.minimum() or number > definition.maximum():
             return f"{label} is {number:g}, out of range: give {_range_text(definition)}."
+    return None
+
+
+def field_problem(alg, parameters, context):
+    """The first field parameter declared numeric that names a field which is not a number
+    (QGIS does not check the type: a text field went on to a traceback), as a message; None
+    when every such field is numeric (or cannot be looked at yet)."""
+    from qgis.core import QgsProcessingParameterField
+
+    for definition in alg.parameterDefinitions():
+        if not isinstance(definition, QgsProcessingParameterField) or \
+                definition.dataType() != QgsProcessingParameterField.Numeric:
+            continue
+        value = parameters.get(definition.name())
+        parent = definition.parentLayerParameterName()
+        if not value or not parent or not parameters.get(parent):
+            continue
+        names = value if isinstance(value, (list, tuple)) else [value]
+        try:
+            source = alg.parameterAsSource(parameters, parent, context)
+        except Exception:  # noqa: BLE001 - an unreadable layer is QGIS's own check to report
+            source = None
+        if source is None:
+            continue
+        fields = source.fields()
+        for name in names:
+            if not isinstance(name, str):
+                continue
+            index = fields.lookupField(name)
+            if index >= 0 and not fields.at(index).isNumeric():
+                return (f"{definition.description()} ({definition.name()}): the field '{name}' of "
+                        f"'{source.sourceName()}' is a {fields.at(index).typeName() or 'text'} "
+                        "field, not a number. Choose a numeric field (a count, rate or score), "
+                        "or convert it with the field calculator.")
     return None

@@ -162,6 +162,7 @@ def source_layer(source, path="source", name=None):
         where = source.get("connection") or source.get("service")
         kind = "connection" if "connection" in source else "service"
         raise SourceError(connection_problem(QgsDataSourceUri(uri), path, f"{kind} {where!r}"))
+    check_filter(layer, path)
     return layer
 
 
@@ -199,6 +200,37 @@ def _first_line(text):
     return lines[0] if lines else "unknown error"
 
 
+def _libpq_error(conninfo):
+    """libpq's own message for a connection that fails (through GDAL's PostgreSQL driver), or
+    None when it connects."""
+    from osgeo import gdal
+
+    with _GdalExceptions():
+        try:
+            gdal.OpenEx(f"PG:{conninfo}", gdal.OF_VECTOR | gdal.OF_READONLY)
+        except RuntimeError as err:
+            return str(err)
+    return None
+
+
+def check_filter(layer, path):
+    """Raise SourceError when the server refuses the layer's filter (a valid-looking layer with a
+    filter the server cannot run gives no feature and no error)."""
+    uri = QgsDataSourceUri(layer.source())
+    if not uri.sql().strip():
+        return
+    md = QgsProviderRegistry.instance().providerMetadata("postgres")
+    quoted = '"' + (uri.schema() or "public").replace('"', '""') + '"."' + \
+        uri.table().replace('"', '""') + '"'
+    try:
+        md.createConnection(uri.connectionInfo(True), {}).executeSql(
+            f"SELECT 1 FROM {quoted} WHERE {uri.sql()} LIMIT 0")
+    except Exception as err:  # QgsProviderConnectionException
+        raise SourceError(Problem(f"{path}.sql", f"the server refused the filter: "
+                                                 f"{_first_line(err)}",
+                                  "check the field names and values of the filter")) from err
+
+
 def connection_problem(uri, path, label):
     """A Problem saying why the table of the postgres ``uri`` (a QgsDataSourceUri) cannot be
     opened: the server refused the user or password, the service is not in pg_service.conf, the
@@ -212,7 +244,8 @@ def connection_problem(uri, path, label):
         conn.executeSql("SELECT 1")
         error = None
     except Exception as err:  # noqa: BLE001 - QgsProviderConnectionException
-        error = str(err)
+        # QGIS says only "Connection failed": ask libpq itself, through GDAL, what went wrong
+        error = _libpq_error(uri.connectionInfo(True)) or str(err)
     if error is not None:
         kind = classify_error(error)
         detail = _first_line(error)
@@ -725,6 +758,14 @@ def _safe_exists(value):
 
 def _lost_message(inputs, watch, dropped):
     names = ", ".join(f"{k} ({layer.name()})" for k, layer in inputs) or "a PostGIS layer"
+    if any("statement timeout" in e for e in watch.errors):
+        text = (f"A statement on the PostGIS server took longer than the run's time limit while "
+                f"reading {names}: {watch.errors[0]}. The layer was read only in part, so the run "
+                "was stopped")
+        if dropped:
+            text += " and its unfinished output table(s) removed"
+        return text + (". Make the table quicker to read (an index, a simpler view) or raise "
+                       "the limit (COMPOSITE_INDEX_PG_TIMEOUT, in seconds).")
     text = (f"The connection to the PostGIS database was lost while reading {names}: "
             f"{watch.errors[0]}. The layer was read only in part, so the run was stopped")
     if dropped:

@@ -89,6 +89,11 @@ def explain_write_error(text, path):
     return None
 
 
+def _first_line(text):
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""
+
+
 def check_writable(folder):
     """Raise QgsProcessingException when no file can be created in ``folder`` (read-only,
     permission, full disk), before any work starts. The folder is created when missing."""
@@ -109,6 +114,31 @@ def _mkstemp(folder):
     import tempfile
 
     return tempfile.mkstemp(prefix=f".{TMP_TAG}-{os.getpid()}-", dir=folder)
+
+
+_ACTIVE = set()     # temporary names of the transactions running in this process
+
+
+def _stale(name):
+    """A temporary name of this module left by a process that is gone, or by this process
+    outside a running transaction."""
+    pid = _tmp_pid(name)
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return not any(token in name for token in _ACTIVE)
+    return not _alive(pid)
+
+
+def _postgres_tables(conninfo, schema):
+    from qgis.core import QgsProviderRegistry
+
+    try:
+        conn = QgsProviderRegistry.instance().providerMetadata("postgres").createConnection(
+            conninfo, {})
+        return [t.tableName() for t in conn.tables(schema or "public")]
+    except Exception:  # noqa: BLE001 - no server: nothing to clean now
+        return []
 
 
 def _alive(pid):
@@ -496,6 +526,8 @@ class OutputTransaction:
                 swap = None            # folders: written in place
             if swap is None:
                 continue
+            for token in swap.tokens:
+                _ACTIVE.add(os.path.basename(token))
             self._clean_stale(swap)
             project = getattr(value, "destinationProject", None)
             if project is not None:
@@ -561,28 +593,31 @@ class OutputTransaction:
         return swap
 
     def _clean_stale(self, swap):
-        """Remove what a killed run of this plugin left beside this destination: temporary
-        files and tables whose process is gone."""
-        if swap.kind in ("file", "shapefile"):
+        """Remove what an earlier run of this plugin left beside this destination: temporary
+        files and tables of a process that is gone, or of this process outside any running
+        transaction (a run whose clean-up could not reach a stopped server)."""
+        if swap.kind in ("file", "shapefile", "gpkg_table"):
             folder = os.path.dirname(os.path.abspath(swap.final)) or "."
             try:
                 names = os.listdir(folder)
             except OSError:
-                return
+                names = []
             for name in names:
-                pid = _tmp_pid(name)
-                if pid is not None and TMP_TAG in name and pid != os.getpid() and \
-                        not _alive(pid):
+                if TMP_TAG in name and _stale(name):
                     try:
                         os.remove(os.path.join(folder, name))
                     except OSError:
                         pass
-        elif swap.kind == "gpkg_table":
+        if swap.kind == "gpkg_table":
             for table in _gpkg_tables(swap.final):
-                pid = _tmp_pid(table)
-                if pid is not None and TABLE_TAG in table and pid != os.getpid() and \
-                        not _alive(pid):
+                if TABLE_TAG in table and _stale(table):
                     _gpkg_drop(swap.final, table)
+        elif swap.kind == "postgres":
+            from composite_index_plugin.processing import connections
+
+            for table in _postgres_tables(swap.conninfo, swap.schema):
+                if TABLE_TAG in table and _stale(table):
+                    connections.drop_table(swap.final.replace(f'"{swap.table}"', f'"{table}"', 1))
 
     # ----- during the run
     def record(self, key, dest_id):
@@ -708,6 +743,12 @@ class OutputTransaction:
                     connections.drop_table(swap.tmp)
             except Exception:  # noqa: BLE001 - cleaning up after a failure: the next run retries
                 pass
+
+    def release(self):
+        """This transaction's temporary names are no longer in use."""
+        for swap in self.swaps:
+            for token in swap.tokens:
+                _ACTIVE.discard(os.path.basename(token))
 
     def seed(self):
         """File destinations that the algorithm may read and update (a project it adds layouts
@@ -904,6 +945,12 @@ def transactional(process_algorithm):
                 raise QgsProcessingException(
                     explain_write_error(str(err), where) or f"Writing {where} failed: {err}") \
                     from err
+            except QgsProcessingException as err:   # a writer's error text: say what it means
+                where = next((s.final for s in tx.swaps), "the output")
+                known = explain_write_error(str(err), where)
+                if known and known not in str(err):
+                    raise QgsProcessingException(f"{known} ({_first_line(str(err))})") from err
+                raise
             if feedback is not None and feedback.isCanceled():
                 tx.discard()
                 feedback.pushInfo("Cancelled: the previous outputs were left as they were.")
@@ -915,6 +962,7 @@ def transactional(process_algorithm):
             raise
         finally:
             self._ci_transaction = None
+            tx.release()
 
     run.__composite_index_transactional__ = True
     return run

@@ -76,7 +76,9 @@ def two_years(provider, tmp_path_factory):
         recipe.pop("sensitivity", None)
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(recipe, handle)
-        results[year] = processing.run("compositeindex:runrecipe", {"RECIPE": path},
+        # the sample recipes (in input/) write beside their folder, into out/: allowed
+        results[year] = processing.run("compositeindex:runrecipe",
+                                       {"RECIPE": path, "ALLOWED_FOLDERS": str(folder / "out")},
                                        context=QgsProcessingContext(),
                                        feedback=QgsProcessingFeedback())
     last = results[2025]
