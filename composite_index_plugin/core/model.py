@@ -117,7 +117,9 @@ class Source(Section):
         hint='name the table (or view) to read, e.g. "table": "incidents"')
     geometry_column: str = Key(help="geometry column (default: detected)")
     key_column: str = Key(help="unique key column")
-    sql: str = Key(empty=True, help="a filter on the table")
+    sql: str = Key(empty=True, help="a filter run by the server, written as a QGIS expression "
+                                    "(fields, values, comparisons, AND/OR/NOT, IN, IS NULL, LIKE): "
+                                    "the plugin turns it into SQL; raw SQL is refused")
     srid: int = Key(help="the geometry's SRID", example=27700)
     geometry_type: str = Key(help="e.g. Point")
     import_: Import = Key(json="import", help="import and cleanse this raw file first")
