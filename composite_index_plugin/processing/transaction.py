@@ -76,15 +76,15 @@ def explain_write_error(text, path):
     """A message for an error text of SQLite / GDAL / QGIS met while writing ``path``, or None
     when the text is not one this module knows."""
     low = (text or "").lower()
-    if "disk is full" in low or "no space left" in low or "disk full" in low:
+    if "database or disk is full" in low or "no space left on device" in low:
         return explain_os_error(OSError(errno.ENOSPC, "no space"), path)
-    if "too many columns" in low:
+    if "too many columns on" in low:
         return (f"{path}: the layer has more fields than a GeoPackage (SQLite) table can hold "
                 f"(at most {GPKG_MAX_COLUMNS - 2:,} besides the id and geometry). Keep fewer "
                 "columns in the input, or write to another format.")
-    if "readonly" in low or "read-only" in low or "read only" in low:
+    if "attempt to write a readonly database" in low or "read-only file system" in low:
         return explain_os_error(OSError(errno.EROFS, "read-only"), path)
-    if "permission denied" in low:
+    if "permission denied" in low and "sqlite" in low:
         return explain_os_error(OSError(errno.EACCES, "permission denied"), path)
     return None
 
@@ -938,16 +938,16 @@ def transactional(process_algorithm):
                 result = process_algorithm(self, tx.parameters, context, feedback)
             except OSError as err:
                 where = getattr(err, "filename", None) or next(
-                    (s.final for s in tx.swaps), "the output")
+                    (s.final for s in tx.swaps if s.kind != "postgres"), "the output")
                 raise QgsProcessingException(explain_os_error(err, tx.final_id(where))) from err
             except sqlite3.OperationalError as err:
-                where = next((s.final for s in tx.swaps), "the output")
+                where = next((s.final for s in tx.swaps if s.kind != "postgres"), "the output")
                 raise QgsProcessingException(
                     explain_write_error(str(err), where) or f"Writing {where} failed: {err}") \
                     from err
             except QgsProcessingException as err:   # a writer's error text: say what it means
-                where = next((s.final for s in tx.swaps), "the output")
-                known = explain_write_error(str(err), where)
+                where = next((s.final for s in tx.swaps if s.kind != "postgres"), None)
+                known = explain_write_error(str(err), where) if where else None
                 if known and known not in str(err):
                     raise QgsProcessingException(f"{known} ({_first_line(str(err))})") from err
                 raise
