@@ -196,8 +196,10 @@ def classify_error(text):
 
 
 def _first_line(text):
+    """The telling line of a libpq / provider error (not GDAL's "PQconnectdb failed.")."""
     lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
-    return lines[0] if lines else "unknown error"
+    told = [line for line in lines if "PQconnectdb failed" not in line]
+    return (told or lines or ["unknown error"])[0]
 
 
 def _libpq_error(conninfo):
@@ -205,11 +207,15 @@ def _libpq_error(conninfo):
     None when it connects."""
     from osgeo import gdal
 
-    with _GdalExceptions():
-        try:
-            gdal.OpenEx(f"PG:{conninfo}", gdal.OF_VECTOR | gdal.OF_READONLY)
-        except RuntimeError as err:
-            return str(err)
+    previous = gdal.GetUseExceptions()
+    gdal.UseExceptions()
+    try:
+        gdal.OpenEx(f"PG:{conninfo}", gdal.OF_VECTOR | gdal.OF_READONLY)
+    except RuntimeError as err:
+        return str(err)
+    finally:
+        if not previous:
+            gdal.DontUseExceptions()
     return None
 
 
@@ -738,11 +744,14 @@ def guarded(process_algorithm):
                     feedback.pushInfo("Removed the unfinished PostGIS output table(s): " +
                                       ", ".join(destination_table(v)[2] for v in dropped))
                 if lost:
-                    raise QgsProcessingException(_lost_message(inputs, watch, dropped)) from err
+                    writing = "Writing " in str(err) or "features were written" in str(err)
+                    raise QgsProcessingException(
+                        _lost_message(inputs, watch, dropped, writing)) from err
                 raise
             if watch.check():
                 dropped = [v for v in fresh.values() if drop_table(v)]
-                raise QgsProcessingException(_lost_message(inputs, watch, dropped))
+                raise QgsProcessingException(_lost_message(inputs, watch, dropped,
+                                                           "either" if outputs else False))
         return result
 
     run.__composite_index_guarded__ = True
@@ -756,8 +765,16 @@ def _safe_exists(value):
         return False
 
 
-def _lost_message(inputs, watch, dropped):
+def _lost_message(inputs, watch, dropped, writing=False):
     names = ", ".join(f"{k} ({layer.name()})" for k, layer in inputs) or "a PostGIS layer"
+    if writing:
+        when = (f"while reading {names} or writing the output" if writing == "either" else
+                f"while the output was written (after reading {names})")
+        text = (f"The connection to the PostGIS database was lost {when}: "
+                f"{watch.errors[0]}. The run was stopped; the previous output was left as it was")
+        if dropped:
+            text += " and the unfinished table(s) removed"
+        return text + ". Check the server and the network, then run it again."
     if any("statement timeout" in e for e in watch.errors):
         text = (f"A statement on the PostGIS server took longer than the run's time limit while "
                 f"reading {names}: {watch.errors[0]}. The layer was read only in part, so the run "

@@ -415,7 +415,8 @@ def read_ogr_points(lyr, fields, subset="", sql_filter="", feedback=None, rect=N
                 attrs[f].append(_arrow_column(batch[f]))
     except RuntimeError as err:
         text = str(err).strip()
-        return ReadFailure(text.splitlines()[0] if text else "unknown error")
+        return ReadFailure(text.splitlines()[0] if text else
+                           "the data stopped coming (GDAL gave no reason)")
     except StopIteration:
         return None
     except SystemError as err:

@@ -411,8 +411,9 @@ class _Swap:
 class SinkRecord:
     """What one sink was given: the features added, and the first error."""
 
-    def __init__(self, key, dest_id):
+    def __init__(self, key, dest_id, final_id=None):
         self.key, self.dest_id = key, dest_id
+        self.final_id = final_id or dest_id      # how the user named it (for messages)
         self.added = 0
         self.error = None
 
@@ -450,7 +451,12 @@ class CountingSink(QgsFeatureSink):
     def _fail(self):
         error = self.lastError() or "the writer refused the features"
         self._record.error = error
-        path = self._record.dest_id
+        path = self._record.final_id.split("|")[0]
+        if path.startswith(("postgres://", "postgis:")):
+            from composite_index_plugin.processing import connections
+
+            parts = connections.destination_table(path)
+            path = f"the PostGIS table {parts[1]}.{parts[2]}" if parts else "the PostGIS table"
         raise QgsProcessingException(explain_write_error(error, path) or
                                      f"Writing {path} failed: {error}")
 
@@ -621,7 +627,7 @@ class OutputTransaction:
 
     # ----- during the run
     def record(self, key, dest_id):
-        rec = SinkRecord(key, dest_id)
+        rec = SinkRecord(key, dest_id, self.final_id(dest_id))
         self.records.append(rec)
         return rec
 

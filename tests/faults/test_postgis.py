@@ -243,6 +243,7 @@ def test_a_server_stopped_mid_write_leaves_the_previous_table(server):
     finally:
         _start(server)
     assert Stopping.stopped, str(err.value)
+    assert "PostGIS" in str(err.value) and "writing the output" in str(err.value)
     assert server.psql("SELECT count(*), sum(stop_victims) FROM agg_out") == before
     # what the stopped run left aside is removed by the next run
     processing.run("compositeindex:aggregatepat", params)
