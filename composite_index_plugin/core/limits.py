@@ -46,14 +46,6 @@ def cell_width(shape, size, size_is_area=False):
     return math.sqrt(2.0 * size / SQRT3)
 
 
-EXACT_LINES = 1_000_000   # lattice rows (or columns) up to which cells are counted exactly
-
-
-def _lines(shape, size, bbox):
-    dx, dy = _steps(shape, size)
-    return max((bbox[2] - bbox[0]) / dx, (bbox[3] - bbox[1]) / dy)
-
-
 def cells_in_box(shape, size, bbox):
     """An upper bound of the cells a grid of ``shape`` and width ``size`` puts over ``bbox``
     (xmin, ymin, xmax, ymax), in floating point (no integer overflow, no array)."""
@@ -85,8 +77,9 @@ def grid_problem(shape, size, bbox, x0=0.0, y0=0.0, max_cells=5_000_000, size_is
     n = cells_in_box(shape, width, bbox)
     far = max(abs(xmin - x0), abs(xmax - x0), abs(ymin - y0), abs(ymax - y0))
     too_far = far / width > MAX_INDEX / 2
-    if max_cells and n > max_cells and not too_far and _lines(shape, width, bbox) <= EXACT_LINES:
-        # few enough lattice rows to count the cells exactly (one small array per row)
+    if max_cells and n > max_cells and not too_far:
+        # core.grid counts the lattice by arithmetic too (exactly where it is small): its
+        # refusal, with the memory and time, is the one the algorithm itself would give
         from composite_index_plugin.core import grid
         from composite_index_plugin.core.errors import CompositeIndexError
 
@@ -94,8 +87,12 @@ def grid_problem(shape, size, bbox, x0=0.0, y0=0.0, max_cells=5_000_000, size_is
             grid.check_cell_limit(grid.GridSpec(shape, width, x0, y0), bbox, max_cells)
             n = 0
         except CompositeIndexError as err:
+            if "memory" in str(err):
+                return str(err)
             return f"{err} Making them would need about {_human_bytes(n * BYTES_PER_CELL)} " \
                    "of memory."
+        except (OverflowError, ValueError, MemoryError):
+            pass                        # beyond what it can count: the estimate below
     if max_cells and n > max_cells:
         fit = width * math.sqrt(n / float(max_cells)) * 1.02
         shown = f"{fit:.4g}" if not size_is_area else \

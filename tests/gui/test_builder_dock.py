@@ -770,7 +770,7 @@ def test_live_checks_are_exactly_the_checks_of_a_run(dock, sample, tmp_path, pro
     """The Builder runs no validator of its own: its errors are the recipe model's problems,
     then (when there are none) the runner's data checks on the recipe Run would write."""
     from composite_index_plugin.core import model
-    from composite_index_plugin.gui.builder_checks import run_document
+    from composite_index_plugin.gui.builder_checks import allowed_folders, run_document
     from composite_index_plugin.processing.recipe_runner import RecipeRunner
 
     layers = add_sample_layers(sample)
@@ -784,7 +784,8 @@ def test_live_checks_are_exactly_the_checks_of_a_run(dock, sample, tmp_path, pro
     staging.mkdir()
     (staging / "recipe.json").write_text(json.dumps(run_document(dock.recipe())))
     runner = RecipeRunner(str(staging / "recipe.json"), QgsProcessingContext(),
-                          QgsProcessingFeedback(), output_folder=str(staging))
+                          QgsProcessingFeedback(), output_folder=str(staging),
+                          allowed_folders=allowed_folders(dock.recipe()))   # as Run gives them
     try:
         run_problems = {(p.path, p.message) for p in runner.check_data()}
     finally:

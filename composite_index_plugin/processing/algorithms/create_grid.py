@@ -122,10 +122,13 @@ def grid_parameter_problem(alg, parameters, context):
     if extent.isNull():
         return None
     bbox = (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum())
+    # with cells with data only, the cells made are fewer than the extent holds: the limit is
+    # checked on them once the data are read (processAlgorithm)
+    max_cells = 0 if parameters.get("DATA_LAYERS") else \
+        alg.parameterAsInt(parameters, "MAX_CELLS", context)
     return limits.grid_problem(
         shape, size, bbox, alg.parameterAsDouble(parameters, "ORIGIN_X", context),
-        alg.parameterAsDouble(parameters, "ORIGIN_Y", context),
-        alg.parameterAsInt(parameters, "MAX_CELLS", context),
+        alg.parameterAsDouble(parameters, "ORIGIN_Y", context), max_cells,
         alg.parameterAsBool(parameters, "SIZE_IS_AREA", context), what="SIZE")
 
 
