@@ -23,7 +23,7 @@ import io_cases  # noqa: E402
 
 _RUN = """
 t = time.perf_counter()
-res = run("compositeindex:runrecipe", {"RECIPE": args["recipe"]})
+res = run("compositeindex:runrecipe", {"RECIPE": args["recipe"], "ALLOWED_FOLDERS": args["out"]})
 out["total_s"] = time.perf_counter() - t
 out["maxrss_mb"] = peak()
 import re
@@ -49,7 +49,8 @@ def run(size="small"):
         recipes = write_sample_recipes(inp, os.path.join(folder, "out"))
         prep = time.perf_counter() - t
         year = min(recipes)
-        got = io_cases.in_subprocess(_RUN, {"recipe": recipes[year]})
+        got = io_cases.in_subprocess(_RUN, {"recipe": recipes[year],
+                                            "out": os.path.join(folder, "out")})
     counts = made[year]["counts"] if year in made else next(iter(made.values()))["counts"]
     points = sum(v for v in counts.values() if isinstance(v, int))
     case = f"recipe year, sample size {sample_size} ({points:,} rows)"

@@ -44,7 +44,9 @@ def _run_recipe(path):
 
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
-    runner = RecipeRunner(path, context, QgsProcessingFeedback())
+    # the sample recipes write beside their folder (demo/out): allowed, as the demo does
+    runner = RecipeRunner(path, context, QgsProcessingFeedback(),
+                          allowed_folders=[os.path.dirname(os.path.dirname(path))])
     try:
         t0 = time.perf_counter()
         runner.run()
