@@ -72,7 +72,7 @@ def main():
         print(f"Running the {year} assessment ({os.path.relpath(recipe, ROOT)})", flush=True)
         t1 = time.time()
         context = QgsProcessingContext()
-        # the recipes (in inputs/) write their results beside them, under output/demo
+        # the recipes (in input/) write their results beside that folder: allowed for the run
         result = processing.run("compositeindex:runrecipe",
                                 {"RECIPE": recipe, "ALLOWED_FOLDERS": out}, context=context,
                                 feedback=Feedback())
