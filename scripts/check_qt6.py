@@ -44,7 +44,7 @@ QT009  Qt5 APIs that Qt6 removed, by shape: ``QFontMetrics(...).width(`` and
        ``QDateTime(y, m, d, h, min, s, ms, spec)`` with eight arguments.
 
 What it does not see: anything reached through an instance or a variable rather than the class
-name (``self.buttons.Ok``, ``dlg.exec_`` assigned to a name), names built at run time
+name (``self.buttons.Ok``; a plain ``_B = QgsSomeClass`` alias is followed), names built at run time
 (``getattr``), ``.ui`` files (Qt's own uic handles those), and Qt6 *behaviour* changes (those are
 for the QGIS 4 test run). It does not rewrite anything.
 """
@@ -200,6 +200,7 @@ class Checker(ast.NodeVisitor):
         self.fontmetrics = set()
         self.allowed_fallback = set()   # ids of ImportFrom nodes that are the QtGui fallback
         self.tree = ast.parse(source, filename=path)
+        self.lines = source.splitlines()
 
     def run(self):
         self._scan_fallbacks()
@@ -208,7 +209,10 @@ class Checker(ast.NodeVisitor):
         return self.findings
 
     def add(self, node, code, message):
-        self.findings.append((self.path, node.lineno, node.col_offset + 1, code, message))
+        # ast counts columns in UTF-8 bytes; report characters, as editors do
+        line = self.lines[node.lineno - 1] if node.lineno <= len(self.lines) else ""
+        col = len(line.encode("utf-8")[:node.col_offset].decode("utf-8", "replace")) + 1
+        self.findings.append((self.path, node.lineno, col, code, message))
 
     # --- imports
 
@@ -337,6 +341,12 @@ class Checker(ast.NodeVisitor):
 
     def visit_Assign(self, node):  # noqa: N802
         value = node.value
+        # a short name for a class (``_B = QgsExpressionNodeBinaryOperator``): follow it
+        parts = _dotted(value)
+        if parts is not None and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            cls, rest = self._resolve(parts)
+            if cls is not None and not rest:
+                self.names[node.targets[0].id] = cls
         if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
                 and self.names.get(value.func.id) in ("QFontMetrics", "QFontMetricsF")):
             for target in node.targets:
@@ -389,6 +399,8 @@ class Checker(ast.NodeVisitor):
 
 def python_files(paths):
     for path in paths:
+        if not os.path.exists(path):
+            raise OSError(f"no such file or folder: {path}")
         if os.path.isfile(path):
             yield path
             continue
