@@ -1,10 +1,10 @@
 """The plugin object QGIS creates: registers the Processing provider, menu and toolbar."""
 from qgis.core import QgsApplication
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction
 
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing.provider import CompositeIndexProvider
+from composite_index_plugin.qgis_compat import QAction
 
 MENU = "&Composite Index"
 

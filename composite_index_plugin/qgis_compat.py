@@ -93,6 +93,11 @@ class ProcessingAlgorithmFlag:  # Qgis.ProcessingAlgorithmFlag
                        "QgsProcessingAlgorithm.FlagNoThreading")
 
 
+class ProcessingFileParameterBehavior:  # Qgis.ProcessingFileParameterBehavior
+    File = pick("Qgis.ProcessingFileParameterBehavior.File", "QgsProcessingParameterFile.File")
+    Folder = pick("Qgis.ProcessingFileParameterBehavior.Folder", "QgsProcessingParameterFile.Folder")
+
+
 class WkbType:  # Qgis.WkbType
     NoGeometry = pick("Qgis.WkbType.NoGeometry", "QgsWkbTypes.NoGeometry")
     Point = pick("Qgis.WkbType.Point", "QgsWkbTypes.Point")

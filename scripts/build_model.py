@@ -21,6 +21,12 @@ import argparse
 import os
 import sys
 
+from composite_index_plugin.qgis_compat import (
+    ProcessingFieldParameterDataType,
+    ProcessingNumberParameterType,
+    ProcessingSourceType,
+)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -71,7 +77,6 @@ HELP = {
 def build():
     from qgis.core import (
         QgsApplication,
-        QgsProcessing,
         QgsProcessingModelAlgorithm,
         QgsProcessingModelChildAlgorithm,
         QgsProcessingModelOutput,
@@ -103,17 +108,17 @@ def build():
         component.setSize(QSizeF(200.0, 30.0))
         model.addModelParameter(definition, component)
 
-    poly = [QgsProcessing.TypeVectorPolygon]
-    point = [QgsProcessing.TypeVectorPoint]
+    poly = [ProcessingSourceType.VectorPolygon]
+    point = [ProcessingSourceType.VectorPoint]
     parameter(QgsProcessingParameterFeatureSource("study_area", "Study area", poly), 0)
     parameter(QgsProcessingParameterNumber("cell_size", "Cell size (map units)",
-                                           QgsProcessingParameterNumber.Double, 500.0, False, 1.0), 1)
+                                           ProcessingNumberParameterType.Double, 500.0, False, 1.0), 1)
     parameter(QgsProcessingParameterEnum("grid_shape", "Cell shape",
                                          ["Square", "Hexagon (flat top)", "Hexagon (pointy top)"],
                                          defaultValue=1), 2)
     parameter(QgsProcessingParameterFeatureSource("population", "Population polygons", poly), 3)
     parameter(QgsProcessingParameterField("population_field", "Population field", "population",
-                                          "population", QgsProcessingParameterField.Numeric), 4)
+                                          "population", ProcessingFieldParameterDataType.Numeric), 4)
     parameter(QgsProcessingParameterString("issue", "Issue name", "issue"), 5)
     parameter(QgsProcessingParameterFeatureSource("victims", "Victims (points)", point), 6)
     parameter(QgsProcessingParameterFeatureSource("offenders", "Offenders (points)", point), 7)
@@ -121,7 +126,7 @@ def build():
     parameter(QgsProcessingParameterExpression("filter", "Point filter (optional)",
                                                None, "victims", True), 9)
     parameter(QgsProcessingParameterNumber("permutations", "Hotspot permutations",
-                                           QgsProcessingParameterNumber.Integer, 99, False, 0, 99999), 10)
+                                           ProcessingNumberParameterType.Integer, 99, False, 0, 99999), 10)
 
     def child(alg_id, child_id, description, step, sources, outputs=None):
         c = QgsProcessingModelChildAlgorithm(alg_id)

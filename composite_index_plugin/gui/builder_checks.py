@@ -19,13 +19,13 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProject,
     QgsVectorLayer,
-    QgsWkbTypes,
 )
 
 from composite_index_plugin.core import model as rm
 from composite_index_plugin.core import recipe as rcp
 from composite_index_plugin.gui.builder_model import Check
 from composite_index_plugin.gui.recipe_paths import source_dicts, source_text
+from composite_index_plugin.qgis_compat import GeometryType
 
 MAX_CELLS_WARNING = 250_000
 GLOBAL_KEYS = ("study_area", "geography", "population", "admin_areas")
@@ -112,7 +112,7 @@ def project_notes(project=None):
     if not layers:
         return [Check("$", "the project has no layers", "add the victims, offenders and "
                       "locations layers (Layer ▸ Add Layer) or open a recipe", "warning")]
-    if not any(lyr.geometryType() == QgsWkbTypes.GeometryType.PointGeometry for lyr in layers):
+    if not any(lyr.geometryType() == GeometryType.Point for lyr in layers):
         return [Check("$", "the project has no point layer",
                       "add the point layers of victims, offenders and locations", "warning")]
     return []

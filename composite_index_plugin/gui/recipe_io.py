@@ -24,6 +24,7 @@ from composite_index_plugin.gui.recipe_paths import (  # noqa: F401 - re-exporte
     source_text,
     split_path,
 )
+from composite_index_plugin.qgis_compat import DistanceUnit
 
 
 def layer_source(layer):
@@ -112,5 +113,5 @@ def study_area_m2(layer, expression=None):
 
 
 def _unit_to_m2(layer):
-    factor = QgsUnitTypes.fromUnitToUnitFactor(layer.crs().mapUnits(), QgsUnitTypes.DistanceMeters)
+    factor = QgsUnitTypes.fromUnitToUnitFactor(layer.crs().mapUnits(), DistanceUnit.Meters)
     return factor * factor

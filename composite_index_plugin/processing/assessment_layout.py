@@ -43,7 +43,6 @@ from qgis.core import (
     QgsLayoutMeasurement,
     QgsLayoutObject,
     QgsLayoutPoint,
-    QgsLayoutRenderContext,
     QgsLayoutSize,
     QgsLayoutTableColumn,
     QgsLegendStyle,
@@ -53,10 +52,8 @@ from qgis.core import (
     QgsReadWriteContext,
     QgsRectangle,
     QgsRuleBasedRenderer,
-    QgsScaleBarSettings,
     QgsTextBufferSettings,
     QgsTextFormat,
-    QgsUnitTypes,
     QgsVectorLayerSimpleLabeling,
 )
 from qgis.PyQt.QtCore import QMarginsF, QSize, Qt
@@ -73,6 +70,14 @@ from qgis.PyQt.QtGui import (
 from qgis.PyQt.QtXml import QDomDocument
 
 from composite_index_plugin.paths import resource_path
+from composite_index_plugin.qgis_compat import (
+    DistanceUnit,
+    LayoutRenderFlag,
+    LayoutUnit,
+    LegendComponent,
+    RenderUnit,
+    ScaleBarSegmentSizeMode,
+)
 
 PAGE_W, PAGE_H = 297.0, 210.0
 FONT_CHOICES = ("DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica")
@@ -124,18 +129,18 @@ def _text_format(size, bold=False, family=TEMPLATE_FONT, colour=INK):
     fmt = QgsTextFormat()
     fmt.setFont(_font(size, bold, family))
     fmt.setSize(size)
-    fmt.setSizeUnit(QgsUnitTypes.RenderPoints)
+    fmt.setSizeUnit(RenderUnit.Points)
     fmt.setColor(colour)
     return fmt
 
 
 def _place(item, x, y, w, h):
-    item.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutMillimeters))
-    item.attemptResize(QgsLayoutSize(w, h, QgsUnitTypes.LayoutMillimeters))
+    item.attemptMove(QgsLayoutPoint(x, y, LayoutUnit.Millimeters))
+    item.attemptResize(QgsLayoutSize(w, h, LayoutUnit.Millimeters))
 
 
-def _label(layout, item_id, text, rect, size, bold=False, colour=INK, halign=Qt.AlignLeft,
-           valign=Qt.AlignTop):
+def _label(layout, item_id, text, rect, size, bold=False, colour=INK, halign=Qt.AlignmentFlag.AlignLeft,
+           valign=Qt.AlignmentFlag.AlignTop):
     label = QgsLayoutItemLabel(layout)
     label.setId(item_id)
     label.setText(text)
@@ -165,11 +170,11 @@ def _table(layout, frame_ids, rects, size=7.0, rows=12, margin=0.8):
     table.setShowGrid(True)
     table.setHorizontalGrid(True)
     table.setVerticalGrid(False)
-    table.setEmptyTableBehavior(QgsLayoutItemAttributeTable.ShowMessage)
+    table.setEmptyTableBehavior(QgsLayoutItemAttributeTable.EmptyTableMode.ShowMessage)
     table.setEmptyTableMessage("No data")
-    table.setWrapBehavior(QgsLayoutItemAttributeTable.WrapText)
+    table.setWrapBehavior(QgsLayoutItemAttributeTable.WrapBehavior.WrapText)
     table.setMaximumNumberOfFeatures(rows)
-    table.setHeaderMode(QgsLayoutItemAttributeTable.AllFrames)
+    table.setHeaderMode(QgsLayoutItemAttributeTable.HeaderMode.AllFrames)
     layout.addMultiFrame(table)
     for frame_id, rect in zip(frame_ids, rects):
         frame = QgsLayoutFrame(layout, table)
@@ -206,7 +211,7 @@ def build_template(kind, project):
     mp = QgsLayoutItemMap(layout)
     mp.setId("map")
     mp.setFrameEnabled(True)
-    mp.setFrameStrokeWidth(QgsLayoutMeasurement(0.3, QgsUnitTypes.LayoutMillimeters))
+    mp.setFrameStrokeWidth(QgsLayoutMeasurement(0.3, LayoutUnit.Millimeters))
     mp.setBackgroundColor(QColor("#ffffff"))
     layout.addLayoutItem(mp)
     _place(mp, *map_rect)
@@ -226,11 +231,11 @@ def build_template(kind, project):
     bar.setId("scalebar")
     bar.setStyle("Single Box")
     bar.setLinkedMap(mp)
-    bar.setUnits(QgsUnitTypes.DistanceKilometers)
+    bar.setUnits(DistanceUnit.Kilometers)
     bar.setUnitLabel("km")
     bar.setNumberOfSegments(2)
     bar.setNumberOfSegmentsLeft(0)
-    bar.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeFitWidth)
+    bar.setSegmentSizeMode(ScaleBarSegmentSizeMode.FitWidth)
     bar.setMinimumBarWidth(25.0)
     bar.setMaximumBarWidth(50.0)
     bar.setTextFormat(_text_format(7.0))
@@ -250,12 +255,13 @@ def build_template(kind, project):
     legend.setSymbolHeight(3.2)
     legend.setBoxSpace(1.0)
     legend.setColumnSpace(2.0)
-    for style, size, bold in ((QgsLegendStyle.Title, 9.0, True), (QgsLegendStyle.Group, 8.0, True),
-                              (QgsLegendStyle.Subgroup, 7.5, True), (QgsLegendStyle.SymbolLabel, 7.0, False)):
+    for style, size, bold in ((LegendComponent.Title, 9.0, True), (LegendComponent.Group, 8.0, True),
+                              (LegendComponent.Subgroup, 7.5, True),
+                              (LegendComponent.SymbolLabel, 7.0, False)):
         legend.setStyleFont(style, _font(size, bold))
-    legend.rstyle(QgsLegendStyle.Subgroup).setMargin(QgsLegendStyle.Top, 1.5)
-    legend.rstyle(QgsLegendStyle.Symbol).setMargin(QgsLegendStyle.Top, 0.8)
-    legend.rstyle(QgsLegendStyle.SymbolLabel).setMargin(QgsLegendStyle.Top, 0.8)
+    legend.rstyle(LegendComponent.Subgroup).setMargin(QgsLegendStyle.Side.Top, 1.5)
+    legend.rstyle(LegendComponent.Symbol).setMargin(QgsLegendStyle.Side.Top, 0.8)
+    legend.rstyle(LegendComponent.SymbolLabel).setMargin(QgsLegendStyle.Side.Top, 0.8)
     legend.setFrameEnabled(False)
     # only the classes drawn in this map (an area page shows part of the study area)
     legend.setLegendFilterByMapEnabled(True)
@@ -269,10 +275,10 @@ def build_template(kind, project):
 
     chart = QgsLayoutItemPicture(layout)
     chart.setId("chart")
-    chart.setResizeMode(QgsLayoutItemPicture.Zoom)
+    chart.setResizeMode(QgsLayoutItemPicture.ResizeMode.Zoom)
     source = {"area": "\"chart_svg\"", "overview": "@assessment_chart",
               "change": "@assessment_change_chart"}[kind]
-    chart.dataDefinedProperties().setProperty(QgsLayoutObject.PictureSource,
+    chart.dataDefinedProperties().setProperty(QgsLayoutObject.DataDefinedProperty.PictureSource,
                                               QgsProperty.fromExpression(source))
     layout.addLayoutItem(chart)
     _place(chart, RIGHT_X, 150.0, RIGHT_W, 46.0)
@@ -299,16 +305,18 @@ def build_template(kind, project):
                         "[% CASE WHEN \"no_data\" = 1 THEN 'No data: no index zones fall in this area.' "
                         "ELSE '' END %]",
                         (map_rect[0] + 30, map_rect[1] + map_rect[3] / 2 - 7, map_rect[2] - 60, 14.0),
-                        12.0, bold=True, halign=Qt.AlignHCenter, valign=Qt.AlignVCenter)
+                        12.0, bold=True, halign=Qt.AlignmentFlag.AlignHCenter,
+                        valign=Qt.AlignmentFlag.AlignVCenter)
         nodata.setBackgroundEnabled(True)
         nodata.setBackgroundColor(QColor(255, 255, 255, 230))
         nodata.setFrameEnabled(True)
         props = nodata.dataDefinedProperties()
         # shown only on "no data" pages: excluded from exports otherwise, and see-through anyway
-        props.setProperty(QgsLayoutObject.ExcludeFromExports, QgsProperty.fromExpression('"no_data" = 0'))
-        props.setProperty(QgsLayoutObject.BackgroundColor, QgsProperty.fromExpression(
+        ddp = QgsLayoutObject.DataDefinedProperty
+        props.setProperty(ddp.ExcludeFromExports, QgsProperty.fromExpression('"no_data" = 0'))
+        props.setProperty(ddp.BackgroundColor, QgsProperty.fromExpression(
             "CASE WHEN \"no_data\" = 1 THEN '255,255,255,230' ELSE '255,255,255,0' END"))
-        props.setProperty(QgsLayoutObject.FrameColor, QgsProperty.fromExpression(
+        props.setProperty(QgsLayoutObject.DataDefinedProperty.FrameColor, QgsProperty.fromExpression(
             "CASE WHEN \"no_data\" = 1 THEN '0,0,0,255' ELSE '0,0,0,0' END"))
     return layout
 
@@ -377,8 +385,8 @@ def use_font(layout, family):
             f.setFamily(family)
             it.setFont(f)
         elif isinstance(it, QgsLayoutItemLegend):
-            for style in (QgsLegendStyle.Title, QgsLegendStyle.Group, QgsLegendStyle.Subgroup,
-                          QgsLegendStyle.SymbolLabel):
+            for style in (LegendComponent.Title, LegendComponent.Group, LegendComponent.Subgroup,
+                          LegendComponent.SymbolLabel):
                 f = it.styleFont(style)
                 f.setFamily(family)
                 it.setStyleFont(style, f)
@@ -437,7 +445,7 @@ def wrap_text(text, family, size_pt, width_mm, max_lines=2, bold=True):
     limit = width_mm * _px_per_mm() * 0.96
 
     def width(s):
-        return metrics.horizontalAdvance(s) if hasattr(metrics, "horizontalAdvance") else metrics.width(s)
+        return metrics.horizontalAdvance(s)  # Qt 5.11+; width() is gone in Qt6
 
     lines, current = [], ""
     for word in str(text).split():
@@ -560,7 +568,7 @@ def area_labels(expression, family, size=7.5, colour="#262626", wrap=16, italic=
     buf = QgsTextBufferSettings()
     buf.setEnabled(True)
     buf.setSize(0.9)
-    buf.setSizeUnit(QgsUnitTypes.RenderMillimeters)
+    buf.setSizeUnit(RenderUnit.Millimeters)
     buf.setColor(QColor("#ffffff"))
     fmt.setBuffer(buf)
     settings.setFormat(fmt)
@@ -575,7 +583,8 @@ def render_pages(pages, pdf_path, png_folder=None, dpi=200, feedback=None, png_d
     """
     writer = QPdfWriter(pdf_path)
     writer.setResolution(int(dpi))
-    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.A4), QPageLayout.Landscape, QMarginsF(0, 0, 0, 0)))
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Landscape,
+                                     QMarginsF(0, 0, 0, 0)))
     writer.setCreator("Composite Index (QGIS)")
     painter = QPainter()
     pngs = []
@@ -588,9 +597,9 @@ def render_pages(pages, pdf_path, png_folder=None, dpi=200, feedback=None, png_d
                 prepare()
             ctx = layout.renderContext()
             ctx.setDpi(dpi)
-            ctx.setFlag(QgsLayoutRenderContext.FlagAntialiasing, True)
-            ctx.setFlag(QgsLayoutRenderContext.FlagUseAdvancedEffects, True)
-            ctx.setFlag(QgsLayoutRenderContext.FlagForceVectorOutput, True)
+            ctx.setFlag(LayoutRenderFlag.Antialiasing, True)
+            ctx.setFlag(LayoutRenderFlag.UseAdvancedEffects, True)
+            ctx.setFlag(LayoutRenderFlag.ForceVectorOutput, True)
             exporter = QgsLayoutExporter(layout)
             if not started:
                 if not painter.begin(writer):
@@ -600,7 +609,7 @@ def render_pages(pages, pdf_path, png_folder=None, dpi=200, feedback=None, png_d
                 writer.newPage()
             exporter.renderPage(painter, 0)
             if png_folder:
-                ctx.setFlag(QgsLayoutRenderContext.FlagForceVectorOutput, False)
+                ctx.setFlag(LayoutRenderFlag.ForceVectorOutput, False)
                 image = exporter.renderPageToImage(0, QSize(), png_dpi)
                 path = os.path.join(png_folder, f"page_{n + 1:02d}.png")
                 image.save(path, "PNG")

@@ -51,6 +51,7 @@ from qgis.core import (
 
 from composite_index_plugin.core import model
 from composite_index_plugin.core.errors import Problem
+from composite_index_plugin.qgis_compat import SpatialIndexPresence
 
 DATABASE_KEYS = set(model.Source.DATABASE_KEYS)
 
@@ -121,7 +122,7 @@ def postgres_uri(source, path="source"):
         uri = QgsDataSourceUri(connection_conninfo(source["connection"], f"{path}.connection"))
     elif "service" in source:
         uri = QgsDataSourceUri()
-        uri.setConnection(source["service"], "", "", "", QgsDataSourceUri.SslPrefer)
+        uri.setConnection(source["service"], "", "", "", QgsDataSourceUri.SslMode.SslPrefer)
         uri.setDatabase("")
     else:
         raise SourceError(Problem(path, "is not a database source",
@@ -474,8 +475,7 @@ def _has_primary_key(uri):
 def _has_spatial_index(layer):
     """True / False for a PostGIS layer's geometry column, None when it cannot be told."""
     try:
-        from qgis.core import QgsFeatureSource
-        return layer.dataProvider().hasSpatialIndex() == QgsFeatureSource.SpatialIndexPresent
+        return layer.dataProvider().hasSpatialIndex() == SpatialIndexPresence.Present
     except AttributeError:
         return None
 

@@ -4,13 +4,13 @@ The words are ``core.vocab``'s, the keys, defaults and rules ``core.model.Gap`` 
 ``gap`` section), read through ``core.assessment.parse_gap``.
 """
 from qgis.core import (
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
 
 from composite_index_plugin.core import assessment as ca
+from composite_index_plugin.qgis_compat import ProcessingNumberParameterType, ProcessingParameterFlag
 
 # --------------------------------------------------------------------------------------------
 GAP = "GAP"
@@ -38,7 +38,7 @@ def add_gap_parameters(alg):
     are optional with defaults, so models saved before them still validate."""
     alg.addParameter(QgsProcessingParameterNumber(
         GAP_PERCENT, alg.tr("Gap: top group, percent of the residents (or zones)"),
-        QgsProcessingParameterNumber.Double, 10.0, optional=True, minValue=0.001, maxValue=99.999))
+        ProcessingNumberParameterType.Double, 10.0, optional=True, minValue=0.001, maxValue=99.999))
     alg.addParameter(QgsProcessingParameterEnum(
         GAP_WEIGHTING, alg.tr("Gap: top group by"),
         [alg.tr(t) for t in ca.GAP_WEIGHTING_TITLES],
@@ -49,7 +49,7 @@ def add_gap_parameters(alg):
     text = QgsProcessingParameterString(
         GAP, alg.tr("Gap definition as JSON (replaces the options above)"), optional=True,
         multiLine=False)
-    text.setFlags(text.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    text.setFlags(text.flags() | ProcessingParameterFlag.Advanced)
     alg.addParameter(text)
 
 

@@ -35,13 +35,13 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeatureSourceDefinition,
     QgsProviderRegistry,
-    QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core.geometry import points_from_wkb_array
+from composite_index_plugin.qgis_compat import NUMERIC_FIELD_TYPES, CrsWktVariant, GeometryType, field_type
 
-NUMERIC = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong, QVariant.Double)
+NUMERIC = NUMERIC_FIELD_TYPES
 
 
 @dataclass
@@ -89,18 +89,18 @@ class PointData:
 # Filter expressions -> OGR SQL (only what is sure to mean the same in both)
 
 _BINARY = {
-    QgsExpressionNodeBinaryOperator.boOr: "OR",
-    QgsExpressionNodeBinaryOperator.boAnd: "AND",
-    QgsExpressionNodeBinaryOperator.boEQ: "=",
-    QgsExpressionNodeBinaryOperator.boNE: "<>",
-    QgsExpressionNodeBinaryOperator.boLT: "<",
-    QgsExpressionNodeBinaryOperator.boGT: ">",
-    QgsExpressionNodeBinaryOperator.boLE: "<=",
-    QgsExpressionNodeBinaryOperator.boGE: ">=",
+    QgsExpressionNodeBinaryOperator.BinaryOperator.boOr: "OR",
+    QgsExpressionNodeBinaryOperator.BinaryOperator.boAnd: "AND",
+    QgsExpressionNodeBinaryOperator.BinaryOperator.boEQ: "=",
+    QgsExpressionNodeBinaryOperator.BinaryOperator.boNE: "<>",
+    QgsExpressionNodeBinaryOperator.BinaryOperator.boLT: "<",
+    QgsExpressionNodeBinaryOperator.BinaryOperator.boGT: ">",
+    QgsExpressionNodeBinaryOperator.BinaryOperator.boLE: "<=",
+    QgsExpressionNodeBinaryOperator.BinaryOperator.boGE: ">=",
 }
 
 
-_B = QgsExpressionNodeBinaryOperator
+_B = QgsExpressionNodeBinaryOperator.BinaryOperator
 _MIRROR = {_B.boLT: _B.boGT, _B.boGT: _B.boLT, _B.boLE: _B.boGE, _B.boGE: _B.boLE}
 
 
@@ -150,17 +150,17 @@ def expression_to_ogr_sql(text, field_types):
     def walk(node):
         if isinstance(node, QgsExpressionNodeBinaryOperator):
             op = node.op()
-            if op in (QgsExpressionNodeBinaryOperator.boAnd, QgsExpressionNodeBinaryOperator.boOr):
+            if op in (_B.boAnd, _B.boOr):
                 left, right = walk(node.opLeft()), walk(node.opRight())
                 if left is None or right is None:
                     return None
                 return f"({left} {_BINARY[op]} {right})"
-            if op in (QgsExpressionNodeBinaryOperator.boIs, QgsExpressionNodeBinaryOperator.boIsNot):
+            if op in (_B.boIs, _B.boIsNot):
                 name = column(node.opLeft())
                 lit = node.opRight()
                 if name is None or not isinstance(lit, QgsExpressionNodeLiteral) or lit.value() is not None:
                     return None
-                neg = " NOT" if op == QgsExpressionNodeBinaryOperator.boIsNot else ""
+                neg = " NOT" if op == _B.boIsNot else ""
                 return f"({_quote_ident(name)} IS{neg} NULL)"
             if op in _BINARY:
                 left, right = node.opLeft(), node.opRight()
@@ -177,7 +177,7 @@ def expression_to_ogr_sql(text, field_types):
                 return None if lit is None else f"({_quote_ident(name)} {_BINARY[op]} {lit})"
             return None
         if isinstance(node, QgsExpressionNodeUnaryOperator):
-            if node.op() != QgsExpressionNodeUnaryOperator.uoNot:
+            if node.op() != QgsExpressionNodeUnaryOperator.UnaryOperator.uoNot:
                 return None
             inner = walk(node.operand())
             return None if inner is None else f"(NOT {inner})"
@@ -210,7 +210,7 @@ def _field_kinds(fields):
     for f in fields:
         if f.type() in NUMERIC:
             out[f.name()] = "number"
-        elif f.type() == QVariant.String:
+        elif f.type() == field_type("string"):
             out[f.name()] = "text"
         else:
             out[f.name()] = "other"
@@ -219,7 +219,7 @@ def _field_kinds(fields):
 
 def _osr(crs):
     sr = osr.SpatialReference()
-    sr.ImportFromWkt(crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED))
+    sr.ImportFromWkt(crs.toWkt(CrsWktVariant.Preferred))
     sr.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     return sr
 
@@ -616,7 +616,7 @@ def _read_feature_request(source, fields, expression, context, dest_crs, feedbac
         geom = feature.geometry()
         if geom.isNull() or geom.isEmpty():
             blobs.append(None)
-        elif geom.type() == QgsWkbTypes.PointGeometry:
+        elif geom.type() == GeometryType.Point:
             blobs.append(bytes(geom.asWkb()))
         else:
             # Polygons and lines: a point on the surface (one Python call per such feature).

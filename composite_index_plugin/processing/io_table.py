@@ -11,14 +11,15 @@ from qgis.core import (
     QgsFeature,
     QgsFeatureRequest,
     QgsFeatureSink,
-    QgsField,
     QgsFields,
     QgsProcessingException,
 )
 from qgis.PyQt.QtCore import QVariant
 
+from composite_index_plugin.qgis_compat import NUMERIC_FIELD_TYPES, FeatureRequestFlag, field_type, make_field
+
 FAST_MIN_ROWS = 1   # outputs with at least this many rows go through the bulk GeoPackage writer
-NUMERIC_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong, QVariant.Double)
+NUMERIC_TYPES = NUMERIC_FIELD_TYPES
 
 
 def python_value(value):
@@ -61,7 +62,7 @@ def layer_dataframe(source, fields=None, request=None, feedback=None, layer=None
             f"Fields that exist: {existing}.")
     kinds = [layer_fields.at(layer_fields.indexOf(n)).type() for n in names]
     if layer is not None and request is None and \
-            all(k in NUMERIC_TYPES or k == QVariant.String for k in kinds):
+            all(k in NUMERIC_TYPES or k == field_type("string") for k in kinds):
         from composite_index_plugin.processing.io_points import read_attributes_fast
 
         frame = read_attributes_fast(layer, names)
@@ -69,7 +70,7 @@ def layer_dataframe(source, fields=None, request=None, feedback=None, layer=None
             return frame
     idx = [layer_fields.indexOf(n) for n in names]
     req = QgsFeatureRequest(request) if request is not None else QgsFeatureRequest()
-    req.setFlags(req.flags() | QgsFeatureRequest.NoGeometry)
+    req.setFlags(req.flags() | FeatureRequestFlag.NoGeometry)
     req.setSubsetOfAttributes(idx)
     total = max(source.featureCount(), 1)
     fids, rows = [], []
@@ -97,12 +98,12 @@ def layer_dataframe(source, fields=None, request=None, feedback=None, layer=None
 def _qgs_field(name, series):
     kind = series.dtype.kind
     if kind == "b":
-        return QgsField(name, QVariant.Int)
+        return make_field(name, "int")
     if kind in "iu":
-        return QgsField(name, QVariant.LongLong)
+        return make_field(name, "int64")
     if kind == "f":
-        return QgsField(name, QVariant.Double)
-    return QgsField(name, QVariant.String)
+        return make_field(name, "double")
+    return make_field(name, "string")
 
 
 def column_values(series):
@@ -186,7 +187,7 @@ def _source_fids(source_layer, source):
         finally:
             con.close()
     return np.fromiter((f.id() for f in source.getFeatures(
-        QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setNoAttributes())),
+        QgsFeatureRequest().setFlags(FeatureRequestFlag.NoGeometry).setNoAttributes())),
         dtype=np.int64)
 
 
@@ -246,7 +247,7 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
             break
         if n % 5000 == 0:
             if batch:  # whole batches: far fewer sink calls than one per feature
-                sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+                sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
                 batch = []
             if feedback is not None:
                 if feedback.isCanceled():
@@ -259,5 +260,5 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
         out.setAttributes((attrs if keep_all else [attrs[i] for i in keep]) + rows[n])
         batch.append(out)
     if batch:
-        sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+        sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
     return dest_id

@@ -25,7 +25,7 @@ def load_model(path):
     model = QgsProcessingModelAlgorithm()
     if not model.fromFile(path):
         QgsMessageLog.logMessage(f"Composite Index: the model {path} cannot be read; skipped.",
-                                 "Composite Index", Qgis.Warning)
+                                 "Composite Index", Qgis.MessageLevel.Warning)
         return None
     model.setSourceFilePath(path)
     return model

@@ -108,7 +108,7 @@ def render_main_map(path, layers, feedback=None, admin_layer=None, title="", siz
     settings.setOutputSize(QSize(*size))
     settings.setExtent(extent)
     settings.setBackgroundColor(QColor("white"))
-    image = QImage(QSize(*size), QImage.Format_ARGB32)
+    image = QImage(QSize(*size), QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
     job = QgsMapRendererCustomPainterJob(settings, painter)
@@ -129,8 +129,8 @@ def render_main_map(path, layers, feedback=None, admin_layer=None, title="", siz
 def _draw_title_and_legend(painter, layers, title, size):
     from qgis.core import QgsSymbolLayerUtils
 
-    painter.setRenderHint(QPainter.Antialiasing)
-    font = QFont("DejaVu Sans", 20, QFont.Bold)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    font = QFont("DejaVu Sans", 20, QFont.Weight.Bold)
     painter.setFont(font)
     painter.setPen(QColor("#1a1a1a"))
     painter.drawText(24, 44, title)
@@ -152,13 +152,13 @@ def _draw_title_and_legend(painter, layers, title, size):
     width = 330
     height = row * len(entries) + 16
     x0, y0 = size[0] - width - 20, size[1] - height - 20
-    painter.setPen(Qt.NoPen)
+    painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor(255, 255, 255, 225))
     painter.drawRect(x0, y0, width, height)
     y = y0 + 8
     for label, symbol in entries:
         if symbol is None:
-            painter.setFont(QFont("DejaVu Sans", 11, QFont.Bold))
+            painter.setFont(QFont("DejaVu Sans", 11, QFont.Weight.Bold))
             painter.setPen(QColor("#1a1a1a"))
             painter.drawText(x0 + 10, y + 17, label)
         else:

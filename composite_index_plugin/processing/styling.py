@@ -39,6 +39,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QObject, Qt, QThread, pyqtSignal,
 from qgis.PyQt.QtGui import QColor
 
 from composite_index_plugin.paths import resource_path
+from composite_index_plugin.qgis_compat import FeatureRequestFlag
 
 # ColorBrewer sequential schemes (light -> dark); colour-blind safe, monotone in lightness.
 RAMPS = {
@@ -182,7 +183,7 @@ def layer_values(layer, field):
     if idx < 0:
         return np.array([], dtype=float)
     out = []
-    request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setSubsetOfAttributes([idx])
+    request = QgsFeatureRequest().setFlags(FeatureRequestFlag.NoGeometry).setSubsetOfAttributes([idx])
     for value in (f[idx] for f in layer.getFeatures(request)):
         try:
             out.append(float(value))
@@ -375,7 +376,7 @@ class _MainThreadFactory(QObject):
 
     def __init__(self):
         super().__init__()
-        self.request.connect(self._make, Qt.QueuedConnection)
+        self.request.connect(self._make, Qt.ConnectionType.QueuedConnection)
 
     @pyqtSlot(object)   # a real slot: a plain method would get a proxy living in the calling thread
     def _make(self, box):

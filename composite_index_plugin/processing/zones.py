@@ -13,14 +13,13 @@ from qgis.core import (
     QgsGeometry,
     QgsProcessingException,
     QgsSpatialIndex,
-    QgsUnitTypes,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import vocab
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.processing.io_table import column_values, fields_with_columns
+from composite_index_plugin.qgis_compat import AreaUnit, GeometryType, WkbType, field_type
 
 
 def distance_area(crs, context):
@@ -31,7 +30,7 @@ def distance_area(crs, context):
 
 
 def area_m2(da, geometry):
-    return da.convertAreaMeasurement(da.measureArea(geometry), QgsUnitTypes.AreaSquareMeters)
+    return da.convertAreaMeasurement(da.measureArea(geometry), AreaUnit.SquareMeters)
 
 
 def area_name_field(source, name_field):
@@ -39,7 +38,7 @@ def area_name_field(source, name_field):
     if name_field:
         return name_field
     for f in source.fields():
-        if f.type() == QVariant.String:
+        if f.type() == field_type("string"):
             return f.name()
     return None
 
@@ -174,7 +173,7 @@ def write_table(alg, parameters, key, context, frame, crs=None):
     """Write a DataFrame as a table without geometry to the sink ``key``; returns its id."""
     frame = frame.reset_index(drop=True)
     fields = fields_with_columns(QgsFields(), frame)
-    sink, dest = alg.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.NoGeometry,
+    sink, dest = alg.parameterAsSink(parameters, key, context, fields, WkbType.NoGeometry,
                                      crs if crs is not None else QgsCoordinateReferenceSystem())
     if sink is None:
         raise QgsProcessingException(alg.invalidSinkError(parameters, key))
@@ -182,7 +181,7 @@ def write_table(alg, parameters, key, context, frame, crs=None):
     feature = QgsFeature(fields)
     for i in range(len(frame)):
         feature.setAttributes([col[i] for col in columns])
-        sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
     return dest
 
 
@@ -207,7 +206,7 @@ def write_by_fid(alg, parameters, key, context, source, frame, fids, crs=None):
         attrs = feature.attributes()
         out.setGeometry(feature.geometry())
         out.setAttributes([attrs[i] for i in keep] + [col[k] for col in columns])
-        sink.addFeature(out, QgsFeatureSink.FastInsert)
+        sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
     return dest
 
 
@@ -236,7 +235,7 @@ def zone_areas(source, context, fids):
     """Area of each zone in m^2 (ellipsoidal when the project has an ellipsoid), in ``fids`` order."""
     from qgis.core import QgsDistanceArea
 
-    if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PolygonGeometry:
+    if QgsWkbTypes.geometryType(source.wkbType()) != GeometryType.Polygon:
         raise QgsProcessingException(
             "Measure 'density' needs polygon zones to measure their area; "
             f"'{source.sourceName()}' has no polygons.")
@@ -247,7 +246,7 @@ def zone_areas(source, context, fids):
     for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
         geom = feature.geometry()
         value = 0.0 if geom.isNull() else da.convertAreaMeasurement(
-            da.measureArea(geom), QgsUnitTypes.AreaSquareMeters)
+            da.measureArea(geom), AreaUnit.SquareMeters)
         areas[feature.id()] = value
     return [areas.get(int(f), 0.0) for f in fids]
 

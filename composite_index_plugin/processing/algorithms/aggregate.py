@@ -6,11 +6,9 @@ import pandas as pd
 from qgis.core import (
     QgsFeatureRequest,
     QgsGeometry,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingFeatureSourceDefinition,
     QgsProcessingOutputString,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExpression,
     QgsProcessingParameterFeatureSink,
@@ -19,7 +17,6 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
-    QgsWkbTypes,
 )
 
 from composite_index_plugin.core import aggregate as agg
@@ -33,6 +30,14 @@ from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.expressions import check_expression, raw_expression
 from composite_index_plugin.processing.io_points import read_attributes_fast, read_points
 from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
+from composite_index_plugin.qgis_compat import (
+    GeometryType,
+    ProcessingFieldParameterDataType,
+    ProcessingFileParameterBehavior,
+    ProcessingNumberParameterType,
+    ProcessingParameterFlag,
+    ProcessingSourceType,
+)
 
 ROLE_KEYS = {"victims": "VICTIMS", "offenders": "OFFENDERS", "locations": "LOCATIONS"}
 CATEGORY_PRESETS = ("None: the issue is the category, in lowercase_with_underscores",
@@ -153,7 +158,7 @@ def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False, 
             z.rings[i] = []
             anchors.append((np.nan, np.nan))
             continue
-        if g.type() != QgsWkbTypes.PolygonGeometry:
+        if g.type() != GeometryType.Polygon:
             raise QgsProcessingException(
                 f"Zone feature {f.id()} of '{zones_source.sourceName()}' is not a polygon: use a polygon "
                 "layer (or a grid from Create analysis grid) as zones.")
@@ -161,8 +166,8 @@ def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False, 
             g = g.makeValid()
             z.n_repaired += 1
             z.repaired_fids.append(f.id())
-            if g.type() != QgsWkbTypes.PolygonGeometry:
-                g = g.convertToType(QgsWkbTypes.PolygonGeometry, True) or QgsGeometry()
+            if g.type() != GeometryType.Polygon:
+                g = g.convertToType(GeometryType.Polygon, True) or QgsGeometry()
         z.rings[i] = rings_from_wkb(bytes(g.asWkb())) if not g.isNull() else []
         if need_anchor:
             p = g.pointOnSurface()
@@ -278,17 +283,18 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         for key in ROLE_KEYS.values():
             layer_label, filter_label, weight_label = labels[key]
             self.addParameter(QgsProcessingParameterFeatureSource(
-                key, layer_label, [QgsProcessing.TypeVectorAnyGeometry], optional=True))
+                key, layer_label, [ProcessingSourceType.VectorAnyGeometry], optional=True))
             self.addParameter(QgsProcessingParameterExpression(
                 f"{key}_FILTER", filter_label, None, key, True))
             self.addParameter(QgsProcessingParameterField(
-                f"{key}_WEIGHT", weight_label, None, key, QgsProcessingParameterField.Any, optional=True))
+                f"{key}_WEIGHT", weight_label, None, key, ProcessingFieldParameterDataType.Any,
+                optional=True))
             self.addParameter(QgsProcessingParameterField(
                 f"{key}_CATEGORY", self.tr(f"{key.capitalize()}: category field (many issues in "
                                            "one pass, optional)"),
-                None, key, QgsProcessingParameterField.Any, optional=True))
+                None, key, ProcessingFieldParameterDataType.Any, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "ZONES", self.tr("Zones (grid or polygons)"), [QgsProcessing.TypeVectorPolygon]))
+            "ZONES", self.tr("Zones (grid or polygons)"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterString(
             "ISSUE", self.tr("Issue name (used in field names)"), "issue"))
         self.addParameter(QgsProcessingParameterEnum(
@@ -297,29 +303,29 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             "CATEGORY_MAPPING", self.tr("Categories to issues: mapping table (CSV category,issue or "
                                         "JSON; optional)"),
-            QgsProcessingParameterFile.File, fileFilter="Mapping (*.csv *.json *.txt)",
+            ProcessingFileParameterBehavior.File, fileFilter="Mapping (*.csv *.json *.txt)",
             optional=True))
         self.addParameter(QgsProcessingParameterString(
             "ISSUES", self.tr("Issues to count, comma-separated (empty: all)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "KDE_BANDWIDTH", self.tr("Kernel density bandwidth in map units (0 = none)"),
-            QgsProcessingParameterNumber.Double, model.Role.key("kde_bandwidth").default, False, 0.0))
+            ProcessingNumberParameterType.Double, model.Role.key("kde_bandwidth").default, False, 0.0))
         ratio = [
             QgsProcessingParameterFeatureSource(
                 "RATIO_LAYER", self.tr("Kernel ratio: population at risk (points, optional)"),
-                [QgsProcessing.TypeVectorAnyGeometry], optional=True),
+                [ProcessingSourceType.VectorAnyGeometry], optional=True),
             QgsProcessingParameterField(
                 "RATIO_WEIGHT", self.tr("Kernel ratio: population field (optional)"), None,
-                "RATIO_LAYER", QgsProcessingParameterField.Numeric, optional=True),
+                "RATIO_LAYER", ProcessingFieldParameterDataType.Numeric, optional=True),
             QgsProcessingParameterEnum(
                 "RATIO_ROLE", self.tr("Kernel ratio: numerator"),
                 options=[self.tr("Victims"), self.tr("Offenders"), self.tr("Locations")], defaultValue=2),
         ]
         for p in ratio:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
             self.addParameter(p)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Zones with counts"), QgsProcessing.TypeVectorPolygon))
+            "OUTPUT", self.tr("Zones with counts"), ProcessingSourceType.VectorPolygon))
         self.addOutput(QgsProcessingOutputString("SUMMARY", self.tr("What was counted")))
         self.addOutput(QgsProcessingOutputString("ISSUES", self.tr("Issues counted (comma-separated)")))
 

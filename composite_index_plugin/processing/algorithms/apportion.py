@@ -4,16 +4,13 @@ import pandas as pd
 from qgis.core import (
     QgsFeatureRequest,
     QgsGeometry,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterString,
     QgsSpatialIndex,
-    QgsWkbTypes,
 )
 
 from composite_index_plugin.core import apportion as app_mod
@@ -24,6 +21,13 @@ from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_points import read_points
 from composite_index_plugin.processing.io_table import write_with_columns
+from composite_index_plugin.qgis_compat import (
+    FeatureRequestFlag,
+    GeometryType,
+    ProcessingFieldParameterDataType,
+    ProcessingParameterFlag,
+    ProcessingSourceType,
+)
 
 
 def _value(v):
@@ -43,13 +47,13 @@ def _polygons(source, request, feedback, label, field=None, key=None, ids=None):
         if g.isNull() or g.isEmpty():
             geoms.append(None)
             continue
-        if g.type() != QgsWkbTypes.PolygonGeometry:
+        if g.type() != GeometryType.Polygon:
             raise QgsProcessingException(f"{label}: feature {f.id()} is not a polygon.")
         if not g.isGeosValid():
             g = g.makeValid()
             repaired.append(f.id())
-            if g.type() != QgsWkbTypes.PolygonGeometry:
-                g = g.convertToType(QgsWkbTypes.PolygonGeometry, True)
+            if g.type() != GeometryType.Polygon:
+                g = g.convertToType(GeometryType.Polygon, True)
         geoms.append(g)
     if repaired:
         feedback.reportError(f"{label}: {len(repaired)} invalid polygon(s) repaired (make valid), "
@@ -85,36 +89,36 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "SOURCES", self.tr("Source polygons (e.g. LSOAs)"), [QgsProcessing.TypeVectorPolygon]))
+            "SOURCES", self.tr("Source polygons (e.g. LSOAs)"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", self.tr("Count field to apportion (or a table below)"), None, "SOURCES",
-            QgsProcessingParameterField.Any, optional=True))
+            ProcessingFieldParameterDataType.Any, optional=True))
         self.addParameter(QgsProcessingParameterField(
             "SOURCES_KEY", self.tr("Area code field of the source polygons (with a table)"), None,
-            "SOURCES", QgsProcessingParameterField.Any, optional=True))
+            "SOURCES", ProcessingFieldParameterDataType.Any, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "TABLE", self.tr("Counts by area code: table (CSV or layer without geometry, optional)"),
-            [QgsProcessing.TypeVector], optional=True))
+            [ProcessingSourceType.Vector], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "TABLE_KEY", self.tr("Table: area code field"), None, "TABLE",
-            QgsProcessingParameterField.Any, optional=True))
+            ProcessingFieldParameterDataType.Any, optional=True))
         self.addParameter(QgsProcessingParameterField(
             "TABLE_FIELD", self.tr("Table: count field"), None, "TABLE",
-            QgsProcessingParameterField.Any, optional=True))
+            ProcessingFieldParameterDataType.Any, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "ZONES", self.tr("Zones (grid or polygons)"), [QgsProcessing.TypeVectorPolygon]))
+            "ZONES", self.tr("Zones (grid or polygons)"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ANCILLARY", self.tr("Ancillary points, e.g. address points (optional)"),
-            [QgsProcessing.TypeVectorAnyGeometry], optional=True))
+            [ProcessingSourceType.VectorAnyGeometry], optional=True))
         p = QgsProcessingParameterField(
             "ANCILLARY_WEIGHT", self.tr("Ancillary point weight (optional)"), None, "ANCILLARY",
-            QgsProcessingParameterField.Numeric, optional=True)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            ProcessingFieldParameterDataType.Numeric, optional=True)
+        p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterString(
             "OUTPUT_FIELD", self.tr("Output field name"), "population"))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Zones with apportioned values"), QgsProcessing.TypeVectorPolygon))
+            "OUTPUT", self.tr("Zones with apportioned values"), ProcessingSourceType.VectorPolygon))
         self.addOutput(QgsProcessingOutputNumber("TOTAL", self.tr("Apportioned total")))
         self.addOutput(QgsProcessingOutputNumber("UNCOVERED", self.tr("Uncovered remainder")))
         self.addOutput(QgsProcessingOutputNumber(
@@ -270,7 +274,7 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
         # twice in a CSV header (census tables repeat 'Persons')
         i_key, i_field = table.fields().indexOf(t_key), table.fields().indexOf(t_field)
         rows = []
-        for f in table.getFeatures(QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry)):
+        for f in table.getFeatures(QgsFeatureRequest().setFlags(FeatureRequestFlag.NoGeometry)):
             attrs = f.attributes()
             rows.append((f.id(), _value(attrs[i_key]), _value(attrs[i_field])))
         frame = pd.DataFrame(rows, columns=["__fid", t_key, t_field])

@@ -14,7 +14,6 @@ from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
     QgsFields,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterEnum,
@@ -24,7 +23,6 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterString,
-    QgsWkbTypes,
 )
 
 from composite_index_plugin.core import index as engine
@@ -43,6 +41,7 @@ from composite_index_plugin.processing.zones import (
     zone_areas,
     zone_neighbours,
 )
+from composite_index_plugin.qgis_compat import ProcessingFieldParameterDataType, ProcessingSourceType, WkbType
 
 # Toolbox mode: scalings that need no extra numbers, and every aggregation; the defaults are
 # the model's (a recipe's), so the same choices give the same index.
@@ -131,13 +130,13 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.INPUT, self.tr("Zone layer"), [QgsProcessing.TypeVector]))
+            self.INPUT, self.tr("Zone layer"), [ProcessingSourceType.Vector]))
         self.addParameter(QgsProcessingParameterString(
             self.SPEC, self.tr("Index spec (JSON text or path of a .json file)"), multiLine=True,
             optional=True))
         self.addParameter(QgsProcessingParameterField(
             self.FIELDS, self.tr("Without a spec: indicator fields"), parentLayerParameterName=self.INPUT,
-            type=QgsProcessingParameterField.Numeric, allowMultiple=True, optional=True))
+            type=ProcessingFieldParameterDataType.Numeric, allowMultiple=True, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.SCALING, self.tr("Without a spec: scaling"), options=list(TOOLBOX_SCALINGS),
             defaultValue=TOOLBOX_SCALINGS.index(DEFAULT_SCALING)))
@@ -154,7 +153,7 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
             self.REPORT, self.tr("Report"), "HTML files (*.html)", optional=True,
             createByDefault=False))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.DIAGNOSTICS, self.tr("Indicator diagnostics"), QgsProcessing.TypeVector,
+            self.DIAGNOSTICS, self.tr("Indicator diagnostics"), ProcessingSourceType.Vector,
             optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr("Composite index")))
         self.addOutput(QgsProcessingOutputNumber("ZONES_IN_INDEX", self.tr("Zones in the index")))
@@ -256,13 +255,13 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         diagnostics_table = self.diagnostics_table(result)
         diag_fields = fields_with_columns(QgsFields(), diagnostics_table)
         sink, diag_id = self.parameterAsSink(parameters, self.DIAGNOSTICS, context, diag_fields,
-                                             QgsWkbTypes.NoGeometry, source.sourceCrs())
+                                             WkbType.NoGeometry, source.sourceCrs())
         if sink is not None:
             for row in diagnostics_table.itertuples(index=False):
                 feature = QgsFeature(diag_fields)
                 feature.setAttributes([None if (isinstance(v, float) and v != v) else
                                        (v.item() if hasattr(v, "item") else v) for v in row])
-                sink.addFeature(feature, QgsFeatureSink.FastInsert)
+                sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
             outputs[self.DIAGNOSTICS] = diag_id
 
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)

@@ -7,7 +7,6 @@ the index), measures the area overlaps for the gap and writes the outputs.
 import numpy as np
 import pandas as pd
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
@@ -32,6 +31,7 @@ from composite_index_plugin.processing.zones import (
     write_table,
     zone_overlaps,
 )
+from composite_index_plugin.qgis_compat import ProcessingSourceType
 
 GRID_FIELDS = ("grid_shape", "grid_size", "grid_x0", "grid_y0")
 OPTIONAL_FIELDS = ("ci_score", "population", "gi_bin", "gi_z", "ci_baseline") + GRID_FIELDS
@@ -93,22 +93,22 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.PERIODS, self.tr("Index layers, oldest first"), QgsProcessing.TypeVectorAnyGeometry))
+            self.PERIODS, self.tr("Index layers, oldest first"), ProcessingSourceType.VectorAnyGeometry))
         self.addParameter(QgsProcessingParameterString(
             self.ID_FIELD, self.tr("Zone id field"), defaultValue=model.Compare.key("id_field").default))
         self.addParameter(QgsProcessingParameterString(
             self.LABELS, self.tr("Period labels (comma-separated, e.g. 2023,2024)"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.AREAS, self.tr("Areas for the gap"), [QgsProcessing.TypeVectorPolygon],
+            self.AREAS, self.tr("Areas for the gap"), [ProcessingSourceType.VectorPolygon],
             optional=True))
         self.addParameter(QgsProcessingParameterField(
             self.AREA_NAME_FIELD, self.tr("Area name field"), parentLayerParameterName=self.AREAS,
             optional=True))
         add_gap_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, self.tr("Change per zone"), QgsProcessing.TypeVectorAnyGeometry))
+            self.OUTPUT, self.tr("Change per zone"), ProcessingSourceType.VectorAnyGeometry))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.GAPS, self.tr("Gap per period"), QgsProcessing.TypeVector))
+            self.GAPS, self.tr("Gap per period"), ProcessingSourceType.Vector))
         self.addOutput(QgsProcessingOutputString(
             "TREND_NOTE", self.tr("Whether a trend can be significant with these periods")))
         self.addOutput(QgsProcessingOutputNumber(

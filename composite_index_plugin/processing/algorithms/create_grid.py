@@ -6,24 +6,19 @@ from qgis.core import (
     QgsFeature,
     QgsFeatureRequest,
     QgsFeatureSink,
-    QgsField,
     QgsFields,
     QgsGeometry,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
-    QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import grid as grid_mod
 from composite_index_plugin.core import model, vocab
@@ -31,6 +26,14 @@ from composite_index_plugin.core.geometry import rings_from_wkb
 from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 from composite_index_plugin.processing.connections import guarded
+from composite_index_plugin.qgis_compat import (
+    GeometryType,
+    ProcessingNumberParameterType,
+    ProcessingParameterFlag,
+    ProcessingSourceType,
+    WkbType,
+    make_field,
+)
 
 GEOGRAPHY = model.Geography   # defaults and choices of a recipe's grid
 
@@ -87,14 +90,14 @@ def write_grid_abstract(dest_id, context, text, feedback):
 
 def grid_fields(spec):
     fields = QgsFields()
-    fields.append(QgsField("cell_id", QVariant.String))
+    fields.append(make_field("cell_id", "string"))
     for name in spec.index_names:
-        fields.append(QgsField(name, QVariant.Int))
-    fields.append(QgsField("grid_shape", QVariant.String))
-    fields.append(QgsField("grid_size", QVariant.Double))
-    fields.append(QgsField("grid_x0", QVariant.Double))
-    fields.append(QgsField("grid_y0", QVariant.Double))
-    fields.append(QgsField("grid_clipped", QVariant.Int))
+        fields.append(make_field(name, "int"))
+    fields.append(make_field("grid_shape", "string"))
+    fields.append(make_field("grid_size", "double"))
+    fields.append(make_field("grid_x0", "double"))
+    fields.append(make_field("grid_y0", "double"))
+    fields.append(make_field("grid_clipped", "int"))
     return fields
 
 
@@ -160,12 +163,12 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "STUDY_AREA", self.tr("Study area"), [QgsProcessing.TypeVectorAnyGeometry]))
+            "STUDY_AREA", self.tr("Study area"), [ProcessingSourceType.VectorAnyGeometry]))
         self.addParameter(QgsProcessingParameterEnum(
             "SHAPE", self.tr("Cell shape"), options=[self.tr(o) for o in vocab.GRID_SHAPE_TITLES],
             defaultValue=vocab.position(vocab.GRID_SHAPES, GEOGRAPHY.key("shape").default)))
         self.addParameter(QgsProcessingParameterNumber(
-            "SIZE", self.tr("Cell size (width in map units, or area)"), QgsProcessingParameterNumber.Double,
+            "SIZE", self.tr("Cell size (width in map units, or area)"), ProcessingNumberParameterType.Double,
             100.0))
         self.addParameter(QgsProcessingParameterBoolean(
             "SIZE_IS_AREA", self.tr("Size is a cell area (square map units)"),
@@ -174,28 +177,28 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             "KEEP", self.tr("Cells to keep"), options=[self.tr(o) for o in vocab.GRID_KEEP_TITLES],
             defaultValue=vocab.position(vocab.GRID_KEEP, GEOGRAPHY.key("keep").default)))
         for p in (QgsProcessingParameterNumber("ORIGIN_X", self.tr("Grid origin X (default 0)"),
-                                               QgsProcessingParameterNumber.Double, None, True),
+                                               ProcessingNumberParameterType.Double, None, True),
                   QgsProcessingParameterNumber("ORIGIN_Y", self.tr("Grid origin Y (default 0)"),
-                                               QgsProcessingParameterNumber.Double, None, True)):
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+                                               ProcessingNumberParameterType.Double, None, True)):
+            p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
             self.addParameter(p)
         self.addParameter(QgsProcessingParameterCrs(
             "TARGET_CRS", self.tr("Reproject the study area to (optional)"), None, True))
         p = QgsProcessingParameterNumber("MAX_CELLS", self.tr("Largest number of cells"),
-                                         QgsProcessingParameterNumber.Integer,
+                                         ProcessingNumberParameterType.Integer,
                                          GEOGRAPHY.key("max_cells").default, False, 1)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterMultipleLayers(
             "DATA_LAYERS", self.tr("Only cells holding points of these layers (optional)"),
-            QgsProcessing.TypeVectorAnyGeometry, optional=True))
+            ProcessingSourceType.VectorAnyGeometry, optional=True))
         p = QgsProcessingParameterNumber(
             "DATA_NEIGHBOURS", self.tr("With cells with data: rings of neighbours kept around them"),
-            QgsProcessingParameterNumber.Integer, 1, True, 0, 5)
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            ProcessingNumberParameterType.Integer, 1, True, 0, 5)
+        p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Grid"), QgsProcessing.TypeVectorPolygon))
+            "OUTPUT", self.tr("Grid"), ProcessingSourceType.VectorPolygon))
         self.addOutput(QgsProcessingOutputNumber("CELLS", self.tr("Number of cells")))
         self.addOutput(QgsProcessingOutputString("GRID", self.tr("Grid definition")))
 
@@ -252,7 +255,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             if g.isNull() or g.isEmpty():
                 n_null += 1
                 continue
-            if g.type() == QgsWkbTypes.PolygonGeometry and not g.isGeosValid():
+            if g.type() == GeometryType.Polygon and not g.isGeosValid():
                 g = g.makeValid()
                 n_repaired += 1
             geoms.append(g)
@@ -265,7 +268,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             feedback.reportError(f"{n_repaired} invalid study area polygon(s) were repaired (make valid).",
                                  False)
         area = QgsGeometry.unaryUnion(geoms) if len(geoms) > 1 else geoms[0]
-        is_polygon = area.type() == QgsWkbTypes.PolygonGeometry
+        is_polygon = area.type() == GeometryType.Polygon
         box = area.boundingBox()
         bbox = (box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum())
         rows = grid_mod.LatticeRows(spec, bbox)
@@ -302,7 +305,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
 
         fields = grid_fields(spec)
         sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields,
-                                             QgsWkbTypes.MultiPolygon, crs)
+                                             WkbType.MultiPolygon, crs)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, "OUTPUT"))
         chunks = self._chunks(rows, candidates)
@@ -317,7 +320,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
                 feedback.pushInfo(f"Fast GeoPackage write not possible ({err}); writing cell by cell.")
             if written is None:
                 sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields,
-                                                     QgsWkbTypes.MultiPolygon, crs)
+                                                     WkbType.MultiPolygon, crs)
         if written is None:
             written = self._write_sink(sink, fields, spec, chunks, outline, engine, keep, feedback)
             del sink  # close (flush) the output before its metadata is written
@@ -421,8 +424,8 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
                 clipped = 0
                 if engine is not None and cut_list[k] and not engine.contains(g.constGet()):
                     piece = QgsGeometry(engine.intersection(g.constGet()))
-                    piece = piece.convertToType(QgsWkbTypes.PolygonGeometry, True) \
-                        if piece.type() != QgsWkbTypes.PolygonGeometry else piece
+                    piece = piece.convertToType(GeometryType.Polygon, True) \
+                        if piece.type() != GeometryType.Polygon else piece
                     if piece is None or piece.isNull() or piece.isEmpty() or piece.area() <= 0:
                         continue
                     if not piece.isMultipart():
@@ -435,10 +438,10 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
                 n_written += 1
                 n_clipped += clipped
                 if len(batch) >= 5000:
-                    sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+                    sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
                     batch = []
             if batch:
-                sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+                sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
             feedback.setProgress(min(5 + 0.9 * n, 90))
         return n_written, n_clipped
 

@@ -10,12 +10,9 @@ from qgis.core import (
     QgsCoordinateTransformContext,
     QgsFeature,
     QgsFeatureRequest,
-    QgsField,
     QgsLayoutItem,
     QgsLayoutItemMap,
     QgsMapLayerLegendUtils,
-    QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterField,
@@ -31,7 +28,7 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import Qt, QVariant
+from qgis.PyQt.QtCore import Qt
 
 from composite_index_plugin.core import periods as cp
 from composite_index_plugin.core.assessment import detect_themes_issues
@@ -54,6 +51,13 @@ from composite_index_plugin.processing import styling
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import layer_dataframe, python_value
+from composite_index_plugin.qgis_compat import (
+    ProcessingAlgorithmFlag,
+    ProcessingFieldParameterDataType,
+    ProcessingSourceType,
+    field_type,
+    make_field,
+)
 
 ATTRIBUTION = ("Contains OS data \u00a9 Crown copyright and database right {year}. Contains public "
                "sector information licensed under the Open Government Licence v3.0.")
@@ -69,7 +73,7 @@ SYNTHETIC = " Synthetic incident data (the plugin's sample), not real crime reco
 
 def first_text_field(layer):
     for field in layer.fields():
-        if field.type() == QVariant.String:
+        if field.type() == field_type("string"):
             return field.name()
     return None
 
@@ -126,10 +130,11 @@ def _write_layer(layer, path, name, overwrite_file):
     opts = QgsVectorFileWriter.SaveVectorOptions()
     opts.driverName = "GPKG"
     opts.layerName = name
-    opts.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteFile if overwrite_file
-                                 else QgsVectorFileWriter.CreateOrOverwriteLayer)
-    err = QgsVectorFileWriter.writeAsVectorFormatV2(layer, path, QgsCoordinateTransformContext(), opts)
-    if err[0] != QgsVectorFileWriter.NoError:
+    action = QgsVectorFileWriter.ActionOnExistingFile
+    opts.actionOnExistingFile = (action.CreateOrOverwriteFile if overwrite_file
+                                 else action.CreateOrOverwriteLayer)
+    err = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, QgsCoordinateTransformContext(), opts)
+    if err[0] != QgsVectorFileWriter.WriterError.NoError:
         raise QgsProcessingException(f"Could not write the layout data {path}: {err[1]}")
     return f"{path}|layername={name}"
 
@@ -175,25 +180,26 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
     OUTPUTS_IN_PLACE = (PROJECT,)
 
     def flags(self):
-        return super().flags() | QgsProcessingAlgorithm.FlagNoThreading
+        return super().flags() | ProcessingAlgorithmFlag.NoThreading
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterVectorLayer(
-            self.ZONES, self.tr("Index zones (output of Build index)"), [QgsProcessing.TypeVectorPolygon]))
+            self.ZONES, self.tr("Index zones (output of Build index)"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterVectorLayer(
-            self.HOTSPOT_ZONES, self.tr("Hotspot zones"), [QgsProcessing.TypeVectorPolygon], optional=True))
+            self.HOTSPOT_ZONES, self.tr("Hotspot zones"), [ProcessingSourceType.VectorPolygon],
+            optional=True))
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.AREAS, self.tr("Area summaries (output of Summarise areas)"),
-            [QgsProcessing.TypeVectorPolygon]))
+            [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterField(
             self.AREA_NAME_FIELD, self.tr("Area name field (default: the first text field)"),
-            parentLayerParameterName=self.AREAS, type=QgsProcessingParameterField.String, optional=True))
+            parentLayerParameterName=self.AREAS, type=ProcessingFieldParameterDataType.String, optional=True))
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.PERIOD_CHANGE, self.tr("Change per zone (output of Compare periods)"),
-            [QgsProcessing.TypeVectorPolygon], optional=True))
+            [ProcessingSourceType.VectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.PERIOD_GAPS, self.tr("Gap per period (output of Compare periods)"),
-            [QgsProcessing.TypeVector], optional=True))
+            [ProcessingSourceType.Vector], optional=True))
         self.addParameter(QgsProcessingParameterString(
             self.TITLE, self.tr("Title"), defaultValue="Composite index assessment"))
         self.addParameter(QgsProcessingParameterString(
@@ -524,14 +530,14 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         pl = QgsVectorLayer(f"MultiPolygon?crs={areas_in.crs().authid()}", "pages", "memory")
         if not areas_in.crs().authid():
             pl.setCrs(areas_in.crs())
-        pfields = [QgsField("page_id", QVariant.Int), QgsField("area_name", QVariant.String),
-                   QgsField("page_title", QVariant.String), QgsField("page_facts", QVariant.String),
-                   QgsField("chart_svg", QVariant.String), QgsField("no_data", QVariant.Int),
-                   QgsField("area_rank", QVariant.Int), QgsField("rank_text", QVariant.String),
-                   QgsField("score_text", QVariant.String), QgsField("diff_text", QVariant.String),
-                   QgsField("top_theme_label", QVariant.String), QgsField("sort_key", QVariant.Int),
-                   QgsField("short_name", QVariant.String), QgsField("short_theme", QVariant.String),
-                   QgsField("table_name", QVariant.String)]
+        pfields = [make_field("page_id", "int"), make_field("area_name", "string"),
+                   make_field("page_title", "string"), make_field("page_facts", "string"),
+                   make_field("chart_svg", "string"), make_field("no_data", "int"),
+                   make_field("area_rank", "int"), make_field("rank_text", "string"),
+                   make_field("score_text", "string"), make_field("diff_text", "string"),
+                   make_field("top_theme_label", "string"), make_field("sort_key", "int"),
+                   make_field("short_name", "string"), make_field("short_theme", "string"),
+                   make_field("table_name", "string")]
         pl.dataProvider().addAttributes(pfields)
         pl.updateFields()
         feats = []
@@ -748,11 +754,11 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             al.item(overview, "table_title").setText(
                 f"Areas ranked by need (top {OVERVIEW_ROWS} of {len(pages)})")
         al.set_columns(ot, [("Rank", "CASE WHEN \"area_rank\" > 0 THEN to_string(\"area_rank\") ELSE '-' END",
-                             TABLE_COLS["rank"], Qt.AlignHCenter),
-                            ("Area", "\"table_name\"", TABLE_COLS["area"], Qt.AlignLeft),
-                            ("Score", "\"score_text\"", TABLE_COLS["score"], Qt.AlignRight),
-                            ("Top theme", "\"short_theme\"", TABLE_COLS["theme"], Qt.AlignLeft),
-                            (DIFF_HEADING, "\"diff_text\"", TABLE_COLS["diff"], Qt.AlignRight)])
+                             TABLE_COLS["rank"], Qt.AlignmentFlag.AlignHCenter),
+                            ("Area", "\"table_name\"", TABLE_COLS["area"], Qt.AlignmentFlag.AlignLeft),
+                            ("Score", "\"score_text\"", TABLE_COLS["score"], Qt.AlignmentFlag.AlignRight),
+                            ("Top theme", "\"short_theme\"", TABLE_COLS["theme"], Qt.AlignmentFlag.AlignLeft),
+                            (DIFF_HEADING, "\"diff_text\"", TABLE_COLS["diff"], Qt.AlignmentFlag.AlignRight)])
 
         # the gap over time
         if change is not None:
@@ -768,11 +774,11 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             first = story["periods"][0]
             versus = "Everyone else" if "minus that of all other zones" in story["definition"] \
                 or not story["definition"] else "Whole area"
-            al.set_columns(gt, [("Period", "\"period\"", 13.0, Qt.AlignLeft),
-                                ("Top group", "\"top\"", 15.0, Qt.AlignRight),
-                                (versus, "\"versus\"", 19.0, Qt.AlignRight),
-                                ("Gap", "\"gap\"", 13.0, Qt.AlignRight),
-                                (f"Change since {first}", "\"change\"", 22.0, Qt.AlignRight)])
+            al.set_columns(gt, [("Period", "\"period\"", 13.0, Qt.AlignmentFlag.AlignLeft),
+                                ("Top group", "\"top\"", 15.0, Qt.AlignmentFlag.AlignRight),
+                                (versus, "\"versus\"", 19.0, Qt.AlignmentFlag.AlignRight),
+                                ("Gap", "\"gap\"", 13.0, Qt.AlignmentFlag.AlignRight),
+                                (f"Change since {first}", "\"change\"", 22.0, Qt.AlignmentFlag.AlignRight)])
 
         # area pages (atlas)
         am = al.item(area, "map")
@@ -780,7 +786,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         am.setKeepLayerSet(True)
         al.fit_extent(am, ext, 0.02)
         am.setAtlasDriven(True)
-        am.setAtlasScalingMode(QgsLayoutItemMap.Auto)
+        am.setAtlasScalingMode(QgsLayoutItemMap.AtlasScalingMode.Auto)
         am.setAtlasMargin(0.18)
         self._legend(al.item(area, "legend"), layers + [area_outline])
         atlas = area.atlas()
@@ -797,10 +803,10 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         at.setFilterFeatures(True)
         at.setFeatureFilter(page_filter)
         at.setMaximumNumberOfFeatures(12)
-        al.set_columns(at, [("Priority", "\"priority\"", 34.0, Qt.AlignLeft),
-                            ("Score", "\"score\"", 11.0, Qt.AlignRight),
-                            ("Rank", "\"rank\"", 12.0, Qt.AlignRight),
-                            (DIFF_HEADING, "\"difference\"", 22.0, Qt.AlignRight)])
+        al.set_columns(at, [("Priority", "\"priority\"", 34.0, Qt.AlignmentFlag.AlignLeft),
+                            ("Score", "\"score\"", 11.0, Qt.AlignmentFlag.AlignRight),
+                            ("Rank", "\"rank\"", 12.0, Qt.AlignmentFlag.AlignRight),
+                            (DIFF_HEADING, "\"difference\"", 22.0, Qt.AlignmentFlag.AlignRight)])
         ct = al.table_of(area, "counts")
         ct.setVectorLayer(counts)
         ct.setFilterFeatures(True)
@@ -811,8 +817,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         role_w = max(widest + [8.0]) + 0.3
         issue_w = al.content_width(al.COUNTS_RECTS[0][2], len(roles) + 1, al.BAND_MARGIN) - \
             role_w * len(roles)
-        al.set_columns(ct, [("Issue", "\"issue\"", issue_w, Qt.AlignLeft)] +
-                       [(COUNT_HEADINGS[r], f"\"{r}\"", role_w, Qt.AlignRight) for r in roles])
+        al.set_columns(ct, [("Issue", "\"issue\"", issue_w, Qt.AlignmentFlag.AlignLeft)] +
+                       [(COUNT_HEADINGS[r], f"\"{r}\"", role_w, Qt.AlignmentFlag.AlignRight) for r in roles])
         xt = al.table_of(area, "changes")
         if story is not None:
             xt.setVectorLayer(extra[0])
@@ -820,10 +826,10 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             xt.setFeatureFilter(page_filter)
             p0, p1 = story["periods"][0], story["periods"][-1]
             width = al.content_width(al.CHANGE_RECT[2], 4, al.BAND_MARGIN)
-            al.set_columns(xt, [("Measure", "\"measure\"", width - 30.0, Qt.AlignLeft),
-                                (p0, "\"first\"", 8.0, Qt.AlignRight),
-                                (p1, "\"last\"", 8.0, Qt.AlignRight),
-                                ("Change", "\"change\"", 14.0, Qt.AlignRight)])
+            al.set_columns(xt, [("Measure", "\"measure\"", width - 30.0, Qt.AlignmentFlag.AlignLeft),
+                                (p0, "\"first\"", 8.0, Qt.AlignmentFlag.AlignRight),
+                                (p1, "\"last\"", 8.0, Qt.AlignmentFlag.AlignRight),
+                                ("Change", "\"change\"", 14.0, Qt.AlignmentFlag.AlignRight)])
         # a block with nothing to show is left out (the method note takes the band when both are)
         hidden = ([] if roles else ["counts_title", "counts", "counts_2"]) + \
             ([] if story is not None else ["change_title", "changes"])
@@ -893,7 +899,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             node = root.addLayer(layer)
             nodes = model.layerLegendNodes(node)
             for k, legend_node in enumerate(nodes):
-                text = str(legend_node.data(Qt.DisplayRole) or "")
+                text = str(legend_node.data(Qt.ItemDataRole.DisplayRole) or "")
                 if len(text) > wrap_chars:
                     QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, k, wrap_label(text, wrap_chars))
             model.refreshLayerLegend(node)
@@ -909,7 +915,7 @@ def _table_layer(name, frame):
     """A memory table (no geometry) with ``frame``'s columns: integers for page_id/row_order,
     text for everything else."""
     layer = QgsVectorLayer("None", name, "memory")
-    fields = [QgsField(c, QVariant.Int if c in ("page_id", "row_order") else QVariant.String)
+    fields = [make_field(c, "int" if c in ("page_id", "row_order") else "string")
               for c in frame.columns]
     layer.dataProvider().addAttributes(fields)
     layer.updateFields()

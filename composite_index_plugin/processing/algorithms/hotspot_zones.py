@@ -5,10 +5,8 @@ from qgis.core import (
     QgsFeature,
     QgsFeatureRequest,
     QgsFeatureSink,
-    QgsField,
     QgsFields,
     QgsGeometry,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
@@ -17,7 +15,6 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import hotspot_zones as hz
 from composite_index_plugin.core import model
@@ -27,6 +24,14 @@ from composite_index_plugin.processing.base import CompositeIndexAlgorithm, prog
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import layer_dataframe
 from composite_index_plugin.processing.zones import grid_indices
+from composite_index_plugin.qgis_compat import (
+    GeometryType,
+    ProcessingFieldParameterDataType,
+    ProcessingNumberParameterType,
+    ProcessingSourceType,
+    WkbType,
+    make_field,
+)
 
 
 class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
@@ -45,16 +50,16 @@ class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "INPUT", self.tr("Hotspots (output of Hotspot analysis)"), [QgsProcessing.TypeVectorPolygon]))
+            "INPUT", self.tr("Hotspots (output of Hotspot analysis)"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterNumber(
             "MIN_BIN", self.tr("Lowest gi_bin counted as hot (1 = 90 %, 2 = 95 %, 3 = 99 %)"),
-            QgsProcessingParameterNumber.Integer, model.Hotspots.key("min_bin").default, minValue=1,
+            ProcessingNumberParameterType.Integer, model.Hotspots.key("min_bin").default, minValue=1,
             maxValue=3))
         self.addParameter(QgsProcessingParameterField(
             "SUM_FIELDS", self.tr("Fields to sum inside each zone (counts)"), None, "INPUT",
-            QgsProcessingParameterField.Numeric, allowMultiple=True, optional=True))
+            ProcessingFieldParameterDataType.Numeric, allowMultiple=True, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Hotspot zones"), QgsProcessing.TypeVectorPolygon))
+            "OUTPUT", self.tr("Hotspot zones"), ProcessingSourceType.VectorPolygon))
         self.addOutput(QgsProcessingOutputNumber("ZONES", self.tr("Number of hotspot zones")))
 
     @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
@@ -69,7 +74,7 @@ class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
         if "gi_bin" not in names:
             raise QgsProcessingException(
                 f"'{name}' has no gi_bin field: run 'Hotspot analysis' first and use its output.")
-        if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PolygonGeometry:
+        if QgsWkbTypes.geometryType(source.wkbType()) != GeometryType.Polygon:
             raise QgsProcessingException(f"'{name}' is not a polygon layer; hotspot zones need cells.")
         if "population" in names and "population" not in sum_fields:
             sum_fields = list(sum_fields) + ["population"]
@@ -118,13 +123,13 @@ class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
             area.setSourceCrs(crs, context.transformContext())
             area.setEllipsoid(context.ellipsoid() or "EPSG:7030")
         fields = QgsFields()
-        fields.append(QgsField("zone_id", QVariant.Int))
-        fields.append(QgsField("area", QVariant.Double))
-        fields.append(QgsField("n_cells", QVariant.Int))
+        fields.append(make_field("zone_id", "int"))
+        fields.append(make_field("area", "double"))
+        fields.append(make_field("n_cells", "int"))
         for f in sum_fields:
-            fields.append(QgsField(f, QVariant.Double))
+            fields.append(make_field(f, "double"))
         sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields,
-                                             QgsWkbTypes.MultiPolygon, crs)
+                                             WkbType.MultiPolygon, crs)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, "OUTPUT"))
         progress = progress_from_feedback(feedback, 50.0, 100.0)
@@ -144,7 +149,7 @@ class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
             a = area.measureArea(geom) if crs.isGeographic() else geom.area()
             feat.setAttributes([int(row["zone_id"]), float(a), int(row["n_cells"])]
                                + [float(row[f]) for f in sum_fields])
-            sink.addFeature(feat, QgsFeatureSink.FastInsert)
+            sink.addFeature(feat, QgsFeatureSink.Flag.FastInsert)
             self.run_core(progress.report, (z + 1) / max(m, 1))
         feedback.pushInfo(f"{m:,} hotspot zone(s).")
         self.style(context, dest_id, "hotspot_zones", feedback=feedback)

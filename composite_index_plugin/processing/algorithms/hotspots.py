@@ -10,12 +10,10 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsFeatureRequest,
     QgsPointXY,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -32,6 +30,13 @@ from composite_index_plugin.processing.base import CompositeIndexAlgorithm, prog
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import input_layer, layer_dataframe, write_with_columns
 from composite_index_plugin.processing.zones import grid_indices
+from composite_index_plugin.qgis_compat import (
+    GeometryType,
+    ProcessingFieldParameterDataType,
+    ProcessingNumberParameterType,
+    ProcessingParameterFlag,
+    ProcessingSourceType,
+)
 
 NEIGHBOURHOODS = vocab.HOTSPOT_NEIGHBOURHOOD_TITLES
 QUEEN, ROOK, DISTANCE, KNN, AUTOMATIC = (vocab.HOTSPOT_NEIGHBOURHOODS.index(w) for w in (
@@ -119,29 +124,29 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "INPUT", self.tr("Zones or points"),
-            [QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]))
+            [ProcessingSourceType.VectorPolygon, ProcessingSourceType.VectorPoint]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", self.tr("Value (count, rate, score or point weight)"), None, "INPUT",
-            QgsProcessingParameterField.Numeric))
+            ProcessingFieldParameterDataType.Numeric))
         self.addParameter(QgsProcessingParameterEnum(
             "NEIGHBOURHOOD", self.tr("Neighbourhood"), [self.tr(o) for o in NEIGHBOURHOODS],
             defaultValue=vocab.position(vocab.HOTSPOT_NEIGHBOURHOODS,
                                         HOTSPOTS.key("neighbourhood").default)))
         self.addParameter(QgsProcessingParameterNumber(
             "DISTANCE", self.tr("Distance band (0 = smallest that gives every zone a neighbour)"),
-            QgsProcessingParameterNumber.Double, HOTSPOTS.key("distance").default, minValue=0.0))
+            ProcessingNumberParameterType.Double, HOTSPOTS.key("distance").default, minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(
-            "K", self.tr("Number of nearest neighbours"), QgsProcessingParameterNumber.Integer,
+            "K", self.tr("Number of nearest neighbours"), ProcessingNumberParameterType.Integer,
             HOTSPOTS.key("k").default,
             minValue=1, maxValue=nbmod.MAX_NEIGHBOURS))
         self.addParameter(QgsProcessingParameterNumber(
             "PERMUTATIONS", self.tr("Permutations (0 = analytic p-values only)"),
-            QgsProcessingParameterNumber.Integer, HOTSPOTS.key("permutations").default, minValue=0,
+            ProcessingNumberParameterType.Integer, HOTSPOTS.key("permutations").default, minValue=0,
             maxValue=HOTSPOTS.key("permutations").maximum))
         seed = QgsProcessingParameterNumber("SEED", self.tr("Random seed for permutations"),
-                                            QgsProcessingParameterNumber.Integer,
+                                            ProcessingNumberParameterType.Integer,
                                             HOTSPOTS.key("seed").default, minValue=0)
-        seed.setFlags(seed.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        seed.setFlags(seed.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(seed)
         self.addParameter(QgsProcessingParameterBoolean(
             "FDR", self.tr("False discovery rate correction (Benjamini-Hochberg)"),
@@ -168,7 +173,7 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             raise QgsProcessingException(
                 f"Field '{field}' not found in '{name}'. Fields that exist: "
                 f"{', '.join(source.fields().names())}.")
-        is_points = QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.PointGeometry
+        is_points = QgsWkbTypes.geometryType(source.wkbType()) == GeometryType.Point
         if is_points and method in (QUEEN, ROOK):
             raise QgsProcessingException(
                 f"'{name}' is a point layer: queen and rook contiguity need polygons. Choose a "

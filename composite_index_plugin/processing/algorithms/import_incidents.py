@@ -19,12 +19,10 @@ from qgis.core import (
     QgsFields,
     QgsGeometry,
     QgsPointXY,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -36,7 +34,6 @@ from qgis.core import (
     QgsProcessingUtils,
     QgsRectangle,
     QgsUnitTypes,
-    QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
@@ -48,6 +45,17 @@ from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
+from composite_index_plugin.qgis_compat import (
+    CrsWktVariant,
+    FeatureRequestFlag,
+    GeometryType,
+    ProcessingFileParameterBehavior,
+    ProcessingNumberParameterType,
+    ProcessingParameterFlag,
+    ProcessingSourceType,
+    WkbType,
+    field_type,
+)
 
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv", ".tab", ".dat", ".psv", "")
 POLICEUK_MAPPING = ("presets", "policeuk_crime_types.csv")
@@ -71,7 +79,7 @@ def _osr(crs):
     from osgeo import osr
 
     srs = osr.SpatialReference()
-    srs.ImportFromWkt(crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED_GDAL))
+    srs.ImportFromWkt(crs.toWkt(CrsWktVariant.PreferredGdal))
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     return srs
 
@@ -227,7 +235,7 @@ def layer_frame(layer, with_geometry, feedback=None):
     names = [f.name() for f in layer.fields()]
     req = QgsFeatureRequest()
     if not with_geometry:
-        req.setFlags(QgsFeatureRequest.NoGeometry)
+        req.setFlags(FeatureRequestFlag.NoGeometry)
     rows, xs, ys = [], [], []
     total = max(layer.featureCount(), 1)
     for i, f in enumerate(layer.getFeatures(req)):
@@ -242,7 +250,7 @@ def layer_frame(layer, with_geometry, feedback=None):
                 xs.append(np.nan)
                 ys.append(np.nan)
             else:
-                p = g.asPoint() if g.type() == QgsWkbTypes.PointGeometry and not g.isMultipart() \
+                p = g.asPoint() if g.type() == GeometryType.Point and not g.isMultipart() \
                     else g.centroid().asPoint()
                 xs.append(p.x())
                 ys.append(p.y())
@@ -262,7 +270,7 @@ def _is_text_path(value):
 def _fields(frame):
     fields = QgsFields()
     for name in frame.columns:
-        kind = QVariant.LongLong if name == "source_row" else QVariant.String
+        kind = field_type("int64") if name == "source_row" else field_type("string")
         fields.append(QgsField(name, kind))
     return fields
 
@@ -275,7 +283,7 @@ def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedb
     """Write ``frame`` (strings, ``source_row`` int) to the sink ``key``: points when x/y are
     given, else a table. Returns the destination id."""
     fields = _fields(frame)
-    wkb = QgsWkbTypes.Point if x is not None else QgsWkbTypes.NoGeometry
+    wkb = WkbType.Point if x is not None else WkbType.NoGeometry
     sink, dest_id = alg.parameterAsSink(parameters, key, context, fields, wkb, crs)
     if sink is None:
         raise QgsProcessingException(alg.invalidSinkError(parameters, key))
@@ -308,14 +316,14 @@ def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedb
             f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(xs[i], ys[i])))
         batch.append(f)
         if len(batch) >= _CHUNK:
-            sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+            sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
             batch = []
             if feedback is not None:
                 if feedback.isCanceled():
                     break
                 feedback.setProgress(90 + 10.0 * i / max(n, 1))
     if batch:
-        sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+        sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
     del sink
     return dest_id
 
@@ -413,11 +421,11 @@ class ImportIncidents(CompositeIndexAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.INPUT, self.tr("Incident files (CSV/text) or layers"), QgsProcessing.TypeVector,
+            self.INPUT, self.tr("Incident files (CSV/text) or layers"), ProcessingSourceType.Vector,
             optional=True))
         self.addParameter(QgsProcessingParameterFile(
             self.ARCHIVE, self.tr("police.uk archive (.zip, or the folder it was unpacked into)"),
-            QgsProcessingParameterFile.File, fileFilter="ZIP archives (*.zip *.ZIP)",
+            ProcessingFileParameterBehavior.File, fileFilter="ZIP archives (*.zip *.ZIP)",
             optional=True))
         self.addParameter(QgsProcessingParameterString(
             self.MONTHS, self.tr("Archive months: first,last (yyyy-mm,yyyy-mm; empty: all)"),
@@ -458,11 +466,11 @@ class ImportIncidents(CompositeIndexAlgorithm):
             self.REQUIRE_MAPPING, self.tr("Reject categories missing from the mapping"),
             defaultValue=False))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.STUDY_AREA, self.tr("Study area"), [QgsProcessing.TypeVectorPolygon],
+            self.STUDY_AREA, self.tr("Study area"), [ProcessingSourceType.VectorPolygon],
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.STUDY_BUFFER, self.tr("Study area buffer (output CRS units; default 50 m)"),
-            QgsProcessingParameterNumber.Double, defaultValue=DEFAULT_STUDY_BUFFER, minValue=0.0))
+            ProcessingNumberParameterType.Double, defaultValue=DEFAULT_STUDY_BUFFER, minValue=0.0))
         self.addParameter(QgsProcessingParameterString(
             self.DUPLICATE_FIELDS, self.tr("Duplicate key fields (','-separated)"), optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
@@ -487,11 +495,11 @@ class ImportIncidents(CompositeIndexAlgorithm):
                     self.STUDY_BUFFER, self.ENCODING, self.DELIMITER, self.DECIMAL, self.FORCES,
                     self.PERIOD):
             definition = self.parameterDefinition(key)
-            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            definition.setFlags(definition.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.CLEAN, self.tr("Clean incidents"), QgsProcessing.TypeVectorPoint))
+            self.CLEAN, self.tr("Clean incidents"), ProcessingSourceType.VectorPoint))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.REJECTED, self.tr("Rejected rows"), QgsProcessing.TypeVector))
+            self.REJECTED, self.tr("Rejected rows"), ProcessingSourceType.Vector))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("Data-quality report"), self.tr("HTML files (*.html)"),
             optional=True, createByDefault=True))

@@ -9,6 +9,7 @@ from qgis.core import (
 
 from composite_index_plugin.core import synth
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.qgis_compat import ProcessingNumberParameterType
 
 SIZE_NAMES = list(synth.SIZES)
 
@@ -31,7 +32,7 @@ class MakeSampleAlgorithm(CompositeIndexAlgorithm):
             "SIZE", self.tr("Size"), options=[f"{k} (about {v:,} points a year)"
                                               for k, v in synth.SIZES.items()], defaultValue=1))
         self.addParameter(QgsProcessingParameterNumber(
-            "SEED", self.tr("Random seed"), QgsProcessingParameterNumber.Integer, 2024))
+            "SEED", self.tr("Random seed"), ProcessingNumberParameterType.Integer, 2024))
         self.addParameter(QgsProcessingParameterString(
             "YEARS", self.tr("Years (comma separated)"), "2024,2025"))
         self.addParameter(QgsProcessingParameterFolderDestination(

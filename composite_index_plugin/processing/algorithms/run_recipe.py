@@ -1,6 +1,5 @@
 """compositeindex:runrecipe - run a whole assessment from a recipe file."""
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingOutputFolder,
@@ -15,6 +14,7 @@ from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.recipe import RecipeError
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 from composite_index_plugin.processing.recipe_runner import RecipeRunner
+from composite_index_plugin.qgis_compat import ProcessingAlgorithmFlag
 
 
 class RunRecipeAlgorithm(CompositeIndexAlgorithm):
@@ -44,7 +44,7 @@ class RunRecipeAlgorithm(CompositeIndexAlgorithm):
 
     def flags(self):
         # Writes a project and a print layout: runs on the main thread.
-        return super().flags() | QgsProcessingAlgorithm.FlagNoThreading
+        return super().flags() | ProcessingAlgorithmFlag.NoThreading
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(

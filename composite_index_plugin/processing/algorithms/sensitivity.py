@@ -17,7 +17,6 @@ contiguity (squares) or its six hexagon neighbours.
 import numpy as np
 from qgis.core import (
     QgsFeatureRequest,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFeatureSink,
@@ -48,6 +47,7 @@ from composite_index_plugin.processing.zones import (
     zone_neighbours,
     zone_overlaps,
 )
+from composite_index_plugin.qgis_compat import ProcessingNumberParameterType, ProcessingSourceType
 
 
 def zone_geometry_arrays(source, fids, context, planar=None):
@@ -225,19 +225,19 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.INPUT, self.tr("Zones with the indicator fields"),
-            [QgsProcessing.TypeVectorPolygon]))
+            [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterString(
             self.SPEC, self.tr("Index spec (JSON text or path to a .json file)"), multiLine=True))
         self.addParameter(QgsProcessingParameterNumber(
-            self.RUNS, self.tr("Number of runs"), QgsProcessingParameterNumber.Integer,
+            self.RUNS, self.tr("Number of runs"), ProcessingNumberParameterType.Integer,
             defaultValue=SENSITIVITY.key("runs").default, minValue=SENSITIVITY.key("runs").minimum,
             maxValue=SENSITIVITY.key("runs").maximum))
         self.addParameter(QgsProcessingParameterNumber(
-            self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
+            self.SEED, self.tr("Random seed"), ProcessingNumberParameterType.Integer,
             defaultValue=SENSITIVITY.key("seed").default, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             self.CONCENTRATION, self.tr("Weight concentration (0 = keep the weights)"),
-            QgsProcessingParameterNumber.Double, defaultValue=SENSITIVITY.key("concentration").default,
+            ProcessingNumberParameterType.Double, defaultValue=SENSITIVITY.key("concentration").default,
             minValue=0.0))
         self.addParameter(QgsProcessingParameterMatrix(
             self.SCALINGS, self.tr("Scalings to draw from (e.g. zscore, minmax, rank)"),
@@ -246,14 +246,14 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
             self.GRID_JITTER, self.tr("Vary grid offset and cell size (square or hexagon grids)"),
             defaultValue=SENSITIVITY.key("grid_jitter").default))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.AREAS, self.tr("Areas"), [QgsProcessing.TypeVectorPolygon], optional=True))
+            self.AREAS, self.tr("Areas"), [ProcessingSourceType.VectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterField(
             self.AREA_NAME_FIELD, self.tr("Area name field"), parentLayerParameterName=self.AREAS,
             optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, self.tr("Rank uncertainty per zone"), QgsProcessing.TypeVectorPolygon))
+            self.OUTPUT, self.tr("Rank uncertainty per zone"), ProcessingSourceType.VectorPolygon))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.AREA_OUTPUT, self.tr("Rank uncertainty per area"), QgsProcessing.TypeVectorPolygon,
+            self.AREA_OUTPUT, self.tr("Rank uncertainty per area"), ProcessingSourceType.VectorPolygon,
             optional=True, createByDefault=False))
 
     @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables

@@ -6,7 +6,6 @@ writes the outputs.
 """
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -37,6 +36,7 @@ from composite_index_plugin.processing.zones import (
     write_table,
     zone_overlaps,
 )
+from composite_index_plugin.qgis_compat import ProcessingFieldParameterDataType, ProcessingSourceType
 
 ROLES = ("victims", "offenders", "locations")
 NO_INCIDENTS_FIELD = "ci_no_incidents"
@@ -81,28 +81,28 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.ZONES, self.tr("Index zones"), [QgsProcessing.TypeVectorPolygon]))
+            self.ZONES, self.tr("Index zones"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.AREAS, self.tr("Areas to summarise by"), [QgsProcessing.TypeVectorPolygon]))
+            self.AREAS, self.tr("Areas to summarise by"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterField(
             self.AREA_NAME_FIELD, self.tr("Area name field"), parentLayerParameterName=self.AREAS,
             optional=True))
         self.addParameter(QgsProcessingParameterField(
             self.POPULATION_FIELD, self.tr("Population field (default: population, when present)"),
-            parentLayerParameterName=self.ZONES, type=QgsProcessingParameterField.Numeric,
+            parentLayerParameterName=self.ZONES, type=ProcessingFieldParameterDataType.Numeric,
             optional=True))
         self.addParameter(QgsProcessingParameterField(
             self.SCORE_FIELD, self.tr("Score field"), defaultValue="ci_score",
-            parentLayerParameterName=self.ZONES, type=QgsProcessingParameterField.Numeric,
+            parentLayerParameterName=self.ZONES, type=ProcessingFieldParameterDataType.Numeric,
             optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.HOTSPOTS, self.tr("Hotspot zones (polygons)"), [QgsProcessing.TypeVectorPolygon],
+            self.HOTSPOTS, self.tr("Hotspot zones (polygons)"), [ProcessingSourceType.VectorPolygon],
             optional=True))
         add_gap_parameters(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, self.tr("Area summary"), QgsProcessing.TypeVectorPolygon))
+            self.OUTPUT, self.tr("Area summary"), ProcessingSourceType.VectorPolygon))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.TABLE, self.tr("Area summary table"), QgsProcessing.TypeVector))
+            self.TABLE, self.tr("Area summary table"), ProcessingSourceType.Vector))
 
     @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables
     def processAlgorithm(self, parameters, context, feedback):
