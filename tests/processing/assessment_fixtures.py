@@ -13,6 +13,8 @@ import shutil
 import numpy as np
 import pandas as pd
 
+from composite_index_plugin.qgis_compat import field_type
+
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "birmingham")
 
 THEMES = {
@@ -88,19 +90,18 @@ def _write(layer, path, name):
     opts = QgsVectorFileWriter.SaveVectorOptions()
     opts.driverName = "GPKG"
     opts.layerName = name
-    err = QgsVectorFileWriter.writeAsVectorFormatV2(layer, path, QgsCoordinateTransformContext(), opts)
-    assert err[0] == QgsVectorFileWriter.NoError, err
+    err = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, QgsCoordinateTransformContext(), opts)
+    assert err[0] == QgsVectorFileWriter.WriterError.NoError, err
     return f"{path}|layername={name}"
 
 
 def _memory_layer(kind, crs, columns):
     from qgis.core import QgsField, QgsVectorLayer
-    from qgis.PyQt.QtCore import QVariant
 
     layer = QgsVectorLayer(f"{kind}?crs={crs}", "tmp", "memory")
     fields = []
     for name, dtype in columns:
-        qtype = {"s": QVariant.String, "i": QVariant.Int, "d": QVariant.Double}[dtype]
+        qtype = {"s": field_type("string"), "i": field_type("int"), "d": field_type("double")}[dtype]
         fields.append(QgsField(name, qtype))
     layer.dataProvider().addAttributes(fields)
     layer.updateFields()

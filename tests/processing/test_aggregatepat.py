@@ -254,7 +254,7 @@ def _write_gpkg(layer, path, name):
     opts.layerName = name
     writer = QgsVectorFileWriter.create(str(path), layer.fields(), layer.wkbType(), layer.crs(),
                                         QgsCoordinateTransformContext(), opts)
-    assert writer.hasError() == QgsVectorFileWriter.NoError, writer.errorMessage()
+    assert writer.hasError() == QgsVectorFileWriter.WriterError.NoError, writer.errorMessage()
     writer.addFeatures(list(layer.getFeatures()))
     del writer
     return QgsVectorLayer(f"{path}|layername={name}", name, "ogr")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from qgis.core import (
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsProcessingContext,
     QgsProcessingException,
@@ -18,10 +17,10 @@ from qgis.core import (
     QgsProject,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QFontMetricsF, QImage
 
 from composite_index_plugin.processing import assessment_layout as al
+from composite_index_plugin.qgis_compat import LegendComponent, make_field
 from tests.processing import assessment_fixtures as fx
 
 LONG = ("Hall Green and Moseley with Sparkhill, Sparkbrook, Springfield, Acocks Green, Tyseley and Hay "
@@ -73,7 +72,7 @@ def _pdf_pages(path):
 
 def _gray(image):
     """QImage -> 2-D numpy array of grey values 0..255."""
-    image = image.convertToFormat(QImage.Format_Grayscale8)
+    image = image.convertToFormat(QImage.Format.Format_Grayscale8)
     w, h, bpl = image.width(), image.height(), image.bytesPerLine()
     ptr = image.constBits()
     ptr.setsize(h * bpl)
@@ -245,14 +244,13 @@ def test_font_fallback(qgis_app):
     al.use_font(layout, "Fallback Family")
     assert layout.itemById("title").font().family() == "Fallback Family"
     assert al.table_of(layout).contentTextFormat().font().family() == "Fallback Family"
-    from qgis.core import QgsLegendStyle
-    assert layout.itemById("legend").styleFont(QgsLegendStyle.SymbolLabel).family() == "Fallback Family"
+    assert layout.itemById("legend").styleFont(LegendComponent.SymbolLabel).family() == "Fallback Family"
 
 
 def test_areas_without_text_field_fail_clearly(provider, tmp_path):
     data = fx.build(str(tmp_path / "d"))
     areas = QgsVectorLayer("Polygon?crs=EPSG:27700", "codes only", "memory")
-    areas.dataProvider().addAttributes([QgsField("code", QVariant.Int)])
+    areas.dataProvider().addAttributes([make_field("code", "int")])
     areas.updateFields()
     f = QgsFeature(areas.fields())
     f.setGeometry(QgsGeometry.fromWkt("POLYGON((400000 280000,410000 280000,410000 290000,400000 280000))"))

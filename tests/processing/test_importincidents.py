@@ -7,7 +7,6 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
-    QgsFeatureSource,
     QgsGeometry,
     QgsPointXY,
     QgsProcessingContext,
@@ -16,6 +15,8 @@ from qgis.core import (
     QgsProject,
     QgsVectorLayer,
 )
+
+from composite_index_plugin.qgis_compat import SpatialIndexPresence
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 WY = os.path.join(DATA, "west_yorkshire", "2016-07-west-yorkshire-street.csv")
@@ -61,7 +62,7 @@ def test_west_yorkshire_policeuk(provider, tmp_path):
     rej = layer(res["REJECTED"])
     assert clean.featureCount() == 27176 - no_xy and rej.featureCount() == no_xy
     assert clean.crs().authid() == "EPSG:27700"
-    assert clean.dataProvider().hasSpatialIndex() == QgsFeatureSource.SpatialIndexPresent
+    assert clean.dataProvider().hasSpatialIndex() == SpatialIndexPresence.Present
     names = [f.name() for f in clean.fields()]
     for n in ("Crime ID", "LSOA code", "Crime type", "source_row", "source_file", "issue",
               "event_date"):
@@ -90,7 +91,7 @@ def test_bulk_writer_matches_sink_with_its_rtree(provider, tmp_path):
     res = run({"INPUT": [WY], "PRESET": 1}, tmp_path)
     gpkg = layer(res["CLEAN"])
     assert gpkg.featureCount() == 25829
-    assert gpkg.dataProvider().hasSpatialIndex() == QgsFeatureSource.SpatialIndexPresent
+    assert gpkg.dataProvider().hasSpatialIndex() == SpatialIndexPresence.Present
     import sqlite3
 
     con = sqlite3.connect(res["CLEAN"].split("|")[0])

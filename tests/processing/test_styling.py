@@ -20,10 +20,10 @@ from qgis.core import (
     QgsRuleBasedRenderer,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing import styling
+from composite_index_plugin.qgis_compat import field_type
 
 STYLE_FILES = sorted(glob.glob(resource_path("styles", "*.qml")))
 MINE = ["role_victims", "role_offenders", "role_locations", "area_outline", "index_score"]
@@ -80,7 +80,7 @@ def test_my_styles_exist():
 
 @pytest.mark.parametrize("path", STYLE_FILES, ids=[os.path.basename(p) for p in STYLE_FILES])
 def test_style_loads_and_legend_matches_classes(path, qgis_app):
-    fields = {name: QVariant.Double for name in _style_fields(path)}
+    fields = {name: field_type("double") for name in _style_fields(path)}
     layer = _layer(fields)
     message, ok = layer.loadNamedStyle(path)
     assert ok, f"{os.path.basename(path)}: {message}"
@@ -96,7 +96,7 @@ def test_role_view_classes_hand_computed(qgis_app):
     # zeros get their own class; quantiles of the positive values 1,2,3,4,5,8,13,21,40 at
     # 0, .25, .5, .75, 1 (linear interpolation, index 8q) are 1, 3, 5, 13, 40
     values = [0, 0, 0, 1, 2, 3, 4, 5, 8, 13, 21, 40]
-    layer = _layer({"burglary_victims": QVariant.Int, "burglary_offenders": QVariant.Int},
+    layer = _layer({"burglary_victims": field_type("int"), "burglary_offenders": field_type("int")},
                    [(v, 0) for v in values])
     assert styling.apply_style(layer, "role_victims")
     renderer = layer.renderer()
@@ -116,17 +116,17 @@ def test_role_view_classes_hand_computed(qgis_app):
 
 
 def test_role_view_explicit_field_and_missing_field(qgis_app):
-    layer = _layer({"a_locations": QVariant.Double, "b_locations": QVariant.Double},
+    layer = _layer({"a_locations": field_type("double"), "b_locations": field_type("double")},
                    [(0.5, 1.0), (1.5, 2.0), (2.5, 3.0)])
     assert styling.apply_style(layer, "role_locations", field="b_locations")
     assert layer.renderer().classAttribute() == "b_locations"
-    plain = _layer({"population": QVariant.Double}, [(1.0,)])
+    plain = _layer({"population": field_type("double")}, [(1.0,)])
     feedback = QgsProcessingFeedback()
     assert styling.apply_style(plain, "role_offenders", feedback=feedback) is False
 
 
 def test_score_view_equal_intervals(qgis_app):
-    layer = _layer({"ci_score": QVariant.Double}, [(v,) for v in (10, 20, 45, 80)])
+    layer = _layer({"ci_score": field_type("double")}, [(v,) for v in (10, 20, 45, 80)])
     assert styling.apply_style(layer, "index_score")
     ranges = layer.renderer().ranges()
     assert len(ranges) == 7
@@ -144,7 +144,7 @@ def test_decile_fallback_labels(qgis_app):
 
 
 def test_missing_style_is_reported_not_raised(qgis_app):
-    layer = _layer({"x": QVariant.Double})
+    layer = _layer({"x": field_type("double")})
     messages = []
 
     class Feedback(QgsProcessingFeedback):
@@ -157,7 +157,7 @@ def test_missing_style_is_reported_not_raised(qgis_app):
 
 def test_post_processor_attached_kept_and_applied(qgis_app):
     project = QgsProject()
-    layer = _layer({"robbery_offenders": QVariant.Int}, [(v,) for v in (0, 1, 2, 5, 9)])
+    layer = _layer({"robbery_offenders": field_type("int")}, [(v,) for v in (0, 1, 2, 5, 9)])
     project.addMapLayer(layer)
     context = QgsProcessingContext()
     context.setProject(project)

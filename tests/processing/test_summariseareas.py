@@ -10,6 +10,8 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
+from composite_index_plugin.qgis_compat import make_field
+
 W20 = 0.95 - 9 * 0.9 / 19
 
 
@@ -168,8 +170,7 @@ def test_birmingham_constituencies_from_imd(provider, data_copy):
 
     import numpy as np
     import pandas as pd
-    from qgis.core import QgsFeatureRequest, QgsField, edit
-    from qgis.PyQt.QtCore import QVariant
+    from qgis.core import QgsFeatureRequest, edit
 
     folder = os.path.dirname(data_copy("birmingham/lsoa21.gpkg"))
     imd = pd.read_csv(data_copy("birmingham/imd2025_lsoa21.csv")).set_index("lsoa21_code")
@@ -177,8 +178,8 @@ def test_birmingham_constituencies_from_imd(provider, data_copy):
     lsoa = QgsVectorLayer(os.path.join(folder, "lsoa21.gpkg"), "lsoa", "ogr")
     zones = lsoa.materialize(QgsFeatureRequest().setFilterExpression("\"Area\" = 'Birmingham'"))
     with edit(zones):
-        zones.addAttribute(QgsField("ci_score", QVariant.Double))
-        zones.addAttribute(QgsField("population", QVariant.Double))
+        zones.addAttribute(make_field("ci_score", "double"))
+        zones.addAttribute(make_field("population", "double"))
         zones.updateFields()
         for f in zones.getFeatures():
             f["ci_score"] = float(imd.loc[f["LSOA21"], "IMD_score"])

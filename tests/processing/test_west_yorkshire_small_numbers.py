@@ -32,7 +32,6 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from composite_index_plugin.core import aggregate as agg
 from composite_index_plugin.core import model
@@ -41,6 +40,7 @@ from composite_index_plugin.core.index import build_index
 from composite_index_plugin.core.neighbours import hex_contiguity
 from composite_index_plugin.core.policeuk import area_of_name
 from composite_index_plugin.processing import styling
+from composite_index_plugin.qgis_compat import field_type
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def district_layer():
     """The 1,388 LSOAs with their district from the name (core.policeuk.area_of_name)."""
     src = QgsVectorLayer(os.path.join(DATA, "lsoa11.geojson"), "lsoa", "ogr")
     layer = QgsVectorLayer("MultiPolygon?crs=EPSG:4326", "lsoa", "memory")
-    layer.dataProvider().addAttributes([QgsField("district", QVariant.String)])
+    layer.dataProvider().addAttributes([QgsField("district", field_type("string"))])
     layer.updateFields()
     feats = list(src.getFeatures())
     districts = area_of_name([f["LSOA11NM"] for f in feats])
