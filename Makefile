@@ -34,8 +34,10 @@ demo: setup
 bench: setup
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
+# ruff, then the Qt6 / QGIS 4 check (scripts/check_qt6.py: Qt5-only and legacy-QGIS constructs)
 lint: setup
 	$(PY) -m ruff check composite_index_plugin tests scripts benchmarks
+	$(PY) scripts/check_qt6.py
 
 package: setup
 	$(PY) scripts/package.py --out $(ZIP)
