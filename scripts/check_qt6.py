@@ -92,13 +92,14 @@ class CheckError(RuntimeError):
 # ---- facts -------------------------------------------------------------------------------------
 
 def load_legacy(path=FACTS):
-    """{"QgsProcessing.TypeVectorPolygon": "Qgis.ProcessingSourceType.VectorPolygon", ...}"""
+    """{"QgsProcessing.TypeVectorPolygon": ["Qgis.ProcessingSourceType.VectorPolygon"], ...}; a
+    few names have two targets (QGIS assigns them twice: QgsPalLayerSettings.OverPoint)."""
     pairs = {}
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if line.strip() and not line.startswith("#"):
                 legacy, scoped = line.split()
-                pairs[legacy] = scoped
+                pairs.setdefault(legacy, []).append(scoped)
     return pairs
 
 
@@ -323,11 +324,14 @@ class Checker(ast.NodeVisitor):
                 continue
             suffix = ".".join(rest[:depth])
             for base in self.bases.get(cls, [cls]):
-                scoped = self.legacy.get(f"{base}.{suffix}")
-                if scoped:
-                    self.add(node, "QT005", f"{cls}.{suffix} is a legacy QGIS enum name: use "
-                             f"{scoped} (through composite_index_plugin.qgis_compat while "
-                             "QGIS 3.22 is supported)")
+                targets = self.legacy.get(f"{base}.{suffix}")
+                if targets:
+                    use = (targets[0] if len(targets) == 1 else
+                           " or ".join(targets) + " (QGIS gives this name to both; the last wins, "
+                           "which may not be the one the call takes)")
+                    self.add(node, "QT005", f"{cls}.{suffix} is a legacy QGIS enum name: use {use} "
+                             "(through composite_index_plugin.qgis_compat while QGIS 3.22 is "
+                             "supported)")
                     return
         if (cls, first) in RENAMED:
             self.add(node, "QT004", f"{cls}.{first} is gone in Qt6: use {RENAMED[(cls, first)]}")

@@ -31,7 +31,8 @@ MODULES = ("core", "gui", "analysis", "_3d")
 ALIAS = re.compile(r"^(_?Qg\w*(?:\.\w+)+) = (_?Qg\w*(?:\.\w+){2})\s*$")
 
 HEADER = """\
-# Legacy QGIS enum names and the scoped names that replace them, one "legacy scoped" pair a line.
+# Legacy QGIS enum names and the scoped names that replace them, one "legacy scoped" pair a line
+# (a legacy name on two lines is one QGIS assigns twice: the last one wins at run time).
 # Facts read from the Python bindings of QGIS {versions}
 # (QGIS is GPL-2.0-or-later, (C) the QGIS project): the monkey-patching lines that QGIS generates
 # from its C++ headers into qgis/{{core,gui,analysis,_3d}}/__init__.py (python/*/auto_additions/
@@ -52,8 +53,10 @@ def read_pairs(qgis_dir):
                 if not m:
                     continue
                 legacy, scoped = (name[1:] if name.startswith("_") else name for name in m.groups())
-                if legacy != scoped:
-                    pairs[legacy] = scoped
+                # a few legacy names are assigned twice (QGIS's own clash: QgsPalLayerSettings.OverPoint
+                # is both a label placement and a point position); keep every target, in order
+                if legacy != scoped and scoped not in pairs.setdefault(legacy, []):
+                    pairs[legacy].append(scoped)
     return pairs
 
 
@@ -73,15 +76,17 @@ def main(argv=None):
                         versions.append(line[len("# QGIS "):].strip())
                     elif line.strip() and not line.startswith("#"):
                         legacy, scoped = line.split()
-                        pairs.setdefault(legacy, scoped)
+                        if scoped not in pairs.setdefault(legacy, []):
+                            pairs[legacy].append(scoped)
         if not pairs:
             sys.exit("make_qt6_facts: no pairs in the files to merge")
         os.makedirs(os.path.dirname(OUT), exist_ok=True)
         with open(OUT, "w", encoding="utf-8") as fh:
             fh.write(HEADER.format(versions=" and ".join(versions)))
             for legacy in sorted(pairs):
-                fh.write(f"{legacy} {pairs[legacy]}\n")
-        print(f"wrote {len(pairs)} pairs to {os.path.relpath(OUT)}")
+                for scoped in pairs[legacy]:
+                    fh.write(f"{legacy} {scoped}\n")
+        print(f"wrote {sum(map(len, pairs.values()))} pairs to {os.path.relpath(OUT)}")
         return 0
     import qgis
     from qgis.core import Qgis
@@ -92,7 +97,8 @@ def main(argv=None):
     out = sys.stdout
     out.write(f"# QGIS {Qgis.QGIS_VERSION.split('-')[0]}\n")
     for legacy in sorted(pairs):
-        out.write(f"{legacy} {pairs[legacy]}\n")
+        for scoped in pairs[legacy]:
+            out.write(f"{legacy} {scoped}\n")
     return 0
 
 

@@ -157,10 +157,13 @@ def test_compat_pairs_are_qgis_own_pairs():
     """Every legacy -> scoped pair qgis_compat uses is one QGIS itself declares."""
     facts = check_qt6.load_legacy()
     assert len(facts) > 2000
-    assert facts["QgsProcessing.TypeVectorPolygon"] == "Qgis.ProcessingSourceType.VectorPolygon"
+    assert facts["QgsProcessing.TypeVectorPolygon"] == ["Qgis.ProcessingSourceType.VectorPolygon"]
+    # QGIS's own clash, behind the 3.40 label placement failure: the later assignment wins
+    assert facts["QgsPalLayerSettings.OverPoint"] == ["Qgis.LabelPlacement.OverPoint",
+                                                      "Qgis.LabelPredefinedPointPosition.OverPoint"]
     assert len(compat.PAIRS) >= 40
     for scoped, legacy, _ in compat.PAIRS:
-        assert facts.get(legacy) == scoped, legacy
+        assert scoped in facts.get(legacy, []), legacy
 
 
 def test_compat_picks_scoped_when_this_qgis_has_it():
@@ -183,12 +186,12 @@ def test_compat_picks_scoped_when_this_qgis_has_it():
 def test_legacy_facts_agree_with_this_qgis():
     """Where this QGIS knows both names of a pair they are the same member."""
     both = 0
-    for legacy, scoped in check_qt6.load_legacy().items():
-        old, new = compat.lookup(legacy), compat.lookup(scoped)
+    for legacy, targets in check_qt6.load_legacy().items():
+        old, new = compat.lookup(legacy), compat.lookup(targets[-1])
         if old is None or new is None:
             continue
         both += 1
-        assert old == new, (legacy, scoped)
+        assert old == new, (legacy, targets)
     # 3.22 knows both names only of the pairs that stay on their class (QgsPalLayerSettings.Size
     # and QgsPalLayerSettings.Property.Size...); 3.40+ of nearly all
     assert both > (1400 if QGIS_VERSION >= (3, 40) else 400)
