@@ -157,6 +157,12 @@ class LegendComponent:  # Qgis.LegendComponent (3.44 has it, 3.40 not yet)
     SymbolLabel = pick("Qgis.LegendComponent.SymbolLabel", "QgsLegendStyle.SymbolLabel")
 
 
+class LabelPlacement:  # Qgis.LabelPlacement
+    # 3.40+ also gives QgsPalLayerSettings.OverPoint to LabelPredefinedPointPosition (QGIS's own
+    # name clash), which QgsPalLayerSettings.placement refuses: the scoped name is the only safe one
+    OverPoint = pick("Qgis.LabelPlacement.OverPoint", "QgsPalLayerSettings.OverPoint")
+
+
 class ScaleBarSegmentSizeMode:  # Qgis.ScaleBarSegmentSizeMode
     FitWidth = pick("Qgis.ScaleBarSegmentSizeMode.FitWidth", "QgsScaleBarSettings.SegmentSizeFitWidth")
 

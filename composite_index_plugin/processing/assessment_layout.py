@@ -28,7 +28,6 @@ All layout building and rendering must run on the main thread (the algorithm is 
 import os
 
 from qgis.core import (
-    Qgis,
     QgsExpressionContextUtils,
     QgsFillSymbol,
     QgsInvertedPolygonRenderer,
@@ -72,6 +71,7 @@ from qgis.PyQt.QtXml import QDomDocument
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.qgis_compat import (
     DistanceUnit,
+    LabelPlacement,
     LayoutRenderFlag,
     LayoutUnit,
     LegendComponent,
@@ -554,9 +554,8 @@ def area_labels(expression, family, size=7.5, colour="#262626", wrap=16, italic=
     settings = QgsPalLayerSettings()
     settings.fieldName = expression
     settings.isExpression = True
-    # QGIS 3.26+ scoped enum; on 3.40+ QgsPalLayerSettings.OverPoint names a point position instead
-    settings.placement = (Qgis.LabelPlacement.OverPoint if hasattr(Qgis, "LabelPlacement")
-                          else QgsPalLayerSettings.OverPoint)
+    # scoped where QGIS has it: on 3.40+ QgsPalLayerSettings.OverPoint names a point position instead
+    settings.placement = LabelPlacement.OverPoint
     settings.centroidInside = True
     settings.displayAll = display_all
     settings.autoWrapLength = wrap
