@@ -14,6 +14,7 @@ def test_metadata_is_complete():
                 "hasprocessingprovider", "license", "changelog"):
         assert meta.get(key), f"metadata.txt lacks {key}"
     assert meta["qgisminimumversion"] == "3.22"
+    assert meta.get("supportsqt6") == "True"  # QGIS 4 lists only plugins that declare it
     assert meta["hasprocessingprovider"] == "yes"
 
 
