@@ -178,6 +178,67 @@ class LayerFilter:  # Qgis.LayerFilter (was QgsMapLayerProxyModel.Filter, in qgi
     PolygonLayer = pick("Qgis.LayerFilter.PolygonLayer", "QgsMapLayerProxyModel.PolygonLayer")
 
 
+# ---- calls that QGIS deprecated after 3.22 -----------------------------------------------------
+
+def parameter_as_fields(algorithm, parameters, name, context):
+    """Field names of a field parameter: ``parameterAsStrings`` where QGIS has it (3.40 deprecates
+    ``parameterAsFields`` for it), ``parameterAsFields`` on 3.22."""
+    method = getattr(algorithm, "parameterAsStrings", None)
+    if method is None:
+        method = getattr(algorithm, "parameterAsFields")  # noqa: B009 - deprecated on 3.40+
+    return method(parameters, name, context)
+
+
+def _text_format_holder(item, component):
+    """What holds the QgsTextFormat of a layout label (``component`` None) or of a legend
+    component, where this QGIS has text formats there (3.40: yes; 3.22: fonts only)."""
+    holder = item if component is None else item.rstyle(component)
+    return holder if hasattr(holder, "setTextFormat") else None
+
+
+def item_font(item, component=None):
+    """The QFont of a QgsLayoutItemLabel, or of one legend component of a QgsLayoutItemLegend."""
+    holder = _text_format_holder(item, component)
+    if holder is not None:
+        return holder.textFormat().font()
+    if component is None:
+        return item.font()
+    return getattr(item, "styleFont")(component)  # noqa: B009 - deprecated on 3.40+
+
+
+def set_item_font(item, font, component=None):
+    """Give a layout label (or one legend component) ``font``, its point size included (what
+    the deprecated ``setFont``/``setStyleFont`` do on 3.40)."""
+    holder = _text_format_holder(item, component)
+    if holder is None:
+        if component is None:
+            item.setFont(font)
+        else:
+            getattr(item, "setStyleFont")(component, font)  # noqa: B009 - deprecated on 3.40+
+        return
+    fmt = holder.textFormat()
+    fmt.setFont(font)
+    if font.pointSizeF() > 0:
+        fmt.setSize(font.pointSizeF())
+        fmt.setSizeUnit(RenderUnit.Points)
+    holder.setTextFormat(fmt)
+
+
+def set_font_family(item, family, component=None):
+    """Give a layout label (or one legend component) the font ``family``, keeping its size."""
+    holder = _text_format_holder(item, component)
+    if holder is None:
+        font = item_font(item, component)
+        font.setFamily(family)
+        set_item_font(item, font, component)
+        return
+    fmt = holder.textFormat()
+    font = fmt.font()
+    font.setFamily(family)
+    fmt.setFont(font)
+    holder.setTextFormat(fmt)
+
+
 # ---- field types -------------------------------------------------------------------------------
 
 # QMetaType.Type names for our kinds; QVariant.Type has the same numbers under older names.

@@ -37,8 +37,11 @@ QT005  A legacy QGIS enum name that QGIS replaced by a scoped one (``QgsProcessi
 QT006  ``QVariant.<Type>`` (``QVariant.Int``, ``QVariant.String``...): QGIS 3.38+ takes
        ``QMetaType.Type``; use ``qgis_compat.field_type`` / ``qgis_compat.make_field``.
 QT007  ``exec_()`` (PyQt6 has only ``exec()``), as a call or a method definition.
-QT008  Deprecated QGIS calls: ``QgsVectorFileWriter.writeAsVectorFormat``/``V2`` (use ``V3``,
-       QGIS 3.20+).
+QT008  Deprecated QGIS calls, by method name: ``writeAsVectorFormat``/``V2`` (use ``V3``, QGIS
+       3.20+), and those QGIS 3.40 warns about in our test run with ``-W default``:
+       ``parameterAsFields``, ``QgsLayoutItemLegend.styleFont``/``setStyleFont`` (use the
+       qgis_compat helpers). ``QgsLayoutItemLabel.font()``/``setFont()`` are deprecated too but
+       ``font()`` is too common a name to flag; qgis_compat.item_font/set_font_family cover them.
 QT009  Qt5 APIs that Qt6 removed, by shape: ``QFontMetrics(...).width(`` and
        ``.fontMetrics().width(`` (use ``horizontalAdvance``), ``activated[str]``,
        ``QDateTime(y, m, d, h, min, s, ms, spec)`` with eight arguments.
@@ -81,8 +84,13 @@ RENAMED = {("Qt", "MidButton"): "Qt.MouseButton.MiddleButton",
            ("Qt", "BackgroundColorRole"): "Qt.ItemDataRole.BackgroundRole",
            ("QPainter", "HighQualityAntialiasing"): "QPainter.RenderHint.Antialiasing"}
 PACKAGES = ("qgis", "qgis.PyQt", "PyQt5", "PyQt6")
-DEPRECATED_CALLS = {"writeAsVectorFormat": "QgsVectorFileWriter.writeAsVectorFormatV3",
-                    "writeAsVectorFormatV2": "QgsVectorFileWriter.writeAsVectorFormatV3"}
+DEPRECATED_CALLS = {
+    "writeAsVectorFormat": "QgsVectorFileWriter.writeAsVectorFormatV3 (QGIS 3.20+)",
+    "writeAsVectorFormatV2": "QgsVectorFileWriter.writeAsVectorFormatV3 (QGIS 3.20+)",
+    "parameterAsFields": "qgis_compat.parameter_as_fields (parameterAsStrings where QGIS has it)",
+    "styleFont": "qgis_compat.item_font (the legend style's text format where QGIS has it)",
+    "setStyleFont": "qgis_compat.set_font_family (the legend style's text format where QGIS has it)",
+}
 
 
 class CheckError(RuntimeError):
@@ -362,8 +370,7 @@ class Checker(ast.NodeVisitor):
         func = node.func
         if isinstance(func, ast.Attribute):
             if func.attr in DEPRECATED_CALLS:
-                self.add(node, "QT008", f"{func.attr} is deprecated: use "
-                         f"{DEPRECATED_CALLS[func.attr]} (QGIS 3.20+)")
+                self.add(node, "QT008", f"{func.attr} is deprecated: use {DEPRECATED_CALLS[func.attr]}")
             if func.attr == "desktop" and not node.args:
                 self.add(node, "QT003", "QApplication.desktop() (QDesktopWidget) is gone in Qt6: "
                          "use QScreen")

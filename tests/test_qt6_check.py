@@ -68,6 +68,8 @@ QDialog().exec_()  # QT007
 def exec_(self): pass  # QT007
 QgsVectorFileWriter.writeAsVectorFormatV2(None, "x", None, None)  # QT008
 QgsVectorFileWriter.writeAsVectorFormat(None, "x", "utf-8")  # QT008
+fields = self.parameterAsFields(parameters, "FIELDS", context)  # QT008
+legend.setStyleFont(Qgis.LegendComponent.Title, legend.styleFont(Qgis.LegendComponent.Title))  # QT008 QT008
 QFontMetrics(QFont()).width("x")  # QT009
 combo.activated[str].connect(print)  # QT009
 QDateTime(2020, 1, 1, 0, 0, 0, 0, Qt.TimeSpec.UTC)  # QT009
@@ -91,7 +93,7 @@ except ImportError:
 def _expected(source):
     out = {}
     for number, line in enumerate(source.splitlines(), start=1):
-        tags = re.findall(r"#.*?\b(QT\d{3})\b", line)
+        tags = re.findall(r"\b(QT\d{3})\b", line.partition("#")[2])
         if tags:
             out[number] = tags
     return out

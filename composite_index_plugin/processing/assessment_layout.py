@@ -77,6 +77,8 @@ from composite_index_plugin.qgis_compat import (
     LegendComponent,
     RenderUnit,
     ScaleBarSegmentSizeMode,
+    set_font_family,
+    set_item_font,
 )
 
 PAGE_W, PAGE_H = 297.0, 210.0
@@ -258,7 +260,7 @@ def build_template(kind, project):
     for style, size, bold in ((LegendComponent.Title, 9.0, True), (LegendComponent.Group, 8.0, True),
                               (LegendComponent.Subgroup, 7.5, True),
                               (LegendComponent.SymbolLabel, 7.0, False)):
-        legend.setStyleFont(style, _font(size, bold))
+        set_item_font(legend, _font(size, bold), style)
     legend.rstyle(LegendComponent.Subgroup).setMargin(QgsLegendStyle.Side.Top, 1.5)
     legend.rstyle(LegendComponent.Symbol).setMargin(QgsLegendStyle.Side.Top, 0.8)
     legend.rstyle(LegendComponent.SymbolLabel).setMargin(QgsLegendStyle.Side.Top, 0.8)
@@ -381,15 +383,11 @@ def use_font(layout, family):
     """Swap every item's font family for ``family`` (fallback when the template font is missing)."""
     for it in layout.items():
         if isinstance(it, QgsLayoutItemLabel):
-            f = it.font()
-            f.setFamily(family)
-            it.setFont(f)
+            set_font_family(it, family)
         elif isinstance(it, QgsLayoutItemLegend):
             for style in (LegendComponent.Title, LegendComponent.Group, LegendComponent.Subgroup,
                           LegendComponent.SymbolLabel):
-                f = it.styleFont(style)
-                f.setFamily(family)
-                it.setStyleFont(style, f)
+                set_font_family(it, family, style)
         elif isinstance(it, QgsLayoutItemScaleBar):
             fmt = it.textFormat()
             f = fmt.font()

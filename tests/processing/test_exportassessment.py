@@ -20,7 +20,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QFontMetricsF, QImage
 
 from composite_index_plugin.processing import assessment_layout as al
-from composite_index_plugin.qgis_compat import LegendComponent, make_field
+from composite_index_plugin.qgis_compat import LegendComponent, item_font, make_field
 from tests.processing import assessment_fixtures as fx
 
 LONG = ("Hall Green and Moseley with Sparkhill, Sparkbrook, Springfield, Acocks Green, Tyseley and Hay "
@@ -242,9 +242,9 @@ def test_font_fallback(qgis_app):
     project = QgsProject()
     layout = al.load_template(project, "area", "fonts")
     al.use_font(layout, "Fallback Family")
-    assert layout.itemById("title").font().family() == "Fallback Family"
+    assert item_font(layout.itemById("title")).family() == "Fallback Family"
     assert al.table_of(layout).contentTextFormat().font().family() == "Fallback Family"
-    assert layout.itemById("legend").styleFont(LegendComponent.SymbolLabel).family() == "Fallback Family"
+    assert item_font(layout.itemById("legend"), LegendComponent.SymbolLabel).family() == "Fallback Family"
 
 
 def test_areas_without_text_field_fail_clearly(provider, tmp_path):

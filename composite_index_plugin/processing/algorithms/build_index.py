@@ -41,7 +41,12 @@ from composite_index_plugin.processing.zones import (
     zone_areas,
     zone_neighbours,
 )
-from composite_index_plugin.qgis_compat import ProcessingFieldParameterDataType, ProcessingSourceType, WkbType
+from composite_index_plugin.qgis_compat import (
+    ProcessingFieldParameterDataType,
+    ProcessingSourceType,
+    WkbType,
+    parameter_as_fields,
+)
 
 # Toolbox mode: scalings that need no extra numbers, and every aggregation; the defaults are
 # the model's (a recipe's), so the same choices give the same index.
@@ -161,7 +166,7 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
 
     def checkParameterValues(self, parameters, context):
         spec = self.parameterAsString(parameters, self.SPEC, context)
-        fields = self.parameterAsFields(parameters, self.FIELDS, context)
+        fields = parameter_as_fields(self, parameters, self.FIELDS, context)
         if not (spec or "").strip() and not fields:
             return False, self.tr("Give an index spec (SPEC), or choose indicator FIELDS.")
         return super().checkParameterValues(parameters, context)
@@ -169,7 +174,7 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
     def spec_from_parameters(self, parameters, context, feedback, columns):
         """The typed spec (``model.IndexSpec``), checked once against the layer's fields."""
         text = self.parameterAsString(parameters, self.SPEC, context)
-        fields = self.parameterAsFields(parameters, self.FIELDS, context)
+        fields = parameter_as_fields(self, parameters, self.FIELDS, context)
         if (text or "").strip():
             if fields:
                 feedback.pushInfo("A spec was given, so FIELDS, SCALING and AGGREGATION are ignored.")

@@ -31,6 +31,7 @@ from composite_index_plugin.qgis_compat import (
     ProcessingSourceType,
     WkbType,
     make_field,
+    parameter_as_fields,
 )
 
 
@@ -69,7 +70,7 @@ class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
             raise QgsProcessingException(self.invalidSourceError(parameters, "INPUT"))
         name = source.sourceName()
         min_bin = self.parameterAsInt(parameters, "MIN_BIN", context)
-        sum_fields = self.parameterAsFields(parameters, "SUM_FIELDS", context) or []
+        sum_fields = parameter_as_fields(self, parameters, "SUM_FIELDS", context) or []
         names = source.fields().names()
         if "gi_bin" not in names:
             raise QgsProcessingException(
