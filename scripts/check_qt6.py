@@ -137,7 +137,7 @@ def introspect():
     try:
         mods = [importlib.import_module(f"qgis.PyQt.{m}") for m in QT_MODULES[:3]]
         mods += [importlib.import_module(m) for m in QGIS_MODULES]
-    except Exception as exc:  # noqa: BLE001 - any failure means: cannot learn the enums
+    except Exception as exc:
         raise CheckError(f"cannot import Qt/QGIS to learn their enums ({exc}); run this with the "
                          "Python that QGIS uses (make lint runs it in the project's venv)") from exc
     for name in QT_MODULES[3:]:
@@ -157,7 +157,7 @@ def introspect():
             for name in dir(cls):
                 try:
                     value = getattr(cls, name)
-                except Exception:  # noqa: BLE001,S112 - some sip descriptors refuse class access
+                except Exception:  # noqa: BLE001 - some sip descriptors refuse class access
                     continue
                 if _is_enum_type(value):
                     nested.append(value)
@@ -249,7 +249,7 @@ class Checker(ast.NodeVisitor):
         if module.startswith("qgis.PyQt.") and last in REMOVED_MODULES:
             self.add(node, "QT003", f"'{module}' does not exist in Qt6")
 
-    def visit_Import(self, node):  # noqa: N802
+    def visit_Import(self, node):
         for alias in node.names:
             self._check_module(node, alias.name)
             if alias.name.startswith("qgis"):
@@ -257,7 +257,7 @@ class Checker(ast.NodeVisitor):
                     alias.name if alias.asname else alias.name.split(".")[0])
         self.generic_visit(node)
 
-    def visit_ImportFrom(self, node):  # noqa: N802
+    def visit_ImportFrom(self, node):
         module = node.module or ""
         if node.level == 0 and module:
             self._check_module(node, module)
@@ -293,7 +293,7 @@ class Checker(ast.NodeVisitor):
                     return part, parts[i + 1:]
         return None, []
 
-    def visit_Attribute(self, node):  # noqa: N802
+    def visit_Attribute(self, node):
         parts = _dotted(node)
         # only the outermost attribute of a chain is examined (with the chain's own prefixes)
         if parts is not None and not getattr(node, "_inner", False):
@@ -351,7 +351,7 @@ class Checker(ast.NodeVisitor):
 
     # --- calls
 
-    def visit_Assign(self, node):  # noqa: N802
+    def visit_Assign(self, node):
         value = node.value
         # a short name for a class (``_B = QgsExpressionNodeBinaryOperator``): follow it
         parts = _dotted(value)
@@ -366,7 +366,7 @@ class Checker(ast.NodeVisitor):
                     self.fontmetrics.add(target.id)
         self.generic_visit(node)
 
-    def visit_Call(self, node):  # noqa: N802
+    def visit_Call(self, node):
         func = node.func
         if isinstance(func, ast.Attribute):
             if func.attr in DEPRECATED_CALLS:
@@ -394,13 +394,13 @@ class Checker(ast.NodeVisitor):
                 return True
         return False
 
-    def visit_Subscript(self, node):  # noqa: N802
+    def visit_Subscript(self, node):
         if (isinstance(node.value, ast.Attribute) and node.value.attr == "activated"
                 and isinstance(node.slice, ast.Name) and node.slice.id == "str"):
             self.add(node, "QT009", "activated[str] is gone in Qt6: use textActivated")
         self.generic_visit(node)
 
-    def visit_FunctionDef(self, node):  # noqa: N802
+    def visit_FunctionDef(self, node):
         if node.name == "exec_":
             self.add(node, "QT007", "a method named exec_: PyQt6 calls exec()")
         self.generic_visit(node)
