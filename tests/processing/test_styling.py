@@ -207,13 +207,13 @@ def test_decile_view_shows_only_the_classes_on_the_map(qgis_app):
     lists exactly those, decile 10 says it holds the zones with no incident recorded, and the
     NULL class appears only when a zone is out of the index."""
     rows = [(1, 0), (2, 0), (2, 0), (10, 1), (10, 1), (10, 1)]
-    layer = _layer({"ci_decile": QVariant.Int, "ci_no_incidents": QVariant.Int}, rows)
+    layer = _layer({"ci_decile": field_type("int"), "ci_no_incidents": field_type("int")}, rows)
     assert styling.apply_style(layer, "index_deciles")
     assert _legend_labels(layer) == ["1 - highest need", "2",
                                      "10 - lowest need: no incidents recorded"]
     # A zone with incidents in decile 10 too, and one zone out of the index (NULL).
     rows = [(1, 0), (4, 0), (10, 0), (10, 1), (None, 0)]
-    layer = _layer({"ci_decile": QVariant.Int, "ci_no_incidents": QVariant.Int}, rows)
+    layer = _layer({"ci_decile": field_type("int"), "ci_no_incidents": field_type("int")}, rows)
     assert styling.apply_style(layer, "index_deciles")
     assert _legend_labels(layer) == ["1 - highest need", "4",
                                      "10 - lowest need (incl. no incidents recorded)",

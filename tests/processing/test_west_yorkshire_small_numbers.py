@@ -26,7 +26,6 @@ import pytest
 from qgis.core import (
     QgsFeature,
     QgsFeatureRequest,
-    QgsField,
     QgsLayerTreeLayer,
     QgsProcessingContext,
     QgsProcessingFeedback,
@@ -40,7 +39,7 @@ from composite_index_plugin.core.index import build_index
 from composite_index_plugin.core.neighbours import hex_contiguity
 from composite_index_plugin.core.policeuk import area_of_name
 from composite_index_plugin.processing import styling
-from composite_index_plugin.qgis_compat import field_type
+from composite_index_plugin.qgis_compat import make_field
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +70,7 @@ def district_layer():
     """The 1,388 LSOAs with their district from the name (core.policeuk.area_of_name)."""
     src = QgsVectorLayer(os.path.join(DATA, "lsoa11.geojson"), "lsoa", "ogr")
     layer = QgsVectorLayer("MultiPolygon?crs=EPSG:4326", "lsoa", "memory")
-    layer.dataProvider().addAttributes([QgsField("district", field_type("string"))])
+    layer.dataProvider().addAttributes([make_field("district", "string")])
     layer.updateFields()
     feats = list(src.getFeatures())
     districts = area_of_name([f["LSOA11NM"] for f in feats])
