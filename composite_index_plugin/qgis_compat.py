@@ -98,6 +98,10 @@ class ProcessingFileParameterBehavior:  # Qgis.ProcessingFileParameterBehavior
     Folder = pick("Qgis.ProcessingFileParameterBehavior.Folder", "QgsProcessingParameterFile.Folder")
 
 
+class PropertyType:  # Qgis.PropertyType
+    Static = pick("Qgis.PropertyType.Static", "QgsProperty.StaticProperty")
+
+
 class WkbType:  # Qgis.WkbType
     NoGeometry = pick("Qgis.WkbType.NoGeometry", "QgsWkbTypes.NoGeometry")
     Point = pick("Qgis.WkbType.Point", "QgsWkbTypes.Point")

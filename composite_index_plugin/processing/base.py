@@ -8,6 +8,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from composite_index_plugin.core.errors import CompositeIndexError, Progress
 from composite_index_plugin.paths import resource_path
+from composite_index_plugin.qgis_compat import ProcessingFieldParameterDataType, ProcessingNumberParameterType
 
 
 def tr(text, context="CompositeIndex"):
@@ -159,7 +160,7 @@ def number_problem(alg, parameters):
             return f"{label} must be a number, not {value!r}: give {_range_text(definition)}."
         if not math.isfinite(number):
             return f"{label} must be a finite number, not {value!r}: give {_range_text(definition)}."
-        if definition.dataType() == QgsProcessingParameterNumber.Integer and number != int(number):
+        if definition.dataType() == ProcessingNumberParameterType.Integer and number != int(number):
             return f"{label} must be a whole number, not {value!r}: give {_range_text(definition)}."
         if number < definition.minimum() or number > definition.maximum():
             return f"{label} is {number:g}, out of range: give {_range_text(definition)}."
@@ -174,7 +175,7 @@ def field_problem(alg, parameters, context):
 
     for definition in alg.parameterDefinitions():
         if not isinstance(definition, QgsProcessingParameterField) or \
-                definition.dataType() != QgsProcessingParameterField.Numeric:
+                definition.dataType() != ProcessingFieldParameterDataType.Numeric:
             continue
         value = parameters.get(definition.name())
         parent = definition.parentLayerParameterName()

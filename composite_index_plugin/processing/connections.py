@@ -297,18 +297,19 @@ def connection_problem(uri, path, label):
 # ---------------------------------------------------------------------------------------------
 # A recipe's `sql`: a filter expression, translated and quoted by the plugin
 
+_BO = QgsExpressionNodeBinaryOperator.BinaryOperator
 _SQL_BINARY = {
-    QgsExpressionNodeBinaryOperator.boOr: "OR", QgsExpressionNodeBinaryOperator.boAnd: "AND",
-    QgsExpressionNodeBinaryOperator.boEQ: "=", QgsExpressionNodeBinaryOperator.boNE: "<>",
-    QgsExpressionNodeBinaryOperator.boLT: "<", QgsExpressionNodeBinaryOperator.boGT: ">",
-    QgsExpressionNodeBinaryOperator.boLE: "<=", QgsExpressionNodeBinaryOperator.boGE: ">=",
-    QgsExpressionNodeBinaryOperator.boLike: "LIKE",
-    QgsExpressionNodeBinaryOperator.boNotLike: "NOT LIKE",
-    QgsExpressionNodeBinaryOperator.boILike: "ILIKE",
-    QgsExpressionNodeBinaryOperator.boNotILike: "NOT ILIKE",
-    QgsExpressionNodeBinaryOperator.boPlus: "+", QgsExpressionNodeBinaryOperator.boMinus: "-",
-    QgsExpressionNodeBinaryOperator.boMul: "*", QgsExpressionNodeBinaryOperator.boDiv: "/",
-    QgsExpressionNodeBinaryOperator.boConcat: "||",
+    _BO.boOr: "OR", _BO.boAnd: "AND",
+    _BO.boEQ: "=", _BO.boNE: "<>",
+    _BO.boLT: "<", _BO.boGT: ">",
+    _BO.boLE: "<=", _BO.boGE: ">=",
+    _BO.boLike: "LIKE",
+    _BO.boNotLike: "NOT LIKE",
+    _BO.boILike: "ILIKE",
+    _BO.boNotILike: "NOT ILIKE",
+    _BO.boPlus: "+", _BO.boMinus: "-",
+    _BO.boMul: "*", _BO.boDiv: "/",
+    _BO.boConcat: "||",
 }
 SQL_FILTER_HINT = ("write a QGIS filter expression of field names (in double quotes), values, "
                    "comparisons, AND / OR / NOT, IN (...), IS [NOT] NULL, LIKE and + - * /, e.g. "
@@ -355,7 +356,7 @@ def filter_sql(text, path="source.sql"):
         raise SourceError(Problem(path, f"the filter {text!r} is not a QGIS filter expression ("
                                   + " ".join(expression.parserErrorString().split())
                                   + "): raw SQL is not accepted", SQL_FILTER_HINT))
-    B = QgsExpressionNodeBinaryOperator
+    B = QgsExpressionNodeBinaryOperator.BinaryOperator
 
     def walk(node):
         if isinstance(node, QgsExpressionNodeColumnRef):
@@ -379,7 +380,7 @@ def filter_sql(text, path="source.sql"):
             return f"({walk(node.opLeft())} {_SQL_BINARY[op]} {walk(node.opRight())})"
         if isinstance(node, QgsExpressionNodeUnaryOperator):
             inner = walk(node.operand())
-            if node.op() == QgsExpressionNodeUnaryOperator.uoNot:
+            if node.op() == QgsExpressionNodeUnaryOperator.UnaryOperator.uoNot:
                 return f"(NOT {inner})"
             return f"(-{inner})"
         if isinstance(node, QgsExpressionNodeInOperator):

@@ -37,6 +37,7 @@ import uuid
 from qgis.core import QgsFeatureSink, QgsProcessingException
 
 from composite_index_plugin.core import sandbox
+from composite_index_plugin.qgis_compat import PropertyType
 
 TMP_TAG = "composite_index_tmp"
 TABLE_TAG = "__ci_tmp_"
@@ -357,7 +358,7 @@ def _plain_value(value, context):
     if isinstance(value, QgsProcessingOutputLayerDefinition):
         value = value.sink
     if isinstance(value, QgsProperty):
-        if value.propertyType() != QgsProperty.StaticProperty:
+        if value.propertyType() != PropertyType.Static:
             return None
         value = value.staticValue()
     return value if isinstance(value, str) else None

@@ -11,6 +11,7 @@ from qgis.core import QgsProcessingException
 from composite_index_plugin.core import cleanse as cc
 from composite_index_plugin.core import limits, model
 from composite_index_plugin.core.errors import RecipeError
+from composite_index_plugin.qgis_compat import field_type
 from tests.faults.helpers import SAMPLE, problems_of, run_recipe, small_recipe, write_recipe
 
 STUDY = f"{SAMPLE}|layername=study_area"
@@ -261,13 +262,12 @@ def test_a_deep_spec_through_the_algorithm(tmp_path):
 # ------------------------------------------------------------------------------- formats
 def test_field_names_too_long_for_postgis_are_refused():
     from qgis.core import QgsField, QgsFields
-    from qgis.PyQt.QtCore import QVariant
 
     from composite_index_plugin.processing import transaction
 
     fields = QgsFields()
     fields.append(QgsField("burglary_dwelling_and_garages_in_residential_areas_victims_w_kde",
-                           QVariant.Double))
+                           field_type("double")))
     with pytest.raises(QgsProcessingException) as err:
         transaction.check_field_names(fields, "postgres://dbname='x' table=\"t\" (geom)")
     assert "63 bytes" in str(err.value)

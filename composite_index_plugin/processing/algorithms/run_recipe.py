@@ -4,7 +4,6 @@ from qgis.core import (
     QgsProcessingOutputFile,
     QgsProcessingOutputFolder,
     QgsProcessingOutputString,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterString,
@@ -14,7 +13,7 @@ from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.recipe import RecipeError
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 from composite_index_plugin.processing.recipe_runner import RecipeRunner
-from composite_index_plugin.qgis_compat import ProcessingAlgorithmFlag
+from composite_index_plugin.qgis_compat import ProcessingAlgorithmFlag, ProcessingParameterFlag
 
 
 class RunRecipeAlgorithm(CompositeIndexAlgorithm):
@@ -56,7 +55,7 @@ class RunRecipeAlgorithm(CompositeIndexAlgorithm):
             self.ALLOWED_FOLDERS, self.tr("Also allow these folders (separated by ;): the recipe "
                                           "may read and write there too"),
             optional=True, multiLine=False)
-        allowed.setFlags(allowed.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        allowed.setFlags(allowed.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(allowed)
         self.addOutput(QgsProcessingOutputFile("RESULTS", self.tr("Results GeoPackage")))
         self.addOutput(QgsProcessingOutputFile("PROJECT", self.tr("QGIS project")))
