@@ -26,7 +26,7 @@ def _sections():
     recipe = [
         (model.Recipe, "The recipe (top level)"),
         (model.Geography, "`geography`"),
-        (model.LayerRef, "`study_area`"),
+        (model.StudyArea, "`study_area`"),
         (model.AdminAreas, "`admin_areas`"),
         (model.Population, "`population`"),
         (model.Period, "`period` (as an object)"),

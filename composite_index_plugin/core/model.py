@@ -45,6 +45,7 @@ RECIPE_VERSION = 1
 _CRS_RE = re.compile(r"^(EPSG|ESRI|IGNF|OGC):\w+$")
 _PASSWORD_RE = re.compile(r"(^|\s)password\s*=", re.IGNORECASE)
 _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 # ----------------------------------------------------------------------------------- sources
@@ -89,10 +90,41 @@ class Import(Section):
                          help="column separator")
     decimal: str = Key("detect", choices=vocab.IMPORT_DECIMALS, positions=True,
                        help="decimal separator in coordinates")
+    # A police.uk archive: the source's `path` is the .zip from data.police.uk or the folder it
+    # was unpacked into (yyyy-mm/yyyy-mm-<force>-street.csv files); read with the police.uk preset.
+    months: list[str] = Key(help="police.uk archive: the first and last month read (yyyy-mm, "
+                                 "inclusive; one month alone: that month). Default: the months "
+                                 "of the recipe's `period` (`2018`, `2018-07`, `2018/19`, "
+                                 "`2016-07 to 2017-07` or start/end), else every month",
+                            example='["2018-01", "2018-12"]',
+                            hint='give the first and last month, e.g. ["2018-01", "2018-12"]')
+    forces: list[str] = Key(nonempty=True, help="police.uk archive: the forces read, as spelt in "
+                                                "the file names (e.g. `west-yorkshire`); "
+                                                "default: all", example='["west-yorkshire"]')
+    period: str = Key("month", choices=vocab.IMPORT_PERIODS, positions=True,
+                      help="the `period` field of the clean points: the month, calendar year or "
+                           "April-March financial year of each row (from the archive's file "
+                           "names, else from the date field), or none")
 
     FILE_KEYS = ("category_mapping", "study_area", "postcode_lookup")
     ENUMS = {"preset": vocab.IMPORT_PRESETS, "delimiter": vocab.IMPORT_DELIMITERS,
-             "decimal": vocab.IMPORT_DECIMALS}
+             "decimal": vocab.IMPORT_DECIMALS, "period": vocab.IMPORT_PERIODS}
+    ARCHIVE_KEYS = ("months", "forces")
+
+    def check(self, ctx, path):
+        months = self.months
+        if isinstance(months, list) and all(isinstance(m, str) for m in months):
+            if len(months) not in (1, 2):
+                ctx.add(join(path, "months"), f"must have 1 or 2 months, not {len(months)}",
+                        'give the first and last month, e.g. ["2018-01", "2018-12"]')
+                return
+            bad = [k for k, m in enumerate(months) if not _MONTH_RE.match(m.strip())]
+            for k in bad:
+                ctx.add(join(join(path, "months"), k), f"{months[k]!r} is not a month",
+                        "write yyyy-mm, e.g. 2018-01")
+            if not bad and months[0].strip() > months[-1].strip():
+                ctx.add(join(path, "months"), f"the first month {months[0]} is after the last "
+                        f"{months[-1]}", "give the earlier month first")
 
 
 class Source(Section):
@@ -160,10 +192,24 @@ class LayerRef(Section):
                                   "`\"name\" = 'Birmingham'`")
 
 
+class StudyArea(LayerRef):
+    """The area assessed: a polygon layer and an optional filter."""
+
+    buffer: float = Key(minimum=0, units="metres (the analysis CRS)",
+                        help="a buffer around the study area: the grid covers it, and imports "
+                             "that use the study area keep the points within it (their own "
+                             "`study_buffer` wins). Default: no buffer for the grid; imports keep "
+                             "their `study_buffer` (50 m)")
+
+
 class AdminAreas(LayerRef):
     """Areas for the summaries and the atlas."""
 
     name_field: FieldName = Key(help="the field naming each area")
+
+
+_TABLE = (lambda p: p.given("table"), "population with a `table`")
+_NO_TABLE = (lambda p: not p.given("table"), "population without a `table`")
 
 
 class Population(Section):
@@ -171,8 +217,23 @@ class Population(Section):
     field `population`."""
 
     EXAMPLE = '{"source": {"path": "b.gpkg", "layer": "lsoa21"}, "field": "population"}'
-    source: Source = Key(required=True, help="polygons holding the count")
-    field: FieldName = Key(required=True, help="the count field", example='"population"')
+    source: Source = Key(required=True, help="polygons holding the count (with `table`: the "
+                                             "boundaries the table's codes name)")
+    field: FieldName = Key(when=_NO_TABLE, required_when=_NO_TABLE, example='"population"',
+                           help="the count field of the polygons (numbers stored as text are "
+                                "read and reported)",
+                           hint='name the count field, e.g. "field": "population", or give a '
+                                "table of counts by area code (table, table_key, table_field, "
+                                "source_key)")
+    table: Source = Key(help="a table of counts keyed by area code (e.g. a census CSV), joined "
+                             "to the `source` polygons on `source_key` = `table_key`")
+    table_key: FieldName = Key(when=_TABLE, required_when=_TABLE, example='"LSOA Code"',
+                               help="the table's area code field")
+    table_field: FieldName = Key(when=_TABLE, required_when=_TABLE, example='"Persons"',
+                                 help="the table's count field (numbers stored as text, with "
+                                      "thousands separators, are read and reported)")
+    source_key: FieldName = Key(when=_TABLE, required_when=_TABLE, example='"LSOA11CD"',
+                                help="the area code field of the `source` polygons")
     ancillary: Source = Key(help="points (e.g. address points) to apportion by, instead of area")
 
 
@@ -345,17 +406,33 @@ for _name in Measurement.OPTION_KEYS:   # the same declarations, without their c
     setattr(Options, _name, _key)
 
 
+_CATEGORY = (lambda r: r.given("category_field"), "a role with `category_field`")
+
+
 class Role(Measurement):
     """Victims, offenders or locations of an issue: which points (source and filter), counted
     per zone into `<issue>_<role>`, and how that count is measured."""
 
     EXAMPLE = '{"source": {"path": "crime.gpkg", "layer": "victims"}, "filter": "\\"issue\\" = \'burglary\'"}'
-    DOC_ORDER = ("source", "filter", "weight_field", "measure", "denominator", "per", "scaling",
+    DOC_ORDER = ("source", "filter", "weight_field", "category_field", "category_preset",
+                 "category_mapping", "measure", "denominator", "per", "scaling",
                  "direction", "weight", "missing") + Measurement.OPTION_KEYS[2:] + ("options",)
     source: Source = Key(required="recipe", help="the points")
     filter: Expression = Key(help="QGIS expression selecting this issue's points, e.g. "
                                   "`\"issue\" = 'burglary'`")
     weight_field: FieldName = Key(help="a numeric field to sum instead of counting (e.g. harm)")
+    category_field: FieldName = Key(
+        help="a field holding each point's category (e.g. `issue`, written by the import, or "
+             "police.uk's `Crime type`): the role counts the points whose category is this "
+             "issue, and the issues that read one source (same filter and weight) this way are "
+             "counted in one pass")
+    category_preset: str = Key("none", choices=vocab.CATEGORY_PRESETS, when=_CATEGORY,
+                               help="`police.uk`: police.uk crime types become issue names by "
+                                    "the preset (resources/presets/policeuk_crime_types.csv)")
+    category_mapping: Path = Key(when=_CATEGORY,
+                                 help="a CSV `category,issue` (or JSON) turning categories into "
+                                      "issue names; without it (or a preset) the issue is the "
+                                      "category in lowercase_with_underscores")
     kde_bandwidth: float = Key(0.0, minimum=0, units="map units",
                                help="also write a quartic kernel density of this role")
     denominator: FieldName = Key(lambda r: "population" if r.measure in vocab.NEEDS_DENOMINATOR
@@ -365,6 +442,12 @@ class Role(Measurement):
 
     def count_field(self, issue: str, role: str) -> str:
         return vocab.count_field(issue, role, bool(self.weight_field))
+
+    def check(self, ctx, path):
+        super().check(ctx, path)
+        if self.given("category_mapping") and self.get("category_preset") not in (None, "none"):
+            ctx.add(join(path, "category_mapping"), "a mapping and a preset are given",
+                    "keep one of category_preset and category_mapping")
 
 
 class Indicator(Measurement):
@@ -799,7 +882,7 @@ class Recipe(Section, _IndexRules):
                                           "`{\"start\": \"2025-01\", \"end\": \"2025-12\"}`")
     crs: Crs = Key(help="projected CRS of the analysis (default: the study area's)",
                    example='"EPSG:27700"')
-    study_area: LayerRef = Key(help="the area assessed (needed for a grid)")
+    study_area: StudyArea = Key(help="the area assessed (needed for a grid)")
     geography: Geography = Key(required=True, help="the zones", example=Geography.EXAMPLE)
     population: Population = Key(help="residents, for rates")
     themes: list[Theme] = Key(required=True, nonempty=True, help="the themes",
@@ -1016,6 +1099,6 @@ def check_columns(spec: IndexSpec, columns) -> list:
     return problems
 
 
-SECTIONS = (Recipe, Geography, LayerRef, AdminAreas, Population, Period, Theme, Issue, Role,
-            Indicator, Measurement, Options, Source, Import, Aggregation, Hotspots, Gap, Baseline,
+SECTIONS = (Recipe, Geography, StudyArea, AdminAreas, Population, Period, Theme, Issue,
+            Role, Indicator, Measurement, Options, Source, Import, Aggregation, Hotspots, Gap, Baseline,
             Compare, Sensitivity, Layout, Output, IndexSpec, Neighbours)

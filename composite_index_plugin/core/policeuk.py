@@ -330,3 +330,86 @@ def areas_holding(names, min_share=DEFAULT_MIN_SHARE):
     kept = {str(k): int(v) for k, v in counts[share >= min_share].items()}
     dropped = {str(k): int(v) for k, v in counts[share < min_share].items()}
     return kept, dropped
+
+
+# ---------------------------------------------------------------------------------------------
+# A recipe's period as months, and an archive's header
+
+_YEAR_RE = re.compile(r"^\d{4}$")
+_DAY_RE = re.compile(r"^(\d{4}-\d{2})-\d{2}$")
+_FINANCIAL_RE = re.compile(r"^(\d{4})\s*/\s*(\d{2}|\d{4})$")
+
+
+def _month_bound(text, last):
+    """``yyyy`` -> its first (or ``last``) month, ``yyyy-mm`` -> itself, ``yyyy-mm-dd`` -> its
+    month; None for anything else."""
+    t = str(text).strip()
+    if _YEAR_RE.match(t):
+        return f"{t}-12" if last else f"{t}-01"
+    day = _DAY_RE.match(t)
+    if day:
+        t = day.group(1)
+    m = MONTH_RE.match(t)
+    return t if m and 1 <= int(m.group(2)) <= 12 else None
+
+
+def months_of_period(period):
+    """``(first, last)`` months a recipe's ``period`` names, or None when it names none.
+
+    ``period``: a text - ``"2018"`` (January to December), ``"2018-07"`` (that month),
+    ``"2018/19"`` or ``"2018/2019"`` (the April-March financial year), ``"2016-07 to 2017-07"``
+    (from the first month of the one to the last of the other; years and days work too) - or a
+    mapping / object with ``start`` and ``end`` (both needed). Other labels (``"Q1"``,
+    ``"winter"``) name no months: None.
+    """
+    if period is None:
+        return None
+    if isinstance(period, str):
+        text = period.strip()
+        fin = _FINANCIAL_RE.match(text)
+        if fin:
+            year = int(fin.group(1))
+            end = fin.group(2)
+            if (len(end) == 2 and int(end) == (year + 1) % 100) or \
+                    (len(end) == 4 and int(end) == year + 1):
+                return f"{year:04d}-04", f"{year + 1:04d}-03"
+            return None
+        parts = re.split(r"\s+to\s+", text)
+        if len(parts) == 1:
+            parts = parts * 2
+        if len(parts) != 2:
+            return None
+        start, end = parts
+    else:
+        get = period.get if isinstance(period, dict) else (lambda k: getattr(period, k, None))
+        start, end = get("start"), get("end")
+        if start is None or end is None:
+            return None
+    first, last = _month_bound(start, False), _month_bound(end, True)
+    if first is None or last is None or first > last:
+        return None
+    return first, last
+
+
+def archive_header(listing):
+    """The column names of the first selected street file of an archive listing (its first
+    line only; ``[]`` when it cannot be read)."""
+    import csv
+    import io
+
+    if not listing.files:
+        return []
+    name = listing.files[0].name
+    try:
+        if listing.kind == "zip":
+            with zipfile.ZipFile(listing.path) as zf, zf.open(name) as handle:
+                line = handle.readline()
+        else:
+            path = listing.path if listing.kind == "file" else os.path.join(listing.path,
+                                                                            *name.split("/"))
+            with open(path, "rb") as handle:
+                line = handle.readline()
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return []
+    text = line.decode("utf-8-sig", errors="replace")
+    return [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]

@@ -211,6 +211,14 @@ IMPORT_DELIMITERS = ("detect", "comma", "semicolon", "tab", "pipe")
 IMPORT_DELIMITER_TITLES = ("Detect", "Comma", "Semicolon", "Tab", "Pipe")
 IMPORT_DECIMALS = ("detect", "point", "comma")
 IMPORT_DECIMAL_TITLES = ("Detect", "Point", "Comma")
+# the period field of the clean points (the PERIOD enum of importincidents, in its order)
+IMPORT_PERIODS = ("month", "year", "financial_year", "none")
+IMPORT_PERIOD_TITLES = ("Month (yyyy-mm)", "Calendar year (yyyy)",
+                        "Financial year, April to March (yyyy/yy)", "No period field")
+# categories to issues in one pass (the CATEGORY_PRESET enum of aggregatepat, in its order)
+CATEGORY_PRESETS = ("none", "police.uk")
+CATEGORY_PRESET_TITLES = ("None: the issue is the category, in lowercase_with_underscores",
+                          "police.uk crime types (resources/presets/policeuk_crime_types.csv)")
 
 
 def position(words: tuple, value: object) -> int:

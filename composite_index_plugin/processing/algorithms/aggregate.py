@@ -21,7 +21,7 @@ from qgis.core import (
 
 from composite_index_plugin.core import aggregate as agg
 from composite_index_plugin.core import kde as kde_mod
-from composite_index_plugin.core import model
+from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_rings, points_in_zones, rings_from_wkb
 from composite_index_plugin.core.grid import SHAPES, GridSpec
@@ -40,8 +40,7 @@ from composite_index_plugin.qgis_compat import (
 )
 
 ROLE_KEYS = {"victims": "VICTIMS", "offenders": "OFFENDERS", "locations": "LOCATIONS"}
-CATEGORY_PRESETS = ("None: the issue is the category, in lowercase_with_underscores",
-                    "police.uk crime types (resources/presets/policeuk_crime_types.csv)")
+CATEGORY_PRESETS = vocab.CATEGORY_PRESET_TITLES
 GRID_FIELDS = ("grid_shape", "grid_size", "grid_x0", "grid_y0")
 
 
@@ -299,7 +298,9 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
             "ISSUE", self.tr("Issue name (used in field names)"), "issue"))
         self.addParameter(QgsProcessingParameterEnum(
             "CATEGORY_PRESET", self.tr("Categories to issues: preset"),
-            options=[self.tr(p) for p in CATEGORY_PRESETS], defaultValue=0, optional=True))
+            options=[self.tr(p) for p in CATEGORY_PRESETS],
+            defaultValue=vocab.position(vocab.CATEGORY_PRESETS,
+                                        model.Role.key("category_preset").default), optional=True))
         self.addParameter(QgsProcessingParameterFile(
             "CATEGORY_MAPPING", self.tr("Categories to issues: mapping table (CSV category,issue or "
                                         "JSON; optional)"),

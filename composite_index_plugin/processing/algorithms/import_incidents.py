@@ -65,7 +65,7 @@ SPATIAL_INDEX_LIMIT = 100_000
 # Default study-area buffer (metres): the recipe model's, where it is justified (core/model.py).
 IMPORT = model.Import   # the defaults and words of a recipe's import
 DEFAULT_STUDY_BUFFER = IMPORT.key("study_buffer").default
-PERIOD_KINDS = ("month", "year", "financial_year", None)
+PERIOD_KINDS = tuple(None if p == "none" else p for p in vocab.IMPORT_PERIODS)
 
 
 def policeuk_mapping_path():
@@ -363,8 +363,7 @@ class ImportIncidents(CompositeIndexAlgorithm):
     REPORT = "REPORT"
 
     PRESETS = vocab.IMPORT_PRESET_TITLES   # the words of a recipe: vocab.IMPORT_PRESETS
-    PERIODS = ("Month (yyyy-mm)", "Calendar year (yyyy)",
-               "Financial year, April to March (yyyy/yy)", "No period field")
+    PERIODS = vocab.IMPORT_PERIOD_TITLES
 
     NAME = "importincidents"
     DISPLAY_NAME = "Import and cleanse incidents"
@@ -435,7 +434,8 @@ class ImportIncidents(CompositeIndexAlgorithm):
             optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.PERIOD, self.tr("Period field"), options=[self.tr(p) for p in self.PERIODS],
-            defaultValue=0, optional=True))
+            defaultValue=vocab.position(vocab.IMPORT_PERIODS, IMPORT.key("period").default),
+            optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Preset"), options=[self.tr(p) for p in self.PRESETS],
             defaultValue=vocab.position(vocab.IMPORT_PRESETS, IMPORT.key("preset").default)))
