@@ -156,6 +156,8 @@ class RecipeRunner:
         self.stage_seconds = {}  # stage -> seconds it took (the progress weights' evidence)
         self._opened = {}    # source key -> layer: each source is opened once
         self._filtered = {}  # (source key, filter) -> layer made from the opened one
+        self._listings = {}  # source key -> police.uk archive listing (or Problem)
+        self._mappings = {}  # mapping file -> category -> issue
         self._spec_text = None
 
     def _set_folder(self, folder):
@@ -347,17 +349,26 @@ class RecipeRunner:
             if layer is not None:
                 zone_fields = layer.fields()
         if r.population is not None:
-            check_ref(r.population, "population", [("field", r.population.field)], numeric=True)
+            pop = r.population
+            # text numbers of the count field are read (and reported) by apportion
+            check_ref(pop, "population", [("field", pop.field), ("source_key", pop.source_key)])
+            if pop.table is not None:
+                table = self.source_layer(pop.table, "population.table")
+                if isinstance(table, rcp.Problem):
+                    problems.append(table)
+                else:
+                    need_fields(table, [("table_key", pop.table_key),
+                                        ("table_field", pop.table_field)], "population")
             if r.population.ancillary is not None:
                 layer = self.source_layer(r.population.ancillary, "population.ancillary")
                 if isinstance(layer, rcp.Problem):
                     problems.append(layer)
         if r.admin_areas is not None:
             check_ref(r.admin_areas, "admin_areas", [("name_field", r.admin_areas.name_field)])
-        for path, _theme, _issue, _role, spec in r.roles():
+        for path, _theme, issue, _role, spec in r.roles():
             source = spec.source
             if source.get("import") is not None:
-                problems.extend(self._check_import(source, spec, path, check_expression))
+                problems.extend(self._check_import(source, issue, spec, path, check_expression))
                 continue
             layer = self.source_layer(source, f"{path}.source")
             if isinstance(layer, rcp.Problem):
@@ -365,6 +376,8 @@ class RecipeRunner:
                 continue
             check_crs(layer, f"{path}.source")
             need_fields(layer, [("weight_field", spec.weight_field)], path, numeric=True)
+            need_fields(layer, [("category_field", spec.category_field)], path)
+            problems.extend(self._check_categories(issue, spec, path))
             if spec.filter:
                 check_expression(set(layer.fields().names()), layer.name(), spec.filter,
                                  f"{path}.filter")
@@ -427,29 +440,118 @@ class RecipeRunner:
             (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum()),
             geo.origin[0], geo.origin[1], geo.max_cells, geo.size_is_area, what="geography.size")
 
-    def _check_import(self, source, role, path, check_expression):
-        """A raw file to import: the file and the import's own files exist, and the role's
-        filter names fields the clean layer will have (the file's columns and the added ones)."""
+    def _check_import(self, source, issue, role, path, check_expression):
+        """A raw file (or police.uk archive) to import: the file and the import's own files
+        exist, an archive holds street files for the months and forces asked for, and the
+        role's filter, weight and category fields are fields the clean layer will have (the
+        file's columns and the added ones)."""
         problems = []
         file_path = rcp.resolve_path(source.path, self.base_dir)
-        if not os.path.isfile(file_path):
+        imp = source.get("import")
+        archive = is_archive(file_path, imp)
+        if not (os.path.isfile(file_path) or (archive and os.path.isdir(file_path))):
             return [rcp.Problem(f"{path}.source.path", f"file not found: {file_path}",
                                 "paths are relative to the recipe file's folder")]
-        imp = source.get("import")
         for key in model.Import.FILE_KEYS:
             value = imp.get(key)
             if value and not os.path.exists(rcp.resolve_path(value, self.base_dir)):
                 problems.append(rcp.Problem(f"{path}.source.import.{key}", f"file not found: "
                                             f"{rcp.resolve_path(value, self.base_dir)}",
                                             "paths are relative to the recipe file's folder"))
-        columns = import_columns(file_path, imp) if (role.filter or role.weight_field) else None
+        columns = None
+        if archive:
+            listing = self.archive_listing(source, f"{path}.source")
+            if isinstance(listing, rcp.Problem):
+                problems.append(listing)
+            else:
+                columns = archive_columns(listing, imp)
+        elif role.filter or role.weight_field or role.category_field:
+            columns = import_columns(file_path, imp)
+        label = os.path.basename(file_path.rstrip(os.sep))
         if columns is not None and role.filter:
-            check_expression(columns, os.path.basename(file_path), role.filter, f"{path}.filter")
-        if columns is not None and role.weight_field and role.weight_field not in columns:
-            problems.append(rcp.Problem(f"{path}.weight_field", f"field {role.weight_field!r} not "
-                                        f"found in {os.path.basename(file_path)}",
-                                        "fields it will have: " + ", ".join(sorted(columns))))
+            check_expression(columns, label, role.filter, f"{path}.filter")
+        for key in ("weight_field", "category_field"):
+            value = role.get(key)
+            if columns is not None and value and value not in columns:
+                problems.append(rcp.Problem(f"{path}.{key}", f"field {value!r} not found in "
+                                            f"{label}", "fields it will have: "
+                                            + ", ".join(sorted(columns))))
+        problems.extend(self._check_categories(issue, role, path))
         return problems
+
+    def archive_listing(self, source, path):
+        """The police.uk archive listing of an import source (``core.policeuk.list_archive``
+        with its months and forces), or a Problem; listed once per source."""
+        key = source.key_text()
+        if key not in self._listings:
+            from composite_index_plugin.core import policeuk
+            from composite_index_plugin.core.errors import CompositeIndexError
+
+            imp = source.get("import")
+            months, _why = self.archive_months(imp)
+            try:
+                self._listings[key] = policeuk.list_archive(
+                    rcp.resolve_path(source.path, self.base_dir), months, imp.forces)
+            except CompositeIndexError as err:
+                where = f"{path}.import.months" if (months and "match" in err.message) else \
+                    f"{path}.path"
+                self._listings[key] = rcp.Problem(where, err.message, err.hint or "")
+        return self._listings[key]
+
+    def archive_months(self, imp):
+        """``((first, last) or None, why)``: the months an archive import reads - its own
+        ``months``, else the months the recipe's period names, else all (None)."""
+        from composite_index_plugin.core import policeuk
+
+        if imp.months:
+            return policeuk.parse_month_range(imp.months), "the import's months"
+        period = self.recipe.period
+        months = policeuk.months_of_period(period if isinstance(period, str) else
+                                           period.to_dict() if period is not None else None)
+        if months is not None:
+            return months, f"the recipe's period {_period_text(period)}"
+        return None, "every month of the archive"
+
+    def category_mapping(self, role):
+        """The category -> issue mapping of a role with a category field (a dict, from its
+        preset or mapping file), or None (the category itself); raises CompositeIndexError."""
+        from composite_index_plugin.core.cleanse import read_category_mapping
+        from composite_index_plugin.paths import resource_path
+
+        if role.category_mapping:
+            path = rcp.resolve_path(role.category_mapping, self.base_dir)
+        elif role.category_preset == "police.uk":
+            path = resource_path("presets", "policeuk_crime_types.csv")
+        else:
+            return None, None
+        if path not in self._mappings:
+            self._mappings[path] = read_category_mapping(path)
+        return self._mappings[path], path
+
+    def _check_categories(self, issue, role, path):
+        """A role with a category field and a mapping: the mapping file reads, and the issue is
+        one of its issues (else the role would count nothing)."""
+        from composite_index_plugin.core.errors import CompositeIndexError
+
+        if not role.category_field:
+            return []
+        if role.category_mapping and not os.path.isfile(
+                rcp.resolve_path(role.category_mapping, self.base_dir)):
+            return [rcp.Problem(f"{path}.category_mapping", "file not found: "
+                                f"{rcp.resolve_path(role.category_mapping, self.base_dir)}",
+                                "paths are relative to the recipe file's folder")]
+        where = f"{path}.category_mapping" if role.category_mapping else \
+            f"{path}.category_preset"
+        try:
+            mapping, _ = self.category_mapping(role)
+        except CompositeIndexError as err:
+            return [rcp.Problem(where, err.message, err.hint or "fix the mapping")]
+        if mapping is not None and issue.name not in set(mapping.values()):
+            issues = list(dict.fromkeys(mapping.values()))
+            return [rcp.Problem(where, f"no category maps to the issue {issue.name!r}, so this "
+                                "role would count nothing", "name the issue after one of the "
+                                "mapping's issues: " + ", ".join(issues))]
+        return []
 
     def release(self):
         """Drop every layer the run opened, and the log's link to the caller's feedback."""
@@ -578,15 +680,18 @@ class RecipeRunner:
         sources = {}
         for _path, _theme, _issue, _role, spec in self.recipe.roles():
             if spec.source.get("import") is not None:
-                sources.setdefault(spec.source.key_text(), spec.source)
+                sources.setdefault(spec.source.key_text(), (spec.source, _path))
         if not sources:
             self.skip("import", "no raw files in the recipe", feedback)
             return
         feedback.expect(len(sources))
-        for key, src in sources.items():
+        stems = set()
+        for key, (src, where) in sources.items():
             path = rcp.resolve_path(src.path, self.base_dir)
-            stem = os.path.splitext(os.path.basename(path))[0].lower()
             imp = src.get("import")
+            archive = is_archive(path, imp)
+            stem = _unique(os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0].lower(),
+                           stems)
             params = {}
             for name in imp.to_dict():
                 value = imp.get(name)
@@ -594,14 +699,34 @@ class RecipeRunner:
                     value = vocab.position(model.Import.ENUMS[name], value)
                 elif name in model.Import.FILE_KEYS:
                     value = rcp.resolve_path(value, self.base_dir)
+                elif name in model.Import.ARCHIVE_KEYS:
+                    continue
                 params[name.upper()] = value
             if "STUDY_AREA" not in params and self.recipe.study_area is not None:
                 params["STUDY_AREA"] = self.study_area_layer()
-            params.update({"INPUT": [path], "CLEAN": self.destination(f"clean_{stem}"),
+                buffer = self.recipe.study_area.buffer
+                if buffer is not None and "STUDY_BUFFER" not in params:
+                    params["STUDY_BUFFER"] = buffer
+            if archive:
+                listing = self.archive_listing(src, f"{where}.source")
+                if isinstance(listing, rcp.Problem):   # checked before the run
+                    raise QgsProcessingException(str(listing))
+                months, why = self.archive_months(imp)
+                params["ARCHIVE"] = path
+                if months is not None:
+                    params["MONTHS"] = f"{months[0]},{months[1]}"
+                if imp.forces:
+                    params["FORCES"] = ",".join(imp.forces)
+                feedback.pushInfo(f"police.uk archive {os.path.basename(path.rstrip(os.sep))}: "
+                                  + (f"months {months[0]} to {months[1]} ({why})" if months
+                                     else why) + ".")
+            else:
+                params["INPUT"] = [path]
+            params.update({"CLEAN": self.destination(f"clean_{stem}"),
                            "REJECTED": self.destination(f"rejected_{stem}"),
                            "REPORT": os.path.join(self.folder, f"import_{stem}.html")})
             params.setdefault("TARGET_CRS", self.recipe.crs or "EPSG:27700")
-            feedback.setProgressText(f"Importing {os.path.basename(path)}")
+            feedback.setProgressText(f"Importing {os.path.basename(path.rstrip(os.sep))}")
             result = self.run_child("compositeindex:importincidents", params, feedback)
             self._opened[key] = QgsVectorLayer(result["CLEAN"], f"clean_{stem}", "ogr")
             self.layers[f"clean_{stem}"] = result["CLEAN"]
@@ -624,7 +749,10 @@ class RecipeRunner:
     def stage_geography(self, feedback):
         geo = self.recipe.geography
         if geo.type == "grid":
-            params = {"STUDY_AREA": self.study_area_layer(),
+            study = self.study_area_layer()
+            if self.recipe.study_area.buffer:
+                study = self.buffered_study_area(study, self.recipe.study_area.buffer, feedback)
+            params = {"STUDY_AREA": study,
                       "SHAPE": vocab.position(vocab.GRID_SHAPES, geo.shape),
                       "SIZE": geo.size, "SIZE_IS_AREA": geo.size_is_area,
                       "KEEP": vocab.position(vocab.GRID_KEEP, geo.keep),
@@ -642,14 +770,38 @@ class RecipeRunner:
         self.layers["zones"] = result["OUTPUT"]
         self.zones = result["OUTPUT"]
 
+    def buffered_study_area(self, study, buffer, feedback):
+        """The study area (in the recipe's CRS) buffered by ``buffer`` and dissolved, for the
+        grid: cells then cover the points an import keeps within the buffer."""
+        from qgis.core import QgsCoordinateReferenceSystem
+
+        feedback.pushInfo(f"The grid covers the study area and its {buffer:g} m buffer "
+                          "(study_area.buffer), so the points an import keeps within the buffer "
+                          "fall in cells.")
+        crs = QgsCoordinateReferenceSystem(self.recipe.crs) if self.recipe.crs else None
+        if crs is not None and crs.isValid() and study.crs() != crs:
+            study = self.run_child("native:reprojectlayer", {
+                "INPUT": study, "TARGET_CRS": crs, "OUTPUT": "TEMPORARY_OUTPUT"},
+                feedback)["OUTPUT"]
+        return self.run_child("native:buffer", {
+            "INPUT": study, "DISTANCE": float(buffer), "SEGMENTS": 8, "END_CAP_STYLE": 0,
+            "JOIN_STYLE": 0, "MITER_LIMIT": 2, "DISSOLVE": True, "OUTPUT": "TEMPORARY_OUTPUT"},
+            feedback)["OUTPUT"]
+
     def stage_population(self, feedback):
         pop = self.recipe.population
         if pop is None:
             self.skip("population", "no population section in the recipe", feedback)
             return
         params = {"SOURCES": self._layer(pop.source, "population.source"),
-                  "FIELD": pop.field, "ZONES": self.zones, "OUTPUT_FIELD": "population",
+                  "ZONES": self.zones, "OUTPUT_FIELD": "population",
                   "OUTPUT": self.destination("zones_population")}
+        if pop.table is not None:
+            params.update({"TABLE": self._layer(pop.table, "population.table"),
+                           "TABLE_KEY": pop.table_key, "TABLE_FIELD": pop.table_field,
+                           "SOURCES_KEY": pop.source_key})
+        else:
+            params["FIELD"] = pop.field
         if pop.ancillary is not None:
             params["ANCILLARY"] = self._layer(pop.ancillary, "population.ancillary")
         feedback.setProgressText("Apportioning population to the zones")
@@ -657,26 +809,81 @@ class RecipeRunner:
         self.layers["zones_population"] = result["OUTPUT"]
         self.zones = result["OUTPUT"]
 
-    def stage_aggregate(self, feedback):
-        issues = list(self.recipe.issues())
-        feedback.expect(len(issues))
-        current = self.zones
-        for n, (_theme, issue) in enumerate(issues):
-            params = {"ZONES": current, "ISSUE": issue.name}
-            bandwidth = 0.0
+    def aggregate_calls(self):
+        """The ``aggregatepat`` calls of the run, in order: ``[(issues, roles, bandwidth,
+        mapping)]`` with ``roles`` = {role: (Role, path)}.
+
+        Roles with a category field are counted in one pass per source: one call for every
+        role layer (same source, filter, weight, category field and mapping) and every issue
+        that reads it, and roles of different kinds share a call when they count the same
+        issues. Other roles make one call per issue, as before (so a recipe without category
+        fields runs the same calls, in the same order). ``mapping``: (preset, mapping file) of
+        a category call, None for a one-issue call."""
+        groups, singles = {}, []
+        for theme, issue in self.recipe.issues():
+            del theme
+            roles = {}
+            bandwidth = max([float(spec.kde_bandwidth) for spec in issue.roles.values()] + [0.0])
             for role, spec in issue.roles.items():
+                path = f"{issue.name}.roles.{role}"
+                if spec.category_field:
+                    key = (role, spec.source.key_text(), spec.filter or "", spec.weight_field or "",
+                           spec.category_field, spec.category_preset or "none",
+                           spec.category_mapping or "", bandwidth)
+                    groups.setdefault(key, {"issues": [], "spec": spec, "path": path})
+                    groups[key]["issues"].append(issue.name)
+                else:
+                    roles[role] = (spec, path)
+            if roles:
+                singles.append(([issue.name], roles, bandwidth, None))
+        calls = []
+        for key, group in groups.items():
+            role, bandwidth = key[0], key[-1]
+            mapping = (key[5], key[6])
+            for issues, roles, bw, mp in calls:
+                if issues == group["issues"] and bw == bandwidth and mp == mapping and \
+                        role not in roles:
+                    roles[role] = (group["spec"], group["path"])
+                    break
+            else:
+                calls.append((group["issues"], {role: (group["spec"], group["path"])},
+                              bandwidth, mapping))
+        return calls + singles
+
+    def stage_aggregate(self, feedback):
+        calls = self.aggregate_calls()
+        feedback.expect(len(calls))
+        current = self.zones
+        for n, (issues, roles, bandwidth, mapping) in enumerate(calls):
+            params = {"ZONES": current}
+            for role, (spec, path) in roles.items():
                 key = role.upper()
-                params[key] = self._layer(spec.source, f"{issue.name}.roles.{role}.source")
+                params[key] = self._layer(spec.source, f"{path}.source")
                 if spec.filter:
                     params[f"{key}_FILTER"] = spec.filter
                 if spec.weight_field:
                     params[f"{key}_WEIGHT"] = spec.weight_field
-                bandwidth = max(bandwidth, float(spec.kde_bandwidth))
+                if spec.category_field:
+                    params[f"{key}_CATEGORY"] = spec.category_field
+            if mapping is None:
+                params["ISSUE"] = issues[0]
+                label = next(issue.label or issue.name for _t, issue in self.recipe.issues()
+                             if issue.name == issues[0])
+                feedback.setProgressText(f"Aggregating {label}")
+            else:
+                preset, mapping_file = mapping
+                params["ISSUES"] = ",".join(issues)
+                if mapping_file:
+                    params["CATEGORY_MAPPING"] = rcp.resolve_path(mapping_file, self.base_dir)
+                elif preset != "none":
+                    params["CATEGORY_PRESET"] = vocab.position(vocab.CATEGORY_PRESETS, preset)
+                feedback.setProgressText(
+                    f"Aggregating {len(issues)} issue(s) in one pass: {', '.join(roles)} by "
+                    + ", ".join(f"'{spec.category_field}'" for spec, _p in roles.values()))
             if bandwidth:
                 params["KDE_BANDWIDTH"] = bandwidth
-            last = n == len(issues) - 1
+            last = n == len(calls) - 1
             params["OUTPUT"] = self.destination("aggregated") if last else "TEMPORARY_OUTPUT"
-            feedback.setProgressText(f"Aggregating {issue.label or issue.name}")
             current = self.run_child("compositeindex:aggregatepat", params, feedback)["OUTPUT"]
         self.layers["aggregated"] = current
         self.zones = current
@@ -846,6 +1053,16 @@ class _Named:
         return self._name
 
 
+def _unique(name, used):
+    """``name``, or ``name_2``, ``name_3``... when it is in ``used`` (which gets it)."""
+    out, n = name, 1
+    while out in used:
+        n += 1
+        out = f"{name}_{n}"
+    used.add(out)
+    return out
+
+
 def _mentions(value, word):
     """True when any text in the JSON data ``value`` contains ``word`` (any case)."""
     if isinstance(value, str):
@@ -855,6 +1072,30 @@ def _mentions(value, word):
     if isinstance(value, list):
         return any(_mentions(v, word) for v in value)
     return False
+
+
+def is_archive(path, imp):
+    """Is an import source a police.uk archive (a .zip, a folder, or a file read with months or
+    forces)?"""
+    return os.path.isdir(path) or path.lower().endswith(".zip") or any(
+        imp.given(k) for k in model.Import.ARCHIVE_KEYS)
+
+
+def archive_columns(listing, imp):
+    """The fields the clean layer of an archive import will have: the street files' header and
+    the fields the import adds (with ``period``)."""
+    from composite_index_plugin.core import cleanse, policeuk
+
+    header = policeuk.archive_header(listing) or list(cleanse.POLICEUK_COLUMNS)
+    renamed = [f"{c}_orig" if c.lower() in cleanse.RESERVED else c for c in header]
+    added = set(cleanse.ADDED_CLEAN) | ({"period"} if imp.period != "none" else set())
+    return set(renamed) | added
+
+
+def _period_text(period):
+    if isinstance(period, str):
+        return f"'{period}'"
+    return " to ".join(str(v) for v in (period.start, period.end) if v)
 
 
 def import_columns(path, imp):
