@@ -100,7 +100,8 @@ def live_checks(dock):
         checks.append(Check("geography.size", f"about {cells:,} cells: the run will be slow",
                             "use bigger cells", "warning"))
     for path, source in source_dicts(recipe):
-        if path.startswith("compare") or path == "population.ancillary" or "import" in source:
+        if path.startswith("compare") or path in ("population.ancillary", "population.table") \
+                or "import" in source:
             continue
         checks += source_notes(path, source, view.layer(path))
     return checks

@@ -22,7 +22,7 @@ from qgis.core import Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsPro
 from qgis.PyQt import uic
 from qgis.PyQt.QtCore import Qt, QTimer, QUrl, pyqtSignal
 from qgis.PyQt.QtGui import QDesktopServices
-from qgis.PyQt.QtWidgets import QFileDialog, QMenu
+from qgis.PyQt.QtWidgets import QFileDialog, QMenu, QToolButton
 
 from composite_index_plugin.core import model as rm
 from composite_index_plugin.core import recipe as rcp
@@ -38,6 +38,7 @@ FORM_CLASS, BASE_CLASS = uic.loadUiType(ui_path("builder_dock.ui"))
 PROJECT_SCOPE = "CompositeIndex"
 PROJECT_KEY = "builder/state"
 EXPORT_ALG = "compositeindex:exportassessment"
+NEW_RECIPE_ALG = "compositeindex:newrecipe"
 COMBOS = {"study_area": "studyAreaCombo", "geography": "zonesCombo",
           "population": "populationCombo", "admin_areas": "adminCombo"}
 
@@ -72,6 +73,15 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         menu.addAction("Open the Run recipe dialog…", self.open_run_dialog)
         menu.addAction("Open the stages model in the Graphical Modeler…", self.open_modeler)
         self.processingButton.setMenu(menu)
+        # police.uk quick start: the newrecipe dialog, then the recipe it wrote is opened here
+        self.policeukButton = QToolButton(self)
+        self.policeukButton.setObjectName("policeukButton")
+        self.policeukButton.setText("From police.uk…")
+        self.policeukButton.setToolTip(
+            "Write a complete recipe from a police.uk download (New recipe from police.uk data: "
+            "the archive, a study area or the LSOAs the crimes fall in, a grid size, admin "
+            "areas, population) and open it here to edit and run.")
+        self.fileBar.insertWidget(1, self.policeukButton)
         self._connect()
         self._restore_or_new()
 
@@ -82,6 +92,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
 
     def _connect(self):
         self.newButton.clicked.connect(lambda: self.new_recipe())
+        self.policeukButton.clicked.connect(lambda: self.new_from_policeuk())
         self.loadButton.clicked.connect(self._ask_load)
         self.saveButton.clicked.connect(self._ask_save)
         self.helpButton.clicked.connect(self.open_help)
@@ -294,7 +305,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.cancelButton.setEnabled(self.runner.running)
         for widget in (self.indicatorsTab, self.geographyTab, self.outputFolderWidget,
                        self.aggIssueCombo, self.aggThemeCombo, self.aggCompositeCombo,
-                       self.hotspotsCheck, self.newButton, self.loadButton, self.recipeNameEdit,
+                       self.hotspotsCheck, self.newButton, self.policeukButton,
+                       self.loadButton, self.recipeNameEdit,
                        self.periodEdit):
             widget.setEnabled(idle)
         self.exportLayoutButton.setEnabled(idle and self._algorithm(EXPORT_ALG) is not None
@@ -429,6 +441,18 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self._store_in_project()
         self.message(f"Recipe saved: {path}", Qgis.MessageLevel.Success)
         return path
+
+    def new_from_policeuk(self):
+        """Run the dialog of 'New recipe from police.uk data' and open the recipe it writes."""
+        import processing
+
+        if self._algorithm(NEW_RECIPE_ALG) is None:
+            self.message("The Composite Index Processing provider is not loaded.",
+                         Qgis.MessageLevel.Critical)
+            return False
+        results = processing.execAlgorithmDialog(NEW_RECIPE_ALG, {}) or {}
+        path = results.get("OUTPUT")
+        return bool(path) and os.path.isfile(path) and self.load(path)
 
     def _ask_load(self):
         path, _ = QFileDialog.getOpenFileName(self, "Open a recipe", self._dialog_dir(),

@@ -28,6 +28,8 @@ def source_dicts(recipe):
     pop = recipe.get("population")
     if isinstance(pop, dict) and isinstance(pop.get("ancillary"), dict):
         out.append(("population.ancillary", pop["ancillary"]))
+    if isinstance(pop, dict) and isinstance(pop.get("table"), dict):
+        out.append(("population.table", pop["table"]))
     geo = recipe.get("geography")
     if isinstance(geo, dict) and isinstance(geo.get("source"), dict):
         out.append(("geography", geo["source"]))
