@@ -150,3 +150,23 @@ def test_refusals(quick_start, tmp_path):
         _run("newrecipe", {"ARCHIVE": archive, "STUDY_AREA": str(folder / "lsoa11.geojson"),
                            "POPULATION_TABLE": str(folder / "census.csv"),
                            "OUTPUT": str(tmp_path / "c.json")})
+
+
+def test_a_comparison_on_the_earlier_scale(quick_start, tmp_path):
+    """PREVIOUS adds the comparison, and the earlier run's baseline when it was fitted for the
+    same index (same issues and choices); another index is scaled on its own."""
+    folder, _made, result = quick_start
+    common = {"ARCHIVE": str(folder / "west-yorkshire.zip"), "MONTHS": "2017-07",
+              "BOUNDARIES": str(folder / "lsoa11.geojson"), "GRID_SIZE": 1000,
+              "PREVIOUS": result["RESULTS"], "PREVIOUS_LABEL": "2016-07 to 2017-07"}
+    made = _run("newrecipe", dict(common, OUTPUT=str(tmp_path / "same.json")))
+    with open(made["OUTPUT"], encoding="utf-8") as handle:
+        doc = json.load(handle)
+    prev = os.path.relpath(result["RESULTS"], tmp_path).replace(os.sep, "/")
+    assert doc["compare"] == {"previous": [{"path": prev, "layer": "hotspots"}],
+                              "labels": ["2016-07 to 2017-07", "2017-07"]}
+    assert doc["baseline"] == {"read": prev.replace("results.gpkg", "baseline.json")}
+    made = _run("newrecipe", dict(common, ASB=False, OUTPUT=str(tmp_path / "other.json")))
+    with open(made["OUTPUT"], encoding="utf-8") as handle:
+        doc = json.load(handle)
+    assert "compare" in doc and "baseline" not in doc

@@ -384,6 +384,8 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
             title=qs.force_title(sorted({f.force for f in listing.files})))
         if float(doc["geography"]["size"]).is_integer():
             doc["geography"]["size"] = int(doc["geography"]["size"])
+        if previous:
+            self._previous_baseline(doc, previous, folder, feedback)
         _recipe, problems = model.parse(doc)
         if problems:   # a defect of this algorithm, never of the analyst's data
             raise QgsProcessingException("The recipe written would not be valid: "
@@ -397,6 +399,33 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
                           "'Run assessment from recipe' (compositeindex:runrecipe).")
         return {"OUTPUT": out_path, "AREAS": areas_path, "ISSUES": len(issues),
                 "PERIOD": doc["period"]}
+
+    @staticmethod
+    def _previous_baseline(doc, previous, folder, feedback):
+        """Scores on the earlier period's scale: its baseline.json (next to its results) is
+        read when it was fitted for the same index (same issues and choices), so the gap and
+        the scores compare like with like; otherwise each period is scaled on its own."""
+        from composite_index_plugin.core.index import spec_fingerprint
+
+        path = os.path.join(os.path.dirname(os.path.abspath(previous)), "baseline.json")
+        if not os.path.isfile(path):
+            feedback.pushInfo(f"No baseline.json next to {previous}: each period is scaled on "
+                              "its own.")
+            return
+        try:
+            with open(path, encoding="utf-8") as handle:
+                fitted = json.load(handle).get("spec_fingerprint")
+        except (OSError, ValueError, AttributeError):
+            fitted = None
+        recipe, problems = model.parse(doc)
+        if problems or fitted != spec_fingerprint(recipe.index_spec_dict()):
+            feedback.reportError(
+                f"The earlier period's baseline ({path}) was fitted for another index (other "
+                "issues or choices): this period is scaled on its own, so its scores are not on "
+                "the earlier scale.", False)
+            return
+        doc["baseline"] = {"read": qs.relative(path, folder)}
+        feedback.pushInfo(f"Scores on the earlier period's scale: baseline {path}.")
 
     @staticmethod
     def _small_areas_kept(small, crimes, code_field, name_field, feedback):
