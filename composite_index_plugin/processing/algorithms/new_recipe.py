@@ -310,7 +310,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
             if study is None and not keep:
                 raise QgsProcessingException(
                     "No small area of BOUNDARIES is one the crimes fall in: are they the small "
-                    "areas police.uk names (e.g. 2011 LSOAs for files before 2022)?")
+                    "areas police.uk names (the census year of its 'LSOA code' column)?")
             districts = qs.districts(small.columns[name_field]) if name_field else None
             rows = []
             for i in keep:
