@@ -8,6 +8,8 @@ Cases:
   their names, Census 2011 population by code), 250 m flat-top hexagons (about 38,400 cells),
   the 13 crime types of the issue (anti-social behaviour left out: ``ASB`` False), summaries by
   district, comparison with July 2016 (run first, not timed), sensitivity 100 runs, the PDF.
+* the month's aggregate stage again with one filter per issue (13 aggregatepat calls, as
+  recipes ran before the one pass), for comparison;
 * year: twelve months made from the two real ones (each month of 2017 a copy of July 2016 or
   July 2017 with its month and crime IDs rewritten: 334,278 rows, real locations and crime
   types; police.uk has no year in tests/data), the same recipe for the period 2017.
@@ -138,6 +140,50 @@ def _rows(case, made, result, t_new, t_run, stages, target, n_rows):
     return rows
 
 
+def _per_issue_aggregate(tmp, recipe_path):
+    """The month's recipe with one filter per issue instead of the category field (as recipes
+    were before the one pass): the import, grid and population stages, then the aggregate stage
+    timed. Returns (wall, CPU, aggregatepat calls)."""
+    import json
+
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    from composite_index_plugin.processing.recipe_runner import RecipeRunner
+
+    with open(recipe_path, encoding="utf-8") as handle:
+        doc = json.load(handle)
+    for theme in doc["themes"]:
+        for issue in theme["issues"]:
+            role = issue["roles"]["locations"]
+            del role["category_field"]
+            role["filter"] = f"\"issue\" = '{issue['name']}'"
+    doc.pop("compare", None)
+    doc.pop("baseline", None)
+    doc["output"] = {"folder": "per_issue_output"}
+    path = os.path.join(os.path.dirname(recipe_path), "per_issue.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(doc, handle)
+    runner = RecipeRunner(path, QgsProcessingContext(), QgsProcessingFeedback())
+    calls = []
+    original = runner.run_child
+
+    def counted(alg_id, params, feedback):
+        calls.append(alg_id)
+        return original(alg_id, params, feedback)
+
+    runner.run_child = counted
+    try:
+        os.makedirs(runner.folder, exist_ok=True)
+        for stage in ("import", "geography", "population"):
+            getattr(runner, f"stage_{stage}")(runner.log)
+        w, c = time.perf_counter(), time.process_time()
+        runner.stage_aggregate(runner.log)
+        return time.perf_counter() - w, time.process_time() - c, \
+            calls.count("compositeindex:aggregatepat")
+    finally:
+        runner.release()
+
+
 def run(size="large"):
     from composite_index_plugin.processing.standalone import start_qgis
 
@@ -153,6 +199,11 @@ def run(size="large"):
         made, result, t_new, t_run, stages = _case(tmp, "wy_2017_07", archive, "2017-07",
                                                    previous, "2016-07")
         rows += _rows(case, made, result, t_new, t_run, stages, TARGET_MONTH, 28537)
+        wall, cpu, n_calls = _per_issue_aggregate(tmp, made["OUTPUT"])
+        rows.append({"case": case, "what": "  stage aggregate with one filter per issue",
+                     "value": round(wall, 2), "unit": "s", "target": "",
+                     "note": f"CPU {cpu:.2f} s; {n_calls} aggregatepat calls (the one pass above "
+                             "is 1 call)"})
         if size != "small":
             year = {f"2017-{m:02d}": ("2016-07" if m % 2 else "2017-07") for m in range(1, 13)}
             archive = _archive(os.path.join(tmp, "wy_2017.zip"), year)

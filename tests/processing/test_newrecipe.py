@@ -170,3 +170,31 @@ def test_a_comparison_on_the_earlier_scale(quick_start, tmp_path):
     with open(made["OUTPUT"], encoding="utf-8") as handle:
         doc = json.load(handle)
     assert "compare" in doc and "baseline" not in doc
+
+
+def test_an_unpacked_archive(quick_start, tmp_path):
+    """The archive unpacked into a folder works as the ZIP does (newrecipe and the runner's
+    checks), though the dialog's file parameter alone would refuse a folder."""
+    import zipfile
+
+    from composite_index_plugin.processing.recipe_runner import RecipeRunner
+
+    folder, _made, _run_result = quick_start
+    with zipfile.ZipFile(folder / "west-yorkshire.zip") as zf:
+        zf.extractall(tmp_path / "download")
+    made = _run("newrecipe", {"ARCHIVE": str(tmp_path / "download"),
+                              "BOUNDARIES": str(folder / "lsoa11.geojson"),
+                              "OUTPUT": str(tmp_path / "unpacked.json")})
+    with open(made["OUTPUT"], encoding="utf-8") as handle:
+        doc = json.load(handle)
+    assert doc["themes"][0]["issues"][0]["roles"]["locations"]["source"]["path"] == "download"
+    assert made["PERIOD"] == "2016-07 to 2017-07"
+    runner = RecipeRunner(made["OUTPUT"], QgsProcessingContext(), QgsProcessingFeedback())
+    try:
+        assert runner.check_data() == []
+        listing = runner.archive_listing(
+            runner.recipe.themes[0].issues[0].roles["locations"].source, "x")
+        assert listing.kind == "folder" and [f.month for f in listing.files] == \
+            ["2016-07", "2017-07"]
+    finally:
+        runner.release()

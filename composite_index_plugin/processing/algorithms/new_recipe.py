@@ -36,6 +36,7 @@ from composite_index_plugin.core import quickstart as qs
 from composite_index_plugin.core.cleanse import map_categories, read_category_mapping
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.connections import guarded
 
 
 def _value(v):
@@ -212,6 +213,20 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("ISSUES", self.tr("Issues")))
         self.addOutput(QgsProcessingOutputString("PERIOD", self.tr("Period")))
 
+    def checkParameterValues(self, parameters, context):
+        """ARCHIVE may be a folder (the archive unpacked), which a file parameter refuses."""
+        archive = parameters.get("ARCHIVE")
+        if isinstance(archive, str) and os.path.isdir(archive.strip()):
+            rest = {k: v for k, v in parameters.items() if k != "ARCHIVE"}
+            for definition in self.parameterDefinitions():
+                if definition.name() != "ARCHIVE" and not definition.isDestination() and \
+                        not definition.checkValueIsAcceptable(rest.get(definition.name()),
+                                                              context):
+                    return False, self.tr(f"Incorrect parameter value for {definition.name()}")
+            return True, ""
+        return super().checkParameterValues(parameters, context)
+
+    @guarded   # PostGIS inputs (boundaries, study area, admin areas): a lost connection is clear
     def processAlgorithm(self, parameters, context, feedback):
         t0 = time.perf_counter()
         archive = (self.parameterAsFile(parameters, "ARCHIVE", context) or "").strip()
