@@ -145,7 +145,7 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
                     f"Period '{label}' (layer '{layer.name()}') has no ci_score field: use the "
                     "output of the index for each period.")
             wanted = [id_field] + [f for f in OPTIONAL_FIELDS if f in names and f != id_field]
-            frames.append(layer_dataframe(layer, wanted))
+            frames.append(layer_dataframe(layer, wanted, layer=layer))
             feedback.setProgress(20.0 * (k + 1) / len(layers))
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled by the user.")
@@ -201,7 +201,8 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         pos = pd.Index(zones[id_field]).get_indexer(last_keys)
         columns = zones.iloc[pos].reset_index(drop=True).drop(columns=[id_field])
         dest = write_with_columns(self, parameters, context, last, columns, self.OUTPUT,
-                                  feedback=None)
+                                  feedback=None, source_layer=last,
+                                  fids=frames[-1]["__fid"].to_numpy())
         gaps_dest = write_table(self, parameters, self.GAPS, context, result.gaps)
         feedback.setProgress(100)
         self.style(context, dest, "change_diverging", feedback=feedback)

@@ -33,6 +33,7 @@ from composite_index_plugin.processing.base import CompositeIndexAlgorithm, prog
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import (
     NUMERIC_TYPES,
+    input_layer,
     layer_dataframe,
     write_with_columns,
 )
@@ -275,7 +276,10 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
         scalings = self.run_core(cs.parse_scalings, scalings)
 
         feedback.setProgressText(self.tr("Reading the zones"))
-        frame = layer_dataframe(source)
+        layer = input_layer(self, parameters, self.INPUT, context)
+        key = set(layer.dataProvider().pkAttributeIndexes()) if layer is not None else set()
+        frame = layer_dataframe(source, [f.name() for i, f in enumerate(source.fields())
+                                         if i not in key], layer=layer)   # the fid is __fid
         fids = frame["__fid"].to_numpy()
         zone_area = neighbours = jitter = jitter_nb = None
         needs_area, needs_nb = spec.needs()
@@ -322,7 +326,8 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
             progress=progress_from_feedback(feedback, 5.0, 95.0))
         push_messages(feedback, result.messages)
         dest = write_with_columns(self, parameters, context, source,
-                                  result.zones.reset_index(drop=True), self.OUTPUT)
+                                  result.zones.reset_index(drop=True), self.OUTPUT,
+                                  source_layer=layer, fids=fids)
         out = {self.OUTPUT: dest}
         wants_areas = bool(self.parameterAsOutputLayer(parameters, self.AREA_OUTPUT, context))
         if result.areas is not None and wants_areas:
