@@ -32,7 +32,7 @@ def quick_start(provider, tmp_path_factory):
     made = _run("newrecipe", {
         "ARCHIVE": str(folder / "west-yorkshire.zip"), "BOUNDARIES": str(folder / "lsoa11.geojson"),
         "POPULATION_TABLE": str(folder / "census.csv"), "GRID_SIZE": 1000,
-        "OUTPUT": str(folder / "recipes" / "wy.json")})
+        "OUTPUT": str(folder / "wy.json")})
     run = _run("runrecipe", {"RECIPE": made["OUTPUT"]})
     return folder, made, run
 
@@ -69,11 +69,11 @@ def test_the_recipe_written(quick_start):
         "asb_disorder": ["anti_social_behaviour", "criminal_damage_arson", "public_order",
                          "other_crime"]}
     role = doc["themes"][0]["issues"][0]["roles"]["locations"]
-    assert role == {"source": {"path": "../west-yorkshire.zip", "import": {"preset": "police.uk"}},
+    assert role == {"source": {"path": "west-yorkshire.zip", "import": {"preset": "police.uk"}},
                     "category_field": "issue"}
     assert doc["study_area"] == {"source": {"path": "wy_areas.gpkg", "layer": "study_area"},
                                  "buffer": 50}
-    assert doc["population"]["table"] == {"path": "../census.csv"}
+    assert doc["population"]["table"] == {"path": "census.csv"}
     assert (doc["population"]["table_key"], doc["population"]["table_field"]) == \
         ("LSOA Code", "Persons")
     assert doc["geography"] == {"type": "grid", "shape": "hexagon_flat", "size": 1000}
@@ -120,10 +120,25 @@ def test_a_study_area_and_one_month(quick_start, tmp_path):
     leeds = tmp_path / "leeds.gpkg"
     gdal.VectorTranslate(str(leeds), str(folder / "lsoa11.geojson"), format="GPKG",
                          layerName="leeds", where="LSOA11NM LIKE 'Leeds %'")
-    made = _run("newrecipe", {
+    import processing
+
+    class Errors(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.errors = []
+
+        def reportError(self, text, fatalError=False):   # noqa: N802, N803 - Qt's names
+            self.errors.append(text)
+
+    feedback = Errors()
+    made = processing.run("compositeindex:newrecipe", {
         "ARCHIVE": str(folder / "west-yorkshire.zip"), "MONTHS": "2017-07",
         "STUDY_AREA": str(leeds), "BOUNDARIES": str(folder / "lsoa11.geojson"),
-        "ASB": False, "OUTPUT": str(tmp_path / "leeds.json")})
+        "ASB": False, "OUTPUT": str(tmp_path / "leeds.json")}, context=QgsProcessingContext(),
+        feedback=feedback)
+    # the archive is not in the recipe's folder: the run needs its folder allowed (core.sandbox)
+    assert any("outside its folder" in e and f"ALLOWED_FOLDERS={folder}" in e
+               for e in feedback.errors)
     with open(made["OUTPUT"], encoding="utf-8") as handle:
         doc = json.load(handle)
     assert doc["period"] == "2017-07" and made["ISSUES"] == 13

@@ -14,7 +14,6 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsGeometry,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
@@ -34,9 +33,16 @@ from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import policeuk as pu
 from composite_index_plugin.core import quickstart as qs
 from composite_index_plugin.core.cleanse import map_categories, read_category_mapping
+from composite_index_plugin.core.sandbox import Sandbox
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
+from composite_index_plugin.processing.transaction import TMP_TAG
+from composite_index_plugin.qgis_compat import (
+    ProcessingFileParameterBehavior,
+    ProcessingNumberParameterType,
+    ProcessingSourceType,
+)
 
 
 def _value(v):
@@ -150,7 +156,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(
             "ARCHIVE", self.tr("police.uk archive (.zip, or the folder it was unpacked into)"),
-            QgsProcessingParameterFile.File, fileFilter="ZIP archives (*.zip *.ZIP)"))
+            ProcessingFileParameterBehavior.File, fileFilter="ZIP archives (*.zip *.ZIP)"))
         self.addParameter(QgsProcessingParameterString(
             "MONTHS", self.tr("Months: first,last (yyyy-mm,yyyy-mm; empty: all)"), optional=True))
         self.addParameter(QgsProcessingParameterString(
@@ -158,11 +164,11 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
             optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "STUDY_AREA", self.tr("Study area (empty: the small areas of the districts holding "
-                                  "the crimes)"), [QgsProcessing.TypeVectorPolygon],
+                                  "the crimes)"), [ProcessingSourceType.VectorPolygon],
             optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "BOUNDARIES", self.tr("Small areas, e.g. LSOAs (for the study area, the districts "
-                                  "and population)"), [QgsProcessing.TypeVectorPolygon],
+                                  "and population)"), [ProcessingSourceType.VectorPolygon],
             optional=True))
         self.addParameter(QgsProcessingParameterField(
             "BOUNDARY_CODE", self.tr("Small areas: code field (empty: guessed from the crimes)"),
@@ -171,7 +177,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
             "BOUNDARY_NAME", self.tr("Small areas: name field (empty: guessed from the crimes)"),
             None, "BOUNDARIES", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "GRID_SIZE", self.tr("Grid cell size (metres)"), QgsProcessingParameterNumber.Double,
+            "GRID_SIZE", self.tr("Grid cell size (metres)"), ProcessingNumberParameterType.Double,
             qs.GRID_SIZE, minValue=1.0))
         self.addParameter(QgsProcessingParameterEnum(
             "GRID_SHAPE", self.tr("Cell shape"),
@@ -179,7 +185,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
             defaultValue=vocab.position(vocab.GRID_SHAPES, model.Geography.key("shape").default)))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ADMIN_AREAS", self.tr("Admin areas (empty: dissolved from the small areas)"),
-            [QgsProcessing.TypeVectorPolygon], optional=True))
+            [ProcessingSourceType.VectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "ADMIN_NAME_FIELD", self.tr("Admin areas: name field"), None, "ADMIN_AREAS",
             optional=True))
@@ -190,7 +196,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             "POPULATION_TABLE", self.tr("Population: table of counts by area code (CSV, "
                                         "optional)"),
-            QgsProcessingParameterFile.File, fileFilter="CSV (*.csv *.txt)", optional=True))
+            ProcessingFileParameterBehavior.File, fileFilter="CSV (*.csv *.txt)", optional=True))
         self.addParameter(QgsProcessingParameterString(
             "POPULATION_KEY", self.tr("Population table: code column (empty: guessed)"),
             optional=True))
@@ -202,7 +208,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
             True))
         self.addParameter(QgsProcessingParameterFile(
             "PREVIOUS", self.tr("Compare with an earlier period: its results.gpkg (optional)"),
-            QgsProcessingParameterFile.File, fileFilter="GeoPackage (*.gpkg)", optional=True))
+            ProcessingFileParameterBehavior.File, fileFilter="GeoPackage (*.gpkg)", optional=True))
         self.addParameter(QgsProcessingParameterString(
             "PREVIOUS_LABEL", self.tr("The earlier period's label (optional)"), optional=True))
         self.addParameter(QgsProcessingParameterCrs(
@@ -228,18 +234,35 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
 
     @guarded   # PostGIS inputs (boundaries, study area, admin areas): a lost connection is clear
     def processAlgorithm(self, parameters, context, feedback):
+        # The recipe is written aside and swapped in when the algorithm has finished
+        # (processing.transaction); names in it follow its final name. The areas GeoPackage is
+        # written aside too and moved in last.
+        out_path = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        tx = getattr(self, "_ci_transaction", None)
+        final_path = tx.final_id(out_path) if tx is not None else out_path
+        folder = os.path.dirname(os.path.abspath(final_path))
+        os.makedirs(folder, exist_ok=True)
+        stem = os.path.splitext(os.path.basename(final_path))[0]
+        areas_path = os.path.join(folder, f"{stem}_areas.gpkg")
+        areas_tmp = os.path.join(folder, f".{stem}_areas.{TMP_TAG}-{os.getpid()}.gpkg")
+        try:
+            result = self._new_recipe(parameters, context, feedback, out_path, final_path,
+                                      areas_path, areas_tmp)
+            os.replace(areas_tmp, areas_path)
+        finally:
+            if os.path.exists(areas_tmp):
+                os.remove(areas_tmp)
+        return result
+
+    def _new_recipe(self, parameters, context, feedback, out_path, final_path, areas_path,
+                    areas_tmp):
         t0 = time.perf_counter()
         archive = (self.parameterAsFile(parameters, "ARCHIVE", context) or "").strip()
         if not archive or not os.path.exists(archive):
             raise QgsProcessingException(f"The police.uk archive '{archive}' does not exist: give "
                                          "the .zip file or the folder it was unpacked into.")
-        out_path = self.parameterAsFileOutput(parameters, "OUTPUT", context)
-        if not out_path.lower().endswith(".json"):
-            out_path += ".json"
-        folder = os.path.dirname(os.path.abspath(out_path))
-        os.makedirs(folder, exist_ok=True)
-        stem = os.path.splitext(os.path.basename(out_path))[0]
-        areas_path = os.path.join(folder, f"{stem}_areas.gpkg")
+        folder = os.path.dirname(areas_path)
+        stem = os.path.splitext(os.path.basename(final_path))[0]
         crs = self.parameterAsCrs(parameters, "CRS", context)
         if not crs.isValid():
             crs = QgsCoordinateReferenceSystem("EPSG:27700")
@@ -294,7 +317,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
         written = []
 
         def write(name, rows, fields):
-            _write_layer(areas_path, name, crs, rows, fields, first=not written)
+            _write_layer(areas_tmp, name, crs, rows, fields, first=not written)
             written.append(name)
             return {"path": os.path.basename(areas_path), "layer": name}
 
@@ -408,7 +431,15 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
         with open(out_path, "w", encoding="utf-8") as handle:
             json.dump(doc, handle, indent=2, ensure_ascii=False)
             handle.write("\n")
-        feedback.pushInfo(f"Recipe written: {out_path} ({len(issues)} issues in "
+        outside = sorted({os.path.dirname(os.path.abspath(p)) for p in (archive, table, previous)
+                          if p and not Sandbox([folder]).contains(p)})
+        if outside:   # core.sandbox: a run reads only inside the recipe's folder unless allowed
+            feedback.reportError(
+                "The recipe reads files outside its folder (" + "; ".join(outside) + "): run it "
+                "with those folders allowed (runrecipe's ALLOWED_FOLDERS, e.g. ALLOWED_FOLDERS="
+                + ";".join(outside) + "; the Builder allows the folders of the files it shows), "
+                "or write the recipe next to the data.", False)
+        feedback.pushInfo(f"Recipe written: {final_path} ({len(issues)} issues in "
                           f"{len(doc['themes'])} themes, period {doc['period']}), areas in "
                           f"{areas_path}, in {time.perf_counter() - t0:.1f} s. Run it with "
                           "'Run assessment from recipe' (compositeindex:runrecipe).")
