@@ -98,8 +98,11 @@ def _run(alg, params):
 
 def _case(tmp, name, archive, months, previous=None, previous_label=None):
     """newrecipe then runrecipe; rows of the run and its stages."""
-    params = {"ARCHIVE": archive, "MONTHS": months, "BOUNDARIES": os.path.join(WY, "lsoa11.geojson"),
-              "POPULATION_TABLE": os.path.join(WY, "census2011_population_lsoa11_ew_layout.csv"),
+    for data in ("lsoa11.geojson", "census2011_population_lsoa11_ew_layout.csv"):
+        if not os.path.exists(os.path.join(tmp, data)):   # a recipe reads only in its folder
+            shutil.copy(os.path.join(WY, data), tmp)
+    params = {"ARCHIVE": archive, "MONTHS": months, "BOUNDARIES": os.path.join(tmp, "lsoa11.geojson"),
+              "POPULATION_TABLE": os.path.join(tmp, "census2011_population_lsoa11_ew_layout.csv"),
               "ASB": False, "OUTPUT": os.path.join(tmp, f"{name}.json")}
     if previous:
         params.update(PREVIOUS=previous, PREVIOUS_LABEL=previous_label)

@@ -106,7 +106,8 @@ def guess_boundary_fields(columns, codes, names):
 def read_csv_columns(path):
     """A CSV's columns as {name: values}, first occurrence of a repeated name only (the name
     OGR keeps), read as text; the encoding is UTF-8 (with or without BOM) or Windows-1252."""
-    raw = open(path, "rb").read()
+    with open(path, "rb") as handle:
+        raw = handle.read()
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             text = raw.decode(encoding)
