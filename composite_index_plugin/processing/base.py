@@ -1,4 +1,5 @@
 """Shared base class and helpers for the Composite Index Processing algorithms."""
+import contextlib
 import math
 import os
 
@@ -24,6 +25,29 @@ def progress_from_feedback(feedback, start=0.0, end=100.0):
         is_cancelled=feedback.isCanceled,
         on_info=feedback.pushInfo,
     )
+
+
+@contextlib.contextmanager
+def table_sink_closing(sink):
+    """Close a sink of a table without geometry: ``with table_sink_closing(sink): del sink``.
+
+    Why: behind every ``ogr:`` GeoPackage destination (the recipe runner writes its results into
+    one GeoPackage that way) QGIS's QgsVectorLayerExporter asks the provider for a spatial index
+    when the sink closes, even for a table without geometry (QGIS 3.22 to 3.44), and GDAL
+    refuses on stderr with "ERROR 1: No geometry column". The table is complete and right;
+    only that refusal is kept quiet. The rows are flushed first, outside the quiet window, so a
+    real write error is still raised."""
+    if sink is not None and not sink.flushBuffer():
+        error = sink.lastError() if hasattr(sink, "lastError") else ""
+        raise QgsProcessingException(f"Could not write the table: {error or 'write failed'}")
+    del sink   # the caller's ``del`` must close it, inside the quiet window
+    from osgeo import gdal
+
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
 
 
 def raise_processing(error):

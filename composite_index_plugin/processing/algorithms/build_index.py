@@ -27,7 +27,11 @@ from qgis.core import (
 
 from composite_index_plugin.core import index as engine
 from composite_index_plugin.core import model, vocab
-from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.base import (
+    CompositeIndexAlgorithm,
+    progress_from_feedback,
+    table_sink_closing,
+)
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import (
     NUMERIC_TYPES,
@@ -267,6 +271,8 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
                 feature.setAttributes([None if (isinstance(v, float) and v != v) else
                                        (v.item() if hasattr(v, "item") else v) for v in row])
                 sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+            with table_sink_closing(sink):
+                del sink
             outputs[self.DIAGNOSTICS] = diag_id
 
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)

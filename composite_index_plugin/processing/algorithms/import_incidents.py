@@ -5,6 +5,7 @@ The checks live in ``core.cleanse``; this module reads layers, builds the coordi
 destination is done in bulk (the sink creates the layer, one SQLite transaction fills it):
 about 10x faster than feature-by-feature, which is used for other destinations.
 """
+import contextlib
 import os
 
 import numpy as np
@@ -43,7 +44,11 @@ from composite_index_plugin.core import policeuk as pu
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing import gpkg_fast
-from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.base import (
+    CompositeIndexAlgorithm,
+    progress_from_feedback,
+    table_sink_closing,
+)
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.qgis_compat import (
     CrsWktVariant,
@@ -287,8 +292,10 @@ def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedb
     sink, dest_id = alg.parameterAsSink(parameters, key, context, fields, wkb, crs)
     if sink is None:
         raise QgsProcessingException(alg.invalidSinkError(parameters, key))
+    table = x is None   # no geometry: closed quietly (base.table_sink_closing says why)
     if len(frame) > 1000 and gpkg_fast.plain_gpkg(dest_id):
-        del sink
+        with table_sink_closing(sink) if table else contextlib.nullcontext():
+            del sink
         try:
             if x is None:
                 filled = gpkg_fast.fill_layer(dest_id, frame)
@@ -324,7 +331,8 @@ def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedb
                 feedback.setProgress(90 + 10.0 * i / max(n, 1))
     if batch:
         sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
-    del sink
+    with table_sink_closing(sink) if table else contextlib.nullcontext():
+        del sink
     return dest_id
 
 
@@ -795,10 +803,11 @@ class ImportIncidents(CompositeIndexAlgorithm):
                 f"within {buffer:g} {unit} of it and were kept (fixes = in_study_buffer); "
                 f"{result.counts['outside_study_area']:,} row(s) lie beyond the buffer and were "
                 "rejected.")
+        # routine cleansing, not a failure: a warning with the count of each reason
         for reason, count in result.counts.items():
             if count:
-                feedback.reportError(f"{count:,} row(s) rejected: {reason} "
-                                     f"({cc.REASON_LABELS[reason]}).", False)
+                feedback.pushWarning(f"{count:,} of {result.n_in:,} row(s) rejected: {reason} "
+                                     f"({cc.REASON_LABELS[reason]}); kept in the rejected layer.")
         if feedback.isCanceled():
             return {}
 
