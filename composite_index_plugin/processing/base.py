@@ -2,18 +2,35 @@
 import contextlib
 import math
 import os
+import re
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingException
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from composite_index_plugin.core.errors import CompositeIndexError, Progress
-from composite_index_plugin.paths import resource_path
+from composite_index_plugin.paths import metadata, resource_path
 from composite_index_plugin.qgis_compat import ProcessingFieldParameterDataType, ProcessingNumberParameterType
+
+HELP_DOC = "algorithms.md"   # docs/algorithms.md: one section per algorithm, by display name
 
 
 def tr(text, context="CompositeIndex"):
     return QCoreApplication.translate(context, text)
+
+
+def heading_anchor(heading):
+    """The anchor GitHub gives a Markdown heading: lowercase, punctuation dropped (letters,
+    digits, '_', '-' and spaces kept), spaces as '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def docs_url(doc, heading=""):
+    """Address of ``docs/<doc>`` (at ``#heading``) on the project's repository page
+    (metadata.txt's ``homepage``, else ``repository``)."""
+    info = metadata()
+    home = (info.get("homepage") or info.get("repository") or "").rstrip("/")
+    return f"{home}/blob/main/docs/{doc}" + (f"#{heading_anchor(heading)}" if heading else "")
 
 
 def progress_from_feedback(feedback, start=0.0, end=100.0):
@@ -123,6 +140,10 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
 
     def shortHelpString(self):
         return self.tr(self.HELP)
+
+    def helpUrl(self):
+        """Its section of docs/algorithms.md (written by scripts/gen_algorithm_docs.py)."""
+        return docs_url(HELP_DOC, self.DISPLAY_NAME)
 
     def icon(self):
         return QIcon(resource_path("icons", "icon.svg"))

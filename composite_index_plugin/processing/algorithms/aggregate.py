@@ -273,15 +273,18 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
 
     def initAlgorithm(self, config=None):
         labels = {
-            "VICTIMS": (self.tr("Victims (points, optional)"), self.tr("Victims: filter expression"),
-                        self.tr("Victims: weight field")),
-            "OFFENDERS": (self.tr("Offenders (points, optional)"), self.tr("Offenders: filter expression"),
-                          self.tr("Offenders: weight field")),
-            "LOCATIONS": (self.tr("Locations (points, optional)"), self.tr("Locations: filter expression"),
-                          self.tr("Locations: weight field")),
+            "VICTIMS": (self.tr("Victims (points)"), self.tr("Victims: filter expression"),
+                        self.tr("Victims: weight field"),
+                        self.tr("Victims: category field (many issues in one pass)")),
+            "OFFENDERS": (self.tr("Offenders (points)"), self.tr("Offenders: filter expression"),
+                          self.tr("Offenders: weight field"),
+                          self.tr("Offenders: category field (many issues in one pass)")),
+            "LOCATIONS": (self.tr("Locations (points)"), self.tr("Locations: filter expression"),
+                          self.tr("Locations: weight field"),
+                          self.tr("Locations: category field (many issues in one pass)")),
         }
         for key in ROLE_KEYS.values():
-            layer_label, filter_label, weight_label = labels[key]
+            layer_label, filter_label, weight_label, category_label = labels[key]
             self.addParameter(QgsProcessingParameterFeatureSource(
                 key, layer_label, [ProcessingSourceType.VectorAnyGeometry], optional=True))
             self.addParameter(QgsProcessingParameterExpression(
@@ -290,9 +293,8 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
                 f"{key}_WEIGHT", weight_label, None, key, ProcessingFieldParameterDataType.Any,
                 optional=True))
             self.addParameter(QgsProcessingParameterField(
-                f"{key}_CATEGORY", self.tr(f"{key.capitalize()}: category field (many issues in "
-                                           "one pass, optional)"),
-                None, key, ProcessingFieldParameterDataType.Any, optional=True))
+                f"{key}_CATEGORY", category_label, None, key, ProcessingFieldParameterDataType.Any,
+                optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones (grid or polygons)"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterString(
@@ -302,7 +304,7 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
             options=[self.tr(p) for p in CATEGORY_PRESETS], defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterFile(
             "CATEGORY_MAPPING", self.tr("Categories to issues: mapping table (CSV category,issue or "
-                                        "JSON; optional)"),
+                                        "JSON)"),
             ProcessingFileParameterBehavior.File, fileFilter="Mapping (*.csv *.json *.txt)",
             optional=True))
         self.addParameter(QgsProcessingParameterString(
@@ -312,10 +314,10 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
             ProcessingNumberParameterType.Double, model.Role.key("kde_bandwidth").default, False, 0.0))
         ratio = [
             QgsProcessingParameterFeatureSource(
-                "RATIO_LAYER", self.tr("Kernel ratio: population at risk (points, optional)"),
+                "RATIO_LAYER", self.tr("Kernel ratio: population at risk (points)"),
                 [ProcessingSourceType.VectorAnyGeometry], optional=True),
             QgsProcessingParameterField(
-                "RATIO_WEIGHT", self.tr("Kernel ratio: population field (optional)"), None,
+                "RATIO_WEIGHT", self.tr("Kernel ratio: population field"), None,
                 "RATIO_LAYER", ProcessingFieldParameterDataType.Numeric, optional=True),
             QgsProcessingParameterEnum(
                 "RATIO_ROLE", self.tr("Kernel ratio: numerator"),

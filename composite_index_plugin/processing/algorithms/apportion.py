@@ -97,7 +97,7 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
             "SOURCES_KEY", self.tr("Area code field of the source polygons (with a table)"), None,
             "SOURCES", ProcessingFieldParameterDataType.Any, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "TABLE", self.tr("Counts by area code: table (CSV or layer without geometry, optional)"),
+            "TABLE", self.tr("Counts by area code: table (CSV or layer without geometry)"),
             [ProcessingSourceType.Vector], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "TABLE_KEY", self.tr("Table: area code field"), None, "TABLE",
@@ -108,10 +108,10 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones (grid or polygons)"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "ANCILLARY", self.tr("Ancillary points, e.g. address points (optional)"),
+            "ANCILLARY", self.tr("Ancillary points, e.g. address points"),
             [ProcessingSourceType.VectorAnyGeometry], optional=True))
         p = QgsProcessingParameterField(
-            "ANCILLARY_WEIGHT", self.tr("Ancillary point weight (optional)"), None, "ANCILLARY",
+            "ANCILLARY_WEIGHT", self.tr("Ancillary point weight"), None, "ANCILLARY",
             ProcessingFieldParameterDataType.Numeric, optional=True)
         p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(p)

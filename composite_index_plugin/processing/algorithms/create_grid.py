@@ -183,7 +183,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
             self.addParameter(p)
         self.addParameter(QgsProcessingParameterCrs(
-            "TARGET_CRS", self.tr("Reproject the study area to (optional)"), None, True))
+            "TARGET_CRS", self.tr("Reproject the study area to"), None, True))
         p = QgsProcessingParameterNumber("MAX_CELLS", self.tr("Largest number of cells"),
                                          ProcessingNumberParameterType.Integer,
                                          GEOGRAPHY.key("max_cells").default, False, 1)
