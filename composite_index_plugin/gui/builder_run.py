@@ -279,29 +279,14 @@ class RunController:
         files of an earlier run, and their SQLite side files). Returns the folder the results
         are in: the output folder, or the staging folder when a file could not be replaced
         (e.g. still open in another program on Windows)."""
-        os.makedirs(folder, exist_ok=True)
-        try:
-            for name in sorted(os.listdir(staging)):
-                source, target = os.path.join(staging, name), os.path.join(folder, name)
-                if os.path.isdir(target) and not os.path.islink(target):
-                    shutil.rmtree(target)
-                for side in ("-wal", "-shm", "-journal"):
-                    if os.path.exists(target + side):
-                        os.remove(target + side)
-                os.replace(source, target)
+        from composite_index_plugin.processing import portable
+
+        try:   # the project and the logs then name the output folder, not the staging one
+            portable.publish(staging, folder)
         except OSError as err:
             self.log("WARNING", f"Could not move the results into {folder} ({err}); they stay "
                                 f"in {staging}.")
             return staging
-        shutil.rmtree(staging, ignore_errors=True)
-        log_path = os.path.join(folder, "run.log")
-        try:
-            with open(log_path, encoding="utf-8") as handle:
-                text = handle.read()
-            with open(log_path, "w", encoding="utf-8") as handle:
-                handle.write(text.replace(staging, folder))
-        except OSError:
-            pass
         return folder
 
     def keep_log(self, staging, folder, kind, line):
