@@ -5,18 +5,14 @@ import os
 import re
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingException
-from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from composite_index_plugin.core.errors import CompositeIndexError, Progress
+from composite_index_plugin.i18n import tr, translated
 from composite_index_plugin.paths import metadata, resource_path
 from composite_index_plugin.qgis_compat import ProcessingFieldParameterDataType, ProcessingNumberParameterType
 
 HELP_DOC = "algorithms.md"   # docs/algorithms.md: one section per algorithm, by display name
-
-
-def tr(text, context="CompositeIndex"):
-    return QCoreApplication.translate(context, text)
 
 
 def heading_anchor(heading):
@@ -82,7 +78,7 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
     """
 
     NAME = ""
-    DISPLAY_NAME = ""
+    DISPLAY_NAME = ""   # these three marked QT_TRANSLATE_NOOP("CompositeIndex", ...) (see i18n)
 
     def __init_subclass__(cls, **kwargs):
         """Every algorithm's outputs are a transaction (``processing.transaction``): written
@@ -120,8 +116,7 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
     GROUP_ID = ""
     HELP = ""
 
-    def tr(self, text):
-        return tr(text)
+    tr = staticmethod(tr)   # self.tr("literal"): context CompositeIndex, as scripts/translations.py
 
     def createInstance(self):
         return type(self)()
@@ -130,16 +125,17 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
         return self.NAME
 
     def displayName(self):
-        return self.tr(self.DISPLAY_NAME)
+        return translated(self.DISPLAY_NAME)
 
     def group(self):
-        return self.tr(self.GROUP) if self.GROUP else ""
+        return translated(self.GROUP) if self.GROUP else ""
 
     def groupId(self):
         return self.GROUP_ID
 
     def shortHelpString(self):
-        return self.tr(self.HELP)
+        parts = self.HELP if isinstance(self.HELP, tuple) else (self.HELP,)
+        return "".join(translated(part) for part in parts)
 
     def helpUrl(self):
         """Its section of docs/algorithms.md (written by scripts/gen_algorithm_docs.py)."""

@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import aggregate as agg
 from composite_index_plugin.core import kde as kde_mod
@@ -25,6 +26,7 @@ from composite_index_plugin.core import model
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_rings, points_in_zones, rings_from_wkb
 from composite_index_plugin.core.grid import SHAPES, GridSpec
+from composite_index_plugin.i18n import translated
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.expressions import check_expression, raw_expression
@@ -40,8 +42,11 @@ from composite_index_plugin.qgis_compat import (
 )
 
 ROLE_KEYS = {"victims": "VICTIMS", "offenders": "OFFENDERS", "locations": "LOCATIONS"}
-CATEGORY_PRESETS = ("None: the issue is the category, in lowercase_with_underscores",
-                    "police.uk crime types (resources/presets/policeuk_crime_types.csv)")
+CATEGORY_PRESETS = (
+    QT_TRANSLATE_NOOP("CompositeIndex", "None: the issue is the category, in "
+                      "lowercase_with_underscores"),
+    QT_TRANSLATE_NOOP("CompositeIndex", "police.uk crime types "
+                      "(resources/presets/policeuk_crime_types.csv)"))
 GRID_FIELDS = ("grid_shape", "grid_size", "grid_x0", "grid_y0")
 
 
@@ -234,10 +239,10 @@ def count_role_by_issue(role, points, zones, category, mapping, issues, weight=N
 
 class AggregatePatAlgorithm(CompositeIndexAlgorithm):
     NAME = "aggregatepat"
-    DISPLAY_NAME = "Aggregate victims, offenders and locations"
-    GROUP = "Geography"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Aggregate victims, offenders and locations")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Geography")
     GROUP_ID = "geography"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "For one issue, counts where victims live, where offenders live and where it happens, onto "
         "zones: a grid made by 'Create analysis grid' (binned by arithmetic, very fast) or any "
         "polygon layer (point in polygon). Each role layer is optional (give at least one), with an "
@@ -269,7 +274,7 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         "lowercase_with_underscores. ISSUES (comma-separated) picks and orders the issues; "
         "listed issues with no points get zero fields, so every period has the same fields. "
         "Points whose category maps to no issue are counted and reported, not counted in zones. "
-        "The counts are those of one run per issue with a filter on the category.")
+        "The counts are those of one run per issue with a filter on the category."))
 
     def initAlgorithm(self, config=None):
         labels = {
@@ -301,7 +306,7 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
             "ISSUE", self.tr("Issue name (used in field names)"), "issue"))
         self.addParameter(QgsProcessingParameterEnum(
             "CATEGORY_PRESET", self.tr("Categories to issues: preset"),
-            options=[self.tr(p) for p in CATEGORY_PRESETS], defaultValue=0, optional=True))
+            options=[translated(p) for p in CATEGORY_PRESETS], defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterFile(
             "CATEGORY_MAPPING", self.tr("Categories to issues: mapping table (CSV category,issue or "
                                         "JSON)"),

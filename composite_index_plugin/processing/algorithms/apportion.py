@@ -12,6 +12,7 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsSpatialIndex,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import apportion as app_mod
 from composite_index_plugin.core.aggregate import check_issue_name
@@ -64,10 +65,10 @@ def _polygons(source, request, feedback, label, field=None, key=None, ids=None):
 
 class ApportionAlgorithm(CompositeIndexAlgorithm):
     NAME = "apportion"
-    DISPLAY_NAME = "Apportion population to zones"
-    GROUP = "Geography"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Apportion population to zones")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Geography")
     GROUP_ID = "geography"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Moves a count field (population, households) from source polygons (e.g. LSOAs) onto "
         "zones (e.g. grid cells) by area weighting: each zone gets value x area(source and zone) / "
         "area(source) from every source it overlaps. With an ancillary point layer (e.g. address "
@@ -85,7 +86,7 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
         "says how many; a value that cannot be read as a number stops the run naming its row "
         "and code; empty values are counted and taken as 0. Codes in the table with no boundary, "
         "and boundaries with no row in the table, are counted and listed (outputs TABLE_ONLY and "
-        "BOUNDARY_ONLY). Text values of FIELD are read the same way.")
+        "BOUNDARY_ONLY). Text values of FIELD are read the same way."))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(

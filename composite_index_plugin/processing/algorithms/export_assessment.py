@@ -29,7 +29,7 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, Qt
 
 from composite_index_plugin.core import periods as cp
 from composite_index_plugin.core.assessment import detect_themes_issues
@@ -159,10 +159,10 @@ def _write_layer(layer, path, name, overwrite_file):
 
 class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
     NAME = "exportassessment"
-    DISPLAY_NAME = "Export assessment layout"
-    GROUP = "Assessment"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Export assessment layout")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Assessment")
     GROUP_ID = "assessment"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Prints the assessment: a PDF with a city overview page, a page on the gap over time when "
         "periods were compared, and then one page per area (atlas), each with the index map "
         "(index and hotspot zones, the area outline and its neighbours), legend, scale bar, north "
@@ -179,7 +179,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         "per period as a table and chart, the change map with classes centred on 0, and the "
         "Mann-Kendall trends only where they can be significant, else why not) and each area "
         "page its change. Without a name field the first text field is used. Areas without zones "
-        "get a 'no data' page.")
+        "get a 'no data' page."))
 
     ZONES = "ZONES"
     HOTSPOT_ZONES = "HOTSPOT_ZONES"

@@ -36,12 +36,13 @@ from qgis.core import (
     QgsRectangle,
     QgsUnitTypes,
 )
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QDate, QDateTime, QTime, QVariant
 
 from composite_index_plugin.core import cleanse as cc
 from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import policeuk as pu
 from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.i18n import translated
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import (
@@ -371,14 +372,16 @@ class ImportIncidents(CompositeIndexAlgorithm):
     REPORT = "REPORT"
 
     PRESETS = vocab.IMPORT_PRESET_TITLES   # the words of a recipe: vocab.IMPORT_PRESETS
-    PERIODS = ("Month (yyyy-mm)", "Calendar year (yyyy)",
-               "Financial year, April to March (yyyy/yy)", "No period field")
+    PERIODS = (QT_TRANSLATE_NOOP("CompositeIndex", "Month (yyyy-mm)"),
+               QT_TRANSLATE_NOOP("CompositeIndex", "Calendar year (yyyy)"),
+               QT_TRANSLATE_NOOP("CompositeIndex", "Financial year, April to March (yyyy/yy)"),
+               QT_TRANSLATE_NOOP("CompositeIndex", "No period field"))
 
     NAME = "importincidents"
-    DISPLAY_NAME = "Import and cleanse incidents"
-    GROUP = "Data preparation"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Import and cleanse incidents")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Data preparation")
     GROUP_ID = "datapreparation"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Turns incident tables from police, council, fire, health or probation into a clean point "
         "layer, and proves nothing was lost: every input row is either in CLEAN or in REJECTED "
         "with a reason code (no_coordinates, postcode_not_found, bad_coordinates, swapped_latlon, "
@@ -425,7 +428,7 @@ class ImportIncidents(CompositeIndexAlgorithm):
         "metres (on West Yorkshire, points falling outside their own super-generalised LSOA lie a "
         "median 34 m from it). Rows kept thanks to the buffer are counted in the log and marked "
         "in_study_buffer in the field fixes. Set 0 for the exact boundary."
-    )
+    ))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -442,14 +445,14 @@ class ImportIncidents(CompositeIndexAlgorithm):
             self.FORCES, self.tr("Archive forces (','-separated, e.g. west-yorkshire; empty: all)"),
             optional=True))
         self.addParameter(QgsProcessingParameterEnum(
-            self.PERIOD, self.tr("Period field"), options=[self.tr(p) for p in self.PERIODS],
+            self.PERIOD, self.tr("Period field"), options=[translated(p) for p in self.PERIODS],
             defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
-            self.PRESET, self.tr("Preset"), options=[self.tr(p) for p in self.PRESETS],
+            self.PRESET, self.tr("Preset"), options=[translated(p) for p in self.PRESETS],
             defaultValue=vocab.position(vocab.IMPORT_PRESETS, IMPORT.key("preset").default)))
-        for key, label in ((self.X_FIELD, "X / easting / longitude field (empty: guess)"),
-                           (self.Y_FIELD, "Y / northing / latitude field (empty: guess)")):
-            self.addParameter(QgsProcessingParameterString(key, self.tr(label), optional=True))
+        for key, label in ((self.X_FIELD, self.tr("X / easting / longitude field (empty: guess)")),
+                           (self.Y_FIELD, self.tr("Y / northing / latitude field (empty: guess)"))):
+            self.addParameter(QgsProcessingParameterString(key, label, optional=True))
         self.addParameter(QgsProcessingParameterCrs(
             self.SOURCE_CRS, self.tr("CRS of the X/Y (or postcode lookup) coordinates "
                                      "(empty: guess)"), optional=True))
@@ -493,11 +496,11 @@ class ImportIncidents(CompositeIndexAlgorithm):
             self.ENCODING, self.tr("Encoding (empty: detect)"), optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.DELIMITER, self.tr("Delimiter"),
-            options=[self.tr(t) for t in vocab.IMPORT_DELIMITER_TITLES],
+            options=[translated(t) for t in vocab.IMPORT_DELIMITER_TITLES],
             defaultValue=vocab.position(vocab.IMPORT_DELIMITERS, IMPORT.key("delimiter").default)))
         self.addParameter(QgsProcessingParameterEnum(
             self.DECIMAL, self.tr("Decimal separator in coordinates"),
-            options=[self.tr(t) for t in vocab.IMPORT_DECIMAL_TITLES],
+            options=[translated(t) for t in vocab.IMPORT_DECIMAL_TITLES],
             defaultValue=vocab.position(vocab.IMPORT_DECIMALS, IMPORT.key("decimal").default)))
         for key in (self.DATE_FORMATS, self.DATE_FROM, self.DATE_TO, self.REQUIRE_MAPPING,
                     self.STUDY_BUFFER, self.ENCODING, self.DELIMITER, self.DECIMAL, self.FORCES,
@@ -511,9 +514,9 @@ class ImportIncidents(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("Data-quality report"), self.tr("HTML files (*.html)"),
             optional=True, createByDefault=True))
-        for key, label in (("ROWS_IN", "Rows in"), ("CLEAN_COUNT", "Clean rows"),
-                           ("REJECTED_COUNT", "Rejected rows")):
-            self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
+        for key, label in (("ROWS_IN", self.tr("Rows in")), ("CLEAN_COUNT", self.tr("Clean rows")),
+                           ("REJECTED_COUNT", self.tr("Rejected rows"))):
+            self.addOutput(QgsProcessingOutputNumber(key, label))
 
     def checkParameterValues(self, parameters, context):
         """INPUT may list text files that OGR cannot open (empty, binary, odd delimiters): they
@@ -524,8 +527,9 @@ class ImportIncidents(CompositeIndexAlgorithm):
         archive = parameters.get(self.ARCHIVE)
         archive = archive.strip() if isinstance(archive, str) else archive
         if archive and not (isinstance(archive, str) and os.path.exists(archive)):
-            return False, self.tr(f"The police.uk archive '{archive}' does not exist: give the "
-                                  ".zip file or the folder it was unpacked into.")
+            return False, self.tr("The police.uk archive '{archive}' does not exist: give the "
+                                  ".zip file or the folder it was unpacked into.").format(
+                                      archive=archive)
         if not archive and (value is None or not [v for v in values if v is not None and v != ""]):
             return False, self.tr("Give at least one incident file or layer (INPUT), or a police.uk "
                                   "archive (ARCHIVE).")
@@ -534,12 +538,14 @@ class ImportIncidents(CompositeIndexAlgorithm):
                 continue
             if isinstance(v, str) and v and not os.path.isfile(v.split("|")[0]) and \
                     QgsProcessingUtils.mapLayerFromString(v, context) is None:
-                return False, self.tr(f"INPUT '{v}' is neither an existing file nor a layer.")
+                return False, self.tr("INPUT '{value}' is neither an existing file nor a "
+                                      "layer.").format(value=v)
         for definition in self.parameterDefinitions():
             if definition.name() in (self.INPUT, self.ARCHIVE) or definition.isDestination():
                 continue
             if not definition.checkValueIsAcceptable(parameters.get(definition.name()), context):
-                return False, self.tr(f"Incorrect parameter value for {definition.name()}")
+                return False, self.tr("Incorrect parameter value for {name}").format(
+                    name=definition.name())
         return True, ""
 
     # -- reading -------------------------------------------------------------------------
