@@ -192,7 +192,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            "DATA_LAYERS", self.tr("Only cells holding points of these layers (optional)"),
+            "DATA_LAYERS", self.tr("Only cells holding points of these layers"),
             ProcessingSourceType.VectorAnyGeometry, optional=True))
         p = QgsProcessingParameterNumber(
             "DATA_NEIGHBOURS", self.tr("With cells with data: rings of neighbours kept around them"),
