@@ -9,7 +9,8 @@ Two things still carry the folder's absolute path: QGIS's fallback references of
 (a layer's source beside its id, used only when the id is not found) and the text outputs (run
 log, HTML reports). A run that is written in one folder and then moved (the Builder's staging
 folder, published when the run has finished) calls ``relocate`` so that none of them names the
-folder the files no longer are in.
+folder the files no longer are in: the recipe runner before it moves a finished run out of its
+staging folder (``RecipeRunner._run``), the Builder when it publishes its own (``publish``).
 """
 import os
 import re
@@ -58,12 +59,14 @@ def _rewrite_qgz(path, pattern, new_folder):
     return changed
 
 
-def relocate(folder, old_folder):
-    """After the files of a run moved from ``old_folder`` into ``folder``: every mention of
-    ``old_folder`` in the projects (.qgz, .qgs) and text outputs (.log, .html) of ``folder``
-    (and its sub-folders) names ``folder`` instead. Data files are never touched. Returns
-    {relative path: number of replacements} of the files changed."""
+def relocate(folder, old_folder, new_folder=None):
+    """The files of a run in ``folder`` are (or are about to be) moved from ``old_folder`` to
+    ``new_folder`` (default: ``folder``): every mention of ``old_folder`` in the projects (.qgz,
+    .qgs) and text outputs (.log, .html) of ``folder`` (and its sub-folders) names
+    ``new_folder`` instead. Data files are never touched. Returns {relative path: number of
+    replacements} of the files changed."""
     pattern = _pattern(old_folder)
+    new_folder = new_folder or folder
     changed = {}
     for root, _dirs, files in os.walk(folder):
         for name in files:
@@ -71,11 +74,11 @@ def relocate(folder, old_folder):
             lower = name.lower()
             try:
                 if lower.endswith(".qgz"):
-                    n = _rewrite_qgz(path, pattern, folder)
+                    n = _rewrite_qgz(path, pattern, new_folder)
                 elif lower.endswith(TEXT_SUFFIXES):
                     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
                         text = handle.read()
-                    text, n = _rewrite_text(text, pattern, folder)
+                    text, n = _rewrite_text(text, pattern, new_folder)
                     if n:
                         with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
                             handle.write(text)

@@ -42,10 +42,11 @@ class Recorder(QgsProcessingFeedback):
         self.errors.append(text)
 
 
-def _run(recipe, folder, feedback):
+def _run(recipe, folder, feedback, allowed=""):
     import processing
 
-    return processing.run("compositeindex:runrecipe", {"RECIPE": recipe, "OUTPUT_FOLDER": folder},
+    return processing.run("compositeindex:runrecipe", {"RECIPE": recipe, "OUTPUT_FOLDER": folder,
+                                                       "ALLOWED_FOLDERS": allowed},
                           context=QgsProcessingContext(), feedback=feedback)
 
 
@@ -73,7 +74,7 @@ def moved(provider, tmp_path_factory):
         lambda msg, tag, level: messages.append(msg))
     feedback = Recorder()
     try:
-        _run(recipes[2025], str(staging), feedback)
+        _run(recipes[2025], str(staging), feedback, allowed=str(out))   # reads the 2024 run
     finally:
         gdal.PopErrorHandler()
     staged_text = _qgs_text(staging / "assessment.qgz")
@@ -114,6 +115,8 @@ def test_a_clean_run_reports_no_gdal_or_picture_error(moved):
 def test_published_project_names_no_staging_folder(moved):
     staging = moved["staging"]
     assert staging in moved["staged_text"]            # QGIS's fallback sources of layout items
+    # the runner's own staging folder (it writes aside and moves in) is named nowhere
+    assert ".composite_index_running" not in moved["staged_text"].replace(staging, "")
     assert staging not in moved["published_text"]
     assert moved["out"] + "/assessment_files/assessment_pages.gpkg" in moved["published_text"]
     assert "assessment.qgz" in moved["changed"] and "run.log" in moved["changed"]
