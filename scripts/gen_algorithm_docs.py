@@ -102,6 +102,7 @@ def _type(definition):
 
 def section(alg):
     from composite_index_plugin.processing.base import heading_anchor
+    from composite_index_plugin.qgis_compat import ProcessingParameterFlag
 
     lines = [f"## {alg.displayName()}", ""]
     lines.append(f"`compositeindex:{alg.name()}` (group: {alg.group()})")
@@ -113,8 +114,8 @@ def section(alg):
     for d in alg.parameterDefinitions():
         if d.isDestination():
             continue
-        optional = " (optional)" if d.flags() & d.FlagOptional else ""
-        advanced = " (advanced)" if d.flags() & d.FlagAdvanced else ""
+        optional = " (optional)" if d.flags() & ProcessingParameterFlag.Optional else ""
+        advanced = " (advanced)" if d.flags() & ProcessingParameterFlag.Advanced else ""
         lines.append(f"| `{d.name()}` | {md(d.description())}{optional}{advanced} | "
                      f"{md(_type(d))} | {md(_default(d))} |")
     lines.append("")
@@ -124,7 +125,7 @@ def section(alg):
     if outputs or extra:
         lines += ["| Output | Label | Type |", "|---|---|---|"]
         for d in outputs:
-            optional = " (optional)" if d.flags() & d.FlagOptional else ""
+            optional = " (optional)" if d.flags() & ProcessingParameterFlag.Optional else ""
             lines.append(f"| `{d.name()}` | {md(d.description())}{optional} | {md(_type(d))} |")
         for o in extra:
             lines.append(f"| `{o.name()}` | {md(o.description())} | {md(o.type())} |")

@@ -20,6 +20,7 @@ from qgis.core import (
     QgsProcessingParameterField,
 )
 
+from composite_index_plugin.qgis_compat import ProcessingParameterFlag
 from tests.postgis.helpers import assert_same, table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -130,7 +131,7 @@ def test_model_opens_validates_and_shows_every_step(provider):
     assert sorted(o.name() for o in model.outputDefinitions()) == sorted(OUTPUTS)
     # victims and offenders optional (the index uses the roles given); locations not
     optional = {d.name() for d in model.parameterDefinitions()
-                if d.flags() & d.FlagOptional and not d.isDestination()}
+                if d.flags() & ProcessingParameterFlag.Optional and not d.isDestination()}
     assert optional == {"victims", "offenders", "filter"}
 
 

@@ -204,7 +204,7 @@ def test_charts_are_drawn_in_the_copy(moved):
     layout = next(lay for lay in project.layoutManager().printLayouts()
                   if lay.name().endswith(" - overview"))
     image = QgsLayoutExporter(layout).renderPageToImage(0, dpi=60)
-    image = image.convertToFormat(QImage.Format_Grayscale8)
+    image = image.convertToFormat(QImage.Format.Format_Grayscale8)
     w, h, bpl = image.width(), image.height(), image.bytesPerLine()
     ptr = image.constBits()
     ptr.setsize(h * bpl)
