@@ -13,7 +13,7 @@ ZIP := dist/composite_index_plugin-$(VERSION).zip
 QGIS_PLUGINS_DIR ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default/python/plugins
 QGIS ?=
 
-.PHONY: setup test test-core demo bench lint package install clean matrix
+.PHONY: setup test test-core demo bench lint package install clean matrix ts qm i18n
 
 ifneq ($(strip $(QGIS)),)
 test test-core demo bench lint package:
@@ -43,6 +43,17 @@ package: setup
 	$(PY) scripts/package.py --out $(ZIP)
 	$(PY) scripts/check_package.py $(ZIP)
 endif
+
+# translations (scripts/translations.py; no Qt tool needed): `make ts` writes the template
+# i18n/composite_index.ts and updates every i18n/composite_index_<locale>.ts; `make qm` compiles
+# those to .qm (the plugin loads i18n/composite_index_<QGIS locale>.qm; the ZIP gets them too)
+ts:
+	$(PY) scripts/translations.py ts
+
+qm:
+	$(PY) scripts/translations.py qm
+
+i18n: ts qm
 
 # every QGIS version of the matrix, one after the other (what CI runs)
 matrix:

@@ -2,16 +2,20 @@
 from qgis.core import QgsApplication
 from qgis.PyQt.QtGui import QIcon
 
+from composite_index_plugin import i18n
+from composite_index_plugin.i18n import tr
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing.provider import CompositeIndexProvider
 from composite_index_plugin.qgis_compat import QAction
-
-MENU = "&Composite Index"
 
 
 class CompositeIndexPlugin:
     def __init__(self, iface):
         self.iface = iface
+        # the catalogue for the QGIS locale (i18n/composite_index_<locale>.qm), before any text
+        # is made: qgis_process creates the plugin too, so the toolbox names are translated there
+        self.translator = i18n.install()
+        self.menu = tr("&Composite Index")
         self.provider = None
         self.actions = []
         self.toolbar = None
@@ -27,27 +31,27 @@ class CompositeIndexPlugin:
 
     def initGui(self):
         self.initProcessing()
-        self.toolbar = self.iface.addToolBar("Composite Index")
+        self.toolbar = self.iface.addToolBar(tr("Composite Index"))
         self.toolbar.setObjectName("CompositeIndexToolbar")
-        builder_action = QAction(QIcon(resource_path("icons", "icon.svg")), "Composite Index Builder",
-                                 self.iface.mainWindow())
+        builder_action = QAction(QIcon(resource_path("icons", "icon.svg")),
+                                 tr("Composite Index Builder"), self.iface.mainWindow())
         builder_action.setObjectName("CompositeIndexBuilder")
-        builder_action.setToolTip("Open the Composite Index Builder: set up, check and run an "
-                                  "assessment in one window")
+        builder_action.setToolTip(tr("Open the Composite Index Builder: set up, check and run an "
+                                     "assessment in one window"))
         builder_action.setCheckable(True)
         builder_action.triggered.connect(self.toggle_builder)
         self.builder_action = builder_action
         self._add_action(builder_action, toolbar=True)
         run_action = QAction(QIcon(resource_path("icons", "run_recipe.svg")),
-                             "Run assessment from recipe…", self.iface.mainWindow())
+                             tr("Run assessment from recipe…"), self.iface.mainWindow())
         run_action.setObjectName("CompositeIndexRunRecipe")
-        run_action.setToolTip("Run a whole assessment from a recipe file (the Processing dialog "
-                              "of compositeindex:runrecipe)")
+        run_action.setToolTip(tr("Run a whole assessment from a recipe file (the Processing "
+                                 "dialog of compositeindex:runrecipe)"))
         run_action.triggered.connect(self.open_run_recipe)
         self._add_action(run_action, toolbar=True)
 
     def _add_action(self, action, toolbar=False):
-        self.iface.addPluginToMenu(MENU, action)
+        self.iface.addPluginToMenu(self.menu, action)
         if toolbar and self.toolbar is not None:
             self.toolbar.addAction(action)
         self.actions.append(action)
@@ -78,7 +82,7 @@ class CompositeIndexPlugin:
             self.builder.deleteLater()
             self.builder = None
         for action in self.actions:
-            self.iface.removePluginMenu(MENU, action)
+            self.iface.removePluginMenu(self.menu, action)
             if self.toolbar is not None:
                 self.toolbar.removeAction(action)
         self.actions = []
@@ -88,3 +92,5 @@ class CompositeIndexPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        i18n.remove(self.translator)
+        self.translator = None

@@ -6,7 +6,7 @@ Runs inside the QGIS desktop (under Xvfb on a server), opened with ``--code``::
         --noversioncheck --profiles-path "$(mktemp -d)" --code scripts/model_screenshot.py
 
 It registers the Composite Index provider from this repository, opens
-resources/models/composite_index_one_issue.model3 in the Modeler, saves the window as a PNG
+resources/models/oneissue.model3 in the Modeler, saves the window as a PNG
 (``CI_SHOT_OUT`` overrides the path) and quits QGIS.
 """
 import os
@@ -47,7 +47,7 @@ def _open():
             _STATE["provider"] = CompositeIndexProvider()
             registry.addProvider(_STATE["provider"])
         model = QgsProcessingModelAlgorithm()
-        model.fromFile(os.path.join(ROOT, "resources", "models", "composite_index_one_issue.model3"))
+        model.fromFile(os.path.join(ROOT, "resources", "models", "oneissue.model3"))
         from processing.modeler.ModelerDialog import ModelerDialog
 
         dialog = ModelerDialog.create(model)

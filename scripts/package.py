@@ -1,6 +1,7 @@
 """Build the plugin ZIP QGIS installs: one top folder composite_index_plugin/ holding the code,
 metadata.txt, LICENSE, resources/, ui/ and docs/ (the guides, without their images: those are
-for the project's web pages and would add about 2 MB to every install).
+for the project's web pages and would add about 2 MB to every install), and i18n/ with a .qm
+catalogue compiled from each translation i18n/composite_index_<locale>.ts (scripts/translations.py).
 
 Only files git tracks go in (as they are in the working tree), so caches, venvs and outputs
 never ship. Usage: python scripts/package.py --out dist/composite_index_plugin-<version>.zip
@@ -39,9 +40,23 @@ def build(out_path):
     if bad:
         sys.exit(f"refusing to package caches: {bad[:3]}")
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    with zipfile.ZipFile(out_path, "w", zipfile.ZIP_DEFLATED) as archive:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import tempfile
+
+    import translations
+
+    tracked = {os.path.join(ROOT, rel) for rel in tracked_files()}
+    with zipfile.ZipFile(out_path, "w", zipfile.ZIP_DEFLATED) as archive, \
+            tempfile.TemporaryDirectory() as tmp:
         for rel, arc in sorted(files, key=lambda x: x[1]):
             archive.write(os.path.join(ROOT, rel), arc)
+        for ts in translations.language_files():
+            if ts not in tracked:
+                continue
+            qm = os.path.join(tmp, os.path.splitext(os.path.basename(ts))[0] + ".qm")
+            translations.write_qm(qm, translations.read_ts(ts)[0])
+            archive.write(qm, f"{PACKAGE}/i18n/{os.path.basename(qm)}")
+            files.append((ts, qm))
     return out_path, len(files)
 
 

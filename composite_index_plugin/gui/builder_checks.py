@@ -25,6 +25,7 @@ from composite_index_plugin.core import model as rm
 from composite_index_plugin.core import recipe as rcp
 from composite_index_plugin.gui.builder_model import Check
 from composite_index_plugin.gui.recipe_paths import source_dicts, source_text
+from composite_index_plugin.i18n import tr
 from composite_index_plugin.qgis_compat import GeometryType
 
 MAX_CELLS_WARNING = 250_000
@@ -94,11 +95,11 @@ def live_checks(dock):
             tempfile.gettempdir(), ".composite_index_check")
         checks += data_checks(recipe, staging)
     if not folder:
-        checks.append(Check("output.folder", "no output folder", "choose where results go"))
+        checks.append(Check("output.folder", tr("no output folder"), tr("choose where results go")))
     cells, _km2 = dock.estimated_cells()
     if cells and cells > MAX_CELLS_WARNING:
-        checks.append(Check("geography.size", f"about {cells:,} cells: the run will be slow",
-                            "use bigger cells", "warning"))
+        checks.append(Check("geography.size", tr("about {cells} cells: the run will be slow")
+                            .format(cells=f"{cells:,}"), tr("use bigger cells"), "warning"))
     for path, source in source_dicts(recipe):
         if path.startswith("compare") or path in ("population.ancillary", "population.table") \
                 or "import" in source:
@@ -111,11 +112,12 @@ def project_notes(project=None):
     layers = [lyr for lyr in (project or QgsProject.instance()).mapLayers().values()
               if isinstance(lyr, QgsVectorLayer)]
     if not layers:
-        return [Check("$", "the project has no layers", "add the victims, offenders and "
-                      "locations layers (Layer ▸ Add Layer) or open a recipe", "warning")]
+        return [Check("$", tr("the project has no layers"), tr(
+            "add the victims, offenders and locations layers (Layer ▸ Add Layer) or open a "
+            "recipe"), "warning")]
     if not any(lyr.geometryType() == GeometryType.Point for lyr in layers):
-        return [Check("$", "the project has no point layer",
-                      "add the point layers of victims, offenders and locations", "warning")]
+        return [Check("$", tr("the project has no point layer"),
+                      tr("add the point layers of victims, offenders and locations"), "warning")]
     return []
 
 
@@ -123,12 +125,12 @@ def source_notes(path, source, layer):
     where = f"{path}.source"
     if layer is None:
         if "path" in source and os.path.exists(source["path"]):
-            return [Check(where, f"{source_text(source)} is not a layer of the project",
-                          "the recipe reads it from its file; add it to the project to pick "
-                          "fields", "warning")]
+            return [Check(where, tr("{source} is not a layer of the project").format(
+                source=source_text(source)), tr("the recipe reads it from its file; add it to "
+                                                "the project to pick fields"), "warning")]
         return []
     if layer.crs().isValid() and layer.crs().isGeographic():
-        return [Check(where, f"layer {layer.name()!r} is in a geographic CRS "
-                             f"({layer.crs().authid()}, degrees)",
-                      "it is reprojected; a projected copy is better", "warning")]
+        return [Check(where, tr("layer {name} is in a geographic CRS ({crs}, degrees)").format(
+            name=repr(layer.name()), crs=layer.crs().authid()),
+                      tr("it is reprojected; a projected copy is better"), "warning")]
     return []

@@ -31,6 +31,7 @@ from composite_index_plugin.gui.builder_checks import live_checks, staging_folde
 from composite_index_plugin.gui.builder_model import GLOBAL_SOURCES, BuilderModel, new_recipe
 from composite_index_plugin.gui.builder_run import RUN_ALG, RunController, error_text
 from composite_index_plugin.gui.builder_view import BuilderView
+from composite_index_plugin.i18n import tr
 from composite_index_plugin.paths import plugin_root, resource_path, ui_path
 
 FORM_CLASS, BASE_CLASS = uic.loadUiType(ui_path("builder_dock.ui"))
@@ -69,9 +70,9 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         self.view = BuilderView(self)
         self.runner = RunController(self)
         menu = QMenu(self.processingButton)
-        menu.addAction("Run recipes in batch (e.g. one per year)…", self.open_batch)
-        menu.addAction("Open the Run recipe dialog…", self.open_run_dialog)
-        menu.addAction("Open the stages model in the Graphical Modeler…", self.open_modeler)
+        menu.addAction(tr("Run recipes in batch (e.g. one per year)…"), self.open_batch)
+        menu.addAction(tr("Open the Run recipe dialog…"), self.open_run_dialog)
+        menu.addAction(tr("Open the stages model in the Graphical Modeler…"), self.open_modeler)
         self.processingButton.setMenu(menu)
         # police.uk quick start: the newrecipe dialog, then the recipe it wrote is opened here
         self.policeukButton = QToolButton(self)
@@ -223,8 +224,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
     def add_role(self, role, issue_item=None):
         issue = self.view.path_of(issue_item) if issue_item else self._selected_path("issue")
         if issue is None:
-            self.message("Select an issue first, then add its victims, offenders or locations.",
-                         Qgis.MessageLevel.Warning)
+            self.message(tr("Select an issue first, then add its victims, offenders or "
+                            "locations."), Qgis.MessageLevel.Warning)
             return None
         known = {n.uid for _p, n in self.model.walk()}
         path = self.model.add_role(issue, role)
@@ -265,10 +266,11 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
     def update_cell_count(self, *_args):
         cells, km2 = self.estimated_cells()
         if cells is None:
-            self.cellCountLabel.setText("Choose a study area to see how many cells the grid has."
-                                        if self.model.applies("geography.size") else "")
+            self.cellCountLabel.setText(tr("Choose a study area to see how many cells the grid "
+                                           "has.") if self.model.applies("geography.size") else "")
         else:
-            self.cellCountLabel.setText(f"≈ {cells:,} cells over {km2:,.1f} km²")
+            self.cellCountLabel.setText(tr("≈ {cells} cells over {area} km²").format(
+                cells=f"{cells:,}", area=f"{km2:,.1f}"))
         self.schedule()
 
     # ----- checks -----------------------------------------------------------------------------
@@ -300,8 +302,9 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         errors = self.errors()
         self.runButton.setEnabled(idle and not errors)
         self.runButton.setToolTip(
-            "Check the data, then run every stage and add the styled results to the project in "
-            "one group." if not errors else f"Fix the {len(errors)} error(s) under Checks first.")
+            tr("Check the data, then run every stage and add the styled results to the project "
+               "in one group.") if not errors else
+            tr("Fix the {count} error(s) under Checks first.").format(count=len(errors)))
         self.cancelButton.setEnabled(self.runner.running)
         for widget in (self.indicatorsTab, self.geographyTab, self.outputFolderWidget,
                        self.aggIssueCombo, self.aggThemeCombo, self.aggCompositeCombo,
@@ -346,8 +349,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             self.set_recipe(state.get("recipe") or {}, state.get("layer_ids") or {},
                             add_missing_layers=False)
         except (ValueError, AttributeError):
-            self.message("The Composite Index set-up kept in this project is damaged; starting "
-                         "a new one.", Qgis.MessageLevel.Warning)
+            self.message(tr("The Composite Index set-up kept in this project is damaged; "
+                            "starting a new one."), Qgis.MessageLevel.Warning)
             return False
         return True
 
@@ -398,7 +401,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             self.message(str(err), Qgis.MessageLevel.Critical)
             return False
         if not isinstance(doc, dict):
-            self.message(f"{path} is not a recipe (a JSON object).", Qgis.MessageLevel.Critical)
+            self.message(tr("{path} is not a recipe (a JSON object).").format(path=path),
+                         Qgis.MessageLevel.Critical)
             return False
         base = os.path.dirname(os.path.abspath(path))
         previous = self.model.recipe_path
@@ -412,12 +416,13 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         except (AttributeError, TypeError, ValueError, KeyError):
             self.model.recipe_path = previous
             problems = rm.parse(doc)[1]
-            self.message(f"{os.path.basename(path)} cannot be shown in the Builder: "
-                         + "; ".join(str(p) for p in problems[:5])
+            self.message(tr("{name} cannot be shown in the Builder: ").format(
+                name=os.path.basename(path)) + "; ".join(str(p) for p in problems[:5])
                          + (" …" if len(problems) > 5 else ""), Qgis.MessageLevel.Critical)
             return False
         self.apply_crs(recipe)
-        self.message(f"Opened {os.path.basename(path)}", Qgis.MessageLevel.Info)
+        self.message(tr("Opened {name}").format(name=os.path.basename(path)),
+                     Qgis.MessageLevel.Info)
         return True
 
     def apply_crs(self, recipe):
@@ -439,7 +444,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
             handle.write("\n")
         self.model.recipe_path = os.path.abspath(path)
         self._store_in_project()
-        self.message(f"Recipe saved: {path}", Qgis.MessageLevel.Success)
+        self.message(tr("Recipe saved: {path}").format(path=path), Qgis.MessageLevel.Success)
         return path
 
     def new_from_policeuk(self):
@@ -455,15 +460,15 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         return bool(path) and os.path.isfile(path) and self.load(path)
 
     def _ask_load(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open a recipe", self._dialog_dir(),
-                                              "Recipes (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, tr("Open a recipe"), self._dialog_dir(),
+                                              tr("Recipes (*.json)"))
         if path:
             self.load(path)
 
     def _ask_save(self):
-        path, _ = QFileDialog.getSaveFileName(self, "Save the recipe", self.recipe_path or
+        path, _ = QFileDialog.getSaveFileName(self, tr("Save the recipe"), self.recipe_path or
                                               os.path.join(self._dialog_dir(), "recipe.json"),
-                                              "Recipes (*.json)")
+                                              tr("Recipes (*.json)"))
         if path:
             self.save(path if path.lower().endswith(".json") else path + ".json")
 
@@ -494,8 +499,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
     def export_layout(self):
         params = self.export_parameters()
         if self._algorithm(EXPORT_ALG) is None or params is None:
-            self.message("Run the assessment (with areas) first; the layout is made from its "
-                         "results.", Qgis.MessageLevel.Warning)
+            self.message(tr("Run the assessment (with areas) first; the layout is made from its "
+                            "results."), Qgis.MessageLevel.Warning)
             return
         import processing
 
@@ -529,8 +534,9 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
     def open_modeler(self):
         path = self.model_path()
         if path is None:
-            self.message("No stages model is shipped in this version; the user guide explains "
-                         "how to build one in the Graphical Modeler.", Qgis.MessageLevel.Info)
+            self.message(tr("No stages model is shipped in this version; the user guide "
+                            "explains how to build one in the Graphical Modeler."),
+                         Qgis.MessageLevel.Info)
             return
         from processing.modeler.ModelerDialog import ModelerDialog
 
@@ -551,7 +557,7 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
         from qgis.PyQt.QtWidgets import QDialog, QTextBrowser, QVBoxLayout
 
         dialog = QDialog(self)
-        dialog.setWindowTitle("Composite Index — user guide")
+        dialog.setWindowTitle(tr("Composite Index — user guide"))
         browser = QTextBrowser(dialog)
         browser.setOpenExternalLinks(True)
         browser.setSearchPaths([os.path.dirname(self.help_path())])
@@ -578,7 +584,8 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
     def message(self, text, level=Qgis.MessageLevel.Info):
         if self.iface is not None:
             quiet = level in (Qgis.MessageLevel.Info, Qgis.MessageLevel.Success)
-            self.iface.messageBar().pushMessage("Composite Index", text, level, 10 if quiet else 0)
+            self.iface.messageBar().pushMessage(tr("Composite Index"), text, level,
+                                                10 if quiet else 0)
 
     def closeEvent(self, event):
         if self.runner.running:

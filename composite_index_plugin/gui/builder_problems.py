@@ -8,6 +8,7 @@ from qgis.PyQt.QtWidgets import QFormLayout, QLabel, QListWidgetItem, QVBoxLayou
 
 from composite_index_plugin.gui.builder_bindings import GLOBAL, GROUP, ROLE, ROLE_TITLES, SECTIONS
 from composite_index_plugin.gui.recipe_paths import split_path
+from composite_index_plugin.i18n import tr, translated
 
 
 class ProblemDisplay:
@@ -106,7 +107,7 @@ class ProblemDisplay:
         for check in checks:
             item, widget_name = self.locate(check.path)
             icon = error_icon if check.level == "error" else info_icon
-            kind = "Error" if check.level == "error" else "Note"
+            kind = tr("Error") if check.level == "error" else tr("Note")
             entry = QListWidgetItem(icon, f"{kind} – {self.where(check.path, item)}: "
                                           f"{check.text()}")
             entry.setData(Qt.ItemDataRole.UserRole, check.path)
@@ -119,7 +120,7 @@ class ProblemDisplay:
                     tip = node.toolTip(0)
                     node.setToolTip(0, (tip + "\n" if tip else "") + check.text())
                 elif not node.toolTip(0):
-                    node.setToolTip(0, "Something below needs attention")
+                    node.setToolTip(0, tr("Something below needs attention"))
                 node = node.parent()
             if widget_name and item is None:
                 self.mark(self.view.w(widget_name), check)
@@ -133,9 +134,12 @@ class ProblemDisplay:
         errors = sum(1 for c in checks if c.level == "error")
         notes = len(checks) - errors
         if errors:
-            title = f"Checks: {errors} to fix before Run, {notes} note(s)"
+            title = tr("Checks: {errors} to fix before Run, {notes} note(s)").format(
+                errors=errors, notes=notes)
+        elif notes:
+            title = tr("Checks: ready to run, {notes} note(s)").format(notes=notes)
         else:
-            title = "Checks: ready to run" + (f", {notes} note(s)" if notes else "")
+            title = tr("Checks: ready to run")
         d.problemsTitle.setText(title)
         d.problemsList.setVisible(bool(checks))
         self.mark_editor()
@@ -147,7 +151,7 @@ class ProblemDisplay:
         node = item
         while node is not None:
             model_node = self.view.model.by_uid(node.data(0, Qt.ItemDataRole.UserRole))
-            names.insert(0, ROLE_TITLES[model_node.key] if model_node.kind == "role"
+            names.insert(0, translated(ROLE_TITLES[model_node.key]) if model_node.kind == "role"
                          else (model_node.data.get("label") or model_node.data.get("name") or "?"))
             node = node.parent()
         rest = split_path(path)[3]

@@ -35,6 +35,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 
 from composite_index_plugin.gui import recipe_io as rio
 from composite_index_plugin.gui.builder_checks import run_document, staging_folder
+from composite_index_plugin.i18n import tr
 
 RUN_ALG = "compositeindex:runrecipe"
 
@@ -158,17 +159,17 @@ class RunController:
         """Check, then run the recipe; True when the results were added to the project."""
         dock = self.dock
         if self.running:
-            dock.message("A Composite Index run is already going: wait for it or press Cancel.",
-                         Qgis.MessageLevel.Warning)
+            dock.message(tr("A Composite Index run is already going: wait for it or press "
+                            "Cancel."), Qgis.MessageLevel.Warning)
             return False
         if QgsApplication.processingRegistry().algorithmById(RUN_ALG) is None:
-            dock.message("The Composite Index Processing provider is not loaded.",
+            dock.message(tr("The Composite Index Processing provider is not loaded."),
                          Qgis.MessageLevel.Critical)
             return False
         dock.refresh()
         if dock.errors():
-            dock.message(f"Fix the {len(dock.errors())} problem(s) listed under Checks before "
-                         "running.", Qgis.MessageLevel.Warning)
+            dock.message(tr("Fix the {count} problem(s) listed under Checks before running.")
+                         .format(count=len(dock.errors())), Qgis.MessageLevel.Warning)
             return False
         folder = dock.output_folder()
         recipe = dock.model.recipe()
@@ -181,8 +182,8 @@ class RunController:
             with open(recipe_path, "w", encoding="utf-8") as handle:
                 json.dump(run_document(recipe), handle, indent=2, ensure_ascii=False)
         except OSError as err:
-            dock.message(f"Cannot write next to the output folder {folder}: {err.strerror}",
-                         Qgis.MessageLevel.Critical)
+            dock.message(tr("Cannot write next to the output folder {folder}: {error}").format(
+                folder=folder, error=err.strerror), Qgis.MessageLevel.Critical)
             return False
         return self._run(recipe_path, folder, staging, recipe)
 
@@ -196,7 +197,8 @@ class RunController:
         self.last_log = ""
         dock.progressBar.setValue(0)
         feedback = self.feedback = RunFeedback(self)
-        self.log("INFO", f"Writing to {staging}; moved to {folder} when the run has finished.")
+        self.log("INFO", tr("Writing to {staging}; moved to {folder} when the run has "
+                            "finished.").format(staging=staging, folder=folder))
         # Shown in QGIS's task manager / status bar, as Processing does for main-thread work.
         task = self.task = QgsProxyProgressTask(
             f"Composite Index: {recipe.get('name') or 'assessment'}")
@@ -234,10 +236,12 @@ class RunController:
         dock = self.dock
         if self.project_replaced:
             final = self.publish(staging, folder)
-            self.log("WARNING", "The project was closed during the run: the results were not "
-                                f"added to it; they are in {final} (assessment.qgz).")
-            dock.message(f"The project was closed during the run; the results are in {final} "
-                         "(open assessment.qgz).", Qgis.MessageLevel.Warning)
+            self.log("WARNING", tr("The project was closed during the run: the results were "
+                                   "not added to it; they are in {folder} (assessment.qgz).")
+                     .format(folder=final))
+            dock.message(tr("The project was closed during the run; the results are in {folder} "
+                            "(open assessment.qgz).").format(folder=final),
+                         Qgis.MessageLevel.Warning)
             self.last_results = None
             dock.progressBar.setValue(100)
             return True, None
@@ -246,30 +250,35 @@ class RunController:
             final = self.publish(staging, folder)
             added = self.add_results(final, recipe)
         except Exception as err:  # noqa: BLE001 - shown to the user; the results stay on disk
-            return False, f"the results could not be added to the project: {err}"
+            return False, tr("the results could not be added to the project: {error}").format(
+                error=err)
         dock.progressBar.setValue(100)
         skipped = (result or {}).get("SKIPPED") or ""
-        self.log("INFO", f"Added {added} layer(s) to the project; results in {final}"
-                         + (f"; stages skipped: {skipped}" if skipped else ""))
-        dock.message(f"Assessment finished: {added} layers added.", Qgis.MessageLevel.Success)
+        self.log("INFO", tr("Added {count} layer(s) to the project; results in {folder}").format(
+            count=added, folder=final) + (tr("; stages skipped: {stages}").format(stages=skipped)
+                                          if skipped else ""))
+        dock.message(tr("Assessment finished: {count} layers added.").format(count=added),
+                     Qgis.MessageLevel.Success)
         return True, None
 
     def _stopped(self, staging, folder, feedback, error):
         dock = self.dock
         kind = "cancelled" if feedback.isCanceled() else "failed"
         if feedback.isCanceled():
-            line = ("Cancelled by the user: nothing was added to the project and the output "
-                    "folder was not touched.")
+            line = tr("Cancelled by the user: nothing was added to the project and the output "
+                      "folder was not touched.")
             self.log("INFO", line)
-            dock.message("Run cancelled: nothing was added to the project and the output folder "
-                         f"was not touched (log: run_{kind}.log).", Qgis.MessageLevel.Info)
+            dock.message(tr("Run cancelled: nothing was added to the project and the output "
+                            "folder was not touched (log: {log}).").format(log=f"run_{kind}.log"),
+                         Qgis.MessageLevel.Info)
         else:
             detail = error_text(error, feedback)
-            line = (f"Failed: {detail}. Nothing was added to the project and the output folder "
-                    "was not touched.")
+            line = tr("Failed: {detail}. Nothing was added to the project and the output "
+                      "folder was not touched.").format(detail=detail)
             self.log("ERROR", line)
-            dock.message(f"The run failed: {detail} (log: run_{kind}.log in the output folder, "
-                         "and the Output & log tab)", Qgis.MessageLevel.Critical)
+            dock.message(tr("The run failed: {detail} (log: {log} in the output folder, and the "
+                            "Output & log tab)").format(detail=detail, log=f"run_{kind}.log"),
+                         Qgis.MessageLevel.Critical)
         self.keep_log(staging, folder, kind, line)
         shutil.rmtree(staging, ignore_errors=True)
         dock.progressBar.setValue(0)
@@ -279,29 +288,15 @@ class RunController:
         files of an earlier run, and their SQLite side files). Returns the folder the results
         are in: the output folder, or the staging folder when a file could not be replaced
         (e.g. still open in another program on Windows)."""
-        os.makedirs(folder, exist_ok=True)
-        try:
-            for name in sorted(os.listdir(staging)):
-                source, target = os.path.join(staging, name), os.path.join(folder, name)
-                if os.path.isdir(target) and not os.path.islink(target):
-                    shutil.rmtree(target)
-                for side in ("-wal", "-shm", "-journal"):
-                    if os.path.exists(target + side):
-                        os.remove(target + side)
-                os.replace(source, target)
+        from composite_index_plugin.processing import portable
+
+        try:   # the project and the logs then name the output folder, not the staging one
+            portable.publish(staging, folder)
         except OSError as err:
-            self.log("WARNING", f"Could not move the results into {folder} ({err}); they stay "
-                                f"in {staging}.")
+            self.log("WARNING", tr("Could not move the results into {folder} ({error}); they "
+                                   "stay in {staging}.").format(folder=folder, error=err,
+                                                                 staging=staging))
             return staging
-        shutil.rmtree(staging, ignore_errors=True)
-        log_path = os.path.join(folder, "run.log")
-        try:
-            with open(log_path, encoding="utf-8") as handle:
-                text = handle.read()
-            with open(log_path, "w", encoding="utf-8") as handle:
-                handle.write(text.replace(staging, folder))
-        except OSError:
-            pass
         return folder
 
     def keep_log(self, staging, folder, kind, line):
@@ -318,11 +313,12 @@ class RunController:
             with open(os.path.join(folder, f"run_{kind}.log"), "w", encoding="utf-8") as handle:
                 handle.write(text + f"{time.strftime('%H:%M:%S')} BUILDER {line}\n")
         except OSError as err:
-            self.log("WARNING", f"Could not write the log into {folder}: {err}")
+            self.log("WARNING", tr("Could not write the log into {folder}: {error}").format(
+                folder=folder, error=err))
 
     def cancel(self):
         if self.feedback is not None:
-            self.log("INFO", "Cancel requested: stopping after the current step.")
+            self.log("INFO", tr("Cancel requested: stopping after the current step."))
             self.feedback.cancel()
             self.dock.cancelButton.setEnabled(False)
 

@@ -37,6 +37,7 @@ from composite_index_plugin.gui.builder_bindings import (
 from composite_index_plugin.gui.builder_model import role_choices
 from composite_index_plugin.gui.builder_problems import ProblemDisplay
 from composite_index_plugin.gui.recipe_paths import source_text, split_path
+from composite_index_plugin.i18n import tr, translated
 
 
 class BuilderView:
@@ -82,11 +83,11 @@ class BuilderView:
                       d.adminNameCombo):
             combo.setAllowEmptyFieldName(True)
         d.outputFolderWidget.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
-        d.outputFolderWidget.setDialogTitle("Output folder of the assessment")
+        d.outputFolderWidget.setDialogTitle(tr("Output folder of the assessment"))
         self._crs_tip = d.crsWidget.toolTip()       # the widget replaces it on every change
         d.crsWidget.crsChanged.connect(self._crs_tooltip)
         d.crsWidget.setOptionVisible(d.crsWidget.CrsOption.CrsNotSet, True)
-        d.crsWidget.setNotSetText("Same as the study area")
+        d.crsWidget.setNotSetText(tr("Same as the study area"))
         d.crsWidget.setCrs(QgsCoordinateReferenceSystem())
         self._crs_tooltip()
         header = d.tree.header()
@@ -95,8 +96,9 @@ class BuilderView:
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         menu = QMenu(d.addRoleButton)
         for role in vocab.ROLES:
-            action = menu.addAction(ROLE_TITLES[role])
-            action.setToolTip(f"Add the {role} role to the selected issue")
+            action = menu.addAction(translated(ROLE_TITLES[role]))
+            action.setToolTip(tr("Add the {role} role to the selected issue").format(
+                role=translated(ROLE_TITLES[role]).lower()))
             action.triggered.connect(lambda _checked=False, r=role: d.add_role(r))
         d.addRoleButton.setMenu(menu)
         d.progressBar.setRange(0, 100)
@@ -119,15 +121,16 @@ class BuilderView:
     @staticmethod
     def _fill_choices(combo, choices):
         combo.clear()
-        for k, (word, label, tip) in enumerate(choices):
-            combo.addItem(label, word)
+        for k, (word, label, tip) in enumerate(choices):   # words of core.vocab: translated
+            combo.addItem(translated(label), word)
             if tip:
-                combo.setItemData(k, tip, Qt.ItemDataRole.ToolTipRole)
+                combo.setItemData(k, translated(tip), Qt.ItemDataRole.ToolTipRole)
 
     def _crs_tooltip(self, *_args):
         crs = self.dock.crsWidget.crs()
         self.dock.crsWidget.setToolTip(self._crs_tip + (
-            f"\nNow: {crs.userFriendlyIdentifier()}" if crs.isValid() else ""))
+            "\n" + tr("Now: {crs}").format(crs=crs.userFriendlyIdentifier())
+            if crs.isValid() else ""))
 
     def _connect(self):
         for name, path, kind in GLOBAL:
@@ -383,7 +386,7 @@ class BuilderView:
             if node.kind == "role":
                 layer = self.layer(self.model.path_of(node))
                 name = layer.name() if layer is not None else source_text(node.data.get("source"))
-                item.setText(0, f"{ROLE_TITLES[node.key]}: {name}")
+                item.setText(0, f"{translated(ROLE_TITLES[node.key])}: {name}")
             else:
                 item.setText(0, node.data.get("label") or node.data.get("name") or "")
             weight = node.data.get("weight", 1)
@@ -437,8 +440,10 @@ class BuilderView:
                         KINDS[kind][2](self.w(name), self.model.value(f"{path}.{key}"))
                 parent = "composite" if node.kind == "theme" else "theme"
                 d.groupWeightSpin.setToolTip(
-                    f"Weight of this {node.kind} within its {parent} (relative: 2 counts twice "
-                    "as much as 1; 0 leaves it out).")
+                    tr("Weight of this theme within the composite (relative: 2 counts twice as "
+                       "much as 1; 0 leaves it out).") if parent == "composite" else
+                    tr("Weight of this issue within its theme (relative: 2 counts twice as much "
+                       "as 1; 0 leaves it out)."))
             else:
                 d.editorStack.setCurrentWidget(d.rolePage)
                 self._show_role(path, node)

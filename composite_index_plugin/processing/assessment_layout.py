@@ -46,6 +46,7 @@ from qgis.core import (
     QgsLayoutTableColumn,
     QgsLegendStyle,
     QgsPalLayerSettings,
+    QgsPathResolver,
     QgsPrintLayout,
     QgsProperty,
     QgsReadWriteContext,
@@ -157,8 +158,32 @@ def _label(layout, item_id, text, rect, size, bold=False, colour=INK, halign=Qt.
     return label
 
 
+NORTH_ARROW = "north_arrow.svg"
+
+
 def north_arrow_path():
-    return resource_path("layouts", "north_arrow.svg")
+    return resource_path("layouts", NORTH_ARROW)
+
+
+def file_expression(value):
+    """A picture source expression for the file named by the expression ``value``: an absolute
+    path as it is, a relative one under the project's folder (so a project and its
+    ``<project>_files`` folder can be copied or moved together), '' when ``value`` is NULL.
+    Never NULL itself: a NULL picture source is logged as "Picture expression eval error"."""
+    return (f"with_variable('ci_file', coalesce({value}, ''), "
+            "CASE WHEN @ci_file = '' THEN '' "
+            "WHEN left(@ci_file, 1) IN ('/', char(92)) OR substr(@ci_file, 2, 1) = ':' "
+            "THEN @ci_file "
+            "ELSE @project_folder || '/' || @ci_file END)")
+
+
+# the chart of each page: a field of the atlas feature (none outside the atlas: try()), or a
+# variable
+PICTURE_SOURCES = {
+    "area": file_expression("try(\"chart_svg\", NULL)"),
+    "overview": file_expression("@assessment_chart"),
+    "change": file_expression("@assessment_change_chart"),
+}
 
 
 def _table(layout, frame_ids, rects, size=7.0, rows=12, margin=0.8):
@@ -278,10 +303,8 @@ def build_template(kind, project):
     chart = QgsLayoutItemPicture(layout)
     chart.setId("chart")
     chart.setResizeMode(QgsLayoutItemPicture.ResizeMode.Zoom)
-    source = {"area": "\"chart_svg\"", "overview": "@assessment_chart",
-              "change": "@assessment_change_chart"}[kind]
     chart.dataDefinedProperties().setProperty(QgsLayoutObject.DataDefinedProperty.PictureSource,
-                                              QgsProperty.fromExpression(source))
+                                              QgsProperty.fromExpression(PICTURE_SOURCES[kind]))
     layout.addLayoutItem(chart)
     _place(chart, RIGHT_X, 150.0, RIGHT_W, 46.0)
 
@@ -334,14 +357,17 @@ def write_templates(folder=None):
     for kind in KINDS:
         layout = build_template(kind, project)
         path = os.path.join(folder, f"assessment_{kind}.qpt")
-        if not layout.saveAsTemplate(path, QgsReadWriteContext()):
+        context = QgsReadWriteContext()   # file paths relative to the template (no machine's)
+        context.setPathResolver(QgsPathResolver(path))
+        if not layout.saveAsTemplate(path, context):
             raise OSError(f"could not write {path}")
         paths.append(path)
     return paths
 
 
-def load_template(project, kind, name):
-    """A QgsPrintLayout of ``project`` from ``resources/layouts/assessment_<kind>.qpt``."""
+def load_template(project, kind, name, north_arrow=None):
+    """A QgsPrintLayout of ``project`` from ``resources/layouts/assessment_<kind>.qpt``; its
+    north arrow is ``north_arrow`` (a copy beside the project) or the plugin's own."""
     path = template_path(kind)
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
@@ -355,7 +381,7 @@ def load_template(project, kind, name):
     layout.setName(name)
     north = layout.itemById("north")
     if isinstance(north, QgsLayoutItemPicture):   # the stored path is where the template was built
-        north.setPicturePath(north_arrow_path())
+        north.setPicturePath(north_arrow or north_arrow_path())
     return layout
 
 

@@ -1,18 +1,32 @@
 """Shared base class and helpers for the Composite Index Processing algorithms."""
+import contextlib
 import math
 import os
+import re
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingException
-from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from composite_index_plugin.core.errors import CompositeIndexError, Progress
-from composite_index_plugin.paths import resource_path
+from composite_index_plugin.i18n import tr, translated
+from composite_index_plugin.paths import metadata, resource_path
 from composite_index_plugin.qgis_compat import ProcessingFieldParameterDataType, ProcessingNumberParameterType
 
+HELP_DOC = "algorithms.md"   # docs/algorithms.md: one section per algorithm, by display name
 
-def tr(text, context="CompositeIndex"):
-    return QCoreApplication.translate(context, text)
+
+def heading_anchor(heading):
+    """The anchor GitHub gives a Markdown heading: lowercase, punctuation dropped (letters,
+    digits, '_', '-' and spaces kept), spaces as '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def docs_url(doc, heading=""):
+    """Address of ``docs/<doc>`` (at ``#heading``) on the project's repository page
+    (metadata.txt's ``homepage``, else ``repository``)."""
+    info = metadata()
+    home = (info.get("homepage") or info.get("repository") or "").rstrip("/")
+    return f"{home}/blob/main/docs/{doc}" + (f"#{heading_anchor(heading)}" if heading else "")
 
 
 def progress_from_feedback(feedback, start=0.0, end=100.0):
@@ -24,6 +38,29 @@ def progress_from_feedback(feedback, start=0.0, end=100.0):
         is_cancelled=feedback.isCanceled,
         on_info=feedback.pushInfo,
     )
+
+
+@contextlib.contextmanager
+def table_sink_closing(sink):
+    """Close a sink of a table without geometry: ``with table_sink_closing(sink): del sink``.
+
+    Why: behind every ``ogr:`` GeoPackage destination (the recipe runner writes its results into
+    one GeoPackage that way) QGIS's QgsVectorLayerExporter asks the provider for a spatial index
+    when the sink closes, even for a table without geometry (QGIS 3.22 to 3.44), and GDAL
+    refuses on stderr with "ERROR 1: No geometry column". The table is complete and right;
+    only that refusal is kept quiet. The rows are flushed first, outside the quiet window, so a
+    real write error is still raised."""
+    if sink is not None and not sink.flushBuffer():
+        error = sink.lastError() if hasattr(sink, "lastError") else ""
+        raise QgsProcessingException(f"Could not write the table: {error or 'write failed'}")
+    del sink   # the caller's ``del`` must close it, inside the quiet window
+    from osgeo import gdal
+
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
 
 
 def raise_processing(error):
@@ -41,7 +78,7 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
     """
 
     NAME = ""
-    DISPLAY_NAME = ""
+    DISPLAY_NAME = ""   # these three marked QT_TRANSLATE_NOOP("CompositeIndex", ...) (see i18n)
 
     def __init_subclass__(cls, **kwargs):
         """Every algorithm's outputs are a transaction (``processing.transaction``): written
@@ -79,8 +116,7 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
     GROUP_ID = ""
     HELP = ""
 
-    def tr(self, text):
-        return tr(text)
+    tr = staticmethod(tr)   # self.tr("literal"): context CompositeIndex, as scripts/translations.py
 
     def createInstance(self):
         return type(self)()
@@ -89,16 +125,21 @@ class CompositeIndexAlgorithm(QgsProcessingAlgorithm):
         return self.NAME
 
     def displayName(self):
-        return self.tr(self.DISPLAY_NAME)
+        return translated(self.DISPLAY_NAME)
 
     def group(self):
-        return self.tr(self.GROUP) if self.GROUP else ""
+        return translated(self.GROUP) if self.GROUP else ""
 
     def groupId(self):
         return self.GROUP_ID
 
     def shortHelpString(self):
-        return self.tr(self.HELP)
+        parts = self.HELP if isinstance(self.HELP, tuple) else (self.HELP,)
+        return "".join(translated(part) for part in parts)
+
+    def helpUrl(self):
+        """Its section of docs/algorithms.md (written by scripts/gen_algorithm_docs.py)."""
+        return docs_url(HELP_DOC, self.DISPLAY_NAME)
 
     def icon(self):
         return QIcon(resource_path("icons", "icon.svg"))

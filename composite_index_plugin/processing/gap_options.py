@@ -8,8 +8,10 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import assessment as ca
+from composite_index_plugin.i18n import translated
 from composite_index_plugin.qgis_compat import ProcessingNumberParameterType, ProcessingParameterFlag
 
 # --------------------------------------------------------------------------------------------
@@ -17,7 +19,7 @@ GAP = "GAP"
 GAP_PERCENT = "GAP_PERCENT"
 GAP_WEIGHTING = "GAP_WEIGHTING"
 GAP_MODE = "GAP_MODE"
-GAP_HELP = (
+GAP_HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
     "The gap: the mean score of the highest-need zones (the top group: by default those holding "
     "10 % of the residents) minus that of all other zones. GAP_WEIGHTING: the top group holds "
     "that share of the residents and means are population-weighted (population share), or of "
@@ -30,7 +32,7 @@ GAP_HELP = (
     "below zero. GAP (advanced): the recipe's gap section as JSON, {\"by\": \"decile\" or "
     "\"percent\", \"value\": 1, \"weighting\": \"population\" or \"zones\", \"mode\": "
     "\"cohort\", \"reselected\" or \"worst_vs_average\"}; when given it replaces the three "
-    "options.")
+    "options."))
 
 
 def add_gap_parameters(alg):
@@ -41,10 +43,10 @@ def add_gap_parameters(alg):
         ProcessingNumberParameterType.Double, 10.0, optional=True, minValue=0.001, maxValue=99.999))
     alg.addParameter(QgsProcessingParameterEnum(
         GAP_WEIGHTING, alg.tr("Gap: top group by"),
-        [alg.tr(t) for t in ca.GAP_WEIGHTING_TITLES],
+        [translated(t) for t in ca.GAP_WEIGHTING_TITLES],
         defaultValue=ca.GAP_WEIGHTING.index(ca.parse_gap(None)["weighting"]), optional=True))
     alg.addParameter(QgsProcessingParameterEnum(
-        GAP_MODE, alg.tr("Gap over periods"), [alg.tr(t) for t in ca.GAP_MODE_TITLES],
+        GAP_MODE, alg.tr("Gap over periods"), [translated(t) for t in ca.GAP_MODE_TITLES],
         defaultValue=ca.GAP_MODES.index(ca.parse_gap(None)["mode"]), optional=True))
     text = QgsProcessingParameterString(
         GAP, alg.tr("Gap definition as JSON (replaces the options above)"), optional=True,

@@ -6,11 +6,13 @@ algorithm and headless.
 import os
 
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsLayerTreeGroup,
     QgsMapRendererCustomPainterJob,
     QgsMapSettings,
     QgsProject,
     QgsRectangle,
+    QgsReferencedRectangle,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QSize, Qt
@@ -38,8 +40,15 @@ def _style(layer, style, feedback):
         apply_style(layer, style, feedback=feedback)
 
 
+OUTLINE_NAME = "Areas"   # the admin areas' outlines, drawn over the results
+
+
 def result_layers(layers, feedback=None, admin_layer=None):
-    """Styled QgsVectorLayers for the results, bottom to top, with their visibility."""
+    """Styled QgsVectorLayers for the results, bottom to top, with their visibility.
+
+    The admin areas' outlines are read from the area summaries in the results GeoPackage (the
+    same polygons) rather than from the recipe's input, so the project needs nothing outside
+    its folder; ``admin_layer`` is used only when there are no summaries."""
     out = []
     for table, title, style, visible in LAYER_ORDER:
         uri = layers.get(table)
@@ -55,12 +64,31 @@ def result_layers(layers, feedback=None, admin_layer=None):
             layer = QgsVectorLayer(uri, table.replace("_", " ", 1), "ogr")
             if layer.isValid():
                 out.insert(0, (layer, False))
-    if admin_layer is not None:
+    outline = None
+    if layers.get("area_summary"):
+        outline = QgsVectorLayer(layers["area_summary"], OUTLINE_NAME, "ogr")
+    elif admin_layer is not None:
         outline = admin_layer.clone()
-        outline.setName("Areas")
+        outline.setName(OUTLINE_NAME)
+    if outline is not None and outline.isValid():
         _style(outline, "area_outline", feedback)
         out.append((outline, True))
     return out
+
+
+def study_extent(layers, scale=1.05):
+    """The extent to open the map on: the analysis zones (the grid covers the study area), else
+    every layer drawn; with a small margin."""
+    zones = [layer for layer, _ in layers if layer.name() == LAYER_ORDER[0][1]]
+    chosen = zones or [layer for layer, on in layers if on and layer.name() != OUTLINE_NAME] \
+        or [layer for layer, _ in layers]
+    extent = QgsRectangle()
+    for layer in chosen:
+        if layer.isSpatial() and not layer.extent().isEmpty():
+            extent.combineExtentWith(layer.extent())
+    if not extent.isEmpty():
+        extent.scale(scale)
+    return extent, (chosen[0].crs() if chosen else QgsCoordinateReferenceSystem())
 
 
 def write_project(path, layers, recipe, feedback=None, admin_layer=None):
@@ -70,14 +98,24 @@ def write_project(path, layers, recipe, feedback=None, admin_layer=None):
     crs = None
     group = QgsLayerTreeGroup(f"Composite Index – {recipe.get('name', 'assessment')}")
     project.layerTreeRoot().insertChildNode(0, group)
-    for layer, visible in reversed(result_layers(layers, feedback, admin_layer)):
+    made = result_layers(layers, feedback, admin_layer)
+    for layer, visible in reversed(made):
         project.addMapLayer(layer, False)
         node = group.addLayer(layer)
         node.setItemVisibilityChecked(visible)
+        node.setExpanded(False)
         if crs is None and layer.crs().isValid():
             crs = layer.crs()
+    # the map in the recipe's CRS (else the results'), opened on the study area: QGIS uses the
+    # default view extent when a project has no saved map canvas (one written headless)
+    wanted = QgsCoordinateReferenceSystem(recipe.get("crs") or "")
+    if wanted.isValid():
+        crs = wanted
     if crs is not None:
         project.setCrs(crs)
+    extent, extent_crs = study_extent(made)
+    if not extent.isEmpty():
+        project.viewSettings().setDefaultViewExtent(QgsReferencedRectangle(extent, extent_crs))
     if not project.write(path):
         raise OSError(f"Could not write the project {path}: {project.error()}")
     if feedback is not None:
@@ -99,7 +137,7 @@ def render_main_map(path, layers, feedback=None, admin_layer=None, title="", siz
         return None
     extent = QgsRectangle()
     for layer in visible:
-        if layer.name() != "Areas" or len(visible) == 1:
+        if layer.name() != OUTLINE_NAME or len(visible) == 1:
             extent.combineExtentWith(layer.extent())
     extent.scale(1.05)
     settings = QgsMapSettings()

@@ -621,6 +621,9 @@ class RecipeRunner:
             self.stage_seconds = dict(progress.seconds)
             self._write_log(started, self.log_path, staging, final)
             self._release_outputs()
+            from composite_index_plugin.processing import portable
+
+            portable.relocate(staging, staging, final)   # the project names the final folder
             staged.commit()
             committed = True
             progress.finish()

@@ -18,6 +18,7 @@ from qgis.core import (
 
 from composite_index_plugin.core import vocab
 from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.processing.base import table_sink_closing
 from composite_index_plugin.processing.io_table import column_values, fields_with_columns
 from composite_index_plugin.qgis_compat import AreaUnit, GeometryType, WkbType, field_type
 
@@ -182,6 +183,8 @@ def write_table(alg, parameters, key, context, frame, crs=None):
     for i in range(len(frame)):
         feature.setAttributes([col[i] for col in columns])
         sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+    with table_sink_closing(sink):
+        del sink
     return dest
 
 

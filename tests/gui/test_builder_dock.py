@@ -8,6 +8,7 @@ leaves nothing in the project and no partial results; bad input is caught before
 import json
 import os
 import shutil
+import zipfile
 
 import pytest
 from qgis.core import (
@@ -427,6 +428,9 @@ def test_run_on_the_sample_adds_one_styled_group(dock, sample, tmp_path, provide
     assert sorted(os.listdir(tmp_path)) == ["data", "out"]           # staging moved in
     assert {"results.gpkg", "run.log", "recipe.json", "assessment.qgz"} <= set(os.listdir(out))
     assert "composite_index_running" not in (out / "run.log").read_text()
+    with zipfile.ZipFile(out / "assessment.qgz") as archive:   # published: no staging path left
+        assert not [n for n in archive.namelist() if n.endswith(".qgs") and
+                    b"composite_index_running" in archive.read(n)]
     root = QgsProject.instance().layerTreeRoot()
     group = root.findGroup("Composite Index – Test assessment (2024)")
     assert group is not None and root.children()[0] is group

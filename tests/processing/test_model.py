@@ -1,5 +1,7 @@
-"""The shipped Graphical Modeler model: opens, validates, runs headless (processing.run and
-qgis_process), equals the algorithms run one by one, and runs in batch (one row per issue)."""
+"""The shipped Graphical Modeler models: open, validate, run headless (processing.run and
+qgis_process), equal the algorithms run one by one, run in batch (one row per issue); the
+three-role model takes victims and offenders as optional, the locations-only model needs no
+population; inputs in the order an analyst works, ids without spaces."""
 import json
 import os
 import subprocess
@@ -18,13 +20,16 @@ from qgis.core import (
     QgsProcessingParameterField,
 )
 
+from composite_index_plugin.qgis_compat import ProcessingParameterFlag
 from tests.postgis.helpers import assert_same, table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODEL = os.path.join(ROOT, "resources", "models", "composite_index_one_issue.model3")
+MODEL = os.path.join(ROOT, "resources", "models", "oneissue.model3")
+LOCATIONS_MODEL = os.path.join(ROOT, "resources", "models", "oneissuelocations.model3")
 SAMPLE = os.path.join(ROOT, "resources", "sample", "birmingham.gpkg")
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
-MODEL_ID = "compositeindex:Composite index for one issue"
+MODEL_ID = "compositeindex:oneissue"
+LOCATIONS_ID = "compositeindex:oneissuelocations"
 OUTPUTS = {"index:Index": "index", "hotspots:Hotspots": "hotspots",
            "hotspotzones:Hotspot zones": "hotspot_zones"}
 
@@ -52,9 +57,9 @@ def model_params(points, issue, out_dir, cell=1000):
     return params
 
 
-def load_model():
+def load_model(path=MODEL):
     model = QgsProcessingModelAlgorithm()
-    assert model.fromFile(MODEL), MODEL
+    assert model.fromFile(path), path
     return model
 
 
@@ -65,14 +70,18 @@ def run(alg, params):
                           feedback=QgsProcessingFeedback())
 
 
-def spec_for(issue):
+def spec_for(issue, roles=("victims", "offenders", "locations"), locations_weight=2):
     """The index spec the model builds (written out independently, as JSON)."""
-    return {"themes": [{"name": f"{issue}_theme", "issues": [{"name": issue, "indicators": {
+    indicators = {
         "victims": {"field": f"{issue}_victims", "measure": "rate", "denominator": "population",
                     "per": 1000, "scaling": "zscore", "missing": "zero"},
         "offenders": {"field": f"{issue}_offenders", "measure": "volume", "scaling": "zscore"},
         "locations": {"field": f"{issue}_locations", "measure": "volume", "scaling": "zscore",
-                      "weight": 2}}}]}],
+                      "weight": locations_weight}}
+    if locations_weight is None:
+        del indicators["locations"]["weight"]
+    return {"themes": [{"name": f"{issue}_theme", "issues": [{"name": issue, "indicators": {
+        role: indicators[role] for role in roles}}]}],
         "aggregation": {"issue": "mean", "theme": "mean", "composite": "mean"}}
 
 
@@ -118,20 +127,68 @@ def test_model_opens_validates_and_shows_every_step(provider):
     assert field.parentLayerParameterName() == "population"
     expression = model.parameterDefinition("filter")
     assert isinstance(expression, QgsProcessingParameterExpression)
-    assert expression.parentLayerParameterName() == "victims"
+    assert expression.parentLayerParameterName() == "locations"
     assert sorted(o.name() for o in model.outputDefinitions()) == sorted(OUTPUTS)
+    # victims and offenders optional (the index uses the roles given); locations not
+    optional = {d.name() for d in model.parameterDefinitions()
+                if d.flags() & ProcessingParameterFlag.Optional and not d.isDestination()}
+    assert optional == {"victims", "offenders", "filter"}
 
 
-def test_spec_expression_builds_the_documented_spec():
-    """The QGIS expression that writes the index spec from the issue name gives valid JSON."""
-    model = load_model()
+def _inputs(model):
+    return [d.name() for d in model.parameterDefinitions() if not d.isDestination()]
+
+
+def test_inputs_in_the_order_an_analyst_works(provider):
+    """The study area, the points, the grid, the population (not alphabetical)."""
+    from qgis.core import QgsApplication
+
+    registry = QgsApplication.processingRegistry()
+    assert _inputs(registry.algorithmById(MODEL_ID)) == [
+        "study_area", "locations", "victims", "offenders", "filter", "issue", "cell_size",
+        "grid_shape", "population", "population_field", "permutations"]
+    assert _inputs(registry.algorithmById(LOCATIONS_ID)) == [
+        "study_area", "locations", "filter", "issue", "cell_size", "grid_shape", "permutations"]
+
+
+def test_model_ids_have_no_spaces_and_help_opens_the_docs(provider):
+    import re
+
+    from qgis.core import QgsApplication
+
+    from composite_index_plugin.processing.base import docs_url
+
+    models = [a for a in QgsApplication.processingRegistry().providerById(
+        "compositeindex").algorithms() if a.group() == "Models"]
+    assert sorted(a.id() for a in models) == [MODEL_ID, LOCATIONS_ID]
+    for alg in models:
+        assert re.fullmatch(r"compositeindex:[a-z]+", alg.id()), alg.id()
+        assert alg.create().id() == alg.id()           # every run has the same id
+        assert alg.helpUrl() == docs_url("models_batch_scripts.md", alg.displayName())
+
+
+def _spec(path, **variables):
+    model = load_model(path)      # kept: childAlgorithm() is a reference into the model
     source = model.childAlgorithm("index").parameterSources()["SPEC"][0]
     context = QgsExpressionContext()
     scope = QgsExpressionContextScope()
-    scope.setVariable("issue", "vehicle_crime")
+    for name, value in variables.items():
+        scope.setVariable(name, value)
     context.appendScope(scope)
-    text = QgsExpression(source.expression()).evaluate(context)
-    assert json.loads(text) == spec_for("vehicle_crime")
+    return json.loads(QgsExpression(source.expression()).evaluate(context))
+
+
+def test_spec_expression_builds_the_documented_spec():
+    """The QGIS expression that writes the index spec from the issue name (and the roles
+    given) gives valid JSON."""
+    assert _spec(MODEL, issue="vehicle_crime", victims="v", offenders="o") == \
+        spec_for("vehicle_crime")
+    assert _spec(MODEL, issue="asb", victims=None, offenders="o") == \
+        spec_for("asb", ("offenders", "locations"))
+    assert _spec(MODEL, issue="asb", victims=None, offenders=None) == \
+        spec_for("asb", ("locations",))
+    assert _spec(LOCATIONS_MODEL, issue="robbery") == \
+        spec_for("robbery", ("locations",), locations_weight=None)
 
 
 def test_model_equals_the_algorithms_one_by_one(provider, points, tmp_path):
@@ -152,6 +209,61 @@ def test_model_equals_the_algorithms_one_by_one(provider, points, tmp_path):
     assert index["population"].sum() == pytest.approx(1144925.0)   # Birmingham, Census 2021
     assert len(index) == len(hot) == 368 and index["ci_rank"].min() == 1
     assert set(hot["gi_bin"].dropna().astype(int)) <= {-3, -2, -1, 0, 1, 2, 3}
+
+
+def _roles_one_by_one(points, issue, out_dir, roles, population, spec, cell=1000):
+    """The steps of a model with some roles (and with or without population), one by one."""
+    p = model_params(points, issue, out_dir, cell)
+    zones = run("compositeindex:creategrid", {"STUDY_AREA": p["study_area"], "SHAPE": 1,
+                                              "SIZE": cell, "KEEP": 0,
+                                              "OUTPUT": "TEMPORARY_OUTPUT"})["OUTPUT"]
+    if population:
+        zones = run("compositeindex:apportion", {
+            "SOURCES": p["population"], "FIELD": "population", "ZONES": zones,
+            "OUTPUT_FIELD": "population", "OUTPUT": "TEMPORARY_OUTPUT"})["OUTPUT"]
+    params = {"ZONES": zones, "ISSUE": issue, "OUTPUT": "TEMPORARY_OUTPUT"}
+    for role in roles:
+        params[role.upper()] = p[role]
+        params[f"{role.upper()}_FILTER"] = p["filter"]
+    agg = run("compositeindex:aggregatepat", params)["OUTPUT"]
+    index = run("compositeindex:buildindex", {"INPUT": agg, "SPEC": json.dumps(spec),
+                                              "OUTPUT": os.path.join(out_dir, "index.gpkg")})
+    return index["OUTPUT"]
+
+
+def test_locations_only_model_needs_no_population(provider, points, tmp_path):
+    """police.uk-like data: locations only, no population; by its id, as qgis_process and
+    scripts call it. Equals the steps one by one; every location of the issue counted."""
+    out = tmp_path / "model"
+    out.mkdir()
+    params = model_params(points, "robbery", str(out))
+    for key in ("victims", "offenders", "population", "population_field"):
+        params.pop(key)
+    result = run(LOCATIONS_ID, params)
+    manual = _roles_one_by_one(points, "robbery", str(tmp_path), ("locations",), False,
+                               spec_for("robbery", ("locations",), locations_weight=None))
+    index = assert_same(result["index:Index"], manual, "cell_id")
+    assert "population" not in index.columns and "robbery_victims" not in index.columns
+    from osgeo import ogr
+    ds = ogr.Open(points)                    # kept open while its layer is read
+    lyr = ds.GetLayerByName("synthetic_locations")
+    lyr.SetAttributeFilter("issue = 'robbery'")
+    assert int(index["robbery_locations"].sum()) == lyr.GetFeatureCount() > 10
+    assert os.path.exists(params["hotspotzones:Hotspot zones"])
+
+
+def test_three_role_model_without_offenders(provider, points, tmp_path):
+    """An optional role left out: the index is made of the roles given."""
+    out = tmp_path / "model"
+    out.mkdir()
+    params = model_params(points, "burglary", str(out))
+    params.pop("offenders")
+    result = run(MODEL_ID, params)
+    manual = _roles_one_by_one(points, "burglary", str(tmp_path), ("victims", "locations"), True,
+                               spec_for("burglary", ("victims", "locations")))
+    index = assert_same(result["index:Index"], manual, "cell_id")
+    assert "burglary_offenders" not in index.columns
+    assert index["population"].sum() == pytest.approx(1144925.0)
 
 
 def test_batch_over_three_issues_writes_three_outputs(provider, points, tmp_path):
@@ -178,16 +290,19 @@ def test_batch_over_three_issues_writes_three_outputs(provider, points, tmp_path
 
 
 def test_model_is_in_the_toolbox(provider):
-    """The provider registers the shipped model (group Models) when the plugin loads."""
+    """The provider registers the shipped models (group Models) when the plugin loads."""
     from qgis.core import QgsApplication
 
     from composite_index_plugin.processing.models import model_algorithms
 
-    assert [m.name() for m in model_algorithms()] == ["Composite index for one issue"]
-    alg = QgsApplication.processingRegistry().algorithmById(MODEL_ID)
-    assert alg is not None, ("provider.py loadAlgorithms must add models.model_algorithms() "
-                             "(see composite_index_plugin/processing/models.py)")
-    assert alg.group() == "Models" and alg.provider().id() == "compositeindex"
+    assert [(m.name(), m.displayName()) for m in model_algorithms()] == [
+        ("oneissue", "Composite index for one issue (victims, offenders, locations)"),
+        ("oneissuelocations", "Composite index for one issue (locations only)")]
+    for model_id in (MODEL_ID, LOCATIONS_ID):
+        alg = QgsApplication.processingRegistry().algorithmById(model_id)
+        assert alg is not None, ("provider.py loadAlgorithms must add models.model_algorithms() "
+                                 "(see composite_index_plugin/processing/models.py)")
+        assert alg.group() == "Models" and alg.provider().id() == "compositeindex"
 
 
 @pytest.fixture(scope="module")

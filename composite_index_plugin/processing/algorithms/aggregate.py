@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import aggregate as agg
 from composite_index_plugin.core import kde as kde_mod
@@ -25,6 +26,7 @@ from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_rings, points_in_zones, rings_from_wkb
 from composite_index_plugin.core.grid import SHAPES, GridSpec
+from composite_index_plugin.i18n import translated
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.expressions import check_expression, raw_expression
@@ -233,10 +235,10 @@ def count_role_by_issue(role, points, zones, category, mapping, issues, weight=N
 
 class AggregatePatAlgorithm(CompositeIndexAlgorithm):
     NAME = "aggregatepat"
-    DISPLAY_NAME = "Aggregate victims, offenders and locations"
-    GROUP = "Geography"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Aggregate victims, offenders and locations")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Geography")
     GROUP_ID = "geography"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "For one issue, counts where victims live, where offenders live and where it happens, onto "
         "zones: a grid made by 'Create analysis grid' (binned by arithmetic, very fast) or any "
         "polygon layer (point in polygon). Each role layer is optional (give at least one), with an "
@@ -268,19 +270,22 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
         "lowercase_with_underscores. ISSUES (comma-separated) picks and orders the issues; "
         "listed issues with no points get zero fields, so every period has the same fields. "
         "Points whose category maps to no issue are counted and reported, not counted in zones. "
-        "The counts are those of one run per issue with a filter on the category.")
+        "The counts are those of one run per issue with a filter on the category."))
 
     def initAlgorithm(self, config=None):
         labels = {
-            "VICTIMS": (self.tr("Victims (points, optional)"), self.tr("Victims: filter expression"),
-                        self.tr("Victims: weight field")),
-            "OFFENDERS": (self.tr("Offenders (points, optional)"), self.tr("Offenders: filter expression"),
-                          self.tr("Offenders: weight field")),
-            "LOCATIONS": (self.tr("Locations (points, optional)"), self.tr("Locations: filter expression"),
-                          self.tr("Locations: weight field")),
+            "VICTIMS": (self.tr("Victims (points)"), self.tr("Victims: filter expression"),
+                        self.tr("Victims: weight field"),
+                        self.tr("Victims: category field (many issues in one pass)")),
+            "OFFENDERS": (self.tr("Offenders (points)"), self.tr("Offenders: filter expression"),
+                          self.tr("Offenders: weight field"),
+                          self.tr("Offenders: category field (many issues in one pass)")),
+            "LOCATIONS": (self.tr("Locations (points)"), self.tr("Locations: filter expression"),
+                          self.tr("Locations: weight field"),
+                          self.tr("Locations: category field (many issues in one pass)")),
         }
         for key in ROLE_KEYS.values():
-            layer_label, filter_label, weight_label = labels[key]
+            layer_label, filter_label, weight_label, category_label = labels[key]
             self.addParameter(QgsProcessingParameterFeatureSource(
                 key, layer_label, [ProcessingSourceType.VectorAnyGeometry], optional=True))
             self.addParameter(QgsProcessingParameterExpression(
@@ -289,21 +294,20 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
                 f"{key}_WEIGHT", weight_label, None, key, ProcessingFieldParameterDataType.Any,
                 optional=True))
             self.addParameter(QgsProcessingParameterField(
-                f"{key}_CATEGORY", self.tr(f"{key.capitalize()}: category field (many issues in "
-                                           "one pass, optional)"),
-                None, key, ProcessingFieldParameterDataType.Any, optional=True))
+                f"{key}_CATEGORY", category_label, None, key, ProcessingFieldParameterDataType.Any,
+                optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones (grid or polygons)"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterString(
             "ISSUE", self.tr("Issue name (used in field names)"), "issue"))
         self.addParameter(QgsProcessingParameterEnum(
             "CATEGORY_PRESET", self.tr("Categories to issues: preset"),
-            options=[self.tr(p) for p in CATEGORY_PRESETS],
+            options=[translated(p) for p in CATEGORY_PRESETS],
             defaultValue=vocab.position(vocab.CATEGORY_PRESETS,
                                         model.Role.key("category_preset").default), optional=True))
         self.addParameter(QgsProcessingParameterFile(
             "CATEGORY_MAPPING", self.tr("Categories to issues: mapping table (CSV category,issue or "
-                                        "JSON; optional)"),
+                                        "JSON)"),
             ProcessingFileParameterBehavior.File, fileFilter="Mapping (*.csv *.json *.txt)",
             optional=True))
         self.addParameter(QgsProcessingParameterString(
@@ -313,10 +317,10 @@ class AggregatePatAlgorithm(CompositeIndexAlgorithm):
             ProcessingNumberParameterType.Double, model.Role.key("kde_bandwidth").default, False, 0.0))
         ratio = [
             QgsProcessingParameterFeatureSource(
-                "RATIO_LAYER", self.tr("Kernel ratio: population at risk (points, optional)"),
+                "RATIO_LAYER", self.tr("Kernel ratio: population at risk (points)"),
                 [ProcessingSourceType.VectorAnyGeometry], optional=True),
             QgsProcessingParameterField(
-                "RATIO_WEIGHT", self.tr("Kernel ratio: population field (optional)"), None,
+                "RATIO_WEIGHT", self.tr("Kernel ratio: population field"), None,
                 "RATIO_LAYER", ProcessingFieldParameterDataType.Numeric, optional=True),
             QgsProcessingParameterEnum(
                 "RATIO_ROLE", self.tr("Kernel ratio: numerator"),

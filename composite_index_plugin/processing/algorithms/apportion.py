@@ -12,6 +12,7 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsSpatialIndex,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import apportion as app_mod
 from composite_index_plugin.core.aggregate import check_issue_name
@@ -64,10 +65,10 @@ def _polygons(source, request, feedback, label, field=None, key=None, ids=None):
 
 class ApportionAlgorithm(CompositeIndexAlgorithm):
     NAME = "apportion"
-    DISPLAY_NAME = "Apportion population to zones"
-    GROUP = "Geography"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Apportion population to zones")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Geography")
     GROUP_ID = "geography"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Moves a count field (population, households) from source polygons (e.g. LSOAs) onto "
         "zones (e.g. grid cells) by area weighting: each zone gets value x area(source and zone) / "
         "area(source) from every source it overlaps. With an ancillary point layer (e.g. address "
@@ -85,7 +86,7 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
         "says how many; a value that cannot be read as a number stops the run naming its row "
         "and code; empty values are counted and taken as 0. Codes in the table with no boundary, "
         "and boundaries with no row in the table, are counted and listed (outputs TABLE_ONLY and "
-        "BOUNDARY_ONLY). Text values of FIELD are read the same way.")
+        "BOUNDARY_ONLY). Text values of FIELD are read the same way."))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -97,7 +98,7 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
             "SOURCES_KEY", self.tr("Area code field of the source polygons (with a table)"), None,
             "SOURCES", ProcessingFieldParameterDataType.Any, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "TABLE", self.tr("Counts by area code: table (CSV or layer without geometry, optional)"),
+            "TABLE", self.tr("Counts by area code: table (CSV or layer without geometry)"),
             [ProcessingSourceType.Vector], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "TABLE_KEY", self.tr("Table: area code field"), None, "TABLE",
@@ -108,10 +109,10 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones (grid or polygons)"), [ProcessingSourceType.VectorPolygon]))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "ANCILLARY", self.tr("Ancillary points, e.g. address points (optional)"),
+            "ANCILLARY", self.tr("Ancillary points, e.g. address points"),
             [ProcessingSourceType.VectorAnyGeometry], optional=True))
         p = QgsProcessingParameterField(
-            "ANCILLARY_WEIGHT", self.tr("Ancillary point weight (optional)"), None, "ANCILLARY",
+            "ANCILLARY_WEIGHT", self.tr("Ancillary point weight"), None, "ANCILLARY",
             ProcessingFieldParameterDataType.Numeric, optional=True)
         p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(p)

@@ -24,10 +24,15 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import index as engine
 from composite_index_plugin.core import model, vocab
-from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.base import (
+    CompositeIndexAlgorithm,
+    progress_from_feedback,
+    table_sink_closing,
+)
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import (
     NUMERIC_TYPES,
@@ -55,7 +60,8 @@ TOOLBOX_AGGREGATIONS = vocab.AGGREGATIONS
 DEFAULT_SCALING = model.Measurement.key("scaling").default
 DEFAULT_AGGREGATION = model.Aggregation.key("issue").default
 
-HELP = """Builds a composite index of need on a zone layer (grid cells, LSOAs, wards...).
+HELP = QT_TRANSLATE_NOOP("CompositeIndex", """\
+Builds a composite index of need on a zone layer (grid cells, LSOAs, wards...).
 
 <b>Index spec</b>: JSON text, or the path of a .json file, with themes -> issues -> indicators
 (or a recipe, or a recipe's themes: their roles read the counts the aggregation wrote,
@@ -89,7 +95,7 @@ more than d tenths of the zones. Zones with no recorded incident in any count in
 (ci_no_incidents = 1) rank below all others, in the lowest-need class (spec "no_incidents":
 "lowest"; "score" ranks them by their score).
 The report shows correlations, Cronbach's alpha and effective weights. The baseline JSON keeps
-the fitted scales, so next year's index can be put on this year's scale (BASELINE_IN)."""
+the fitted scales, so next year's index can be put on this year's scale (BASELINE_IN).""")
 
 
 def baseline_id(baseline):
@@ -117,8 +123,8 @@ def read_baseline(path):
 
 class BuildIndexAlgorithm(CompositeIndexAlgorithm):
     NAME = "buildindex"
-    DISPLAY_NAME = "Build composite index"
-    GROUP = "Composite index"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Build composite index")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Composite index")
     GROUP_ID = "index"
     HELP = HELP
 
@@ -267,6 +273,8 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
                 feature.setAttributes([None if (isinstance(v, float) and v != v) else
                                        (v.item() if hasattr(v, "item") else v) for v in row])
                 sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+            with table_sink_closing(sink):
+                del sink
             outputs[self.DIAGNOSTICS] = diag_id
 
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)

@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsVectorLayer,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import model
 from composite_index_plugin.core import periods as cp
@@ -61,10 +62,10 @@ def shared_baseline(frames):
 
 class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
     NAME = "compareperiods"
-    DISPLAY_NAME = "Compare periods"
-    GROUP = "Assessment"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Compare periods")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Assessment")
     GROUP_ID = "assessment"
-    HELP = (
+    HELP = (QT_TRANSLATE_NOOP("CompositeIndex", (
         "Compares two or more index runs (oldest first) on the same zones, matched by a zone id. "
         "Per zone: score, rank and decile of each period and their change from the first to the "
         "last (a positive change always means more need), the hotspot transition between the "
@@ -80,8 +81,7 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         "Scores are only comparable when every period was scaled with the same frozen baseline "
         "(field ci_baseline); otherwise each year is rescaled on its own, so the tool compares "
         "ranks and leaves score_change empty. Periods with different zone ids or grids are "
-        "refused, naming the ids that differ.\n\n" + GAP_HELP
-    )
+        "refused, naming the ids that differ.\n\n")), GAP_HELP)   # parts, translated apart
 
     PERIODS = "PERIODS"
     ID_FIELD = "ID_FIELD"

@@ -19,10 +19,12 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import grid as grid_mod
 from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core.geometry import rings_from_wkb
+from composite_index_plugin.i18n import translated
 from composite_index_plugin.processing import gpkg_fast
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 from composite_index_plugin.processing.connections import guarded
@@ -137,10 +139,10 @@ def grid_parameter_problem(alg, parameters, context):
 
 class CreateGridAlgorithm(CompositeIndexAlgorithm):
     NAME = "creategrid"
-    DISPLAY_NAME = "Create analysis grid"
-    GROUP = "Geography"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Create analysis grid")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Geography")
     GROUP_ID = "geography"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Square or hexagon cells covering a study area, on a lattice anchored at a fixed origin "
         "(0, 0 unless you give one), so grids made in different years or from different layers "
         "line up cell for cell and keep the same cell_id.\n\n"
@@ -159,13 +161,13 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         "their points, plus DATA_NEIGHBOURS rings of neighbours around them (1 by default, so "
         "hotspot statistics see each cell's neighbours; 0 for none). A national grid at 100 m "
         "then has a few million cells instead of tens of millions. Cells are made and written "
-        "in chunks of rows, so memory grows with the cells kept, not the extent.")
+        "in chunks of rows, so memory grows with the cells kept, not the extent."))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "STUDY_AREA", self.tr("Study area"), [ProcessingSourceType.VectorAnyGeometry]))
         self.addParameter(QgsProcessingParameterEnum(
-            "SHAPE", self.tr("Cell shape"), options=[self.tr(o) for o in vocab.GRID_SHAPE_TITLES],
+            "SHAPE", self.tr("Cell shape"), options=[translated(o) for o in vocab.GRID_SHAPE_TITLES],
             defaultValue=vocab.position(vocab.GRID_SHAPES, GEOGRAPHY.key("shape").default)))
         self.addParameter(QgsProcessingParameterNumber(
             "SIZE", self.tr("Cell size (width in map units, or area)"), ProcessingNumberParameterType.Double,
@@ -174,7 +176,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             "SIZE_IS_AREA", self.tr("Size is a cell area (square map units)"),
             GEOGRAPHY.key("size_is_area").default))
         self.addParameter(QgsProcessingParameterEnum(
-            "KEEP", self.tr("Cells to keep"), options=[self.tr(o) for o in vocab.GRID_KEEP_TITLES],
+            "KEEP", self.tr("Cells to keep"), options=[translated(o) for o in vocab.GRID_KEEP_TITLES],
             defaultValue=vocab.position(vocab.GRID_KEEP, GEOGRAPHY.key("keep").default)))
         for p in (QgsProcessingParameterNumber("ORIGIN_X", self.tr("Grid origin X (default 0)"),
                                                ProcessingNumberParameterType.Double, None, True),
@@ -183,14 +185,14 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
             p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
             self.addParameter(p)
         self.addParameter(QgsProcessingParameterCrs(
-            "TARGET_CRS", self.tr("Reproject the study area to (optional)"), None, True))
+            "TARGET_CRS", self.tr("Reproject the study area to"), None, True))
         p = QgsProcessingParameterNumber("MAX_CELLS", self.tr("Largest number of cells"),
                                          ProcessingNumberParameterType.Integer,
                                          GEOGRAPHY.key("max_cells").default, False, 1)
         p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            "DATA_LAYERS", self.tr("Only cells holding points of these layers (optional)"),
+            "DATA_LAYERS", self.tr("Only cells holding points of these layers"),
             ProcessingSourceType.VectorAnyGeometry, optional=True))
         p = QgsProcessingParameterNumber(
             "DATA_NEIGHBOURS", self.tr("With cells with data: rings of neighbours kept around them"),

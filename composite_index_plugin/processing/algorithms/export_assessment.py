@@ -2,6 +2,7 @@
 import datetime
 import json
 import os
+import shutil
 import uuid
 
 import numpy as np
@@ -28,7 +29,7 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, Qt
 
 from composite_index_plugin.core import periods as cp
 from composite_index_plugin.core.assessment import detect_themes_issues
@@ -68,6 +69,13 @@ TABLE_COLS = {"rank": 6.0, "area": 22.0, "score": 10.0, "theme": 24.0, "diff": 2
 DIFF_HEADING = "Difference from whole area"
 COUNT_HEADINGS = {"victims": "Victims", "offenders": "Offenders", "locations": "Locations"}
 MAX_NAMED_AREAS = 15   # beyond this the overview map labels areas by rank only
+# The layouts' own layers have names of their own in the project (the layouts find them by id)
+# and say in their legends what they show: the area outlines of each page's map are "Areas".
+OUTLINE_NAMES = {"overview": "Areas (overview map)", "area": "Areas (area pages)",
+                 "change": "Areas (gap over time map)"}
+OUTLINE_LEGEND = "Areas"
+LAYOUT_SUFFIX = " (layouts)"      # a layout's copy of a result layer: "Hotspot zones (layouts)"
+LEGEND_LABEL = "composite_index/legend_label"   # layer property: its label in the legends
 SYNTHETIC = " Synthetic incident data (the plugin's sample), not real crime records."
 
 
@@ -126,6 +134,16 @@ def wrap_label(text, width):
     return "\n".join(lines)
 
 
+def project_relative(project_path):
+    """A function naming a file for the layouts: relative to the project's folder with '/'
+    (the picture expressions of ``assessment_layout.file_expression`` resolve it) when a
+    project is saved, else absolute."""
+    if not project_path:
+        return os.path.abspath
+    home = os.path.dirname(os.path.abspath(project_path))
+    return lambda path: os.path.relpath(os.path.abspath(path), home).replace(os.sep, "/")
+
+
 def _write_layer(layer, path, name, overwrite_file):
     opts = QgsVectorFileWriter.SaveVectorOptions()
     opts.driverName = "GPKG"
@@ -141,10 +159,10 @@ def _write_layer(layer, path, name, overwrite_file):
 
 class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
     NAME = "exportassessment"
-    DISPLAY_NAME = "Export assessment layout"
-    GROUP = "Assessment"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Export assessment layout")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Assessment")
     GROUP_ID = "assessment"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Prints the assessment: a PDF with a city overview page, a page on the gap over time when "
         "periods were compared, and then one page per area (atlas), each with the index map "
         "(index and hotspot zones, the area outline and its neighbours), legend, scale bar, north "
@@ -161,7 +179,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         "per period as a table and chart, the change map with classes centred on 0, and the "
         "Mann-Kendall trends only where they can be significant, else why not) and each area "
         "page its change. Without a name field the first text field is used. Areas without zones "
-        "get a 'no data' page.")
+        "get a 'no data' page."))
 
     ZONES = "ZONES"
     HOTSPOT_ZONES = "HOTSPOT_ZONES"
@@ -474,12 +492,19 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         count_table, roles = count_rows(pages, counts, labels)
         story = self._comparison(change_in, gaps_in, geoms, pages, src_rows, feedback)
 
-        # working folder: beside the project when saved, else temporary
+        # working folder: beside the project when saved, else temporary. Beside a project every
+        # file the layouts read (charts, north arrow, layout data) is in <project>_files and
+        # named relative to the project, so the folder can be copied or moved as a whole.
         if project_path:
             folder = os.path.splitext(project_path)[0] + "_files"
         else:
             folder = os.path.join(QgsProcessingUtils.tempFolder(), f"assessment_{uuid.uuid4().hex[:8]}")
         os.makedirs(folder, exist_ok=True)
+        stored = project_relative(project_path)
+        north_arrow = None
+        if project_path:
+            north_arrow = os.path.join(folder, al.NORTH_ARROW)
+            shutil.copyfile(al.north_arrow_path(), north_arrow)
         if png_folder:
             os.makedirs(png_folder, exist_ok=True)
 
@@ -501,7 +526,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             path = os.path.join(folder, f"chart_{int(page['page_id']):03d}.svg")
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(svg)
-            chart_paths.append(path)
+            chart_paths.append(stored(path))
         ranked = pages[pages["no_data"] == 0].sort_values("area_rank")
         bars = [(short_name(n, 22), float(s.replace("\u2212", "-").replace(",", ""))) for n, s in
                 zip(ranked["area_name"], ranked["score_text"])]
@@ -517,8 +542,9 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         with open(overview_chart, "w", encoding="utf-8") as handle:
             handle.write(overview_svg)
         if story is not None:
-            story["chart_path"] = os.path.join(folder, "chart_gap.svg")
-            with open(story["chart_path"], "w", encoding="utf-8") as handle:
+            gap_chart = os.path.join(folder, "chart_gap.svg")
+            story["chart_path"] = stored(gap_chart)
+            with open(gap_chart, "w", encoding="utf-8") as handle:
                 handle.write(column_chart_svg(story["chart"], "The gap: top group minus the rest"
                                               if "all other zones" in story["definition"] else
                                               "The gap: top group minus the whole area",
@@ -579,7 +605,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         data = {"pages": pages_uri, "priorities": table_uri, "counts": counts_uri, "roles": roles,
                 "count_texts": {str(v) for r in roles for v in count_table[r]},
                 "changes": change_uri, "gaps": gaps_uri, "change_layer": change_in, "story": story,
-                "overview_chart": overview_chart}
+                "overview_chart": stored(overview_chart), "north_arrow": north_arrow}
         try:
             n_pages = self._layouts_and_render(
                 project, zones_in, hot_in, data, title, note, attribution, family, pages, city,
@@ -630,8 +656,12 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                     and styling.apply_style(hot, "hotspot_zones")):
                 hot.setRenderer(styling.hotspot_outline_renderer())
             layers.append(hot)
+        for layer in layers:
+            layer.setCustomProperty(LEGEND_LABEL, layer.name())
+            layer.setName(layer.name() + LAYOUT_SUFFIX)
         pages_uri = data["pages"]
-        overview_outline = QgsVectorLayer(pages_uri, "Areas", "ogr")
+        # one name per layer (the layouts find them by id); their legends say "Areas"
+        overview_outline = QgsVectorLayer(pages_uri, OUTLINE_NAMES["overview"], "ogr")
         overview_outline.setRenderer(styling.outline_renderer("#000000", 0.6))
         if len(pages) <= MAX_NAMED_AREAS:
             overview_outline.setLabeling(al.area_labels(
@@ -644,11 +674,13 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                 family, size=6.5, wrap=0, display_all=False))
         overview_outline.setLabelsEnabled(True)
         current = "$id = @atlas_featureid"
-        area_outline = QgsVectorLayer(pages_uri, "Areas ", "ogr")
+        area_outline = QgsVectorLayer(pages_uri, OUTLINE_NAMES["area"], "ogr")
         area_outline.setRenderer(al.area_outline_renderer(current))
         area_outline.setLabeling(al.area_labels(f"CASE WHEN {current} THEN NULL ELSE \"short_name\" END",
                                                 family, size=7.0, colour="#333333", wrap=14, italic=True))
         area_outline.setLabelsEnabled(True)
+        for outline in (overview_outline, area_outline):
+            outline.setCustomProperty(LEGEND_LABEL, OUTLINE_LEGEND)
         mask = QgsVectorLayer(pages_uri, "Outside this area", "ogr")
         mask.setRenderer(al.mask_renderer(current))
         table = QgsVectorLayer(data["priorities"], "Assessment priorities", "ogr")
@@ -665,10 +697,11 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                 change_map.setName(CHANGE_LEGEND[story["change_field"]].format(
                     first=story["periods"][0], last=story["periods"][-1]))
                 extra.append(change_map)
-            change_outline = QgsVectorLayer(pages_uri, "Areas  ", "ogr")
+            change_outline = QgsVectorLayer(pages_uri, OUTLINE_NAMES["change"], "ogr")
             change_outline.setRenderer(styling.outline_renderer("#000000", 0.6))
             change_outline.setLabeling(overview_outline.labeling().clone())
             change_outline.setLabelsEnabled(True)
+            change_outline.setCustomProperty(LEGEND_LABEL, OUTLINE_LEGEND)
             extra.append(change_outline)
         # the layout's own layers sit in one group, switched off, so they do not clutter the map;
         # a previous export's group and layouts of the same names are replaced
@@ -677,7 +710,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         if old_group is not None:
             project.removeMapLayers([lyr.layerId() for lyr in old_group.findLayers()])
             root.removeChildNode(old_group)
-        group = root.insertGroup(0, LAYOUT_GROUP)
+        group = root.addGroup(LAYOUT_GROUP)          # last in the layer tree, collapsed
         for layer in layers + [overview_outline, area_outline, mask, table, counts] + extra:
             if not layer.isValid():
                 raise QgsProcessingException(f"Could not open the layout layer {layer.name()}.")
@@ -723,12 +756,13 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         parts.append("rank 1 = highest need")
         variables["assessment_facts"] = " \u00b7 ".join(parts) + "."
 
-        overview = al.load_template(project, "overview", f"{title} - overview")
-        area = al.load_template(project, "area", f"{title} - areas")
+        north = data.get("north_arrow")
+        overview = al.load_template(project, "overview", f"{title} - overview", north)
+        area = al.load_template(project, "area", f"{title} - areas", north)
         layouts = [overview, area]
         change = None
         if story is not None:
-            change = al.load_template(project, "change", f"{title} - gap over time")
+            change = al.load_template(project, "change", f"{title} - gap over time", north)
             layouts.insert(1, change)
         for layout in layouts:
             existing = project.layoutManager().layoutByName(layout.name())
@@ -897,6 +931,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         root.removeAllChildren()
         for layer in layers:
             node = root.addLayer(layer)
+            if layer.customProperty(LEGEND_LABEL):
+                node.setCustomProperty("legend/title-label", layer.customProperty(LEGEND_LABEL))
             nodes = model.layerLegendNodes(node)
             for k, legend_node in enumerate(nodes):
                 text = str(legend_node.data(Qt.ItemDataRole.DisplayRole) or "")

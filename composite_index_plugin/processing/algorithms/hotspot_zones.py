@@ -15,6 +15,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import hotspot_zones as hz
 from composite_index_plugin.core import model
@@ -37,17 +38,17 @@ from composite_index_plugin.qgis_compat import (
 
 class HotspotZonesAlgorithm(CompositeIndexAlgorithm):
     NAME = "hotspotzones"
-    DISPLAY_NAME = "Hotspot zones (dissolve hot cells)"
-    GROUP = "Hotspots"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Hotspot zones (dissolve hot cells)")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Hotspots")
     GROUP_ID = "hotspots"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Turns the output of 'Hotspot analysis' into hotspot zones: cells whose gi_bin is at least "
         "MIN_BIN (default 2: hot at 95 % confidence or more) and that touch (queen contiguity: a "
         "shared edge or corner; by cell indices for our grids) are dissolved into one polygon "
         "each. Fields: zone_id, area (in the layer's units squared; ellipsoidal square metres for "
         "a layer in degrees), n_cells, the sum of every field chosen in SUM_FIELDS and of "
         "'population' when the layer has it. The zones can be used as custom zones for "
-        "aggregation and the index.")
+        "aggregation and the index."))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(

@@ -21,11 +21,13 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import hotspots as hs
 from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import neighbours as nbmod
 from composite_index_plugin.core.geometry import rings_from_wkb
+from composite_index_plugin.i18n import translated
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import input_layer, layer_dataframe, write_with_columns
@@ -44,12 +46,17 @@ QUEEN, ROOK, DISTANCE, KNN, AUTOMATIC = (vocab.HOTSPOT_NEIGHBOURHOODS.index(w) f
 HOTSPOTS = model.Hotspots   # the defaults of a recipe's hotspots section
 
 GLOBAL_OUTPUTS = [
-    ("MORAN_I", "Global Moran's I"), ("MORAN_Z", "Global Moran's I z-score (normality)"),
-    ("MORAN_P", "Global Moran's I p-value (two-sided, normality)"),
-    ("GENERAL_G", "General G"), ("GENERAL_G_Z", "General G z-score"),
-    ("GENERAL_G_P", "General G p-value (two-sided)"),
-    ("DISTANCE_USED", "Distance band used (0 for contiguity / k nearest)"),
-    ("N_ISLANDS", "Zones without neighbours"), ("N_EXCLUDED", "Zones without a value (excluded)"),
+    ("MORAN_I", QT_TRANSLATE_NOOP("CompositeIndex", "Global Moran's I")),
+    ("MORAN_Z", QT_TRANSLATE_NOOP("CompositeIndex", "Global Moran's I z-score (normality)")),
+    ("MORAN_P", QT_TRANSLATE_NOOP("CompositeIndex",
+                                  "Global Moran's I p-value (two-sided, normality)")),
+    ("GENERAL_G", QT_TRANSLATE_NOOP("CompositeIndex", "General G")),
+    ("GENERAL_G_Z", QT_TRANSLATE_NOOP("CompositeIndex", "General G z-score")),
+    ("GENERAL_G_P", QT_TRANSLATE_NOOP("CompositeIndex", "General G p-value (two-sided)")),
+    ("DISTANCE_USED", QT_TRANSLATE_NOOP("CompositeIndex",
+                                        "Distance band used (0 for contiguity / k nearest)")),
+    ("N_ISLANDS", QT_TRANSLATE_NOOP("CompositeIndex", "Zones without neighbours")),
+    ("N_EXCLUDED", QT_TRANSLATE_NOOP("CompositeIndex", "Zones without a value (excluded)")),
 ]
 
 
@@ -92,10 +99,10 @@ def read_locations(source, need_rings, feedback, transform=None):
 
 class HotspotsAlgorithm(CompositeIndexAlgorithm):
     NAME = "hotspots"
-    DISPLAY_NAME = "Hotspot analysis (Gi* and local Moran's I)"
-    GROUP = "Hotspots"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Hotspot analysis (Gi* and local Moran's I)")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Hotspots")
     GROUP_ID = "hotspots"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Finds where a value is concentrated: Getis-Ord Gi* (binary weights, each zone in its own "
         "neighbourhood) and local Moran's I (row-standardised weights), on a numeric field of a "
         "grid, any polygon layer or weighted points. Needs nothing beyond QGIS.\n\n"
@@ -119,7 +126,7 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
         "significant). Global Moran's I and General G are in the log and the outputs. Zones "
         "without a value are left out and counted; zones without neighbours are reported and get "
         "empty results, not zeros. Fewer than 30 zones gives a warning; a field that does not vary "
-        "is refused; a band giving more than 1,000 neighbours is refused with a band that fits.")
+        "is refused; a band giving more than 1,000 neighbours is refused with a band that fits."))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -129,7 +136,7 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             "FIELD", self.tr("Value (count, rate, score or point weight)"), None, "INPUT",
             ProcessingFieldParameterDataType.Numeric))
         self.addParameter(QgsProcessingParameterEnum(
-            "NEIGHBOURHOOD", self.tr("Neighbourhood"), [self.tr(o) for o in NEIGHBOURHOODS],
+            "NEIGHBOURHOOD", self.tr("Neighbourhood"), [translated(o) for o in NEIGHBOURHOODS],
             defaultValue=vocab.position(vocab.HOTSPOT_NEIGHBOURHOODS,
                                         HOTSPOTS.key("neighbourhood").default)))
         self.addParameter(QgsProcessingParameterNumber(
@@ -153,7 +160,7 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             HOTSPOTS.key("fdr").default))
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", self.tr("Hotspots")))
         for key, label in GLOBAL_OUTPUTS:
-            self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
+            self.addOutput(QgsProcessingOutputNumber(key, translated(label)))
         self.addOutput(QgsProcessingOutputString("NEIGHBOURHOOD_USED", self.tr("Neighbourhood used")))
 
     @guarded   # PostGIS inputs and outputs: speed warnings, lost connections, no half tables

@@ -5,6 +5,7 @@ The checks live in ``core.cleanse``; this module reads layers, builds the coordi
 destination is done in bulk (the sink creates the layer, one SQLite transaction fills it):
 about 10x faster than feature-by-feature, which is used for other destinations.
 """
+import contextlib
 import os
 
 import numpy as np
@@ -35,15 +36,20 @@ from qgis.core import (
     QgsRectangle,
     QgsUnitTypes,
 )
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QDate, QDateTime, QTime, QVariant
 
 from composite_index_plugin.core import cleanse as cc
 from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import policeuk as pu
 from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.i18n import translated
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing import gpkg_fast
-from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
+from composite_index_plugin.processing.base import (
+    CompositeIndexAlgorithm,
+    progress_from_feedback,
+    table_sink_closing,
+)
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.qgis_compat import (
     CrsWktVariant,
@@ -287,8 +293,10 @@ def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedb
     sink, dest_id = alg.parameterAsSink(parameters, key, context, fields, wkb, crs)
     if sink is None:
         raise QgsProcessingException(alg.invalidSinkError(parameters, key))
+    table = x is None   # no geometry: closed quietly (base.table_sink_closing says why)
     if len(frame) > 1000 and gpkg_fast.plain_gpkg(dest_id):
-        del sink
+        with table_sink_closing(sink) if table else contextlib.nullcontext():
+            del sink
         try:
             if x is None:
                 filled = gpkg_fast.fill_layer(dest_id, frame)
@@ -324,7 +332,8 @@ def write_frame(alg, parameters, key, context, frame, crs, x=None, y=None, feedb
                 feedback.setProgress(90 + 10.0 * i / max(n, 1))
     if batch:
         sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
-    del sink
+    with table_sink_closing(sink) if table else contextlib.nullcontext():
+        del sink
     return dest_id
 
 
@@ -366,10 +375,10 @@ class ImportIncidents(CompositeIndexAlgorithm):
     PERIODS = vocab.IMPORT_PERIOD_TITLES
 
     NAME = "importincidents"
-    DISPLAY_NAME = "Import and cleanse incidents"
-    GROUP = "Data preparation"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Import and cleanse incidents")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Data preparation")
     GROUP_ID = "datapreparation"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Turns incident tables from police, council, fire, health or probation into a clean point "
         "layer, and proves nothing was lost: every input row is either in CLEAN or in REJECTED "
         "with a reason code (no_coordinates, postcode_not_found, bad_coordinates, swapped_latlon, "
@@ -416,7 +425,7 @@ class ImportIncidents(CompositeIndexAlgorithm):
         "metres (on West Yorkshire, points falling outside their own super-generalised LSOA lie a "
         "median 34 m from it). Rows kept thanks to the buffer are counted in the log and marked "
         "in_study_buffer in the field fixes. Set 0 for the exact boundary."
-    )
+    ))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -433,15 +442,15 @@ class ImportIncidents(CompositeIndexAlgorithm):
             self.FORCES, self.tr("Archive forces (','-separated, e.g. west-yorkshire; empty: all)"),
             optional=True))
         self.addParameter(QgsProcessingParameterEnum(
-            self.PERIOD, self.tr("Period field"), options=[self.tr(p) for p in self.PERIODS],
+            self.PERIOD, self.tr("Period field"), options=[translated(p) for p in self.PERIODS],
             defaultValue=vocab.position(vocab.IMPORT_PERIODS, IMPORT.key("period").default),
             optional=True))
         self.addParameter(QgsProcessingParameterEnum(
-            self.PRESET, self.tr("Preset"), options=[self.tr(p) for p in self.PRESETS],
+            self.PRESET, self.tr("Preset"), options=[translated(p) for p in self.PRESETS],
             defaultValue=vocab.position(vocab.IMPORT_PRESETS, IMPORT.key("preset").default)))
-        for key, label in ((self.X_FIELD, "X / easting / longitude field (empty: guess)"),
-                           (self.Y_FIELD, "Y / northing / latitude field (empty: guess)")):
-            self.addParameter(QgsProcessingParameterString(key, self.tr(label), optional=True))
+        for key, label in ((self.X_FIELD, self.tr("X / easting / longitude field (empty: guess)")),
+                           (self.Y_FIELD, self.tr("Y / northing / latitude field (empty: guess)"))):
+            self.addParameter(QgsProcessingParameterString(key, label, optional=True))
         self.addParameter(QgsProcessingParameterCrs(
             self.SOURCE_CRS, self.tr("CRS of the X/Y (or postcode lookup) coordinates "
                                      "(empty: guess)"), optional=True))
@@ -485,11 +494,11 @@ class ImportIncidents(CompositeIndexAlgorithm):
             self.ENCODING, self.tr("Encoding (empty: detect)"), optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.DELIMITER, self.tr("Delimiter"),
-            options=[self.tr(t) for t in vocab.IMPORT_DELIMITER_TITLES],
+            options=[translated(t) for t in vocab.IMPORT_DELIMITER_TITLES],
             defaultValue=vocab.position(vocab.IMPORT_DELIMITERS, IMPORT.key("delimiter").default)))
         self.addParameter(QgsProcessingParameterEnum(
             self.DECIMAL, self.tr("Decimal separator in coordinates"),
-            options=[self.tr(t) for t in vocab.IMPORT_DECIMAL_TITLES],
+            options=[translated(t) for t in vocab.IMPORT_DECIMAL_TITLES],
             defaultValue=vocab.position(vocab.IMPORT_DECIMALS, IMPORT.key("decimal").default)))
         for key in (self.DATE_FORMATS, self.DATE_FROM, self.DATE_TO, self.REQUIRE_MAPPING,
                     self.STUDY_BUFFER, self.ENCODING, self.DELIMITER, self.DECIMAL, self.FORCES,
@@ -503,9 +512,9 @@ class ImportIncidents(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("Data-quality report"), self.tr("HTML files (*.html)"),
             optional=True, createByDefault=True))
-        for key, label in (("ROWS_IN", "Rows in"), ("CLEAN_COUNT", "Clean rows"),
-                           ("REJECTED_COUNT", "Rejected rows")):
-            self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
+        for key, label in (("ROWS_IN", self.tr("Rows in")), ("CLEAN_COUNT", self.tr("Clean rows")),
+                           ("REJECTED_COUNT", self.tr("Rejected rows"))):
+            self.addOutput(QgsProcessingOutputNumber(key, label))
 
     def checkParameterValues(self, parameters, context):
         """INPUT may list text files that OGR cannot open (empty, binary, odd delimiters): they
@@ -516,8 +525,9 @@ class ImportIncidents(CompositeIndexAlgorithm):
         archive = parameters.get(self.ARCHIVE)
         archive = archive.strip() if isinstance(archive, str) else archive
         if archive and not (isinstance(archive, str) and os.path.exists(archive)):
-            return False, self.tr(f"The police.uk archive '{archive}' does not exist: give the "
-                                  ".zip file or the folder it was unpacked into.")
+            return False, self.tr("The police.uk archive '{archive}' does not exist: give the "
+                                  ".zip file or the folder it was unpacked into.").format(
+                                      archive=archive)
         if not archive and (value is None or not [v for v in values if v is not None and v != ""]):
             return False, self.tr("Give at least one incident file or layer (INPUT), or a police.uk "
                                   "archive (ARCHIVE).")
@@ -526,12 +536,14 @@ class ImportIncidents(CompositeIndexAlgorithm):
                 continue
             if isinstance(v, str) and v and not os.path.isfile(v.split("|")[0]) and \
                     QgsProcessingUtils.mapLayerFromString(v, context) is None:
-                return False, self.tr(f"INPUT '{v}' is neither an existing file nor a layer.")
+                return False, self.tr("INPUT '{value}' is neither an existing file nor a "
+                                      "layer.").format(value=v)
         for definition in self.parameterDefinitions():
             if definition.name() in (self.INPUT, self.ARCHIVE) or definition.isDestination():
                 continue
             if not definition.checkValueIsAcceptable(parameters.get(definition.name()), context):
-                return False, self.tr(f"Incorrect parameter value for {definition.name()}")
+                return False, self.tr("Incorrect parameter value for {name}").format(
+                    name=definition.name())
         return True, ""
 
     # -- reading -------------------------------------------------------------------------
@@ -795,10 +807,11 @@ class ImportIncidents(CompositeIndexAlgorithm):
                 f"within {buffer:g} {unit} of it and were kept (fixes = in_study_buffer); "
                 f"{result.counts['outside_study_area']:,} row(s) lie beyond the buffer and were "
                 "rejected.")
+        # routine cleansing, not a failure: a warning with the count of each reason
         for reason, count in result.counts.items():
             if count:
-                feedback.reportError(f"{count:,} row(s) rejected: {reason} "
-                                     f"({cc.REASON_LABELS[reason]}).", False)
+                feedback.pushWarning(f"{count:,} of {result.n_in:,} row(s) rejected: {reason} "
+                                     f"({cc.REASON_LABELS[reason]}); kept in the rejected layer.")
         if feedback.isCanceled():
             return {}
 

@@ -6,6 +6,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import synth
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
@@ -16,16 +17,17 @@ SIZE_NAMES = list(synth.SIZES)
 
 class MakeSampleAlgorithm(CompositeIndexAlgorithm):
     NAME = "makesample"
-    DISPLAY_NAME = "Generate synthetic Birmingham sample"
-    GROUP = "Sample data"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Generate synthetic Birmingham sample")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Sample data")
     GROUP_ID = "sample"
-    HELP = ("Writes SYNTHETIC victims, offenders and incident locations for 8 issues in 3 themes "
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
+            "Writes SYNTHETIC victims, offenders and incident locations for 8 issues in 3 themes "
             "over Birmingham's real LSOAs (Census 2021 population, IMD 2025 crime domain), with "
             "planted hotspots that cross ward and constituency boundaries, for each year asked. "
             "Per year: synthetic_<year>.gpkg (layers synthetic_locations, synthetic_victims, "
             "synthetic_offenders) and agency_csv/ with the files three agencies would send "
             "(police lon/lat, council eastings/northings, probation postcodes + lookup), each "
-            "with a few dirty rows. Not real crime data.")
+            "with a few dirty rows. Not real crime data."))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterEnum(

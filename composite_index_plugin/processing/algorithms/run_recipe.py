@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.recipe import RecipeError
@@ -18,10 +19,11 @@ from composite_index_plugin.qgis_compat import ProcessingAlgorithmFlag, Processi
 
 class RunRecipeAlgorithm(CompositeIndexAlgorithm):
     NAME = "runrecipe"
-    DISPLAY_NAME = "Run assessment from recipe"
-    GROUP = "Assessment"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Run assessment from recipe")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Assessment")
     GROUP_ID = "assessment"
-    HELP = ("Runs a whole Composite Index assessment described by a recipe (a JSON file, see the "
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
+            "Runs a whole Composite Index assessment described by a recipe (a JSON file, see the "
             "user guide): import and cleansing, the analysis grid or zones, population, "
             "aggregation of victims, offenders and locations, the composite index, hotspots, "
             "area summaries, comparison with earlier periods, sensitivity and the printed "
@@ -35,7 +37,7 @@ class RunRecipeAlgorithm(CompositeIndexAlgorithm):
             "folders' (ALLOWED_FOLDERS, separated by ;) - and its filters may use only QGIS "
             "functions that work on the feature itself. The run writes into a hidden folder "
             "beside the output folder and moves its files in only when it has finished: a "
-            "failed or cancelled run leaves the previous results as they were.")
+            "failed or cancelled run leaves the previous results as they were."))
 
     RECIPE = "RECIPE"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"

@@ -26,6 +26,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import sensitivity as cs
@@ -190,10 +191,10 @@ def make_jitter(spec, frame, box, feedback, x=None, y=None, planar=None, rings_o
 
 class SensitivityAlgorithm(CompositeIndexAlgorithm):
     NAME = "sensitivity"
-    DISPLAY_NAME = "Uncertainty and sensitivity"
-    GROUP = "Assessment"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Uncertainty and sensitivity")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Assessment")
     GROUP_ID = "assessment"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "Monte Carlo over the analyst's choices: each run rebuilds the index with weights drawn "
         "from a Dirichlet distribution centred on the chosen ones (a higher CONCENTRATION keeps "
         "them closer; 0 keeps them as they are) and, when SCALINGS are listed, one scaling drawn "
@@ -209,7 +210,7 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
         "few per cent); each cell then takes the score of the jittered cell that holds its "
         "centre. With neighbours in the spec, the jittered grid uses queen or rook contiguity "
         "(squares) or its six hexagon neighbours."
-    )
+    ))
 
     INPUT = "INPUT"
     SPEC = "SPEC"
@@ -317,7 +318,7 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
                 population = frame["population"].to_numpy("float64")
                 feedback.pushInfo("Areas are ranked by their population-weighted mean score.")
 
-        feedback.setProgressText(self.tr(f"Running {runs} index variants"))
+        feedback.setProgressText(self.tr("Running {runs} index variants").format(runs=runs))
         result = self.run_core(
             cs.run_sensitivity, frame.drop(columns="__fid"), spec, runs=runs, seed=seed,
             concentration=concentration, scalings=scalings, area_names=area_names,

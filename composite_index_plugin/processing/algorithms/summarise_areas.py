@@ -11,6 +11,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import assessment as ca
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
@@ -53,10 +54,10 @@ def count_fields(names, issues):
 # --------------------------------------------------------------------------------------------
 class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
     NAME = "summariseareas"
-    DISPLAY_NAME = "Summarise by area"
-    GROUP = "Assessment"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Summarise by area")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Assessment")
     GROUP_ID = "assessment"
-    HELP = (
+    HELP = (QT_TRANSLATE_NOOP("CompositeIndex", (
         "Summarises index zones by larger areas (constituencies, wards): population-weighted mean "
         "score, share of the population and of the zones in the study area's top decile, the "
         "IMD-style extent (population-weighted share in the most affected percentiles: weight 1 "
@@ -66,8 +67,8 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         "counts in each area by the share of its surface inside it (its population shared out "
         "in the same proportion). The table has one more row for the whole study area. Each "
         "area's issue values (<issue>_mean) are weighted as its score, and the incident counts "
-        "(<issue>_<role>) are summed, a split zone counting by its share.\n\n" + GAP_HELP
-    )
+        "(<issue>_<role>) are summed, a split zone counting by its share.\n\n")),
+        GAP_HELP)   # parts, translated apart
 
     ZONES = "ZONES"
     AREAS = "AREAS"
