@@ -277,24 +277,36 @@ def local_moran_stats(values, neighbours):
             "q": q, "lag": lag}
 
 
-def _s012(neighbours, w):
-    """S0, S1, S2 of a weight matrix given as CSR links with weights ``w`` (Cliff & Ord 1981)."""
+def _reverse_links(neighbours):
+    """Where each link's reverse is: ``(order, pos, found)`` with ``order`` the permutation that
+    sorts the links by (row, column) (None when they already are), ``pos`` the sorted position
+    of the reverse of each sorted link and ``found`` whether it exists. Depends only on the
+    graph's structure, so one call serves every weighting of it (``_s012``)."""
     n = neighbours.n
     rows = neighbours.rows()
     cols = neighbours.indices
-    s0 = float(w.sum())
-    # S1 = 1/2 sum_ij (w_ij + w_ji)^2: find each link's reverse by binary search on sorted keys
     key = rows * n + cols
     order = None
     if len(key) > 1 and not np.all(key[1:] > key[:-1]):
         order = np.argsort(key, kind="stable")
-        key, w_sorted = key[order], w[order]
-    else:
-        w_sorted = w
+        key = key[order]
     rev = cols * n + rows if order is None else (cols * n + rows)[order]
     pos = np.minimum(np.searchsorted(key, rev), max(len(key) - 1, 0))
     found = key[pos] == rev if len(key) else np.zeros(0, dtype=bool)
-    w_rev = np.where(found, w_sorted[pos] if len(key) else 0.0, 0.0)
+    return order, pos, found
+
+
+def _s012(neighbours, w, reverse=None):
+    """S0, S1, S2 of a weight matrix given as CSR links with weights ``w`` (Cliff & Ord 1981).
+    ``reverse``: ``_reverse_links(neighbours)`` when already known."""
+    n = neighbours.n
+    rows = neighbours.rows()
+    cols = neighbours.indices
+    s0 = float(w.sum())
+    # S1 = 1/2 sum_ij (w_ij + w_ji)^2: each link's reverse found by binary search on sorted keys
+    order, pos, found = _reverse_links(neighbours) if reverse is None else reverse
+    w_sorted = w if order is None else w[order]
+    w_rev = np.where(found, w_sorted[pos] if len(w_sorted) else 0.0, 0.0)
     s1 = float((((w_sorted + w_rev) ** 2).sum() + (w_sorted[~found] ** 2).sum()) / 2.0)
     out_sum = np.bincount(rows, weights=w, minlength=n)
     in_sum = np.bincount(cols, weights=w, minlength=n)
@@ -302,15 +314,16 @@ def _s012(neighbours, w):
     return s0, s1, s2
 
 
-def global_moran(values, neighbours, row_standardise=True):
+def global_moran(values, neighbours, row_standardise=True, reverse=None):
     """Global Moran's I (row-standardised by default) with moments under normality and
     randomisation. Returns a dict: I, EI, VI_norm, z_norm, p_norm (two-sided),
-    p_norm_one_sided, VI_rand, z_rand, p_rand (two-sided), p_rand_one_sided."""
+    p_norm_one_sided, VI_rand, z_rand, p_rand (two-sided), p_rand_one_sided. ``reverse``:
+    ``_reverse_links(neighbours)`` when already known."""
     y = _clean(values, "Moran's I")
     nb = neighbours
     w = nb.row_standardised_weights() if row_standardise else nb.weight_values()
     z = y - y.mean()
-    s0, s1, s2 = _s012(nb, w)
+    s0, s1, s2 = _s012(nb, w, reverse)
     cross = (z * nb.lag(z, w)).sum()
     return _moran_result(z, s0, s1, s2, cross)
 
@@ -390,15 +403,15 @@ def band_moran_scan(x, y, values, bands, progress=None):
     return out
 
 
-def general_g(values, neighbours):
+def general_g(values, neighbours, reverse=None):
     """Getis-Ord General G with binary weights (no self), exact moments (Getis & Ord 1992).
     Defined for non-negative values. Returns a dict: G, EG, VG, z, p (two-sided),
-    p_one_sided."""
+    p_one_sided. ``reverse``: ``_reverse_links(neighbours)`` when already known."""
     y = _clean(values, "General G")
     n = len(y)
     nb = neighbours
     w = np.ones(nb.n_links)
-    s0, s1, s2 = _s012(nb, w)
+    s0, s1, s2 = _s012(nb, w, reverse)
     G = float((y * nb.lag(y, w)).sum() / (y.sum() ** 2 - (y * y).sum()))
     EG = s0 / (n * (n - 1))
     n2 = n * n
@@ -464,10 +477,23 @@ def permutation_counts(values, neighbours, weights=None, permutations=999, seed=
     them into the two-sided p of any statistic that is a monotone function of ``S_i`` (Gi*;
     local Moran's I when ``z_i != 0``).
 
-    Vectorised: the simulated sums of a block of zones are one matrix product of the drawn
-    values with the block's weights, plus a small correction for draws that must skip a zone
-    inside the block. Deterministic for a given ``seed`` (numpy ``default_rng``), whatever
-    ``threads``.
+    Two engines give the same counts (tests compare them with each other and with a loop over
+    zones):
+
+    * weights equal within each zone's row and positive (binary, row-standardised: every graph
+      ``analyse`` permutes) - ``_counts_by_segments``: zone i's simulated sum in permutation p
+      is ``c_i`` times the sum of the first ``k_i`` drawn values, where a draw at position r
+      among the others is zone ``r`` when ``r < i`` and zone ``r + 1`` otherwise. Zones between
+      two consecutive drawn positions therefore share every simulated sum (at most
+      ``P max k + 1`` such segments, whatever n): per segment and neighbour count the P sums are
+      sorted once and each zone's counts are two binary searches. Cost about
+      ``P max k (max k + log P) + n log P`` instead of ``n P max k``;
+    * any other weights - ``_counts_by_blocks``: the simulated sums of a block of zones are one
+      matrix product of the drawn values with the block's weights, plus a small correction for
+      draws that must skip a zone inside the block.
+
+    Deterministic for a given ``seed`` (numpy ``default_rng``), whatever ``threads`` and however
+    the work is cut into batches.
     """
     progress = progress or NO_PROGRESS
     y = _clean(values, "permutation")
@@ -485,17 +511,130 @@ def permutation_counts(values, neighbours, weights=None, permutations=999, seed=
     R = _draw_distinct(rng, n - 1, P, kmax)                     # positions among the others
     A = y[R]                                                    # value if i > position
     D = y[np.minimum(R + 1, n - 1)] - A                         # shift when i <= position
-    Wpad = _padded_weights(nb, w, kmax)
     observed = nb.lag(y, w)
-    scale = np.abs(Wpad).sum(axis=1) * np.abs(y).max()
+    rows = nb.rows()
+    scale = np.bincount(rows, weights=np.abs(w), minlength=n) * np.abs(y).max()
     tol = 1e-10 * np.maximum(scale, 1e-300)
+    threads = threads or min(2, os.cpu_count() or 1)
+    c = _row_constant(nb, w, rows)
+    if c is not None and not _FORCE_BLOCKS:
+        _counts_by_segments(R, A, D, counts, c, observed, tol, P, ge, le, progress, threads)
+    else:
+        _counts_by_blocks(y, nb, w, R, A, D, observed, tol, P, ge, le, progress, threads)
+    island = counts == 0
+    ge[island] = 0
+    le[island] = 0
+    return ge, le
+
+
+# the engine for weights constant within rows can be switched off (tests compare the two)
+_FORCE_BLOCKS = False
+# segments of zones per batch of the segment engine (memory: batch x P x max k doubles, a few)
+_SEG_BATCH = 128
+
+
+def _row_constant(nb, w, rows):
+    """The weight ``c_i`` shared by every link of row i when each row's weights are equal and
+    positive (1 for islands), else None."""
+    n = nb.n
+    c = np.ones(n)
+    if nb.n_links == 0:
+        return c
+    first = nb.indptr[:-1][nb.counts > 0]
+    c[nb.counts > 0] = w[first]
+    if not (np.all(c > 0) and np.array_equal(w, c[rows])):
+        return None
+    return c
+
+
+def _run_batches(work, n_batches, progress, threads):
+    """``work(b)`` for b in 0..n_batches-1, on ``threads`` threads (results are written by
+    ``work`` into disjoint slices, so the order does not matter), in waves so that a cancel
+    (raised by ``progress.report``) is honoured promptly."""
+    done = 0
+    if threads > 1 and n_batches > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for start in range(0, n_batches, threads * 2):
+                wave = [pool.submit(work, b) for b in range(start, min(start + threads * 2,
+                                                                       n_batches))]
+                for fut in wave:
+                    fut.result()
+                    done += 1
+                progress.report(done / n_batches)
+    else:
+        for b in range(n_batches):
+            work(b)
+            done += 1
+            progress.report(done / n_batches)
+
+
+def _counts_by_segments(R, A, D, counts, c, observed, tol, P, ge, le, progress, threads):
+    """``ge``/``le`` filled for weights ``c_i`` constant within each row (see
+    ``permutation_counts``). A zone i in the segment starting at s sees draw r shifted (zone
+    r + 1) exactly when ``r >= s``: no drawn position lies in ``s .. i - 1``."""
+    n = len(counts)
+    kmax = R.shape[1]
+    starts = np.unique(R + 1)
+    starts = np.concatenate([[0], starts[starts < n]])
+    bounds = np.append(starts, n)
+    n_seg = len(starts)
+    # each zone's simulated sums are c_i * C with C the sum of its first k_i draws: compare C
+    # with the observed bounds divided by c_i
+    low = (observed - tol) / c                                   # ge: #(C >= low)
+    high = (observed + tol) / c                                  # le: #(C <= high)
+    steps = max(int(P).bit_length(), 1)                          # 2**steps > P
+    batch = max(int(_SEG_BATCH), 1)
+
+    def work(b):
+        g0, g1 = b * batch, min((b + 1) * batch, n_seg)
+        z0, z1 = int(bounds[g0]), int(bounds[g1])
+        k = counts[z0:z1]
+        live = np.flatnonzero(k > 0)
+        if not len(live):
+            return
+        seg = np.repeat(np.arange(g1 - g0), np.diff(bounds[g0:g1 + 1]))[live]
+        key = seg * kmax + (k[live] - 1)
+        pairs, which = np.unique(key, return_inverse=True)       # (segment, k) pairs in use
+        shifted = R[None, :, :] >= starts[g0:g1, None, None]     # (segments, P, K)
+        sums = np.cumsum(A[None, :, :] + D[None, :, :] * shifted, axis=2)
+        sims = sums[pairs // kmax, :, pairs % kmax]              # (pairs, P)
+        sims.sort(axis=1)
+        flat = sims.ravel()
+        base = which.reshape(-1) * P
+        for target, strict, out in ((low[z0:z1][live], True, "ge"),
+                                    (high[z0:z1][live], False, "le")):
+            lo = np.zeros(len(live), dtype=np.int64)             # binary search per zone
+            hi = np.full(len(live), P, dtype=np.int64)
+            for _ in range(steps):
+                mid = (lo + hi) >> 1
+                v = flat[base + np.minimum(mid, P - 1)]
+                go = (v < target) if strict else (v <= target)
+                open_ = lo < hi
+                lo = np.where(open_ & go, mid + 1, lo)
+                hi = np.where(open_ & ~go, mid, hi)
+            if out == "ge":
+                ge[z0 + live] = P - lo                           # lo = #(C < low)
+            else:
+                le[z0 + live] = lo                               # lo = #(C <= high)
+
+    _run_batches(work, -(-n_seg // batch), progress, threads)
+
+
+def _counts_by_blocks(y, nb, w, R, A, D, observed, tol, P, ge, le, progress, threads):
+    """``ge``/``le`` filled for any weights: blocks of zones, one matrix product each (see
+    ``permutation_counts``)."""
+    n = len(y)
+    kmax = R.shape[1]
+    Wpad = _padded_weights(nb, w, kmax)
     Rflat, Dflat = R.ravel(), D.ravel()
     pidx = np.repeat(np.arange(P), kmax)
     kidx = np.tile(np.arange(kmax), P)
     sort = np.argsort(Rflat, kind="stable")
     Rs = Rflat[sort]
+    bounds = [(a, min(a + _PERM_CHUNK, n)) for a in range(0, n, _PERM_CHUNK)]
 
-    def block(a, b):
+    def block(number):
+        a, b = bounds[number]
         Wb = Wpad[a:b]                                          # (B, K)
         full = R >= (b - 1)                                     # i <= R for every i in block
         S = (A + D * full) @ Wb.T                               # (P, B)
@@ -516,31 +655,10 @@ def permutation_counts(values, neighbours, weights=None, permutations=999, seed=
                 np.add.at(S, (rows_e, i_loc), contrib)
         obs = observed[a:b]
         t = tol[a:b]
-        return a, b, (S >= obs - t).sum(axis=0), (S <= obs + t).sum(axis=0)
+        ge[a:b] = (S >= obs - t).sum(axis=0)
+        le[a:b] = (S <= obs + t).sum(axis=0)
 
-    bounds = [(a, min(a + _PERM_CHUNK, n)) for a in range(0, n, _PERM_CHUNK)]
-    threads = threads or min(2, os.cpu_count() or 1)
-    done = 0
-    if threads > 1 and len(bounds) > 1:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            # submit in waves so that cancel is honoured promptly
-            for start in range(0, len(bounds), threads * 2):
-                wave = [pool.submit(block, a, b) for a, b in bounds[start:start + threads * 2]]
-                for fut in wave:
-                    a, b, g, lq = fut.result()
-                    ge[a:b], le[a:b] = g, lq
-                    done += 1
-                progress.report(done / len(bounds))
-    else:
-        for a, b in bounds:
-            _, _, g, lq = block(a, b)
-            ge[a:b], le[a:b] = g, lq
-            done += 1
-            progress.report(done / len(bounds))
-    island = counts == 0
-    ge[island] = 0
-    le[island] = 0
-    return ge, le
+    _run_batches(block, len(bounds), progress, threads)
 
 
 def tail_p(ge, le, permutations):
@@ -859,9 +977,10 @@ def analyse(values, neighbours, permutations=DEFAULTS["permutations"], seed=DEFA
     cluster[~sig] = NOT_SIGNIFICANT
     cluster[islands_local] = None
 
-    moran = global_moran(y, nb)
+    reverse = _reverse_links(nb)              # shared by both global statistics
+    moran = global_moran(y, nb, reverse=reverse)
     if np.all(y >= 0):
-        gg = general_g(y, nb)
+        gg = general_g(y, nb, reverse)
     else:
         gg = {"G": float("nan"), "EG": float("nan"), "VG": float("nan"), "z": float("nan"),
               "p": float("nan"), "p_one_sided": float("nan"),

@@ -274,16 +274,75 @@ def naive_counts(y, nb, P, seed):
 
 @pytest.mark.parametrize("threads, chunk", [(1, 97), (2, 97), (1, 16), (1, 600)])
 def test_permutation_engine_equals_naive_loop(threads, chunk, monkeypatch):
-    # many blocks, partial-shift corrections: by bincount (dense blocks of 97 or one block of
-    # 600) or by scatter-add (sparse blocks of 16)
-    monkeypatch.setattr(hs, "_PERM_CHUNK", chunk)
+    # block engine: many blocks, partial-shift corrections by bincount (dense blocks of 97 or one
+    # block of 600) or by scatter-add (sparse blocks of 16); segment engine: batches of 1 to
+    # 600 segments (a 600-zone grid has at most 600 segments)
     rng = np.random.default_rng(11)
     r, c = np.divmod(np.arange(600), 30)
     nb = grid_contiguity(r, c)
     y = rng.poisson(3, 600).astype(float)             # integer counts: many exact ties
-    ge, le = hs.permutation_counts(y, nb, None, 199, seed=5, threads=threads)
     ge2, le2 = naive_counts(y, nb, 199, 5)
+    monkeypatch.setattr(hs, "_PERM_CHUNK", chunk)
+    monkeypatch.setattr(hs, "_FORCE_BLOCKS", True)
+    ge, le = hs.permutation_counts(y, nb, None, 199, seed=5, threads=threads)
     assert np.array_equal(ge, ge2) and np.array_equal(le, le2)
+    monkeypatch.setattr(hs, "_FORCE_BLOCKS", False)
+    monkeypatch.setattr(hs, "_SEG_BATCH", {97: 1, 16: 7, 600: 600}[chunk])
+    ge, le = hs.permutation_counts(y, nb, None, 199, seed=5, threads=threads)
+    assert np.array_equal(ge, ge2) and np.array_equal(le, le2)
+
+
+def naive_weighted_counts(y, nb, w, P, seed):
+    """Conditional permutation with link weights, one zone at a time (independent reference;
+    ties within the engine's tolerance, 1e-10 of sum |w| max |y|)."""
+    n = len(y)
+    R = hs._draw_distinct(np.random.default_rng(seed), n - 1, P, int(nb.counts.max()))
+    obs = nb.lag(y, w)
+    ge = np.zeros(n, dtype=int)
+    le = np.zeros(n, dtype=int)
+    for i in range(n):
+        a, b = nb.indptr[i], nb.indptr[i + 1]
+        if a == b:
+            continue
+        pos = R[:, :b - a]
+        ids = pos + (pos >= i)
+        sums = (y[ids] * w[a:b]).sum(axis=1)
+        t = 1e-10 * np.abs(w[a:b]).sum() * np.abs(y).max()
+        ge[i] = np.sum(sums >= obs[i] - t)
+        le[i] = np.sum(sums <= obs[i] + t)
+    return ge, le
+
+
+@pytest.mark.parametrize("values", ["counts", "continuous", "signed"])
+def test_permutation_engines_agree_on_every_kind_of_graph(values, monkeypatch):
+    # an irregular graph (a queen grid with holes, so counts 0..8 and islands), binary and
+    # row-standardised weights (the segment engine) and uneven weights (the block engine only):
+    # both engines equal a loop over zones, whatever the batch size and threads
+    rng = np.random.default_rng(21)
+    r, c = np.divmod(np.arange(900), 30)
+    keep = rng.random(900) < 0.6
+    nb = grid_contiguity(r[keep], c[keep])
+    n = nb.n
+    assert len(nb.islands) > 0 and set(np.unique(nb.counts)) >= {0, 1, 2, 3, 8}
+    y = {"counts": rng.poisson(1.5, n).astype(float), "continuous": rng.gamma(2.0, 3.0, n),
+         "signed": rng.normal(0, 5, n).round(1)}[values]
+    graphs = [("binary", None, nb.weight_values()),
+              ("row-standardised", nb.row_standardised_weights(), nb.row_standardised_weights())]
+    uneven = rng.uniform(0.5, 2.0, nb.n_links)
+    for name, w, wv in graphs:
+        expect = naive_weighted_counts(y, nb, wv, 99, 3)
+        for force, batch, threads in ((True, 128, 1), (False, 128, 1), (False, 3, 2),
+                                      (False, 1, 1)):
+            monkeypatch.setattr(hs, "_FORCE_BLOCKS", force)
+            monkeypatch.setattr(hs, "_SEG_BATCH", batch)
+            got = hs.permutation_counts(y, nb, w, 99, seed=3, threads=threads)
+            assert np.array_equal(got[0], expect[0]), (name, force, batch)
+            assert np.array_equal(got[1], expect[1]), (name, force, batch)
+    assert hs._row_constant(nb, uneven, nb.rows()) is None       # uneven: the block engine
+    monkeypatch.setattr(hs, "_FORCE_BLOCKS", False)
+    got = hs.permutation_counts(y, nb, uneven, 99, seed=3)
+    expect = naive_weighted_counts(y, nb, uneven, 99, 3)
+    assert np.array_equal(got[0], expect[0]) and np.array_equal(got[1], expect[1])
 
 
 def test_permutation_p_values_are_deterministic_for_a_seed():
