@@ -368,6 +368,21 @@ class ReadFailure:
         self.message, self.cancelled = message, cancelled
 
 
+# GDAL before 3.8.1 loops for ever on a GeoPackage Arrow stream of more than 125 columns
+# ("too many arguments on function OGR_GPKG_FillArrowArray_INTERNAL", GDAL issue 8757, fixed by
+# pull request 8760). Readers keep each stream under this many attribute fields there.
+_GPKG_ARROW_MAX_FIELDS = 100
+
+
+def arrow_field_limit():
+    """How many attribute fields one Arrow stream may carry here (None: no limit). GDAL's
+    Python layers cannot name their driver before 3.8, so older GDAL keeps the limit for every
+    driver (PostGIS and other layers are simply read in groups too)."""
+    if int(gdal.VersionInfo("VERSION_NUM")) >= 3080100:
+        return None
+    return _GPKG_ARROW_MAX_FIELDS
+
+
 def read_ogr_points(lyr, fields, subset="", sql_filter="", feedback=None, rect=None,
                     method="ogr-arrow", fid_column=None):
     """Points of an open OGR layer ``lyr`` through the Arrow stream (the one reader for files
@@ -400,6 +415,9 @@ def read_ogr_points(lyr, fields, subset="", sql_filter="", feedback=None, rect=N
         # (a numeric one when there is one, cheapest to carry).
         if not keep and names:
             keep = {numeric[0] if numeric else names[0]}
+        limit = arrow_field_limit()
+        if limit is not None and len(keep) > limit:
+            return None   # GDAL < 3.8.1 would loop on so many GeoPackage columns: read via QGIS
         lyr.SetIgnoredFields([n for n in names if n not in keep])
         geom_name = lyr.GetGeometryColumn() or None
         options = ["INCLUDE_FID=YES" if want_fid else "INCLUDE_FID=NO"]
@@ -875,19 +893,30 @@ def read_attributes_fast(layer, fields):
     names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
     if any(f not in names for f in fields) or not lyr.GetFIDColumn():
         return None
+    fields = list(fields)
+    limit = arrow_field_limit() or max(len(fields), 1)
+    groups = [fields[i:i + limit] for i in range(0, len(fields), limit)] or [[]]
+    cols = {f: [] for f in fields}
+    fid_name = lyr.GetFIDColumn()
+    fids = None
     try:
-        lyr.SetIgnoredFields([n for n in names if n not in fields] + ["OGR_GEOMETRY"])
-        cols = {f: [] for f in fields}
-        fids = []
-        fid_name = lyr.GetFIDColumn()
-        for batch in lyr.GetArrowStreamAsNumPy(options=["INCLUDE_FID=YES"]):
-            fids.append(np.asarray(np.ma.getdata(batch[fid_name]), dtype=np.int64))
-            for f in fields:
-                cols[f].append(_arrow_column(batch[f]))
+        for group in groups:   # one stream per group of columns (GDAL < 3.8.1: see above)
+            lyr.SetIgnoredFields([n for n in names if n not in group] + ["OGR_GEOMETRY"])
+            lyr.ResetReading()
+            group_fids = []
+            for batch in lyr.GetArrowStreamAsNumPy(options=["INCLUDE_FID=YES"]):
+                group_fids.append(np.asarray(np.ma.getdata(batch[fid_name]), dtype=np.int64))
+                for f in group:
+                    cols[f].append(_arrow_column(batch[f]))
+            group_fids = np.concatenate(group_fids) if group_fids else np.empty(0, np.int64)
+            if fids is None:
+                fids = group_fids
+            elif not np.array_equal(fids, group_fids):
+                return None   # the groups came back in different orders: do not pair them
     except (RuntimeError, KeyError):
         return None
     frame = pd.DataFrame({f: (np.concatenate(v) if v else np.empty(0)) for f, v in cols.items()})
-    frame["__fid"] = np.concatenate(fids) if fids else np.empty(0, dtype=np.int64)
+    frame["__fid"] = fids
     if len(frame) != layer.featureCount():
         return None
     return frame

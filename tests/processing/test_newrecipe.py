@@ -127,7 +127,7 @@ def test_a_study_area_and_one_month(quick_start, tmp_path):
             super().__init__()
             self.errors = []
 
-        def reportError(self, text, fatalError=False):   # noqa: N802, N803 - Qt's names
+        def reportError(self, text, fatalError=False):
             self.errors.append(text)
 
     feedback = Errors()

@@ -28,12 +28,14 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import model, vocab
 from composite_index_plugin.core import policeuk as pu
 from composite_index_plugin.core import quickstart as qs
 from composite_index_plugin.core.cleanse import map_categories, read_category_mapping
 from composite_index_plugin.core.sandbox import Sandbox
+from composite_index_plugin.i18n import translated
 from composite_index_plugin.paths import resource_path
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
@@ -121,10 +123,10 @@ def _union(geoms):
 
 class NewRecipeAlgorithm(CompositeIndexAlgorithm):
     NAME = "newrecipe"
-    DISPLAY_NAME = "New recipe from police.uk data"
-    GROUP = "Assessment"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "New recipe from police.uk data")
+    GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Assessment")
     GROUP_ID = "assessment"
-    HELP = (
+    HELP = QT_TRANSLATE_NOOP("CompositeIndex", (
         "A quick start: writes a complete recipe for 'Run assessment from recipe' from a "
         "police.uk download, so that the analyst edits a recipe rather than writing one.\n\n"
         "ARCHIVE: the .zip from data.police.uk (street-level crime) or the folder it was "
@@ -151,7 +153,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
         "(anti-social behaviour unless left out, criminal damage and arson, public order, other "
         "crime). PREVIOUS (an earlier period's results.gpkg) adds a comparison.\n\n"
         "Writes the recipe (OUTPUT) and <recipe name>_areas.gpkg next to it; paths in the recipe "
-        "are relative to it.")
+        "are relative to it."))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(
@@ -181,7 +183,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
             qs.GRID_SIZE, minValue=1.0))
         self.addParameter(QgsProcessingParameterEnum(
             "GRID_SHAPE", self.tr("Cell shape"),
-            options=[self.tr(t) for t in vocab.GRID_SHAPE_TITLES],
+            options=[translated(t) for t in vocab.GRID_SHAPE_TITLES],
             defaultValue=vocab.position(vocab.GRID_SHAPES, model.Geography.key("shape").default)))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ADMIN_AREAS", self.tr("Admin areas (empty: dissolved from the small areas)"),
@@ -194,8 +196,7 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
                                    "(empty: districts from their names)"), None, "BOUNDARIES",
             optional=True))
         self.addParameter(QgsProcessingParameterFile(
-            "POPULATION_TABLE", self.tr("Population: table of counts by area code (CSV, "
-                                        "optional)"),
+            "POPULATION_TABLE", self.tr("Population: table of counts by area code (CSV)"),
             ProcessingFileParameterBehavior.File, fileFilter="CSV (*.csv *.txt)", optional=True))
         self.addParameter(QgsProcessingParameterString(
             "POPULATION_KEY", self.tr("Population table: code column (empty: guessed)"),
@@ -207,10 +208,10 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
             "ASB", self.tr("Count anti-social behaviour (an issue of the ASB and disorder theme)"),
             True))
         self.addParameter(QgsProcessingParameterFile(
-            "PREVIOUS", self.tr("Compare with an earlier period: its results.gpkg (optional)"),
+            "PREVIOUS", self.tr("Compare with an earlier period: its results.gpkg"),
             ProcessingFileParameterBehavior.File, fileFilter="GeoPackage (*.gpkg)", optional=True))
         self.addParameter(QgsProcessingParameterString(
-            "PREVIOUS_LABEL", self.tr("The earlier period's label (optional)"), optional=True))
+            "PREVIOUS_LABEL", self.tr("The earlier period's label"), optional=True))
         self.addParameter(QgsProcessingParameterCrs(
             "CRS", self.tr("Analysis CRS (projected, metres)"), "EPSG:27700", optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -228,7 +229,8 @@ class NewRecipeAlgorithm(CompositeIndexAlgorithm):
                 if definition.name() != "ARCHIVE" and not definition.isDestination() and \
                         not definition.checkValueIsAcceptable(rest.get(definition.name()),
                                                               context):
-                    return False, self.tr(f"Incorrect parameter value for {definition.name()}")
+                    return False, self.tr("Incorrect parameter value for {name}").format(
+                        name=definition.name())
             return True, ""
         return super().checkParameterValues(parameters, context)
 
