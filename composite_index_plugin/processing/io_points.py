@@ -253,11 +253,19 @@ def _surface_points_ogr(blobs):
 
 def _assemble(blobs, attr_columns, surface_fn):
     """Decode WKB blobs (one per feature) + attribute columns into per-point arrays and counts."""
-    x, y, row, kinds = points_from_wkb_array(blobs)
+    decoded = points_from_wkb_array(blobs)
+    return _with_surface_points(*decoded, attr_columns, lambda rows: surface_fn(blobs[rows]))
+
+
+def _with_surface_points(x, y, row, kinds, attr_columns, surface_of_rows):
+    """Decoded points (``kinds`` 3: neither point nor multipoint) completed by a point on the
+    surface of the others (``surface_of_rows(rows)`` gives their x, y), back in feature order;
+    attribute columns repeated per point. Returns x, y, columns and the counts of null
+    geometries, multipoints and surface points."""
     other = np.flatnonzero(kinds == 3)
     n_surface = 0
     if len(other):
-        sx, sy = surface_fn(blobs[other])
+        sx, sy = surface_of_rows(other)
         ok = np.isfinite(sx) & np.isfinite(sy)
         n_surface = int(ok.sum())
         kinds[other[~ok]] = 2
@@ -343,22 +351,8 @@ def _assemble_batches(parts, attr_columns, wkb_of_rows):
     """Per-point arrays and counts from geometry batches + attribute columns (one per feature).
     ``wkb_of_rows(rows)`` gives the WKB of the rows that are neither points nor multipoints,
     for a point on their surface."""
-    x, y, row, kinds = _points_from_batches(parts)
-    other = np.flatnonzero(kinds == 3)
-    n_surface = 0
-    if len(other):
-        sx, sy = _surface_points_ogr(wkb_of_rows(other))
-        ok = np.isfinite(sx) & np.isfinite(sy)
-        n_surface = int(ok.sum())
-        kinds[other[~ok]] = 2
-        x = np.concatenate([x, sx[ok]])
-        y = np.concatenate([y, sy[ok]])
-        row = np.concatenate([row, other[ok]])
-        order = np.argsort(row, kind="stable")
-        x, y, row = x[order], y[order], row[order]
-    cols = {name: np.asarray(values)[row] if len(values) else np.asarray(values)
-            for name, values in attr_columns.items()}
-    return x, y, cols, int((kinds == 2).sum()), int((kinds == 1).sum()), n_surface
+    return _with_surface_points(*_points_from_batches(parts), attr_columns,
+                                lambda rows: _surface_points_ogr(wkb_of_rows(rows)))
 
 
 class ReadFailure:
