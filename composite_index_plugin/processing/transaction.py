@@ -10,8 +10,10 @@ Two mechanisms, both cleaned up on the next run when a process died half way:
 * **An algorithm** (every Composite Index algorithm, through ``CompositeIndexAlgorithm``): each
   file, GeoPackage or PostGIS destination is redirected to a temporary sibling - a file
   ``.<name>.composite_index_tmp-<pid>.<ext>`` in the same folder, a table
-  ``<name>__ci_tmp_<pid>`` in the same GeoPackage (or schema) - and swapped in when the
-  algorithm has finished: a file by one ``os.replace`` (atomic), a GeoPackage table by
+  ``<name>__ci_tmp_<pid>`` in the same GeoPackage (or schema), a hidden sibling folder for a
+  folder output (PNG pages, the sample's files) - and swapped in when the algorithm has
+  finished: a file by one ``os.replace`` (atomic), a folder's files each by ``os.replace``
+  (files of other names in the folder stay), a GeoPackage table by
   ``DROP`` + ``ALTER TABLE ... RENAME`` in one SQLite transaction, a PostGIS table the same way
   in one SQL transaction. Before the swap every sink is checked: the features in the written
   layer must equal the features the algorithm gave it, or the run fails naming the layer
@@ -397,7 +399,7 @@ def _tmp_table(name):
 
 class _Swap:
     """One destination redirected to a temporary place: ``kind`` is "file", "shapefile",
-    "gpkg_table" or "postgres"; ``tokens`` maps temporary texts to final ones (for ids)."""
+    "gpkg_table", "postgres" or "folder"; ``tokens`` maps temporary texts to final ones (for ids)."""
 
     def __init__(self, key, kind, final, tmp, tokens, table=None, tmp_table=None, conninfo=None,
                  schema=None, seed_copy=False, dest=None):
@@ -512,6 +514,7 @@ class OutputTransaction:
         from qgis.core import (
             QgsProcessingParameterFeatureSink,
             QgsProcessingParameterFileDestination,
+            QgsProcessingParameterFolderDestination,
             QgsProcessingParameterVectorDestination,
         )
 
@@ -529,8 +532,10 @@ class OutputTransaction:
                 swap = self._vector_swap(key, text)
             elif isinstance(definition, QgsProcessingParameterFileDestination):
                 swap = self._file_swap(key, text, seed_copy=True)
+            elif isinstance(definition, QgsProcessingParameterFolderDestination):
+                swap = self._folder_swap(key, text)
             else:
-                swap = None            # folders: written in place
+                swap = None
             if swap is None:
                 continue
             for token in swap.tokens:
@@ -551,6 +556,21 @@ class OutputTransaction:
         tmp = _tmp_file(path, visible=visible)
         kind = "shapefile" if path.lower().endswith(".shp") else "file"
         return _Swap(key, kind, path, tmp, {tmp: path}, seed_copy=seed_copy)
+
+    def _folder_swap(self, key, path):
+        """A folder output is written into a hidden sibling folder; its files move into the
+        final folder when the run has finished (files of the same name replaced, others kept)."""
+        if in_staging(path) or os.path.isfile(path):
+            return None
+        final = os.path.abspath(path)
+        parent, name = os.path.split(os.path.normpath(final))
+        check_writable(parent)
+        tmp = os.path.join(parent, f".{name}.{TMP_TAG}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        try:
+            os.makedirs(tmp)
+        except OSError as err:
+            raise QgsProcessingException(explain_os_error(err, tmp)) from err
+        return _Swap(key, "folder", final, tmp, {tmp: final})
 
     def _vector_swap(self, key, text):
         from composite_index_plugin.processing import connections
@@ -603,7 +623,7 @@ class OutputTransaction:
         """Remove what an earlier run of this plugin left beside this destination: temporary
         files and tables of a process that is gone, or of this process outside any running
         transaction (a run whose clean-up could not reach a stopped server)."""
-        if swap.kind in ("file", "shapefile", "gpkg_table"):
+        if swap.kind in ("file", "shapefile", "gpkg_table", "folder"):
             folder = os.path.dirname(os.path.abspath(swap.final)) or "."
             try:
                 names = os.listdir(folder)
@@ -611,10 +631,7 @@ class OutputTransaction:
                 names = []
             for name in names:
                 if TMP_TAG in name and _stale(name):
-                    try:
-                        os.remove(os.path.join(folder, name))
-                    except OSError:
-                        pass
+                    _remove(os.path.join(folder, name))
         if swap.kind == "gpkg_table":
             for table in _gpkg_tables(swap.final):
                 if TABLE_TAG in table and _stale(table):
@@ -728,6 +745,8 @@ class OutputTransaction:
                     os.remove(base_final + ext)     # the old output's index: out of date
         elif swap.kind == "postgres":
             _postgres_swap(swap)
+        elif swap.kind == "folder":
+            _merge_folder(swap.tmp, swap.final)
 
     def discard(self):
         """Remove every temporary output (the previous ones were never touched)."""
@@ -748,6 +767,8 @@ class OutputTransaction:
                     from composite_index_plugin.processing import connections
 
                     connections.drop_table(swap.tmp)
+                elif swap.kind == "folder":
+                    _remove(swap.tmp)
             except Exception:  # noqa: BLE001 - cleaning up after a failure: the next run retries
                 pass
 
@@ -766,6 +787,32 @@ class OutputTransaction:
                     shutil.copy2(swap.final, swap.tmp)
                 except OSError as err:
                     raise QgsProcessingException(explain_os_error(err, swap.tmp)) from err
+
+
+def _remove(path):
+    """Remove a temporary file or folder of this module (never anything else)."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    except OSError:
+        pass
+
+
+def _merge_folder(tmp, final):
+    """Move everything written into ``tmp`` into ``final`` (created when missing): files of the
+    same name are replaced, other files in ``final`` stay; ``tmp`` is removed."""
+    if not os.path.isdir(tmp):
+        return
+    os.makedirs(final, exist_ok=True)
+    for root, dirs, files in os.walk(tmp):
+        target = os.path.join(final, os.path.relpath(root, tmp))
+        for d in dirs:
+            os.makedirs(os.path.join(target, d), exist_ok=True)
+        for f in files:
+            os.replace(os.path.join(root, f), os.path.join(target, f))
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _checkpoint(path):

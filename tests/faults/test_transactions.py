@@ -287,3 +287,61 @@ def test_features_written_are_counted_against_features_given(tmp_path):
     with pytest.raises(QgsProcessingException) as err:
         tx.verify()
     assert f"Only {n:,} of {n + 5:,} features" in str(err.value)
+
+
+# ----- folder outputs (makesample's folder, exportassessment's PNG pages)
+def _sample(folder, seed):
+    import processing
+
+    return processing.run("compositeindex:makesample", {
+        "SIZE": 0, "SEED": seed, "YEARS": "2024", "OUTPUT_FOLDER": str(folder)},
+        feedback=QgsProcessingFeedback())
+
+
+def _contents(folder):
+    """Every file under ``folder`` (relative name -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_folder_output_is_written_aside_and_moved_in(tmp_path):
+    folder = tmp_path / "sample"
+    result = _sample(folder, 1)
+    assert result["OUTPUT_FOLDER"] == str(folder)
+    assert str(folder) in result["SUMMARY"] and transaction.TMP_TAG not in result["SUMMARY"]
+    first = _contents(folder)
+    assert any(name.endswith(".gpkg") for name in first)
+    (folder / "notes.txt").write_text("the analyst's own file")
+    _sample(folder, 2)                                 # another seed: other points, same names
+    second = _contents(folder)
+    assert second["notes.txt"] == b"the analyst's own file"       # not ours: kept
+    changed = [n for n in first if first[n] != second[n]]
+    assert changed and set(second) == set(first) | {"notes.txt"}
+    assert sorted(os.listdir(tmp_path)) == ["sample"]            # no temporary folder left
+
+
+def test_a_failing_folder_output_leaves_the_previous_files(tmp_path, monkeypatch):
+    from composite_index_plugin.processing import sample_io
+
+    folder = tmp_path / "sample"
+    _sample(folder, 1)
+    before = _contents(folder)
+    real = sample_io.make_sample
+
+    def half_then_fail(out, **kwargs):
+        real(out, **kwargs)                            # every file written (aside) ...
+        raise QgsProcessingException("disk gone")      # ... then the run fails
+
+    monkeypatch.setattr(sample_io, "make_sample", half_then_fail)
+    with pytest.raises(QgsProcessingException, match="disk gone"):
+        _sample(folder, 2)
+    assert _contents(folder) == before
+    assert sorted(os.listdir(tmp_path)) == ["sample"]
+
+
+def test_a_dead_process_temporary_folder_is_cleaned(tmp_path):
+    stale = tmp_path / f".sample.{transaction.TMP_TAG}-{2 ** 22 + 777}-abcdef"
+    stale.mkdir()
+    (stale / "half.gpkg").write_bytes(b"half")
+    _sample(tmp_path / "sample", 1)
+    assert sorted(os.listdir(tmp_path)) == ["sample"]

@@ -41,6 +41,9 @@ class RunRecipeAlgorithm(CompositeIndexAlgorithm):
 
     RECIPE = "RECIPE"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
+    # The run stages its output folder itself (transaction.StagedFolder: a journal, the
+    # manifest of files it may replace), so the algorithm's own transaction leaves it alone.
+    OUTPUTS_IN_PLACE = (OUTPUT_FOLDER,)
     ALLOWED_FOLDERS = "ALLOWED_FOLDERS"
 
     def flags(self):
