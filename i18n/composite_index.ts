@@ -972,162 +972,192 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="85"/>
+        <location filename="../composite_index_plugin/core/vocab.py" line="216"/>
+        <source>Calendar year (yyyy)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/core/vocab.py" line="216"/>
+        <source>Month (yyyy-mm)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/core/vocab.py" line="217"/>
+        <source>Financial year, April to March (yyyy/yy)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/core/vocab.py" line="217"/>
+        <source>No period field</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/core/vocab.py" line="220"/>
+        <source>None: the issue is the category, in lowercase_with_underscores</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/core/vocab.py" line="221"/>
+        <source>police.uk crime types (resources/presets/policeuk_crime_types.csv)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="98"/>
         <source>choose where results go</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="85"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="98"/>
         <source>no output folder</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="88"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="101"/>
         <source>about {cells} cells: the run will be slow</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="89"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="102"/>
         <source>use bigger cells</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="101"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="115"/>
         <source>add the victims, offenders and locations layers (Layer ▸ Add Layer) or open a recipe</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="101"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="115"/>
         <source>the project has no layers</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="105"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="119"/>
         <source>the project has no point layer</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="106"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="120"/>
         <source>add the point layers of victims, offenders and locations</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="114"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="128"/>
         <source>{source} is not a layer of the project</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="115"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="129"/>
         <source>the recipe reads it from its file; add it to the project to pick fields</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="119"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="133"/>
         <source>layer {name} is in a geographic CRS ({crs}, degrees)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_checks.py" line="121"/>
+        <location filename="../composite_index_plugin/gui/builder_checks.py" line="135"/>
         <source>it is reprojected; a projected copy is better</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="72"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="73"/>
         <source>Run recipes in batch (e.g. one per year)…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="73"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="74"/>
         <source>Open the Run recipe dialog…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="74"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="75"/>
         <source>Open the stages model in the Graphical Modeler…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="216"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="227"/>
         <source>Select an issue first, then add its victims, offenders or locations.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="258"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="269"/>
         <source>Choose a study area to see how many cells the grid has.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="261"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="272"/>
         <source>≈ {cells} cells over {area} km²</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="294"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="305"/>
         <source>Check the data, then run every stage and add the styled results to the project in one group.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="296"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="307"/>
         <source>Fix the {count} error(s) under Checks first.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="340"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="352"/>
         <source>The Composite Index set-up kept in this project is damaged; starting a new one.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="392"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="404"/>
         <source>{path} is not a recipe (a JSON object).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="407"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="419"/>
         <source>{name} cannot be shown in the Builder: </source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="412"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="424"/>
         <source>Opened {name}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="435"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="447"/>
         <source>Recipe saved: {path}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="439"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="463"/>
         <source>Open a recipe</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="440"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="464"/>
         <source>Recipes (*.json)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="445"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="469"/>
         <source>Save the recipe</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="478"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="502"/>
         <source>Run the assessment (with areas) first; the layout is made from its results.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="513"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="537"/>
         <source>No stages model is shipped in this version; the user guide explains how to build one in the Graphical Modeler.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="536"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="560"/>
         <source>Composite Index — user guide</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="563"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="587"/>
         <source>Composite Index</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1187,67 +1217,67 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="236"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="239"/>
         <source>The project was closed during the run: the results were not added to it; they are in {folder} (assessment.qgz).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="239"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="242"/>
         <source>The project was closed during the run; the results are in {folder} (open assessment.qgz).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="250"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="253"/>
         <source>the results could not be added to the project: {error}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="254"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="257"/>
         <source>Added {count} layer(s) to the project; results in {folder}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="255"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="258"/>
         <source>; stages skipped: {stages}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="257"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="260"/>
         <source>Assessment finished: {count} layers added.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="265"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="268"/>
         <source>Cancelled by the user: nothing was added to the project and the output folder was not touched.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="268"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="271"/>
         <source>Run cancelled: nothing was added to the project and the output folder was not touched (log: {log}).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="273"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="276"/>
         <source>Failed: {detail}. Nothing was added to the project and the output folder was not touched.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="276"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="279"/>
         <source>The run failed: {detail} (log: {log} in the output folder, and the Output &amp; log tab)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="293"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="296"/>
         <source>Could not move the results into {folder} ({error}); they stay in {staging}.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="311"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="316"/>
         <source>Could not write the log into {folder}: {error}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="316"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="321"/>
         <source>Cancel requested: stopping after the current step.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1307,27 +1337,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="40"/>
-        <source>None: the issue is the category, in lowercase_with_underscores</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="42"/>
-        <source>police.uk crime types (resources/presets/policeuk_crime_types.csv)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="236"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="238"/>
         <source>Aggregate victims, offenders and locations</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="237"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="239"/>
         <source>Geography</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="239"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="241"/>
         <source>For one issue, counts where victims live, where offenders live and where it happens, onto zones: a grid made by 'Create analysis grid' (binned by arithmetic, very fast) or any polygon layer (point in polygon). Each role layer is optional (give at least one), with an optional filter expression and an optional weight field (e.g. a harm score).
 
 Output: the zones with every attribute, plus &lt;issue&gt;_victims, &lt;issue&gt;_offenders, &lt;issue&gt;_locations (counts), &lt;issue&gt;_&lt;role&gt;_w (weighted sums, when a weight is given) and &lt;issue&gt;_&lt;role&gt;_kde (quartic kernel density per km2 at the cell centre or the zone's point on surface, when KDE_BANDWIDTH &gt; 0). With a ratio layer (e.g. residents or address points, optionally weighted by population) &lt;issue&gt;_&lt;role&gt;_kde_ratio is the dual kernel ratio, a 'clustering' measure: 1 = as spread as the population, above 1 = more concentrated.
@@ -1340,137 +1360,137 @@ Many issues in one pass: give each role layer a category field (&lt;ROLE&gt;_CAT
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="275"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="277"/>
         <source>Victims (points)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="275"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="277"/>
         <source>Victims: filter expression</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="276"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="278"/>
         <source>Victims: weight field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="277"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="279"/>
         <source>Victims: category field (many issues in one pass)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="278"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="280"/>
         <source>Offenders (points)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="278"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="280"/>
         <source>Offenders: filter expression</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="279"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="281"/>
         <source>Offenders: weight field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="280"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="282"/>
         <source>Offenders: category field (many issues in one pass)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="281"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="283"/>
         <source>Locations (points)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="281"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="283"/>
         <source>Locations: filter expression</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="282"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="284"/>
         <source>Locations: weight field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="283"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="285"/>
         <source>Locations: category field (many issues in one pass)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="296"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="300"/>
         <source>Zones (grid or polygons)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="298"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="302"/>
         <source>Issue name (used in field names)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="300"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="304"/>
         <source>Categories to issues: preset</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="303"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="309"/>
         <source>Categories to issues: mapping table (CSV category,issue or JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="308"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="314"/>
         <source>Issues to count, comma-separated (empty: all)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="310"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="316"/>
         <source>Kernel density bandwidth in map units (0 = none)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="314"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="320"/>
         <source>Kernel ratio: population at risk (points)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="317"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="323"/>
         <source>Kernel ratio: population field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="320"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="326"/>
         <source>Kernel ratio: numerator</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="327"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="333"/>
         <source>Zones with counts</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="328"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="334"/>
         <source>What was counted</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="329"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="335"/>
         <source>Issues counted (comma-separated)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="333"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="339"/>
         <source>Give at least one of the victims, offenders or locations layers.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="64"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="68"/>
         <source>Apportion population to zones</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="67"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="71"/>
         <source>Moves a count field (population, households) from source polygons (e.g. LSOAs) onto zones (e.g. grid cells) by area weighting: each zone gets value x area(source and zone) / area(source) from every source it overlaps. With an ancillary point layer (e.g. address points, optionally weighted) the shares follow the points instead of the area; sources holding no point fall back to area weighting.
 
 Where the zones cover a source completely its value is passed on exactly; the part of the total falling outside all zones is reported as the uncovered remainder. Overlapping zones are reported and normalised so nothing is counted twice. Output: the zones with every attribute plus OUTPUT_FIELD (default population).
@@ -1479,77 +1499,77 @@ Counts in a table keyed by area code (e.g. a census table per LSOA): give the bo
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="89"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="93"/>
         <source>Source polygons (e.g. LSOAs)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="91"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="95"/>
         <source>Count field to apportion (or a table below)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="94"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="98"/>
         <source>Area code field of the source polygons (with a table)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="97"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="101"/>
         <source>Counts by area code: table (CSV or layer without geometry)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="100"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="104"/>
         <source>Table: area code field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="103"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="107"/>
         <source>Table: count field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="108"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="112"/>
         <source>Ancillary points, e.g. address points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="111"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="115"/>
         <source>Ancillary point weight</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="116"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="120"/>
         <source>Output field name</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="118"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="122"/>
         <source>Zones with apportioned values</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="119"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="123"/>
         <source>Apportioned total</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="120"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="124"/>
         <source>Uncovered remainder</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="122"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="126"/>
         <source>Codes in the table with no boundary</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="124"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="128"/>
         <source>Boundaries with no row in the table</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="58"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="63"/>
         <source>Builds a composite index of need on a zone layer (grid cells, LSOAs, wards...).
 
 &lt;b&gt;Index spec&lt;/b&gt;: JSON text, or the path of a .json file, with themes -&gt; issues -&gt; indicators
@@ -1588,87 +1608,87 @@ the fitted scales, so next year's index can be put on this year's scale (BASELIN
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="118"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="126"/>
         <source>Build composite index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="119"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="127"/>
         <source>Composite index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="136"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="144"/>
         <source>Zone layer</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="138"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="146"/>
         <source>Index spec (JSON text or path of a .json file)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="141"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="149"/>
         <source>Without a spec: indicator fields</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="144"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="152"/>
         <source>Without a spec: scaling</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="147"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="155"/>
         <source>Without a spec: aggregation</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="150"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="158"/>
         <source>Frozen baseline to scale on (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="153"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="161"/>
         <source>Baseline of this run (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="156"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="164"/>
         <source>Report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="159"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="167"/>
         <source>Indicator diagnostics</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="162"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="170"/>
         <source>Zones in the index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="163"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="171"/>
         <source>Zones left out</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="169"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="177"/>
         <source>Give an index spec (SPEC), or choose indicator FIELDS.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="201"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="209"/>
         <source>Reading the zones</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="220"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="229"/>
         <source>Building the index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="235"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="244"/>
         <source>Writing the index layer</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1744,242 +1764,254 @@ Scores are only comparable when every period was scaled with the same frozen bas
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="103"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="142"/>
         <source>Create analysis grid</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="106"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="145"/>
         <source>Square or hexagon cells covering a study area, on a lattice anchored at a fixed origin (0, 0 unless you give one), so grids made in different years or from different layers line up cell for cell and keep the same cell_id.
 
 SIZE is the cell width in map units: the side of a square, the flat-to-flat width of a hexagon (tick 'size is an area' to give the cell area instead). Each cell has a stable text id (S100_r3_c7, H100_q12_r-4, P100_q12_r-4), its integer indices (row/col or axial q/r) and the grid definition (grid_shape, grid_size, grid_x0, grid_y0), so 'Aggregate victims, offenders and locations' can count points into the cells by arithmetic. grid_clipped is 1 for cells cut by the study area boundary (KEEP = clip).
 
-The CRS must be projected (metres or feet): a geographic study area is refused unless you name a target CRS (for Great Britain, EPSG:27700). Grids above MAX_CELLS cells are refused, with the count and a cell size that would fit.</source>
+The CRS must be projected (metres or feet): a geographic study area is refused unless you name a target CRS (for Great Britain, EPSG:27700). Grids above MAX_CELLS cells are refused before any cell is made, with the count, the memory and time they would take and a cell size that would fit.
+
+Cells with data: give point layers (victims, offenders, locations, any number) in 'Only cells holding points of these layers' to make only the cells that hold at least one of their points, plus DATA_NEIGHBOURS rings of neighbours around them (1 by default, so hotspot statistics see each cell's neighbours; 0 for none). A national grid at 100 m then has a few million cells instead of tens of millions. Cells are made and written in chunks of rows, so memory grows with the cells kept, not the extent.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="122"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="168"/>
         <source>Study area</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="124"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="170"/>
         <source>Cell shape</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="127"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="173"/>
         <source>Cell size (width in map units, or area)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="130"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="176"/>
         <source>Size is a cell area (square map units)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="133"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="179"/>
         <source>Cells to keep</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="135"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="181"/>
         <source>Grid origin X (default 0)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="137"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="183"/>
         <source>Grid origin Y (default 0)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="142"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="188"/>
         <source>Reproject the study area to</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="143"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="189"/>
         <source>Largest number of cells</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="149"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="195"/>
+        <source>Only cells holding points of these layers</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="198"/>
+        <source>With cells with data: rings of neighbours kept around them</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="203"/>
         <source>Grid</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="150"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="204"/>
         <source>Number of cells</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="151"/>
+        <location filename="../composite_index_plugin/processing/algorithms/create_grid.py" line="205"/>
         <source>Grid definition</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="158"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="162"/>
         <source>Export assessment layout</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="161"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="165"/>
         <source>Prints the assessment: a PDF with a city overview page, a page on the gap over time when periods were compared, and then one page per area (atlas), each with the index map (index and hotspot zones, the area outline and its neighbours), legend, scale bar, north arrow, a table of the area's top priorities (score, rank among the areas, difference from the whole area; themes and issues sorted by need), a chart of theme scores, the incidents recorded in the area by issue and role, its change since the first period, the date, data attributions and a methodology note written from the recipe. Every difference from the whole area compares like with like: the area's value and the whole area's are both population-weighted (or both not, when the summary is not). Optionally a PNG per page, and the layouts saved in a project (.qgz) for editing in the layout designer.
 AREAS is the summary layer of 'Summarise by area'. PERIOD_CHANGE and PERIOD_GAPS are the outputs of 'Compare periods': with them the PDF gains the gap-over-time page (the gap per period as a table and chart, the change map with classes centred on 0, and the Mann-Kendall trends only where they can be significant, else why not) and each area page its change. Without a name field the first text field is used. Areas without zones get a 'no data' page.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="198"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="205"/>
         <source>Index zones (output of Build index)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="200"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="207"/>
         <source>Hotspot zones</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="202"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="210"/>
         <source>Area summaries (output of Summarise areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="205"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="213"/>
         <source>Area name field (default: the first text field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="208"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="216"/>
         <source>Change per zone (output of Compare periods)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="211"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="219"/>
         <source>Gap per period (output of Compare periods)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="214"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="222"/>
         <source>Title</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="216"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="224"/>
         <source>Methodology note (default: written from the recipe)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="219"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="227"/>
         <source>Recipe (to write the methodology note)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="221"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="229"/>
         <source>Assessment PDF</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="223"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="231"/>
         <source>Folder for a PNG per page</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="225"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="233"/>
         <source>Save the layouts into a project</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="227"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="235"/>
         <source>Pages</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="34"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="41"/>
         <source>Hotspot zones (dissolve hot cells)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="35"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="42"/>
         <source>Hotspots</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="37"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="44"/>
         <source>Turns the output of 'Hotspot analysis' into hotspot zones: cells whose gi_bin is at least MIN_BIN (default 2: hot at 95 % confidence or more) and that touch (queen contiguity: a shared edge or corner; by cell indices for our grids) are dissolved into one polygon each. Fields: zone_id, area (in the layer's units squared; ellipsoidal square metres for a layer in degrees), n_cells, the sum of every field chosen in SUM_FIELDS and of 'population' when the layer has it. The zones can be used as custom zones for aggregation and the index.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="48"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="55"/>
         <source>Hotspots (output of Hotspot analysis)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="50"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="57"/>
         <source>Lowest gi_bin counted as hot (1 = 90 %, 2 = 95 %, 3 = 99 %)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="54"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="61"/>
         <source>Fields to sum inside each zone (counts)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="58"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspot_zones.py" line="65"/>
         <source>Number of hotspot zones</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="44"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="49"/>
         <source>Global Moran's I</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="45"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="50"/>
         <source>Global Moran's I z-score (normality)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="46"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="51"/>
         <source>Global Moran's I p-value (two-sided, normality)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="48"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="53"/>
         <source>General G</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="49"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="54"/>
         <source>General G z-score</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="50"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="55"/>
         <source>General G p-value (two-sided)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="51"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="56"/>
         <source>Distance band used (0 for contiguity / k nearest)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="53"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="58"/>
         <source>Zones without neighbours</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="54"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="59"/>
         <source>Zones without a value (excluded)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="97"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="102"/>
         <source>Hotspot analysis (Gi* and local Moran's I)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="100"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="105"/>
         <source>Finds where a value is concentrated: Getis-Ord Gi* (binary weights, each zone in its own neighbourhood) and local Moran's I (row-standardised weights), on a numeric field of a grid, any polygon layer or weighted points. Needs nothing beyond QGIS.
 
 Neighbourhood: queen or rook contiguity (by cell indices for grids made by 'Create analysis grid', by shared vertices / edges for other polygons), a fixed distance band (0 = the smallest band that gives every zone a neighbour, as ArcGIS does), the k nearest neighbours, or automatic (global Moran's I over increasing bands; the first peak of its z-score, as ArcGIS Optimized Hot Spot Analysis). Distances are between zone centroids (points: their own location) in the layer's units; a layer in degrees is reprojected to a metric CRS for the distances (and DISTANCE is then in metres).
@@ -1990,82 +2022,62 @@ Output fields: gi_z, gi_p, gi_bin (-3..3: cold/hot spot at 99/95/90 % confidence
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="128"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="133"/>
         <source>Zones or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="131"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="136"/>
         <source>Value (count, rate, score or point weight)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="134"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="139"/>
         <source>Neighbourhood</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="138"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="143"/>
         <source>Distance band (0 = smallest that gives every zone a neighbour)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="141"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="146"/>
         <source>Number of nearest neighbours</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="145"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="150"/>
         <source>Permutations (0 = analytic p-values only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="148"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="153"/>
         <source>Random seed for permutations</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="154"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="159"/>
         <source>False discovery rate correction (Benjamini-Hochberg)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="159"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="164"/>
         <source>Neighbourhood used</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="379"/>
-        <source>Month (yyyy-mm)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="380"/>
-        <source>Calendar year (yyyy)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="381"/>
-        <source>Financial year, April to March (yyyy/yy)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="382"/>
-        <source>No period field</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="385"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="378"/>
         <source>Import and cleanse incidents</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="386"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="379"/>
         <source>Data preparation</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="388"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="381"/>
         <source>Turns incident tables from police, council, fire, health or probation into a clean point layer, and proves nothing was lost: every input row is either in CLEAN or in REJECTED with a reason code (no_coordinates, postcode_not_found, bad_coordinates, swapped_latlon, outside_crs_area, bad_date, outside_date_window, unmapped_category, outside_study_area, duplicate). The HTML report states rows in = clean + rejected and counts per reason, month, category and source.
 
 ARCHIVE: a police.uk download in one go: the .zip from data.police.uk or the folder it was unpacked into, holding monthly folders of yyyy-mm-&lt;force&gt;-street.csv files (any number of months and forces; outcomes and stop-and-search files are left out and counted). MONTHS picks the first and last month (e.g. 2018-01,2018-12; empty: all), FORCES the forces by their file-name spelling (e.g. west-yorkshire; empty: all). The police.uk preset is used. Every row gets a period field from its file's month (PERIOD: month, calendar year or April-March financial year); rows in = clean + rejected holds for the whole set and is reported per file, in the log and the report.
@@ -2082,269 +2094,401 @@ STUDY_AREA and STUDY_BUFFER: rows outside the study area are rejected (outside_s
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="439"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="432"/>
         <source>Incident files (CSV/text) or layers</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="442"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="435"/>
         <source>police.uk archive (.zip, or the folder it was unpacked into)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="446"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="439"/>
         <source>Archive months: first,last (yyyy-mm,yyyy-mm; empty: all)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="449"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="442"/>
         <source>Archive forces (','-separated, e.g. west-yorkshire; empty: all)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="452"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="445"/>
         <source>Period field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="455"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="449"/>
         <source>Preset</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="457"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="451"/>
         <source>X / easting / longitude field (empty: guess)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="458"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="452"/>
         <source>Y / northing / latitude field (empty: guess)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="461"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="455"/>
         <source>CRS of the X/Y (or postcode lookup) coordinates (empty: guess)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="464"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="458"/>
         <source>Output CRS (projected)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="467"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="461"/>
         <source>Date field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="469"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="463"/>
         <source>Date formats (';'-separated; empty: recognise)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="472"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="466"/>
         <source>Keep dates from (yyyy-mm-dd)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="474"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="468"/>
         <source>Keep dates up to (yyyy-mm-dd, inclusive)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="476"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="470"/>
         <source>Category field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="478"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="472"/>
         <source>Category to issue mapping (CSV category,issue)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="481"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="475"/>
         <source>Reject categories missing from the mapping</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="487"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="481"/>
         <source>Study area buffer (output CRS units; default 50 m)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="490"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="484"/>
         <source>Duplicate key fields (','-separated)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="492"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="486"/>
         <source>Fix swapped X/Y (lat/lon) instead of rejecting</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="495"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="489"/>
         <source>Postcode field (instead of X/Y)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="497"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="491"/>
         <source>Postcode lookup (CSV postcode,x,y in the source CRS)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="500"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="494"/>
         <source>Encoding (empty: detect)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="502"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="496"/>
         <source>Delimiter</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="506"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="500"/>
         <source>Decimal separator in coordinates</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="515"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="509"/>
         <source>Clean incidents</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="517"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="511"/>
         <source>Rejected rows</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="519"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="513"/>
         <source>Data-quality report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="519"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="513"/>
         <source>HTML files (*.html)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="521"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="515"/>
         <source>Clean rows</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="521"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="515"/>
         <source>Rows in</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="534"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="528"/>
         <source>The police.uk archive '{archive}' does not exist: give the .zip file or the folder it was unpacked into.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="538"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="532"/>
         <source>Give at least one incident file or layer (INPUT), or a police.uk archive (ARCHIVE).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="545"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="539"/>
         <source>INPUT '{value}' is neither an existing file nor a layer.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="551"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="545"/>
         <source>Incorrect parameter value for {name}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="19"/>
+        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="20"/>
         <source>Generate synthetic Birmingham sample</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="20"/>
+        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="21"/>
         <source>Sample data</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="22"/>
+        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="23"/>
         <source>Writes SYNTHETIC victims, offenders and incident locations for 8 issues in 3 themes over Birmingham's real LSOAs (Census 2021 population, IMD 2025 crime domain), with planted hotspots that cross ward and constituency boundaries, for each year asked. Per year: synthetic_&lt;year&gt;.gpkg (layers synthetic_locations, synthetic_victims, synthetic_offenders) and agency_csv/ with the files three agencies would send (police lon/lat, council eastings/northings, probation postcodes + lookup), each with a few dirty rows. Not real crime data.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="33"/>
+        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="34"/>
         <source>Size</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="36"/>
+        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="37"/>
         <source>Random seed</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="38"/>
+        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="39"/>
         <source>Years (comma separated)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="40"/>
+        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="41"/>
         <source>Output folder</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="41"/>
+        <location filename="../composite_index_plugin/processing/algorithms/make_sample.py" line="42"/>
         <source>What was written</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="21"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="126"/>
+        <source>New recipe from police.uk data</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="129"/>
+        <source>A quick start: writes a complete recipe for 'Run assessment from recipe' from a police.uk download, so that the analyst edits a recipe rather than writing one.
+
+ARCHIVE: the .zip from data.police.uk (street-level crime) or the folder it was unpacked into; MONTHS picks the first and last month (e.g. 2018-01,2018-12; empty: all), FORCES the forces (empty: all). The recipe's period is those months ('2018', '2018/19', '2018-07' or '2016-07 to 2017-07'), and the import reads the months of the period.
+
+The study area: STUDY_AREA, or, without it, the small areas (BOUNDARIES, e.g. LSOAs) of the districts holding the crimes - police.uk names each crime's LSOA ('Leeds 001A'), the district is the name without its number, and districts with at least 1 % of the crimes are kept (a force's file holds a few crimes of its neighbours). The recipe's study area gets a 50 m buffer, so crimes police.uk snapped just outside generalised boundaries are kept and counted.
+
+Admin areas (for the summaries and the atlas): ADMIN_AREAS with its name field, or the small areas dissolved by ADMIN_FIELD (small-area names such as 'Leeds 001A' give 'Leeds'); by default the districts of the small areas' names. Population: a table of counts by area code (POPULATION_TABLE, e.g. a census CSV), joined to the small areas (codes and the count column guessed unless named).
+
+Issues and themes: each police.uk crime type found in the months becomes an issue, counted where it happens on a GRID_SIZE grid, all in one pass: neighbourhood crime (burglary, robbery, vehicle crime, theft from the person), violence and vulnerability (violence and sexual offences, possession of weapons, drugs), other acquisitive crime (shoplifting, bicycle theft, other theft), anti-social behaviour and disorder (anti-social behaviour unless left out, criminal damage and arson, public order, other crime). PREVIOUS (an earlier period's results.gpkg) adds a comparison.
+
+Writes the recipe (OUTPUT) and &lt;recipe name&gt;_areas.gpkg next to it; paths in the recipe are relative to it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="163"/>
+        <source>Months: first,last (yyyy-mm,yyyy-mm; empty: all)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="165"/>
+        <source>Forces (','-separated, e.g. west-yorkshire; empty: all)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="168"/>
+        <source>Study area (empty: the small areas of the districts holding the crimes)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="172"/>
+        <source>Small areas, e.g. LSOAs (for the study area, the districts and population)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="176"/>
+        <source>Small areas: code field (empty: guessed from the crimes)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="179"/>
+        <source>Small areas: name field (empty: guessed from the crimes)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="182"/>
+        <source>Grid cell size (metres)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="189"/>
+        <source>Admin areas (empty: dissolved from the small areas)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="192"/>
+        <source>Admin areas: name field</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="195"/>
+        <source>Or admin areas dissolved from this field of the small areas (empty: districts from their names)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="199"/>
+        <source>Population: table of counts by area code (CSV)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="202"/>
+        <source>Population table: code column (empty: guessed)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="205"/>
+        <source>Population table: count column (empty: guessed)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="208"/>
+        <source>Count anti-social behaviour (an issue of the ASB and disorder theme)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="211"/>
+        <source>Compare with an earlier period: its results.gpkg</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="214"/>
+        <source>The earlier period's label</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="216"/>
+        <source>Analysis CRS (projected, metres)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="218"/>
+        <source>Recipe</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="219"/>
+        <source>Areas GeoPackage</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="220"/>
+        <source>Issues</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="221"/>
+        <source>Period</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="22"/>
         <source>Run assessment from recipe</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="24"/>
+        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="25"/>
         <source>Runs a whole Composite Index assessment described by a recipe (a JSON file, see the user guide): import and cleansing, the analysis grid or zones, population, aggregation of victims, offenders and locations, the composite index, hotspots, area summaries, comparison with earlier periods, sensitivity and the printed assessment. Each stage is one of this provider's algorithms, run in order. Writes one GeoPackage of results, a QGIS project (.qgz) with styled layers, a PNG of the main map and a run log into the output folder.
 
-The recipe is checked first (structure, files, layers and fields); every problem is listed at once, with where it is and how to fix it, before any work starts.</source>
+The recipe is checked first (structure, files, layers and fields); every problem is listed at once, with where it is and how to fix it, before any work starts.
+
+Safety: a recipe may come from someone else. It reads and writes only inside its own folder and the output folder - plus the folders you list in 'Also allow these folders' (ALLOWED_FOLDERS, separated by ;) - and its filters may use only QGIS functions that work on the feature itself. The run writes into a hidden folder beside the output folder and moves its files in only when it has finished: a failed or cancelled run leaves the previous results as they were.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="44"/>
+        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="55"/>
         <source>Recipe (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="46"/>
+        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="57"/>
         <source>Output folder (default: the recipe's output.folder)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="48"/>
+        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="60"/>
+        <source>Also allow these folders (separated by ;): the recipe may read and write there too</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="65"/>
         <source>Results GeoPackage</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="49"/>
+        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="66"/>
         <source>QGIS project</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="50"/>
+        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="67"/>
         <source>Run log</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="52"/>
+        <location filename="../composite_index_plugin/processing/algorithms/run_recipe.py" line="69"/>
         <source>Stages skipped</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="193"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="194"/>
         <source>Uncertainty and sensitivity</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="196"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="197"/>
         <source>Monte Carlo over the analyst's choices: each run rebuilds the index with weights drawn from a Dirichlet distribution centred on the chosen ones (a higher CONCENTRATION keeps them closer; 0 keeps them as they are) and, when SCALINGS are listed, one scaling drawn from that list for every indicator. Runs are seeded: the same SEED gives the same result.
 
 Per zone: base_rank, median_rank, rank_p05 and rank_p95 (the 5-95 % range of its rank over the runs), p_top_decile (share of runs in which it is in the top decile) and robust_priority (1 when p_top_decile &gt;= 0.8). Per area (optional) the same for the area ranks (population-weighted mean score).
@@ -2353,57 +2497,57 @@ GRID_JITTER varies the grid offset (up to one cell) and the cell size (+-25 %) o
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="228"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="229"/>
         <source>Zones with the indicator fields</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="231"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="232"/>
         <source>Index spec (JSON text or path to a .json file)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="233"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="234"/>
         <source>Number of runs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="240"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="241"/>
         <source>Weight concentration (0 = keep the weights)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="244"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="245"/>
         <source>Scalings to draw from (e.g. zscore, minmax, rank)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="245"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="246"/>
         <source>Scaling</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="247"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="248"/>
         <source>Vary grid offset and cell size (square or hexagon grids)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="250"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="251"/>
         <source>Areas</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="255"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="256"/>
         <source>Rank uncertainty per zone</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="257"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="258"/>
         <source>Rank uncertainty per area</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="317"/>
+        <location filename="../composite_index_plugin/processing/algorithms/sensitivity.py" line="321"/>
         <source>Running {runs} index variants</source>
         <translation type="unfinished"></translation>
     </message>
