@@ -169,3 +169,18 @@ def test_qm_translates_as_lreleases(pseudo_locale, extracted, tmp_path):
     qt, missing_qt = through(str(theirs))
     assert mine == qt == {key: tool.pseudo(key[1]) for key in messages}
     assert missing_mine == missing_qt == "not in the catalogue"
+
+
+def test_the_committed_template_holds_every_string_of_the_code(extracted):
+    """i18n/composite_index.ts is what translators start from: its messages (context, source)
+    are the code's (line numbers may drift; `make ts` rewrites them)."""
+    tool, messages, _ = extracted
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(tool.TEMPLATE).getroot()
+    committed = {(c.findtext("name"), m.findtext("source"))
+                 for c in root.iter("context") for m in c.iter("message")}
+    missing = sorted(set(messages) - committed)
+    stale = sorted(committed - set(messages))
+    assert not missing and not stale, (f"{len(missing)} new and {len(stale)} old string(s): "
+                                       f"run make ts (first new: {missing[:1]}, old: {stale[:1]})")
