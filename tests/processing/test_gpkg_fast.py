@@ -222,3 +222,50 @@ def test_polygon_blobs_carry_their_envelope():
 def test_targets(tmp_path):
     assert gpkg_fast.gpkg_target(str(tmp_path / "none.gpkg")) is None
     assert gpkg_fast.gpkg_target("memory:") is None
+
+
+@pytest.mark.parametrize("n_rows", [0, 1, 127, 128, 129, 1000, 8193])
+def test_multi_row_inserts_equal_one_row_statements(n_rows):
+    """``insert_rows`` (several rows per INSERT) leaves exactly the table ``executemany`` leaves:
+    the same rows, values, types (NULL, integer, real, text, blob) and order, around the
+    statement and batch boundaries, with expressions using a parameter twice."""
+    rng = np.random.default_rng(n_rows)
+    rows = []
+    for i in range(n_rows):
+        value = None if i % 7 == 3 else float(rng.normal()) * 10 ** int(rng.integers(-5, 9))
+        rows.append((i + 1, bytes(rng.integers(0, 256, int(rng.integers(0, 40)), dtype=np.uint8)),
+                     int(rng.integers(-2**62, 2**62)), value, None if i % 5 == 0 else f"t{i}?"))
+    head = "INSERT INTO t (fid, geom, a, b, c, label, fixed)"
+    row_sql = "?1, ?2, ?3, ?4, ?5, 'H_q' || ?3 || '_r' || ?1, 0"
+    tables = []
+    for fast in (False, True):
+        con = sqlite3.connect(":memory:", isolation_level=None)
+        con.execute("CREATE TABLE t (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom BLOB, "
+                    "a INTEGER, b REAL, c TEXT, label TEXT, fixed INTEGER)")
+        con.execute("BEGIN")
+        if fast:
+            gpkg_fast.insert_rows(con, head, row_sql, iter(rows), 5)
+        else:
+            con.executemany(f"{head} VALUES ({row_sql})", rows)
+        con.execute("COMMIT")
+        tables.append(con.execute("SELECT fid, geom, a, b, c, label, fixed, typeof(b), typeof(c) "
+                                  "FROM t ORDER BY rowid").fetchall())
+        con.close()
+    assert len(tables[1]) == n_rows
+    assert tables[1] == tables[0]
+    # a small variable limit (older SQLite builds: 999) gives fewer rows per statement, same table
+    if n_rows == 1000:
+        con = sqlite3.connect(":memory:", isolation_level=None)
+        con.execute("CREATE TABLE t (fid INTEGER PRIMARY KEY, geom BLOB, a INTEGER, b REAL, "
+                    "c TEXT, label TEXT, fixed INTEGER)")
+        con.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 12)   # 2 rows of 5 values
+        gpkg_fast.insert_rows(con, head, row_sql, rows, 5)
+        assert con.execute("SELECT fid, geom, a, b, c, label, fixed, typeof(b), typeof(c) FROM t "
+                           "ORDER BY rowid").fetchall() == tables[0]
+
+
+def test_multi_row_inserts_refuse_unnumbered_parameters():
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE t (a, b)")
+    with pytest.raises(ValueError):
+        gpkg_fast.insert_rows(con, "INSERT INTO t (a, b)", "?1, ?3", [(1, 2)], 2)
