@@ -26,7 +26,6 @@ its parent. Coordinates are rounded outwards to 32-bit floats the way SQLite rou
 Anything unexpected returns False (or raises) before the commit, and the caller writes through
 the sink instead, which is always right.
 """
-import itertools
 import os
 import re
 import sqlite3
@@ -116,25 +115,36 @@ def quote(name):
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def insert_rows(con, head, row_sql, rows, n_params):
-    """``INSERT`` many rows, several per statement: ``head`` is ``INSERT INTO t (cols)`` and
-    ``row_sql`` one row's values written with numbered parameters ``?1`` .. ``?n_params`` (which
-    expressions may use more than once, e.g. ``?1, ?2, 'H' || ?2``); ``rows`` yields one
-    sequence of ``n_params`` values per row. The same rows in the same order as
-    ``con.executemany(head + " VALUES (" + row_sql + ")", rows)``, in about half the time: a
-    statement of one row costs SQLite more than binding its values (measured with 101,267 grid
-    cells: 0.17 s -> 0.07 s). No "?" may stand inside a string literal of ``row_sql``."""
+def insert_rows(con, head, row_sql, columns):
+    """``INSERT`` rows given by ``columns`` (one sequence per parameter, all of one length),
+    several rows per statement: ``head`` is ``INSERT INTO t (cols)`` and ``row_sql`` one row's
+    values written with numbered parameters ``?1`` .. ``?n`` for the n columns (expressions may
+    use one more than once, e.g. ``?1, ?2, 'H' || ?2``; no ``?`` may stand inside a string
+    literal). The same rows in the same order as
+    ``con.executemany(head + " VALUES (" + row_sql + ")", zip(*columns))``, in about half the
+    time: a statement of one row costs SQLite more than binding its values (measured with
+    101,267 grid cells: 0.17 s -> 0.07 s), and the values are interleaved by list slices
+    rather than row tuples."""
+    columns = [c if isinstance(c, list) else list(c) for c in columns]
+    n_params = len(columns)
+    if n_params == 0:
+        raise ValueError("no columns to insert")
+    n = len(columns[0])
+    if any(len(c) != n for c in columns):
+        raise ValueError("the columns have different lengths")
+    param = re.compile(r"\?(\d+)")
+    if any(not 1 <= int(m) <= n_params for m in param.findall(row_sql)):
+        raise ValueError("a row's parameters must be numbered ?1 .. ?n (one per column)")
+    if n == 0:
+        return
     try:
         limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except (AttributeError, sqlite3.Error):   # Python < 3.11: SQLite's smallest default
         limit = 999
-    per = max(1, min(_ROWS_PER_STATEMENT, limit // max(n_params, 1)))
-    if n_params == 0 or per == 1:
-        con.executemany(f"{head} VALUES ({row_sql})", rows)
+    per = max(1, min(_ROWS_PER_STATEMENT, limit // n_params))
+    if per == 1:
+        con.executemany(f"{head} VALUES ({row_sql})", zip(*columns))
         return
-    param = re.compile(r"\?(\d+)")
-    if any(not 1 <= int(m) <= n_params for m in param.findall(row_sql)):
-        raise ValueError("a row's parameters must be numbered ?1 .. ?n_params")
 
     def statement(k):
         return f"{head} VALUES " + ", ".join(
@@ -142,18 +152,17 @@ def insert_rows(con, head, row_sql, rows, n_params):
             for j in range(k))
 
     full = statement(per)
-    block = per * n_params
+    width = per * n_params
     cursor = con.cursor()
-    it = iter(rows)
-    while True:
-        flat = list(itertools.chain.from_iterable(itertools.islice(it, 64 * per)))
-        if not flat:
-            break
-        if len(flat) % n_params:
-            raise ValueError(f"every row must have {n_params} values")
-        whole = len(flat) - len(flat) % block
-        for start in range(0, whole, block):
-            cursor.execute(full, flat[start:start + block])
+    block = 64 * per
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        flat = [None] * (m * n_params)
+        for k, col in enumerate(columns):
+            flat[k::n_params] = col[start:start + m]
+        whole = (m // per) * width
+        for s in range(0, whole, width):
+            cursor.execute(full, flat[s:s + width])
         if whole < len(flat):
             cursor.execute(statement((len(flat) - whole) // n_params), flat[whole:])
 
@@ -341,18 +350,18 @@ def write_rtree(con, rtree, ids, bounds, schema="main"):
                                        depth if lev == depth else None)
         numbers = node_numbers[lev]
         insert_rows(con, f"INSERT INTO {node_table}", "?1, ?2",
-                    zip(numbers.tolist(), _split(raw.tobytes(), node_size, len(numbers))), 2)
+                    [numbers.tolist(), _split(raw.tobytes(), node_size, len(numbers))])
         if lev == 0:   # in rowid order: appends to the shadow table's B-tree, no page shuffling
             by_id = np.argsort(entries, kind="stable")
             leaf_of = numbers[group_of][by_id]
             sorted_ids = entries[by_id]
             for start in range(0, len(sorted_ids), 1_000_000):
                 insert_rows(con, f"INSERT INTO {s}.{quote(rtree + '_rowid')}", "?1, ?2",
-                            zip(sorted_ids[start:start + 1_000_000].tolist(),
-                                leaf_of[start:start + 1_000_000].tolist()), 2)
+                            [sorted_ids[start:start + 1_000_000].tolist(),
+                             leaf_of[start:start + 1_000_000].tolist()])
         else:
             insert_rows(con, f"INSERT INTO {s}.{quote(rtree + '_parent')}", "?1, ?2",
-                        zip(entries.tolist(), numbers[group_of].tolist()), 2)
+                        [entries.tolist(), numbers[group_of].tolist()])
 
 
 def copy_rtree(con, source_schema, source_rtree, rtree, schema="main"):
@@ -447,7 +456,7 @@ class LayerFiller:
             target.append(quote(c))
             params.append(expr.format(**slot))
         insert_rows(self.con, f"INSERT INTO {quote(self.table)} ({', '.join(target)})",
-                    ", ".join(params), zip(*bound), len(bound))
+                    ", ".join(params), bound)
         if blobs is not None:
             self._boxes.append(np.asarray(bounds, dtype="float64").reshape(-1, 4))
         self.n += count
@@ -611,7 +620,7 @@ def copy_with_columns(source, dest_id, frame, fids, to_values):
                     frame.iloc[order[start:start + step]]
                 values = [to_values(part[c]) for c in new]
                 insert_rows(con, insert_new, new_row,
-                            zip(fid_sorted[start:start + step].tolist(), *values), len(new) + 1)
+                            [fid_sorted[start:start + step].tolist(), *values])
                 del values, part
                 done += con.execute(copy).rowcount
                 con.execute(f"DELETE FROM temp.{temp}")

@@ -244,7 +244,8 @@ def test_multi_row_inserts_equal_one_row_statements(n_rows):
                     "a INTEGER, b REAL, c TEXT, label TEXT, fixed INTEGER)")
         con.execute("BEGIN")
         if fast:
-            gpkg_fast.insert_rows(con, head, row_sql, iter(rows), 5)
+            gpkg_fast.insert_rows(con, head, row_sql, [list(c) for c in zip(*rows)] if rows
+                                  else [[]] * 5)
         else:
             con.executemany(f"{head} VALUES ({row_sql})", rows)
         con.execute("COMMIT")
@@ -259,13 +260,16 @@ def test_multi_row_inserts_equal_one_row_statements(n_rows):
         con.execute("CREATE TABLE t (fid INTEGER PRIMARY KEY, geom BLOB, a INTEGER, b REAL, "
                     "c TEXT, label TEXT, fixed INTEGER)")
         con.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 12)   # 2 rows of 5 values
-        gpkg_fast.insert_rows(con, head, row_sql, rows, 5)
+        gpkg_fast.insert_rows(con, head, row_sql, [np.array(c, dtype=object) for c in zip(*rows)])
         assert con.execute("SELECT fid, geom, a, b, c, label, fixed, typeof(b), typeof(c) FROM t "
                            "ORDER BY rowid").fetchall() == tables[0]
 
 
-def test_multi_row_inserts_refuse_unnumbered_parameters():
+def test_multi_row_inserts_refuse_what_they_cannot_write():
     con = sqlite3.connect(":memory:")
     con.execute("CREATE TABLE t (a, b)")
-    with pytest.raises(ValueError):
-        gpkg_fast.insert_rows(con, "INSERT INTO t (a, b)", "?1, ?3", [(1, 2)], 2)
+    with pytest.raises(ValueError):   # ?3 with two columns
+        gpkg_fast.insert_rows(con, "INSERT INTO t (a, b)", "?1, ?3", [[1], [2]])
+    with pytest.raises(ValueError):   # columns of different lengths
+        gpkg_fast.insert_rows(con, "INSERT INTO t (a, b)", "?1, ?2", [[1, 2], [2]])
+    assert con.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
