@@ -132,11 +132,13 @@ def _child(python, script, args, env_path=None):
 
 
 _END_TO_END = """
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 res = run("compositeindex:hotspots", {"INPUT": args["zones"], "FIELD": "ew_locations",
                                       "NEIGHBOURHOOD": 0, "PERMUTATIONS": args["perms"], "SEED": 1,
                                       "OUTPUT": args["dest"]})
 out["total_s"] = time.perf_counter() - t
+out["cpu_s"] = time.process_time() - c
+out["load"] = os.getloadavg()[0]
 out["maxrss_mb"] = peak()
 out["moran"] = res["MORAN_I"]
 print("RESULT " + json.dumps(out))
@@ -159,7 +161,9 @@ def end_to_end_rows(size):
     return [
         {"case": case, "what": "end to end (one processing.run, in-process)",
          "value": round(got["total_s"], 1), "unit": "s", "target": "< 20 s" if large else "",
-         "note": f"square grid queen contiguity from row/col; Gi* + LISA; Moran's I {got['moran']:.3f}"},
+         "note": f"square grid queen contiguity from row/col; Gi* + LISA; Moran's I "
+                 f"{got['moran']:.3f}; CPU {got['cpu_s']:.1f} s (2 threads for the permutations), "
+                 f"load average {got['load']:.1f} at the end"},
         {"case": case, "what": "peak memory", "value": round(got["maxrss_mb"]), "unit": "MB",
          "target": "", "note": "VmHWM (peak resident memory), QGIS included"},
     ]

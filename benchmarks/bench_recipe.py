@@ -22,14 +22,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import io_cases  # noqa: E402
 
 _RUN = """
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 res = run("compositeindex:runrecipe", {"RECIPE": args["recipe"], "ALLOWED_FOLDERS": args["out"]})
 out["total_s"] = time.perf_counter() - t
+out["cpu_s"] = time.process_time() - c
+out["load"] = os.getloadavg()[0]
 out["maxrss_mb"] = peak()
 import re
 log = open(res["LOG"], encoding="utf-8").read()
 out["stages"] = len(re.findall(r" STEP ", log))
-out["skipped"] = res.get("SKIPPED", [])
+skipped = res.get("SKIPPED") or []
+out["skipped"] = [skipped] if isinstance(skipped, str) else list(skipped)
+times = re.search(r"Stage times \\(wall / CPU of this process\\): (.*)", log)
+out["stage_times"] = times.group(1).strip() if times else ""
 print("RESULT " + json.dumps(out))
 """
 
@@ -62,7 +67,10 @@ def run(size="small"):
          "target": "< 30 s" if size == "large" else "",
          "note": f"the recipe's stages (import from CSV, grid, population, 8 issues x 3 roles, "
                  f"index, hotspots, summaries, project, map, PDF); skipped: "
-                 f"{', '.join(got['skipped']) or 'none'}"},
+                 f"{', '.join(got['skipped']) or 'none'}; CPU {got['cpu_s']:.1f} s, load average "
+                 f"{got['load']:.1f} at the end"},
+        {"case": case, "what": "runrecipe: time of each stage (wall / CPU)",
+         "value": "", "unit": "", "target": "", "note": got["stage_times"] or "not logged"},
         {"case": case, "what": "peak memory", "value": round(got["maxrss_mb"]), "unit": "MB",
          "target": "", "note": "VmHWM, QGIS included"},
     ]
