@@ -225,15 +225,23 @@ def _lookup_offsets(a, b, offsets, what):
             f"Two grid cells share the {what} indices ({a[first]}, {b[first]}) "
             f"(features {order[dup[0]]} and {order[dup[0] + 1]}).",
             hint="Each cell must appear once; remove duplicated cells or use polygon contiguity.")
-    src, dst = [], []
-    for da, db in offsets:
+    # One column per offset (n = no such cell), each row sorted: row i then holds its
+    # neighbours in increasing order followed by the blanks, so the kept entries read row by
+    # row are the CSR lists ``from_pairs`` would give (no self links, no repeats: the keys are
+    # unique and every offset is non-zero), without sorting all the links together.
+    table = np.full((n, len(offsets)), n, dtype=np.int64)
+    for k, (da, db) in enumerate(offsets):
         target = key + da * width + db
         pos = np.searchsorted(skey, target)
         pos[pos >= n] = n - 1
         found = skey[pos] == target
-        src.append(np.flatnonzero(found))
-        dst.append(order[pos[found]])
-    return Neighbours.from_pairs(n, np.concatenate(src), np.concatenate(dst))
+        table[found, k] = order[pos[found]]
+        del target, pos, found
+    table.sort(axis=1)
+    present = table < n
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(present.sum(axis=1), out=indptr[1:])
+    return Neighbours(indptr, table[present])
 
 
 _ROOK = [(-1, 0), (1, 0), (0, -1), (0, 1)]

@@ -116,6 +116,35 @@ def test_hex_axial_flower():
     assert nb.is_symmetric()
 
 
+@pytest.mark.parametrize("kind", ["queen", "rook", "hex"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grid_graph_equals_the_pair_list_built_cell_by_cell(kind, seed):
+    """The grid graph (built as a sorted table of offsets) is the graph ``from_pairs`` gives for
+    the links found by a dictionary lookup cell by cell: same row pointers, same neighbour lists
+    in the same order, no weights; on shuffled cells with holes, negative indices and a lone
+    cell."""
+    rng = np.random.default_rng(seed)
+    a, b = np.meshgrid(np.arange(-7, 23), np.arange(-3, 38), indexing="ij")
+    keep = rng.random(a.size) > 0.3
+    a, b = a.ravel()[keep], b.ravel()[keep]
+    a, b = np.append(a, 400), np.append(b, -400)            # far from every other cell
+    order = rng.permutation(len(a))
+    a, b = a[order], b[order]
+    offsets = {"queen": [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)],
+               "rook": [(-1, 0), (1, 0), (0, -1), (0, 1)],
+               "hex": [(1, 0), (-1, 0), (0, 1), (0, -1), (1, -1), (-1, 1)]}[kind]
+    where = {(int(x), int(y)): i for i, (x, y) in enumerate(zip(a, b))}
+    pairs = [(i, where[(x + da, y + db)]) for i, (x, y) in enumerate(zip(a.tolist(), b.tolist()))
+             for da, db in offsets if (x + da, y + db) in where]
+    want = Neighbours.from_pairs(len(a), [p[0] for p in pairs], [p[1] for p in pairs])
+    got = hex_contiguity(a, b) if kind == "hex" else grid_contiguity(a, b, queen=kind == "queen")
+    assert got.weights is None and got.indices.dtype == np.int64
+    assert np.array_equal(got.indptr, want.indptr)
+    assert np.array_equal(got.indices, want.indices)
+    assert got.counts[np.flatnonzero(order == len(a) - 1)[0]] == 0   # the lone cell
+    assert len(pairs) > 1000
+
+
 # -- distance band and k nearest ----------------------------------------------------------------
 @pytest.mark.parametrize("n,d", [(7, 30.0), (400, 4.0), (2500, 2.5), (2500, 7.0)])
 def test_distance_band_equals_brute_force(n, d):
