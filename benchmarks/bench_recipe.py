@@ -32,7 +32,7 @@ import re
 log = open(res["LOG"], encoding="utf-8").read()
 out["stages"] = len(re.findall(r" STEP ", log))
 skipped = res.get("SKIPPED") or []
-out["skipped"] = [skipped] if isinstance(skipped, str) else list(skipped)
+out["skipped"] = [s for s in skipped.split(",") if s] if isinstance(skipped, str) else list(skipped)
 times = re.search(r"Stage times \\(wall / CPU of this process\\): (.*)", log)
 out["stage_times"] = times.group(1).strip() if times else ""
 print("RESULT " + json.dumps(out))
