@@ -216,26 +216,33 @@ def point_blobs(x, y, srs_id):
 
 def polygon_blobs(vertices, srs_id, multi=True):
     """GeoPackage (multi)polygon blobs with their envelope, from an ``(n, k, 2)`` array of
-    closed rings; returns ``(blobs, bounds)`` with bounds ``(n, 4)`` = minx, maxx, miny, maxy."""
+    closed rings; returns ``(blobs, bounds)`` with bounds ``(n, 4)`` = minx, maxx, miny, maxy.
+    Each blob is one record of a numpy structured array (header, envelope, WKB prefix and the
+    ring's coordinates), so the bytes are laid out once."""
     v = np.ascontiguousarray(vertices, dtype="<f8")
     n = len(v)
-    bounds = np.column_stack([v[:, :, 0].min(1), v[:, :, 0].max(1), v[:, :, 1].min(1),
-                              v[:, :, 1].max(1)]) if n else np.empty((0, 4))
     if n == 0:
-        return [], bounds
-    head = np.zeros(n, dtype=[("magic", "S2"), ("version", "u1"), ("flags", "u1"),
-                              ("srs", "<i4"), ("env", "<f8", (4,))])
-    head["magic"] = b"GP"
-    head["flags"] = 1 | (1 << 1)  # little endian, envelope [minx, maxx, miny, maxy]
-    head["srs"] = srs_id
-    head["env"] = bounds
-    wkb = np.frombuffer(b"".join(polygon_wkb(v[:1], multi=multi)), dtype=np.uint8)
+        return [], np.empty((0, 4))
     k = v.shape[1]
-    prefix = wkb[:len(wkb) - k * 16]
-    body = v.view(np.uint8).reshape(n, k * 16)
-    full = np.hstack([head.view(np.uint8).reshape(n, head.dtype.itemsize),
-                      np.broadcast_to(prefix, (n, len(prefix))), body])
-    return _split(full.tobytes(), full.shape[1], n), bounds
+    bounds = np.empty((n, 4))
+    for j, (axis, reduce) in enumerate(((0, np.minimum), (0, np.maximum), (1, np.minimum),
+                                        (1, np.maximum))):
+        out = bounds[:, j]
+        out[:] = v[:, 0, axis]
+        for m in range(1, k):   # k vertices: k - 1 element-wise steps beat a reduce of length k
+            reduce(out, v[:, m, axis], out=out)
+    prefix = np.frombuffer(b"".join(polygon_wkb(v[:1], multi=multi)), dtype=np.uint8)[:-k * 16]
+    rec = np.empty(n, dtype=[("magic", "S2"), ("version", "u1"), ("flags", "u1"),
+                             ("srs", "<i4"), ("env", "<f8", (4,)), ("wkb", "u1", (len(prefix),)),
+                             ("xy", "<f8", (k, 2))])
+    rec["magic"] = b"GP"
+    rec["version"] = 0
+    rec["flags"] = 1 | (1 << 1)  # little endian, envelope [minx, maxx, miny, maxy]
+    rec["srs"] = srs_id
+    rec["env"] = bounds
+    rec["wkb"] = prefix
+    rec["xy"] = v
+    return _split(rec.tobytes(), rec.dtype.itemsize, n), bounds
 
 
 # ---------------------------------------------------------------------------------------------

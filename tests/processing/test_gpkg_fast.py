@@ -219,6 +219,32 @@ def test_polygon_blobs_carry_their_envelope():
     assert geom.asWkt() == "MultiPolygon (((0 0, 2 0, 2 1, 0 1, 0 0)))"
 
 
+@pytest.mark.parametrize("shape,multi", [("hex_flat", True), ("hex_pointy", False),
+                                         ("square", True)])
+def test_polygon_blobs_are_the_geopackage_bytes_built_one_by_one(shape, multi):
+    """Every blob is, byte for byte, the GeoPackage header (``GP``, version 0, flags: little
+    endian + xy envelope, srs id), the envelope and the OGC WKB packed with ``struct`` cell by
+    cell; the bounds are each ring's extent."""
+    import struct
+
+    from composite_index_plugin.core.grid import GridSpec
+
+    spec = GridSpec(shape, 37.5, 3.0, -11.0)
+    a, b = spec.cells_in_box(-1000.0, -800.0, 900.0, 1300.0)
+    v = spec.vertices(a, b)
+    blobs, bounds = gpkg_fast.polygon_blobs(v, 27700, multi=multi)
+    assert len(blobs) == len(a) > 1000
+    for i in range(0, len(a), 97):
+        ring = v[i]
+        env = (ring[:, 0].min(), ring[:, 0].max(), ring[:, 1].min(), ring[:, 1].max())
+        wkb = struct.pack("<BIII", 1, 3, 1, len(ring)) + ring.astype("<f8").tobytes()
+        if multi:
+            wkb = struct.pack("<BII", 1, 6, 1) + wkb
+        assert blobs[i] == b"GP" + struct.pack("<BBi4d", 0, 3, 27700, *env) + wkb
+        assert bounds[i].tolist() == list(env)
+    assert gpkg_fast.polygon_blobs(v[:0], 27700)[0] == []
+
+
 def test_targets(tmp_path):
     assert gpkg_fast.gpkg_target(str(tmp_path / "none.gpkg")) is None
     assert gpkg_fast.gpkg_target("memory:") is None
