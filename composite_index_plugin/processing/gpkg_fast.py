@@ -29,6 +29,7 @@ the sink instead, which is always right.
 import os
 import re
 import sqlite3
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -115,6 +116,53 @@ def quote(name):
     return '"' + str(name).replace('"', '""') + '"'
 
 
+class FixedBlobs(Sequence):
+    """Blobs of one width laid end to end in one ``bytes`` (``raw``): a read-only sequence of
+    ``bytes`` (indexing, slices, iteration, ``==`` with a list) that ``insert_rows`` writes
+    without making one Python object per blob (each statement binds its rows' bytes once and
+    SQLite cuts them with ``substr``, which keeps a blob a blob)."""
+
+    __slots__ = ("raw", "width", "n")
+
+    def __init__(self, raw, width, n):
+        if width <= 0 or len(raw) != width * n:
+            raise ValueError("the bytes do not hold n blobs of that width")
+        self.raw, self.width, self.n = bytes(raw), int(width), int(n)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self.n)
+            if step != 1:
+                return [self[k] for k in range(start, stop, step)]
+            stop = max(stop, start)
+            return FixedBlobs(self.raw[start * self.width:stop * self.width], self.width,
+                              stop - start)
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError("blob index out of range")
+        return self.raw[i * self.width:(i + 1) * self.width]
+
+    def __eq__(self, other):
+        if isinstance(other, FixedBlobs):
+            return self.width == other.width and self.raw == other.raw
+        if isinstance(other, (list, tuple)):
+            return len(other) == self.n and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __add__(self, other):
+        return list(self) + list(other)
+
+    def __radd__(self, other):
+        return list(other) + list(self)
+
+    def __repr__(self):
+        return f"FixedBlobs({self.n} x {self.width} bytes)"
+
+
 def insert_rows(con, head, row_sql, columns):
     """``INSERT`` rows given by ``columns`` (one sequence per parameter, all of one length),
     several rows per statement: ``head`` is ``INSERT INTO t (cols)`` and ``row_sql`` one row's
@@ -124,8 +172,10 @@ def insert_rows(con, head, row_sql, columns):
     ``con.executemany(head + " VALUES (" + row_sql + ")", zip(*columns))``, in about half the
     time: a statement of one row costs SQLite more than binding its values (measured with
     101,267 grid cells: 0.17 s -> 0.07 s), and the values are interleaved by list slices
-    rather than row tuples."""
-    columns = [c if isinstance(c, list) else list(c) for c in columns]
+    rather than row tuples. A ``FixedBlobs`` column is bound once per statement (its rows'
+    bytes) and cut by SQLite (``substr``), so no Python object per blob is needed."""
+    fixed = {k for k, c in enumerate(columns) if isinstance(c, FixedBlobs)}
+    columns = [c if isinstance(c, (list, FixedBlobs)) else list(c) for c in columns]
     n_params = len(columns)
     if n_params == 0:
         raise ValueError("no columns to insert")
@@ -141,30 +191,41 @@ def insert_rows(con, head, row_sql, columns):
         limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except (AttributeError, sqlite3.Error):   # Python < 3.11: SQLite's smallest default
         limit = 999
-    per = max(1, min(_ROWS_PER_STATEMENT, limit // n_params))
-    if per == 1:
+    plain = [k for k in range(n_params) if k not in fixed]   # bound row by row
+    blob_cols = sorted(fixed)                                # bound statement by statement
+    m_row = len(plain)
+    per = max(1, min(_ROWS_PER_STATEMENT, (limit - len(blob_cols)) // max(m_row, 1)))
+    if per == 1 and not blob_cols:
         con.executemany(f"{head} VALUES ({row_sql})", zip(*columns))
         return
+    rank = {k: r for r, k in enumerate(plain)}
 
     def statement(k):
-        return f"{head} VALUES " + ", ".join(
-            "(" + param.sub(lambda m, off=j * n_params: f"?{int(m.group(1)) + off}", row_sql) + ")"
-            for j in range(k))
+        def row(j):
+            def one(match):
+                c = int(match.group(1)) - 1
+                if c in fixed:
+                    w = columns[c].width
+                    return f"substr(?{k * m_row + blob_cols.index(c) + 1}, {j * w + 1}, {w})"
+                return f"?{j * m_row + rank[c] + 1}"
+            return "(" + param.sub(one, row_sql) + ")"
+        return f"{head} VALUES " + ", ".join(row(j) for j in range(k))
 
     full = statement(per)
-    width = per * n_params
     cursor = con.cursor()
     block = 64 * per
     for start in range(0, n, block):
         m = min(block, n - start)
-        flat = [None] * (m * n_params)
-        for k, col in enumerate(columns):
-            flat[k::n_params] = col[start:start + m]
-        whole = (m // per) * width
-        for s in range(0, whole, width):
-            cursor.execute(full, flat[s:s + width])
-        if whole < len(flat):
-            cursor.execute(statement((len(flat) - whole) // n_params), flat[whole:])
+        flat = [None] * (m * m_row)
+        for r, k in enumerate(plain):
+            flat[r::m_row] = columns[k][start:start + m]
+        for first in range(0, m, per):
+            k = min(per, m - first)
+            values = flat[first * m_row:(first + k) * m_row]
+            for c in blob_cols:
+                w = columns[c].width
+                values.append(columns[c].raw[(start + first) * w:(start + first + k) * w])
+            cursor.execute(full if k == per else statement(k), values)
 
 
 class TableInfo:
@@ -199,8 +260,12 @@ def _split(raw, width, n):
     return [raw[i * width:(i + 1) * width] for i in range(n)]
 
 
+def _fixed(raw, width, n):
+    return FixedBlobs(raw, width, n) if n else []
+
+
 def point_blobs(x, y, srs_id):
-    """GeoPackage point blobs (no envelope), one per point."""
+    """GeoPackage point blobs (no envelope), one per point (a ``FixedBlobs``; [] for none)."""
     rec = np.zeros(len(x), dtype=[("magic", "S2"), ("version", "u1"), ("flags", "u1"),
                                   ("srs", "<i4"), ("order", "u1"), ("type", "<u4"),
                                   ("x", "<f8"), ("y", "<f8")])
@@ -211,14 +276,15 @@ def point_blobs(x, y, srs_id):
     rec["type"] = 1           # wkbPoint
     rec["x"] = x
     rec["y"] = y
-    return _split(rec.tobytes(), rec.dtype.itemsize, len(rec))
+    return _fixed(rec.tobytes(), rec.dtype.itemsize, len(rec))
 
 
 def polygon_blobs(vertices, srs_id, multi=True):
     """GeoPackage (multi)polygon blobs with their envelope, from an ``(n, k, 2)`` array of
-    closed rings; returns ``(blobs, bounds)`` with bounds ``(n, 4)`` = minx, maxx, miny, maxy.
-    Each blob is one record of a numpy structured array (header, envelope, WKB prefix and the
-    ring's coordinates), so the bytes are laid out once."""
+    closed rings; returns ``(blobs, bounds)`` with blobs a ``FixedBlobs`` ([] for none) and
+    bounds ``(n, 4)`` = minx, maxx, miny, maxy. Each blob is one record of a numpy structured
+    array (header, envelope, WKB prefix and the ring's coordinates), so the bytes are laid out
+    once."""
     v = np.ascontiguousarray(vertices, dtype="<f8")
     n = len(v)
     if n == 0:
@@ -242,7 +308,7 @@ def polygon_blobs(vertices, srs_id, multi=True):
     rec["env"] = bounds
     rec["wkb"] = prefix
     rec["xy"] = v
-    return _split(rec.tobytes(), rec.dtype.itemsize, n), bounds
+    return _fixed(rec.tobytes(), rec.dtype.itemsize, n), bounds
 
 
 # ---------------------------------------------------------------------------------------------

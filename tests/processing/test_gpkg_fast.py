@@ -243,6 +243,19 @@ def test_polygon_blobs_are_the_geopackage_bytes_built_one_by_one(shape, multi):
         assert blobs[i] == b"GP" + struct.pack("<BBi4d", 0, 3, 27700, *env) + wkb
         assert bounds[i].tolist() == list(env)
     assert gpkg_fast.polygon_blobs(v[:0], 27700)[0] == []
+    assert list(blobs[5:9]) == [blobs[i] for i in range(5, 9)] and blobs[-1] == list(blobs)[-1]
+    assert blobs[5:9] == list(blobs)[5:9] and len(blobs[10:3]) == 0
+
+
+def test_point_blobs_are_the_geopackage_bytes_built_one_by_one():
+    import struct
+
+    x = np.array([0.5, -1e6, 123456.789, 3.0])
+    y = np.array([2.25, 7e5, -0.001, 3.0])
+    blobs = gpkg_fast.point_blobs(x, y, 4326)
+    assert list(blobs) == [b"GP" + struct.pack("<BBi", 0, 1, 4326) + struct.pack("<BIdd", 1, 1, a, b)
+                           for a, b in zip(x, y)]
+    assert gpkg_fast.point_blobs(x[:0], y[:0], 4326) == []
 
 
 def test_targets(tmp_path):
@@ -250,16 +263,19 @@ def test_targets(tmp_path):
     assert gpkg_fast.gpkg_target("memory:") is None
 
 
+@pytest.mark.parametrize("fixed", [False, True])
 @pytest.mark.parametrize("n_rows", [0, 1, 127, 128, 129, 1000, 8193])
-def test_multi_row_inserts_equal_one_row_statements(n_rows):
+def test_multi_row_inserts_equal_one_row_statements(n_rows, fixed):
     """``insert_rows`` (several rows per INSERT) leaves exactly the table ``executemany`` leaves:
     the same rows, values, types (NULL, integer, real, text, blob) and order, around the
-    statement and batch boundaries, with expressions using a parameter twice."""
+    statement and batch boundaries, with expressions using a parameter twice; blobs of one
+    width also given as ``FixedBlobs`` (cut by SQLite, still blobs)."""
     rng = np.random.default_rng(n_rows)
     rows = []
     for i in range(n_rows):
         value = None if i % 7 == 3 else float(rng.normal()) * 10 ** int(rng.integers(-5, 9))
-        rows.append((i + 1, bytes(rng.integers(0, 256, int(rng.integers(0, 40)), dtype=np.uint8)),
+        size = 29 if fixed else int(rng.integers(0, 40))
+        rows.append((i + 1, bytes(rng.integers(0, 256, size, dtype=np.uint8)),
                      int(rng.integers(-2**62, 2**62)), value, None if i % 5 == 0 else f"t{i}?"))
     head = "INSERT INTO t (fid, geom, a, b, c, label, fixed)"
     row_sql = "?1, ?2, ?3, ?4, ?5, 'H_q' || ?3 || '_r' || ?1, 0"
@@ -270,8 +286,11 @@ def test_multi_row_inserts_equal_one_row_statements(n_rows):
                     "a INTEGER, b REAL, c TEXT, label TEXT, fixed INTEGER)")
         con.execute("BEGIN")
         if fast:
-            gpkg_fast.insert_rows(con, head, row_sql, [list(c) for c in zip(*rows)] if rows
-                                  else [[]] * 5)
+            columns = [list(c) for c in zip(*rows)] if rows else [[]] * 5
+            if fixed:
+                columns[1] = gpkg_fast.FixedBlobs(b"".join(columns[1]), 29, n_rows)
+                assert columns[1] == [r[1] for r in rows]
+            gpkg_fast.insert_rows(con, head, row_sql, columns)
         else:
             con.executemany(f"{head} VALUES ({row_sql})", rows)
         con.execute("COMMIT")
@@ -280,13 +299,17 @@ def test_multi_row_inserts_equal_one_row_statements(n_rows):
         con.close()
     assert len(tables[1]) == n_rows
     assert tables[1] == tables[0]
+    assert all(isinstance(r[1], bytes) for r in tables[1])
     # a small variable limit (older SQLite builds: 999) gives fewer rows per statement, same table
     if n_rows == 1000:
         con = sqlite3.connect(":memory:", isolation_level=None)
         con.execute("CREATE TABLE t (fid INTEGER PRIMARY KEY, geom BLOB, a INTEGER, b REAL, "
                     "c TEXT, label TEXT, fixed INTEGER)")
         con.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 12)   # 2 rows of 5 values
-        gpkg_fast.insert_rows(con, head, row_sql, [np.array(c, dtype=object) for c in zip(*rows)])
+        columns = [np.array(c, dtype=object) for c in zip(*rows)]
+        if fixed:
+            columns[1] = gpkg_fast.FixedBlobs(b"".join(r[1] for r in rows), 29, n_rows)
+        gpkg_fast.insert_rows(con, head, row_sql, columns)
         assert con.execute("SELECT fid, geom, a, b, c, label, fixed, typeof(b), typeof(c) FROM t "
                            "ORDER BY rowid").fetchall() == tables[0]
 
