@@ -7,6 +7,7 @@ writes the outputs.
 import numpy as np
 from qgis.core import (
     QgsProcessingException,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -22,6 +23,7 @@ from composite_index_plugin.processing.gap_options import (
     add_gap_parameters,
     gap_from_parameters,
 )
+from composite_index_plugin.processing.grid_overlay import grid_zone_overlaps, read_grid_zones
 from composite_index_plugin.processing.io_table import (
     layer_dataframe,
 )
@@ -37,7 +39,11 @@ from composite_index_plugin.processing.zones import (
     write_table,
     zone_overlaps,
 )
-from composite_index_plugin.qgis_compat import ProcessingFieldParameterDataType, ProcessingSourceType
+from composite_index_plugin.qgis_compat import (
+    ProcessingFieldParameterDataType,
+    ProcessingParameterFlag,
+    ProcessingSourceType,
+)
 
 ROLES = ("victims", "offenders", "locations")
 NO_INCIDENTS_FIELD = "ci_no_incidents"
@@ -67,7 +73,10 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         "counts in each area by the share of its surface inside it (its population shared out "
         "in the same proportion). The table has one more row for the whole study area. Each "
         "area's issue values (<issue>_mean) are weighted as its score, and the incident counts "
-        "(<issue>_<role>) are summed, a split zone counting by its share.\n\n")),
+        "(<issue>_<role>) are summed, a split zone counting by its share. Zones made by "
+        "'Create grid' are overlaid with the areas by grid arithmetic (exact, the time growing "
+        "with cells + area vertices); OVERLAY 'GEOS intersection of every zone' measures every "
+        "zone with GEOS instead.\n\n")),
         GAP_HELP)   # parts, translated apart
 
     ZONES = "ZONES"
@@ -77,6 +86,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
     SCORE_FIELD = "SCORE_FIELD"
     HOTSPOTS = "HOTSPOTS"
     GAP = GAP
+    OVERLAY = "OVERLAY"
     OUTPUT = "OUTPUT"
     TABLE = "TABLE"
 
@@ -100,6 +110,12 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
             self.HOTSPOTS, self.tr("Hotspot zones (polygons)"), [ProcessingSourceType.VectorPolygon],
             optional=True))
         add_gap_parameters(self)
+        p = QgsProcessingParameterEnum(
+            self.OVERLAY, self.tr("Overlap areas"),
+            [self.tr("Automatic: grid arithmetic for grids made by 'Create grid', else GEOS"),
+             self.tr("GEOS intersection of every zone")], defaultValue=0)
+        p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
+        self.addParameter(p)
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, self.tr("Area summary"), ProcessingSourceType.VectorPolygon))
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -141,16 +157,31 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
             wanted.append(floor)
         wanted = list(dict.fromkeys(wanted))
         feedback.setProgressText(self.tr("Reading the zones"))
-        frame = layer_dataframe(zones, wanted)
+        zones_layer = self.parameterAsVectorLayer(parameters, self.ZONES, context)
+        frame = layer_dataframe(zones, wanted, layer=zones_layer)
 
         feedback.setProgressText(self.tr("Measuring zone and area overlaps"))
         area_names, area_geoms, area_fids = read_areas(areas, name_field, zones.sourceCrs(),
                                                        context, feedback)
-        overlaps, zone_m2 = zone_overlaps(zones, area_geoms, context, feedback,
-                                          frame["__fid"].to_numpy())
+        da = distance_area(zones.sourceCrs(), context)
+        grid = None
+        if self.parameterAsEnum(parameters, self.OVERLAY, context) == 0:
+            grid = read_grid_zones(zones, zones_layer)
+        if grid is not None:
+            overlaps, zone_m2, res = self.run_core(
+                grid_zone_overlaps, grid, zones, area_geoms, da, frame["__fid"].to_numpy(),
+                feedback, 0, 100)
+            feedback.pushInfo(
+                f"The zones are a grid made by 'Create grid' ({grid.spec.describe()}): overlaps "
+                f"measured by grid arithmetic (exact), {res.n_cut:,} cell(s) crossed by an area "
+                "boundary clipped in numpy" + (f", {int(grid.clipped.sum()):,} cell(s) clipped "
+                                               "to the study area measured with GEOS"
+                                               if grid.clipped.any() else "") + ".")
+        else:
+            overlaps, zone_m2 = zone_overlaps(zones, area_geoms, context, feedback,
+                                              frame["__fid"].to_numpy())
         if len(overlaps) == 0:
             raise no_overlap_error(zones, areas)
-        da = distance_area(zones.sourceCrs(), context)
         areas_m2 = np.array([area_m2(da, g) for g in area_geoms])
         warn_low_coverage(feedback, overlaps, zone_m2, areas_m2, area_names)
 
