@@ -188,10 +188,15 @@ class Feedback(QgsProcessingFeedback):
         if os.environ.get("BENCH_VERBOSE"):
             print("   ", info, flush=True)
 feedback = Feedback()
+out["cpu"] = {{}}
+out["load"] = {{}}
 def stage(name, alg, params):
     t = time.perf_counter()
+    c = time.process_time()
     res = processing.run(alg, params, context=context, feedback=feedback)
     out["stages"][name] = time.perf_counter() - t
+    out["cpu"][name] = time.process_time() - c
+    out["load"][name] = os.getloadavg()[0]
     out["rss_" + name] = _hwm()
     print(f"   {{name}}: {{out['stages'][name]:.1f}} s", flush=True)
     return res
@@ -199,6 +204,7 @@ gpkg = args["results"]
 def dest(table):
     return f"ogr:dbname='{{gpkg}}' table=\\"{{table}}\\" (geom)"
 t0 = time.perf_counter()
+c0 = time.process_time()
 layers = [args["points"] + "|layername=" + r for r in ("victims", "offenders", "locations")]
 grid = stage("grid", "compositeindex:creategrid", {{
     "STUDY_AREA": args["outline"], "SHAPE": 1, "SIZE": args["size"], "KEEP": 0,
@@ -211,6 +217,7 @@ for r, layer in zip(("VICTIMS", "OFFENDERS", "LOCATIONS"), layers):
 agg = stage("aggregation", "compositeindex:aggregatepat", params)
 if args["stages"] == ["grid", "aggregation"]:
     out["total_s"] = time.perf_counter() - t0
+    out["total_cpu_s"] = time.process_time() - c0
     out["maxrss_mb"] = _hwm()
     print("RESULT " + json.dumps(out), flush=True)
     sys.exit(0)
@@ -226,6 +233,7 @@ summary = stage("summaries", "compositeindex:summariseareas", {{
     "ZONES": hot["OUTPUT"], "AREAS": args["areas"], "AREA_NAME_FIELD": "la_name",
     "OUTPUT": dest("area_summary"), "TABLE": dest("area_summary_table")}})
 out["total_s"] = time.perf_counter() - t0
+out["total_cpu_s"] = time.process_time() - c0
 out["maxrss_mb"] = _hwm()
 print("RESULT " + json.dumps(out), flush=True)
 """

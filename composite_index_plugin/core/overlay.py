@@ -54,20 +54,27 @@ GRID_FIELDS = ("grid_shape", "grid_size", "grid_x0", "grid_y0")
 # ---------------------------------------------------------------------------------------------
 # grid definition from a layer's columns (pure pandas)
 
-def grid_from_columns(frame):
+def grid_from_columns(frame, constants=None):
     """``(GridSpec, a, b)`` when the columns of ``frame`` describe cells of one of our grids
     (grid_shape, grid_size, grid_x0, grid_y0 the same on every row; q/r or row/col integers on
-    every row), else None."""
+    every row), else None. ``constants``: the grid_* values when the caller has already checked
+    they are the same on every row (e.g. by SQL), so ``frame`` needs only the indices."""
     import pandas as pd
 
-    if any(f not in frame.columns for f in GRID_FIELDS) or len(frame) == 0:
+    if constants is not None:
+        frame_g = pd.DataFrame({f: [constants[f]] for f in GRID_FIELDS})
+        if len(frame) == 0:
+            return None
+    else:
+        frame_g = frame
+    if any(f not in frame_g.columns for f in GRID_FIELDS) or len(frame_g) == 0:
         return None
-    shapes = frame["grid_shape"].dropna().unique()
-    if len(shapes) != 1 or shapes[0] not in SHAPES or frame["grid_shape"].isna().any():
+    shapes = frame_g["grid_shape"].dropna().unique()
+    if len(shapes) != 1 or shapes[0] not in SHAPES or frame_g["grid_shape"].isna().any():
         return None
     values = []
     for f in GRID_FIELDS[1:]:
-        col = pd.to_numeric(frame[f], errors="coerce")
+        col = pd.to_numeric(frame_g[f], errors="coerce")
         if col.isna().any() or col.nunique() != 1:
             return None
         values.append(float(col.iloc[0]))
@@ -396,13 +403,22 @@ def grid_overlay(spec, a, b, polygons, progress=None):
         p_cell = np.concatenate([p_cell, redo_cell, redo_status[0]])
         p_poly = np.concatenate([p_poly, redo_poly, redo_status[1]])
         p_term = np.concatenate([p_term, redo_terms, np.full(len(redo_status[0]), cell_area)])
-    all_key = np.concatenate([c_cell * n_poly + c_poly, p_cell * n_poly + p_poly])
-    all_val = np.concatenate([np.full(len(c_cell), cell_area), p_term])
-    uk, inv = np.unique(all_key, return_inverse=True)
-    area = np.bincount(inv.ravel(), weights=all_val, minlength=len(uk))
+    # whole cells by their centre; cut cells add their fan terms (one sort of the pieces only)
+    ckey = c_cell * n_poly + c_poly
+    area = np.full(len(ckey), cell_area)
+    if len(p_cell):
+        up, inv = np.unique(p_cell * n_poly + p_poly, return_inverse=True)
+        psum = np.bincount(inv.ravel(), weights=p_term, minlength=len(up))
+        pos = np.clip(np.searchsorted(up, ckey), 0, len(up) - 1)
+        match = up[pos] == ckey
+        area[match] += psum[pos[match]]
+        rest = np.ones(len(up), dtype=bool)
+        rest[pos[match]] = False
+        ckey = np.concatenate([ckey, up[rest]])
+        area = np.concatenate([area, psum[rest]])
     area = np.clip(area, 0.0, cell_area)
     keep = area > 1e-9 * cell_area
-    uk, area = uk[keep], area[keep]
+    uk, area = ckey[keep], area[keep]
     progress.report(1.0)
     n_cut = len(np.unique(p_cell)) if len(p_cell) else 0
     return Overlay(cell=(uk // max(n_poly, 1)).astype(np.int64),

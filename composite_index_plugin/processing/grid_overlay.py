@@ -30,16 +30,65 @@ class GridZones:
     clipped: np.ndarray     # bool per row
 
 
-def read_grid_zones(source, layer=None, sample=5):
+def _grid_constants(layer):
+    """The grid_* values by one SQL query when ``layer`` is a GeoPackage table whose grid_*
+    fields hold one value each on every row (``{}`` when they do not: not a grid), or None when
+    the layer is not a plain GeoPackage layer (then the caller reads the columns)."""
+    if layer is None or layer.providerType() != "ogr" or layer.subsetString().strip():
+        return None
+    try:
+        from osgeo import gdal
+        from qgis.core import QgsProviderRegistry
+
+        parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+        path = parts.get("path")
+        ds = gdal.OpenEx(path, gdal.OF_VECTOR | gdal.OF_READONLY) if path else None
+        if ds is None or ds.GetDriver().ShortName != "GPKG":
+            return None
+        name = parts.get("layerName") or ds.GetLayer(int(parts.get("layerId") or 0)).GetName()
+        cols = ", ".join(f'MIN("{f}"), MAX("{f}")' for f in overlay.GRID_FIELDS)
+        nulls = " OR ".join(f'"{f}" IS NULL' for f in overlay.GRID_FIELDS)
+        name_sql = name.replace('"', '""')
+        res = ds.ExecuteSQL(f'SELECT {cols}, SUM({nulls}) FROM "{name_sql}"')
+        if res is None:
+            return None
+        row = res.GetNextFeature()
+        values = [row.GetField(i) for i in range(row.GetFieldCount())] if row is not None else []
+        ds.ReleaseResultSet(res)
+    except Exception:  # noqa: BLE001 - any trouble: read the columns instead
+        return None
+    if len(values) != 9 or values[8]:
+        return {}
+    out = {}
+    for k, f in enumerate(overlay.GRID_FIELDS):
+        lo, hi = values[2 * k], values[2 * k + 1]
+        if lo is None or lo != hi:
+            return {}
+        out[f] = lo
+    return out
+
+
+def grid_columns(source):
+    """The fields ``read_grid_zones`` needs besides the grid_* ones (indices, grid_clipped)."""
+    names = source.fields().names()
+    return [n for n in ("q", "r", "row", "col", "grid_clipped") if n in names]
+
+
+def read_grid_zones(source, layer=None, sample=5, frame=None):
     """``GridZones`` when ``source`` is a grid made by 'Create grid' (see the module), else
-    None. Reads attributes only (OGR's Arrow stream for file layers) and ``sample`` cells."""
+    None. Reads attributes only (OGR's Arrow stream for file layers; for GeoPackages the grid_*
+    fields are checked by one SQL query, not read row by row) and ``sample`` cells.
+    ``frame``: the layer's attributes when the caller has read them with ``grid_columns``."""
     names = source.fields().names()
     if any(f not in names for f in overlay.GRID_FIELDS):
         return None
-    wanted = list(overlay.GRID_FIELDS) + [n for n in ("q", "r", "row", "col", "grid_clipped")
-                                          if n in names]
-    frame = layer_dataframe(source, wanted, layer=layer)
-    got = overlay.grid_from_columns(frame)
+    constants = _grid_constants(layer)
+    if constants == {}:
+        return None
+    wanted = grid_columns(source) + ([] if constants else list(overlay.GRID_FIELDS))
+    if frame is None or any(c not in frame.columns for c in wanted + ["__fid"]):
+        frame = layer_dataframe(source, wanted, layer=layer)
+    got = overlay.grid_from_columns(frame, constants)
     if got is None:
         return None
     spec, a, b = got
@@ -182,5 +231,4 @@ def grid_zone_overlaps(grid, source, area_geoms, da, fid_order, feedback=None, s
     overlaps = pd.DataFrame({"zone": np.concatenate(zone).astype("int64"),
                              "area": np.concatenate(area).astype("int64"),
                              "fraction": np.concatenate(frac).astype("float64")})
-    overlaps = overlaps.sort_values(["zone", "area"], kind="stable").reset_index(drop=True)
     return overlaps, zone_m2, res

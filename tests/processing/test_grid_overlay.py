@@ -106,3 +106,19 @@ def test_summariseareas_grid_path_equals_geos_path(provider, birmingham, data_co
                 assert tables[0][name][key] == pytest.approx(value, rel=1e-9, abs=1e-9), (name, key)
             else:
                 assert tables[0][name][key] == value, (name, key)
+
+
+def test_a_grid_with_one_edited_cell_is_measured_with_geos(provider, birmingham, tmp_path):
+    """grid_* fields not the same on every row (checked by SQL on a GeoPackage): not a grid."""
+    path = str(tmp_path / "grid.gpkg")
+    run("compositeindex:creategrid", {"STUDY_AREA": birmingham, "SHAPE": 0, "SIZE": 1000,
+                                      "KEEP": 0, "OUTPUT": path})
+    layer = QgsVectorLayer(path, "grid", "ogr")
+    fid = next(layer.getFeatures()).id()
+    assert layer.dataProvider().changeAttributeValues({fid: {layer.fields().indexOf("grid_size"): 999.0}})
+    del layer
+    fb = Feedback()
+    res = run("compositeindex:apportion", {"SOURCES": birmingham, "FIELD": "LAT", "ZONES": path,
+                                           "OUTPUT": "memory:"}, fb)
+    assert "grid arithmetic" not in fb.all()
+    assert res["TOTAL"] == pytest.approx(sum(f["LAT"] for f in birmingham.getFeatures()), rel=1e-9)

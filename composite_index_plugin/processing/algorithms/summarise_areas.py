@@ -23,7 +23,11 @@ from composite_index_plugin.processing.gap_options import (
     add_gap_parameters,
     gap_from_parameters,
 )
-from composite_index_plugin.processing.grid_overlay import grid_zone_overlaps, read_grid_zones
+from composite_index_plugin.processing.grid_overlay import (
+    grid_columns,
+    grid_zone_overlaps,
+    read_grid_zones,
+)
 from composite_index_plugin.processing.io_table import (
     layer_dataframe,
 )
@@ -158,6 +162,9 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         wanted = list(dict.fromkeys(wanted))
         feedback.setProgressText(self.tr("Reading the zones"))
         zones_layer = self.parameterAsVectorLayer(parameters, self.ZONES, context)
+        by_grid = self.parameterAsEnum(parameters, self.OVERLAY, context) == 0
+        if by_grid:   # the grid's cell indices read in the same pass
+            wanted = list(dict.fromkeys(wanted + grid_columns(zones)))
         frame = layer_dataframe(zones, wanted, layer=zones_layer)
 
         feedback.setProgressText(self.tr("Measuring zone and area overlaps"))
@@ -165,8 +172,8 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
                                                        context, feedback)
         da = distance_area(zones.sourceCrs(), context)
         grid = None
-        if self.parameterAsEnum(parameters, self.OVERLAY, context) == 0:
-            grid = read_grid_zones(zones, zones_layer)
+        if by_grid:
+            grid = read_grid_zones(zones, zones_layer, frame=frame)
         if grid is not None:
             overlaps, zone_m2, res = self.run_core(
                 grid_zone_overlaps, grid, zones, area_geoms, da, frame["__fid"].to_numpy(),
