@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from qgis.core import QgsFeatureRequest, QgsGeometry, QgsPointXY
+from qgis.core import QgsFeatureRequest, QgsGeometry, QgsPointXY, QgsWkbTypes
 
 from composite_index_plugin.core import overlay
 from composite_index_plugin.core.errors import Progress
@@ -118,9 +118,17 @@ def read_grid_zones(source, layer=None, sample=5, frame=None):
 
 
 def polygon_rings(geoms):
-    """Rings of QgsGeometry polygons (None or empty: no rings)."""
-    return [rings_from_wkb(bytes(g.asWkb())) if g is not None and not g.isEmpty() else []
-            for g in geoms]
+    """Rings of QgsGeometry polygons (None or empty: no rings); curved polygons are segmentised
+    as QGIS draws them."""
+    out = []
+    for g in geoms:
+        if g is None or g.isNull() or g.isEmpty():
+            out.append([])
+            continue
+        if QgsWkbTypes.isCurvedType(g.wkbType()):
+            g = QgsGeometry(g.constGet().segmentize())
+        out.append(rings_from_wkb(bytes(g.asWkb())))
+    return out
 
 
 def progress_of(feedback, start, end):

@@ -257,7 +257,8 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
                 raise QgsProcessingException(f"The zones layer '{zones.sourceName()}' is empty.")
             feedback.setProgress(20)
             src_area = np.array([g.area() if g is not None else 0.0 for g in src_geoms])
-            res = self.run_core(whole_cell_overlaps, grid, polygon_rings(src_geoms), feedback, 20, 70)
+            rings = self.run_core(polygon_rings, src_geoms)
+            res = self.run_core(whole_cell_overlaps, grid, rings, feedback, 20, 70)
             p_src, p_zone, p_area = res.polygon.tolist(), res.cell.tolist(), res.area.tolist()
             cut = clipped_geometries(zones, grid)
             if cut:
