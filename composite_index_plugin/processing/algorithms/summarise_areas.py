@@ -117,7 +117,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         p = QgsProcessingParameterEnum(
             self.OVERLAY, self.tr("Overlap areas"),
             [self.tr("Automatic: grid arithmetic for grids made by 'Create grid', else GEOS"),
-             self.tr("GEOS intersection of every zone")], defaultValue=0)
+             self.tr("GEOS intersection of every zone")], defaultValue=0, optional=True)
         p.setFlags(p.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterFeatureSink(
