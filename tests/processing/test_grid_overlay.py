@@ -46,7 +46,9 @@ def test_every_cell_area_equals_geos_on_real_lsoas(birmingham):
         near = np.flatnonzero((cx > box.xMinimum() - 200) & (cx < box.xMaximum() + 200)
                               & (cy > box.yMinimum() - 200) & (cy < box.yMaximum() + 200))
         for c in near.tolist():
-            cell = QgsGeometry.fromWkt("POLYGON((" + ", ".join(f"{x!r} {y!r}" for x, y in verts[c]) + "))")
+            ring = ", ".join(f"{float(x)!r} {float(y)!r}" for x, y in verts[c])
+            cell = QgsGeometry.fromWkt(f"POLYGON(({ring}))")
+            assert not cell.isNull()
             inter = g.intersection(cell)
             if inter is not None and not inter.isEmpty() and inter.area() > 0:
                 want[(c, k)] = inter.area()
