@@ -106,37 +106,61 @@ class PolygonEdges:
     rings: list             # per polygon, its closed rings
 
 
+def _inside_ring(px, py, ring):
+    """One point in one closed ring: the crossing-number test of ``points_in_rings`` (same
+    half-open rule, same arithmetic), without its set-up for many points."""
+    x1, y1, x2, y2 = ring[:-1, 0], ring[:-1, 1], ring[1:, 0], ring[1:, 1]
+    low = y1 <= y2
+    xl, yl = np.where(low, x1, x2), np.where(low, y1, y2)
+    xh, yh = np.where(low, x2, x1), np.where(low, y2, y1)
+    band = (yl <= py) & (py < yh)
+    slope = (xh[band] - xl[band]) / (yh[band] - yl[band])
+    return bool(int((px < xl[band] + (py - yl[band]) * slope).sum()) % 2)
+
+
 def polygon_edges(polygons):
     """``PolygonEdges`` of ``polygons`` (a list, one per polygon, of lists of rings). A ring is
     a hole when its first vertex lies inside an odd number of the polygon's other rings (valid
     OGC polygons and multipolygons; rings in any order and orientation)."""
-    parts, poly, orient = [], [], []
-    areas = np.zeros(len(polygons))
-    closed = []
+    closed, ring_poly = [], []
     for k, rings in enumerate(polygons):
         rs = [as_ring(r) for r in rings]
         rs = [r for r in rs if len(r) >= 4]
         closed.append(rs)
-        signed = [ring_signed_area(r) for r in rs]
-        for i, r in enumerate(rs):
-            depth = 0
-            if len(rs) > 1:
-                for j, other in enumerate(rs):
-                    if i != j and points_in_rings(r[:1, 0], r[:1, 1], [other])[0]:
-                        depth += 1
-            hole = depth % 2 == 1
-            s = 1.0 if signed[i] >= 0 else -1.0
-            o = -s if hole else s
-            areas[k] += -abs(signed[i]) if hole else abs(signed[i])
-            parts.append(np.hstack([r[:-1], r[1:]]))
-            poly.append(np.full(len(r) - 1, k, dtype=np.int64))
-            orient.append(np.full(len(r) - 1, o))
-    if parts:
-        e = np.vstack(parts)
-        keep = (e[:, 0] != e[:, 2]) | (e[:, 1] != e[:, 3])   # repeated vertices
-        return PolygonEdges(e[keep], np.concatenate(poly)[keep], np.concatenate(orient)[keep],
-                            areas, closed)
-    return PolygonEdges(np.empty((0, 4)), np.empty(0, np.int64), np.empty(0), areas, closed)
+        ring_poly.extend([k] * len(rs))
+    areas = np.zeros(len(polygons))
+    flat = [r for rs in closed for r in rs]
+    if not flat:
+        return PolygonEdges(np.empty((0, 4)), np.empty(0, np.int64), np.empty(0), areas, closed)
+    ring_poly = np.asarray(ring_poly, dtype=np.int64)
+    counts = np.array([len(r) - 1 for r in flat], dtype=np.int64)      # edges per ring
+    v = np.vstack(flat)
+    ends = np.cumsum(counts + 1)
+    first = ends - counts - 1
+    # edges (every vertex but each ring's last, to the next one)
+    start = np.delete(np.arange(len(v)), ends - 1)
+    e = np.hstack([v[start], v[start + 1]])
+    ring_of_edge = np.repeat(np.arange(len(flat)), counts)
+    # signed shoelace area per ring, shifted to the ring's first vertex for precision
+    ox, oy = v[first[ring_of_edge], 0], v[first[ring_of_edge], 1]
+    x1, y1, x2, y2 = e[:, 0] - ox, e[:, 1] - oy, e[:, 2] - ox, e[:, 3] - oy
+    signed = 0.5 * np.bincount(ring_of_edge, weights=x1 * y2 - x2 * y1, minlength=len(flat))
+    # holes: rings whose first vertex lies inside an odd number of the polygon's other rings
+    hole = np.zeros(len(flat), dtype=bool)
+    multi = np.flatnonzero(np.bincount(ring_poly, minlength=len(polygons)) > 1)
+    if len(multi):
+        ring_start = np.concatenate([[0], np.cumsum(np.bincount(ring_poly, minlength=len(polygons)))])
+        for k in multi.tolist():
+            rs = closed[k]
+            for i, r in enumerate(rs):
+                depth = sum(_inside_ring(r[0, 0], r[0, 1], o) for j, o in enumerate(rs) if j != i)
+                hole[ring_start[k] + i] = depth % 2 == 1
+    sign = np.where(signed >= 0, 1.0, -1.0)
+    ring_orient = np.where(hole, -sign, sign)
+    np.add.at(areas, ring_poly, np.where(hole, -np.abs(signed), np.abs(signed)))
+    keep = (e[:, 0] != e[:, 2]) | (e[:, 1] != e[:, 3])   # repeated vertices
+    return PolygonEdges(e[keep], ring_poly[ring_of_edge][keep], ring_orient[ring_of_edge][keep],
+                        areas, closed)
 
 
 # ---------------------------------------------------------------------------------------------
