@@ -142,15 +142,12 @@ def run(size="large"):
     try:
         recipes = _demo(tmp, "default" if size == "large" else "tiny")
         if size != "large":   # tiny: few points a cell, so volumes (as the tests do)
+            from composite_index_plugin.processing.sample_recipe import for_few_points
+
             for path in recipes.values():
                 with open(path, encoding="utf-8") as handle:
                     doc = json.load(handle)
-                doc["geography"]["size"] = 1500
-                for theme in doc["themes"]:
-                    for issue in theme["issues"]:
-                        for role in issue["roles"].values():
-                            role["measure"] = "volume"
-                            role.pop("per", None)
+                for_few_points(doc)
                 with open(path, "w", encoding="utf-8") as handle:
                     json.dump(doc, handle)
         for year, path in recipes.items():

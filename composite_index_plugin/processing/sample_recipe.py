@@ -90,6 +90,19 @@ def sample_recipe(year, out_folder, previous=None, use_csv=True):
     return recipe
 
 
+def for_few_points(recipe, size=1500):
+    """``recipe`` (a sample recipe) made fit for the ``tiny`` sample: bigger cells and volumes
+    rather than smoothed rates (with about 30 points an issue, empirical Bayes shrinks some
+    rates to one constant, which the index refuses). Changes and returns ``recipe``."""
+    recipe["geography"]["size"] = size
+    for theme in recipe["themes"]:
+        for issue in theme["issues"]:
+            for role in issue["roles"].values():
+                role["measure"] = "volume"
+                role.pop("per", None)
+    return recipe
+
+
 def write_sample_recipes(input_folder, output_folder):
     """recipe_<year>.json in ``input_folder``; the first year writes to <output>/<year>, the last
     to <output> itself. Returns {year: path}."""

@@ -24,7 +24,7 @@ from qgis.core import (
     QgsTask,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication, Qt, QTimer
+from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtTest import QTest
 
 from composite_index_plugin.core import vocab
@@ -50,22 +50,6 @@ def sample(sample_source, tmp_path):
     folder = tmp_path / "data"
     shutil.copytree(sample_source, folder)
     return folder
-
-
-@pytest.fixture
-def dock(qgis_iface):
-    from composite_index_plugin.gui.builder_dock import BuilderDock
-
-    QgsProject.instance().clear()
-    qgis_iface.messageBar().clear_messages()
-    widget = BuilderDock(qgis_iface)
-    widget.show()
-    yield widget
-    widget.disconnect_project()
-    widget.hide()
-    widget.deleteLater()
-    QgsProject.instance().clear()
-    QCoreApplication.processEvents()
 
 
 def add_layer(path, layer_name, name=None):

@@ -5,27 +5,11 @@ import json
 import os
 import shutil
 
-import pytest
-from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
-from qgis.PyQt.QtCore import QCoreApplication, Qt
+from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtTest import QTest
 
 from tests import policeuk_reference as ref
-
-
-@pytest.fixture
-def dock(qgis_iface):
-    from composite_index_plugin.gui.builder_dock import BuilderDock
-
-    QgsProject.instance().clear()
-    widget = BuilderDock(qgis_iface)
-    widget.show()
-    yield widget
-    widget.disconnect_project()
-    widget.hide()
-    widget.deleteLater()
-    QgsProject.instance().clear()
-    QCoreApplication.processEvents()
 
 
 def test_the_button_writes_a_recipe_and_opens_it(dock, tmp_path, monkeypatch, provider):

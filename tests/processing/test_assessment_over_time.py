@@ -55,7 +55,7 @@ def two_years(provider, tmp_path_factory):
     import processing
 
     from composite_index_plugin.processing import sample_io
-    from composite_index_plugin.processing.sample_recipe import write_sample_recipes
+    from composite_index_plugin.processing.sample_recipe import for_few_points, write_sample_recipes
 
     folder = tmp_path_factory.mktemp("two_years")
     inp = folder / "input"
@@ -67,12 +67,7 @@ def two_years(provider, tmp_path_factory):
     for year, path in sorted(recipes.items()):
         with open(path, encoding="utf-8") as handle:
             recipe = json.load(handle)
-        recipe["geography"]["size"] = 1500
-        for theme in recipe["themes"]:
-            for issue in theme["issues"]:
-                for role in issue["roles"].values():
-                    role["measure"] = "volume"
-                    role.pop("per", None)
+        for_few_points(recipe)
         recipe.pop("sensitivity", None)
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(recipe, handle)

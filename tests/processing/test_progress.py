@@ -111,19 +111,14 @@ def tiny_recipe(tmp_path_factory):
     """The sample recipe of one year on the tiny synthetic sample (CSV imports, every stage but
     compare and sensitivity), as test_runrecipe's."""
     from composite_index_plugin.processing import sample_io
-    from composite_index_plugin.processing.sample_recipe import sample_recipe
+    from composite_index_plugin.processing.sample_recipe import for_few_points, sample_recipe
 
     folder = tmp_path_factory.mktemp("tiny_progress")
     shutil.copy(resource_path("sample", "birmingham.gpkg"), folder / "birmingham.gpkg")
     sample_io.make_sample(str(folder / "synthetic"), size="tiny", seed=11, years=(2024,))
     recipe = sample_recipe(2024, str(folder / "out"))
     recipe["output"] = {"folder": "out"}
-    recipe["geography"]["size"] = 1500
-    for theme in recipe["themes"]:
-        for issue in theme["issues"]:
-            for role in issue["roles"].values():
-                role["measure"] = "volume"
-                role.pop("per", None)
+    for_few_points(recipe)
     path = folder / "recipe.json"
     path.write_text(json.dumps(recipe))
     return path

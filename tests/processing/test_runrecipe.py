@@ -99,21 +99,14 @@ def tiny_run(provider, tmp_path_factory):
     from composite_index_plugin.core import model
     from composite_index_plugin.processing import sample_io
     from composite_index_plugin.processing.recipe_runner import RecipeRunner
-    from composite_index_plugin.processing.sample_recipe import sample_recipe
+    from composite_index_plugin.processing.sample_recipe import for_few_points, sample_recipe
 
     folder = tmp_path_factory.mktemp("tiny")
     shutil.copy(resource_path("sample", "birmingham.gpkg"), folder / "birmingham.gpkg")
     made = sample_io.make_sample(str(folder / "synthetic"), size="tiny", seed=11, years=(2024,))
     recipe = sample_recipe(2024, str(folder / "out"))
     recipe["output"] = {"folder": "out"}
-    # Few points: bigger cells, and volumes rather than smoothed rates (with ~30 points an
-    # issue, empirical Bayes shrinks some rates to one constant, which the engine refuses).
-    recipe["geography"]["size"] = 1500
-    for theme in recipe["themes"]:
-        for issue in theme["issues"]:
-            for role in issue["roles"].values():
-                role["measure"] = "volume"
-                role.pop("per", None)
+    for_few_points(recipe)       # few points: bigger cells, volumes
     counters = {"parse": _Counted(model, "parse"), "parse_spec": _Counted(model, "parse_spec"),
                 "open": _Counted(RecipeRunner, "_open")}
     try:
