@@ -35,6 +35,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import io_cases  # noqa: E402
 
 # Birmingham and Solihull LSOAs (real data copied into tests/data)
 STUDY = os.path.join(ROOT, "tests", "data", "birmingham", "lsoa21.gpkg")
@@ -110,18 +112,7 @@ def study_polygon(folder, extent):
     return path
 
 
-_PRELUDE = """
-import json, os, resource, sys, time
-def _hwm():
-    with open("/proc/self/status") as status:
-        return next(int(x.split()[1]) for x in status if x.startswith("VmHWM")) / 1024
-sys.path.insert(0, {root!r})
-from composite_index_plugin.processing.standalone import start_qgis
-start_qgis(gui=False)
-import processing
-from qgis.core import QgsProcessingContext, QgsProcessingFeedback
-args = json.loads(sys.argv[1])
-out = {{}}
+_PRELUDE = io_cases.QGIS_HEAD + """out = {{}}
 class Feedback(QgsProcessingFeedback):
     def pushInfo(self, info):
         if info.startswith("Binning took"):

@@ -25,15 +25,15 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import io_cases  # noqa: E402
+
 REF_PY = os.path.join(ROOT, ".venv-ref", "bin", "python")
 SIZES = {"large": (316, 317, 999), "small": (100, 100, 99)}
 
 OURS = r'''
 import json, resource, sys, time
-def _hwm():
-    with open("/proc/self/status") as status:
-        return next(int(x.split()[1]) for x in status if x.startswith("VmHWM")) / 1024
-import numpy as np
+''' + io_cases.HWM.lstrip("\n") + r'''import numpy as np
 from composite_index_plugin.core import hotspots as hs
 from composite_index_plugin.core.neighbours import grid_contiguity
 
@@ -69,10 +69,7 @@ print(json.dumps(out))
 
 ESDA = r'''
 import json, resource, sys, time, warnings
-def _hwm():
-    with open("/proc/self/status") as status:
-        return next(int(x.split()[1]) for x in status if x.startswith("VmHWM")) / 1024
-import numpy as np
+''' + io_cases.HWM.lstrip("\n") + r'''import numpy as np
 import scipy.sparse as sp
 from libpysal.graph import Graph
 import esda
@@ -148,9 +145,6 @@ print("RESULT " + json.dumps(out))
 def end_to_end_rows(size):
     """``compositeindex:hotspots`` through Processing on a GeoPackage grid of 1,000,000 square
     cells (100,000 for small), 999 permutations: read + neighbours + analyse + write."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import io_cases
-
     n_side = 1000 if size == "large" else 316
     case = f"hotspots {n_side * n_side:,} cells, 999 permutations, GeoPackage in and out"
     with tempfile.TemporaryDirectory(prefix="bench_hotspots_") as folder:

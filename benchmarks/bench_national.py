@@ -172,18 +172,7 @@ def prepare(folder, work, n_points, seed=2011):
             "n_la": len(set(la.tolist()))}
 
 
-_STAGES = """
-import json, os, resource, sys, time
-def _hwm():
-    with open("/proc/self/status") as status:
-        return next(int(x.split()[1]) for x in status if x.startswith("VmHWM")) / 1024
-sys.path.insert(0, {root!r})
-from composite_index_plugin.processing.standalone import start_qgis
-start_qgis(gui=False)
-import processing
-from qgis.core import QgsProcessingContext, QgsProcessingFeedback
-args = json.loads(sys.argv[1])
-out = {{"stages": {{}}}}
+_STAGES = io_cases.QGIS_HEAD + """out = {{"stages": {{}}}}
 context = QgsProcessingContext()
 class Feedback(QgsProcessingFeedback):
     def pushInfo(self, info):

@@ -16,18 +16,22 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNT_FIELDS = ("ew_victims", "ew_offenders", "ew_locations")
 
-QGIS_PRELUDE = """
-import json, os, resource, sys, time
+# The start of every child script: peak memory (VmHWM) and the repository on the path; with
+# PyQGIS started and ``args`` read from the command line for QGIS_HEAD. Formatted with root=.
+HWM = '''
 def _hwm():
     with open("/proc/self/status") as status:
         return next(int(x.split()[1]) for x in status if x.startswith("VmHWM")) / 1024
-sys.path.insert(0, {root!r})
-from composite_index_plugin.processing.standalone import start_qgis
+'''
+_HEAD = "\nimport json, os, resource, sys, time\n" + HWM.lstrip("\n") + "sys.path.insert(0, {root!r})\n"
+QGIS_HEAD = _HEAD + """from composite_index_plugin.processing.standalone import start_qgis
 start_qgis(gui=False)
 import processing
 from qgis.core import QgsProcessingContext, QgsProcessingFeedback
 args = json.loads(sys.argv[1])
-out = {{}}
+"""
+
+QGIS_PRELUDE = QGIS_HEAD + """out = {{}}
 def run(alg, params):
     return processing.run(alg, params, context=QgsProcessingContext(),
                           feedback=QgsProcessingFeedback())
@@ -35,13 +39,7 @@ def peak():
     return _hwm()
 """
 
-PLAIN_PRELUDE = """
-import json, os, resource, sys, time
-def _hwm():
-    with open("/proc/self/status") as status:
-        return next(int(x.split()[1]) for x in status if x.startswith("VmHWM")) / 1024
-sys.path.insert(0, {root!r})
-args = json.loads(sys.argv[1])
+PLAIN_PRELUDE = _HEAD + """args = json.loads(sys.argv[1])
 out = {{}}
 def peak():
     return _hwm()
