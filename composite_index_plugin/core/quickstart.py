@@ -23,11 +23,10 @@ Every issue is counted where it happens (``locations``) from the archive's ``iss
 import maps police.uk's crime types to these names), all in one pass. The analyst then edits the
 recipe: drops or regroups issues, changes weights, adds victims or offenders layers.
 """
-import csv
-import io
 import os
 import re
 
+from composite_index_plugin.core import cleanse
 from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.policeuk import area_of_name
 
@@ -104,26 +103,14 @@ def guess_boundary_fields(columns, codes, names):
 
 
 def read_csv_columns(path):
-    """A CSV's columns as {name: values}, first occurrence of a repeated name only (the name
-    OGR keeps), read as text; the encoding is UTF-8 (with or without BOM) or Windows-1252."""
-    with open(path, "rb") as handle:
-        raw = handle.read()
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
+    """A delimited table's columns as {name: values} (text), through the importer's reader
+    (``cleanse.read_table``: encoding and delimiter detected, undecodable bytes reported); a
+    repeated name keeps its first column under that name."""
+    frame, _info = cleanse.read_table(path)
+    if frame.empty and not len(frame.columns):
         raise CompositeIndexError(f"The table '{os.path.basename(path)}' is empty.",
                                   hint="Give the population table as a CSV with a header line.")
-    header = [h.strip() for h in rows[0]]
-    out = {}
-    for i, name in enumerate(header):
-        if name and name not in out:
-            out[name] = [r[i] if i < len(r) else "" for r in rows[1:]]
-    return out
+    return {c: frame[c].tolist() for c in frame.columns if c != cleanse.ROW_PROBLEM}
 
 
 def guess_table_fields(columns, codes, key=None, field=None):
@@ -142,8 +129,7 @@ def guess_table_fields(columns, codes, key=None, field=None):
         raise CompositeIndexError(f"The population table has no column '{key}'.",
                                   hint=f"Columns: {names}.")
     if field is None:
-        lower = {c.lower(): c for c in reversed(list(columns))}
-        field = next((lower[n] for n in COUNT_NAMES if n in lower), None)
+        field = cleanse.find_column(columns, COUNT_NAMES)
         if field is None:
             raise CompositeIndexError(
                 "Cannot tell which column of the population table holds the count.",

@@ -59,3 +59,14 @@ def test_guesses():
         quickstart.guess_table_fields(table, ["X1"])
     with pytest.raises(CompositeIndexError, match="no column 'people'"):
         quickstart.guess_table_fields(table, ["E01"], field="people")
+
+
+def test_a_population_table_with_semicolons_and_a_stray_byte_is_read(tmp_path):
+    """Census tables saved by Excel in Europe use ';'; a byte no encoding explains is reported
+    by the importer's reader, not a crash (the quick start reads through it)."""
+    path = tmp_path / "population.csv"
+    path.write_bytes("LSOA Code;Persons;Note\r\nE01011229;1\xa0234;caf\xe9\r\n".encode("cp1252")
+                     + b"E01011230;987;x\x81y\r\n")
+    columns = quickstart.read_csv_columns(str(path))
+    assert columns["LSOA Code"] == ["E01011229", "E01011230"]
+    assert quickstart.guess_table_fields(columns, {"E01011229", "E01011230"}) == ("LSOA Code", "Persons")
