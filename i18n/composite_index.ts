@@ -1267,17 +1267,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="296"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="298"/>
         <source>Could not move the results into {folder} ({error}); they stay in {staging}.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="316"/>
-        <source>Could not write the log into {folder}: {error}</source>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="320"/>
+        <source>Could not write the log into {folder}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_run.py" line="321"/>
+        <location filename="../composite_index_plugin/gui/builder_run.py" line="324"/>
         <source>Cancel requested: stopping after the current step.</source>
         <translation type="unfinished"></translation>
     </message>

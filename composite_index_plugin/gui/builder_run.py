@@ -288,11 +288,13 @@ class RunController:
         files of an earlier run, and their SQLite side files). Returns the folder the results
         are in: the output folder, or the staging folder when a file could not be replaced
         (e.g. still open in another program on Windows)."""
+        from qgis.core import QgsProcessingException
+
         from composite_index_plugin.processing import portable
 
         try:   # the project and the logs then name the output folder, not the staging one
             portable.publish(staging, folder)
-        except OSError as err:
+        except (OSError, QgsProcessingException) as err:
             self.log("WARNING", tr("Could not move the results into {folder} ({error}); they "
                                    "stay in {staging}.").format(folder=folder, error=err,
                                                                  staging=staging))
@@ -300,21 +302,22 @@ class RunController:
         return folder
 
     def keep_log(self, staging, folder, kind, line):
-        """A run that did not finish leaves its log as run_<kind>.log in the output folder."""
-        try:
-            os.makedirs(folder, exist_ok=True)
-            source = os.path.join(staging, "run.log")
-            if not os.path.exists(source):     # the runner keeps an unfinished run's log so
-                source = os.path.join(staging, f"run_{kind}.log")
-            text = ""
-            if os.path.exists(source):
+        """A run that did not finish leaves its log as run_<kind>.log in the output folder
+        (written as the runner writes it: only where Composite Index may replace it)."""
+        from composite_index_plugin.processing.transaction import StagedFolder
+
+        text = ""
+        for name in ("run.log", f"run_{kind}.log"):   # the runner keeps an unfinished run's log
+            source = os.path.join(staging, name)
+            try:
                 with open(source, encoding="utf-8") as handle:
                     text = handle.read()
-            with open(os.path.join(folder, f"run_{kind}.log"), "w", encoding="utf-8") as handle:
-                handle.write(text + f"{time.strftime('%H:%M:%S')} BUILDER {line}\n")
-        except OSError as err:
-            self.log("WARNING", tr("Could not write the log into {folder}: {error}").format(
-                folder=folder, error=err))
+                break
+            except OSError:
+                continue
+        text += f"{time.strftime('%H:%M:%S')} BUILDER {line}\n"
+        if StagedFolder(folder).write_side_file(f"run_{kind}.log", text) is None:
+            self.log("WARNING", tr("Could not write the log into {folder}").format(folder=folder))
 
     def cancel(self):
         if self.feedback is not None:

@@ -14,7 +14,6 @@ staging folder (``RecipeRunner._run``), the Builder when it publishes its own (`
 """
 import os
 import re
-import shutil
 import tempfile
 import zipfile
 
@@ -92,17 +91,16 @@ def relocate(folder, old_folder, new_folder=None):
 
 
 def publish(staging, folder):
-    """Move every file of a finished run from ``staging`` into ``folder`` (replacing the files
-    of an earlier run and their SQLite side files), then ``relocate``. Raises OSError when a file
-    cannot be moved (the staging folder is then left as it is, with what was not moved)."""
-    os.makedirs(folder, exist_ok=True)
-    for name in sorted(os.listdir(staging)):
-        source, target = os.path.join(staging, name), os.path.join(folder, name)
-        if os.path.isdir(target) and not os.path.islink(target):
-            shutil.rmtree(target)
-        for side in ("-wal", "-shm", "-journal"):
-            if os.path.exists(target + side):
-                os.remove(target + side)
-        os.replace(source, target)
-    shutil.rmtree(staging, ignore_errors=True)
+    """Move every file of a finished run from ``staging`` (a folder the run was written into)
+    into ``folder`` through the recipe run's own swap (``transaction.StagedFolder``: journaled,
+    files of an earlier run and their SQLite side files replaced, files Composite Index did not
+    write refused, the folder's manifest kept), then ``relocate``. Raises
+    QgsProcessingException (nothing replaced) or OSError."""
+    from composite_index_plugin.core import sandbox
+    from composite_index_plugin.processing.transaction import StagedFolder
+
+    staged = StagedFolder(folder)
+    staged.recover()                      # a publish killed half way: finish it first
+    staged.staging = os.path.abspath(staging)
+    staged.commit([n for n in staged.names() if n != sandbox.MANIFEST])
     return relocate(folder, staging)

@@ -497,7 +497,8 @@ def test_cancel_mid_run_leaves_nothing_and_a_second_run_is_refused(
     assert set(QgsProject.instance().mapLayers()) == before_layers
     assert [c.name() for c in QgsProject.instance().layerTreeRoot().children()] == before_tree
     assert sorted(os.listdir(tmp_path)) == ["data", "out"]           # no staging folder left
-    assert sorted(os.listdir(out)) == ["run_cancelled.log"]
+    # the log of the cancelled run, and the manifest naming it as Composite Index's
+    assert sorted(os.listdir(out)) == [".composite_index_outputs.json", "run_cancelled.log"]
     log = (out / "run_cancelled.log").read_text()
     assert "Creating the analysis grid" in log and "Cancelled by the user" in log
     assert dock.runButton.isEnabled() and not dock.cancelButton.isEnabled()
@@ -735,7 +736,8 @@ def test_cancelled_rerun_keeps_the_previous_results_and_group(dock, sample, tmp_
     assert all(n.layer().isValid() and n.layer().featureCount() > 0 for n in group.findLayers())
     after = {name: os.path.getmtime(out / name) for name in os.listdir(out)}
     assert set(after) == set(before_files) | {"run_cancelled.log"}
-    assert all(after[name] == before_files[name] for name in before_files)
+    manifest = ".composite_index_outputs.json"                  # now also lists the log
+    assert all(after[name] == before_files[name] for name in before_files if name != manifest)
 
 
 def test_a_broken_recipe_is_refused_with_its_problems(dock, tmp_path, qgis_iface):

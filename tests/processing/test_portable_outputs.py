@@ -262,3 +262,40 @@ def test_relocate_rewrites_only_that_folder(tmp_path):
     assert _qgs_text(new / "p.qgz") == f'<l source="{new}/results.gpkg|layername=a"/>'
     with zipfile.ZipFile(new / "p.qgz") as archive:
         assert archive.read("p_data.qgd") == b"\x00binary"
+
+
+def test_publish_swaps_like_a_recipe_run(tmp_path):
+    """The Builder's publish goes through the recipe run's swap: an earlier run's files are
+    replaced and stay listed in the folder's manifest; a file Composite Index did not write
+    is refused, with nothing replaced."""
+    import json
+
+    from qgis.core import QgsProcessingException
+
+    from composite_index_plugin.core import sandbox
+
+    out = tmp_path / "out"
+    for run, extra in ((1, "first_only.txt"), (2, None)):
+        staging = tmp_path / f".out.run{run}"
+        staging.mkdir()
+        (staging / "run.log").write_text(f"run {run} in {staging}\n")
+        (staging / "recipe.json").write_text("{}")
+        (staging / sandbox.MANIFEST).write_text(json.dumps({"files": ["run.log"]}))
+        if extra:
+            (staging / extra).write_text("x")
+        portable.publish(str(staging), str(out))
+        assert not staging.exists()
+    assert (out / "run.log").read_text() == f"run 2 in {out}\n"      # relocated
+    listed = json.loads((out / sandbox.MANIFEST).read_text())["files"]
+    assert {"run.log", "recipe.json", "first_only.txt"} <= set(listed)  # earlier runs' too
+    (out / "notes.txt").write_text("the analyst's")
+    (out / "recipe.json").unlink()
+    (out / "recipe.json").write_text("mine")
+    staging = tmp_path / ".out.run3"
+    staging.mkdir()
+    (staging / "run.log").write_text("run 3\n")
+    (staging / "notes.txt").write_text("ours")
+    with pytest.raises(QgsProcessingException, match="notes.txt"):
+        portable.publish(str(staging), str(out))
+    assert (out / "notes.txt").read_text() == "the analyst's"
+    assert (out / "run.log").read_text() == f"run 2 in {out}\n"      # nothing replaced
