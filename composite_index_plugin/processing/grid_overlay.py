@@ -205,34 +205,19 @@ def grid_zone_overlaps(grid, source, area_geoms, da, fid_order, feedback=None, s
     frac = [np.minimum(res.area[keep] / res.cell_area, 1.0)]
     cut = clipped_geometries(source, grid)
     if cut:
-        from composite_index_plugin.processing.zones import area_m2
+        from composite_index_plugin.processing.zones import AreaMatcher, area_m2
 
-        engines = []
-        for g in area_geoms:
-            engine = QgsGeometry.createGeometryEngine(g.constGet())
-            engine.prepareGeometry()
-            engines.append(engine)
+        matcher = AreaMatcher(area_geoms)
         zz, aa, ff = [], [], []
         for r, geom in cut.items():
             pos = position[r]
             if pos < 0:
                 continue
-            g_area = geom.area()
-            zone_m2[pos] = area_m2(da, geom) if g_area > 0 else 0.0
-            for k, ag in enumerate(area_geoms):
-                if not ag.boundingBox().intersects(geom.boundingBox()):
-                    continue
-                if engines[k].contains(geom.constGet()):
-                    f = 1.0
-                elif engines[k].intersects(geom.constGet()):
-                    inter = geom.intersection(ag)
-                    f = inter.area() / g_area if inter is not None and not inter.isEmpty() else 0.0
-                else:
-                    continue
-                if f > 1e-9:
-                    zz.append(pos)
-                    aa.append(k)
-                    ff.append(min(f, 1.0))
+            zone_m2[pos] = area_m2(da, geom) if geom.area() > 0 else 0.0
+            for k, f in matcher.pieces(geom):
+                zz.append(pos)
+                aa.append(k)
+                ff.append(f)
         zone.append(np.asarray(zz, dtype=np.int64))
         area.append(np.asarray(aa, dtype=np.int64))
         frac.append(np.asarray(ff, dtype="float64"))

@@ -97,6 +97,46 @@ def polygons_in(source, target_crs, context):
     return out
 
 
+class AreaMatcher:
+    """Which areas a zone geometry lies in, and what share of it: a spatial index over the
+    areas and prepared GEOS engines (built once, asked per zone)."""
+
+    def __init__(self, area_geoms):
+        self.geoms = area_geoms
+        self.index = QgsSpatialIndex()
+        self.engines = []
+        for i, geom in enumerate(area_geoms):
+            feat = QgsFeature(i)
+            feat.setGeometry(geom)
+            self.index.addFeature(feat)
+            engine = QgsGeometry.createGeometryEngine(geom.constGet())
+            engine.prepareGeometry()
+            self.engines.append(engine)
+
+    def pieces(self, geom):
+        """[(area position, fraction of ``geom``'s area in it)]; a zone without area (a point)
+        counts fully in the first area that holds it."""
+        g_area = geom.area()
+        const = geom.constGet()
+        out = []
+        for a in self.index.intersects(geom.boundingBox()):
+            engine = self.engines[a]
+            if g_area <= 0:
+                if engine.intersects(const):
+                    return [(a, 1.0)]
+                continue
+            if engine.contains(const):
+                frac = 1.0
+            elif engine.intersects(const):
+                inter = geom.intersection(self.geoms[a])
+                frac = inter.area() / g_area if inter is not None and not inter.isEmpty() else 0.0
+            else:
+                continue
+            if frac > 1e-9:
+                out.append((a, min(frac, 1.0)))
+        return out
+
+
 def zone_overlaps(zone_source, area_geoms, context, feedback=None, fid_order=None):
     """How much of each zone lies in each area.
 
@@ -105,15 +145,7 @@ def zone_overlaps(zone_source, area_geoms, context, feedback=None, fid_order=Non
     ``layer_dataframe``), so the table lines up with the attribute frame. Zones without area
     (points) count fully in the first area that contains them.
     """
-    index = QgsSpatialIndex()
-    engines = []
-    for i, geom in enumerate(area_geoms):
-        feat = QgsFeature(i)
-        feat.setGeometry(geom)
-        index.addFeature(feat)
-        engine = QgsGeometry.createGeometryEngine(geom.constGet())
-        engine.prepareGeometry()
-        engines.append(engine)
+    matcher = AreaMatcher(area_geoms)
     position = None
     if fid_order is not None:
         position = {int(fid): k for k, fid in enumerate(fid_order)}
@@ -134,29 +166,11 @@ def zone_overlaps(zone_source, area_geoms, context, feedback=None, fid_order=Non
         geom = feature.geometry()
         if geom.isNull() or geom.isEmpty():
             continue
-        g_area = geom.area()
-        zone_m2[pos] = area_m2(da, geom) if g_area > 0 else 0.0
-        const = geom.constGet()
-        for a in index.intersects(geom.boundingBox()):
-            engine = engines[a]
-            if g_area <= 0:
-                if engine.intersects(const):
-                    rows_z.append(pos)
-                    rows_a.append(a)
-                    rows_f.append(1.0)
-                    break
-                continue
-            if engine.contains(const):
-                frac = 1.0
-            elif engine.intersects(const):
-                inter = geom.intersection(area_geoms[a])
-                frac = inter.area() / g_area if inter is not None and not inter.isEmpty() else 0.0
-            else:
-                continue
-            if frac > 1e-9:
-                rows_z.append(pos)
-                rows_a.append(a)
-                rows_f.append(min(frac, 1.0))
+        zone_m2[pos] = area_m2(da, geom) if geom.area() > 0 else 0.0
+        for a, frac in matcher.pieces(geom):
+            rows_z.append(pos)
+            rows_a.append(a)
+            rows_f.append(frac)
     overlaps = pd.DataFrame({"zone": np.asarray(rows_z, dtype="int64"),
                              "area": np.asarray(rows_a, dtype="int64"),
                              "fraction": np.asarray(rows_f, dtype="float64")})

@@ -83,9 +83,10 @@ def test_apportion_grid_path_equals_geos_path(provider, birmingham, tmp_path, ke
     assert fast[1]["UNCOVERED"] == pytest.approx(slow[1]["UNCOVERED"], abs=1e-6)
 
 
-def test_summariseareas_grid_path_equals_geos_path(provider, birmingham, data_copy, tmp_path):
+@pytest.mark.parametrize("keep", [0, 2])    # 2: cells clipped to the study area (GEOS part)
+def test_summariseareas_grid_path_equals_geos_path(provider, birmingham, data_copy, tmp_path, keep):
     grid = run("compositeindex:creategrid", {
-        "STUDY_AREA": birmingham, "SHAPE": 2, "SIZE": 300, "KEEP": 0,
+        "STUDY_AREA": birmingham, "SHAPE": 2, "SIZE": 300, "KEEP": keep,
         "OUTPUT": str(tmp_path / "grid.gpkg")})["OUTPUT"]
     zones = run("compositeindex:apportion", {
         "SOURCES": birmingham, "FIELD": "LAT", "ZONES": grid,
