@@ -148,7 +148,7 @@ def test_moved_grid_falls_back_to_point_in_polygon(provider):
                                               "OUTPUT": "memory:"}, fb)["OUTPUT"]
     # cell r0 c0 now covers x 50..150: only the second point is in it
     assert by_cell(out, "m_locations")[(0, 0)] == 1
-    assert "not where those fields put them" in fb.all()
+    assert "do not describe the cells" in fb.all()
 
 
 def test_clipped_grid_cells_count_only_what_is_left(provider):

@@ -23,15 +23,15 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 from composite_index_plugin.core import aggregate as agg
 from composite_index_plugin.core import kde as kde_mod
 from composite_index_plugin.core import model, vocab
-from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.geometry import points_in_rings, points_in_zones, rings_from_wkb
-from composite_index_plugin.core.grid import SHAPES, GridSpec
+from composite_index_plugin.core.overlay import GRID_FIELDS
 from composite_index_plugin.i18n import translated
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.expressions import check_expression, raw_expression
-from composite_index_plugin.processing.io_points import read_attributes_fast, read_points
-from composite_index_plugin.processing.io_table import layer_dataframe, write_with_columns
+from composite_index_plugin.processing.grid_overlay import read_grid_zones
+from composite_index_plugin.processing.io_points import read_points
+from composite_index_plugin.processing.io_table import write_with_columns
 from composite_index_plugin.qgis_compat import (
     GeometryType,
     ProcessingFieldParameterDataType,
@@ -43,7 +43,6 @@ from composite_index_plugin.qgis_compat import (
 
 ROLE_KEYS = {"victims": "VICTIMS", "offenders": "OFFENDERS", "locations": "LOCATIONS"}
 CATEGORY_PRESETS = vocab.CATEGORY_PRESET_TITLES
-GRID_FIELDS = ("grid_shape", "grid_size", "grid_x0", "grid_y0")
 
 
 class Zones:
@@ -62,44 +61,6 @@ class Zones:
         self.n_null = 0
 
 
-def grid_definition(frame):
-    """GridSpec from the grid_* columns when they are present and the same on every row."""
-    if any(f not in frame.columns for f in GRID_FIELDS) or len(frame) == 0:
-        return None
-    shapes = frame["grid_shape"].dropna().unique()
-    if len(shapes) != 1 or shapes[0] not in SHAPES or frame["grid_shape"].isna().any():
-        return None
-    values = []
-    for f in GRID_FIELDS[1:]:
-        col = pd.to_numeric(frame[f], errors="coerce")
-        if col.isna().any() or col.nunique() != 1:
-            return None
-        values.append(float(col.iloc[0]))
-    try:
-        return GridSpec(shapes[0], *values)
-    except CompositeIndexError:
-        return None
-
-
-def _grid_geometry_matches(zones_source, spec, index, fids, clipped, sample=5):
-    """Check a few whole cells: their centroid must be the centre the grid fields give."""
-    rows = np.flatnonzero(~clipped)[:sample]
-    if len(rows) == 0:
-        return True
-    want_x, want_y = spec.centres(index[0][rows], index[1][rows])
-    by_fid = {int(fids[r]): k for k, r in enumerate(rows)}
-    req = QgsFeatureRequest().setFilterFids(list(by_fid)).setNoAttributes()
-    for f in zones_source.getFeatures(req):
-        g = f.geometry()
-        if g.isNull():
-            return False
-        c = g.centroid().asPoint()
-        k = by_fid[f.id()]
-        if abs(c.x() - want_x[k]) > 1e-6 * spec.size or abs(c.y() - want_y[k]) > 1e-6 * spec.size:
-            return False
-    return True
-
-
 def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False, layer=None):
     """Read the zones: our grids by their attributes (no geometry unless clipped), others as rings.
 
@@ -108,46 +69,26 @@ def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False, 
     """
     z = Zones()
     names = zones_source.fields().names()
-    grid_cols = [f for f in GRID_FIELDS if f in names]
-    spec = None
-    if len(grid_cols) == len(GRID_FIELDS) and not force_polygons:
-        idx_names = [n for n in ("q", "r", "row", "col", "grid_clipped") if n in names]
-        frame = read_attributes_fast(layer, list(GRID_FIELDS) + idx_names)
-        if frame is None:
-            frame = layer_dataframe(zones_source, fields=list(GRID_FIELDS) + idx_names)
-        spec = grid_definition(frame)
-        if spec is not None and all(n in frame.columns for n in spec.index_names):
-            a = pd.to_numeric(frame[spec.index_names[0]], errors="coerce")
-            b = pd.to_numeric(frame[spec.index_names[1]], errors="coerce")
-            if a.isna().any() or b.isna().any():
-                spec = None
-            else:
-                clipped = pd.to_numeric(frame.get("grid_clipped", pd.Series(0, index=frame.index)),
-                                        errors="coerce").fillna(0).to_numpy() > 0
-                index = (a.to_numpy(dtype=np.int64), b.to_numpy(dtype=np.int64))
-                if not _grid_geometry_matches(zones_source, spec, index, frame["__fid"].to_numpy(), clipped):
-                    feedback.reportError(
-                        "The zones carry grid_* fields, but their cells are not where those fields put "
-                        "them (was the grid reprojected or edited?): counting by point in polygon.", False)
-                    return read_zones(zones_source, feedback, need_anchor, force_polygons=True)
-                z.spec = spec
-                z.index = index
-                z.fids = frame["__fid"].to_numpy()
-                z.n = len(frame)
-                z.clipped = clipped
-                if need_anchor:
-                    z.anchor = spec.centres(*z.index)
-                if clipped.any():
-                    row_of = {int(f): i for i, f in enumerate(z.fids.tolist())}
-                    req = QgsFeatureRequest().setFilterFids([int(f) for f in z.fids[clipped]])
-                    req.setNoAttributes()
-                    for f in zones_source.getFeatures(req):
-                        g = f.geometry()
-                        if not g.isNull():
-                            z.rings[row_of[f.id()]] = rings_from_wkb(bytes(g.asWkb()))
-                return z
-        feedback.pushInfo("The zones carry grid_* fields that do not describe one grid: counting by "
-                          "point in polygon instead.")
+    if all(f in names for f in GRID_FIELDS) and not force_polygons:
+        grid = read_grid_zones(zones_source, layer=layer)
+        if grid is None:
+            feedback.reportError("The zones carry grid_* fields, but they do not describe the "
+                                 "cells (was the grid reprojected or edited?): counting by point "
+                                 "in polygon instead.", False)
+        else:
+            z.spec, z.index, z.fids = grid.spec, (grid.a, grid.b), grid.fids
+            z.n, z.clipped = len(grid.fids), grid.clipped
+            if need_anchor:
+                z.anchor = grid.spec.centres(grid.a, grid.b)
+            if grid.clipped.any():
+                row_of = {int(f): i for i, f in enumerate(z.fids.tolist())}
+                req = QgsFeatureRequest().setFilterFids([int(f) for f in z.fids[grid.clipped]])
+                req.setNoAttributes()
+                for f in zones_source.getFeatures(req):
+                    g = f.geometry()
+                    if not g.isNull():
+                        z.rings[row_of[f.id()]] = rings_from_wkb(bytes(g.asWkb()))
+            return z
     fids, anchors = [], []
     for i, f in enumerate(zones_source.getFeatures(QgsFeatureRequest().setNoAttributes())):
         if i % 5000 == 0 and feedback.isCanceled():
