@@ -27,7 +27,7 @@ import pandas as pd
 
 from composite_index_plugin.core import vocab
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
-from composite_index_plugin.core.ranking import need_ranks
+from composite_index_plugin.core.ranking import need_class, need_ranks
 
 WHOLE_STUDY_AREA = "Whole study area"
 
@@ -60,18 +60,10 @@ def need_rank(scores):
     return s.rank(ascending=False, method="min").to_numpy()
 
 
-def rank_group(rank, n, groups):
-    """Group 1..``groups`` from a need rank among ``n`` valid zones: ceil(groups * rank / n).
-
-    Decile (groups=10) and percentile (groups=100) 1 hold the highest-need zones. NaN stays NaN.
-    With ties, pass the rank of the last zone of each tie group (``core.ranking.need_ranks``),
-    so tied zones share the class of the last of them, as the index's ci_decile does.
-    """
-    rank = np.asarray(rank, dtype="float64")
-    if n <= 0:
-        return np.full(rank.shape, np.nan)
-    out = np.ceil(groups * rank / n)
-    return np.clip(out, 1, groups)
+# Group 1..groups from a need rank among n valid zones, ceil(groups * rank / n): decile
+# (groups=10) and percentile (groups=100) 1 hold the highest-need zones; NaN stays NaN. With ties,
+# pass the rank of the last zone of each tie group (need_ranks), as the index's ci_decile does.
+rank_group = need_class
 
 
 def extent_weight(percentile):

@@ -50,7 +50,6 @@ import pandas as pd
 from composite_index_plugin.core.assessment import (
     area_gaps,
     describe_gap,
-    need_rank,
     parse_gap,
     rank_group,
     ratio_allowed,
@@ -364,10 +363,11 @@ def compare_periods(frames, id_field="cell_id", labels=None, score="ci_score", c
                         "rescaled on that period alone, so score changes are not comparable; "
                         "the comparison uses ranks (and deciles).")
     scores = np.column_stack([_scores(f, score, lab) for f, lab in zip(frames, labels)])
-    ranks = np.column_stack([need_rank(scores[:, k]) for k in range(t)])
+    both = [need_ranks(scores[:, k]) for k in range(t)]      # (rank, rank of the last tied)
+    ranks = np.column_stack([rank for rank, _last in both])
     n_valid = np.isfinite(scores).sum(axis=0)
-    deciles = np.column_stack([rank_group(need_ranks(scores[:, k])[1], n_valid[k], 10)  # ties: last
-                               for k in range(t)])
+    deciles = np.column_stack([rank_group(last, n_valid[k], 10)  # ties: the class of the last
+                               for k, (_rank, last) in enumerate(both)])
     out = {id_field: ids}
     for k, lab in enumerate(labels):
         out[f"score_{lab}"] = scores[:, k]

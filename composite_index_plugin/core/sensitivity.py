@@ -44,7 +44,7 @@ import pandas as pd
 from composite_index_plugin.core.assessment import need_rank, weighted_mean_by_area
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
 from composite_index_plugin.core.model import IndexSpec
-from composite_index_plugin.core.ranking import need_ranks
+from composite_index_plugin.core.ranking import need_class, need_ranks
 from composite_index_plugin.core.vocab import NEEDS_PARAMETERS, SCALINGS
 
 SCALING_MODES = ("run", "indicator")
@@ -554,7 +554,7 @@ def _ranks_deciles(table):
     if "ci_decile" in table.columns:
         decile = pd.to_numeric(table["ci_decile"], errors="coerce").to_numpy("float64")
     else:
-        decile = np.ceil(need_ranks(score)[1] * 10.0 / max(n, 1))
+        decile = need_class(need_ranks(score)[1], n, 10)
     return score, rank, decile
 
 
@@ -576,8 +576,7 @@ def _jittered_run(jitter, jitter_neighbours, rng, builder, spec_k, k):
     cell_score = pd.to_numeric(res.table["ci_score"], errors="coerce").to_numpy("float64")
     score = np.where(back >= 0, cell_score[np.maximum(back, 0)], np.nan)
     rank, last = need_ranks(score)   # ties share the class of the last of them, as ci_decile
-    n = int(np.isfinite(rank).sum())
-    decile = np.ceil(last * 10.0 / max(n, 1))
+    decile = need_class(last, int(np.isfinite(rank).sum()), 10)
     return score, rank, decile
 
 
