@@ -169,14 +169,14 @@ class StageFeedback(ForwardFeedback):
 
     def __init__(self, progress, parent, start, end):
         super().__init__(parent, report=self._within)
-        self.progress = progress
+        self._bar = progress
         self.start, self.end = start, end
         self._parts = 1
         self._next = 0
         self._children = []
 
     def _within(self, value):
-        self.progress.report(self.start + (self.end - self.start) * min(max(value, 0), 100) / 100)
+        self._bar.report(self.start + (self.end - self.start) * min(max(value, 0), 100) / 100)
 
     def expect(self, parts):
         """This stage runs ``parts`` child algorithms, one after the other."""
@@ -189,7 +189,7 @@ class StageFeedback(ForwardFeedback):
         self._next += 1
         width = (self.end - self.start) / self._parts
         lo = self.start + k * width
-        child = ForwardFeedback(self, report=lambda v, lo=lo: self.progress.report(
+        child = ForwardFeedback(self, report=lambda v, lo=lo: self._bar.report(
             lo + width * min(max(v, 0), 100) / 100))
         self._children.append(child)
         return child

@@ -195,3 +195,18 @@ def test_qgis_process_prints_the_ticks(tiny_recipe, tmp_path):
     lines = run.stdout.splitlines()
     layout = next(n for n, line in enumerate(lines) if "Exporting the assessment layout" in line)
     assert where[_tick_tokens().index("30")] < layout
+
+
+def test_a_stage_feedback_is_still_a_qgsfeedback():
+    """An algorithm may ask its feedback for progress(): the stage's bar does not hide it, and
+    the stage's 0-100 fills its share of the run's bar."""
+    from qgis.core import QgsProcessingFeedback
+
+    from composite_index_plugin.processing.progress import StageFeedback, StageProgress
+
+    parent = QgsProcessingFeedback()
+    bar = StageProgress(parent, {"a": 1.0, "b": 3.0})
+    fb = StageFeedback(bar, parent, *bar.ranges["b"])
+    fb.setProgress(50)
+    assert fb.progress() == 50
+    assert parent.progress() == 62.5
