@@ -582,6 +582,18 @@ def destination_table(value):
     return uri.connectionInfo(True), uri.schema() or "public", uri.table()
 
 
+def with_table(value, table):
+    """The ``postgres://...`` destination ``value`` naming ``table`` instead (same connection,
+    schema, geometry column and options), parsed rather than searched and replaced: a schema
+    may have the table's name."""
+    if not is_postgres_destination(value):
+        return value
+    text = value.split("://", 1)[1] if value.startswith("postgres://") else value.split(":", 1)[1]
+    uri = QgsDataSourceUri(text)
+    uri.setTable(table)
+    return value[:len(value) - len(text)] + uri.uri(False)
+
+
 def drop_table(value):
     """Drop the PostGIS table a destination names (used to remove a half-written output).
 

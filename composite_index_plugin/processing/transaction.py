@@ -581,9 +581,8 @@ class OutputTransaction:
                 return None
             conninfo, schema, table = parts
             tmp_table = _tmp_table(table)
-            tmp = text.replace(f'"{table}"', f'"{tmp_table}"', 1) if f'"{table}"' in text else \
-                text.replace(f"table={table}", f"table={tmp_table}", 1)
-            if tmp == text:
+            tmp = connections.with_table(text, tmp_table)
+            if connections.destination_table(tmp)[1:] != (schema, tmp_table):
                 return None
             return _Swap(key, "postgres", text, tmp, {tmp_table: table}, table=table,
                          tmp_table=tmp_table, conninfo=conninfo, schema=schema)
@@ -641,7 +640,7 @@ class OutputTransaction:
 
             for table in _postgres_tables(swap.conninfo, swap.schema):
                 if TABLE_TAG in table and _stale(table):
-                    connections.drop_table(swap.final.replace(f'"{swap.table}"', f'"{table}"', 1))
+                    connections.drop_table(connections.with_table(swap.final, table))
 
     # ----- during the run
     def record(self, key, dest_id):

@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProviderRegistry,
+    QgsVectorLayer,
 )
 
 from composite_index_plugin.processing import connections as cx
@@ -250,3 +251,22 @@ def test_a_server_stopped_mid_write_leaves_the_previous_table(server):
     left = server.psql(f"SELECT count(*) FROM pg_tables WHERE tablename LIKE "
                        f"'%{transaction.TABLE_TAG}%'")
     assert left == "0"
+
+
+def test_an_output_in_a_schema_of_its_own_name(server):
+    """The temporary table is named by parsing the destination (a text replace renamed the
+    schema when schema and table had the same name)."""
+    import processing
+
+    server.psql("CREATE SCHEMA IF NOT EXISTS twin")
+    zones = _grid(1000)
+    points = "postgres://" + server.layer_uri("big_points", key="id")
+    dest = server.destination("twin", schema="twin")
+    n_zones = zones.featureCount() if hasattr(zones, "featureCount") else \
+        QgsVectorLayer(zones, "zones", "ogr").featureCount()
+    for _ in range(2):                              # written, then replaced
+        processing.run("compositeindex:aggregatepat",
+                       {"ZONES": zones, "ISSUE": "tw", "VICTIMS": points, "OUTPUT": dest})
+    assert int(server.psql("SELECT count(*) FROM twin.twin")) == n_zones > 100
+    left = server.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'twin'")
+    assert int(left) == 1                           # no temporary table left
