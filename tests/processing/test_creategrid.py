@@ -181,3 +181,40 @@ def test_grid_definition_in_the_layer_abstract(provider, tmp_path):
     for layer in (mem, QgsVectorLayer(path, "g", "ogr")):
         text = layer.metadata().abstract()
         assert "grid_shape=hex_pointy; grid_size=50.0; grid_x0=0.0; grid_y0=0.0" in text
+
+
+def test_the_sink_writer_starts_over_when_the_fast_writer_gives_up(provider, tmp_path,
+                                                                   monkeypatch):
+    """Chunks are read again from the first: a fast GeoPackage write that failed after some
+    chunks must not leave the sink writer the rest only. Progress reaches 90 %, never more."""
+    from composite_index_plugin.processing import gpkg_fast
+    from composite_index_plugin.processing.algorithms import create_grid as cg
+
+    params = {"STUDY_AREA": polygon_layer([STUDY]), "SHAPE": 1, "SIZE": 50, "KEEP": 0}
+    expected = _run(dict(params, OUTPUT="memory:"))["OUTPUT"].featureCount()
+    monkeypatch.setattr(cg.CreateGridAlgorithm, "_chunks",
+                        staticmethod(lambda rows, candidates: cg._Chunks(rows, candidates, 100)))
+    real, calls = gpkg_fast.LayerFiller.append, []
+
+    def fail_on_third(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk hiccup")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(gpkg_fast.LayerFiller, "append", fail_on_third)
+    seen = []
+
+    class Progress(QgsProcessingFeedback):
+        def setProgress(self, value):
+            seen.append(value)
+            super().setProgress(value)
+
+    import processing
+
+    out = processing.run("compositeindex:creategrid",
+                         dict(params, OUTPUT=str(tmp_path / "grid.gpkg")),
+                         context=QgsProcessingContext(), feedback=Progress())["OUTPUT"]
+    assert len(calls) >= 3                                   # the fast writer was tried
+    assert QgsVectorLayer(out, "grid", "ogr").featureCount() == expected > 300
+    assert max(seen) <= 100 and any(89.9 <= v <= 90.0 for v in seen)

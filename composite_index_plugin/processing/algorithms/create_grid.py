@@ -365,17 +365,10 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
 
     @staticmethod
     def _chunks(rows, candidates, per_chunk=250_000):
-        """Yield (a, b, row) chunks of the cells to test: the whole box row by row, or the
-        candidate cells (cells with data) in pieces."""
-        if candidates is None:
-            for start, stop in rows.chunks(per_chunk):
-                yield rows.cells(start, stop)
-            return
-        a, b, row = candidates
-        bounds = list(range(0, len(a), per_chunk)) + [len(a)]
-        for s0, s1 in zip(bounds[:-1], bounds[1:]):
-            if s1 > s0:
-                yield a[s0:s1], b[s0:s1], row[s0:s1]
+        """The (a, b, row) chunks of the cells to test: the whole box row by row, or the
+        candidate cells (cells with data) in pieces. Iterable again from the start (the sink
+        writer starts over when the fast writer gave up) and sized (for the progress)."""
+        return _Chunks(rows, candidates, per_chunk)
 
     @staticmethod
     def _kept(spec, outline, keep, a, b, row):
@@ -390,7 +383,9 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         with gpkg_fast.LayerFiller(dest_id) as filler:
             srs = filler.info.srs_id
             sql = {"cell_id": spec.id_sql("{" + first + "}", "{" + second + "}"),
-                   "grid_shape": f"'{spec.shape}'", "grid_clipped": "0"}
+                   "grid_shape": f"'{spec.shape}'", "grid_clipped": "0",
+                   "grid_size": repr(float(spec.size)), "grid_x0": repr(float(spec.x0)),
+                   "grid_y0": repr(float(spec.y0))}
             for n, (a, b, row) in enumerate(chunks):
                 if feedback.isCanceled():
                     raise QgsProcessingException("Cancelled by the user.")
@@ -400,11 +395,9 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
                     blobs, bounds = gpkg_fast.polygon_blobs(spec.vertices(a[idx], b[idx]), srs,
                                                             multi=True)
                     count = len(idx)
-                    filler.append({first: a[idx], second: b[idx],
-                                   "grid_size": [spec.size] * count, "grid_x0": [spec.x0] * count,
-                                   "grid_y0": [spec.y0] * count}, blobs, bounds, sql)
+                    filler.append({first: a[idx], second: b[idx]}, blobs, bounds, sql)
                     n_written += count
-                feedback.setProgress(min(5 + 0.9 * n, 90))
+                feedback.setProgress(5 + 85 * (n + 1) / max(len(chunks), 1))
         return n_written, 0
 
     def _write_sink(self, sink, fields, spec, chunks, outline, engine, keep, feedback):
@@ -444,8 +437,32 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
                     batch = []
             if batch:
                 sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
-            feedback.setProgress(min(5 + 0.9 * n, 90))
+            feedback.setProgress(5 + 85 * (n + 1) / max(len(chunks), 1))
         return n_written, n_clipped
 
 
 ALGORITHMS = [CreateGridAlgorithm]
+
+
+class _Chunks:
+    """Chunks of cells (see CreateGridAlgorithm._chunks): ``len`` and a fresh iteration each
+    time."""
+
+    def __init__(self, rows, candidates, per_chunk):
+        self.rows, self.candidates, self.per_chunk = rows, candidates, per_chunk
+        if candidates is None:
+            self.ranges = rows.chunks(per_chunk)
+        else:
+            n = len(candidates[0])
+            self.ranges = [(s0, min(s0 + per_chunk, n)) for s0 in range(0, n, per_chunk)]
+
+    def __len__(self):
+        return len(self.ranges)
+
+    def __iter__(self):
+        for start, stop in self.ranges:
+            if self.candidates is None:
+                yield self.rows.cells(start, stop)
+            else:
+                a, b, row = self.candidates
+                yield a[start:stop], b[start:stop], row[start:stop]
