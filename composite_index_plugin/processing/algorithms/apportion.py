@@ -259,17 +259,17 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
             src_area = np.array([g.area() if g is not None else 0.0 for g in src_geoms])
             rings = self.run_core(polygon_rings, src_geoms)
             res = self.run_core(whole_cell_overlaps, grid, rings, feedback, 20, 70)
-            p_src, p_zone, p_area = res.polygon.tolist(), res.cell.tolist(), res.area.tolist()
+            p_src, p_zone, p_area = res.polygon, res.cell, res.area
             cut = clipped_geometries(zones, grid)
             if cut:
-                rows = sorted(cut)
+                rows = np.asarray(sorted(cut), dtype=np.int64)
                 _, c_src, c_zone, c_area = _geos_pieces(src_geoms, [cut[r] for r in rows], feedback,
                                                         70, 75)
                 if c_src is None:
                     return {}
-                p_src += c_src
-                p_zone += [rows[z] for z in c_zone]
-                p_area += c_area
+                p_src = np.concatenate([p_src, np.asarray(c_src, dtype=p_src.dtype)])
+                p_zone = np.concatenate([p_zone, rows[np.asarray(c_zone, dtype=np.int64)]])
+                p_area = np.concatenate([p_area, np.asarray(c_area, dtype="float64")])
             feedback.pushInfo(
                 f"The zones are a grid made by 'Create grid' ({grid.spec.describe()}): overlaps "
                 f"measured by grid arithmetic (exact), {res.n_cut:,} cell(s) crossed by a source "

@@ -304,18 +304,25 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         else:
             w = scored.astype(float)
 
-        def mean(col, rows=None):
+        def mean(col):
             v = df[col]
             ok = v.notna() & (w > 0)
-            if rows is not None:
-                ok &= rows
             return float((v[ok] * w[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else float("nan")
+
+        def area_means(col):            # the weighted mean of every area at once
+            v = df[col].to_numpy(dtype="float64")
+            ok = np.isfinite(v) & (w.to_numpy() > 0) & (owner >= 0)
+            wk = w.to_numpy()[ok]
+            sums = np.bincount(owner[ok], weights=v[ok] * wk, minlength=n_areas)
+            weights = np.bincount(owner[ok], weights=wk, minlength=n_areas)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(weights > 0, sums / np.where(weights > 0, weights, 1), np.nan)
 
         issue_means = pd.DataFrame(index=range(n_areas))
         for i in issues:
             col = f"{i}_idx"
             if col in df:
-                issue_means[i] = [mean(col, owner == k) for k in range(n_areas)]
+                issue_means[i] = area_means(col)
         count_sums = pd.DataFrame(index=range(n_areas))
         for c in counts:
             if c in df:
