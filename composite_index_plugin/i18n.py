@@ -2,7 +2,7 @@
 
 Writing a translatable string:
 - ``tr("Text")`` (this module's, or an algorithm's ``self.tr("Text")``): a string literal, never
-  a variable or an f-string, so ``scripts/i18n.py`` can extract it. Values go in afterwards:
+  a variable or an f-string, so ``scripts/translations.py`` can extract it. Values go in afterwards:
   ``tr("Opened {name}").format(name=name)``.
 - Texts kept in class attributes or tables (an algorithm's DISPLAY_NAME, GROUP and HELP, a list
   of choices) are marked where they are written, ``QT_TRANSLATE_NOOP("CompositeIndex", "Text")``,

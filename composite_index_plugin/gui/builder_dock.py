@@ -485,9 +485,6 @@ class BuilderDock(BASE_CLASS, FORM_CLASS):
     def cancel(self):
         self.runner.cancel()
 
-    def is_running(self):
-        return self.runner.running
-
     def export_parameters(self):
         return self.runner.export_parameters()
 

@@ -170,7 +170,7 @@ def output_is_file(path):
 
 def _range_text(definition):
     lo, hi = definition.minimum(), definition.maximum()
-    integer = definition.dataType() == 0   # QgsProcessingParameterNumber.Integer
+    integer = definition.dataType() == ProcessingNumberParameterType.Integer
     fmt = (lambda v: f"{int(v):,}") if integer else (lambda v: f"{v:g}")
     if lo > -1e300 and hi < 1e300:
         return f"between {fmt(lo)} and {fmt(hi)}"

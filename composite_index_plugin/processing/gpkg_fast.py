@@ -571,12 +571,12 @@ def _finish(con, table, triggers, n_rows, boxes=None, extent=None):
                     (n_rows, table))
 
 
-def fill_layer(dest, frame, blobs=None, bounds=None, index_limit=None):
+def fill_layer(dest, frame, blobs=None, bounds=None):
     """Fill the empty GeoPackage layer ``dest`` (a file with one layer, or
     ``path|layername=name``) with ``frame``'s rows (columns must be fields of the layer) and, for
     a spatial layer, ``blobs`` (GeoPackage geometries) with their ``bounds`` (minx, maxx, miny,
-    maxy). One SQLite transaction; the R-tree is written directly (``index_limit`` is accepted
-    for compatibility and ignored: the packed R-tree costs about a microsecond per row).
+    maxy). One SQLite transaction; the R-tree is written directly (the packed R-tree costs about a
+    microsecond per row).
     Returns False (nothing written) when the layer does not look as expected."""
     try:
         filler = LayerFiller(dest)

@@ -67,7 +67,6 @@ TEXT_EXTENSIONS = (".csv", ".txt", ".tsv", ".tab", ".dat", ".psv", "")
 POLICEUK_MAPPING = ("presets", "policeuk_crime_types.csv")
 _CHUNK = 20000
 DEFAULT_TARGET_CRS = "EPSG:27700"
-SPATIAL_INDEX_LIMIT = 100_000
 # Default study-area buffer (metres): the recipe model's, where it is justified (core/model.py).
 IMPORT = model.Import   # the defaults and words of a recipe's import
 DEFAULT_STUDY_BUFFER = IMPORT.key("study_buffer").default
