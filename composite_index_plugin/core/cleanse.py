@@ -434,6 +434,11 @@ def _rename_reserved(frame, reserved=RESERVED):
     return frame.rename(columns=renames) if renames else frame
 
 
+def clean_field_names(header):
+    """The names the input columns ``header`` get in the clean layer (``_rename_reserved``)."""
+    return list(_rename_reserved(pd.DataFrame(columns=list(header))).columns)
+
+
 def combine_tables(tables):
     """Concatenate ``[(frame, source_name), ...]`` into one frame with ``source_file`` and
     ``source_row`` (1-based record number after the header, per source). Columns are the union

@@ -1098,7 +1098,7 @@ def archive_columns(listing, imp):
     from composite_index_plugin.core import cleanse, policeuk
 
     header = policeuk.archive_header(listing) or list(cleanse.POLICEUK_COLUMNS)
-    renamed = [f"{c}_orig" if c.lower() in cleanse.RESERVED else c for c in header]
+    renamed = cleanse.clean_field_names(header)
     added = set(cleanse.ADDED_CLEAN) | ({"period"} if imp.period != "none" else set())
     return set(renamed) | added
 
@@ -1127,9 +1127,8 @@ def import_columns(path, imp):
     lines = [ln for ln in lines if ln.strip()]
     if not lines:
         return None
-    delimiters = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
     word = vocab.word(vocab.IMPORT_DELIMITERS, imp.delimiter)
-    delimiter = delimiters.get(word) or cleanse.sniff_delimiter(lines)
+    delimiter = cleanse.DELIMITER_ENUM[vocab.position(vocab.IMPORT_DELIMITERS, word)] or \
+        cleanse.sniff_delimiter(lines)
     header = [c.strip() for c in next(csv.reader(lines[:1], delimiter=delimiter))]
-    renamed = [f"{c}_orig" if c.lower() in cleanse.RESERVED else c for c in header]
-    return set(renamed) | set(cleanse.ADDED_CLEAN)
+    return set(cleanse.clean_field_names(header)) | set(cleanse.ADDED_CLEAN)

@@ -455,3 +455,11 @@ def test_utf16_file(tmp_path):
     p.write_bytes("id,easting,northing\n1,430000,433000\n".encode("utf-16"))
     frame, info = cc.read_table(str(p))
     assert info["encoding"] == "utf-16" and frame["easting"].tolist() == ["430000"]
+
+
+def test_clean_field_names_are_those_the_import_writes():
+    """The recipe checks name the fields the import will write: a column clashing with an added
+    one gets _orig, and one more _ when that name is taken too."""
+    header = ["event_date", "event_date_orig", "Crime type"]
+    assert cc.clean_field_names(header) == ["event_date_orig_", "event_date_orig",
+                                                 "Crime type"]
