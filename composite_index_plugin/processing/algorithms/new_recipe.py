@@ -13,6 +13,7 @@ import pandas as pd
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsFeatureRequest,
     QgsGeometry,
     QgsProcessingException,
     QgsProcessingOutputFile,
@@ -52,14 +53,20 @@ def _value(v):
 
 
 class _Areas:
-    """Polygons read from a layer, in the recipe's CRS: geometries and attribute columns."""
+    """Polygons read from a layer, in the recipe's CRS: geometries and the attribute columns
+    ``fields`` (None: every field)."""
 
     def __init__(self, source, crs, context, fields=None):
         tr = QgsCoordinateTransform(source.sourceCrs(), crs, context.transformContext())
         names = source.fields().names()
-        fields = [f for f in (fields or names) if f in names]
+        fields = [f for f in (names if fields is None else fields) if f in names]
         self.geoms, self.columns = [], {f: [] for f in fields}
-        for feature in source.getFeatures():
+        request = QgsFeatureRequest()
+        if fields:   # only the fields asked for ([]: none; None: all)
+            request.setSubsetOfAttributes(fields, source.fields())
+        else:
+            request.setNoAttributes()
+        for feature in source.getFeatures(request):
             g = QgsGeometry(feature.geometry())
             if g.isNull() or g.isEmpty():
                 continue
