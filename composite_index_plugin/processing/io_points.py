@@ -666,28 +666,44 @@ def read_layer_points(layer, fields=(), dest_crs=None, context=None, feedback=No
     from qgis.core import QgsProcessingContext
 
     fields = [f for f in dict.fromkeys(fields or []) if f]
-    src_crs = layer.crs()
     context = context if context is not None else QgsProcessingContext()
-    data = _cached(("layer", _source_key(layer), tuple(fields), "", _crs_key(dest_crs)))
-    if data is not None:
-        return data
+    return _read_layer(layer, layer, fields, "", context, dest_crs, feedback)[0]
+
+
+def _read_layer(layer, source, fields, expression, context, dest_crs, feedback):
+    """``(PointData, from the run's cache)`` of ``source``: when ``layer`` (the same data as a
+    plain QgsVectorLayer) is given, through the fastest reader its provider allows and the
+    run's read cache; else (a selection, a feature limit) through a feature request."""
+    cache_key = None
+    if layer is not None:
+        cache_key = ("points", _source_key(layer), tuple(fields), expression, _crs_key(dest_crs))
+        data = _cached(cache_key)
+        if data is not None:
+            return data, True
+    src_crs = source.sourceCrs()
     data = None
-    if layer.providerType() == "ogr":
-        data = _read_ogr_arrow(layer, fields, "", feedback)
-    elif layer.providerType() == "postgres":
-        data = read_postgis_arrow(layer, fields, "", feedback)
-    elif layer.providerType() == "delimitedtext":
+    provider = layer.providerType() if layer is not None else ""
+    if provider in ("ogr", "postgres"):
+        # only the needed columns, through GDAL's Arrow reader (PostGIS: about 4x QGIS's own)
+        sql = expression_to_ogr_sql(expression, _field_kinds(source.fields())) if expression else ""
+        if sql is not None:
+            data = (_read_ogr_arrow if provider == "ogr" else read_postgis_arrow)(
+                layer, fields, sql, feedback)
+    elif provider == "delimitedtext" and not expression:
         data = _read_csv_pandas(layer, fields)
     if data is None:
-        data = _read_feature_request(layer, fields, "", context, dest_crs, feedback)
+        data = _read_feature_request(source, fields, expression, context, dest_crs, feedback)
         if dest_crs is not None and dest_crs.isValid() and src_crs != dest_crs:
             data.reprojected_from = src_crs.authid() or src_crs.description()
         data.crs = dest_crs if dest_crs is not None and dest_crs.isValid() else src_crs
     else:
         _reproject(data, src_crs, dest_crs)
+    if feedback is not None and feedback.isCanceled():
+        raise QgsProcessingException("Cancelled by the user.")
     _drop_unplaced(data)
-    _store(("layer", _source_key(layer), tuple(fields), "", _crs_key(dest_crs)), data)
-    return data
+    if cache_key is not None:
+        _store(cache_key, data)
+    return data, False
 
 
 def _reproject(data, src_crs, dest_crs):
@@ -734,43 +750,13 @@ def read_points(alg, parameters, key, context, feedback=None, fields=(), express
         if expr.hasParserError():
             raise QgsProcessingException(f"{label}: the filter expression '{expression}' cannot be "
                                          f"read: {expr.parserErrorString()}")
-    src_crs = source.sourceCrs()
     value = parameters.get(key)
     plain = not (isinstance(value, QgsProcessingFeatureSourceDefinition)
                  and (value.selectedFeaturesOnly or getattr(value, "featureLimit", -1) not in (-1, None)))
     layer = alg.parameterAsVectorLayer(parameters, key, context) if plain else None
-    cache_key = None
-    if layer is not None:
-        cache_key = ("points", _source_key(layer), tuple(fields), expression, _crs_key(dest_crs))
-        data = _cached(cache_key)
-        if data is not None:
-            if feedback is not None:
-                feedback.pushInfo(f"{label}: already read in this run ({len(data):,} points).")
-            return data
-    data = None
-    if layer is not None and layer.providerType() == "ogr":
-        sql = expression_to_ogr_sql(expression, _field_kinds(source.fields())) if expression else ""
-        if sql is not None:
-            data = _read_ogr_arrow(layer, fields, sql, feedback)
-    elif layer is not None and layer.providerType() == "postgres":
-        # only the needed columns, through GDAL's Arrow reader (about 4x QGIS's own reader)
-        sql = expression_to_ogr_sql(expression, _field_kinds(source.fields())) if expression else ""
-        if sql is not None:
-            data = read_postgis_arrow(layer, fields, sql, feedback)
-    elif layer is not None and layer.providerType() == "delimitedtext" and not expression:
-        data = _read_csv_pandas(layer, fields)
-    if data is None:
-        data = _read_feature_request(source, fields, expression, context, dest_crs, feedback)
-        if dest_crs is not None and dest_crs.isValid() and src_crs != dest_crs:
-            data.reprojected_from = src_crs.authid() or src_crs.description()
-        data.crs = dest_crs if dest_crs is not None and dest_crs.isValid() else src_crs
-    else:
-        _reproject(data, src_crs, dest_crs)
-    if feedback is not None and feedback.isCanceled():
-        raise QgsProcessingException("Cancelled by the user.")
-    _drop_unplaced(data)
-    if cache_key is not None:
-        _store(cache_key, data)
+    data, cached = _read_layer(layer, source, fields, expression, context, dest_crs, feedback)
+    if cached and feedback is not None:
+        feedback.pushInfo(f"{label}: already read in this run ({len(data):,} points).")
     return data
 
 

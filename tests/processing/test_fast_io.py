@@ -138,6 +138,13 @@ def test_read_cache_reads_a_layer_once_per_run(provider, tmp_path):
     c = Recording()
     counts(c)
     assert not any("already read" in t for t in c.lines)   # nothing kept after the run
+    with io_points.read_cache() as cache:                 # a layer read by either reader
+        layer = QgsVectorLayer(uri, "p", "ogr")
+        by_layer = io_points.read_layer_points(layer, ["w"], dest_crs=layer.crs())
+        d = Recording()
+        assert counts(d) == first
+        assert cache.hits == 1 and any("already read" in t for t in d.lines)
+        assert len(by_layer) == 5000
 
 
 def _rect(wkt="POLYGON((0 0, 5000 0, 5000 3000, 0 3000, 0 0))"):
