@@ -867,9 +867,13 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             xt.setFeatureFilter(page_filter)
             p0, p1 = story["periods"][0], story["periods"][-1]
             width = al.content_width(al.CHANGE_RECT[2], 4, al.BAND_MARGIN)
-            al.set_columns(xt, [("Measure", "\"measure\"", width - 30.0, Qt.AlignmentFlag.AlignLeft),
-                                (p0, "\"first\"", 8.0, Qt.AlignmentFlag.AlignRight),
-                                (p1, "\"last\"", 8.0, Qt.AlignmentFlag.AlignRight),
+            # the period columns as wide as their labels ('2016-07', '2018/19'), at least 8 mm
+            period_w = max([al.text_width(str(p), family, al.BAND_PT, bold=True) for p in (p0, p1)]
+                           + [8.0]) + 0.3
+            al.set_columns(xt, [("Measure", "\"measure\"", width - 2 * period_w - 14.0,
+                                 Qt.AlignmentFlag.AlignLeft),
+                                (p0, "\"first\"", period_w, Qt.AlignmentFlag.AlignRight),
+                                (p1, "\"last\"", period_w, Qt.AlignmentFlag.AlignRight),
                                 ("Change", "\"change\"", 14.0, Qt.AlignmentFlag.AlignRight)])
         # a block with nothing to show is left out (the method note takes the band when both are)
         hidden = ([] if roles else ["counts_title", "counts", "counts_2"]) + \
