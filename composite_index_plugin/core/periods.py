@@ -354,7 +354,9 @@ def compare_periods(frames, id_field="cell_id", labels=None, score="ci_score", c
     min_bin: a zone is a hot spot when ``gi_bin >= min_bin`` (2 = 95 % confidence).
     """
     progress = progress or NO_PROGRESS
-    labels = period_labels(len(frames), labels)
+    safe = period_labels(len(frames), labels)      # in field names
+    shown = [str(x).strip() for x in labels] if labels else safe   # in the gaps table's text
+    labels = safe
     ids, frames = align_periods(frames, id_field, labels)
     t = len(frames)
     messages = []
@@ -414,7 +416,7 @@ def compare_periods(frames, id_field="cell_id", labels=None, score="ci_score", c
                         f"{trend.min_periods} periods to be significant at {alpha:g}.")
     progress.report(0.6)
 
-    gaps, gap_text = period_gaps(frames, labels, score, area_names, overlaps, population, gap,
+    gaps, gap_text = period_gaps(frames, shown, score, area_names, overlaps, population, gap,
                                  progress=lambda f: progress.report(0.6 + 0.4 * f))
     messages.append("Gap per period: " + gap_text + ".")
     return PeriodComparison(pd.DataFrame(out), gaps, messages, warnings, trend)

@@ -399,3 +399,14 @@ def test_tied_zones_share_the_decile_of_the_last_of_them():
     assert list(z["decile_2023"]) == [1, 2] + [10] * 8
     assert list(z["decile_2024"]) == [2, 3, 1] + [10] * 7
     assert list(z["decile_change"]) == [-1, -1, 9] + [0] * 7
+
+
+def test_labels_name_fields_safely_and_read_as_given_in_the_gaps():
+    """'2016-07' is rank_2016_07 as a field, and '2016-07' where a board reads it (the gaps
+    table feeds the printed gap-over-time page and the area pages' change table)."""
+    ids = [f"S1_r0_c{i}" for i in range(4)]
+    p1 = _period(ids, [4.0, 3, 2, 1], [0, 0, 0, 0])
+    p2 = _period(ids, [1.0, 2, 3, 4], [0, 0, 0, 0])
+    res = compare_periods([p1, p2], labels=["2016-07", "2017-07"], comparable=True)
+    assert "rank_2016_07" in res.zones.columns and "rank_2017_07" in res.zones.columns
+    assert sorted(set(res.gaps["period"])) == ["2016-07", "2017-07"]

@@ -130,8 +130,9 @@ class ComparePeriodsAlgorithm(CompositeIndexAlgorithm):
         if not_vector:
             raise QgsProcessingException(f"These periods are not vector layers: "
                                          f"{', '.join(not_vector)}.")
-        labels = [x.strip() for x in labels_text.split(",")] if labels_text.strip() else None
-        labels = self.run_core(cp.period_labels, len(layers), labels)
+        given = [x.strip() for x in labels_text.split(",")] if labels_text.strip() else None
+        safe = self.run_core(cp.period_labels, len(layers), given)   # checked: one each, distinct
+        labels = given or safe   # as written (compare_periods makes field names of them)
 
         frames = []
         for k, (layer, label) in enumerate(zip(layers, labels)):
