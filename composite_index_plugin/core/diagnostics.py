@@ -32,11 +32,13 @@ mean are named (0 = off)."""
 EXTREME_COLUMNS = ["indicator", "label", "zone", "row", "z", "measured", "count", "denominator"]
 
 
+_CHUNK = 1 << 18   # zones per block of the covariance sums
+
+
 def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n_in, extremes=None,
                         z_bound=None):
     """Diagnostics as DataFrames and dicts (see the module docstring)."""
     keys = [ind.key for ind in indicators]
-    x = np.vstack([scaled[k] for k in keys]) if keys else np.zeros((0, n_in))
     # Path coefficients a_i.
     coef = {}
     tw = _path_weight([t.weight for t in root.children], root.method)
@@ -47,13 +49,24 @@ def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n
             for di, ind in enumerate(issue.children):
                 coef[ind.key] = tw[ti] * iw[ii] * dw[di]
     a = np.array([coef[k] for k in keys])
-    means = x.mean(axis=1)
-    mins, maxs = (x.min(axis=1), x.max(axis=1)) if n_in else (means, means)
-    xc = x
-    xc -= means[:, None]          # centred in place: x is a fresh stack, not the caller's data
-    yc = ci - ci.mean()
-    cov = xc @ yc / max(n_in, 1)
-    gram = xc @ xc.T / max(n_in, 1)
+    rows = [np.asarray(scaled[k], dtype=float) for k in keys]
+    means = np.array([r.mean() for r in rows]) if n_in else np.full(len(keys), np.nan)
+    mins, maxs = (np.array([r.min() for r in rows]), np.array([r.max() for r in rows])) \
+        if n_in else (means, means)
+    # Covariances with the index and between indicators, over zones in chunks: a stack of every
+    # scaled indicator would be a copy of them all (7M zones x 30 indicators: 1.7 GB).
+    ci_mean = ci.mean()
+    cov = np.zeros(len(keys))
+    gram = np.zeros((len(keys), len(keys)))
+    for start in range(0, n_in, _CHUNK):
+        xc = np.vstack([r[start:start + _CHUNK] for r in rows]) if keys else \
+            np.zeros((0, min(_CHUNK, n_in - start)))
+        xc -= means[:, None]
+        cov += xc @ (ci[start:start + _CHUNK] - ci_mean)
+        gram += xc @ xc.T
+    cov /= max(n_in, 1)
+    gram /= max(n_in, 1)
+    yc = ci - ci_mean
     sd_x = np.sqrt(np.maximum(np.diag(gram), 0.0))
     sd_y = float(np.sqrt((yc * yc).mean()))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -469,6 +469,20 @@ def _extreme_message(ind, label, rows, bound, n_pooled):
             f"mean ({zones}); {detail}. Why it matters: {why}.")
 
 
+def _argmax_rows(rows):
+    """``np.argmax(np.vstack(rows), axis=0)`` with one row in memory at a time: the first
+    largest, and the first NaN where a column has one (as ``argmax``)."""
+    best = best_at = None
+    for k, row in enumerate(rows):
+        if best is None:
+            best, best_at = row.copy(), np.zeros(len(row), dtype=np.int64)
+            continue
+        take = (row > best) | (np.isnan(row) & ~np.isnan(best))
+        best[take] = row[take]
+        best_at[take] = k
+    return best_at
+
+
 def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, zone_area=None,
                 progress=None, zone_ids=None) -> "IndexResult":
     """Compute the composite index of ``spec`` over the zones of ``df``.
@@ -602,6 +616,49 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     if excluded.any():
         messages.insert(0, f"{int(excluded.sum())} of {n} zone(s) left out of the index "
                            "(missing data under the 'exclude' policy); their index fields are empty.")
+    # Zones without a recorded incident: every count indicator (higher is worse) is 0 or empty.
+    count_inds = [ind for ind in indicators if _counts_like(ind) and ind.direction == "higher_is_worse"]
+    no_incidents = None
+    if count_inds:
+        no_incidents = np.ones(n, dtype=bool)
+        for ind in count_inds:
+            no_incidents &= ~(np.nan_to_num(cols[ind.field]) != 0)
+
+    any_excluded = bool(excluded.any())
+    trio_cols = ["ci_rank", "ci_decile", "ci_quintile"]
+    float_cols = list(measured_out) + [f"{ind.key}_s" for ind in indicators]
+    for theme in root.children:
+        float_cols += [f"{issue.name}_idx" for issue in theme.children] + [f"{theme.name}_idx"]
+    float_cols += ["ci_score"] + [f"{theme.name}_pct" for theme in root.children]
+    # 0/1 flags are one byte each (a million zones x 40 flags: 40 MB, not 320 MB); written as
+    # integer fields like any integer column.
+    flag_cols = list(flags_out) + (["ci_no_incidents"] if no_incidents is not None else []) + \
+        ["ci_excluded"]
+    # Rank, decile and quintile are floats (NaN for excluded zones) or integers.
+    int_cols = [] if any_excluded else trio_cols
+    if any_excluded:
+        float_cols += trio_cols
+    # One preallocated block per dtype, so pandas neither copies nor consolidates columns.
+    block = np.empty((len(float_cols), n))
+    int_block = np.empty((len(int_cols), n), dtype=np.int64)
+    flag_block = np.empty((len(flag_cols), n), dtype=np.int8)
+    rows = iter(range(len(float_cols)))
+
+    def put(values, whole=False):
+        """Write the next result row of the block. Returns the row when it holds the values
+        themselves (every zone), so the caller keeps that view and frees its own array: at 7M
+        zones x 30 indicators the measured and scaled values would be 3 GB twice over."""
+        row = block[next(rows)]
+        if whole or not any_excluded:
+            row[:] = values
+            return row
+        row.fill(np.nan)
+        row[included] = values
+        return values
+
+    for ind in indicators:   # the measured rates first, in the order of their columns
+        if f"{ind.key}_m" in measured_out:
+            measured[ind.key] = put(measured_out.pop(f"{ind.key}_m"), whole=True)
     extreme_rows = []
     for ind in indicators:
         label = f"{ind.theme} / {ind.issue} / {ind.name} (field '{ind.field}')"
@@ -611,14 +668,6 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
         if rows_:
             extreme_rows += rows_
             messages.append(_extreme_message(ind, label, rows_, z_bound, counts[ind.key]["pooled"]))
-    # Zones without a recorded incident: every count indicator (higher is worse) is 0 or empty.
-    count_inds = [ind for ind in indicators if _counts_like(ind) and ind.direction == "higher_is_worse"]
-    no_incidents = None
-    if count_inds:
-        no_incidents = np.ones(n, dtype=bool)
-        for ind in count_inds:
-            no_incidents &= ~(np.nan_to_num(cols[ind.field]) != 0)
-
     fitted = {"indicators": {}, "nodes": {}}
     base_ind = baseline.get("indicators", {}) if baseline else {}
     base_nodes = baseline.get("nodes", {}) if baseline else {}
@@ -635,10 +684,13 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
         else:
             params = None
         if params is None:
-            params, scaled[ind.key] = _scaling.fit_apply(v, ind.options, label)
+            params, values = _scaling.fit_apply(v, ind.options, label)
         else:
-            scaled[ind.key] = _scaling.apply(v, ind.options, params, label)
+            values = _scaling.apply(v, ind.options, params, label)
+        scaled[ind.key] = put(values)
+        del v, values
         fitted["indicators"][ind.key] = {k: v_ for k, v_ in params.items() if k != "frozen"}
+    measured = None   # scaled and (rates) in the block: the volumes' copies are not needed now
     progress.report((len(indicators) + 1) / steps)
 
     def node_score(node, kind, get_child):
@@ -661,52 +713,18 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     for theme in root.children:
         for issue in theme.children:
             s, _ = node_score(issue, "issue", lambda ind: scaled[ind.key])
-            issue_scores[issue.name] = s
+            issue_scores[issue.name] = put(s)
         s, contrib = node_score(theme, "theme", lambda iss: issue_scores[iss.name])
-        theme_scores[theme.name] = s
+        theme_scores[theme.name] = put(s)
         with np.errstate(divide="ignore", invalid="ignore"):
             for issue, cpart in zip(theme.children, contrib):
                 frac = np.where(s != 0, cpart / np.where(s != 0, s, 1.0),
                                 issue.weight / sum(i.weight for i in theme.children))
                 issue_share_in_theme[issue.name] = frac
     ci, theme_contrib = node_score(root, "composite", lambda th: theme_scores[th.name])
+    put(ci)
     progress.report((len(indicators) + 2) / steps)
 
-    any_excluded = bool(excluded.any())
-    trio_cols = ["ci_rank", "ci_decile", "ci_quintile"]
-    float_cols = list(measured_out) + [f"{ind.key}_s" for ind in indicators]
-    for theme in root.children:
-        float_cols += [f"{issue.name}_idx" for issue in theme.children] + [f"{theme.name}_idx"]
-    float_cols += ["ci_score"] + [f"{theme.name}_pct" for theme in root.children]
-    int_cols = list(flags_out) + (["ci_no_incidents"] if no_incidents is not None else []) + \
-        ["ci_excluded"]
-    # Rank, decile and quintile are floats (NaN for excluded zones) or integers.
-    if any_excluded:
-        float_cols += trio_cols
-    else:
-        int_cols = trio_cols + int_cols
-    # One preallocated block per dtype, so pandas neither copies nor consolidates columns.
-    block = np.empty((len(float_cols), n))
-    int_block = np.empty((len(int_cols), n), dtype=np.int64)
-    rows = iter(range(len(float_cols)))
-
-    def put(values, whole=False):
-        row = block[next(rows)]
-        if whole or not any_excluded:
-            row[:] = values
-        else:
-            row.fill(np.nan)
-            row[included] = values
-
-    for values in measured_out.values():
-        put(values, whole=True)
-    for ind in indicators:
-        put(scaled[ind.key])
-    for theme in root.children:
-        for issue in theme.children:
-            put(issue_scores[issue.name])
-        put(theme_scores[theme.name])
-    put(ci)
     for part in 100.0 * shares(theme_contrib):
         put(part)
     floor = None
@@ -721,23 +739,23 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
             put(values)
     else:
         int_block[:3] = trio
-    first_flag = len(int_cols) - len(flags_out) - 1 - (no_incidents is not None)
-    for i, zero in enumerate(flags_out.values(), start=first_flag):
-        int_block[i] = zero
+    for i, zero in enumerate(flags_out.values()):
+        flag_block[i] = zero
     if no_incidents is not None:
-        int_block[-2] = no_incidents
-    int_block[-1] = excluded
+        flag_block[-2] = no_incidents
+    flag_block[-1] = excluded
+    del flags_out
     messages += _class_messages(ci, rank, decile, floor, no_incidents, included, no_incidents_rule)
     theme_names = np.array([th.name for th in root.children], dtype=object)
     issue_list = [(t_i, iss) for t_i, th in enumerate(root.children) for iss in th.children]
-    issue_contrib = np.vstack([theme_contrib[t_i] * issue_share_in_theme[iss.name]
-                               for t_i, iss in issue_list])
     issue_names = np.array([iss.name for _, iss in issue_list], dtype=object)
     tops = np.full((2, n), None, dtype=object)
     tops[0, included] = theme_names[np.argmax(theme_contrib, axis=0)]
-    tops[1, included] = issue_names[np.argmax(issue_contrib, axis=0)]
+    tops[1, included] = issue_names[_argmax_rows(
+        theme_contrib[t_i] * issue_share_in_theme.pop(iss.name) for t_i, iss in issue_list)]
     frames = [pd.DataFrame(block.T, index=df.index, columns=float_cols, copy=False),
               pd.DataFrame(int_block.T, index=df.index, columns=int_cols, copy=False),
+              pd.DataFrame(flag_block.T, index=df.index, columns=flag_cols, copy=False),
               pd.DataFrame(tops.T, index=df.index, columns=["top_theme", "top_issue"], copy=False)]
     table = pd.concat(frames, axis=1, **_NO_COPY)
     progress.report((len(indicators) + 3) / steps)

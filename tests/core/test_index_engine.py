@@ -353,3 +353,76 @@ def test_empty_denominator_and_eb_zero_denominator_messages():
     assert r.table.ci_excluded.tolist() == [0, 1, 0, 0]
     assert any("prior mean rate" in m for m in r.messages)
     assert any("1 zone(s) without a value left out of the index" in m for m in r.messages)
+
+
+def _wide_frame(n, seed=8):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f: rng.poisson(2.0, n).astype(float) for f in ("c1", "c2", "c3")})
+    frame["pop"] = rng.gamma(1.0, 12.0, n)
+    return frame
+
+
+def _wide_spec():
+    """30 indicators: volumes, rates and EB rates of three counts under five scalings."""
+    scalings = ["zscore", "minmax", "percentile", "rank", "exponential"]
+    themes = []
+    for t, field in enumerate(("c1", "c2", "c3")):
+        issues = []
+        for m, measure in enumerate(("volume", "rate", "eb_rate")):
+            inds = {f"i{j}": dict({"field": field, "measure": measure,
+                                   "scaling": scalings[(t + m + j) % 5], "weight": 1 + j % 2},
+                                  **({"denominator": "pop"} if measure != "volume" else {}))
+                    for j in range(4 if m == 0 else 3)}
+            issues.append({"name": f"{field}_{measure}", "indicators": inds})
+        themes.append({"name": f"t{field}", "issues": issues})
+    return {"themes": themes}
+
+
+def test_argmax_one_row_at_a_time_is_numpys():
+    """The top issue is found one row at a time: the first largest, NaN as numpy ranks it."""
+    from composite_index_plugin.core.index import _argmax_rows
+
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        rows = rng.integers(0, 3, (int(rng.integers(1, 7)), 40)).astype(float)
+        rows[rng.random(rows.shape) < 0.15] = np.nan
+        np.testing.assert_array_equal(_argmax_rows(iter(rows)), np.argmax(rows, axis=0))
+
+
+def test_diagnostics_summed_over_zone_chunks_equal_one_pass(monkeypatch):
+    """Covariances are summed over blocks of zones (no stack of every scaled indicator): with
+    blocks of 7 zones the diagnostics equal one block to 1e-12."""
+    from composite_index_plugin.core import diagnostics
+
+    frame = _wide_frame(3000)
+    one = build_index(frame, _wide_spec()).diagnostics
+    monkeypatch.setattr(diagnostics, "_CHUNK", 7)
+    many = build_index(frame, _wide_spec()).diagnostics
+    np.testing.assert_allclose(many["correlation"].to_numpy(), one["correlation"].to_numpy(),
+                               rtol=1e-12, atol=1e-12)
+    numeric = one["indicators"].select_dtypes("number").columns
+    np.testing.assert_allclose(many["indicators"][numeric].to_numpy(float),
+                               one["indicators"][numeric].to_numpy(float), rtol=1e-12, atol=1e-12)
+    assert many["alpha"] == pytest.approx(one["alpha"], rel=1e-12)
+
+
+def test_build_index_holds_little_beyond_its_table():
+    """Peak memory of the engine over 200,000 zones x 30 indicators, against the 64 float
+    columns it must return (102 MB): under 2.6 times that. The measured and scaled values live
+    in the table's block, flags are one byte, the diagnostics sum over blocks of zones; before,
+    4.1 times (and 15 GB at 6.9M zones)."""
+    import tracemalloc
+
+    n = 200_000
+    frame = _wide_frame(n)
+    tracemalloc.start()
+    try:
+        result = build_index(frame, _wide_spec())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    floats = [c for c in result.table.columns if result.table[c].dtype == np.float64]
+    assert len(floats) == 64
+    assert peak < 2.6 * n * 8 * len(floats), peak / (n * 8 * len(floats))
+    flags = [c for c in result.table.columns if c.endswith(("_zd", "_pooled"))]
+    assert len(flags) == 36 and all(result.table[c].dtype == np.int8 for c in flags)
