@@ -110,10 +110,24 @@ def column_values(series):
     """Python values for a column: NaN / None / pd.NA -> None (NULL), numpy scalars -> Python
     scalars. Nullable integer columns (pandas ``Int64``) stay integers."""
     kind = series.dtype.kind
-    missing = series.isna().to_numpy()
     if kind == "f":
-        out = series.to_numpy(dtype="float64").astype(object)
-    elif kind in "iub":
+        # tolist() makes the Python floats in C; the few NaN are then set to None one by one
+        # (through an object array when there are many). 7M zones x 107 columns: 16 s -> 10 s.
+        arr = series.to_numpy(dtype="float64") if isinstance(series.dtype, np.dtype) else \
+            series.to_numpy(dtype="float64", na_value=np.nan)   # pandas Float64: NA -> NaN
+        nan = np.flatnonzero(np.isnan(arr))
+        if len(nan) > len(arr) // 8:
+            out = arr.astype(object)
+            out[nan] = None
+            return out.tolist()
+        out = arr.tolist()
+        for i in nan.tolist():
+            out[i] = None
+        return out
+    if kind in "iub" and isinstance(series.dtype, np.dtype):   # numpy integers: never missing
+        return series.to_numpy(dtype="int64").tolist()
+    missing = series.isna().to_numpy()
+    if kind in "iub":
         out = series.to_numpy(dtype=object, na_value=None) if missing.any() else \
             series.to_numpy(dtype="int64").astype(object)
         if not missing.any():
@@ -211,7 +225,9 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
         raise QgsProcessingException(
             f"Internal error: {len(columns)} result rows for {n_source} features of "
             f"'{source.sourceName()}'.")
-    columns = columns.reset_index(drop=True)
+    index = columns.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        columns = columns.reset_index(drop=True)   # a copy: only when the rows are not 0..n-1
     out_fields = fields_with_columns(source.fields(), columns)
     out_crs = crs if crs is not None else source.sourceCrs()
     sink, dest_id = alg.parameterAsSink(parameters, key, context, out_fields, source.wkbType(),

@@ -290,7 +290,7 @@ def test_multi_row_inserts_equal_one_row_statements(n_rows, fixed):
             if fixed:
                 columns[1] = gpkg_fast.FixedBlobs(b"".join(columns[1]), 29, n_rows)
                 assert columns[1] == [r[1] for r in rows]
-            gpkg_fast.insert_rows(con, head, row_sql, columns)
+            assert gpkg_fast.insert_rows(con, head, row_sql, columns) == n_rows
         else:
             con.executemany(f"{head} VALUES ({row_sql})", rows)
         con.execute("COMMIT")
@@ -322,3 +322,88 @@ def test_multi_row_inserts_refuse_what_they_cannot_write():
     with pytest.raises(ValueError):   # columns of different lengths
         gpkg_fast.insert_rows(con, "INSERT INTO t (a, b)", "?1, ?2", [[1, 2], [2]])
     assert con.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+
+
+def test_column_values_for_sqlite():
+    """Columns become Python values for SQLite: NaN / NA / None -> None, integers stay integers
+    (numpy, nullable, one-byte flags, booleans), floats keep every bit, text is text; floats
+    with few and with many NaN take different routes to the same values."""
+    import pandas as pd
+
+    few = np.array([0.1, np.nan, -0.0, 1e300, np.inf, 3.0, 5.5, 7.25, 2.0])
+    many = np.array([np.nan, 1.5, np.nan, np.nan, -2.0])
+    cases = [
+        (pd.Series(few), [0.1, None, -0.0, 1e300, float("inf"), 3.0, 5.5, 7.25, 2.0]),
+        (pd.Series(many), [None, 1.5, None, None, -2.0]),
+        (pd.Series([1.5, None, 2.0], dtype="Float64"), [1.5, None, 2.0]),
+        (pd.Series([3, None, -4], dtype="Int64"), [3, None, -4]),
+        (pd.Series([3, 2, 1], dtype="Int64"), [3, 2, 1]),
+        (pd.Series(np.array([1, 0, 1], dtype=np.int8)), [1, 0, 1]),
+        (pd.Series([True, False]), [1, 0]),
+        (pd.Series(np.array([2**62, -7], dtype=np.int64)), [2**62, -7]),
+        (pd.Series(["a", None, "c"], dtype=object), ["a", None, "c"]),
+    ]
+    for series, expected in cases:
+        got = io_table.column_values(series)
+        assert got == expected, (series.dtype, got)
+        assert [type(v) for v in got] == [type(v) for v in expected], series.dtype
+    assert str(io_table.column_values(pd.Series(few))[2]) == "-0.0"
+
+
+def test_copy_with_columns_joins_new_values_by_feature_id(tmp_path):
+    """The copy joins the new values to the source rows by feature id, in any row order of the
+    frame, across chunk boundaries: each row keeps its geometry and source fields, takes its
+    own new values (a same-named column replaces the field), with NULLs and types as given."""
+    import pandas as pd
+    from osgeo import ogr, osr
+
+    path = str(tmp_path / "copy.gpkg")
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+    sr = osr.SpatialReference()
+    sr.ImportFromEPSG(27700)
+    src = ds.CreateLayer("src", sr, ogr.wkbPoint)
+    for name, kind in (("label", ogr.OFTString), ("keep", ogr.OFTReal), ("old", ogr.OFTReal)):
+        src.CreateField(ogr.FieldDefn(name, kind))
+    n = 12_345
+    src.StartTransaction()
+    for i in range(n):
+        f = ogr.Feature(src.GetLayerDefn())
+        f.SetField("label", f"z{i}")
+        f.SetField("keep", i * 0.5)
+        f.SetField("old", -1.0)
+        f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({i} {2 * i})"))
+        src.CreateFeature(f)
+    src.CommitTransaction()
+    dst = ds.CreateLayer("dst", sr, ogr.wkbPoint)
+    for name, kind in (("label", ogr.OFTString), ("keep", ogr.OFTReal), ("old", ogr.OFTReal),
+                       ("score", ogr.OFTReal), ("rank", ogr.OFTInteger64),
+                       ("flag", ogr.OFTInteger64)):
+        dst.CreateField(ogr.FieldDefn(name, kind))
+    ds = None
+    rng = np.random.default_rng(4)
+    fids = rng.permutation(np.arange(1, n + 1))          # frame rows in no particular order
+    score = fids * 0.25
+    score[fids % 11 == 0] = np.nan
+    rank = pd.Series(fids * 3, dtype="Int64")
+    rank[fids % 13 == 0] = pd.NA
+    frame = pd.DataFrame({"score": score, "rank": rank, "flag": (fids % 2).astype(np.int8),
+                          "old": fids * 1.0})
+    gpkg_fast._CHUNK, before = 1000, gpkg_fast._CHUNK   # several chunks
+    try:
+        assert gpkg_fast.copy_with_columns((path, "src"), f"{path}|layername=dst", frame, fids,
+                                           io_table.column_values)
+    finally:
+        gpkg_fast._CHUNK = before
+    con = sqlite3.connect(path)
+    got = con.execute("SELECT fid, label, keep, old, score, rank, flag, typeof(rank), "
+                      "typeof(score), geom FROM dst ORDER BY rowid").fetchall()
+    src_geom = dict(con.execute("SELECT fid, geom FROM src").fetchall())
+    con.close()
+    assert [r[0] for r in got] == list(range(1, n + 1))
+    for fid, label, keep, old, sc, rk, flag, rank_type, score_type, geom in got:
+        assert (label, keep, old, flag) == (f"z{fid - 1}", (fid - 1) * 0.5, float(fid), fid % 2)
+        assert sc == (None if fid % 11 == 0 else fid * 0.25)
+        assert score_type == ("null" if fid % 11 == 0 else "real")
+        assert rk == (None if fid % 13 == 0 else fid * 3)
+        assert rank_type == ("null" if fid % 13 == 0 else "integer")
+        assert geom == src_geom[fid]
