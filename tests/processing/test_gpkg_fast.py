@@ -350,21 +350,17 @@ def test_column_values_for_sqlite():
     assert str(io_table.column_values(pd.Series(few))[2]) == "-0.0"
 
 
-def test_copy_with_columns_joins_new_values_by_feature_id(tmp_path):
-    """The copy joins the new values to the source rows by feature id, in any row order of the
-    frame, across chunk boundaries: each row keeps its geometry and source fields, takes its
-    own new values (a same-named column replaces the field), with NULLs and types as given."""
-    import pandas as pd
+def _source_and_empty_destination(path, n):
+    """A GeoPackage with a point layer ``src`` of ``n`` features and an empty ``dst`` with the
+    source's fields and three more (R-tree and its triggers as GDAL makes them)."""
     from osgeo import ogr, osr
 
-    path = str(tmp_path / "copy.gpkg")
     ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
     sr = osr.SpatialReference()
     sr.ImportFromEPSG(27700)
     src = ds.CreateLayer("src", sr, ogr.wkbPoint)
     for name, kind in (("label", ogr.OFTString), ("keep", ogr.OFTReal), ("old", ogr.OFTReal)):
         src.CreateField(ogr.FieldDefn(name, kind))
-    n = 12_345
     src.StartTransaction()
     for i in range(n):
         f = ogr.Feature(src.GetLayerDefn())
@@ -380,6 +376,40 @@ def test_copy_with_columns_joins_new_values_by_feature_id(tmp_path):
                        ("flag", ogr.OFTInteger64)):
         dst.CreateField(ogr.FieldDefn(name, kind))
     ds = None
+
+
+def _triggers(path, table):
+    con = sqlite3.connect(path)
+    try:
+        return sorted(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                  "AND tbl_name = ?", (table,)).fetchall())
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_copy_with_columns_joins_new_values_by_feature_id(tmp_path, monkeypatch, journal):
+    """The copy joins the new values to the source rows by feature id, in any row order of the
+    frame, across chunk boundaries: each row keeps its geometry and source fields, takes its
+    own new values (a same-named column replaces the field), with NULLs and types as given.
+    In WAL mode (as QGIS opens a GeoPackage) it commits along the way, with the same table."""
+    import pandas as pd
+
+    path = str(tmp_path / "copy.gpkg")
+    n = 12_345
+    _source_and_empty_destination(path, n)
+    sqlite3.connect(path).execute(f"PRAGMA journal_mode = {journal}").fetchall()
+    triggers = _triggers(path, "dst")
+    assert len(triggers) >= 4
+    commits = []
+    real_wrote = gpkg_fast.WalCommits.wrote
+
+    def wrote(self, n_values):
+        real_wrote(self, n_values)
+        commits.append(self.committed)
+
+    monkeypatch.setattr(gpkg_fast.WalCommits, "wrote", wrote)
+    monkeypatch.setattr(gpkg_fast, "_WAL_COMMIT_VALUES", 20_000)
     rng = np.random.default_rng(4)
     fids = rng.permutation(np.arange(1, n + 1))          # frame rows in no particular order
     score = fids * 0.25
@@ -388,12 +418,11 @@ def test_copy_with_columns_joins_new_values_by_feature_id(tmp_path):
     rank[fids % 13 == 0] = pd.NA
     frame = pd.DataFrame({"score": score, "rank": rank, "flag": (fids % 2).astype(np.int8),
                           "old": fids * 1.0})
-    gpkg_fast._CHUNK, before = 1000, gpkg_fast._CHUNK   # several chunks
-    try:
-        assert gpkg_fast.copy_with_columns((path, "src"), f"{path}|layername=dst", frame, fids,
-                                           io_table.column_values)
-    finally:
-        gpkg_fast._CHUNK = before
+    monkeypatch.setattr(gpkg_fast, "_CHUNK", 1000)     # several chunks
+    assert gpkg_fast.copy_with_columns((path, "src"), f"{path}|layername=dst", frame, fids,
+                                       io_table.column_values)
+    assert len(commits) == 3 and any(commits) == (journal == "wal")
+    assert _triggers(path, "dst") == triggers
     con = sqlite3.connect(path)
     got = con.execute("SELECT fid, label, keep, old, score, rank, flag, typeof(rank), "
                       "typeof(score), geom FROM dst ORDER BY rowid").fetchall()
@@ -407,3 +436,47 @@ def test_copy_with_columns_joins_new_values_by_feature_id(tmp_path):
         assert rk == (None if fid % 13 == 0 else fid * 3)
         assert rank_type == ("null" if fid % 13 == 0 else "integer")
         assert geom == src_geom[fid]
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_a_failed_bulk_write_leaves_the_layer_empty(tmp_path, monkeypatch, journal):
+    """A write that fails half way (here the third chunk's values) leaves the destination as it
+    was given, empty with its R-tree triggers, also when WAL mode committed chunks before."""
+    import pandas as pd
+
+    path = str(tmp_path / "fail.gpkg")
+    n = 12_345
+    _source_and_empty_destination(path, n)
+    sqlite3.connect(path).execute(f"PRAGMA journal_mode = {journal}").fetchall()
+    triggers = _triggers(path, "dst")
+    monkeypatch.setattr(gpkg_fast, "_WAL_COMMIT_VALUES", 20_000)
+    monkeypatch.setattr(gpkg_fast, "_CHUNK", 1000)
+    calls = []
+
+    def failing(series):
+        calls.append(1)
+        if len(calls) > 2:
+            raise OSError("disk full")
+        return io_table.column_values(series)
+
+    fids = np.arange(1, n + 1)
+    frame = pd.DataFrame({"score": fids * 0.5})
+    with pytest.raises(OSError):
+        gpkg_fast.copy_with_columns((path, "src"), f"{path}|layername=dst", frame, fids, failing)
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT COUNT(*) FROM dst").fetchone()[0] == 0
+    con.close()
+    assert _triggers(path, "dst") == triggers
+    # the bulk layer filler too
+    with pytest.raises(OSError):
+        with gpkg_fast.LayerFiller(f"{path}|layername=dst") as filler:
+            for start in range(1, n, 5000):
+                ids = np.arange(start, min(start + 5000, n + 1))
+                filler.append({"score": ids * 1.0, "label": [f"z{i}" for i in ids.tolist()]},
+                              blobs=gpkg_fast.point_blobs(ids * 1.0, ids * 2.0, 27700),
+                              bounds=np.column_stack([ids, ids, ids * 2, ids * 2]))
+            raise OSError("cancelled")
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT COUNT(*) FROM dst").fetchone()[0] == 0
+    con.close()
+    assert _triggers(path, "dst") == triggers
