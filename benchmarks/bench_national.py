@@ -33,7 +33,8 @@ its wall time, the process's CPU time over the stage and the load average (1 min
 the build machine has 2 cores shared with other work, so wall time can be well above CPU time.
 Peak memory is the high-water mark (VmHWM) of the process that runs the stages (QGIS included).
 ``large`` writes a results GeoPackage of about 25 GB (every stage's layer, as the recipe runner
-keeps them) in the temporary folder, and its ``buildindex`` stage peaks near 16 GB.
+keeps them) in the temporary folder (leave about 35 GB free), and peaks near 7.7 GB (in
+``buildindex``).
 
 Run alone: ``.venv/bin/python benchmarks/bench_national.py [small|large]``.
 """
