@@ -480,3 +480,37 @@ def test_a_failed_bulk_write_leaves_the_layer_empty(tmp_path, monkeypatch, journ
     assert con.execute("SELECT COUNT(*) FROM dst").fetchone()[0] == 0
     con.close()
     assert _triggers(path, "dst") == triggers
+
+
+def test_wal_commits_inside_a_shared_geopackage_equal_the_sink(provider, tmp_path, monkeypatch):
+    """A stage written into the GeoPackage QGIS has open in WAL mode (a run's shared results),
+    committing every few thousand values: the same layer as the Processing sink writes, and the
+    commits did happen."""
+    shared = str(tmp_path / "results.gpkg")
+    zones = _run("compositeindex:creategrid", {"STUDY_AREA": _study(), "SHAPE": 2, "SIZE": 100,
+                                               "OUTPUT": f"ogr:dbname='{shared}' table=\"zones\" (geom)"}
+                 )["OUTPUT"]
+    open_layer = QgsVectorLayer(zones, "zones", "ogr")     # QGIS holds the file, as in a run
+    assert open_layer.isValid() and open_layer.featureCount() > 1000
+    con = sqlite3.connect(shared)
+    con.execute("PRAGMA journal_mode = wal").fetchall()
+    con.close()
+    seen = []
+    real_init = gpkg_fast.WalCommits.__init__
+
+    def init(self, con, values=None):
+        real_init(self, con, values)
+        seen.append(self)
+
+    monkeypatch.setattr(gpkg_fast.WalCommits, "__init__", init)
+    monkeypatch.setattr(gpkg_fast, "_WAL_COMMIT_VALUES", 5_000)
+    params = {"ZONES": zones, "LOCATIONS": _points(), "LOCATIONS_WEIGHT": "w", "ISSUE": "x"}
+    fast = _run("compositeindex:aggregatepat",
+                dict(params, OUTPUT=f"ogr:dbname='{shared}' table=\"agg\" (geom)"))["OUTPUT"]
+    assert seen and all(c.wal for c in seen) and any(c.committed for c in seen)
+    monkeypatch.setattr(io_table, "FAST_MIN_ROWS", 10 ** 9)
+    slow = _run("compositeindex:aggregatepat",
+                dict(params, OUTPUT=f"ogr:dbname='{shared}' table=\"agg_slow\" (geom)"))["OUTPUT"]
+    layer, _ = assert_same_layers(fast, slow)
+    assert sum(f["x_locations"] for f in layer.getFeatures()) == 3000
+    assert _rtree(fast)[0] == _rtree(zones)[0]
