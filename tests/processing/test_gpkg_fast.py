@@ -325,7 +325,8 @@ def test_multi_row_inserts_refuse_what_they_cannot_write():
 
 
 def test_column_values_for_sqlite():
-    """Columns become Python values for SQLite: NaN / NA / None -> None, integers stay integers
+    """One conversion for every bulk write (``gpkg_fast.column_values``, also io_table's).
+    Columns become Python values for SQLite: NaN / NA / None -> None, integers stay integers
     (numpy, nullable, one-byte flags, booleans), floats keep every bit, text is text; floats
     with few and with many NaN take different routes to the same values."""
     import pandas as pd
@@ -340,14 +341,16 @@ def test_column_values_for_sqlite():
         (pd.Series([3, 2, 1], dtype="Int64"), [3, 2, 1]),
         (pd.Series(np.array([1, 0, 1], dtype=np.int8)), [1, 0, 1]),
         (pd.Series([True, False]), [1, 0]),
+        (pd.Series([True, None], dtype="boolean"), [1, None]),
         (pd.Series(np.array([2**62, -7], dtype=np.int64)), [2**62, -7]),
         (pd.Series(["a", None, "c"], dtype=object), ["a", None, "c"]),
     ]
     for series, expected in cases:
-        got = io_table.column_values(series)
+        got = gpkg_fast.column_values(series)
         assert got == expected, (series.dtype, got)
         assert [type(v) for v in got] == [type(v) for v in expected], series.dtype
-    assert str(io_table.column_values(pd.Series(few))[2]) == "-0.0"
+    assert str(gpkg_fast.column_values(pd.Series(few))[2]) == "-0.0"
+    assert io_table.column_values is gpkg_fast.column_values
 
 
 def _source_and_empty_destination(path, n):
