@@ -58,9 +58,8 @@ def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n
     ci_mean = ci.mean()
     cov = np.zeros(len(keys))
     gram = np.zeros((len(keys), len(keys)))
-    for start in range(0, n_in, _CHUNK):
-        xc = np.vstack([r[start:start + _CHUNK] for r in rows]) if keys else \
-            np.zeros((0, min(_CHUNK, n_in - start)))
+    for start in range(0, n_in if keys else 0, _CHUNK):
+        xc = np.vstack([r[start:start + _CHUNK] for r in rows])
         xc -= means[:, None]
         cov += xc @ (ci[start:start + _CHUNK] - ci_mean)
         gram += xc @ xc.T
