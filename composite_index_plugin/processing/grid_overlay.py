@@ -205,22 +205,13 @@ def grid_zone_overlaps(grid, source, area_geoms, da, fid_order, feedback=None, s
     frac = [np.minimum(res.area[keep] / res.cell_area, 1.0)]
     cut = clipped_geometries(source, grid)
     if cut:
-        from composite_index_plugin.processing.zones import AreaMatcher, area_m2
+        from composite_index_plugin.processing.zones import AreaMatcher, overlap_pieces
 
-        matcher = AreaMatcher(area_geoms)
-        zz, aa, ff = [], [], []
-        for r, geom in cut.items():
-            pos = position[r]
-            if pos < 0:
-                continue
-            zone_m2[pos] = area_m2(da, geom) if geom.area() > 0 else 0.0
-            for k, f in matcher.pieces(geom):
-                zz.append(pos)
-                aa.append(k)
-                ff.append(f)
-        zone.append(np.asarray(zz, dtype=np.int64))
-        area.append(np.asarray(aa, dtype=np.int64))
-        frac.append(np.asarray(ff, dtype="float64"))
+        placed = ((position[r], geom) for r, geom in cut.items() if position[r] >= 0)
+        zz, aa, ff = overlap_pieces(AreaMatcher(area_geoms), da, placed, zone_m2)
+        zone.append(zz)
+        area.append(aa)
+        frac.append(ff)
     overlaps = pd.DataFrame({"zone": np.concatenate(zone).astype("int64"),
                              "area": np.concatenate(area).astype("int64"),
                              "fraction": np.concatenate(frac).astype("float64")})

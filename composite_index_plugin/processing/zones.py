@@ -152,29 +152,38 @@ def zone_overlaps(zone_source, area_geoms, context, feedback=None, fid_order=Non
     da = distance_area(zone_source.sourceCrs(), context)
     n = len(fid_order) if fid_order is not None else max(zone_source.featureCount(), 0)
     zone_m2 = np.zeros(n)
-    rows_z, rows_a, rows_f = [], [], []
     total = max(n, 1)
-    request = QgsFeatureRequest().setNoAttributes()
-    for k, feature in enumerate(zone_source.getFeatures(request)):
-        if feedback is not None and k % 2000 == 0:
-            if feedback.isCanceled():
-                raise QgsProcessingException("Cancelled by the user.")
-            feedback.setProgress(100.0 * k / total)
-        pos = position.get(feature.id(), None) if position is not None else k
-        if pos is None:
-            continue
-        geom = feature.geometry()
-        if geom.isNull() or geom.isEmpty():
-            continue
+
+    def placed():
+        request = QgsFeatureRequest().setNoAttributes()
+        for k, feature in enumerate(zone_source.getFeatures(request)):
+            if feedback is not None and k % 2000 == 0:
+                if feedback.isCanceled():
+                    raise QgsProcessingException("Cancelled by the user.")
+                feedback.setProgress(100.0 * k / total)
+            pos = position.get(feature.id(), None) if position is not None else k
+            geom = feature.geometry()
+            if pos is not None and not (geom.isNull() or geom.isEmpty()):
+                yield pos, geom
+
+    zone, area, frac = overlap_pieces(matcher, da, placed(), zone_m2)
+    overlaps = pd.DataFrame({"zone": zone, "area": area, "fraction": frac})
+    return overlaps, zone_m2
+
+
+def overlap_pieces(matcher, da, placed, zone_m2):
+    """The pieces of zones in areas, by GEOS: for each ``(position, geometry)`` of ``placed``
+    its area in m^2 goes into ``zone_m2[position]`` and each area it overlaps gives a row.
+    Returns the zone positions, area indices and fractions of the zone (numpy arrays)."""
+    rows_z, rows_a, rows_f = [], [], []
+    for pos, geom in placed:
         zone_m2[pos] = area_m2(da, geom) if geom.area() > 0 else 0.0
         for a, frac in matcher.pieces(geom):
             rows_z.append(pos)
             rows_a.append(a)
             rows_f.append(frac)
-    overlaps = pd.DataFrame({"zone": np.asarray(rows_z, dtype="int64"),
-                             "area": np.asarray(rows_a, dtype="int64"),
-                             "fraction": np.asarray(rows_f, dtype="float64")})
-    return overlaps, zone_m2
+    return (np.asarray(rows_z, dtype="int64"), np.asarray(rows_a, dtype="int64"),
+            np.asarray(rows_f, dtype="float64"))
 
 
 def no_overlap_error(zone_source, area_source):
