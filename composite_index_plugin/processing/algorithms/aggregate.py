@@ -29,7 +29,7 @@ from composite_index_plugin.i18n import translated
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.expressions import check_expression, raw_expression
-from composite_index_plugin.processing.grid_overlay import read_grid_zones
+from composite_index_plugin.processing.grid_overlay import clipped_geometries, read_grid_zones
 from composite_index_plugin.processing.io_points import read_points
 from composite_index_plugin.processing.io_table import write_with_columns
 from composite_index_plugin.qgis_compat import (
@@ -80,14 +80,8 @@ def read_zones(zones_source, feedback, need_anchor=False, force_polygons=False, 
             z.n, z.clipped = len(grid.fids), grid.clipped
             if need_anchor:
                 z.anchor = grid.spec.centres(grid.a, grid.b)
-            if grid.clipped.any():
-                row_of = {int(f): i for i, f in enumerate(z.fids.tolist())}
-                req = QgsFeatureRequest().setFilterFids([int(f) for f in z.fids[grid.clipped]])
-                req.setNoAttributes()
-                for f in zones_source.getFeatures(req):
-                    g = f.geometry()
-                    if not g.isNull():
-                        z.rings[row_of[f.id()]] = rings_from_wkb(bytes(g.asWkb()))
+            for r, g in clipped_geometries(zones_source, grid).items():
+                z.rings[r] = rings_from_wkb(bytes(g.asWkb()))
             return z
     fids, anchors = [], []
     for i, f in enumerate(zones_source.getFeatures(QgsFeatureRequest().setNoAttributes())):
