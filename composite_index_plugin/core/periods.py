@@ -321,6 +321,12 @@ def period_labels(n, labels=None):
     return safe
 
 
+def decile_field(periods, k):
+    """The per-zone comparison's field with the deciles of period ``k`` of ``periods`` (the
+    labels as the gaps table shows them, e.g. ``2016-07``: the field is ``decile_2016_07``)."""
+    return f"decile_{period_labels(len(periods), periods)[k]}"
+
+
 @dataclass
 class PeriodComparison:
     """``zones``: one row per zone (first period's order). ``gaps``: the gap per period and area

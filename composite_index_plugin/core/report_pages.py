@@ -334,8 +334,10 @@ def zone_change_counts(change, owner, n_areas, periods):
         flag = np.asarray(flag, dtype=bool) & inside
         return np.bincount(owner[flag], minlength=n_areas)[:n_areas].astype(float)
 
-    for key, p in (("decile1_first", periods[0]), ("decile1_last", periods[-1])):
-        col = f"decile_{p}"
+    from composite_index_plugin.core.periods import decile_field
+
+    for key, k in (("decile1_first", 0), ("decile1_last", len(periods) - 1)):
+        col = decile_field(periods, k)
         out[key] = per_area(pd.to_numeric(change[col], errors="coerce") == 1) if col in change \
             else np.nan
     if "hotspot_transition" in change:

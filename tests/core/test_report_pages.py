@@ -209,3 +209,13 @@ def test_column_chart_of_periods():
     assert float(rects[0].get("y")) + heights[0] == pytest.approx(float(rects[2].get("y")), abs=0.01)
     texts = [t.text for t in root.iter(f"{ns}text")]
     assert {"2023", "2024", "2025", "1.20", "1.00", f"{MINUS}0.25"} <= set(texts)
+
+
+def test_zone_change_counts_find_the_deciles_of_labels_shown_as_given():
+    """The gaps table shows periods as given ("2016-07"); the per-zone fields are field-safe
+    (decile_2016_07). The counts of zones in decile 1 are still found (they were NaN, and the
+    area pages lost their "Zones in decile 1" row)."""
+    change = pd.DataFrame({"decile_2016_07": [1, 1, 2], "decile_2017_07": [1, 2, 1],
+                           "hotspot_transition": ["new", "", "ended"]})
+    zc = zone_change_counts(change, [0, 0, 1], 2, ["2016-07", "2017-07"])
+    assert zc["decile1_first"].tolist() == [2, 0] and zc["decile1_last"].tolist() == [1, 1]

@@ -358,7 +358,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         trend_counts = None
         if change_in is not None:
             names = change_in.fields().names()
-            wanted = [f"decile_{p}" for p in (periods[0], periods[-1])] + \
+            wanted = [cp.decile_field(periods, k) for k in (0, len(periods) - 1)] + \
                 ["hotspot_transition", "score_change", "decile_change", "trend"]
             change, owner = self._owned(change_in, areas_geoms, wanted, feedback, (25.0, 28.0))
             per_area = zone_change_counts(change, owner, len(areas_geoms), periods)
