@@ -283,6 +283,10 @@ class StagedFolder:
             return False
         except (OSError, ValueError, KeyError, TypeError):
             return False
+        # the folders the swap was using (a publish stages elsewhere than a run's default)
+        for key in ("staging", "backup"):
+            if isinstance(data.get(key), str) and os.path.isabs(data[key]):
+                setattr(self, key, data[key])
         if not os.path.isdir(self.staging):
             os.remove(self.journal)
             return False

@@ -345,3 +345,43 @@ def test_a_dead_process_temporary_folder_is_cleaned(tmp_path):
     (stale / "half.gpkg").write_bytes(b"half")
     _sample(tmp_path / "sample", 1)
     assert sorted(os.listdir(tmp_path)) == ["sample"]
+
+
+def test_a_publish_cut_short_is_finished_from_its_own_staging_folder(tmp_path, monkeypatch):
+    """The Builder's publish stages elsewhere than a run's default; a publish killed half way
+    is finished by ``recover`` from the folders its journal names (before: the journal was
+    dropped and the files not yet moved were lost)."""
+    folder, staging = tmp_path / "out", tmp_path / "builder_staging"
+    folder.mkdir()
+    staging.mkdir()
+    for name in ("assessment.pdf", "results.gpkg", "run.log"):
+        (folder / name).write_text("old " + name)
+        (staging / name).write_text("new " + name)
+    staged = transaction.StagedFolder(str(folder))
+    staged.staging = str(staging)
+    real_replace = os.replace
+    moves = {"n": 0}
+
+    def crash_after_one(src, dst):
+        if str(src).startswith(str(staging)):
+            moves["n"] += 1
+            if moves["n"] == 2:
+                raise OSError(5, "simulated crash")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(transaction.os, "replace", crash_after_one)
+    with pytest.raises(OSError):
+        staged.commit(["assessment.pdf", "results.gpkg", "run.log"])
+    monkeypatch.setattr(transaction.os, "replace", real_replace)
+    assert (folder / transaction.JOURNAL).exists()
+    assert transaction.StagedFolder(str(folder)).recover()
+    assert {p.name: p.read_text() for p in folder.iterdir() if p.name != sandbox_manifest()} == {
+        "assessment.pdf": "new assessment.pdf", "results.gpkg": "new results.gpkg",
+        "run.log": "new run.log"}
+    assert not staging.exists() and not (folder / transaction.JOURNAL).exists()
+
+
+def sandbox_manifest():
+    from composite_index_plugin.core import sandbox
+
+    return sandbox.MANIFEST
