@@ -260,11 +260,10 @@ def _pieces(pe, max_len):
     nn = n[edge].astype("float64")
     t0, t1 = k / nn, (k + 1) / nn
     dx, dy = e[edge, 2] - e[edge, 0], e[edge, 3] - e[edge, 1]
-    single = n[edge] == 1
     px1 = np.where(k == 0, e[edge, 0], e[edge, 0] + t0 * dx)
     py1 = np.where(k == 0, e[edge, 1], e[edge, 1] + t0 * dy)
-    px2 = np.where(single | (k == n[edge] - 1), e[edge, 2], e[edge, 0] + t1 * dx)
-    py2 = np.where(single | (k == n[edge] - 1), e[edge, 3], e[edge, 1] + t1 * dy)
+    px2 = np.where(k == n[edge] - 1, e[edge, 2], e[edge, 0] + t1 * dx)
+    py2 = np.where(k == n[edge] - 1, e[edge, 3], e[edge, 1] + t1 * dy)
     return np.column_stack([px1, py1, px2, py2]), edge
 
 

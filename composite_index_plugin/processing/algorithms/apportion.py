@@ -88,9 +88,12 @@ def _geos_pieces(src_geoms, zone_geoms, feedback, start, end):
         if g is None:
             continue
         src_area[s] = g.area()
+        hits = index.intersects(g.boundingBox())
+        if not hits:                  # no engine prepared for sources far from every zone
+            continue
         engine = QgsGeometry.createGeometryEngine(g.constGet())
         engine.prepareGeometry()
-        for z in index.intersects(g.boundingBox()):
+        for z in hits:
             zg = zone_geoms[z]
             if not engine.intersects(zg.constGet()):
                 continue
@@ -252,9 +255,7 @@ class ApportionAlgorithm(CompositeIndexAlgorithm):
         if self.parameterAsEnum(parameters, "OVERLAY", context) == 0 and anc is None:
             grid = read_grid_zones(zones, self.parameterAsVectorLayer(parameters, "ZONES", context))
         if grid is not None:
-            n_zones = len(grid.fids)
-            if n_zones == 0:
-                raise QgsProcessingException(f"The zones layer '{zones.sourceName()}' is empty.")
+            n_zones = len(grid.fids)   # > 0: read_grid_zones gives None for an empty layer
             feedback.setProgress(20)
             src_area = np.array([g.area() if g is not None else 0.0 for g in src_geoms])
             rings = self.run_core(polygon_rings, src_geoms)
