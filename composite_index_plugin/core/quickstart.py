@@ -104,12 +104,9 @@ def guess_boundary_fields(columns, codes, names):
 
 def read_csv_columns(path):
     """A delimited table's columns as {name: values} (text), through the importer's reader
-    (``cleanse.read_table``: encoding and delimiter detected, undecodable bytes reported); a
-    repeated name keeps its first column under that name."""
+    (``cleanse.read_table``: encoding and delimiter detected; an empty file is refused there);
+    a repeated name keeps its first column under that name."""
     frame, _info = cleanse.read_table(path)
-    if frame.empty and not len(frame.columns):
-        raise CompositeIndexError(f"The table '{os.path.basename(path)}' is empty.",
-                                  hint="Give the population table as a CSV with a header line.")
     return {c: frame[c].tolist() for c in frame.columns if c != cleanse.ROW_PROBLEM}
 
 
