@@ -396,6 +396,15 @@ def read_ogr_points(lyr, fields, subset="", sql_filter="", feedback=None, rect=N
         return None
     want_fid = bool(fid_column) and fid_column in fields
     parts, attrs = [], {f: [] for f in fields}
+    keep = set(fields) - {fid_column}
+    # GDAL 3.6 hands back empty geometries when every attribute field is ignored: keep one
+    # (a numeric one when there is one, cheapest to carry).
+    if not keep and names:
+        keep = {numeric[0] if numeric else names[0]}
+    limit = arrow_field_limit()
+    if limit is not None and len(keep) > limit:
+        return None   # GDAL < 3.8.1 would loop on so many GeoPackage columns: read via QGIS
+    #                (before any filter: a count on PostGIS costs a query)
     try:
         lyr.SetAttributeFilter(subset or None)
         if rect is not None and not rect.isEmpty():
@@ -404,14 +413,6 @@ def read_ogr_points(lyr, fields, subset="", sql_filter="", feedback=None, rect=N
         n_features = lyr.GetFeatureCount()
         if sql_filter:
             lyr.SetAttributeFilter(f"({subset}) AND {sql_filter}" if subset else sql_filter)
-        keep = set(fields) - {fid_column}
-        # GDAL 3.6 hands back empty geometries when every attribute field is ignored: keep one
-        # (a numeric one when there is one, cheapest to carry).
-        if not keep and names:
-            keep = {numeric[0] if numeric else names[0]}
-        limit = arrow_field_limit()
-        if limit is not None and len(keep) > limit:
-            return None   # GDAL < 3.8.1 would loop on so many GeoPackage columns: read via QGIS
         lyr.SetIgnoredFields([n for n in names if n not in keep])
         geom_name = lyr.GetGeometryColumn() or None
         options = ["INCLUDE_FID=YES" if want_fid else "INCLUDE_FID=NO"]
