@@ -867,9 +867,11 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             xt.setFeatureFilter(page_filter)
             p0, p1 = story["periods"][0], story["periods"][-1]
             width = al.content_width(al.CHANGE_RECT[2], 4, al.BAND_MARGIN)
-            # the period columns as wide as their labels ('2016-07', '2018/19'), at least 8 mm
+            # the period columns as wide as their labels ('2016-07', '2018/19'), at least 8 mm,
+            # and never so wide that the Measure column gets less than 12 mm (a long label wraps)
             period_w = max([al.text_width(str(p), family, al.BAND_PT, bold=True) for p in (p0, p1)]
                            + [8.0]) + 0.3
+            period_w = min(period_w, (width - 14.0 - 12.0) / 2)
             al.set_columns(xt, [("Measure", "\"measure\"", width - 2 * period_w - 14.0,
                                  Qt.AlignmentFlag.AlignLeft),
                                 (p0, "\"first\"", period_w, Qt.AlignmentFlag.AlignRight),
