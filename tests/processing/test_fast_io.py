@@ -70,10 +70,12 @@ def _points_gpkg(path, n=5000, seed=4, extra=True):
     return f"{path}|layername=pts"
 
 
-def test_fixed_width_point_batches_decode_like_wkb_objects():
+@pytest.mark.parametrize("empty", [True, False])
+def test_fixed_width_point_batches_decode_like_wkb_objects(empty):
     rng = np.random.default_rng(1)
     x, y = rng.uniform(-1e5, 1e6, 1000), rng.uniform(0, 1e6, 1000)
-    x[5] = y[5] = np.nan    # POINT EMPTY
+    if empty:
+        x[5] = y[5] = np.nan    # POINT EMPTY
     raw = np.zeros(1000, dtype=[("o", "u1"), ("t", "<u4"), ("x", "<f8"), ("y", "<f8")])
     raw["o"], raw["t"], raw["x"], raw["y"] = 1, 1, x, y
     fixed = raw.view(np.uint8).reshape(1000, 21)
@@ -81,8 +83,19 @@ def test_fixed_width_point_batches_decode_like_wkb_objects():
     objects = np.empty(1000, dtype=object)
     objects[:] = [bytes(r) for r in fixed]
     want = points_from_wkb_array(objects)
+    assert len(got) == len(want) == 4 and len(got[0]) == 1000 - empty
     for a, b in zip(got, want):
-        assert np.array_equal(a, b, equal_nan=True)
+        assert np.array_equal(a, b, equal_nan=True) and a.dtype == b.dtype
+
+
+def test_fixed_width_batches_of_other_geometries_go_through_wkb():
+    """21-byte blobs that are not little-endian 2D points (big-endian points here) are decoded
+    by the general WKB reader, not read as little-endian coordinates."""
+    raw = np.zeros(3, dtype=[("o", "u1"), ("t", ">u4"), ("x", ">f8"), ("y", ">f8")])
+    raw["o"], raw["t"], raw["x"], raw["y"] = 0, 1, [1.5, 2.5, 3.5], [10.0, 20.0, 30.0]
+    x, y, rows, kinds = io_points._points_from_batches([raw.view(np.uint8).reshape(3, 21)])
+    assert x.tolist() == [1.5, 2.5, 3.5] and y.tolist() == [10.0, 20.0, 30.0]
+    assert rows.tolist() == [0, 1, 2] and kinds.tolist() == [0, 0, 0]
 
 
 def test_arrow_points_equal_qgis_points(provider, tmp_path):

@@ -127,6 +127,39 @@ def test_a_grid_with_one_edited_cell_is_measured_with_geos(provider, birmingham,
     assert res["TOTAL"] == pytest.approx(sum(f["LAT"] for f in birmingham.getFeatures()), rel=1e-9)
 
 
+@pytest.mark.parametrize("edit", [None, ("first", "grid_size", 999.0), ("middle", "grid_x0", 0.5),
+                                  ("last", "grid_shape", "square"), ("middle", "grid_y0", None),
+                                  ("first", "grid_shape", None), "empty"])
+def test_grid_constants_by_sql(provider, birmingham, tmp_path, edit):
+    """``_grid_constants``: the grid_* values when every row holds the same ones; ``{}`` when one
+    row differs (the first, one in the middle or the last; a value or a NULL) or the layer has no
+    rows; None for a layer that is not a GeoPackage table."""
+    from composite_index_plugin.processing.grid_overlay import _grid_constants
+
+    path = str(tmp_path / "grid.gpkg")
+    run("compositeindex:creategrid", {"STUDY_AREA": birmingham, "SHAPE": 1, "SIZE": 1000,
+                                      "KEEP": 0, "OUTPUT": path})
+    layer = QgsVectorLayer(path, "grid", "ogr")
+    fids = sorted(f.id() for f in layer.getFeatures(QgsFeatureRequest().setNoAttributes()))
+    assert len(fids) > 300
+    if edit == "empty":
+        assert layer.dataProvider().deleteFeatures(fids)
+    elif edit is not None:
+        where, field, value = edit
+        fid = {"first": fids[0], "middle": fids[len(fids) // 2], "last": fids[-1]}[where]
+        assert layer.dataProvider().changeAttributeValues(
+            {fid: {layer.fields().indexOf(field): value}})
+    layer = QgsVectorLayer(path, "grid", "ogr")
+    got = _grid_constants(layer)
+    if edit is None:
+        assert got == {"grid_shape": "hex_flat", "grid_size": 1000.0, "grid_x0": 0.0, "grid_y0": 0.0}
+    else:
+        assert got == {}
+    assert _grid_constants(QgsVectorLayer(path + "|subset=fid > 3", "part", "ogr")) is None
+    memory = layer.materialize(QgsFeatureRequest().setLimit(5))
+    assert _grid_constants(memory) is None
+
+
 def test_ellipsoidal_cell_areas_exact_and_by_block(qgis_app):
     """With an ellipsoid, whole cells are measured one by one, or once per 16 x 16 block of a
     large grid: within 1e-4 of the cell-by-cell figures at 100 m, 240 km from the central meridian."""
