@@ -27,6 +27,7 @@ import struct
 import numpy as np
 
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+from composite_index_plugin.core.ranges import ranges
 
 # Largest number of (point, edge) pairs evaluated in one numpy step (memory cap, about 100 MB).
 _PAIR_CHUNK = 4_000_000
@@ -182,13 +183,9 @@ class PointIndex:
         rows = np.arange(r0, r1 + 1)
         lo = self.starts[rows * self.nx + c0]
         hi = self.starts[rows * self.nx + c1 + 1]
-        lengths = hi - lo
-        total = int(lengths.sum())
-        if total == 0:
+        pos, _ = ranges(lo, hi)          # the rows' slices, one after another
+        if len(pos) == 0:
             return np.empty(0, dtype=np.int64)
-        # Concatenate the slices without a Python loop over rows.
-        offsets = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        pos = np.arange(total) + offsets
         idx = self.order[pos]
         sel = (self.x[idx] >= xmin) & (self.x[idx] <= xmax) & (self.y[idx] >= ymin) & (self.y[idx] <= ymax)
         return idx[sel]

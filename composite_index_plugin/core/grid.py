@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from composite_index_plugin.core.errors import CompositeIndexError
+from composite_index_plugin.core.ranges import ranges
 from composite_index_plugin.core.vocab import GRID_SHAPE_CODES
 
 SHAPES = GRID_SHAPE_CODES   # what grid layers store in grid_shape (core.vocab)
@@ -265,11 +266,8 @@ class GridSpec:
     def cells_in_box(self, xmin, ymin, xmax, ymax):
         """Index arrays (a, b) of the cells touching the box (``index_names`` order)."""
         outer, lo, hi = self._ranges(xmin, ymin, xmax, ymax)
-        n = np.clip(hi - lo + 1, 0, None)
-        total = int(n.sum())
-        out = np.repeat(outer, n)
-        start = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
-        inner = np.arange(total, dtype=np.int64) + start
+        inner, owner = ranges(lo, np.asarray(hi) + 1)
+        out = np.asarray(outer)[owner]
         if self.shape == "hex_pointy":  # outer is r, inner is q
             return inner, out
         return out, inner
@@ -365,10 +363,10 @@ def boundary_cells(spec, rings):
         p0, p1 = r[:-1], r[1:]
         seg = np.hypot(*(p1 - p0).T)
         n = np.maximum(np.ceil(seg / step).astype(np.int64), 1)
-        t = np.arange(int(n.sum())) - np.repeat(np.concatenate([[0], np.cumsum(n)[:-1]]), n)
-        t = t / np.repeat(n, n)
-        xs.append(np.repeat(p0[:, 0], n) + t * np.repeat(p1[:, 0] - p0[:, 0], n))
-        ys.append(np.repeat(p0[:, 1], n) + t * np.repeat(p1[:, 1] - p0[:, 1], n))
+        k, s = ranges(0, n)
+        t = k / n[s]
+        xs.append(p0[s, 0] + t * (p1[s, 0] - p0[s, 0]))
+        ys.append(p0[s, 1] + t * (p1[s, 1] - p0[s, 1]))
         xs.append(r[-1:, 0])
         ys.append(r[-1:, 1])
     if not xs:
@@ -474,24 +472,11 @@ class LatticeRows:
     def row_y(self, rows=None):
         """Centre y of lattice rows (0-based row numbers), as ``GridSpec.centres`` computes it."""
         rows = np.arange(self.n_rows) if rows is None else np.asarray(rows)
-        k = rows.astype(np.int64) + self.first
-        if self.spec.shape == "square":
-            return self.spec.centres(k, np.zeros_like(k))[1]
-        if self.spec.shape == "hex_pointy":
-            return self.spec.centres(np.zeros_like(k), k)[1]
-        # flat: q = m mod 2 (0 or 1), r = (m - q) / 2 gives the same y as any cell of the row
-        q = np.mod(k, 2)
-        return self.spec.centres(q, (k - q) // 2)[1]
+        return lattice_row_y(self.spec, rows.astype(np.int64) + self.first)
 
     def row_of(self, a, b):
         """0-based lattice row of cells (a, b)."""
-        a = np.asarray(a, dtype=np.int64)
-        b = np.asarray(b, dtype=np.int64)
-        if self.spec.shape == "square":
-            return a - self.first
-        if self.spec.shape == "hex_pointy":
-            return b - self.first
-        return 2 * b + a - self.first
+        return lattice_rows(self.spec, a, b)[0] - self.first
 
     def contains(self, a, b):
         """Which cells (a, b) belong to the box's cells (those ``cells`` enumerates)."""
@@ -547,17 +532,14 @@ class LatticeRows:
             return row + self.first, col, row
         if self.spec.shape == "hex_pointy":
             lo, hi = self._pointy_q_range(k)
-            n = np.clip(hi - lo + 1, 0, None)
-            row = np.repeat(rows, n)
-            q = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(
-                lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+            q, owner = ranges(lo, hi + 1)
+            row = rows[owner]
             return q, row + self.first, row
         # flat: columns q of the row's parity, r = (m - q) / 2 within column q's range
         q_first = self.q0 + np.mod(k - self.q0, 2)
-        n_q = np.clip((self.q1 - q_first) // 2 + 1, 0, None)
-        row = np.repeat(rows, n_q)
-        q = np.repeat(q_first, n_q) + 2 * (np.arange(int(n_q.sum()), dtype=np.int64) - np.repeat(
-            np.concatenate([[0], np.cumsum(n_q)[:-1]]), n_q))
+        step, owner = ranges(0, (self.q1 - q_first) // 2 + 1)
+        row = rows[owner]
+        q = q_first[owner] + 2 * step
         r = (row + self.first - q) // 2
         lo, hi = self._flat_r_range(q)
         ok = (r >= lo) & (r <= hi)
@@ -580,6 +562,44 @@ class LatticeRows:
         return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
+# ---------------------------------------------------------------------------------------------
+# lattice rows: rows of cells with one centre y, south to north (squares: rows; pointy
+# hexagons: r; flat hexagons: m = 2r + q, the half-rows of the staggered columns)
+
+def lattice_rows(spec, a, b):
+    """Lattice row of cells (a, b) and the cell's position ``j`` along its row: centre x =
+    ``offset(row) + step * j`` (``lattice_row_x``)."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if spec.shape == "square":
+        return a, b                  # (row, col)
+    if spec.shape == "hex_pointy":
+        return b, a                  # (r, q)
+    return 2 * b + a, a              # flat: m = 2r + q, q
+
+
+def lattice_row_y(spec, rows):
+    """Centre y of lattice rows: the very numbers ``GridSpec.centres`` gives their cells (for
+    flat hexagons ``size * (r + q / 2)`` and ``size * m / 2`` are the same double: m / 2 is
+    exact, and halving after the product is exact too)."""
+    rows = np.asarray(rows, dtype="float64")
+    if spec.shape == "square":
+        return spec.y0 + (rows + 0.5) * spec.size
+    if spec.shape == "hex_pointy":
+        return spec.y0 + 1.5 * spec.radius * rows
+    return spec.y0 + spec.size * rows / 2.0
+
+
+def lattice_row_x(spec, rows):
+    """(offset, step) of centre x along lattice rows."""
+    rows = np.asarray(rows, dtype="float64")
+    if spec.shape == "square":
+        return spec.x0 + 0.5 * spec.size + 0.0 * rows, spec.size
+    if spec.shape == "hex_pointy":
+        return spec.x0 + spec.size * rows / 2.0, spec.size
+    return spec.x0 + 0.0 * rows, 1.5 * spec.radius
+
+
 def _crossings_by_row(row_y, rings):
     """For each lattice row y, the x where the study area's edges cross it (half-open rule of
     ``core.geometry``): CSR ``(row_ptr, xs)`` with xs sorted within each row."""
@@ -592,10 +612,7 @@ def _crossings_by_row(row_y, rings):
     slope = (x2 - x1) / (y2 - y1)
     lo = np.searchsorted(row_y, y1, side="left")     # first row with y >= y1
     hi = np.searchsorted(row_y, y2, side="left")     # rows with y < y2
-    n = np.clip(hi - lo, 0, None)
-    edge = np.repeat(np.arange(len(x1)), n)
-    row = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(
-        lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+    row, edge = ranges(lo, hi)
     xs = x1[edge] + (row_y[row] - y1[edge]) * slope[edge]
     order = np.lexsort((xs, row))
     row_ptr = np.searchsorted(row[order], np.arange(n_rows + 1), side="left")
@@ -638,9 +655,8 @@ class Outline:
         step = spec.size / 4.0
         seg = np.hypot(e[:, 2] - e[:, 0], e[:, 3] - e[:, 1])
         n = np.maximum(np.ceil(seg / step).astype(np.int64), 1) + 1   # both ends sampled
-        edge = np.repeat(np.arange(len(e)), n)
-        t = (np.arange(int(n.sum())) - np.repeat(np.concatenate([[0], np.cumsum(n)[:-1]]), n)) \
-            / np.repeat(n - 1, n)
+        k, edge = ranges(0, n)
+        t = k / (n - 1)[edge]
         x = e[edge, 0] + t * (e[edge, 2] - e[edge, 0])
         y = e[edge, 1] + t * (e[edge, 3] - e[edge, 1])
         a, b = spec.bin(x, y)
@@ -690,10 +706,7 @@ class Outline:
         keys = encode_keys(a, b)
         lo = np.searchsorted(self.pair_key, keys, side="left")
         hi = np.searchsorted(self.pair_key, keys, side="right")
-        n = hi - lo
-        cell = np.repeat(np.arange(len(keys)), n)
-        pair = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(
-            lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+        pair, cell = ranges(lo, hi)
         out = np.zeros(len(keys), dtype=bool)
         step = 1_000_000
         for s0 in range(0, len(cell), step):

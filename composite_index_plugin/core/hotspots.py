@@ -69,6 +69,7 @@ from composite_index_plugin.core.neighbours import (
 from composite_index_plugin.core.neighbours import (
     band_counts as nbmod_distance_counts,
 )
+from composite_index_plugin.core.ranges import ranges
 
 MIN_ZONES = 30
 """Fewer zones than this gives unreliable hotspot statistics (a warning, not a refusal)."""
@@ -644,8 +645,7 @@ def _counts_by_blocks(y, nb, w, R, A, D, observed, tol, P, ge, le, progress, thr
         if len(sel):
             r = Rflat[sel]
             span = r - a + 1                                    # zones a..r get the shift
-            e = np.repeat(np.arange(len(sel)), span)
-            i_loc = np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span)
+            i_loc, e = ranges(0, span)
             contrib = Dflat[sel][e] * Wb[i_loc, kidx[sel][e]]
             rows_e = pidx[sel][e]
             if 4 * len(e) > S.size:     # dense (few large blocks): one bincount over S

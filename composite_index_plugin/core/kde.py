@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+from composite_index_plugin.core.ranges import ranges
 
 PER_AREA = 1_000_000.0  # report per 1e6 square map units (per km^2 in metres)
 _PAIR_CHUNK = 2_000_000
@@ -87,10 +88,8 @@ def kde_at(tx, ty, px, py, bandwidth, weights=None, progress=None):
             stop = max(stop, start + 1)
             t = targets[start:stop]
             tl = lens[start:stop]
-            total = int(tl.sum())
-            rep_t = np.repeat(t, tl)
-            offs = np.repeat(lo[t] - np.concatenate([[0], np.cumsum(tl)[:-1]]), tl)
-            pidx = np.arange(total) + offs
+            pidx, owner = ranges(lo[t], lo[t] + tl)
+            rep_t = t[owner]
             d2 = (sx[pidx] - tx[rep_t]) ** 2 + (sy[pidx] - ty[rep_t]) ** 2
             u2 = d2 / (h * h)
             kv = np.where(u2 < 1.0, (1.0 - u2) ** 2, 0.0)

@@ -31,6 +31,7 @@ from typing import Optional
 import numpy as np
 
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
+from composite_index_plugin.core.ranges import ranges
 
 MAX_NEIGHBOURS = 1000
 """Most neighbours one zone may have (distance band / k nearest)."""
@@ -321,11 +322,8 @@ class _Buckets:
 
 def _expand(p, s, c):
     """Expand (point, start, size) ranges into (point, sorted-position) candidate pairs."""
-    total = int(c.sum())
-    pp = np.repeat(p, c)
-    offs = np.repeat(np.cumsum(c) - c, c)
-    pos = np.repeat(s, c) + (np.arange(total, dtype=np.int64) - offs)
-    return pp, pos
+    pos, owner = ranges(s, np.asarray(s) + c)
+    return np.asarray(p)[owner], pos
 
 
 def _check_xy(x, y):

@@ -44,7 +44,16 @@ import numpy as np
 
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
 from composite_index_plugin.core.geometry import as_ring, points_in_rings, ring_signed_area
-from composite_index_plugin.core.grid import SHAPES, GridSpec, encode_keys, neighbour_offsets
+from composite_index_plugin.core.grid import (
+    SHAPES,
+    GridSpec,
+    encode_keys,
+    lattice_row_x,
+    lattice_row_y,
+    lattice_rows,
+    neighbour_offsets,
+)
+from composite_index_plugin.core.ranges import ranges
 
 _DEGENERATE = 1e-7      # a centre this close (in cell widths) to an edge: measured from elsewhere
 _PIECE_CHUNK = 400_000  # pieces handled at once (memory: about 1 KB per piece)
@@ -164,47 +173,7 @@ def polygon_edges(polygons):
 
 
 # ---------------------------------------------------------------------------------------------
-# lattice rows of cell centres
-
-def _rows(spec, a, b):
-    """Lattice row of cells (rows of equal centre y, south to north) and the cell's position
-    ``j`` along its row: centre x = ``offset(row) + step * j``."""
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    if spec.shape == "square":
-        return a, b                  # (row, col)
-    if spec.shape == "hex_pointy":
-        return b, a                  # (r, q)
-    return 2 * b + a, a              # flat: m = 2r + q, q
-
-
-def _row_y(spec, rows):
-    rows = np.asarray(rows, dtype="float64")
-    if spec.shape == "square":
-        return spec.y0 + (rows + 0.5) * spec.size
-    if spec.shape == "hex_pointy":
-        return spec.y0 + 1.5 * spec.radius * rows
-    return spec.y0 + spec.size * rows / 2.0
-
-
-def _row_x(spec, rows):
-    """(offset, step) of centre x along lattice rows."""
-    rows = np.asarray(rows, dtype="float64")
-    if spec.shape == "square":
-        return spec.x0 + 0.5 * spec.size + 0.0 * rows, spec.size
-    if spec.shape == "hex_pointy":
-        return spec.x0 + spec.size * rows / 2.0, spec.size
-    return spec.x0 + 0.0 * rows, 1.5 * spec.radius
-
-
-def _expand(lo, hi):
-    """Concatenated ``arange(lo[i], hi[i])`` and the i of each element."""
-    n = np.clip(hi - lo, 0, None)
-    owner = np.repeat(np.arange(len(lo)), n)
-    pos = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(
-        lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
-    return pos, owner
-
+# cell centres inside polygons
 
 def centre_pairs(spec, a, b, pe):
     """Every (cell, polygon) with the cell's centre inside the polygon (half-open rule of
@@ -213,9 +182,9 @@ def centre_pairs(spec, a, b, pe):
     n = len(a)
     if n == 0 or len(pe.edges) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    row, j = _rows(spec, a, b)
+    row, j = lattice_rows(spec, a, b)
     r0, r1 = int(row.min()), int(row.max())
-    ys = _row_y(spec, np.arange(r0, r1 + 1))
+    ys = lattice_row_y(spec, np.arange(r0, r1 + 1))
     e = pe.edges
     lowfirst = e[:, 1] <= e[:, 3]
     x1 = np.where(lowfirst, e[:, 0], e[:, 2])
@@ -227,7 +196,7 @@ def centre_pairs(spec, a, b, pe):
     slope = (x2 - x1) / (y2 - y1)
     lo = np.searchsorted(ys, y1, side="left")
     hi = np.searchsorted(ys, y2, side="left")
-    k, edge = _expand(lo, hi)
+    k, edge = ranges(lo, hi)
     xc = x1[edge] + (ys[k] - y1[edge]) * slope[edge]
     cpoly = poly[edge]
     order = np.lexsort((xc, cpoly, k))
@@ -235,7 +204,7 @@ def centre_pairs(spec, a, b, pe):
     if len(k) % 2 or (len(k) and ((k[0::2] != k[1::2]).any() or (cpoly[0::2] != cpoly[1::2]).any())):
         raise CompositeIndexError("Internal error: a polygon ring is not closed.")
     irow = k[0::2] + r0
-    off, step = _row_x(spec, irow)
+    off, step = lattice_row_x(spec, irow)
     j_lo = np.ceil((xc[0::2] - off) / step).astype(np.int64)
     j_hi = np.ceil((xc[1::2] - off) / step).astype(np.int64)
     keys = encode_keys(row, j)
@@ -243,7 +212,7 @@ def centre_pairs(spec, a, b, pe):
     sk = keys[order]
     lo = np.searchsorted(sk, encode_keys(irow, j_lo), side="left")
     hi = np.searchsorted(sk, encode_keys(irow, j_hi), side="left")
-    pos, owner = _expand(lo, hi)
+    pos, owner = ranges(lo, hi)
     return order[pos].astype(np.int64), cpoly[0::2][owner].astype(np.int64)
 
 
@@ -255,8 +224,7 @@ def _pieces(pe, max_len):
     e = pe.edges
     length = np.hypot(e[:, 2] - e[:, 0], e[:, 3] - e[:, 1])
     n = np.maximum(np.ceil(length / max_len).astype(np.int64), 1)
-    edge = np.repeat(np.arange(len(e)), n)
-    k = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+    k, edge = ranges(0, n)
     nn = n[edge].astype("float64")
     t0, t1 = k / nn, (k + 1) / nn
     dx, dy = e[edge, 2] - e[edge, 0], e[edge, 3] - e[edge, 1]

@@ -11,6 +11,9 @@ from composite_index_plugin.core.grid import (
     GridSpec,
     cell_area,
     check_cell_limit,
+    lattice_row_x,
+    lattice_row_y,
+    lattice_rows,
     size_from_area,
     snap_origin,
 )
@@ -128,3 +131,24 @@ def test_boundary_cells_catch_corner_clips_and_wkb():
     blobs = polygon_wkb(v)
     assert len(blobs) == 2 and len(blobs[0]) == 13 + 5 * 16
     assert np.array_equal(rings_from_wkb(blobs[1])[0], v[1])
+
+
+@pytest.mark.parametrize("shape", ["square", "hex_flat", "hex_pointy"])
+@pytest.mark.parametrize("size, x0, y0", [(100.0, 0.0, 0.0), (333.3, 17.25, -3.5), (0.7, -1e5, 6e5)])
+def test_lattice_rows_give_the_cells_centre_y_to_the_last_bit(shape, size, x0, y0):
+    """``lattice_row_y`` of a cell's lattice row is the very double ``GridSpec.centres`` gives
+    its centre y (the centre-inside tests of grids and overlays compare crossings on a row with
+    centres, so a last-bit difference would move a cell on an edge), for negative and positive
+    indices; and ``j`` places the centre x along the row (to rounding)."""
+    spec = GridSpec(shape, size, x0, y0)
+    rng = np.random.default_rng(11)
+    a = rng.integers(-50_000, 50_000, 20_000)
+    b = rng.integers(-50_000, 50_000, 20_000)
+    cx, cy = spec.centres(a, b)
+    row, j = lattice_rows(spec, a, b)
+    assert lattice_row_y(spec, row).tobytes() == cy.tobytes()
+    off, step = lattice_row_x(spec, row)
+    assert np.allclose(off + step * j, cx, rtol=0, atol=1e-9 * (abs(x0) + size * 1e5))
+    # cells one row apart are one row step apart in y
+    up = {"square": (a + 1, b), "hex_pointy": (a, b + 1), "hex_flat": (a + 1, b)}[shape]
+    assert np.array_equal(lattice_rows(spec, *up)[0], row + 1)
