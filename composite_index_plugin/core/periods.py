@@ -361,7 +361,8 @@ def compare_periods(frames, id_field="cell_id", labels=None, score="ci_score", c
     """
     progress = progress or NO_PROGRESS
     safe = period_labels(len(frames), labels)      # in field names
-    shown = [str(x).strip() for x in labels] if labels else safe   # in the gaps table's text
+    # in the gaps table's text: as given, a blank one by its field name (p2, ...)
+    shown = [str(x).strip() or f for x, f in zip(labels, safe)] if labels else safe
     labels = safe
     ids, frames = align_periods(frames, id_field, labels)
     t = len(frames)

@@ -9,6 +9,7 @@ from composite_index_plugin.core.errors import CompositeIndexError
 from composite_index_plugin.core.periods import (
     align_periods,
     compare_periods,
+    decile_field,
     emerging_categories,
     hotspot_transition,
     mann_kendall,
@@ -410,3 +411,15 @@ def test_labels_name_fields_safely_and_read_as_given_in_the_gaps():
     res = compare_periods([p1, p2], labels=["2016-07", "2017-07"], comparable=True)
     assert "rank_2016_07" in res.zones.columns and "rank_2017_07" in res.zones.columns
     assert sorted(set(res.gaps["period"])) == ["2016-07", "2017-07"]
+
+
+def test_a_blank_period_label_reads_as_its_field_name():
+    """A blank label names its fields p2.. and shows as p2 in the gaps table (not as an empty
+    cell on the printed page), so the area pages find its decile field."""
+    ids = [f"S1_r0_c{i}" for i in range(4)]
+    p1 = _period(ids, [4.0, 3, 2, 1], [0, 0, 0, 0])
+    p2 = _period(ids, [1.0, 2, 3, 4], [0, 0, 0, 0])
+    res = compare_periods([p1, p2], labels=["2016", "  "], comparable=True)
+    assert "rank_p2" in res.zones.columns
+    assert sorted(set(res.gaps["period"])) == ["2016", "p2"]
+    assert decile_field(["2016", "p2"], 1) == "decile_p2" and "decile_p2" in res.zones.columns
