@@ -573,11 +573,17 @@ def is_postgres_destination(value):
     return isinstance(value, str) and value.startswith(("postgres://", "postgis:"))
 
 
+def _uri_text(value):
+    """The data source URI inside a PostGIS destination (``postgres://<uri>`` or
+    ``<prefix>:<uri>``)."""
+    return value.split("://", 1)[1] if value.startswith("postgres://") else value.split(":", 1)[1]
+
+
 def destination_table(value):
     """(conninfo, schema, table) of a ``postgres://...`` destination, or None."""
     if not is_postgres_destination(value):
         return None
-    text = value.split("://", 1)[1] if value.startswith("postgres://") else value.split(":", 1)[1]
+    text = _uri_text(value)
     uri = QgsDataSourceUri(text)
     return uri.connectionInfo(True), uri.schema() or "public", uri.table()
 
@@ -588,7 +594,7 @@ def with_table(value, table):
     may have the table's name."""
     if not is_postgres_destination(value):
         return value
-    text = value.split("://", 1)[1] if value.startswith("postgres://") else value.split(":", 1)[1]
+    text = _uri_text(value)
     uri = QgsDataSourceUri(text)
     uri.setTable(table)
     return value[:len(value) - len(text)] + uri.uri(False)

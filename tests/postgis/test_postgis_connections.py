@@ -240,3 +240,21 @@ def test_fast_postgis_reader_fails_loudly_on_a_lost_connection(pg, big_points):
     with pytest.raises(QgsProcessingException) as err:
         io_points.read_postgis_arrow(layer, ["id"], feedback=Killer())
     assert "Reading the PostGIS layer 'big' failed part way" in str(err.value)
+
+
+@pytest.mark.parametrize("prefix", ["postgres://", "postgis:"])
+def test_destination_table_and_with_table_parse_the_uri(prefix):
+    """A destination's connection, schema and table are parsed from its URI, and another
+    table is named in the same connection and schema, also when the schema has the table's
+    name; anything else passes through."""
+    value = prefix + ("dbname='crime' host=db.example port=5433 sslmode=disable key='fid' "
+                      "srid=27700 type=MultiPolygon table=\"index\".\"index\" (geom)")
+    conninfo, schema, name = cx.destination_table(value)
+    assert (schema, name) == ("index", "index")
+    assert "dbname='crime'" in conninfo and "port=5433" in conninfo and "table" not in conninfo
+    other = cx.with_table(value, "index_tmp")
+    assert other.startswith(prefix)
+    assert cx.destination_table(other) == (conninfo, "index", "index_tmp")
+    assert "(geom)" in other and "srid=27700" in other
+    assert cx.destination_table("/data/out.gpkg") is None
+    assert cx.with_table("/data/out.gpkg", "t") == "/data/out.gpkg"
