@@ -160,6 +160,38 @@ def test_grid_constants_by_sql(provider, birmingham, tmp_path, edit):
     assert _grid_constants(memory) is None
 
 
+@pytest.mark.parametrize("where", ["gpkg", "memory"])
+def test_summariseareas_reads_a_grid_once(provider, birmingham, data_copy, tmp_path, monkeypatch,
+                                          where):
+    """The zones' attributes are read in one pass, grid columns included: a GeoPackage grid
+    without its grid_* fields (one SQL query checks them), a memory grid (the Modeler's
+    temporary outputs) with them; either way by grid arithmetic."""
+    from composite_index_plugin.processing import grid_overlay
+    from composite_index_plugin.processing.algorithms import summarise_areas
+
+    dest = str(tmp_path / "grid.gpkg") if where == "gpkg" else "memory:"
+    grid = run("compositeindex:creategrid", {"STUDY_AREA": birmingham, "SHAPE": 1, "SIZE": 500,
+                                             "KEEP": 0, "OUTPUT": dest})["OUTPUT"]
+    zones = run("compositeindex:apportion", {"SOURCES": birmingham, "FIELD": "LAT", "ZONES": grid,
+                                             "OUTPUT": dest if where == "memory" else
+                                             str(tmp_path / "zones.gpkg")})["OUTPUT"]
+    reads = []
+    for module in (summarise_areas, grid_overlay):
+        real = module.layer_dataframe
+        monkeypatch.setattr(module, "layer_dataframe",
+                            lambda source, fields=None, *a, _real=real, **k:
+                            reads.append(list(fields)) or _real(source, fields, *a, **k))
+    wards = QgsVectorLayer(data_copy("birmingham/wards_2018.gpkg"), "wards", "ogr")
+    fb = Feedback()
+    run("compositeindex:summariseareas", {"ZONES": zones, "AREAS": wards,
+                                          "SCORE_FIELD": "population", "OUTPUT": "memory:",
+                                          "TABLE": "memory:"}, fb)
+    assert "grid arithmetic" in _log(fb)
+    assert len(reads) == 1
+    assert {"q", "r", "grid_clipped"} <= set(reads[0])
+    assert ("grid_size" in reads[0]) == (where == "memory")
+
+
 def test_ellipsoidal_cell_areas_exact_and_by_block(qgis_app):
     """With an ellipsoid, whole cells are measured one by one, or once per 16 x 16 block of a
     large grid: within 1e-4 of the cell-by-cell figures at 100 m, 240 km from the central meridian."""

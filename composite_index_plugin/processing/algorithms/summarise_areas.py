@@ -164,7 +164,7 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
         zones_layer = self.parameterAsVectorLayer(parameters, self.ZONES, context)
         by_grid = self.parameterAsEnum(parameters, self.OVERLAY, context) == 0
         if by_grid:   # the grid's cell indices read in the same pass
-            wanted = list(dict.fromkeys(wanted + grid_columns(zones)))
+            wanted = list(dict.fromkeys(wanted + grid_columns(zones, zones_layer)))
         frame = layer_dataframe(zones, wanted, layer=zones_layer)
 
         feedback.setProgressText(self.tr("Measuring zone and area overlaps"))
