@@ -164,6 +164,23 @@ class FixedBlobs(Sequence):
         return f"FixedBlobs({self.n} x {self.width} bytes)"
 
 
+class RowMajor:
+    """Several columns given row by row in one list (row 0's ``width`` values, then row 1's,
+    ...), as ``ndarray.ravel().tolist()`` makes them from a 2-D block in one C pass:
+    ``insert_rows`` binds a statement's rows of it as one slice, with no interleaving of
+    column lists. In ``row_sql`` it stands for ``width`` consecutive parameters."""
+
+    __slots__ = ("values", "width", "n")
+
+    def __init__(self, values, width):
+        if width <= 0 or len(values) % width:
+            raise ValueError("the values do not fill whole rows of that width")
+        self.values, self.width, self.n = values, int(width), len(values) // int(width)
+
+    def __len__(self):
+        return self.n
+
+
 def insert_rows(con, head, row_sql, columns, tail=""):
     """``INSERT`` rows given by ``columns`` (one sequence per parameter, all of one length),
     several rows per statement: ``head`` is ``INSERT INTO t (cols)`` and ``row_sql`` one row's
@@ -179,9 +196,11 @@ def insert_rows(con, head, row_sql, columns, tail=""):
     ``tail`` follows the rows' ``VALUES`` list: with a ``head`` ending in ``SELECT ... FROM (``
     and a ``tail`` such as ``) AS v JOIN t ON ...``, the rows are a table joined in one
     statement. Returns the number of rows the statements inserted."""
-    fixed = {k for k, c in enumerate(columns) if isinstance(c, FixedBlobs)}
-    columns = [c if isinstance(c, (list, FixedBlobs)) else list(c) for c in columns]
-    n_params = len(columns)
+    columns = [c if isinstance(c, (list, FixedBlobs, RowMajor)) else list(c) for c in columns]
+    # one slot per parameter ?1 .. ?n: (column, position inside a RowMajor group)
+    slots = [(k, i) for k, c in enumerate(columns)
+             for i in range(c.width if isinstance(c, RowMajor) else 1)]
+    n_params = len(slots)
     if n_params == 0:
         raise ValueError("no columns to insert")
     n = len(columns[0])
@@ -196,21 +215,34 @@ def insert_rows(con, head, row_sql, columns, tail=""):
         limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except (AttributeError, sqlite3.Error):   # Python < 3.11: SQLite's smallest default
         limit = 999
-    plain = [k for k in range(n_params) if k not in fixed]   # bound row by row
-    blob_cols = sorted(fixed)                                # bound statement by statement
+    kinds = [FixedBlobs if isinstance(c, FixedBlobs) else RowMajor if isinstance(c, RowMajor)
+             else list for c in columns]
+    plain = [k for k, kind in enumerate(kinds) if kind is list]      # bound row by row
+    blob_cols = [k for k, kind in enumerate(kinds) if kind is FixedBlobs]   # once a statement
+    groups = [k for k, kind in enumerate(kinds) if kind is RowMajor]     # a slice a statement
     m_row = len(plain)
-    per = max(1, min(_ROWS_PER_STATEMENT, (limit - len(blob_cols)) // max(m_row, 1)))
-    if per == 1 and not blob_cols:
+    per_row = m_row + sum(columns[k].width for k in groups)   # parameters bound per row
+    per = max(1, min(_ROWS_PER_STATEMENT, (limit - len(blob_cols)) // max(per_row, 1)))
+    if per == 1 and not blob_cols and not groups:
         return con.executemany(f"{head} VALUES ({row_sql}){tail}", zip(*columns)).rowcount
     rank = {k: r for r, k in enumerate(plain)}
 
     def statement(k):
+        # parameters of a statement of k rows: the plain columns row by row, then each blob
+        # column's bytes, then each group's k rows
+        base, offset = k * m_row + len(blob_cols), {}
+        for g in groups:
+            offset[g] = base
+            base += k * columns[g].width
+
         def row(j):
             def one(match):
-                c = int(match.group(1)) - 1
-                if c in fixed:
+                c, i = slots[int(match.group(1)) - 1]
+                if kinds[c] is FixedBlobs:
                     w = columns[c].width
                     return f"substr(?{k * m_row + blob_cols.index(c) + 1}, {j * w + 1}, {w})"
+                if kinds[c] is RowMajor:
+                    return f"?{offset[c] + j * columns[c].width + i + 1}"
                 return f"?{j * m_row + rank[c] + 1}"
             return "(" + param.sub(one, row_sql) + ")"
         return f"{head} VALUES " + ", ".join(row(j) for j in range(k)) + tail
@@ -227,9 +259,13 @@ def insert_rows(con, head, row_sql, columns, tail=""):
         for first in range(0, m, per):
             k = min(per, m - first)
             values = flat[first * m_row:(first + k) * m_row]
+            row0 = start + first
             for c in blob_cols:
                 w = columns[c].width
-                values.append(columns[c].raw[(start + first) * w:(start + first + k) * w])
+                values.append(columns[c].raw[row0 * w:(row0 + k) * w])
+            for g in groups:
+                w = columns[g].width
+                values += columns[g].values[row0 * w:(row0 + k) * w]
             inserted += cursor.execute(full if k == per else statement(k), values).rowcount
     return inserted
 
@@ -654,6 +690,40 @@ def fill_layer(dest, frame, blobs=None, bounds=None):
     return True
 
 
+def float_rows(block):
+    """A ``RowMajor`` of the numeric DataFrame ``block``: its rows as Python floats one after
+    another (one ``tolist`` of the 2-D float block, no interleaving of column lists); NaN and
+    missing values are None (NULL), as ``column_values`` makes them."""
+    arr = block.to_numpy(dtype="float64", na_value=np.nan).ravel()
+    nan = np.flatnonzero(np.isnan(arr))
+    if len(nan) > len(arr) // 8:
+        out = arr.astype(object)
+        out[nan] = None
+        values = out.tolist()
+    else:
+        values = arr.tolist()
+        for i in nan.tolist():
+            values[i] = None
+    return RowMajor(values, block.shape[1])
+
+
+def int_rows(block):
+    """A ``RowMajor`` of the DataFrame ``block`` of numpy integer and boolean columns (never
+    missing): Python integers, as ``column_values`` makes them, row after row."""
+    return RowMajor(block.to_numpy(dtype="int64").ravel().tolist(), block.shape[1])
+
+
+def _row_group(series):
+    """Which block a new column travels in: "float" (any float column, NaN -> NULL), "int"
+    (numpy integers and booleans) or None (``to_values``: text, nullable integers)."""
+    kind = series.dtype.kind
+    if kind == "f":
+        return "float"
+    if kind in "iub" and isinstance(series.dtype, np.dtype):
+        return "int"
+    return None
+
+
 def column_values(series):
     """Python values for a column: NaN / None / pd.NA -> None (NULL), numpy scalars -> Python
     scalars. Nullable integer columns (pandas ``Int64``) stay integers."""
@@ -723,6 +793,13 @@ def copy_with_columns(source, dest_id, frame, fids, to_values):
         new = list(frame.columns)
         if any(c not in dst.fields for c in new):
             return False
+        # Float columns, then integer ones, travel as one block each a chunk, row by row
+        # (``RowMajor``: one tolist, no interleaving of column lists); the others (text,
+        # nullable integers) through ``to_values``. The VALUES rows hold them in that order.
+        kind = {c: _row_group(frame[c]) for c in new}
+        floats = [c for c in new if kind[c] == "float"]
+        ints = [c for c in new if kind[c] == "int"]
+        new = floats + ints + [c for c in new if kind[c] is None]
         fid_array = np.asarray(fids, dtype=np.int64)
         order = np.argsort(fid_array, kind="stable")
         fid_sorted = fid_array[order]
@@ -749,13 +826,15 @@ def copy_with_columns(source, dest_id, frame, fids, to_values):
                     f"SELECT {', '.join(select)} FROM (")
             tail = f") AS v CROSS JOIN {src.qualified()} AS s ON s.{quote(src.fid)} = v.column1"
             new_row = ", ".join(f"?{k + 1}" for k in range(len(new) + 1))
+            others = new[len(floats) + len(ints):]
             done = 0
             in_order = np.array_equal(order, np.arange(len(order)))
             step = max(5_000, min(_CHUNK, 3_000_000 // max(len(new), 1)))   # ~3M values a chunk
             for start in range(0, len(fid_sorted), step):
                 part = frame.iloc[start:start + step] if in_order else \
                     frame.iloc[order[start:start + step]]
-                values = [to_values(part[c]) for c in new]
+                values = ([float_rows(part[floats])] if floats else []) + \
+                    ([int_rows(part[ints])] if ints else []) + [to_values(part[c]) for c in others]
                 rows = insert_rows(con, head, new_row,
                                    [fid_sorted[start:start + step].tolist(), *values], tail)
                 done += rows

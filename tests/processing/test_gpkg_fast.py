@@ -441,10 +441,12 @@ def test_copy_with_columns_joins_new_values_by_feature_id(tmp_path, monkeypatch,
         assert geom == src_geom[fid]
 
 
+@pytest.mark.parametrize("fails", ["text", "numbers"])
 @pytest.mark.parametrize("journal", ["delete", "wal"])
-def test_a_failed_bulk_write_leaves_the_layer_empty(tmp_path, monkeypatch, journal):
-    """A write that fails half way (here the third chunk's values) leaves the destination as it
-    was given, empty with its R-tree triggers, also when WAL mode committed chunks before."""
+def test_a_failed_bulk_write_leaves_the_layer_empty(tmp_path, monkeypatch, journal, fails):
+    """A write that fails half way (here the third chunk's values: text columns or the block
+    of numbers) leaves the destination as it was given, empty with its R-tree triggers, also
+    when WAL mode committed chunks before."""
     import pandas as pd
 
     path = str(tmp_path / "fail.gpkg")
@@ -456,16 +458,24 @@ def test_a_failed_bulk_write_leaves_the_layer_empty(tmp_path, monkeypatch, journ
     monkeypatch.setattr(gpkg_fast, "_CHUNK", 1000)
     calls = []
 
-    def failing(series):
-        calls.append(1)
-        if len(calls) > 2:
-            raise OSError("disk full")
-        return io_table.column_values(series)
+    def failing(real):
+        def convert(values):
+            calls.append(1)
+            if len(calls) > 2:
+                raise OSError("disk full")
+            return real(values)
+        return convert
 
     fids = np.arange(1, n + 1)
-    frame = pd.DataFrame({"score": fids * 0.5})
+    frame = pd.DataFrame({"score": fids * 0.5, "label": [f"x{i}" for i in fids.tolist()]})
+    to_values = io_table.column_values
+    if fails == "text":
+        to_values = failing(to_values)
+    else:
+        monkeypatch.setattr(gpkg_fast, "float_rows", failing(gpkg_fast.float_rows))
     with pytest.raises(OSError):
-        gpkg_fast.copy_with_columns((path, "src"), f"{path}|layername=dst", frame, fids, failing)
+        gpkg_fast.copy_with_columns((path, "src"), f"{path}|layername=dst", frame, fids,
+                                    to_values)
     con = sqlite3.connect(path)
     assert con.execute("SELECT COUNT(*) FROM dst").fetchone()[0] == 0
     con.close()
@@ -517,3 +527,114 @@ def test_wal_commits_inside_a_shared_geopackage_equal_the_sink(provider, tmp_pat
     layer, _ = assert_same_layers(fast, slow)
     assert sum(f["x_locations"] for f in layer.getFeatures()) == 3000
     assert _rtree(fast)[0] == _rtree(zones)[0]
+
+
+def test_numbers_as_one_float_block_store_what_column_values_store(tmp_path, monkeypatch):
+    """The copy's float and integer columns go to SQLite as one block each a chunk
+    (``float_rows``, ``int_rows``). Against the same copy with every column through
+    ``column_values``, each stored value and its SQLite type are the same, for floats (NaN,
+    inf, -0.0, tiny and huge), one-byte flags, integers (also beyond 2**53), nullable
+    integers, floats and booleans, into INTEGER, REAL, BOOLEAN and TEXT fields."""
+    import pandas as pd
+    from osgeo import ogr, osr
+
+    n = 3_001
+    rng = np.random.default_rng(8)
+    flo = rng.normal(size=n) * 10.0 ** rng.integers(-300, 300, n)
+    flo[::7], flo[1::11], flo[2::13], flo[3::17] = np.nan, np.inf, -0.0, -np.inf
+    big = rng.integers(-2 ** 62, 2 ** 62, n)
+    nullable = pd.Series(rng.integers(-10 ** 15, 10 ** 15, n), dtype="Int64")
+    nullable[::5] = pd.NA
+    ffloat = pd.Series(rng.normal(size=n), dtype="Float64")
+    ffloat[1::4] = pd.NA
+    boolean = pd.Series(rng.random(n) < 0.5, dtype="boolean")
+    boolean[::9] = pd.NA
+    frame = pd.DataFrame({
+        "f": flo, "flag": (rng.random(n) < 0.3).astype(np.int8), "big": big,
+        "small": rng.integers(-1000, 1000, n), "nullable": nullable, "ffloat": ffloat,
+        "b": rng.random(n) < 0.5, "boolean": boolean, "u8": rng.integers(0, 255, n).astype(np.uint8),
+        "int_as_real": rng.integers(-5, 5, n), "int_as_text": rng.integers(-5, 5, n),
+        "float_as_int": np.round(rng.normal(size=n) * 3, 1),
+        "label": [None if i % 6 == 0 else f"t{i}" for i in range(n)]})
+    kinds = {"f": (ogr.OFTReal, 0), "flag": (ogr.OFTInteger, 0), "big": (ogr.OFTInteger64, 0),
+             "small": (ogr.OFTInteger, 0), "nullable": (ogr.OFTInteger64, 0),
+             "ffloat": (ogr.OFTReal, 0), "b": (ogr.OFTInteger, ogr.OFSTBoolean),
+             "boolean": (ogr.OFTInteger, ogr.OFSTBoolean), "u8": (ogr.OFTInteger, 0),
+             "int_as_real": (ogr.OFTReal, 0), "int_as_text": (ogr.OFTString, 0),
+             "float_as_int": (ogr.OFTInteger, 0), "label": (ogr.OFTString, 0)}
+    tables = []
+    for fast in (True, False):
+        path = str(tmp_path / f"copy_{fast}.gpkg")
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+        sr = osr.SpatialReference()
+        sr.ImportFromEPSG(27700)
+        src = ds.CreateLayer("src", sr, ogr.wkbPoint)
+        src.StartTransaction()
+        for i in range(n):
+            f = ogr.Feature(src.GetLayerDefn())
+            f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({i} {i})"))
+            src.CreateFeature(f)
+        src.CommitTransaction()
+        dst = ds.CreateLayer("dst", sr, ogr.wkbPoint)
+        for name, (kind, sub) in kinds.items():
+            field = ogr.FieldDefn(name, kind)
+            field.SetSubType(sub)
+            dst.CreateField(field)
+        ds = None
+        routed = []
+        real = gpkg_fast._row_group
+        monkeypatch.setattr(gpkg_fast, "_row_group", lambda s, _r=real, _f=fast, _seen=routed:
+                            (_seen.append((s.name, _r(s))) or _r(s)) if _f else None)
+        monkeypatch.setattr(gpkg_fast, "_CHUNK", 1000)
+        assert gpkg_fast.copy_with_columns((path, "src"), f"{path}|layername=dst", frame,
+                                           np.arange(1, n + 1), io_table.column_values)
+        if fast:
+            groups = dict(routed)
+            assert [c for c in kinds if groups[c] == "float"] == ["f", "ffloat", "float_as_int"]
+            assert [c for c in kinds if groups[c] is None] == ["nullable", "boolean", "label"]
+        con = sqlite3.connect(path)
+        cols = ", ".join(f'quote("{c}"), typeof("{c}")' for c in kinds)
+        tables.append(con.execute(f"SELECT fid, {cols} FROM dst ORDER BY fid").fetchall())
+        types = dict(con.execute("SELECT name, type FROM pragma_table_info('dst')").fetchall())
+        con.close()
+    assert len(tables[0]) == n and tables[0] == tables[1]
+    assert types["b"] == "BOOLEAN" and types["int_as_text"] == "TEXT"
+    got = {c: [r[1 + 2 * k] for r in tables[0]] for k, c in enumerate(kinds)}
+    assert got["big"][0] == str(int(big[0]))      # every digit: not rounded through a double
+    assert got["flag"][:3] == [str(v) for v in frame["flag"][:3]]   # integers, not 1.0
+
+
+@pytest.mark.parametrize("limit", [None, 14])
+def test_multi_row_inserts_with_a_row_major_group(limit):
+    """Columns given row by row (``RowMajor``) beside plain and fixed-width blob columns: the
+    same table as one ``executemany``, also when a small variable limit cuts the statements
+    to one or two rows (the last statement shorter), with a group parameter used twice."""
+    n = 1_003
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(n, 3))
+    a[::5, 1] = np.nan
+    rows3 = [[None if v != v else v for v in r] for r in a.tolist()]
+    ids = list(range(1, n + 1))
+    blobs = [bytes([i % 256]) * 4 for i in range(n)]
+    labels = [f"z{i}" for i in range(n)]
+    head = "INSERT INTO t (fid, x, y, z, blob, label, twice)"
+    row_sql = "?1, ?2, ?3, ?4, ?6, ?5, ?2 * 2"
+    tables = []
+    for fast in (False, True):
+        con = sqlite3.connect(":memory:", isolation_level=None)
+        con.execute("CREATE TABLE t (fid INTEGER PRIMARY KEY, x REAL, y REAL, z REAL, blob BLOB, "
+                    "label TEXT, twice REAL)")
+        if limit:
+            con.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+        if fast:
+            group = gpkg_fast.RowMajor([v for r in rows3 for v in r], 3)
+            assert gpkg_fast.insert_rows(con, head, row_sql, [
+                ids, group, labels, gpkg_fast.FixedBlobs(b"".join(blobs), 4, n)]) == n
+        else:
+            con.executemany(f"{head} VALUES ({row_sql})",
+                            [(i, *r, lab, b) for i, r, lab, b in zip(ids, rows3, labels, blobs)])
+        tables.append(con.execute("SELECT *, typeof(y) FROM t ORDER BY fid").fetchall())
+        con.close()
+    assert len(tables[0]) == n and tables[1] == tables[0]
+    with pytest.raises(ValueError):
+        gpkg_fast.RowMajor([1.0, 2.0, 3.0], 2)
