@@ -269,7 +269,8 @@ def test_multi_row_inserts_equal_one_row_statements(n_rows, fixed):
     """``insert_rows`` (several rows per INSERT) leaves exactly the table ``executemany`` leaves:
     the same rows, values, types (NULL, integer, real, text, blob) and order, around the
     statement and batch boundaries, with expressions using a parameter twice; blobs of one
-    width also given as ``FixedBlobs`` (cut by SQLite, still blobs)."""
+    width also given as ``FixedBlobs`` (cut by SQLite, still blobs); with ``fixed`` two columns
+    also given row by row as a ``RowMajor`` group (bound as one slice a statement)."""
     rng = np.random.default_rng(n_rows)
     rows = []
     for i in range(n_rows):
@@ -290,6 +291,8 @@ def test_multi_row_inserts_equal_one_row_statements(n_rows, fixed):
             if fixed:
                 columns[1] = gpkg_fast.FixedBlobs(b"".join(columns[1]), 29, n_rows)
                 assert columns[1] == [r[1] for r in rows]
+                # a (?3) and b (?4) row by row: one group standing for two parameters
+                columns[2:4] = [gpkg_fast.RowMajor([v for r in rows for v in r[2:4]], 2)]
             assert gpkg_fast.insert_rows(con, head, row_sql, columns) == n_rows
         else:
             con.executemany(f"{head} VALUES ({row_sql})", rows)
@@ -309,6 +312,7 @@ def test_multi_row_inserts_equal_one_row_statements(n_rows, fixed):
         columns = [np.array(c, dtype=object) for c in zip(*rows)]
         if fixed:
             columns[1] = gpkg_fast.FixedBlobs(b"".join(r[1] for r in rows), 29, n_rows)
+            columns[2:4] = [gpkg_fast.RowMajor([v for r in rows for v in r[2:4]], 2)]
         gpkg_fast.insert_rows(con, head, row_sql, columns)
         assert con.execute("SELECT fid, geom, a, b, c, label, fixed, typeof(b), typeof(c) FROM t "
                            "ORDER BY rowid").fetchall() == tables[0]
@@ -604,37 +608,6 @@ def test_numbers_as_one_float_block_store_what_column_values_store(tmp_path, mon
     assert got["flag"][:3] == [str(v) for v in frame["flag"][:3]]   # integers, not 1.0
 
 
-@pytest.mark.parametrize("limit", [None, 14])
-def test_multi_row_inserts_with_a_row_major_group(limit):
-    """Columns given row by row (``RowMajor``) beside plain and fixed-width blob columns: the
-    same table as one ``executemany``, also when a small variable limit cuts the statements
-    to one or two rows (the last statement shorter), with a group parameter used twice."""
-    n = 1_003
-    rng = np.random.default_rng(2)
-    a = rng.normal(size=(n, 3))
-    a[::5, 1] = np.nan
-    rows3 = [[None if v != v else v for v in r] for r in a.tolist()]
-    ids = list(range(1, n + 1))
-    blobs = [bytes([i % 256]) * 4 for i in range(n)]
-    labels = [f"z{i}" for i in range(n)]
-    head = "INSERT INTO t (fid, x, y, z, blob, label, twice)"
-    row_sql = "?1, ?2, ?3, ?4, ?6, ?5, ?2 * 2"
-    tables = []
-    for fast in (False, True):
-        con = sqlite3.connect(":memory:", isolation_level=None)
-        con.execute("CREATE TABLE t (fid INTEGER PRIMARY KEY, x REAL, y REAL, z REAL, blob BLOB, "
-                    "label TEXT, twice REAL)")
-        if limit:
-            con.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
-        if fast:
-            group = gpkg_fast.RowMajor([v for r in rows3 for v in r], 3)
-            assert gpkg_fast.insert_rows(con, head, row_sql, [
-                ids, group, labels, gpkg_fast.FixedBlobs(b"".join(blobs), 4, n)]) == n
-        else:
-            con.executemany(f"{head} VALUES ({row_sql})",
-                            [(i, *r, lab, b) for i, r, lab, b in zip(ids, rows3, labels, blobs)])
-        tables.append(con.execute("SELECT *, typeof(y) FROM t ORDER BY fid").fetchall())
-        con.close()
-    assert len(tables[0]) == n and tables[1] == tables[0]
+def test_a_row_major_group_holds_whole_rows():
     with pytest.raises(ValueError):
         gpkg_fast.RowMajor([1.0, 2.0, 3.0], 2)
