@@ -191,7 +191,9 @@ def insert_rows(con, head, row_sql, columns, tail=""):
     time: a statement of one row costs SQLite more than binding its values (measured with
     101,267 grid cells: 0.17 s -> 0.07 s), and the values are interleaved by list slices
     rather than row tuples. A ``FixedBlobs`` column is bound once per statement (its rows'
-    bytes) and cut by SQLite (``substr``), so no Python object per blob is needed.
+    bytes) and cut by SQLite (``substr``), so no Python object per blob is needed. A
+    ``RowMajor`` group (several columns, row by row) is bound as one slice per statement and
+    stands for its ``width`` consecutive parameters in ``row_sql``.
 
     ``tail`` follows the rows' ``VALUES`` list: with a ``head`` ending in ``SELECT ... FROM (``
     and a ``tail`` such as ``) AS v JOIN t ON ...``, the rows are a table joined in one
@@ -758,10 +760,12 @@ def copy_with_columns(source, dest_id, frame, fids, to_values):
     """Fill the empty GeoPackage layer ``dest_id`` with every row of the GeoPackage table
     ``source`` = ``(path, table)`` (same feature ids, geometries and attributes) plus the
     columns of ``frame`` (one row per entry of ``fids``, joined on the feature id; a column
-    named like a source field replaces it). ``to_values(series)`` turns a column into Python
-    values for SQLite. Set-based: chunks of new values go into a temporary table and one
-    ``INSERT ... SELECT`` per chunk copies the rows; the R-tree's shadow tables are copied from
-    the source's R-tree. Destination fields that neither the source nor ``frame`` has stay NULL.
+    named like a source field replaces it). ``to_values(series)`` turns a column that is
+    neither float nor a numpy integer (text, nullable integers) into Python values for SQLite;
+    float and integer columns go as one block each (``float_rows``, ``int_rows``), with the
+    same values. Set-based: each chunk's new values are a VALUES table joined to the source
+    rows by fid in one ``INSERT ... SELECT``; the R-tree's shadow tables are copied from the
+    source's R-tree. Destination fields that neither the source nor ``frame`` has stay NULL.
     Returns False when the case does not fit (nothing written)."""
     target = gpkg_target(dest_id)
     if target is None:
