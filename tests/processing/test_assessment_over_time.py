@@ -201,6 +201,24 @@ def test_area_pages_show_change_and_counts_from_the_tables(two_years):
         atlas.endRender()
 
 
+def test_change_table_columns_fit_the_band(two_years):
+    """The area pages' change table fills its band: Measure, two period columns of one width
+    (at least 8 mm, as wide as their labels) and Change (14 mm); a period label too long for
+    the band wraps rather than leave Measure under 12 mm."""
+    from composite_index_plugin.processing.algorithms.export_assessment import change_columns
+
+    columns = al.table_of(two_years["layouts"]["areas"], "changes").columns()
+    widths = [c.width() for c in columns]
+    band = al.content_width(al.CHANGE_RECT[2], 4, al.BAND_MARGIN)
+    assert [c.heading() for c in columns] == ["Measure", "2024", "2025", "Change"]
+    assert sum(widths) == pytest.approx(band)
+    assert widths[1] == widths[2] >= 8.3 and widths[3] == 14.0 and widths[0] >= 12.0
+    # by hand: labels of 10 and 11 mm in 60 mm; 5 and 6 mm (the 8 mm floor); one of 40 mm
+    assert change_columns(60.0, [10.0, 11.0]) == pytest.approx((60 - 2 * 11.3 - 14, 11.3, 14))
+    assert change_columns(60.0, [5.0, 6.0]) == pytest.approx((60 - 2 * 8.3 - 14, 8.3, 14))
+    assert change_columns(60.0, [40.0, 9.0]) == pytest.approx((12.0, 17.0, 14.0))
+
+
 def test_differences_from_the_whole_area_are_weighted_like_for_like(two_years):
     """Each theme and issue row: the summary's population-weighted area value minus the whole
     study area's population-weighted value, computed here by hand from the zones."""

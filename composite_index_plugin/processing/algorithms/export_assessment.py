@@ -121,6 +121,16 @@ def short_name(name, limit=24):
     return " ".join(words).rstrip(" ,;-") + "\u2026"
 
 
+def change_columns(width, label_widths):
+    """Widths in mm (Measure, each period, Change) of an area page's change table with ``width``
+    mm of content and period labels needing ``label_widths`` mm: the period columns as wide as
+    their labels ('2016-07', '2018/19'), at least 8 mm, and never so wide that Measure gets less
+    than 12 mm (a longer label wraps); Change 14 mm. The four add up to ``width``."""
+    change_w = 14.0
+    period_w = min(max(list(label_widths) + [8.0]) + 0.3, (width - change_w - 12.0) / 2)
+    return width - 2 * period_w - change_w, period_w, change_w
+
+
 def wrap_label(text, width):
     """Break ``text`` into lines of at most ``width`` characters at spaces (legend labels)."""
     lines, current = [], ""
@@ -866,17 +876,13 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
             xt.setFilterFeatures(True)
             xt.setFeatureFilter(page_filter)
             p0, p1 = story["periods"][0], story["periods"][-1]
-            width = al.content_width(al.CHANGE_RECT[2], 4, al.BAND_MARGIN)
-            # the period columns as wide as their labels ('2016-07', '2018/19'), at least 8 mm,
-            # and never so wide that the Measure column gets less than 12 mm (a long label wraps)
-            period_w = max([al.text_width(str(p), family, al.BAND_PT, bold=True) for p in (p0, p1)]
-                           + [8.0]) + 0.3
-            period_w = min(period_w, (width - 14.0 - 12.0) / 2)
-            al.set_columns(xt, [("Measure", "\"measure\"", width - 2 * period_w - 14.0,
-                                 Qt.AlignmentFlag.AlignLeft),
+            measure_w, period_w, change_w = change_columns(
+                al.content_width(al.CHANGE_RECT[2], 4, al.BAND_MARGIN),
+                [al.text_width(str(p), family, al.BAND_PT, bold=True) for p in (p0, p1)])
+            al.set_columns(xt, [("Measure", "\"measure\"", measure_w, Qt.AlignmentFlag.AlignLeft),
                                 (p0, "\"first\"", period_w, Qt.AlignmentFlag.AlignRight),
                                 (p1, "\"last\"", period_w, Qt.AlignmentFlag.AlignRight),
-                                ("Change", "\"change\"", 14.0, Qt.AlignmentFlag.AlignRight)])
+                                ("Change", "\"change\"", change_w, Qt.AlignmentFlag.AlignRight)])
         # a block with nothing to show is left out (the method note takes the band when both are)
         hidden = ([] if roles else ["counts_title", "counts", "counts_2"]) + \
             ([] if story is not None else ["change_title", "changes"])
