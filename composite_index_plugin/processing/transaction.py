@@ -283,29 +283,31 @@ class StagedFolder:
             return False
         except (OSError, ValueError, KeyError, TypeError):
             return False
-        # the folders the swap was using (a publish stages elsewhere than a run's default)
-        for key in ("staging", "backup"):
-            if isinstance(data.get(key), str) and os.path.isabs(data[key]):
-                setattr(self, key, data[key])
-        if not os.path.isdir(self.staging):
+        # the folders that swap was using (a publish stages elsewhere than a run's default);
+        # this run's own folders stay as they are
+        staging, backup = (data[key] if isinstance(data.get(key), str) and os.path.isabs(data[key])
+                           else getattr(self, key) for key in ("staging", "backup"))
+        if not os.path.isdir(staging):
             os.remove(self.journal)
             return False
-        self._swap(names)
+        self._swap(names, staging, backup)
         return True
 
-    def _swap(self, names):
+    def _swap(self, names, staging=None, backup=None):
         """Move each name: the earlier run's copy (with its SQLite side files) into the backup
-        folder, then the new one in. Repeatable: a second call after a crash finishes the job."""
-        os.makedirs(self.backup, exist_ok=True)
+        folder, then the new one in from the staging folder (this run's unless given).
+        Repeatable: a second call after a crash finishes the job."""
+        staging, backup = staging or self.staging, backup or self.backup
+        os.makedirs(backup, exist_ok=True)
         for name in names:
-            new = os.path.join(self.staging, name)
+            new = os.path.join(staging, name)
             if not os.path.lexists(new):
                 continue                                  # moved before a crash
             target = os.path.join(self.folder, name)
             olds = [name] + [name + side for side in SQLITE_SIDES if name + side not in names]
             for old in olds:            # the earlier run's copy, and its SQLite side files
                 if os.path.lexists(os.path.join(self.folder, old)):
-                    kept = os.path.join(self.backup, old)
+                    kept = os.path.join(backup, old)
                     if os.path.isdir(kept) and not os.path.islink(kept):
                         shutil.rmtree(kept)
                     os.replace(os.path.join(self.folder, old), kept)
@@ -313,8 +315,8 @@ class StagedFolder:
         written = sorted(self.written_before() | set(names))
         _write_json(self.manifest, {"written_by": "Composite Index", "files": written})
         os.remove(self.journal)
-        shutil.rmtree(self.backup, ignore_errors=True)
-        shutil.rmtree(self.staging, ignore_errors=True)
+        shutil.rmtree(backup, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
     def abort(self):
         """Remove the staging folder (only this run's; not when a swap was begun: the next run

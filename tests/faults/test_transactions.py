@@ -374,7 +374,10 @@ def test_a_publish_cut_short_is_finished_from_its_own_staging_folder(tmp_path, m
         staged.commit(["assessment.pdf", "results.gpkg", "run.log"])
     monkeypatch.setattr(transaction.os, "replace", real_replace)
     assert (folder / transaction.JOURNAL).exists()
-    assert transaction.StagedFolder(str(folder)).recover()
+    later = transaction.StagedFolder(str(folder))
+    default = (later.staging, later.backup)
+    assert later.recover()
+    assert (later.staging, later.backup) == default   # the next run stages where it always does
     assert {p.name: p.read_text() for p in folder.iterdir() if p.name != sandbox_manifest()} == {
         "assessment.pdf": "new assessment.pdf", "results.gpkg": "new results.gpkg",
         "run.log": "new run.log"}
