@@ -669,8 +669,8 @@ def fill_layer(dest, frame, blobs=None, bounds=None):
     """Fill the empty GeoPackage layer ``dest`` (a file with one layer, or
     ``path|layername=name``) with ``frame``'s rows (columns must be fields of the layer) and, for
     a spatial layer, ``blobs`` (GeoPackage geometries) with their ``bounds`` (minx, maxx, miny,
-    maxy). One SQLite transaction; the R-tree is written directly (the packed R-tree costs about a
-    microsecond per row).
+    maxy). One SQLite transaction (committed along the way in WAL mode: ``WalCommits``); the
+    R-tree is written directly (the packed R-tree costs about a microsecond per row).
     Returns False (nothing written) when the layer does not look as expected."""
     try:
         filler = LayerFiller(dest)
@@ -692,21 +692,27 @@ def fill_layer(dest, frame, blobs=None, bounds=None):
     return True
 
 
-def float_rows(block):
-    """A ``RowMajor`` of the numeric DataFrame ``block``: its rows as Python floats one after
-    another (one ``tolist`` of the 2-D float block, no interleaving of column lists); NaN and
-    missing values are None (NULL), as ``column_values`` makes them."""
-    arr = block.to_numpy(dtype="float64", na_value=np.nan).ravel()
+def _float_list(arr):
+    """A 1-D float array as Python floats, NaN -> None. tolist() makes the floats in C; the few
+    NaN are then set to None one by one (through an object array when there are many).
+    7M zones x 107 columns: 16 s -> 10 s."""
     nan = np.flatnonzero(np.isnan(arr))
     if len(nan) > len(arr) // 8:
         out = arr.astype(object)
         out[nan] = None
-        values = out.tolist()
-    else:
-        values = arr.tolist()
-        for i in nan.tolist():
-            values[i] = None
-    return RowMajor(values, block.shape[1])
+        return out.tolist()
+    out = arr.tolist()
+    for i in nan.tolist():
+        out[i] = None
+    return out
+
+
+def float_rows(block):
+    """A ``RowMajor`` of the numeric DataFrame ``block``: its rows as Python floats one after
+    another (one ``tolist`` of the 2-D float block, no interleaving of column lists); NaN and
+    missing values are None (NULL), as ``column_values`` makes them."""
+    return RowMajor(_float_list(block.to_numpy(dtype="float64", na_value=np.nan).ravel()),
+                    block.shape[1])
 
 
 def int_rows(block):
@@ -731,19 +737,8 @@ def column_values(series):
     scalars. Nullable integer columns (pandas ``Int64``) stay integers."""
     kind = series.dtype.kind
     if kind == "f":
-        # tolist() makes the Python floats in C; the few NaN are then set to None one by one
-        # (through an object array when there are many). 7M zones x 107 columns: 16 s -> 10 s.
-        arr = series.to_numpy(dtype="float64") if isinstance(series.dtype, np.dtype) else \
-            series.to_numpy(dtype="float64", na_value=np.nan)   # pandas Float64: NA -> NaN
-        nan = np.flatnonzero(np.isnan(arr))
-        if len(nan) > len(arr) // 8:
-            out = arr.astype(object)
-            out[nan] = None
-            return out.tolist()
-        out = arr.tolist()
-        for i in nan.tolist():
-            out[i] = None
-        return out
+        return _float_list(series.to_numpy(dtype="float64") if isinstance(series.dtype, np.dtype)
+                           else series.to_numpy(dtype="float64", na_value=np.nan))  # Float64
     if kind in "iub" and isinstance(series.dtype, np.dtype):   # numpy integers: never missing
         return series.to_numpy(dtype="int64").tolist()
     if kind in "iub":   # pandas Int64 / boolean: NA -> None, the rest Python integers

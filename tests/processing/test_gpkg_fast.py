@@ -542,7 +542,7 @@ def test_numbers_as_one_float_block_store_what_column_values_store(tmp_path, mon
     import pandas as pd
     from osgeo import ogr, osr
 
-    n = 3_001
+    n = 12_001      # three chunks of 5,000 rows (the smallest chunk) with _CHUNK patched below
     rng = np.random.default_rng(8)
     flo = rng.normal(size=n) * 10.0 ** rng.integers(-300, 300, n)
     flo[::7], flo[1::11], flo[2::13], flo[3::17] = np.nan, np.inf, -0.0, -np.inf
