@@ -711,8 +711,10 @@ def float_rows(block):
     """A ``RowMajor`` of the numeric DataFrame ``block``: its rows as Python floats one after
     another (one ``tolist`` of the 2-D float block, no interleaving of column lists); NaN and
     missing values are None (NULL), as ``column_values`` makes them."""
-    return RowMajor(_float_list(block.to_numpy(dtype="float64", na_value=np.nan).ravel()),
-                    block.shape[1])
+    plain = all(isinstance(d, np.dtype) for d in block.dtypes)   # no pandas Float64 (NA)
+    arr = block.to_numpy(dtype="float64") if plain else \
+        block.to_numpy(dtype="float64", na_value=np.nan)
+    return RowMajor(_float_list(arr.ravel()), block.shape[1])
 
 
 def int_rows(block):
