@@ -148,7 +148,7 @@ def run(size="large"):
     zones_df = pd.concat([df[["population"]], table], axis=1)
     t0 = time.perf_counter()
     summary = summarise_areas(zones_df, overlaps, names, population="population",
-                              themes={f"theme{t}": f"theme{t}_pct" for t in range(5)},
+                              themes={f"theme{t}": f"theme{t}_idx" for t in range(5)},
                               issues={f"issue{t}{i}": f"issue{t}{i}_idx" for t in range(5)
                                       for i in range(2)})
     t_sum = time.perf_counter() - t0

@@ -333,15 +333,22 @@ def weighted_mean_by_area(values, zone, area, w, n_areas):
 def detect_themes_issues(columns):
     """From index output columns: themes have ``<t>_idx`` and ``<t>_pct``; issues ``<i>_idx`` only.
 
-    Returns (themes, issues): dicts name -> column used for ranking contributions.
-    """
+    Returns (themes, issues): dicts name -> the column that ranks them in an area, the
+    sub-index ``<name>_idx`` for both. An area's top themes are those with the highest mean
+    score (the values of its ``<theme>_mean`` and of its page's chart), not the highest mean
+    ``<theme>_pct``: a zone's percent is its signed share of the sum of absolute
+    contributions, and on sparse data (most zones without an incident, every theme below the
+    mean on z-scores) the mean percent ranks first the theme least below average in the empty
+    zones. West Yorkshire, July 2017: 84 % of the 38,388 zones empty; mean percent put
+    violence first in all five districts, whose highest theme score was anti-social behaviour
+    in each."""
     cols = set(columns)
     themes, issues = {}, {}
     for c in columns:
         if c.endswith("_idx") and c != "_idx":
             name = c[:-4]
             if f"{name}_pct" in cols:
-                themes[name] = f"{name}_pct"
+                themes[name] = c
             else:
                 issues[name] = c
     return themes, issues
@@ -357,8 +364,9 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     overlaps: table (zone, area, fraction), see the module docstring.
     area_names: names of the areas, indexed by the overlap table's ``area``.
     population: name of the population column, or None (then zones weigh by their share only).
-    themes / issues: dict name -> column whose weighted mean ranks the contributions
-        (e.g. ``<theme>_pct``); see ``detect_themes_issues``.
+    themes / issues: dict name -> column whose weighted mean (weighted as ``mean_score``) ranks
+        them in each area for ``top_theme_k`` / ``top_issue_k``: the sub-index ``<name>_idx``
+        (see ``detect_themes_issues``).
     theme_means: dict theme -> column (``<theme>_idx``) written as ``<theme>_mean``.
     issue_means: dict issue -> column (``<issue>_idx``) written as ``<issue>_mean`` (weighted as
         ``mean_score``, so an area's issue value compares like with like with the whole area's).

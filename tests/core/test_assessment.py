@@ -60,7 +60,7 @@ def test_ranks_and_groups():
 def test_summary_hand_computed():
     zones = _zones()
     themes, issues = detect_themes_issues(zones.columns)
-    assert themes == {"crime": "crime_pct", "harm": "harm_pct"}
+    assert themes == {"crime": "crime_idx", "harm": "harm_idx"}
     assert set(issues) == {"theft", "assault"}
     hot, tot = zone_hotspot_m2(_overlaps(), np.full(10, 1e6),
                                np.isin(np.arange(10), [0, 3]), 2)
@@ -81,7 +81,8 @@ def test_summary_hand_computed():
     assert a.gap_ratio == pytest.approx(10 / (2950 / 350))
     assert a.hotspot_km2 == pytest.approx(1.5) and a.hotspot_pct == pytest.approx(100 * 1.5 / 3.5)
     assert a.area_rank == 1
-    # A: crime (70*100 + 60*200 + 50*100 + 40*50) / 450 = 57.8 > harm 42.2
+    # A: mean theme score (weighted as mean_score) crime (1 * 100 + 8/9 * 200 + 7/9 * 100 +
+    # 6/9 * 50) / 450 = 0.864 > harm 0.136
     assert (a.top_theme_1, a.top_theme_2, a.top_theme_3) == ("crime", "harm", None)
     assert (a.top_issue_1, a.top_issue_2) == ("theft", "assault")
     # B: 50 on 7, 100 on 6..1; no top-decile zone so no gap
@@ -281,3 +282,33 @@ def test_zones_without_incidents_rank_last_in_summaries_and_the_gap():
     # percentiles 10, 20, 30 (weights 1, W20, 0.05)
     assert flagged.extent_pct.iloc[0] == pytest.approx(100 * (200 + 100 * W20 + 50 * 0.05) / 450)
     assert plain.extent_pct.iloc[0] == pytest.approx(100 * (100 + 200 * W20 + 100 * 0.05) / 450)
+
+
+def test_top_theme_is_the_highest_mean_score_on_sparse_data():
+    """Most zones without an incident: on z-scores every theme is below its mean there, and the
+    signed percent (share of the sum of absolute contributions) of the theme least below average
+    is the least negative. The mean percent then puts that theme first although the area scores
+    higher on another (the West Yorkshire case: violence "top" in every district by mean
+    percent, anti-social behaviour the highest theme score in each). The top theme is the one
+    with the highest mean score, the value shown as <theme>_mean."""
+    # zones 0-1 with incidents (asb high), zones 2-9 empty: asb -0.3, violence -0.1
+    asb = np.array([2.0, 1.5] + [-0.3] * 8)
+    violence = np.array([0.5, 0.4] + [-0.1] * 8)
+    contrib = np.vstack([asb, violence]) / 2          # mean of two themes, equal weights
+    pct = 100 * contrib / np.abs(contrib).sum(axis=0)
+    zones = pd.DataFrame({"ci_score": contrib.sum(axis=0), "population": [100.0] * 10,
+                          "asb_idx": asb, "asb_pct": pct[0],
+                          "violence_idx": violence, "violence_pct": pct[1]})
+    overlaps = pd.DataFrame({"zone": np.arange(10), "area": 0, "fraction": 1.0})
+    themes, issues = detect_themes_issues(zones.columns)
+    assert themes == {"asb": "asb_idx", "violence": "violence_idx"} and issues == {}
+    # by mean percent violence would come first: asb (80 + 78.9 + 8 * -75) / 10 = -44.1 <
+    # violence (20 + 21.1 + 8 * -25) / 10 = -15.9
+    assert pct[0].mean() == pytest.approx(-44.105, abs=1e-3)
+    assert pct[1].mean() == pytest.approx(-15.895, abs=1e-3)
+    res = summarise_areas(zones, overlaps, ["Only"], population="population", themes=themes,
+                          theme_means={t: f"{t}_idx" for t in themes})
+    row = res.table.set_index("area_name").loc["Only"]
+    # mean scores: asb (2 + 1.5 - 2.4) / 10 = 0.11 > violence (0.5 + 0.4 - 0.8) / 10 = 0.01
+    assert row.asb_mean == pytest.approx(0.11) and row.violence_mean == pytest.approx(0.01)
+    assert (row.top_theme_1, row.top_theme_2, row.top_theme_3) == ("asb", "violence", None)

@@ -29,7 +29,8 @@ def zone_layer(scores=None, extra=None):
     for i in range(10):
         f = QgsFeature(layer.fields())
         crime = 80.0 if i < 3 else 20.0
-        f.setAttributes([f"S1000_r0_c{i}", scores[i], 100.0, crime / 10, crime, 1.0, 100 - crime])
+        f.setAttributes([f"S1000_r0_c{i}", scores[i], 100.0, crime / 10, crime, (100 - crime) / 10,
+                         100 - crime])
         f.setGeometry(_rect(i * 1000, 0, (i + 1) * 1000, 1000))
         feats.append(f)
     layer.dataProvider().addFeatures(feats)
@@ -86,7 +87,11 @@ def test_summary_outputs_hand_computed(provider):
     assert west["hotspot_km2"] == pytest.approx(2.0)
     assert west["hotspot_pct"] == pytest.approx(100 * 2 / 4.5)
     assert west["area_rank"] == 1 and east["area_rank"] == 2
+    # top theme: the highest mean theme score. West: crime (8 x 3 + 2 x 1.5) / 4.5 = 6 > harm 4;
+    # East: harm 8 > crime 2 (the same weights as mean_score: equal populations here)
     assert west["top_theme_1"] == "crime" and east["top_theme_1"] == "harm"
+    assert west["crime_mean"] == pytest.approx(6.0) and west["harm_mean"] == pytest.approx(4.0)
+    assert east["harm_mean"] == pytest.approx(8.0)
     assert east["mean_score"] == pytest.approx((50 * 6 + 100 * 15) / 550)
     assert whole["population"] == pytest.approx(1000) and whole["n_zones"] == 10
     assert whole["gap_diff"] == pytest.approx(10 - 45 / 9)
