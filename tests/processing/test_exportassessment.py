@@ -1,5 +1,6 @@
 """compositeindex:exportassessment on real Birmingham data (IMD 2025 as a stand-in index, the 10
 constituencies, plus Meriden in Solihull as an area with no zones and one very long name)."""
+import glob
 import json
 import os
 import re
@@ -206,6 +207,48 @@ def test_overview_table_lists_every_area_by_rank(export):
     ranked = summary[summary["area_rank"] > 0].sort_values("area_rank")
     assert [r[0] for r in rows[:10]] == [str(int(k)) for k in ranked["area_rank"]]
     assert rows[0][1] == "Hodge Hill" and rows[-1][:2] == ["-", "Meriden"]
+
+
+def test_overview_table_has_room_for_a_whole_theme_name(export):
+    """Rank, area, score and top theme fill the right column; a theme name as long as West
+    Yorkshire's "Anti-social behaviour and disorder" is shown whole (it was cut to "Violence
+    and..." with five columns). The difference from the whole area is on the area pages."""
+    from composite_index_plugin.processing.algorithms.export_assessment import TABLE_COLS
+
+    project, layouts = _layouts(export)
+    table = al.table_of(layouts["Birmingham assessment (test) - overview"])
+    cols = table.columns()
+    assert [c.heading() for c in cols] == ["Rank", "Area", "Score", "Top theme"]
+    assert [c.width() for c in cols] == [6.0, 23.0, 9.5, 45.0]
+    # the frame takes the width of its columns: together they fill the right column
+    room = al.content_width(al.RIGHT_W, len(cols), table.cellMargin())
+    assert room - 1.0 < sum(c.width() for c in cols) <= room
+    frame = layouts["Birmingham assessment (test) - overview"].itemById("priorities")
+    assert frame.rect().width() <= al.RIGHT_W
+    family = al.available_font()
+    for label in ("Anti-social behaviour and disorder", "Violence and vulnerability"):
+        assert al.fit_text(label, family, 7.0, TABLE_COLS["theme"]) == label
+    # each row's theme is the area's top_theme_1 label, whole
+    table.refreshAttributes()
+    rows = [list(r) for r in table.contents()]
+    summary = export["data"]["summary"].set_index("area_name")
+    layer = layouts["Birmingham assessment (test) - overview"].itemById("priorities") \
+        .multiFrame().vectorLayer()
+    by_short = {f["table_name"]: f["area_name"] for f in layer.getFeatures()}
+    for row in rows[:10]:
+        top = summary.loc[by_short[row[1]], "top_theme_1"]
+        assert row[3] == fx.THEME_LABELS[top]
+    # the chart below shows each area's difference: a tick on each of its 10 bars at the whole
+    # study area's score (population-weighted), said in its foot
+    svg = open(glob.glob(str(export["out"] / "**" / "chart_overview.svg"), recursive=True)[0],
+               encoding="utf-8").read()
+    ticks = re.findall(r'<line x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)" y2="[\d.]+" '
+                       r'stroke="#[0-9a-fA-F]+" stroke-width="0.5"/>', svg)
+    assert len(ticks) == 10 and len({t for pair in ticks for t in pair}) == 1
+    zones = export["data"]["zones_df"]
+    city = np.average(zones["ci_score"], weights=zones["population"])
+    foot = re.search(r"\u2502 = whole study area \(([\d.]+)\)", svg)
+    assert foot and float(foot.group(1)) == pytest.approx(city, abs=0.05)
 
 
 def test_log_names_the_field_and_the_no_data_area(export):

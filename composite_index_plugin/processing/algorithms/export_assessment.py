@@ -64,8 +64,11 @@ ATTRIBUTION = ("Contains OS data \u00a9 Crown copyright and database right {year
                "sector information licensed under the Open Government Licence v3.0.")
 LAYOUT_GROUP = "Assessment layout data"
 OVERVIEW_ROWS = 11   # rows of the overview table that fit its frame (one line each)
-# mm, overview table: with the cell margins (0.8 mm each side) they fill the right column (91 mm)
-TABLE_COLS = {"rank": 6.0, "area": 22.0, "score": 10.0, "theme": 24.0, "diff": 20.5}
+# mm, overview table: with the cell margins (0.8 mm each side) they fill the right column (91 mm).
+# The top theme has the room of a whole theme name ("Anti-social behaviour and disorder" is 43.5
+# mm in 7 pt DejaVu Sans); the difference from the whole area is on each area's page and in the
+# chart below the table (a tick on each bar at the whole study area's score), not in this table.
+TABLE_COLS = {"rank": 6.0, "area": 23.0, "score": 9.5, "theme": 45.0}
 DIFF_HEADING = "Difference from whole area"
 COUNT_HEADINGS = {"victims": "Victims", "offenders": "Offenders", "locations": "Locations"}
 MAX_NAMED_AREAS = 15   # beyond this the overview map labels areas by rank only
@@ -551,10 +554,14 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         city_text = fmt(city.get("score", float("nan")), dec)
         city["text"] = city_text
         n_bars = OVERVIEW_ROWS
+        # each bar's tick: the whole study area's score (the table above has no difference
+        # column: the ticks show it)
+        shown = bars[:n_bars]
         overview_svg = bar_chart_svg(
-            bars[:n_bars], "Mean index score by area" + (f" (top {n_bars})" if len(bars) > n_bars else ""),
-            width=al.RIGHT_W, height=46.0, decimals=dec,
-            note=f"whole study area: {city_text}" if city_text != "-" else "")
+            shown, "Mean index score by area" + (f" (top {n_bars})" if len(bars) > n_bars else ""),
+            reference=[city.get("score", float("nan"))] * len(shown) if city_text != "-" else None,
+            reference_label=f"whole study area ({city_text})",
+            width=al.RIGHT_W, height=46.0, decimals=dec)
         overview_chart = os.path.join(folder, "chart_overview.svg")
         with open(overview_chart, "w", encoding="utf-8") as handle:
             handle.write(overview_svg)
@@ -740,8 +747,9 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         n_areas = int((pages["no_data"] == 0).sum())
         weighting = "both population-weighted" if city.get("weighted") else "both unweighted"
         method = ("Method. " + note.rstrip() + f" Tables: ranks are among the {n_areas} areas with "
-                  "zones; the difference from the whole area is the area's value minus that of the "
-                  f"whole study area ({weighting}).")
+                  "zones; an area's top theme is its highest mean theme score; the difference from "
+                  "the whole area is the area's value minus that of the whole study area "
+                  f"({weighting}).")
         variables = {"assessment_title": al.wrap_text(title, family, al.TITLE_PT, al.TITLE_RECT[2], 2),
                      "assessment_method": method,
                      "assessment_attribution": attribution,
@@ -808,8 +816,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                              TABLE_COLS["rank"], Qt.AlignmentFlag.AlignHCenter),
                             ("Area", "\"table_name\"", TABLE_COLS["area"], Qt.AlignmentFlag.AlignLeft),
                             ("Score", "\"score_text\"", TABLE_COLS["score"], Qt.AlignmentFlag.AlignRight),
-                            ("Top theme", "\"short_theme\"", TABLE_COLS["theme"], Qt.AlignmentFlag.AlignLeft),
-                            (DIFF_HEADING, "\"diff_text\"", TABLE_COLS["diff"], Qt.AlignmentFlag.AlignRight)])
+                            ("Top theme", "\"short_theme\"", TABLE_COLS["theme"], Qt.AlignmentFlag.AlignLeft)])
 
         # the gap over time
         if change is not None:
