@@ -3,6 +3,7 @@
 Works on a fresh ``QgsProject`` object (never ``QgsProject.instance()``), so it can run inside an
 algorithm and headless.
 """
+import datetime
 import os
 
 from qgis.core import (
@@ -123,13 +124,27 @@ def write_project(path, layers, recipe, feedback=None, admin_layer=None):
     return path
 
 
-ATTRIBUTION = ("Contains OS data © Crown copyright and database right; ONS Census 2021 and MHCLG "
-               "IMD 2025, Open Government Licence v3.0.")
+# The attribution printed on every map and page of a run: OS boundaries and public sector
+# information (police.uk, ONS, councils) under the OGL, as the assessment PDF says it. Not the
+# sample's own sources: a recipe on West Yorkshire's 2011 LSOAs and police.uk crimes uses neither
+# Census 2021 nor IMD 2025 (the main map said so for every recipe).
+ATTRIBUTION = ("Contains OS data \u00a9 Crown copyright and database right {year}. Contains public "
+               "sector information licensed under the Open Government Licence v3.0.")
+SYNTHETIC = " Synthetic incident data (the plugin's sample), not real crime records."
+
+
+def attribution(synthetic=False, year=None):
+    """The attribution line of a map or page (``year``: this year by default), and the
+    synthetic-data warning when the incidents are the plugin's sample."""
+    year = datetime.date.today().year if year is None else year
+    return ATTRIBUTION.format(year=year) + (SYNTHETIC if synthetic else "")
 
 
 def render_main_map(path, layers, feedback=None, admin_layer=None, title="", size=(1600, 1200),
-                    note=ATTRIBUTION):
-    """Index deciles, hotspot zones and area outlines to a PNG with a title and legend."""
+                    note=None):
+    """Index deciles, hotspot zones and area outlines to a PNG with a title and legend; ``note``
+    (default ``attribution()``) along the bottom."""
+    note = attribution() if note is None else note
     visible = [layer for layer, on in result_layers(layers, feedback, admin_layer) if on]
     if not visible:
         if feedback is not None:
@@ -151,11 +166,15 @@ def render_main_map(path, layers, feedback=None, admin_layer=None, title="", siz
     painter = QPainter(image)
     job = QgsMapRendererCustomPainterJob(settings, painter)
     job.renderSynchronously()
-    _draw_title_and_legend(painter, visible, title, size)
+    legend_x = _draw_title_and_legend(painter, visible, title, size)
     if note:
         painter.setFont(QFont("DejaVu Sans", 10))
         painter.setPen(QColor("#4d4d4d"))
-        painter.drawText(24, size[1] - 16, note)
+        metrics = painter.fontMetrics()
+        lines = wrap_words(note, legend_x - 24 - 16, metrics.horizontalAdvance)
+        step = metrics.lineSpacing()
+        for k, line in enumerate(reversed(lines)):     # from the bottom up, left of the legend
+            painter.drawText(24, size[1] - 16 - k * step, line)
     painter.end()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     image.save(path, "PNG")
@@ -164,7 +183,22 @@ def render_main_map(path, layers, feedback=None, admin_layer=None, title="", siz
     return path
 
 
+def wrap_words(text, width, advance):
+    """``text`` in lines no wider than ``width`` by ``advance(text)`` (a word wider than a line
+    has a line of its own)."""
+    lines = []
+    for word in str(text).split():
+        if lines and advance(lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
 def _draw_title_and_legend(painter, layers, title, size):
+    """The title, and the legend in the lower right corner, as wide as its longest label (up to
+    45 % of the image; longer labels are cut with an ellipsis). Returns the legend's left edge
+    (the image's width without a legend)."""
     from qgis.core import QgsSymbolLayerUtils
 
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -184,10 +218,18 @@ def _draw_title_and_legend(painter, layers, title, size):
             if item.symbol() is not None:
                 entries.append((item.label() or layer.name(), item.symbol().clone()))
     if not entries:
-        return
+        return size[0]
     small = QFont("DejaVu Sans", 11)
+    heading = QFont("DejaVu Sans", 11, QFont.Weight.Bold)
     row = 24
-    width = 330
+
+    def advance(font, text):
+        painter.setFont(font)
+        return painter.fontMetrics().horizontalAdvance(text)
+
+    need = max((10 if symbol is None else 52) + advance(heading if symbol is None else small, label)
+               for label, symbol in entries) + 14
+    width = int(min(max(need, 200), size[0] * 0.45))
     height = row * len(entries) + 16
     x0, y0 = size[0] - width - 20, size[1] - height - 20
     painter.setPen(Qt.PenStyle.NoPen)
@@ -195,14 +237,14 @@ def _draw_title_and_legend(painter, layers, title, size):
     painter.drawRect(x0, y0, width, height)
     y = y0 + 8
     for label, symbol in entries:
-        if symbol is None:
-            painter.setFont(QFont("DejaVu Sans", 11, QFont.Weight.Bold))
-            painter.setPen(QColor("#1a1a1a"))
-            painter.drawText(x0 + 10, y + 17, label)
-        else:
+        left = 10 if symbol is None else 52
+        painter.setFont(heading if symbol is None else small)
+        painter.setPen(QColor("#1a1a1a"))
+        text = painter.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight,
+                                                width - left - 14)
+        if symbol is not None:
             pix = QgsSymbolLayerUtils.symbolPreviewPixmap(symbol, QSize(28, 16))
             painter.drawPixmap(x0 + 14, y + 4, pix)
-            painter.setFont(small)
-            painter.setPen(QColor("#1a1a1a"))
-            painter.drawText(x0 + 52, y + 17, label)
+        painter.drawText(x0 + left, y + 17, text)
         y += row
+    return x0

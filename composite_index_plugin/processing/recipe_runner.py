@@ -1020,9 +1020,7 @@ class RecipeRunner:
         from composite_index_plugin.processing import project_writer
 
         feedback.setProgressText("Rendering the main map")
-        note = project_writer.ATTRIBUTION
-        if _mentions(self.doc, "synthetic"):
-            note = "Synthetic incident data (not real crime records). " + note
+        note = project_writer.attribution(synthetic=_mentions(self.doc, "synthetic"))
         project_writer.render_main_map(self.map_png, self.layers, feedback,
                                        self.admin_layer() if self.recipe.admin_areas else None,
                                        title=self.recipe.name or "Composite Index", note=note)

@@ -48,7 +48,7 @@ from composite_index_plugin.core.report_pages import (
 )
 from composite_index_plugin.core.svg_chart import bar_chart_svg, column_chart_svg
 from composite_index_plugin.processing import assessment_layout as al
-from composite_index_plugin.processing import styling
+from composite_index_plugin.processing import project_writer, styling
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import layer_dataframe, python_value
@@ -60,8 +60,6 @@ from composite_index_plugin.qgis_compat import (
     make_field,
 )
 
-ATTRIBUTION = ("Contains OS data \u00a9 Crown copyright and database right {year}. Contains public "
-               "sector information licensed under the Open Government Licence v3.0.")
 LAYOUT_GROUP = "Assessment layout data"
 OVERVIEW_ROWS = 11   # rows of the overview table that fit its frame (one line each)
 # mm, overview table: with the cell margins (0.8 mm each side) they fill the right column (91 mm).
@@ -79,7 +77,6 @@ OUTLINE_NAMES = {"overview": "Areas (overview map)", "area": "Areas (area pages)
 OUTLINE_LEGEND = "Areas"
 LAYOUT_SUFFIX = " (layouts)"      # a layout's copy of a result layer: "Hotspot zones (layouts)"
 LEGEND_LABEL = "composite_index/legend_label"   # layer property: its label in the legends
-SYNTHETIC = " Synthetic incident data (the plugin's sample), not real crime records."
 
 
 def first_text_field(layer):
@@ -448,7 +445,7 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                 feedback.pushWarning("No recipe and no methodology note given: the method note says so.")
         synthetic = uses_sample([recipe_text, zones_in.source(), areas_in.source(),
                                  hot_in.source() if hot_in else ""])
-        attribution = ATTRIBUTION.format(year=datetime.date.today().year) + (SYNTHETIC if synthetic else "")
+        attribution = project_writer.attribution(synthetic)
 
         # summary table and geometry of the areas
         summary = layer_dataframe(areas_in)
@@ -816,7 +813,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
                              TABLE_COLS["rank"], Qt.AlignmentFlag.AlignHCenter),
                             ("Area", "\"table_name\"", TABLE_COLS["area"], Qt.AlignmentFlag.AlignLeft),
                             ("Score", "\"score_text\"", TABLE_COLS["score"], Qt.AlignmentFlag.AlignRight),
-                            ("Top theme", "\"short_theme\"", TABLE_COLS["theme"], Qt.AlignmentFlag.AlignLeft)])
+                            ("Top theme", "\"short_theme\"", TABLE_COLS["theme"],
+                             Qt.AlignmentFlag.AlignLeft)])
 
         # the gap over time
         if change is not None:

@@ -68,19 +68,19 @@ class SummariseAreasAlgorithm(CompositeIndexAlgorithm):
     GROUP = QT_TRANSLATE_NOOP("CompositeIndex", "Assessment")
     GROUP_ID = "assessment"
     HELP = (QT_TRANSLATE_NOOP("CompositeIndex", (
-        "Summarises index zones by larger areas (constituencies, wards): population-weighted mean "
-        "score, share of the population and of the zones in the study area's top decile, the "
+        "Summarises index zones by larger areas (constituencies, wards): population-weighted mean"
+        " score, share of the population and of the zones in the study area's top decile, the "
         "IMD-style extent (population-weighted share in the most affected percentiles: weight 1 "
         "for percentiles 1-10, falling from 0.95 at 11 to 0.05 at 30), hotspot area and share, "
         "the three themes and issues with the highest mean scores (weighted as the score), the "
-        "gap between the highest-need zones and the rest, and the area's rank (1 = highest need). A zone split by area boundaries "
-        "counts in each area by the share of its surface inside it (its population shared out "
-        "in the same proportion). The table has one more row for the whole study area. Each "
-        "area's issue values (<issue>_mean) are weighted as its score, and the incident counts "
-        "(<issue>_<role>) are summed, a split zone counting by its share. Zones made by "
-        "'Create grid' are overlaid with the areas by grid arithmetic (exact, the time growing "
-        "with cells + area vertices); OVERLAY 'GEOS intersection of every zone' measures every "
-        "zone with GEOS instead.\n\n")),
+        "gap between the highest-need zones and the rest, and the area's rank (1 = highest need)."
+        " A zone split by area boundaries counts in each area by the share of its surface inside "
+        "it (its population shared out in the same proportion). The table has one more row for "
+        "the whole study area. Each area's issue values (<issue>_mean) are weighted as its score,"
+        " and the incident counts (<issue>_<role>) are summed, a split zone counting by its "
+        "share. Zones made by 'Create grid' are overlaid with the areas by grid arithmetic "
+        "(exact, the time growing with cells + area vertices); OVERLAY 'GEOS intersection of "
+        "every zone' measures every zone with GEOS instead.\n\n")),
         GAP_HELP)   # parts, translated apart
 
     ZONES = "ZONES"
