@@ -1142,22 +1142,22 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="502"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="499"/>
         <source>Run the assessment (with areas) first; the layout is made from its results.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="537"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="534"/>
         <source>No stages model is shipped in this version; the user guide explains how to build one in the Graphical Modeler.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="560"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="557"/>
         <source>Composite Index — user guide</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/gui/builder_dock.py" line="587"/>
+        <location filename="../composite_index_plugin/gui/builder_dock.py" line="584"/>
         <source>Composite Index</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1337,17 +1337,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="238"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="173"/>
         <source>Aggregate victims, offenders and locations</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="239"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="174"/>
         <source>Geography</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="241"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="176"/>
         <source>For one issue, counts where victims live, where offenders live and where it happens, onto zones: a grid made by 'Create analysis grid' (binned by arithmetic, very fast) or any polygon layer (point in polygon). Each role layer is optional (give at least one), with an optional filter expression and an optional weight field (e.g. a harm score).
 
 Output: the zones with every attribute, plus &lt;issue&gt;_victims, &lt;issue&gt;_offenders, &lt;issue&gt;_locations (counts), &lt;issue&gt;_&lt;role&gt;_w (weighted sums, when a weight is given) and &lt;issue&gt;_&lt;role&gt;_kde (quartic kernel density per km2 at the cell centre or the zone's point on surface, when KDE_BANDWIDTH &gt; 0). With a ratio layer (e.g. residents or address points, optionally weighted by population) &lt;issue&gt;_&lt;role&gt;_kde_ratio is the dual kernel ratio, a 'clustering' measure: 1 = as spread as the population, above 1 = more concentrated.
@@ -1360,137 +1360,137 @@ Many issues in one pass: give each role layer a category field (&lt;ROLE&gt;_CAT
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="277"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="212"/>
         <source>Victims (points)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="277"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="212"/>
         <source>Victims: filter expression</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="278"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="213"/>
         <source>Victims: weight field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="279"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="214"/>
         <source>Victims: category field (many issues in one pass)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="280"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="215"/>
         <source>Offenders (points)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="280"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="215"/>
         <source>Offenders: filter expression</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="281"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="216"/>
         <source>Offenders: weight field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="282"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="217"/>
         <source>Offenders: category field (many issues in one pass)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="283"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="218"/>
         <source>Locations (points)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="283"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="218"/>
         <source>Locations: filter expression</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="284"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="219"/>
         <source>Locations: weight field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="285"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="220"/>
         <source>Locations: category field (many issues in one pass)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="300"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="235"/>
         <source>Zones (grid or polygons)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="302"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="237"/>
         <source>Issue name (used in field names)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="304"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="239"/>
         <source>Categories to issues: preset</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="309"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="244"/>
         <source>Categories to issues: mapping table (CSV category,issue or JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="314"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="249"/>
         <source>Issues to count, comma-separated (empty: all)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="316"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="251"/>
         <source>Kernel density bandwidth in map units (0 = none)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="320"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="255"/>
         <source>Kernel ratio: population at risk (points)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="323"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="258"/>
         <source>Kernel ratio: population field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="326"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="261"/>
         <source>Kernel ratio: numerator</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="333"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="268"/>
         <source>Zones with counts</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="334"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="269"/>
         <source>What was counted</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="335"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="270"/>
         <source>Issues counted (comma-separated)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="339"/>
+        <location filename="../composite_index_plugin/processing/algorithms/aggregate.py" line="274"/>
         <source>Give at least one of the victims, offenders or locations layers.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="111"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="114"/>
         <source>Apportion population to zones</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="114"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="117"/>
         <source>Moves a count field (population, households) from source polygons (e.g. LSOAs) onto zones (e.g. grid cells) by area weighting: each zone gets value x area(source and zone) / area(source) from every source it overlaps. With an ancillary point layer (e.g. address points, optionally weighted) the shares follow the points instead of the area; sources holding no point fall back to area weighting.
 
 Where the zones cover a source completely its value is passed on exactly; the part of the total falling outside all zones is reported as the uncovered remainder. Overlapping zones are reported and normalised so nothing is counted twice. Output: the zones with every attribute plus OUTPUT_FIELD (default population).
@@ -1501,87 +1501,87 @@ Zones made by 'Create grid' (grid_* fields) are overlaid by grid arithmetic: cel
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="142"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="145"/>
         <source>Source polygons (e.g. LSOAs)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="144"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="147"/>
         <source>Count field to apportion (or a table below)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="147"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="150"/>
         <source>Area code field of the source polygons (with a table)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="150"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="153"/>
         <source>Counts by area code: table (CSV or layer without geometry)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="153"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="156"/>
         <source>Table: area code field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="156"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="159"/>
         <source>Table: count field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="161"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="164"/>
         <source>Ancillary points, e.g. address points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="164"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="167"/>
         <source>Ancillary point weight</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="169"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="172"/>
         <source>Output field name</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="171"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="174"/>
         <source>Overlap areas</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="172"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="175"/>
         <source>Automatic: grid arithmetic for grids made by 'Create grid', else GEOS</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="173"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="176"/>
         <source>GEOS intersection of every zone</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="177"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="180"/>
         <source>Zones with apportioned values</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="178"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="181"/>
         <source>Apportioned total</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="179"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="182"/>
         <source>Uncovered remainder</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="181"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="184"/>
         <source>Codes in the table with no boundary</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="183"/>
+        <location filename="../composite_index_plugin/processing/algorithms/apportion.py" line="186"/>
         <source>Boundaries with no row in the table</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1776,7 +1776,7 @@ Scores are only comparable when every period was scaled with the same frozen bas
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/compare_periods.py" line="175"/>
+        <location filename="../composite_index_plugin/processing/algorithms/compare_periods.py" line="176"/>
         <source>Comparing</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1867,78 +1867,78 @@ Cells with data: give point layers (victims, offenders, locations, any number) i
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="162"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="172"/>
         <source>Export assessment layout</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="165"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="175"/>
         <source>Prints the assessment: a PDF with a city overview page, a page on the gap over time when periods were compared, and then one page per area (atlas), each with the index map (index and hotspot zones, the area outline and its neighbours), legend, scale bar, north arrow, a table of the area's top priorities (score, rank among the areas, difference from the whole area; themes and issues sorted by need), a chart of theme scores, the incidents recorded in the area by issue and role, its change since the first period, the date, data attributions and a methodology note written from the recipe. Every difference from the whole area compares like with like: the area's value and the whole area's are both population-weighted (or both not, when the summary is not). Optionally a PNG per page, and the layouts saved in a project (.qgz) for editing in the layout designer.
 AREAS is the summary layer of 'Summarise by area'. PERIOD_CHANGE and PERIOD_GAPS are the outputs of 'Compare periods': with them the PDF gains the gap-over-time page (the gap per period as a table and chart, the change map with classes centred on 0, and the Mann-Kendall trends only where they can be significant, else why not) and each area page its change. Without a name field the first text field is used. Areas without zones get a 'no data' page.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="205"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="215"/>
         <source>Index zones (output of Build index)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="207"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="217"/>
         <source>Hotspot zones</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="210"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="220"/>
         <source>Area summaries (output of Summarise areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="213"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="223"/>
         <source>Area name field (default: the first text field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="216"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="226"/>
         <source>Change per zone (output of Compare periods)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="219"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="229"/>
         <source>Gap per period (output of Compare periods)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="222"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="232"/>
         <source>Title</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="224"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="234"/>
         <source>Methodology note (default: written from the recipe)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="227"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="237"/>
         <source>Recipe (to write the methodology note)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="229"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="239"/>
         <source>Assessment PDF</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="231"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="241"/>
         <source>Folder for a PNG per page</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="233"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="243"/>
         <source>Save the layouts into a project</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="235"/>
+        <location filename="../composite_index_plugin/processing/algorithms/export_assessment.py" line="245"/>
         <source>Pages</source>
         <translation type="unfinished"></translation>
     </message>
@@ -2084,17 +2084,17 @@ Output fields: gi_z, gi_p, gi_bin (-3..3: cold/hot spot at 99/95/90 % confidence
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="378"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="377"/>
         <source>Import and cleanse incidents</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="379"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="378"/>
         <source>Data preparation</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="381"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="380"/>
         <source>Turns incident tables from police, council, fire, health or probation into a clean point layer, and proves nothing was lost: every input row is either in CLEAN or in REJECTED with a reason code (no_coordinates, postcode_not_found, bad_coordinates, swapped_latlon, outside_crs_area, bad_date, outside_date_window, unmapped_category, outside_study_area, duplicate). The HTML report states rows in = clean + rejected and counts per reason, month, category and source.
 
 ARCHIVE: a police.uk download in one go: the .zip from data.police.uk or the folder it was unpacked into, holding monthly folders of yyyy-mm-&lt;force&gt;-street.csv files (any number of months and forces; outcomes and stop-and-search files are left out and counted). MONTHS picks the first and last month (e.g. 2018-01,2018-12; empty: all), FORCES the forces by their file-name spelling (e.g. west-yorkshire; empty: all). The police.uk preset is used. Every row gets a period field from its file's month (PERIOD: month, calendar year or April-March financial year); rows in = clean + rejected holds for the whole set and is reported per file, in the log and the report.
@@ -2111,177 +2111,177 @@ STUDY_AREA and STUDY_BUFFER: rows outside the study area are rejected (outside_s
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="432"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="431"/>
         <source>Incident files (CSV/text) or layers</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="435"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="434"/>
         <source>police.uk archive (.zip, or the folder it was unpacked into)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="439"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="438"/>
         <source>Archive months: first,last (yyyy-mm,yyyy-mm; empty: all)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="442"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="441"/>
         <source>Archive forces (','-separated, e.g. west-yorkshire; empty: all)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="445"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="444"/>
         <source>Period field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="449"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="448"/>
         <source>Preset</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="451"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="450"/>
         <source>X / easting / longitude field (empty: guess)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="452"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="451"/>
         <source>Y / northing / latitude field (empty: guess)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="455"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="454"/>
         <source>CRS of the X/Y (or postcode lookup) coordinates (empty: guess)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="458"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="457"/>
         <source>Output CRS (projected)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="461"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="460"/>
         <source>Date field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="463"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="462"/>
         <source>Date formats (';'-separated; empty: recognise)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="466"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="465"/>
         <source>Keep dates from (yyyy-mm-dd)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="468"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="467"/>
         <source>Keep dates up to (yyyy-mm-dd, inclusive)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="470"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="469"/>
         <source>Category field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="472"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="471"/>
         <source>Category to issue mapping (CSV category,issue)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="475"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="474"/>
         <source>Reject categories missing from the mapping</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="481"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="480"/>
         <source>Study area buffer (output CRS units; default 50 m)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="484"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="483"/>
         <source>Duplicate key fields (','-separated)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="486"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="485"/>
         <source>Fix swapped X/Y (lat/lon) instead of rejecting</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="489"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="488"/>
         <source>Postcode field (instead of X/Y)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="491"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="490"/>
         <source>Postcode lookup (CSV postcode,x,y in the source CRS)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="494"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="493"/>
         <source>Encoding (empty: detect)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="496"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="495"/>
         <source>Delimiter</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="500"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="499"/>
         <source>Decimal separator in coordinates</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="509"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="508"/>
         <source>Clean incidents</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="511"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="510"/>
         <source>Rejected rows</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="513"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="512"/>
         <source>Data-quality report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="513"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="512"/>
         <source>HTML files (*.html)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="515"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="514"/>
         <source>Clean rows</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="515"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="514"/>
         <source>Rows in</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="528"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="527"/>
         <source>The police.uk archive '{archive}' does not exist: give the .zip file or the folder it was unpacked into.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="532"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="531"/>
         <source>Give at least one incident file or layer (INPUT), or a police.uk archive (ARCHIVE).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="539"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="538"/>
         <source>INPUT '{value}' is neither an existing file nor a layer.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="545"/>
+        <location filename="../composite_index_plugin/processing/algorithms/import_incidents.py" line="544"/>
         <source>Incorrect parameter value for {name}</source>
         <translation type="unfinished"></translation>
     </message>
@@ -2326,12 +2326,12 @@ STUDY_AREA and STUDY_BUFFER: rows outside the study area are rejected (outside_s
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="126"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="133"/>
         <source>New recipe from police.uk data</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="129"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="136"/>
         <source>A quick start: writes a complete recipe for 'Run assessment from recipe' from a police.uk download, so that the analyst edits a recipe rather than writing one.
 
 ARCHIVE: the .zip from data.police.uk (street-level crime) or the folder it was unpacked into; MONTHS picks the first and last month (e.g. 2018-01,2018-12; empty: all), FORCES the forces (empty: all). The recipe's period is those months ('2018', '2018/19', '2018-07' or '2016-07 to 2017-07'), and the import reads the months of the period.
@@ -2346,107 +2346,107 @@ Writes the recipe (OUTPUT) and &lt;recipe name&gt;_areas.gpkg next to it; paths 
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="163"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="170"/>
         <source>Months: first,last (yyyy-mm,yyyy-mm; empty: all)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="165"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="172"/>
         <source>Forces (','-separated, e.g. west-yorkshire; empty: all)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="168"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="175"/>
         <source>Study area (empty: the small areas of the districts holding the crimes)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="172"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="179"/>
         <source>Small areas, e.g. LSOAs (for the study area, the districts and population)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="176"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="183"/>
         <source>Small areas: code field (empty: guessed from the crimes)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="179"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="186"/>
         <source>Small areas: name field (empty: guessed from the crimes)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="182"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="189"/>
         <source>Grid cell size (metres)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="189"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="196"/>
         <source>Admin areas (empty: dissolved from the small areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="192"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="199"/>
         <source>Admin areas: name field</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="195"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="202"/>
         <source>Or admin areas dissolved from this field of the small areas (empty: districts from their names)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="199"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="206"/>
         <source>Population: table of counts by area code (CSV)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="202"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="209"/>
         <source>Population table: code column (empty: guessed)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="205"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="212"/>
         <source>Population table: count column (empty: guessed)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="208"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="215"/>
         <source>Count anti-social behaviour (an issue of the ASB and disorder theme)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="211"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="218"/>
         <source>Compare with an earlier period: its results.gpkg</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="214"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="221"/>
         <source>The earlier period's label</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="216"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="223"/>
         <source>Analysis CRS (projected, metres)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="218"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="225"/>
         <source>Recipe</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="219"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="226"/>
         <source>Areas GeoPackage</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="220"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="227"/>
         <source>Issues</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="221"/>
+        <location filename="../composite_index_plugin/processing/algorithms/new_recipe.py" line="228"/>
         <source>Period</source>
         <translation type="unfinished"></translation>
     </message>
@@ -2575,7 +2575,7 @@ GRID_JITTER varies the grid offset (up to one cell) and the cell size (+-25 %) o
     </message>
     <message>
         <location filename="../composite_index_plugin/processing/algorithms/summarise_areas.py" line="70"/>
-        <source>Summarises index zones by larger areas (constituencies, wards): population-weighted mean score, share of the population and of the zones in the study area's top decile, the IMD-style extent (population-weighted share in the most affected percentiles: weight 1 for percentiles 1-10, falling from 0.95 at 11 to 0.05 at 30), hotspot area and share, the three themes and issues contributing most, the gap between the highest-need zones and the rest, and the area's rank (1 = highest need). A zone split by area boundaries counts in each area by the share of its surface inside it (its population shared out in the same proportion). The table has one more row for the whole study area. Each area's issue values (&lt;issue&gt;_mean) are weighted as its score, and the incident counts (&lt;issue&gt;_&lt;role&gt;) are summed, a split zone counting by its share. Zones made by 'Create grid' are overlaid with the areas by grid arithmetic (exact, the time growing with cells + area vertices); OVERLAY 'GEOS intersection of every zone' measures every zone with GEOS instead.
+        <source>Summarises index zones by larger areas (constituencies, wards): population-weighted mean score, share of the population and of the zones in the study area's top decile, the IMD-style extent (population-weighted share in the most affected percentiles: weight 1 for percentiles 1-10, falling from 0.95 at 11 to 0.05 at 30), hotspot area and share, the three themes and issues with the highest mean scores (weighted as the score), the gap between the highest-need zones and the rest, and the area's rank (1 = highest need). A zone split by area boundaries counts in each area by the share of its surface inside it (its population shared out in the same proportion). The table has one more row for the whole study area. Each area's issue values (&lt;issue&gt;_mean) are weighted as its score, and the incident counts (&lt;issue&gt;_&lt;role&gt;) are summed, a split zone counting by its share. Zones made by 'Create grid' are overlaid with the areas by grid arithmetic (exact, the time growing with cells + area vertices); OVERLAY 'GEOS intersection of every zone' measures every zone with GEOS instead.
 
 </source>
         <translation type="unfinished"></translation>
