@@ -17,7 +17,9 @@ to a partnership board:
   Sentencing and Courts Act 2022) asks partnerships to address together.
 * **Other acquisitive crime** - shoplifting, bicycle theft, other theft.
 * **Anti-social behaviour and disorder** - anti-social behaviour, criminal damage and arson,
-  public order, other crime: what makes a place feel unsafe and uncared for.
+  public order, other crime: what makes a place feel unsafe and uncared for. Without
+  anti-social behaviour (``newrecipe``'s ASB unticked) the theme is called **Criminal damage and
+  disorder**: a page should not name a theme after incidents it does not count.
 
 Every issue is counted where it happens (``locations``) from the archive's ``issue`` field (the
 import maps police.uk's crime types to these names), all in one pass. The analyst then edits the
@@ -42,6 +44,7 @@ THEMES = (
      ("anti_social_behaviour", "criminal_damage_arson", "public_order", "other_crime")),
 )
 ASB = "anti_social_behaviour"
+ASB_THEME, LABEL_WITHOUT_ASB = "asb_disorder", "Criminal damage and disorder"
 GRID_SIZE = 250
 SENSITIVITY_RUNS = 100
 STUDY_BUFFER = 50.0
@@ -183,6 +186,8 @@ def recipe_for(archive, months, forces, issues, study_area, grid_size=GRID_SIZE,
     for name, label, members in groups:
         if not members:
             continue
+        if name == ASB_THEME and ASB not in members:
+            label = LABEL_WITHOUT_ASB
         themes.append({"name": name, "label": label, "issues": [
             {"name": i, "label": labels.get(i, i.replace("_", " ").capitalize()),
              "roles": {"locations": {"source": source, "category_field": "issue"}}}

@@ -70,3 +70,19 @@ def test_a_population_table_with_semicolons_and_a_stray_byte_is_read(tmp_path):
     columns = quickstart.read_csv_columns(str(path))
     assert columns["LSOA Code"] == ["E01011229", "E01011230"]
     assert quickstart.guess_table_fields(columns, {"E01011229", "E01011230"}) == ("LSOA Code", "Persons")
+
+
+def test_the_disorder_theme_is_named_after_what_it_counts():
+    """Without anti-social behaviour (newrecipe's ASB unticked) the theme of criminal damage,
+    public order and other crime is not labelled "Anti-social behaviour and disorder" (the
+    West Yorkshire pages printed that label over a theme holding no anti-social behaviour)."""
+    study = {"path": "areas.gpkg", "layer": "study_area"}
+    with_asb = quickstart.recipe_for("p.zip", ("2017-07", "2017-07"), None,
+                                     ["anti_social_behaviour", "public_order"], study)
+    without = quickstart.recipe_for("p.zip", ("2017-07", "2017-07"), None,
+                                    ["criminal_damage_arson", "public_order", "other_crime"], study)
+    assert [(t["name"], t["label"]) for t in with_asb["themes"]] == [
+        ("asb_disorder", "Anti-social behaviour and disorder")]
+    assert [(t["name"], t["label"]) for t in without["themes"]] == [
+        ("asb_disorder", "Criminal damage and disorder")]
+    assert model.parse(without)[1] == []

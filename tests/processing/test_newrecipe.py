@@ -144,6 +144,8 @@ def test_a_study_area_and_one_month(quick_start, tmp_path):
     assert doc["period"] == "2017-07" and made["ISSUES"] == 13
     names = [i["name"] for t in doc["themes"] for i in t["issues"]]
     assert "anti_social_behaviour" not in names and len(names) == 13
+    # the theme is named after what it counts
+    assert [t["label"] for t in doc["themes"]][-1] == "Criminal damage and disorder"
     assert "population" not in doc
     ds, small = _layer(made["AREAS"], "small_areas")
     assert small.GetFeatureCount() == 482          # Leeds' 2011 LSOAs
