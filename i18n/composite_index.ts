@@ -1605,7 +1605,8 @@ out of the index (missing exclude).
 
 &lt;b&gt;Outputs&lt;/b&gt;: every scaled indicator (&amp;lt;issue&amp;gt;_&amp;lt;indicator&amp;gt;_s), each issue and theme
 sub-index (&amp;lt;name&amp;gt;_idx), ci_score, ci_rank, ci_decile and ci_quintile (1 = highest need),
-top_theme, top_issue and each theme's share (&amp;lt;theme&amp;gt;_pct). Zones with a zero denominator
+top_theme, top_issue (the largest contribution; empty in a zone without any recorded incident,
+ci_no_incidents = 1) and each theme's share (&amp;lt;theme&amp;gt;_pct). Zones with a zero denominator
 are flagged (_zd): a crude rate, location quotient or density is then undefined and the
 indicator's missing policy applies; an empirical Bayes rate takes the prior mean. Zones left out
 for missing data have ci_excluded = 1 and empty index fields.
@@ -1625,87 +1626,87 @@ the fitted scales, so next year's index can be put on this year's scale (BASELIN
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="126"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="127"/>
         <source>Build composite index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="127"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="128"/>
         <source>Composite index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="144"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="145"/>
         <source>Zone layer</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="146"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="147"/>
         <source>Index spec (JSON text or path of a .json file)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="149"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="150"/>
         <source>Without a spec: indicator fields</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="152"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="153"/>
         <source>Without a spec: scaling</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="155"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="156"/>
         <source>Without a spec: aggregation</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="158"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="159"/>
         <source>Frozen baseline to scale on (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="161"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="162"/>
         <source>Baseline of this run (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="164"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="165"/>
         <source>Report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="167"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="168"/>
         <source>Indicator diagnostics</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="170"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="171"/>
         <source>Zones in the index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="171"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="172"/>
         <source>Zones left out</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="177"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="178"/>
         <source>Give an index spec (SPEC), or choose indicator FIELDS.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="209"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="210"/>
         <source>Reading the zones</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="229"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="230"/>
         <source>Building the index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="244"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="245"/>
         <source>Writing the index layer</source>
         <translation type="unfinished"></translation>
     </message>

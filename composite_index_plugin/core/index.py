@@ -17,7 +17,8 @@ Output columns (one row per zone, same index as the input):
   (1 = highest need, ``ceil(10 * last / N)`` as the English Indices of Deprivation, where
   ``last`` is the rank of the last zone of a tie group: tied zones share one class, see
   ``core.ranking``);
-- ``top_theme`` and ``top_issue``: the largest contribution to the zone's score;
+- ``top_theme`` and ``top_issue``: the largest contribution to the zone's score; empty in a
+  zone without any recorded incident (``ci_no_incidents`` 1);
 - ``<theme>_pct``: the theme's contribution as a percent of the sum of absolute contributions
   (the plain share whenever the contributions are all positive);
 - ``ci_no_incidents``: 1 where every count indicator (volume, rates, density, location
@@ -753,6 +754,12 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     tops[0, included] = theme_names[np.argmax(theme_contrib, axis=0)]
     tops[1, included] = issue_names[_argmax_rows(
         theme_contrib[t_i] * issue_share_in_theme.pop(iss.name) for t_i, iss in issue_list)]
+    if no_incidents is not None:
+        # a zone without any recorded incident has no top theme or issue: its "largest
+        # contribution" would be the theme least below average (z-scores) or the first of
+        # equal zeros (min-max), which a map of top themes would paint over most of a sparse
+        # study area (West Yorkshire, one month: 84 % of the zones)
+        tops[:, no_incidents.astype(bool)] = None
     frames = [pd.DataFrame(block.T, index=df.index, columns=float_cols, copy=False),
               pd.DataFrame(int_block.T, index=df.index, columns=int_cols, copy=False),
               pd.DataFrame(flag_block.T, index=df.index, columns=flag_cols, copy=False),

@@ -368,3 +368,24 @@ def test_a_recipe_reaches_every_option_and_each_is_checked():
     assert any(p.startswith("themes[0].issues[0].roles.locations.min_denominator: must be at "
                             "least 0") for p in problems)
     assert any(p.startswith("no_incidents: unknown no_incidents 'never'") for p in problems)
+
+
+def test_zones_without_incidents_have_no_top_theme_or_issue():
+    # Two themes on z-scores: in the six empty zones both are below their means (burglary
+    # (0 - 5.375) / sd, robbery (0 - 1.25) / sd), and the "largest contribution" used to name
+    # the theme least below average (robbery's) as their top theme.
+    spec = {"themes": [
+        {"name": "acquisitive", "issues": [{"name": "b", "indicators": {"locations": {
+            "field": "burglary", "measure": "volume", "scaling": "zscore", "missing": "zero"}}}]},
+        {"name": "violence", "issues": [{"name": "r", "indicators": {"locations": {
+            "field": "robbery", "measure": "volume", "scaling": "zscore", "missing": "zero"}}}]}]}
+    t = build_index(_grid_frame(), spec).table
+    assert t.ci_no_incidents.tolist() == [0, 0, 1, 1, 1, 1, 1, 1]
+    b = (np.array([40.0, 3.0]) - 43 / 8) / np.std([40.0, 3, 0, 0, 0, 0, 0, 0])
+    r = (np.array([10.0, 0.0]) - 10 / 8) / np.std([10.0, 0, 0, 0, 0, 0, 0, 0])
+    # zone 0: robbery 2.646 just above burglary 2.638; zone 1: burglary -0.18 above -0.38
+    assert b[0] < r[0] and b[1] > r[1]
+    assert t.top_theme.tolist() == ["violence", "acquisitive"] + [None] * 6
+    assert t.top_issue.tolist() == ["r", "b"] + [None] * 6
+    # the empty zones' contributions are still there, below zero
+    assert (t.violence_pct.iloc[2:] < 0).all() and (t.acquisitive_pct.iloc[2:] < 0).all()

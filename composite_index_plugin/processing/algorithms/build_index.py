@@ -79,7 +79,8 @@ out of the index (missing exclude).
 
 <b>Outputs</b>: every scaled indicator (&lt;issue&gt;_&lt;indicator&gt;_s), each issue and theme
 sub-index (&lt;name&gt;_idx), ci_score, ci_rank, ci_decile and ci_quintile (1 = highest need),
-top_theme, top_issue and each theme's share (&lt;theme&gt;_pct). Zones with a zero denominator
+top_theme, top_issue (the largest contribution; empty in a zone without any recorded incident,
+ci_no_incidents = 1) and each theme's share (&lt;theme&gt;_pct). Zones with a zero denominator
 are flagged (_zd): a crude rate, location quotient or density is then undefined and the
 indicator's missing policy applies; an empirical Bayes rate takes the prior mean. Zones left out
 for missing data have ci_excluded = 1 and empty index fields.
