@@ -57,6 +57,18 @@ def fmt(value, decimals, signed=False):
     return text.replace("-", "\u2212")
 
 
+def fmt_diff(new, old, decimals):
+    """``new - old`` as a page prints it: the difference of the two values each rounded to
+    ``decimals``, as they are printed beside it, so a row adds up on the page (0.09 then 0.08
+    is a change of -0.01, not "0.00"; 0.08 against 0.07 is +0.01, not "+0.02"). It is at most
+    one unit of the last decimal from the unrounded difference, which that many decimals
+    cannot tell apart anyway. "-" when either value is missing."""
+    a, b = _num(new), _num(old)
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return "-"
+    return fmt(round(a, decimals) - round(b, decimals), decimals, signed=True)
+
+
 def rank_among(values):
     """Competition ranks (1 = highest) among finite values; NaN stays NaN."""
     s = pd.Series(values, dtype=float)
@@ -139,7 +151,6 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
     for i, r in df.iterrows():
         pid = i + 1
         nd = bool(no_data.iloc[i])
-        diff = score.iloc[i] - city["score"] if np.isfinite(city["score"]) else float("nan")
         chart = [(pretty(t, labels), float(theme_vals[t].iloc[i]), city["themes"].get(t, float("nan")))
                  for t in themes]
         top_theme = pretty(r.get("top_theme_1"), labels)
@@ -148,7 +159,7 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                 "area_rank": int(score_rank.iloc[i]) if not nd and np.isfinite(score_rank.iloc[i]) else 0,
                 "rank_text": "-" if nd else f"{int(score_rank.iloc[i])} of {n_with}",
                 "score_text": "-" if nd else fmt(score.iloc[i], dec),
-                "diff_text": "-" if nd else fmt(diff, dec, signed=True),
+                "diff_text": "-" if nd else fmt_diff(score.iloc[i], city["score"], dec),
                 "top_theme_label": "-" if nd else top_theme, "chart": chart}
         if nd:
             page["facts"] = "No data: no index zones fall in this area."
@@ -187,8 +198,7 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                 cval = city["themes"].get(t, float("nan"))
                 section.append((val, {"priority": f"Theme: {pretty(t, labels)}", "score": fmt(val, tdec),
                                       "rank": f"{int(rk)} of {n_with}" if np.isfinite(rk) else "-",
-                                      "difference": fmt(val - cval, tdec, signed=True)
-                                      if np.isfinite(cval) else "-"}))
+                                      "difference": fmt_diff(val, cval, tdec)}))
             issues = []
             for k in (1, 2, 3):
                 s = r.get(f"top_issue_{k}")
@@ -200,8 +210,7 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
                 cval = city["issues"].get(s, float("nan"))
                 issues.append((val, {"priority": f"Issue: {pretty(s, labels)}", "score": fmt(val, tdec),
                                      "rank": f"{int(rk)} of {n_with}" if np.isfinite(rk) else "-",
-                                     "difference": fmt(val - cval, tdec, signed=True)
-                                     if np.isfinite(cval) else "-"}))
+                                     "difference": fmt_diff(val, cval, tdec)}))
             order = 2
             for group in (section, issues):
                 # highest need first; unknown values last, in the summary's order
@@ -299,13 +308,12 @@ def gap_over_time(gaps):
     dec = decimals_for(list(top.dropna()) + list(versus.dropna()) + list(gap.dropna())) + 1
     rows, chart = [], []
     for k, p in enumerate(periods):
-        change = gap.iloc[k] - gap.iloc[0]
         rows.append({"row_order": k + 1, "period": p, "top": fmt(top.iloc[k], dec),
                      "versus": fmt(versus.iloc[k], dec), "gap": fmt(gap.iloc[k], dec),
-                     "change": "-" if k == 0 else fmt(change, dec, signed=True)})
+                     "change": "-" if k == 0 else fmt_diff(gap.iloc[k], gap.iloc[0], dec)})
         chart.append((p, float(gap.iloc[k])))
     first, last = float(gap.iloc[0]), float(gap.iloc[-1])
-    change = last - first
+    change = round(last, dec) - round(first, dec)     # as printed: the two gaps rounded
     if not (np.isfinite(first) and np.isfinite(last)):
         headline = "The gap could not be measured in every period."
     else:
@@ -315,7 +323,7 @@ def gap_over_time(gaps):
         else:
             verb = ("narrowed" if change < 0 else "widened") if first > 0 else "changed"
             headline = (f"The gap {verb} from {fmt(first, dec)} in {periods[0]} to {fmt(last, dec)} "
-                        f"in {periods[-1]} ({fmt(change, dec, signed=True)}).")
+                        f"in {periods[-1]} ({fmt_diff(last, first, dec)}).")
     return {"periods": periods, "rows": rows, "chart": chart, "decimals": dec, "first": first,
             "last": last, "headline": headline}
 
@@ -387,15 +395,14 @@ def area_change_rows(pages, gaps, zone_counts=None, comparable=True):
         items = []
         m0, m1 = means.loc[name, first], means.loc[name, last]
         if comparable:
-            items.append(("Mean score", fmt(m0, dec), fmt(m1, dec), fmt(m1 - m0, dec, signed=True)))
+            items.append(("Mean score", fmt(m0, dec), fmt(m1, dec), fmt_diff(m1, m0, dec)))
         r0, r1 = ranks.loc[name, first], ranks.loc[name, last]
         n_areas = int(means[last].notna().sum())
         if np.isfinite(r0) and np.isfinite(r1):
             items.append((f"Rank of {n_areas} areas", f"{int(r0)}", f"{int(r1)}",
                           fmt(r1 - r0, 0, signed=True)))
         g0, g1 = inner.loc[name, first], inner.loc[name, last]
-        items.append(("The gap within the area", fmt(g0, dec), fmt(g1, dec),
-                      fmt(g1 - g0, dec, signed=True) if np.isfinite(g0) and np.isfinite(g1) else "-"))
+        items.append(("The gap within the area", fmt(g0, dec), fmt(g1, dec), fmt_diff(g1, g0, dec)))
         if zone_counts is not None:
             zc = zone_counts.iloc[k]
             if np.isfinite(zc.get("decile1_first", np.nan)):

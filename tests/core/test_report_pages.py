@@ -219,3 +219,18 @@ def test_zone_change_counts_find_the_deciles_of_labels_shown_as_given():
                            "hotspot_transition": ["new", "", "ended"]})
     zc = zone_change_counts(change, [0, 0, 1], 2, ["2016-07", "2017-07"])
     assert zc["decile1_first"].tolist() == [2, 0] and zc["decile1_last"].tolist() == [1, 1]
+
+
+def test_differences_add_up_on_the_page():
+    """A printed difference is that of the printed values: 0.09 then 0.08 is -0.01 (the
+    Birmingham demo's Edgbaston page printed 0.09, 0.08 and a change of 0.00), 0.08 against 0.07
+    is +0.01 (it printed +0.02)."""
+    from composite_index_plugin.core.report_pages import fmt_diff
+
+    assert fmt_diff(0.0849, 0.0851, 2) == "\u22120.01"     # unrounded -0.0002
+    assert fmt_diff(0.0851, 0.0849, 2) == "+0.01"          # unrounded +0.0002 would print 0.00
+    assert fmt_diff(0.0846, 0.0654, 2) == "+0.01"          # unrounded +0.0192 would print +0.02
+    assert fmt_diff(2.1096, 1.6254, 3) == "+0.485"         # 2.110 - 1.625, not +0.484
+    assert fmt_diff(0.081, 0.079, 2) == "0.00"              # both print 0.08: no sign
+    assert fmt_diff(3.0, float("nan"), 1) == "-" and fmt_diff(None, 1.0, 1) == "-"
+    assert fmt_diff(7, 4, 0) == "+3"

@@ -39,6 +39,12 @@ def _text(value, decimals, signed=False):
     return (f"{value:+,.{decimals}f}" if signed else f"{value:,.{decimals}f}").replace("-", MINUS)
 
 
+def _diff(new, old, decimals):
+    """A difference as the page prints it: of the two values rounded as they are printed."""
+    v = round(new, decimals) - round(old, decimals)
+    return f"{0:.{decimals}f}" if round(v, decimals) == 0 else _text(v, decimals, signed=True)
+
+
 def _frame(path, layer):
     from osgeo import ogr
 
@@ -119,14 +125,14 @@ def test_pdf_has_the_gap_over_time_page(two_years):
     assert "The gap over time, 2024 to 2025" in text
     verb = "narrowed" if g1 < g0 else "widened"
     headline = (f"The gap {verb} from {_text(g0, 3)} in 2024 to {_text(g1, 3)} in 2025 "
-                f"({_text(g1 - g0, 3, signed=True)}).")
+                f"({_diff(g1, g0, 3)}).")
     assert headline in text
     # the trend test cannot be significant with two periods, and the page says so
     assert "trend not testable with 2 periods" in text
     # the gap's definition: the 2024 top group by population share, followed
     assert "holding 10 % of the residents in 2024" in text and "the same zones in every period" in text
     # page 1 carries the headline too
-    assert f"the gap {_text(g1, 3)} ({_text(g1 - g0, 3, signed=True)} since 2024; page 2)" in \
+    assert f"the gap {_text(g1, 3)} ({_diff(g1, g0, 3)} since 2024; page 2)" in \
         _page_text(pdf, 1, two_years["layouts"]["overview"])
 
 
@@ -142,7 +148,7 @@ def test_gap_table_matches_the_period_gaps(two_years):
     for k, (_, r) in enumerate(whole.iterrows()):
         expected.append([r["period"], _text(r["top_mean"], 3), _text(r["versus_mean"], 3),
                          _text(r["gap_diff"], 3),
-                         "-" if k == 0 else _text(r["gap_diff"] - whole["gap_diff"].iloc[0], 3, True)])
+                         "-" if k == 0 else _diff(r["gap_diff"], whole["gap_diff"].iloc[0], 3)])
     assert rows == expected
     headings = [c.heading() for c in table.columns()]
     assert headings == ["Period", "Top group", "Everyone else", "Gap", "Change since 2024"]
@@ -178,14 +184,14 @@ def test_area_pages_show_change_and_counts_from_the_tables(two_years):
             changes.refreshAttributes()
             rows = {r[0]: list(r[1:]) for r in changes.contents()}
             m0, m1 = means.loc[name, "2024"], means.loc[name, "2025"]
-            assert rows["Mean score"] == [_text(m0, 2), _text(m1, 2), _text(m1 - m0, 2, True)]
+            assert rows["Mean score"] == [_text(m0, 2), _text(m1, 2), _diff(m1, m0, 2)]
             n = len(means)
             r0, r1 = int(ranks.loc[name, "2024"]), int(ranks.loc[name, "2025"])
             assert rows[f"Rank of {n} areas"] == [str(r0), str(r1), _text(r1 - r0, 0, True)]
             g0, g1 = inner.loc[name, "2024"], inner.loc[name, "2025"]
             if np.isfinite(g0) and np.isfinite(g1):
                 assert rows["The gap within the area"] == [_text(g0, 2), _text(g1, 2),
-                                                           _text(g1 - g0, 2, True)]
+                                                           _diff(g1, g0, 2)]
             assert "Zones in decile 1" in rows and "Hotspot cells" in rows
             # incidents recorded: the area summary's counts, rounded
             counts.refreshAttributes()
@@ -246,7 +252,7 @@ def test_differences_from_the_whole_area_are_weighted_like_for_like(two_years):
                 key = next(k for k, v in labels.items() if v == label)
                 value = summary.loc[name, f"{key}_mean"]
                 assert score == _text(value, 2)
-                assert difference == _text(value - whole(f"{key}_idx"), 2, signed=True), (name, label)
+                assert difference == _diff(value, whole(f"{key}_idx"), 2), (name, label)
                 checked += 1
     finally:
         atlas.endRender()

@@ -144,6 +144,12 @@ def _text(value, decimals, signed=False):
     return (f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}").replace("-", "\u2212")
 
 
+def _diff(new, old, decimals):
+    """A difference as the page prints it: of the two values rounded as they are printed."""
+    v = round(new, decimals) - round(old, decimals)
+    return f"{0:.{decimals}f}" if round(v, decimals) == 0 else _text(v, decimals, signed=True)
+
+
 def test_table_rows_match_the_summary_layer(export):
     """Scores and differences from the whole area by hand: every value population-weighted, the
     area's and the whole study area's alike; themes and issues sorted by need."""
@@ -179,19 +185,19 @@ def test_table_rows_match_the_summary_layer(export):
             assert rows[0][1] == f"{row['mean_score']:.1f}"
             assert rows[0][2] == f"{int(row['area_rank'])} of 10"
             city = np.average(zones["ci_score"], weights=pop)
-            assert rows[0][3] == _text(row["mean_score"] - city, 1, signed=True)
+            assert rows[0][3] == _diff(row["mean_score"], city, 1)
             areas_only = summary.drop(index="Whole study area")
             for k, t in enumerate(themes, start=1):
                 whole_t = np.average(zones[f"{t}_idx"], weights=pop)          # like for like
                 assert rows[k][1] == _text(row[f"{t}_mean"], 2)
-                assert rows[k][3] == _text(row[f"{t}_mean"] - whole_t, 2, signed=True)
+                assert rows[k][3] == _diff(row[f"{t}_mean"], whole_t, 2)
                 theme_rank = int((areas_only[f"{t}_mean"].dropna() > row[f"{t}_mean"]).sum()) + 1
                 assert rows[k][2] == f"{theme_rank} of 10"
             for k, i in enumerate(issues, start=4):
                 # the summary has no <issue>_mean: the zones whose centre is in the area, weighted
                 whole_i = np.average(zones[f"{i}_idx"], weights=pop)
                 assert rows[k][1] == _text(issue_val[i], 2)
-                assert rows[k][3] == _text(issue_val[i] - whole_i, 2, signed=True)
+                assert rows[k][3] == _diff(issue_val[i], whole_i, 2)
     finally:
         atlas.endRender()
     assert seen == 10
