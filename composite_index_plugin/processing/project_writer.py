@@ -59,6 +59,12 @@ def result_layers(layers, feedback=None, admin_layer=None):
         if not layer.isValid():
             continue
         _style(layer, style, feedback)
+        field = getattr(layer.renderer(), "classAttribute", lambda: "")()
+        if style and style.startswith("role_") and field:
+            # the layer holds every count, its style maps one: say which (the West Yorkshire
+            # project's "Victims, offenders and locations (counts)" showed burglary locations)
+            layer.setName(f"{title[:-1]}; styled on {field})" if title.endswith(")")
+                          else f"{title} (styled on {field})")
         out.append((layer, visible))
     for table, uri in layers.items():
         if table.startswith(("clean_", "rejected_")):

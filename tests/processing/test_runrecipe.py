@@ -175,6 +175,14 @@ def test_project_has_the_styled_group(tiny_run):
     assert index.renderer().type() == "categorizedSymbol"  # styled from index_deciles.qml
     names = [layer.name() for layer in project.mapLayers().values()]
     assert "Analysis zones" in names and "Areas" in names
+    # the counts layer says which of its counts its style maps
+    counts = [layer for layer in project.mapLayers().values()
+              if layer.name().startswith("Victims, offenders and locations (counts; styled on ")]
+    assert len(counts) == 1
+    field = counts[0].renderer().classAttribute()
+    assert counts[0].name() == f"Victims, offenders and locations (counts; styled on {field})"
+    assert field.endswith(("_victims", "_offenders", "_locations")) and field in \
+        counts[0].fields().names()
     assert all(layer.isValid() for layer in project.mapLayers().values())
 
 
