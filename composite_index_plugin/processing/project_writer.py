@@ -28,7 +28,9 @@ LAYER_ORDER = (
     ("sensitivity", "Robust priorities (sensitivity)", None, False),
     ("period_change", "Change since the previous period", "change_diverging", False),
     ("hotspot_zones", "Hotspot zones", "hotspot_zones", True),
-    ("area_summary", "Area summaries", "area_summary", False),
+    # styled on extent_pct (area_summary.qml): the name says what the map shows
+    ("area_summary", "Area summaries (extent: % of residents in the highest-need zones)",
+     "area_summary", False),
 )
 
 

@@ -183,6 +183,9 @@ def test_project_has_the_styled_group(tiny_run):
     assert counts[0].name() == f"Victims, offenders and locations (counts; styled on {field})"
     assert field.endswith(("_victims", "_offenders", "_locations")) and field in \
         counts[0].fields().names()
+    summaries = project.mapLayersByName(
+        "Area summaries (extent: % of residents in the highest-need zones)")
+    assert len(summaries) == 1 and summaries[0].renderer().classAttribute() == "extent_pct"
     assert all(layer.isValid() for layer in project.mapLayers().values())
 
 
