@@ -29,7 +29,7 @@ LAYER_ORDER = (
     ("period_change", "Change since the previous period", "change_diverging", False),
     ("hotspot_zones", "Hotspot zones", "hotspot_zones", True),
     # styled on extent_pct (area_summary.qml): the name says what the map shows
-    ("area_summary", "Area summaries (extent: % of residents in the highest-need zones)",
+    ("area_summary", "Area summaries (IMD-style extent, % of residents)",
      "area_summary", False),
 )
 

@@ -184,7 +184,7 @@ def test_project_has_the_styled_group(tiny_run):
     assert field.endswith(("_victims", "_offenders", "_locations")) and field in \
         counts[0].fields().names()
     summaries = project.mapLayersByName(
-        "Area summaries (extent: % of residents in the highest-need zones)")
+        "Area summaries (IMD-style extent, % of residents)")
     assert len(summaries) == 1 and summaries[0].renderer().classAttribute() == "extent_pct"
     assert all(layer.isValid() for layer in project.mapLayers().values())
 
