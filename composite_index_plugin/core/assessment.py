@@ -340,8 +340,8 @@ def detect_themes_issues(columns):
     contributions, and on sparse data (most zones without an incident, every theme below the
     mean on z-scores) the mean percent ranks first the theme least below average in the empty
     zones. West Yorkshire, July 2017: 84 % of the 38,388 zones empty; mean percent put
-    violence first in all five districts, whose highest theme score was anti-social behaviour
-    in each."""
+    violence first in all five districts, whose highest theme score was that of criminal
+    damage and disorder (criminal damage and arson, public order, other crime) in each."""
     cols = set(columns)
     themes, issues = {}, {}
     for c in columns:
