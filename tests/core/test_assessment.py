@@ -289,7 +289,7 @@ def test_top_theme_is_the_highest_mean_score_on_sparse_data():
     signed percent (share of the sum of absolute contributions) of the theme least below average
     is the least negative. The mean percent then puts that theme first although the area scores
     higher on another (the West Yorkshire case: violence "top" in every district by mean
-    percent, anti-social behaviour the highest theme score in each). The top theme is the one
+    percent, criminal damage and disorder the highest theme score in each). The top theme is the one
     with the highest mean score, the value shown as <theme>_mean."""
     # zones 0-1 with incidents (asb high), zones 2-9 empty: asb -0.3, violence -0.1
     asb = np.array([2.0, 1.5] + [-0.3] * 8)
