@@ -37,6 +37,11 @@ def main():
                                                  mode="equal"))
     save(layer, "index_score")
 
+    layer = QgsVectorLayer("Polygon?crs=EPSG:27700&field=p_top_decile:double", "sensitivity",
+                           "memory")
+    layer.setRenderer(styling.sensitivity_renderer())
+    save(layer, "sensitivity")
+
     layer = QgsVectorLayer("Polygon?crs=EPSG:27700&field=area_name:string", "areas", "memory")
     layer.setRenderer(styling.outline_renderer())
     save(layer, "area_outline")

@@ -25,7 +25,8 @@ LAYER_ORDER = (
     ("aggregated", "Victims, offenders and locations (counts)", "role_locations", False),
     ("index", "Composite index (deciles)", "index_deciles", True),
     ("hotspots", "Hotspots of the index (Gi*)", "gi_bins", False),
-    ("sensitivity", "Robust priorities (sensitivity)", None, False),
+    ("sensitivity", "Robust priorities (sensitivity: share of runs in decile 1)", "sensitivity",
+     False),
     ("period_change", "Change since the previous period", "change_diverging", False),
     ("hotspot_zones", "Hotspot zones", "hotspot_zones", True),
     # styled on extent_pct (area_summary.qml): the name says what the map shows

@@ -223,6 +223,30 @@ def score_renderer(layer, field="ci_score", classes=7):
     return renderer
 
 
+# (lower, upper, label) of p_top_decile, the share of sensitivity runs that put a zone in the
+# top decile; robust_priority is 1 from 0.8 (core.sensitivity)
+SENSITIVITY_CLASSES = (
+    (0.0, 0.0, "never in decile 1"),
+    (1e-12, 0.2, "in decile 1 in under 20 % of runs"),
+    (0.2, 0.5, "20 - 50 % of runs"),
+    (0.5, 0.8, "50 - 80 % of runs"),
+    (0.8, 1.0, "80 % of runs or more (robust priority)"),
+)
+
+
+def sensitivity_renderer(field="p_top_decile"):
+    """The sensitivity view: how often the runs put each zone in the top decile, in fixed
+    classes (the last one is the robust priorities), light -> dark purple."""
+    colours = ramp("Purples", len(SENSITIVITY_CLASSES) + 1)[1:]
+    ranges = []
+    for k, (lo, hi, label) in enumerate(SENSITIVITY_CLASSES):
+        # a class holds its upper bound except the ones a next class starts at (0.2, 0.5, 0.8)
+        upper = hi if k == len(SENSITIVITY_CLASSES) - 1 or hi == 0 else hi - 1e-12
+        ranges.append(QgsRendererRange(lo, upper + (1e-9 if k == len(SENSITIVITY_CLASSES) - 1
+                                                    else 0.0), _fill(colours[k]), label))
+    return QgsGraduatedSymbolRenderer(field, ranges)
+
+
 def decile_renderer(field="ci_decile"):
     """Fallback decile view (1 = highest need, darkest) used when ``index_deciles.qml`` is absent."""
     colours = list(reversed(ramp("YlOrRd", 10)))

@@ -26,7 +26,8 @@ from composite_index_plugin.processing import styling
 from composite_index_plugin.qgis_compat import field_type
 
 STYLE_FILES = sorted(glob.glob(resource_path("styles", "*.qml")))
-MINE = ["role_victims", "role_offenders", "role_locations", "area_outline", "index_score"]
+MINE = ["role_victims", "role_offenders", "role_locations", "area_outline", "index_score",
+        "sensitivity"]
 
 
 def _layer(fields, values=None, geometry="Polygon"):
@@ -221,3 +222,24 @@ def test_decile_view_shows_only_the_classes_on_the_map(qgis_app):
     # Every class shown exists on the map.
     shown = {c.value() for c in layer.renderer().categories()}
     assert {str(v) for v in (1, 4, 10)} | {""} == {str(v) for v in shown}
+
+
+def test_sensitivity_classes(qgis_app):
+    """How often the runs put a zone in the top decile: 0 alone, then under 20 %, 20-50 %,
+    50-80 %, and 80 % or more, the robust priorities (robust_priority is 1 from 0.8): a zone in
+    exactly 20 of 100 runs is in "20 - 50 %", one in 80 of 100 a robust priority."""
+    layer = _layer({"p_top_decile": field_type("double"), "robust_priority": field_type("int")},
+                   [[0.0, 0], [0.01, 0], [0.19, 0], [0.2, 0], [0.5, 0], [0.79, 0], [0.8, 1],
+                    [1.0, 1]])
+    assert styling.apply_style(layer, "sensitivity")
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsGraduatedSymbolRenderer)
+    assert renderer.classAttribute() == "p_top_decile"
+    labels = [renderer.rangeForValue(f["p_top_decile"]).label() for f in layer.getFeatures()]
+    assert labels == ["never in decile 1", "in decile 1 in under 20 % of runs",
+                      "in decile 1 in under 20 % of runs", "20 - 50 % of runs",
+                      "50 - 80 % of runs", "50 - 80 % of runs",
+                      "80 % of runs or more (robust priority)",
+                      "80 % of runs or more (robust priority)"]
+    robust = [f["robust_priority"] for f in layer.getFeatures()]
+    assert [lab.endswith("(robust priority)") for lab in labels] == [r == 1 for r in robust]

@@ -46,7 +46,8 @@ pytestmark = pytest.mark.slow
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
                     "west_yorkshire")
 MONTHS = ("2016-07", "2017-07")
-INDEX_COLUMNS = ("cell_id", "ci_", "burglary_locations_", "robbery_locations_m")
+INDEX_COLUMNS = ("cell_id", "ci_", "burglary_locations_", "robbery_locations_m", "top_theme",
+                 "top_issue")
 
 
 class Feedback(QgsProcessingFeedback):
@@ -224,6 +225,10 @@ def test_done_when_small_denominators_no_incident_cells_and_legend(west_yorkshir
     empty = t[t.ci_no_incidents == 1]
     assert empty.ci_rank.nunique() == 1 and empty.ci_rank.iloc[0] == (t.ci_no_incidents == 0).sum() + 1
     assert set(empty.ci_decile) == {10} and set(empty.ci_quintile) == {5}
+    # ... and no top theme or issue (the least-below-average theme used to be named there)
+    assert empty.top_theme.isna().all() and empty.top_issue.isna().all()
+    held = t[t.ci_no_incidents == 0]
+    assert held.top_theme.notna().all() and held.top_issue.notna().all()
     # Tied zones share one class; deciles 1..d never hold more than d tenths of the cells.
     for d in range(1, 11):
         assert (t.ci_decile <= d).sum() <= d * len(t) / 10

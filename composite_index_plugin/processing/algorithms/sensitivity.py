@@ -330,6 +330,9 @@ class SensitivityAlgorithm(CompositeIndexAlgorithm):
                                   result.zones.reset_index(drop=True), self.OUTPUT,
                                   source_layer=layer, fids=fids)
         out = {self.OUTPUT: dest}
+        from composite_index_plugin.processing import styling
+
+        styling.style_output(self, context, dest, "sensitivity")
         wants_areas = bool(self.parameterAsOutputLayer(parameters, self.AREA_OUTPUT, context))
         if result.areas is not None and wants_areas:
             out[self.AREA_OUTPUT] = write_by_fid(self, parameters, self.AREA_OUTPUT, context,
