@@ -211,10 +211,12 @@ def _extreme_section(d, table):
                      "deviations from the mean of an indicator scaled by magnitude.</p>")
         return parts
     parts.append(f"<p class='note'>These zones' measured values lie more than {bound:g} standard "
-                 "deviations from the indicator's mean. On a z-score, min-max or raw scale such a "
-                 "zone dominates the indicator (everything else is squeezed near zero) and can "
-                 "carry the composite by itself. The usual cause is a small denominator: raise "
-                 "the indicator's min_denominator, use an empirical Bayes rate, or use volume or "
+                 "deviations from the indicator's mean (for a z-score on a frozen baseline or on "
+                 "fixed values, that mean and SD: z is then the zone's scaled value). On a "
+                 "z-score, min-max or raw scale such a zone dominates the indicator (everything "
+                 "else is squeezed near zero) and can carry the composite by itself. The usual "
+                 "cause is a small denominator: raise the indicator's min_denominator, use an "
+                 "empirical Bayes rate, or use volume or "
                  "density; or scale by rank (percentile, rank, exponential). Largest first; at "
                  f"most {EXTREME_LIMIT} per indicator here.</p>")
     for _key, group in extreme.groupby("indicator", sort=False):

@@ -418,15 +418,35 @@ def _counts_like(ind):
         and bool(ind.options.get("denominator")))
 
 
-def _extremes(ind, label, values, included, bound, cols, zone_ids):
+def _z_reference(ind, base_params):
+    """The (mean, SD) the index's own z-scores of ``ind`` use when they are not this period's:
+    a frozen baseline's for ``zscore``, the spec's for ``zscore_fixed``; else None (the values'
+    own mean and SD). The extreme-zone check then counts on the scale the index uses: with a
+    baseline from July 2016, West Yorkshire's robbery in July 2017 was "z = 49.1" by the month's
+    own mean but 56.4 in the index's scaled field."""
+    try:
+        if ind.scaling == "zscore" and base_params is not None:
+            return float(base_params["mean"]), float(base_params["sd"])
+        if ind.scaling == "zscore_fixed":
+            return float(ind.options["mean"]), float(ind.options["sd"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+def _extremes(ind, label, values, included, bound, cols, zone_ids, reference=None):
     """Zones in the index whose measured value lies more than ``bound`` SDs from the mean, as
-    rows for the diagnostics (largest |z| first), and the largest |z|."""
+    rows for the diagnostics (largest |z| first), and the largest |z|. ``reference``: the
+    (mean, SD) to measure from (``_z_reference``), else the values' own."""
     v = values[included]
     finite = np.isfinite(v)
     if bound <= 0 or finite.sum() < 2:
         return [], float("nan")
-    mean = v[finite].mean()
-    sd = v[finite].std()
+    if reference is not None:
+        mean, sd = reference
+    else:
+        mean = v[finite].mean()
+        sd = v[finite].std()
     if not sd > 0:
         return [], 0.0
     z_all = np.full(len(values), np.nan)
@@ -447,7 +467,7 @@ def _extremes(ind, label, values, included, bound, cols, zone_ids):
     return rows, max_z
 
 
-def _extreme_message(ind, label, rows, bound, n_pooled):
+def _extreme_message(ind, label, rows, bound, n_pooled, whose="the"):
     top = rows[0]
     zones = ", ".join(str(r["zone"]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
     detail = f"largest z = {top['z']:.1f} in zone {top['zone']}: field value {top['count']:g}"
@@ -466,8 +486,8 @@ def _extreme_message(ind, label, rows, bound, n_pooled):
                    "per resident"
     else:
         why += "; consider a rank-based scaling (percentile, rank, exponential)"
-    return (f"{label}: {len(rows)} zone(s) lie more than {bound:g} standard deviations from the "
-            f"mean ({zones}); {detail}. Why it matters: {why}.")
+    return (f"{label}: {len(rows)} zone(s) lie more than {bound:g} standard deviations from "
+            f"{whose} mean ({zones}); {detail}. Why it matters: {why}.")
 
 
 def _argmax_rows(rows):
@@ -661,16 +681,21 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
         if f"{ind.key}_m" in measured_out:
             measured[ind.key] = put(measured_out.pop(f"{ind.key}_m"), whole=True)
     extreme_rows = []
+    base_ind = baseline.get("indicators", {}) if baseline else {}
     for ind in indicators:
         label = f"{ind.theme} / {ind.issue} / {ind.name} (field '{ind.field}')"
-        rows_, max_z = _extremes(ind, label, measured[ind.key], included, z_bound, cols, zone_ids)
+        reference = _z_reference(ind, base_ind.get(ind.key) if baseline else None)
+        rows_, max_z = _extremes(ind, label, measured[ind.key], included, z_bound, cols, zone_ids,
+                                 reference)
         counts[ind.key]["extreme"] = len(rows_)
         counts[ind.key]["max_abs_z"] = max_z
         if rows_:
             extreme_rows += rows_
-            messages.append(_extreme_message(ind, label, rows_, z_bound, counts[ind.key]["pooled"]))
+            whose = "the" if reference is None else \
+                "the baseline's" if ind.scaling == "zscore" else "the spec's fixed"
+            messages.append(_extreme_message(ind, label, rows_, z_bound, counts[ind.key]["pooled"],
+                                             whose))
     fitted = {"indicators": {}, "nodes": {}}
-    base_ind = baseline.get("indicators", {}) if baseline else {}
     base_nodes = baseline.get("nodes", {}) if baseline else {}
     scaled = {}
     for ind in indicators:

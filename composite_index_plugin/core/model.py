@@ -709,7 +709,8 @@ class _IndexRules:
 
 _Z_WARNING_HELP = ("name the zones whose measured value lies more than this many standard "
                    "deviations from an indicator's mean, for scales kept by magnitude (zscore, "
-                   "minmax, raw); 0 = off")
+                   "minmax, raw; a z-score scaled on a frozen baseline or fixed values is "
+                   "measured from that mean and SD); 0 = off")
 _NO_INCIDENTS_HELP = ("zones with no recorded incident in any count indicator: `lowest` ranks "
                       "them below every other zone, tied, in the lowest-need class; `score` "
                       "ranks them by their score")

@@ -389,3 +389,34 @@ def test_zones_without_incidents_have_no_top_theme_or_issue():
     assert t.top_issue.tolist() == ["r", "b"] + [None] * 6
     # the empty zones' contributions are still there, below zero
     assert (t.violence_pct.iloc[2:] < 0).all() and (t.acquisitive_pct.iloc[2:] < 0).all()
+
+
+def test_far_zones_are_measured_on_the_scale_the_index_uses():
+    """With a frozen baseline the z-scores of the index are the baseline's; the extreme-zone
+    check counts and reports on that scale ("from the baseline's mean"), so the largest z it
+    names is the zone's scaled value (West Yorkshire's robbery: 49.1 by the month's own mean,
+    56.4 in the index)."""
+    spec = {"themes": [{"name": "t", "issues": [{"name": "b", "indicators": {"locations": {
+        "field": "n", "measure": "volume", "scaling": "zscore", "missing": "zero"}}}]}],
+        "z_warning": 3}
+    year1 = pd.DataFrame({"n": [0.0] * 18 + [1.0, 3.0]})          # mean 0.2, SD 0.6782
+    base = build_index(year1, spec).baseline
+    mean, sd = base["indicators"]["b_locations"]["mean"], base["indicators"]["b_locations"]["sd"]
+    assert mean == pytest.approx(0.2) and sd == pytest.approx(np.std(year1.n))
+    year2 = pd.DataFrame({"n": [0.0] * 16 + [1.0, 2.0, 3.0, 6.0]})  # mean 0.6, SD 1.428
+    r = build_index(year2, spec, baseline=base)
+    scaled = r.table.b_locations_s.to_numpy()
+    np.testing.assert_allclose(scaled, (year2.n - mean) / sd)
+    far = np.abs(scaled) > 3                                        # 3, 6 -> z 4.13, 8.55
+    assert far.sum() == 2
+    row = r.diagnostics["indicators"].iloc[0]
+    assert row.n_extreme == 2 and row.max_abs_z == pytest.approx(np.abs(scaled).max())
+    msg = next(m for m in r.messages if "standard deviations" in m)
+    assert "2 zone(s) lie more than 3 standard deviations from the baseline's mean" in msg
+    assert f"largest z = {scaled.max():.1f}" in msg and "field value 6" in msg
+    # without the baseline: the year's own mean and SD (only the 6 is beyond 3 SD: z 3.78)
+    own = build_index(year2, spec)
+    z_own = (year2.n - year2.n.mean()) / year2.n.std(ddof=0)
+    assert own.diagnostics["indicators"].iloc[0].n_extreme == int((np.abs(z_own) > 3).sum()) == 1
+    assert any("1 zone(s) lie more than 3 standard deviations from the mean" in m
+               for m in own.messages)
