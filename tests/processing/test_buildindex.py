@@ -345,3 +345,17 @@ def test_small_numbers_reach_the_log_the_layer_and_the_report(provider, tmp_path
     assert set(empty.ci_quintile) == {5} and sorted(set(out.ci_decile)) == [1, 2, 10]
     page = open(report, encoding="utf-8").read()
     assert "Small numbers" in page and "S100_r4_c4" in page
+
+
+def test_far_zones_on_a_baseline_are_warnings_too():
+    """The far-zone message names whose mean it measures from ("the", "the baseline's", "the
+    spec's fixed"); each is a warning in the log, as the others (a baseline's message was logged
+    as information when the classifier looked for "from the mean")."""
+    from composite_index_plugin.processing.algorithms.build_index import is_warning
+
+    for whose in ("the", "the baseline's", "the spec's fixed"):
+        assert is_warning(f"t / b / locations (field 'n'): 2 zone(s) lie more than 3 standard "
+                          f"deviations from {whose} mean (z1, z2); largest z = 8.5 in zone z2")
+    assert is_warning("3 of 25 zone(s) left out of the index (missing data)")
+    assert not is_warning("Scaled with the frozen baseline (fingerprint abc); scores are on the "
+                          "baseline's scale.")

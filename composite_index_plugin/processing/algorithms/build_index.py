@@ -122,6 +122,16 @@ def read_baseline(path):
             "Use the BASELINE_OUT file of an earlier run.") from err
 
 
+
+WARNING_WORDS = ("left out", "zero denominator", "pooled", "standard deviations from")
+
+
+def is_warning(message):
+    """Whether an index message is a warning (zones left out, zero denominators, pooled rates,
+    zones far from the mean: this period's, the baseline's or fixed) or information."""
+    return any(word in message for word in WARNING_WORDS)
+
+
 class BuildIndexAlgorithm(CompositeIndexAlgorithm):
     NAME = "buildindex"
     DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Build composite index")
@@ -232,8 +242,7 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
                                neighbours=neighbours, zone_area=areas,
                                progress=progress_from_feedback(feedback, 10, 80), zone_ids=zone_ids)
         for message in result.messages:
-            if any(word in message for word in ("left out", "zero denominator", "pooled",
-                                                "standard deviations from the mean")):
+            if is_warning(message):
                 feedback.pushWarning(message)
             else:
                 feedback.pushInfo(message)
