@@ -245,7 +245,7 @@ def render_html(result, title="Composite index report"):
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{s['zones']} zones, {s['zones_in_index']} in the index, {s['zones_excluded']} left "
+        f"<p>{s['zones']:,} zones, {s['zones_in_index']:,} in the index, {s['zones_excluded']:,} left "
         f"out for missing data. {s['themes']} theme(s), {s['issues']} issue(s), "
         f"{s['indicators']} indicator(s). Spec fingerprint <code>{html.escape(result.fingerprint)}"
         "</code>" + (" (scaled with a frozen baseline)" if result.used_baseline else "") + ".</p>",

@@ -170,9 +170,9 @@ def build_pages(summary, name_field="area_name", issue_means=None, city=None, la
             parts = [f"Rank {page['rank_text']} areas", f"mean score {page['score_text']}{whole}"]
             pop = _num(r.get("population"))
             if np.isfinite(pop) and pop > 0:
-                parts.append(f"{pop:,.0f} residents in {int(n_zones.iloc[i])} zones")
+                parts.append(f"{pop:,.0f} residents in {int(n_zones.iloc[i]):,} zones")
             else:
-                parts.append(f"{int(n_zones.iloc[i])} zones")
+                parts.append(f"{int(n_zones.iloc[i]):,} zones")
             top_pct = _num(r.get("pop_top_decile_pct"))
             if np.isfinite(top_pct):
                 parts.append(f"{top_pct:.0f}% of residents in decile 1 (the 10% highest-need zones)")

@@ -309,6 +309,10 @@ def test_report_html_is_self_contained():
     page = r.report_html()
     assert page.startswith("<!DOCTYPE html>") and "Cronbach" in page and "t1" in page
     assert "http" not in page and "<script" not in page and "src=" not in page
+    # counts read like the pages' ("38,388 zones", not "38388 zones")
+    big = pd.DataFrame({"x1": np.arange(1200, dtype=float), "x2": np.arange(1200, 0, -1.0)})
+    head = build_index(big, simple_spec(["x1", "x2"])).report_html()
+    assert "<p>1,200 zones, 1,200 in the index, 0 left out for missing data." in head
 
 
 def test_progress_reports_and_cancel():

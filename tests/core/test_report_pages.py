@@ -234,3 +234,13 @@ def test_differences_add_up_on_the_page():
     assert fmt_diff(0.081, 0.079, 2) == "0.00"              # both print 0.08: no sign
     assert fmt_diff(3.0, float("nan"), 1) == "-" and fmt_diff(None, 1.0, 1) == "-"
     assert fmt_diff(7, 4, 0) == "+3"
+
+
+def test_zone_counts_have_thousands_separators_like_the_residents():
+    """West Yorkshire's Leeds page read "750,857 residents in 10555 zones"."""
+    summary = _summary()
+    summary.loc[1, "n_zones"] = 10555
+    summary.loc[2, ["n_zones", "population"]] = [2048, np.nan]
+    pages, _rows, _city = build_pages(summary)
+    assert "1,000 residents in 10,555 zones" in pages.iloc[0]["facts"]
+    assert " \u00b7 2,048 zones \u00b7 " in pages.iloc[1]["facts"]
