@@ -17,6 +17,7 @@ from qgis.core import (
 
 from composite_index_plugin.core.index import build_index
 from composite_index_plugin.processing.io_table import layer_dataframe
+from composite_index_plugin.qgis_compat import make_field
 from tests.reference import REF_PY, require_reference
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
@@ -359,3 +360,54 @@ def test_far_zones_on_a_baseline_are_warnings_too():
     assert is_warning("3 of 25 zone(s) left out of the index (missing data)")
     assert not is_warning("Scaled with the frozen baseline (fingerprint abc); scores are on the "
                           "baseline's scale.")
+
+
+def test_many_far_indicators_make_one_warning():
+    """West Yorkshire's month: 13 indicators with far zones were 13 warnings in a row. More than
+    three make one warning naming them; each message still goes to the log (as information)."""
+    from composite_index_plugin.processing.algorithms.build_index import log_levels
+
+    def far(issue, n):
+        return (f"theme / {issue} / locations (field '{issue}_locations'): {n} zone(s) lie more "
+                "than 10 standard deviations from the baseline's mean (z1); largest z = 20.1")
+
+    few = ["Scaled with the frozen baseline.", far("robbery", 181), far("drugs", 12)]
+    assert log_levels(few, 10) == [(few[0], False), (few[1], True), (few[2], True)]
+    many = [far(i, 5) for i in ("burglary", "robbery", "drugs", "shoplifting")] + \
+        ["3 of 25 zone(s) left out of the index (missing data)"]
+    levels = log_levels(many, 10)
+    assert len(levels) == 6 and levels[0][1] is True
+    assert levels[0][0].startswith(
+        "4 indicators have zones more than 10 standard deviations from their mean (burglary / "
+        "locations, robbery / locations, drugs / locations, shoplifting / locations)")
+    assert levels[1:] == [(m, False) for m in many[:4]] + [(many[4], True)]
+
+
+def test_far_zone_warning_in_the_log(provider):
+    """Through the algorithm: five indicators each with one far cell give one warning (and
+    the five messages as information)."""
+    import processing
+
+    layer = grid_layer()
+    fields = [f"c{k}" for k in range(5)]
+    layer.dataProvider().addAttributes([make_field(f, "double") for f in fields])
+    layer.updateFields()
+    changes = {}
+    for f in layer.getFeatures():
+        far = f["cell_id"] == "S100_r4_c4"
+        changes[f.id()] = {layer.fields().indexOf(c): (100.0 if far else float(f.id() % 2))
+                           for c in fields}
+    layer.dataProvider().changeAttributeValues(changes)
+    spec = {"themes": [{"name": "t", "issues": [{"name": c, "indicators": {"locations": {
+        "field": c, "measure": "volume", "scaling": "zscore", "missing": "zero"}}}
+        for c in fields]}], "z_warning": 3}
+    feedback = QgsProcessingFeedback()
+    warnings, infos = [], []
+    feedback.pushWarning = warnings.append
+    feedback.pushInfo = infos.append
+    processing.run("compositeindex:buildindex", {"INPUT": layer, "SPEC": json.dumps(spec),
+                                                 "OUTPUT": "memory:"},
+                   context=QgsProcessingContext(), feedback=feedback)
+    far = [w for w in warnings if "standard deviations" in w]
+    assert len(far) == 1 and far[0].startswith("5 indicators have zones more than 3 standard")
+    assert sum("(S100_r4_c4)" in i for i in infos) == 5

@@ -132,6 +132,30 @@ def is_warning(message):
     return any(word in message for word in WARNING_WORDS)
 
 
+FAR_WORDS = "standard deviations from"
+MAX_FAR_WARNINGS = 3
+
+
+def log_levels(messages, bound=None):
+    """``(text, is_warning)`` for the log, in order. More than ``MAX_FAR_WARNINGS`` indicators
+    with far zones (sparse counts: a single incident in a cell is 20-50 SDs out on a month of
+    West Yorkshire's crimes, 13 warnings in a row) make one warning naming them, before the
+    messages themselves, which then go in as information (also in the index report)."""
+    far = [m for m in messages if FAR_WORDS in m]
+    out = []
+    if len(far) > MAX_FAR_WARNINGS:
+        # "theme / issue / indicator (field 'f'): ..." -> "issue / indicator"
+        names = [" / ".join(m.split(" (field ", 1)[0].split(" / ")[-2:]) for m in far]
+        limit = f" more than {bound:g} standard deviations" if bound else " far"
+        out.append((f"{len(far)} indicators have zones{limit} from their mean ("
+                    + ", ".join(names) + "): such zones dominate a z-score, min-max or raw "
+                    "scale. Each is listed below with why it matters and what to do, and in the "
+                    "index report.", True))
+    for m in messages:
+        out.append((m, is_warning(m) and not (m in far and len(far) > MAX_FAR_WARNINGS)))
+    return out
+
+
 class BuildIndexAlgorithm(CompositeIndexAlgorithm):
     NAME = "buildindex"
     DISPLAY_NAME = QT_TRANSLATE_NOOP("CompositeIndex", "Build composite index")
@@ -241,12 +265,9 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         result = self.run_core(engine.build_index, frame, spec, baseline=baseline,
                                neighbours=neighbours, zone_area=areas,
                                progress=progress_from_feedback(feedback, 10, 80), zone_ids=zone_ids)
-        for message in result.messages:
-            if is_warning(message):
-                feedback.pushWarning(message)
-            else:
-                feedback.pushInfo(message)
         summary = result.diagnostics["summary"]
+        for text, warn in log_levels(result.messages, summary.get("z_warning")):
+            (feedback.pushWarning if warn else feedback.pushInfo)(text)
         feedback.pushInfo(f"Index built: {summary['zones_in_index']:,} of {summary['zones']:,} zones, "
                           f"{summary['indicators']} indicators, {summary['issues']} issues, "
                           f"{summary['themes']} themes (spec fingerprint {result.fingerprint}).")
