@@ -54,10 +54,15 @@ class Feedback(QgsProcessingFeedback):
     def __init__(self):
         super().__init__()
         self.warnings = []
+        self.infos = []
 
     def pushWarning(self, warning):
         self.warnings.append(warning)
         super().pushWarning(warning)
+
+    def pushInfo(self, info):
+        self.infos.append(info)
+        super().pushInfo(info)
 
 
 def run(alg, params, feedback=None):
@@ -191,7 +196,8 @@ def west_yorkshire(provider, tmp_path_factory):
         with open(report, encoding="utf-8") as handle:
             page = handle.read()
         months[month] = {
-            "counts": counts, "spec": spec, "warnings": feedback.warnings, "report": page,
+            "counts": counts, "spec": spec, "warnings": feedback.warnings, "infos": feedback.infos,
+            "report": page,
             "index": QgsVectorLayer(index["OUTPUT"], f"index {month}", "ogr"),
             "table": in_frame_order(read_table(index["OUTPUT"], INDEX_COLUMNS), frame),
         }
@@ -258,8 +264,13 @@ def test_anchored_spatial_eb_pooling_and_far_zones_are_reported(west_yorkshire, 
     assert pooled.mean() > 0.6               # most 250 m cells hold fewer than 50 residents
     text = [w for w in m["warnings"] if w.startswith("Small denominators")]
     assert len(text) == 1 and f"{int(pooled.sum()):,} of 38,148 zone(s)" in text[0]
-    # Cells far from the mean are named by cell_id, largest first, with why it matters.
-    far = [w for w in m["warnings"] if "burglary / locations" in w and "standard deviations" in w]
+    # Every indicator has far cells on a month of counts: one warning names them all ...
+    summary = [w for w in m["warnings"] if "standard deviations" in w]
+    assert len(summary) == 1 and "burglary / locations" in summary[0]
+    assert summary[0].startswith("14 indicators have zones more than 10 standard deviations")
+    # ... and each message follows in the log: cells named by cell_id, largest first, with why
+    # it matters.
+    far = [i for i in m["infos"] if "burglary / locations (field" in i and "standard deviations" in i]
     assert len(far) == 1 and "Why it matters" in far[0]
     z = t.burglary_locations_s.to_numpy(float)           # zscore scaling: the scaled value is z
     first = t.cell_id.iat[int(np.argmax(np.abs(z)))]
