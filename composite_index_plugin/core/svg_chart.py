@@ -12,6 +12,7 @@ BAR = "#b2182b"       # dark red: reads as dark grey in print
 BAR_LOW = "#92c5de"   # light blue for values below zero: reads as light grey
 INK = "#1a1a1a"
 GRID = "#bdbdbd"
+DIGIT_EM = 0.64   # width of a digit (and of "." and the minus, about) in DejaVu Sans, in em
 
 
 def _fmt(value, decimals):
@@ -78,6 +79,21 @@ def _shorten(line, max_chars):
     return " ".join(words).rstrip(" ,;-&") + "\u2026"
 
 
+def _clear_of_ticks(x, y, forward, width, size, ticks):
+    """Where a value label starts (``forward``: running right from ``x``, else ending at ``x``)
+    so that no reference tick runs through it: past the tick, in the label's direction. The
+    overview's ticks (the whole study area's score on every bar) made one line through the
+    labels of the bars shorter than it ("0.02")."""
+    for _ in range(len(ticks)):
+        lo, hi = (x, x + width) if forward else (x - width, x)
+        hit = [t for t, y0, y1 in ticks if lo - 0.3 <= t <= hi + 0.3
+               and y0 <= y + 0.2 * size and y1 >= y - 0.8 * size]
+        if not hit:
+            break
+        x = max(hit) + 0.8 if forward else min(hit) - 0.8
+    return x
+
+
 def bar_chart_svg(items, title="", reference=None, reference_label="city", width=90.0, height=55.0,
                   decimals=2, note="", font_size=2.6, empty_text="No data"):
     """SVG of horizontal bars. ``items``: list of ``(label, value)``; ``reference``: optional list
@@ -126,6 +142,8 @@ def bar_chart_svg(items, title="", reference=None, reference_label="city", width
         tick += step
     zero = sx(0.0)
     max_chars = int(label_w / (fs * 0.5))
+    labels = []     # value labels: (x, y, running right, text)
+    ticks = []      # reference ticks: (x, y top, y bottom)
     for k, (label, value) in enumerate(items):
         cy = top + (k + 0.5) * row_h
         lines = _wrap(label, max_chars)
@@ -147,14 +165,17 @@ def bar_chart_svg(items, title="", reference=None, reference_label="city", width
         if reference is not None and k < len(reference) and reference[k] is not None \
                 and not (isinstance(reference[k], float) and math.isnan(reference[k])):
             rx = sx(reference[k])
-            out.append(f'<line x1="{rx:.2f}" y1="{cy - bar_h * 0.85:.2f}" x2="{rx:.2f}" '
-                       f'y2="{cy + bar_h * 0.85:.2f}" stroke="{INK}" stroke-width="0.5"/>')
+            ticks.append((rx, cy - bar_h * 0.85, cy + bar_h * 0.85))
+            out.append(f'<line x1="{rx:.2f}" y1="{ticks[-1][1]:.2f}" x2="{rx:.2f}" '
+                       f'y2="{ticks[-1][2]:.2f}" stroke="{INK}" stroke-width="0.5"/>')
         # value label just beyond the bar end (room was kept on both sides)
-        tx = (x1 + 0.8) if value >= 0 else (x0 - 0.8)
-        anchor = "start" if value >= 0 else "end"
-        out.append(f'<text x="{tx:.2f}" y="{cy + fs * 0.33:.2f}" font-family="{FONT}" '
-                   f'font-size="{fs * 0.85:.2f}" text-anchor="{anchor}" fill="{INK}">'
-                   f'{_fmt(value, decimals)}</text>')
+        labels.append(((x1 + 0.8) if value >= 0 else (x0 - 0.8), cy + fs * 0.33, value >= 0,
+                       _fmt(value, decimals)))
+    size = fs * 0.85
+    for tx, ty, forward, text in labels:
+        tx = _clear_of_ticks(tx, ty, forward, DIGIT_EM * size * len(text), size, ticks)
+        out.append(f'<text x="{tx:.2f}" y="{ty:.2f}" font-family="{FONT}" font-size="{size:.2f}" '
+                   f'text-anchor="{"start" if forward else "end"}" fill="{INK}">{text}</text>')
     out.append(f'<line x1="{zero:.2f}" y1="{top:.2f}" x2="{zero:.2f}" y2="{axis_y:.2f}" '
                f'stroke="{INK}" stroke-width="0.25"/>')
     foot = []

@@ -244,3 +244,31 @@ def test_zone_counts_have_thousands_separators_like_the_residents():
     pages, _rows, _city = build_pages(summary)
     assert "1,000 residents in 10,555 zones" in pages.iloc[0]["facts"]
     assert " \u00b7 2,048 zones \u00b7 " in pages.iloc[1]["facts"]
+
+
+def test_whole_area_ticks_never_run_through_a_value_label():
+    """The overview's bars each have a tick at the whole study area's score; on the demo the
+    ticks made one line through the labels of the bars shorter than it ("0.02"). Such a label
+    starts past the tick; the others stay at their bar's end."""
+    svg = bar_chart_svg([("A", 0.02), ("B", 1.0)], "Mean score", reference=[0.05, 0.05],
+                        width=91, height=46)
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = [r for r in root.findall(f"{ns}rect") if r.get("fill") == BAR]
+    ticks = [ln for ln in root.findall(f"{ns}line") if ln.get("stroke-width") == "0.5"]
+    texts = {t.text: t for t in root.findall(f"{ns}text")}
+    x_tick = float(ticks[0].get("x1"))
+    assert len(ticks) == 2 and ticks[1].get("x1") == ticks[0].get("x1")
+    a_end = float(bars[0].get("x")) + float(bars[0].get("width"))
+    b_end = float(bars[1].get("x")) + float(bars[1].get("width"))
+    assert a_end < x_tick < a_end + 0.8 + 4 * 0.64 * 2.21      # the tick was inside "0.02"
+    assert float(texts["0.02"].get("x")) == pytest.approx(x_tick + 0.8, abs=0.01)
+    assert float(texts["1.00"].get("x")) == pytest.approx(b_end + 0.8, abs=0.01)
+    # a label running left (a negative bar) moves left of a tick it would cross
+    neg = ET.fromstring(bar_chart_svg([("C", -0.02), ("D", -1.0)], "T", reference=[-0.05, -0.05],
+                                      width=91, height=46))
+    tick = float([ln for ln in neg.findall(f"{ns}line") if ln.get("stroke-width") == "0.5"][0]
+                 .get("x1"))
+    label = next(t for t in neg.findall(f"{ns}text") if t.text == "\u22120.02")
+    assert label.get("text-anchor") == "end"
+    assert float(label.get("x")) == pytest.approx(tick - 0.8, abs=0.01)
