@@ -477,12 +477,18 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
         out["hotspot_pct"] = np.nan
     progress.report(0.6)
 
+    area_means = {}     # column -> its weighted mean per area (ranking and <name>_mean share it)
+
+    def area_mean(column, what):
+        if column not in area_means:
+            area_means[column] = weighted_mean_by_area(_numeric(zones, column, what), zone, area,
+                                                       w_main, m)
+        return area_means[column]
+
     for kind, spec in (("theme", themes or {}), ("issue", issues or {})):
         names = list(spec)
         if names:
-            means = np.column_stack([
-                weighted_mean_by_area(_numeric(zones, spec[k], f"{kind} contribution"), zone, area,
-                               w_main, m) for k in names])
+            means = np.column_stack([area_mean(spec[k], f"{kind} index") for k in names])
         else:
             means = np.zeros((m, 0))
         for j in range(3):
@@ -510,12 +516,10 @@ def summarise_areas(zones, overlaps, area_names, score="ci_score", population=No
     out["gap_definition"] = describe_gap(gap, gap_info)
 
     for theme, column in (theme_means or {}).items():
-        out[f"{theme}_mean"] = weighted_mean_by_area(_numeric(zones, column, "theme index"), zone, area,
-                                              w_main, m)
+        out[f"{theme}_mean"] = area_mean(column, "theme index")
     for issue, column in (issue_means or {}).items():
         if f"{issue}_mean" not in out.columns:
-            out[f"{issue}_mean"] = weighted_mean_by_area(_numeric(zones, column, "issue index"),
-                                                         zone, area, w_main, m)
+            out[f"{issue}_mean"] = area_mean(column, "issue index")
     for column in sums or ():
         values = np.nan_to_num(_numeric(zones, column, "count"))
         out[column] = np.bincount(area, weights=values[zone] * frac, minlength=m)

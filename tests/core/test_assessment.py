@@ -312,3 +312,25 @@ def test_top_theme_is_the_highest_mean_score_on_sparse_data():
     # mean scores: asb (2 + 1.5 - 2.4) / 10 = 0.11 > violence (0.5 + 0.4 - 0.8) / 10 = 0.01
     assert row.asb_mean == pytest.approx(0.11) and row.violence_mean == pytest.approx(0.01)
     assert (row.top_theme_1, row.top_theme_2, row.top_theme_3) == ("asb", "violence", None)
+
+
+def test_each_area_mean_is_computed_once(monkeypatch):
+    """Themes and issues are ranked by the means written as <name>_mean: one pass over the
+    overlaps per column (it was two: one to rank, one to write)."""
+    from composite_index_plugin.core import assessment
+
+    seen = []
+    real = assessment.weighted_mean_by_area
+    monkeypatch.setattr(assessment, "weighted_mean_by_area",
+                        lambda values, *args: seen.append(values) or real(values, *args))
+    zones = _zones()
+    themes, issues = detect_themes_issues(zones.columns)
+    res = summarise_areas(zones, _overlaps(), ["A", "B"], population="population",
+                          themes=themes, issues=issues,
+                          theme_means={t: f"{t}_idx" for t in themes},
+                          issue_means={i: f"{i}_idx" for i in issues})
+    # mean score, two top-decile shares, extent, then 2 themes and 2 issues once each
+    assert len(seen) == 4 + 2 + 2
+    t = res.table.set_index("area_name")
+    assert t.loc["A", "top_theme_1"] == "crime" and t.loc["A", "crime_mean"] == pytest.approx(
+        (1 * 100 + (8 / 9) * 200 + (7 / 9) * 100 + (6 / 9) * 50) / 450)
