@@ -364,18 +364,26 @@ def test_far_zones_on_a_baseline_are_warnings_too():
 
 def test_many_far_indicators_make_one_warning():
     """West Yorkshire's month: 13 indicators with far zones were 13 warnings in a row. More than
-    three make one warning naming them; each message still goes to the log (as information)."""
+    three make one warning naming them (from the diagnostics table); each message still goes to
+    the log (as information)."""
+    import pandas as pd
+
     from composite_index_plugin.processing.algorithms.build_index import log_levels
 
     def far(issue, n):
         return (f"theme / {issue} / locations (field '{issue}_locations'): {n} zone(s) lie more "
                 "than 10 standard deviations from the baseline's mean (z1); largest z = 20.1")
 
+    def table(extreme):
+        return pd.DataFrame({"issue": list(extreme), "indicator": "locations",
+                             "n_extreme": list(extreme.values())})
+
     few = ["Scaled with the frozen baseline.", far("robbery", 181), far("drugs", 12)]
-    assert log_levels(few, 10) == [(few[0], False), (few[1], True), (few[2], True)]
-    many = [far(i, 5) for i in ("burglary", "robbery", "drugs", "shoplifting")] + \
-        ["3 of 25 zone(s) left out of the index (missing data)"]
-    levels = log_levels(many, 10)
+    assert log_levels(few, table({"robbery": 181, "drugs": 12, "burglary": 0}), 10) == [
+        (few[0], False), (few[1], True), (few[2], True)]
+    issues = ("burglary", "robbery", "drugs", "shoplifting")
+    many = [far(i, 5) for i in issues] + ["3 of 25 zone(s) left out of the index (missing data)"]
+    levels = log_levels(many, table({**dict.fromkeys(issues, 5), "vehicle": 0}), 10)
     assert len(levels) == 6 and levels[0][1] is True
     assert levels[0][0].startswith(
         "4 indicators have zones more than 10 standard deviations from their mean (burglary / "

@@ -122,8 +122,9 @@ def read_baseline(path):
             "Use the BASELINE_OUT file of an earlier run.") from err
 
 
-
-WARNING_WORDS = ("left out", "zero denominator", "pooled", "standard deviations from")
+FAR_WORDS = "standard deviations from"       # the far-zone messages of core.index
+WARNING_WORDS = ("left out", "zero denominator", "pooled", FAR_WORDS)
+MAX_FAR_WARNINGS = 3
 
 
 def is_warning(message):
@@ -132,27 +133,24 @@ def is_warning(message):
     return any(word in message for word in WARNING_WORDS)
 
 
-FAR_WORDS = "standard deviations from"
-MAX_FAR_WARNINGS = 3
-
-
-def log_levels(messages, bound=None):
+def log_levels(messages, indicators, bound=None):
     """``(text, is_warning)`` for the log, in order. More than ``MAX_FAR_WARNINGS`` indicators
-    with far zones (sparse counts: a single incident in a cell is 20-50 SDs out on a month of
-    West Yorkshire's crimes, 13 warnings in a row) make one warning naming them, before the
-    messages themselves, which then go in as information (also in the index report)."""
-    far = [m for m in messages if FAR_WORDS in m]
+    with far zones (``indicators``: the diagnostics table, ``n_extreme`` per indicator; on
+    sparse counts a single incident in a cell is 20-50 SDs out, and a month of West Yorkshire's
+    crimes gave 13 warnings in a row) make one warning naming them, before the messages
+    themselves, which then go in as information (also in the index report)."""
+    far = indicators[indicators["n_extreme"] > 0]
+    grouped = len(far) > MAX_FAR_WARNINGS
     out = []
-    if len(far) > MAX_FAR_WARNINGS:
-        # "theme / issue / indicator (field 'f'): ..." -> "issue / indicator"
-        names = [" / ".join(m.split(" (field ", 1)[0].split(" / ")[-2:]) for m in far]
+    if grouped:
+        names = [f"{r.issue} / {r.indicator}" for r in far.itertuples()]
         limit = f" more than {bound:g} standard deviations" if bound else " far"
         out.append((f"{len(far)} indicators have zones{limit} from their mean ("
                     + ", ".join(names) + "): such zones dominate a z-score, min-max or raw "
                     "scale. Each is listed below with why it matters and what to do, and in the "
                     "index report.", True))
     for m in messages:
-        out.append((m, is_warning(m) and not (m in far and len(far) > MAX_FAR_WARNINGS)))
+        out.append((m, is_warning(m) and not (grouped and FAR_WORDS in m)))
     return out
 
 
@@ -266,7 +264,8 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
                                neighbours=neighbours, zone_area=areas,
                                progress=progress_from_feedback(feedback, 10, 80), zone_ids=zone_ids)
         summary = result.diagnostics["summary"]
-        for text, warn in log_levels(result.messages, summary.get("z_warning")):
+        for text, warn in log_levels(result.messages, result.diagnostics["indicators"],
+                                     summary.get("z_warning")):
             (feedback.pushWarning if warn else feedback.pushInfo)(text)
         feedback.pushInfo(f"Index built: {summary['zones_in_index']:,} of {summary['zones']:,} zones, "
                           f"{summary['indicators']} indicators, {summary['issues']} issues, "
