@@ -224,13 +224,17 @@ def score_renderer(layer, field="ci_score", classes=7):
 
 
 # (lower, upper, label) of p_top_decile, the share of sensitivity runs that put a zone in the
-# top decile; robust_priority is 1 from 0.8 (core.sensitivity)
+# top decile; robust_priority is 1 from 0.8 (core.sensitivity). QGIS puts a value on a shared
+# bound in the first class that holds it: each class stops just short of the next one's lower
+# bound, so 0.2 of the runs is "20 - 50 %" and 0.8 a robust priority; the last class reaches
+# just past 1 (rounding).
+_BELOW = 1e-12
 SENSITIVITY_CLASSES = (
     (0.0, 0.0, "never in decile 1"),
-    (1e-12, 0.2, "in decile 1 in under 20 % of runs"),
-    (0.2, 0.5, "20 - 50 % of runs"),
-    (0.5, 0.8, "50 - 80 % of runs"),
-    (0.8, 1.0, "80 % of runs or more (robust priority)"),
+    (_BELOW, 0.2 - _BELOW, "in decile 1 in under 20 % of runs"),
+    (0.2, 0.5 - _BELOW, "20 - 50 % of runs"),
+    (0.5, 0.8 - _BELOW, "50 - 80 % of runs"),
+    (0.8, 1.0 + 1e-9, "80 % of runs or more (robust priority)"),
 )
 
 
@@ -238,13 +242,9 @@ def sensitivity_renderer(field="p_top_decile"):
     """The sensitivity view: how often the runs put each zone in the top decile, in fixed
     classes (the last one is the robust priorities), light -> dark purple."""
     colours = ramp("Purples", len(SENSITIVITY_CLASSES) + 1)[1:]
-    ranges = []
-    for k, (lo, hi, label) in enumerate(SENSITIVITY_CLASSES):
-        # a class holds its upper bound except the ones a next class starts at (0.2, 0.5, 0.8)
-        upper = hi if k == len(SENSITIVITY_CLASSES) - 1 or hi == 0 else hi - 1e-12
-        ranges.append(QgsRendererRange(lo, upper + (1e-9 if k == len(SENSITIVITY_CLASSES) - 1
-                                                    else 0.0), _fill(colours[k]), label))
-    return QgsGraduatedSymbolRenderer(field, ranges)
+    return QgsGraduatedSymbolRenderer(field, [
+        QgsRendererRange(lo, hi, _fill(colour), label)
+        for (lo, hi, label), colour in zip(SENSITIVITY_CLASSES, colours)])
 
 
 def decile_renderer(field="ci_decile"):
