@@ -295,7 +295,8 @@ def gap_over_time(gaps):
 
     Returns a dict: ``periods`` (labels, oldest first), ``rows`` (for the table: ``row_order``,
     ``period``, ``top``, ``versus``, ``gap``, ``change``; texts), ``chart`` [(period, gap)],
-    ``decimals``, ``first`` / ``last`` (the gap values), ``headline`` (one sentence).
+    ``decimals``, ``first`` / ``last`` (the gap values), ``change_text`` (last minus first, as
+    printed), ``headline`` (one sentence).
     """
     periods = period_order(gaps)
     whole = gaps[gaps["area_name"].astype(str).str.strip().str.lower() == WHOLE_AREA.lower()]
@@ -314,18 +315,17 @@ def gap_over_time(gaps):
         chart.append((p, float(gap.iloc[k])))
     first, last = float(gap.iloc[0]), float(gap.iloc[-1])
     change = round(last, dec) - round(first, dec)     # as printed: the two gaps rounded
+    change_text = fmt_diff(last, first, dec)
     if not (np.isfinite(first) and np.isfinite(last)):
         headline = "The gap could not be measured in every period."
+    elif round(change, dec) == 0:
+        headline = f"The gap stayed at {fmt(last, dec)} from {periods[0]} to {periods[-1]}."
     else:
-        if round(change, dec) == 0:
-            verb = "stayed at"
-            headline = f"The gap stayed at {fmt(last, dec)} from {periods[0]} to {periods[-1]}."
-        else:
-            verb = ("narrowed" if change < 0 else "widened") if first > 0 else "changed"
-            headline = (f"The gap {verb} from {fmt(first, dec)} in {periods[0]} to {fmt(last, dec)} "
-                        f"in {periods[-1]} ({fmt_diff(last, first, dec)}).")
+        verb = ("narrowed" if change < 0 else "widened") if first > 0 else "changed"
+        headline = (f"The gap {verb} from {fmt(first, dec)} in {periods[0]} to {fmt(last, dec)} "
+                    f"in {periods[-1]} ({change_text}).")
     return {"periods": periods, "rows": rows, "chart": chart, "decimals": dec, "first": first,
-            "last": last, "headline": headline}
+            "last": last, "change_text": change_text, "headline": headline}
 
 
 def zone_change_counts(change, owner, n_areas, periods):

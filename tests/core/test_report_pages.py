@@ -140,6 +140,7 @@ def test_gap_over_time_rows_and_headline():
         [2, "2025", "0.900", "0.150", "0.750", f"{MINUS}0.250"]]
     assert got["chart"] == [("2024", 1.0), ("2025", 0.75)]
     assert got["headline"] == f"The gap narrowed from 1.000 in 2024 to 0.750 in 2025 ({MINUS}0.250)."
+    assert got["change_text"] == f"{MINUS}0.250"     # the overview's "since" figure, the same text
 
 
 def test_area_change_rows_by_hand():

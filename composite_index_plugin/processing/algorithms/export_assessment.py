@@ -42,7 +42,6 @@ from composite_index_plugin.core.report_pages import (
     decimals_for,
     diverging_classes,
     fmt,
-    fmt_diff,
     gap_over_time,
     theme_names,
     zone_change_counts,
@@ -764,8 +763,8 @@ class ExportAssessmentAlgorithm(CompositeIndexAlgorithm):
         if story is not None:
             p0, p1 = story["periods"][0], story["periods"][-1]
             dec = story["decimals"]
-            since = fmt_diff(story["last"], story["first"], dec)
-            parts.append(f"the gap {fmt(story['last'], dec)} ({since} since {p0}; page 2)")
+            parts.append(f"the gap {fmt(story['last'], dec)} ({story['change_text']} since {p0}; "
+                         "page 2)")
             variables.update({
                 "assessment_change_title": f"The gap over time, {p0} to {p1}",
                 "assessment_change_facts": story["headline"] + " " + (
