@@ -246,8 +246,9 @@ def test_overview_table_has_room_for_a_whole_theme_name(export):
         assert row[3] == fx.THEME_LABELS[top]
     # the chart below shows each area's difference: a tick on each of its 10 bars at the whole
     # study area's score (population-weighted), said in its foot
-    svg = open(glob.glob(str(export["out"] / "**" / "chart_overview.svg"), recursive=True)[0],
-               encoding="utf-8").read()
+    with open(glob.glob(str(export["out"] / "**" / "chart_overview.svg"), recursive=True)[0],
+              encoding="utf-8") as handle:
+        svg = handle.read()
     ticks = re.findall(r'<line x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)" y2="[\d.]+" '
                        r'stroke="#[0-9a-fA-F]+" stroke-width="0.5"/>', svg)
     assert len(ticks) == 10 and len({t for pair in ticks for t in pair}) == 1
