@@ -684,6 +684,17 @@ class _IndexRules:
                 m.measure == "clustering" and m.clustering == "gi_star")
         return areas, neighbours
 
+    def indicator_fields(self) -> list:
+        """Each indicator's own fields in the index layer: its scaled value (``_s``), measured
+        value (``_m``) and its zero-denominator and pooled flags (``_zd``, ``_pooled``), as far
+        as the indicator has them. The index leaves them out when it writes its results only."""
+        out = []
+        for theme in self.themes:
+            for issue in theme.issues:
+                for key, _m, _f in issue.measured():
+                    out += [f"{issue.name}_{key}{end}" for end in ("_s", "_m", "_zd", "_pooled")]
+        return out
+
     def output_fields(self) -> list:
         """The fields the index adds to the zones."""
         out = ["ci_score", "ci_rank", "ci_decile", "ci_quintile", "top_theme", "top_issue",

@@ -753,12 +753,13 @@ def column_values(series):
 # A copy of a layer with new columns
 
 
-def copy_with_columns(source, dest_id, frame, fids, to_values):
+def copy_with_columns(source, dest_id, frame, fids, to_values, names=None):
     """Fill the empty GeoPackage layer ``dest_id`` with every row of the GeoPackage table
     ``source`` = ``(path, table)`` (same feature ids, geometries and attributes) plus the
-    columns of ``frame`` (one row per entry of ``fids``, joined on the feature id; a column
-    named like a source field replaces it). ``to_values(series)`` turns a column that is
-    neither float nor a numpy integer (text, nullable integers) into Python values for SQLite;
+    columns of ``frame`` (or its columns ``names``; one row per entry of ``fids``, joined on
+    the feature id; a column named like a source field replaces it). ``to_values(series)``
+    turns a column that is neither float nor a numpy integer (text, nullable integers) into
+    Python values for SQLite;
     float and integer columns go as one block each (``float_rows``, ``int_rows``), with the
     same values. Set-based: each chunk's new values are a VALUES table joined to the source
     rows by fid in one ``INSERT ... SELECT``; the R-tree's shadow tables are copied from the
@@ -791,7 +792,7 @@ def copy_with_columns(source, dest_id, frame, fids, to_values):
         if n_src != len(fids) or n_src != len(frame) or \
                 con.execute(f"SELECT COUNT(*) FROM {quote(dst_table)}").fetchone()[0] != 0:
             return False
-        new = list(frame.columns)
+        new = list(frame.columns) if names is None else list(names)
         if any(c not in dst.fields for c in new):
             return False
         # Float columns, then integer ones, travel as one block each a chunk, row by row

@@ -107,14 +107,18 @@ def _qgs_field(name, series):
     return make_field(name, "string")
 
 
-def fields_with_columns(base_fields, columns):
-    """``base_fields`` plus one field per DataFrame column (replacing same-named fields)."""
+def fields_with_columns(base_fields, columns, keep=None, names=None):
+    """``base_fields`` plus one field per DataFrame column (replacing same-named fields).
+    ``keep``: the names of the base fields to keep (default all), in their own order;
+    ``names``: the columns to add (default all)."""
+    names = list(columns.columns) if names is None else list(names)
     out = QgsFields()
-    replaced = set(columns.columns)
+    replaced = set(names)
+    kept = None if keep is None else set(keep)
     for f in base_fields:
-        if f.name() not in replaced:
+        if f.name() not in replaced and (kept is None or f.name() in kept):
             out.append(f)
-    for name in columns.columns:
+    for name in names:
         out.append(_qgs_field(name, columns[name]))
     return out
 
@@ -133,7 +137,7 @@ def _gpkg_path_and_layer(uri):
     return None
 
 
-def _fast_gpkg_write(source_layer, dest_id, columns, fids):
+def _fast_gpkg_write(source_layer, dest_id, columns, fids, names=None):
     """Fill the (empty) GeoPackage layer ``dest_id`` with the GeoPackage layer ``source_layer``'s
     rows plus the new ``columns``, in SQLite (``gpkg_fast.copy_with_columns``: set-based copy,
     R-tree copied). Works inside one shared GeoPackage too. Returns False, or raises, when the
@@ -146,7 +150,7 @@ def _fast_gpkg_write(source_layer, dest_id, columns, fids):
     src = gpkg_fast.gpkg_target(source_layer.source())
     if src is None:
         return False
-    return gpkg_fast.copy_with_columns(src, dest_id, columns, fids, column_values)
+    return gpkg_fast.copy_with_columns(src, dest_id, columns, fids, column_values, names)
 
 
 def _source_fids(source_layer, source):
@@ -173,9 +177,12 @@ def _source_fids(source_layer, source):
 
 def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", feedback=None,
                        crs=None, request=None, progress_range=(0.0, 100.0), source_layer=None,
-                       fids=None):
+                       fids=None, keep_fields=None, only=None):
     """Write every feature of ``source`` with its attributes plus ``columns`` (a DataFrame with
     one row per feature, in the source's feature order). Returns the destination id.
+    ``keep_fields``: the names of the source's fields to write (default all; the others are
+    left out). ``only``: the columns of ``columns`` to write (default all; naming them spares
+    a copy of a large frame without the others).
 
     A column whose name equals an existing field replaces that field's values. NaN / NA become
     NULL; nullable integer columns stay integer fields. Cancelling raises.
@@ -194,7 +201,8 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
     index = columns.index
     if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
         columns = columns.reset_index(drop=True)   # a copy: only when the rows are not 0..n-1
-    out_fields = fields_with_columns(source.fields(), columns)
+    names = list(columns.columns) if only is None else list(only)
+    out_fields = fields_with_columns(source.fields(), columns, keep_fields, names)
     out_crs = crs if crs is not None else source.sourceCrs()
     sink, dest_id = alg.parameterAsSink(parameters, key, context, out_fields, source.wkbType(),
                                         out_crs)
@@ -206,7 +214,7 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
         try:
             if fids is None:
                 fids = _source_fids(source_layer, source)
-            if _fast_gpkg_write(source_layer, dest_id, columns, fids):
+            if _fast_gpkg_write(source_layer, dest_id, columns, fids, names):
                 return dest_id
         except Exception as err:  # noqa: BLE001 - fall back to the sink, which is always right
             if feedback is not None:
@@ -215,12 +223,13 @@ def write_with_columns(alg, parameters, context, source, columns, key="OUTPUT", 
         sink, dest_id = alg.parameterAsSink(parameters, key, context, out_fields,
                                             source.wkbType(), out_crs)
     base_names = [f.name() for f in source.fields()]
-    keep = [i for i, name in enumerate(base_names) if name not in set(columns.columns)]
+    kept = set(base_names if keep_fields is None else keep_fields) - set(names)
+    keep = [i for i, name in enumerate(base_names) if name in kept]
     keep_all = keep == list(range(len(base_names)))
     n_rows = len(columns)
     # one list of new values per row, built column-wise (no per-feature comprehension over columns)
-    rows = [list(r) for r in zip(*(column_values(columns[c]) for c in columns.columns))] \
-        if len(columns.columns) else [[] for _ in range(n_rows)]
+    rows = [list(r) for r in zip(*(column_values(columns[c]) for c in names))] \
+        if names else [[] for _ in range(n_rows)]
     total = max(n_rows, 1)
     feats = source.getFeatures(request) if request is not None else source.getFeatures()
     batch = []

@@ -419,3 +419,52 @@ def test_far_zone_warning_in_the_log(provider):
     far = [w for w in warnings if "standard deviations" in w]
     assert len(far) == 1 and far[0].startswith("5 indicators have zones more than 3 standard")
     assert sum("(S100_r4_c4)" in i for i in infos) == 5
+
+
+@pytest.mark.parametrize("where", ["gpkg", "memory"])
+def test_results_only_leaves_out_each_indicators_own_fields(provider, tmp_path, where,
+                                                          monkeypatch):
+    """OUTPUT_FIELDS 1: the scaled and measured values and flags of the three indicators are
+    not written; every other field holds what the full output holds."""
+    from qgis.core import QgsCoordinateTransformContext, QgsVectorFileWriter
+
+    layer = grid_layer()
+    if where == "gpkg":      # the fast GeoPackage copy
+        path = str(tmp_path / "zones.gpkg")
+        options = QgsVectorFileWriter.SaveVectorOptions()
+        options.driverName = "GPKG"
+        writer = getattr(QgsVectorFileWriter, "writeAsVectorFormatV3",
+                         QgsVectorFileWriter.writeAsVectorFormatV2)
+        assert writer(layer, path, QgsCoordinateTransformContext(), options)[0] == 0
+        layer = QgsVectorLayer(path, "zones", "ogr")
+    dest = str(tmp_path / "slim.gpkg") if where == "gpkg" else "memory:"
+    from composite_index_plugin.processing import io_table
+
+    fast, real = [], io_table._fast_gpkg_write
+    monkeypatch.setattr(io_table, "_fast_gpkg_write", lambda *a: fast.append(real(*a)) or fast[-1])
+    full = table_of(run({"INPUT": layer, "SPEC": json.dumps(SPEC), "OUTPUT": "memory:"})["OUTPUT"])
+    slim = table_of(run({"INPUT": layer, "SPEC": json.dumps(SPEC), "OUTPUT_FIELDS": 1,
+                         "OUTPUT": dest})["OUTPUT"])
+    left_out = {"assault_victims_s", "assault_victims_m", "assault_victims_zd",
+                "assault_victims_pooled", "assault_locations_s", "assault_locations_m",
+                "assault_locations_zd", "burglary_victims_s", "burglary_victims_m",
+                "burglary_victims_zd", "burglary_victims_pooled"}
+    full_cols = [c for c in full.columns if c not in ("fid", "__fid")]
+    slim_cols = [c for c in slim.columns if c not in ("fid", "__fid")]
+    assert fast == ([True] if where == "gpkg" else [])   # the GeoPackage copy wrote it
+    assert set(full_cols) - set(slim_cols) == left_out
+    assert slim_cols == [c for c in full_cols if c not in left_out]
+    for c in slim_cols:
+        a, b = full[c].tolist(), slim[c].tolist()
+        assert a == b or np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=0,
+                                     atol=0, equal_nan=True), c
+
+
+def test_indicator_fields_of_a_spec():
+    from composite_index_plugin.core import model
+
+    spec, problems = model.parse_spec(SPEC)
+    assert not problems
+    assert spec.indicator_fields() == [
+        f"{k}{end}" for k in ("assault_victims", "assault_locations", "burglary_victims")
+        for end in ("_s", "_m", "_zd", "_pooled")]

@@ -28,6 +28,7 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from composite_index_plugin.core import index as engine
 from composite_index_plugin.core import model, vocab
+from composite_index_plugin.i18n import translated
 from composite_index_plugin.processing.base import (
     CompositeIndexAlgorithm,
     progress_from_feedback,
@@ -48,6 +49,7 @@ from composite_index_plugin.processing.zones import (
 )
 from composite_index_plugin.qgis_compat import (
     ProcessingFieldParameterDataType,
+    ProcessingParameterFlag,
     ProcessingSourceType,
     WkbType,
     parameter_as_fields,
@@ -83,7 +85,10 @@ top_theme, top_issue (the largest contribution; empty in a zone without any reco
 ci_no_incidents = 1) and each theme's share (&lt;theme&gt;_pct). Zones with a zero denominator
 are flagged (_zd): a crude rate, location quotient or density is then undefined and the
 indicator's missing policy applies; an empirical Bayes rate takes the prior mean. Zones left out
-for missing data have ci_excluded = 1 and empty index fields.
+for missing data have ci_excluded = 1 and empty index fields. <b>Fields to write</b> (advanced):
+"results only" leaves out each indicator's own fields (_s, _m, _zd, _pooled) and keeps the
+scores, ranks, classes, sub-indices and top theme and issue: a third of the columns for a large
+grid (the log and the report still count the flagged zones).
 
 <b>Small numbers</b>: a rate on a few residents is noise, so an indicator's
 <i>min_denominator</i> (default 50 for rates, 0 = off) pools zones with fewer: a crude rate
@@ -170,7 +175,12 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
     BASELINE_OUT = "BASELINE_OUT"
     REPORT = "REPORT"
     DIAGNOSTICS = "DIAGNOSTICS"
+    OUTPUT_FIELDS = "OUTPUT_FIELDS"
     OUTPUT = "OUTPUT"
+    FIELD_CHOICES = (QT_TRANSLATE_NOOP("CompositeIndex", "Everything (each indicator's scaled and "
+                                       "measured value and flags too)"),
+                     QT_TRANSLATE_NOOP("CompositeIndex", "Results only (scores, ranks, classes, "
+                                       "sub-indices, top theme and issue)"))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -199,6 +209,11 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.DIAGNOSTICS, self.tr("Indicator diagnostics"), ProcessingSourceType.Vector,
             optional=True, createByDefault=False))
+        detail = QgsProcessingParameterEnum(
+            self.OUTPUT_FIELDS, self.tr("Fields to write"), [translated(c) for c in self.FIELD_CHOICES],
+            defaultValue=0, optional=True)   # optional: models saved before it still validate
+        detail.setFlags(detail.flags() | ProcessingParameterFlag.Advanced)
+        self.addParameter(detail)
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr("Composite index")))
         self.addOutput(QgsProcessingOutputNumber("ZONES_IN_INDEX", self.tr("Zones in the index")))
         self.addOutput(QgsProcessingOutputNumber("ZONES_EXCLUDED", self.tr("Zones left out")))
@@ -281,9 +296,13 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         # run fitted (and writes to BASELINE_OUT). Compare periods trusts score changes only
         # between layers with the same id.
         table["ci_baseline"] = baseline_id(baseline if baseline is not None else result.baseline)
+        only = None
+        if self.parameterAsEnum(parameters, self.OUTPUT_FIELDS, context) == 1:   # results only
+            left_out = set(spec.indicator_fields())
+            only = [c for c in table.columns if c not in left_out]
         dest_id = write_with_columns(
             self, parameters, context, source, table, key=self.OUTPUT, feedback=feedback,
-            source_layer=layer, fids=fids)
+            source_layer=layer, fids=fids, only=only)
         outputs = {self.OUTPUT: dest_id, "ZONES_IN_INDEX": summary["zones_in_index"],
                    "ZONES_EXCLUDED": summary["zones_excluded"]}
         try:
