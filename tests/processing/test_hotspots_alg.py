@@ -364,3 +364,59 @@ def test_islands_stay_null_and_are_counted_in_the_log(provider):
     texts = [t for _, t in fb.log]
     assert any("1 zone(s) have no neighbours" in t for t in texts)
     assert any("without neighbours (islands, left empty): 1; tested: 144." in t for t in texts)
+
+
+def _gpkg_grid(tmp_path):
+    """``grid_layer`` in a GeoPackage (so the output is written by the fast GeoPackage copy)."""
+    from qgis.core import QgsCoordinateTransformContext, QgsVectorFileWriter
+
+    path = str(tmp_path / "grid.gpkg")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    writer = getattr(QgsVectorFileWriter, "writeAsVectorFormatV3",
+                     QgsVectorFileWriter.writeAsVectorFormatV2)
+    assert writer(grid_layer(), path, QgsCoordinateTransformContext(), options)[0] == 0   # no error
+    return QgsVectorLayer(path, "grid", "ogr")
+
+
+@pytest.mark.parametrize("where", ["gpkg", "memory"])
+def test_without_the_input_fields_only_id_grid_value_and_results_are_written(provider, tmp_path,
+                                                                               where, monkeypatch):
+    """KEEP_FIELDS off: the population (another input field) is left out; the zone id, the
+    grid's fields, the value analysed and every result stay, with the same results as with
+    every field kept, on the fast GeoPackage copy and on the feature-by-feature path."""
+    layer = _gpkg_grid(tmp_path) if where == "gpkg" else grid_layer()
+    dest = str(tmp_path / "slim.gpkg") if where == "gpkg" else "TEMPORARY_OUTPUT"
+    from composite_index_plugin.processing import io_table
+
+    fast, real = [], io_table._fast_gpkg_write
+    monkeypatch.setattr(io_table, "_fast_gpkg_write", lambda *a: fast.append(real(*a)) or fast[-1])
+    _, full, _ = run("hotspots", {"INPUT": layer, "FIELD": "burglary", "FDR": False})
+    _, slim, _ = run("hotspots", {"INPUT": layer, "FIELD": "burglary", "FDR": False,
+                                  "KEEP_FIELDS": False, "OUTPUT": dest})
+    assert fast == ([True] if where == "gpkg" else [])   # the GeoPackage copy wrote it
+    results = ["gi_z", "gi_p", "gi_bin", "n_neighbours", "lisa_i", "lisa_p", "lisa_cluster"]
+    names = [n for n in slim.fields().names() if n != "fid"]
+    assert names[:5] == ["cell_id", "burglary", "row", "col", "grid_shape"]
+    assert "population" not in names and set(results) <= set(names)
+    assert "population" in full.fields().names()
+    assert slim.featureCount() == full.featureCount() == SIDE * SIDE
+    by_id = {f["cell_id"]: f for f in full.getFeatures()}
+    for f in slim.getFeatures():
+        twin = by_id[f["cell_id"]]
+        assert f.geometry().equals(twin.geometry())
+        for name in ["burglary", "row", "col"] + results:
+            assert f[name] == twin[name], (f["cell_id"], name)
+
+
+def test_kept_fields_name_the_zone_by_its_first_text_field_without_a_cell_id():
+    from qgis.core import QgsFields
+
+    from composite_index_plugin.processing.algorithms.hotspots import kept_fields
+    from composite_index_plugin.qgis_compat import make_field
+
+    fields = QgsFields()
+    for name, kind in (("pop", "double"), ("lsoa11cd", "string"), ("name", "string"),
+                       ("harm", "double")):
+        fields.append(make_field(name, kind))
+    assert kept_fields(fields, "harm") == ["lsoa11cd", "harm"]

@@ -389,3 +389,20 @@ def test_model_outputs_are_styled_when_loaded(provider, points, tmp_path, load_r
         assert {loaded[n].renderer().type() for n in ("Index", "Hotspots")} == {"categorizedSymbol"}
     finally:
         project.removeMapLayers([lid for lid in project.mapLayers() if lid not in before])
+
+
+def test_new_optional_parameters_keep_older_models_valid(provider):
+    """A model saved before buildindex's OUTPUT_FIELDS and hotspots' KEEP_FIELDS existed (the
+    shipped model does not set them) validates, and its steps write every field."""
+    from qgis.core import QgsApplication
+
+    model = load_model()
+    for child in model.childAlgorithms().values():
+        assert "OUTPUT_FIELDS" not in child.parameterSources()
+        assert "KEEP_FIELDS" not in child.parameterSources()
+    assert model.validate()[0]
+    registry = QgsApplication.processingRegistry()
+    assert registry.algorithmById("compositeindex:buildindex").parameterDefinition(
+        "OUTPUT_FIELDS").defaultValue() == 0
+    assert registry.algorithmById("compositeindex:hotspots").parameterDefinition(
+        "KEEP_FIELDS").defaultValue() is True

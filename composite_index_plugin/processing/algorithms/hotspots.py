@@ -45,6 +45,11 @@ QUEEN, ROOK, DISTANCE, KNN, AUTOMATIC = (vocab.HOTSPOT_NEIGHBOURHOODS.index(w) f
     "queen", "rook", "distance", "knn", "automatic"))
 HOTSPOTS = model.Hotspots   # the defaults of a recipe's hotspots section
 
+# The fields a hotspot layer keeps without the input's others: a grid's cell id and definition
+# (so the output can be analysed again by contiguity) and the value analysed.
+GRID_FIELDS = ("cell_id", "q", "r", "row", "col", "grid_shape", "grid_size", "grid_x0", "grid_y0",
+               "grid_clipped")
+
 GLOBAL_OUTPUTS = [
     ("MORAN_I", QT_TRANSLATE_NOOP("CompositeIndex", "Global Moran's I")),
     ("MORAN_Z", QT_TRANSLATE_NOOP("CompositeIndex", "Global Moran's I z-score (normality)")),
@@ -126,7 +131,10 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
         "significant). Global Moran's I and General G are in the log and the outputs. Zones "
         "without a value are left out and counted; zones without neighbours are reported and get "
         "empty results, not zeros. Fewer than 30 zones gives a warning; a field that does not vary "
-        "is refused; a band giving more than 1,000 neighbours is refused with a band that fits."))
+        "is refused; a band giving more than 1,000 neighbours is refused with a band that fits.\n\n"
+        "Keep the input's fields (advanced, on by default): off, the output holds only the zone's "
+        "id (cell_id, or the first text field), the grid's own fields, the value analysed and the "
+        "results, joined back to the input by that id: much less to write for a large grid."))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -158,6 +166,12 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             "FDR", self.tr("False discovery rate correction (Benjamini-Hochberg)"),
             HOTSPOTS.key("fdr").default))
+        keep = QgsProcessingParameterBoolean(
+            "KEEP_FIELDS", self.tr("Keep the input's fields (off: zone id, grid fields and the "
+                                   "value analysed only)"), True,
+            optional=True)   # optional: models saved before it still validate
+        keep.setFlags(keep.flags() | ProcessingParameterFlag.Advanced)
+        self.addParameter(keep)
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", self.tr("Hotspots")))
         for key, label in GLOBAL_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(key, translated(label)))
@@ -252,9 +266,11 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             feedback.pushWarning(w)
         for line in res.summary_lines():
             feedback.pushInfo(line)
+        keep_fields = None if self.parameterAsBoolean(parameters, "KEEP_FIELDS", context) \
+            else kept_fields(source.fields(), field)
         dest_id = write_with_columns(
             self, parameters, context, source, res.frame(), "OUTPUT", feedback,
-            progress_range=(90.0, 100.0), source_layer=layer, fids=fids)
+            progress_range=(90.0, 100.0), source_layer=layer, fids=fids, keep_fields=keep_fields)
         self.style(context, dest_id, "gi_bins", feedback=feedback)
         m, g = res.moran, res.general_g
         return {
@@ -273,3 +289,13 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
 
 
 ALGORITHMS = [HotspotsAlgorithm]
+
+
+def kept_fields(fields, field):
+    """The input fields a hotspot layer keeps without the others: the zone's id (``cell_id``,
+    else the first text field), the grid's own fields and the value analysed."""
+    names = fields.names()
+    ident = "cell_id" if "cell_id" in names else next(
+        (f.name() for f in fields if not f.isNumeric() and not f.isDateOrTime()), None)
+    wanted = {field, ident} | set(GRID_FIELDS)
+    return [n for n in names if n in wanted]
