@@ -1586,7 +1586,7 @@ Zones made by 'Create grid' (grid_* fields) are overlaid by grid arithmetic: cel
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="63"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="65"/>
         <source>Builds a composite index of need on a zone layer (grid cells, LSOAs, wards...).
 
 &lt;b&gt;Index spec&lt;/b&gt;: JSON text, or the path of a .json file, with themes -&gt; issues -&gt; indicators
@@ -1609,7 +1609,10 @@ top_theme, top_issue (the largest contribution; empty in a zone without any reco
 ci_no_incidents = 1) and each theme's share (&amp;lt;theme&amp;gt;_pct). Zones with a zero denominator
 are flagged (_zd): a crude rate, location quotient or density is then undefined and the
 indicator's missing policy applies; an empirical Bayes rate takes the prior mean. Zones left out
-for missing data have ci_excluded = 1 and empty index fields.
+for missing data have ci_excluded = 1 and empty index fields. &lt;b&gt;Fields to write&lt;/b&gt; (advanced):
+"results only" leaves out each indicator's own fields (_s, _m, _zd, _pooled) and keeps the
+scores, ranks, classes, sub-indices and top theme and issue: a third of the columns for a large
+grid (the log and the report still count the flagged zones).
 
 &lt;b&gt;Small numbers&lt;/b&gt;: a rate on a few residents is noise, so an indicator's
 &lt;i&gt;min_denominator&lt;/i&gt; (default 50 for rates, 0 = off) pools zones with fewer: a crude rate
@@ -1626,87 +1629,102 @@ the fitted scales, so next year's index can be put on this year's scale (BASELIN
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="127"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="164"/>
         <source>Build composite index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="128"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="165"/>
         <source>Composite index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="145"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="180"/>
+        <source>Everything (each indicator's scaled and measured value and flags too)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="182"/>
+        <source>Results only (scores, ranks, classes, sub-indices, top theme and issue)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="187"/>
         <source>Zone layer</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="147"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="189"/>
         <source>Index spec (JSON text or path of a .json file)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="150"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="192"/>
         <source>Without a spec: indicator fields</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="153"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="195"/>
         <source>Without a spec: scaling</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="156"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="198"/>
         <source>Without a spec: aggregation</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="159"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="201"/>
         <source>Frozen baseline to scale on (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="162"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="204"/>
         <source>Baseline of this run (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="165"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="207"/>
         <source>Report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="168"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="210"/>
         <source>Indicator diagnostics</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="171"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="213"/>
+        <source>Fields to write</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="218"/>
         <source>Zones in the index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="172"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="219"/>
         <source>Zones left out</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="178"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="225"/>
         <source>Give an index spec (SPEC), or choose indicator FIELDS.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="210"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="257"/>
         <source>Reading the zones</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="230"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="277"/>
         <source>Building the index</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="245"/>
+        <location filename="../composite_index_plugin/processing/algorithms/build_index.py" line="289"/>
         <source>Writing the index layer</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1979,108 +1997,115 @@ AREAS is the summary layer of 'Summarise by area'. PERIOD_CHANGE and PERIOD_GAPS
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="49"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="54"/>
         <source>Global Moran's I</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="50"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="55"/>
         <source>Global Moran's I z-score (normality)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="51"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="56"/>
         <source>Global Moran's I p-value (two-sided, normality)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="53"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="58"/>
         <source>General G</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="54"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="59"/>
         <source>General G z-score</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="55"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="60"/>
         <source>General G p-value (two-sided)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="56"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="61"/>
         <source>Distance band used (0 for contiguity / k nearest)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="58"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="63"/>
         <source>Zones without neighbours</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="59"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="64"/>
         <source>Zones without a value (excluded)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="102"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="107"/>
         <source>Hotspot analysis (Gi* and local Moran's I)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="105"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="110"/>
         <source>Finds where a value is concentrated: Getis-Ord Gi* (binary weights, each zone in its own neighbourhood) and local Moran's I (row-standardised weights), on a numeric field of a grid, any polygon layer or weighted points. Needs nothing beyond QGIS.
 
 Neighbourhood: queen or rook contiguity (by cell indices for grids made by 'Create analysis grid', by shared vertices / edges for other polygons), a fixed distance band (0 = the smallest band that gives every zone a neighbour, as ArcGIS does), the k nearest neighbours, or automatic (global Moran's I over increasing bands; the first peak of its z-score, as ArcGIS Optimized Hot Spot Analysis). Distances are between zone centroids (points: their own location) in the layer's units; a layer in degrees is reprojected to a metric CRS for the distances (and DISTANCE is then in metres).
 
 Significance: analytic (normal, two-sided) p-values, or with PERMUTATIONS &gt; 0 two-sided conditional permutation pseudo p-values (simulated values equal to the observed one count as extreme, so sparse counts do not give false cold spots; repeatable with SEED). Either way gi_bin 1/2/3 means p below 0.10/0.05/0.01. FDR (on by default) applies Benjamini-Hochberg to the bins and clusters (the z and p fields themselves are not adjusted). With P permutations the smallest p is 2 / (P + 1): when that, with FDR over the zones, cannot reach a confidence level, a warning says so before the run, with the number of permutations needed.
 
-Output fields: gi_z, gi_p, gi_bin (-3..3: cold/hot spot at 99/95/90 % confidence), n_neighbours, lisa_i, lisa_p, lisa_cluster (High-High, Low-Low, High-Low, Low-High, Not significant). Global Moran's I and General G are in the log and the outputs. Zones without a value are left out and counted; zones without neighbours are reported and get empty results, not zeros. Fewer than 30 zones gives a warning; a field that does not vary is refused; a band giving more than 1,000 neighbours is refused with a band that fits.</source>
+Output fields: gi_z, gi_p, gi_bin (-3..3: cold/hot spot at 99/95/90 % confidence), n_neighbours, lisa_i, lisa_p, lisa_cluster (High-High, Low-Low, High-Low, Low-High, Not significant). Global Moran's I and General G are in the log and the outputs. Zones without a value are left out and counted; zones without neighbours are reported and get empty results, not zeros. Fewer than 30 zones gives a warning; a field that does not vary is refused; a band giving more than 1,000 neighbours is refused with a band that fits.
+
+Keep the input's fields (advanced, on by default): off, the output holds only the zone's id (cell_id, or the first text field), the grid's own fields, the value analysed and the results, joined back to the input by that id: much less to write for a large grid.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="133"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="141"/>
         <source>Zones or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="136"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="144"/>
         <source>Value (count, rate, score or point weight)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="139"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="147"/>
         <source>Neighbourhood</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="143"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="151"/>
         <source>Distance band (0 = smallest that gives every zone a neighbour)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="146"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="154"/>
         <source>Number of nearest neighbours</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="150"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="158"/>
         <source>Permutations (0 = analytic p-values only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="153"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="161"/>
         <source>Random seed for permutations</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="159"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="167"/>
         <source>False discovery rate correction (Benjamini-Hochberg)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="164"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="170"/>
+        <source>Keep the input's fields (off: zone id, grid fields and the value analysed only)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="178"/>
         <source>Neighbourhood used</source>
         <translation type="unfinished"></translation>
     </message>
