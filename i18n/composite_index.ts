@@ -1997,57 +1997,57 @@ AREAS is the summary layer of 'Summarise by area'. PERIOD_CHANGE and PERIOD_GAPS
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="54"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="55"/>
         <source>Global Moran's I</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="55"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="56"/>
         <source>Global Moran's I z-score (normality)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="56"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="57"/>
         <source>Global Moran's I p-value (two-sided, normality)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="58"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="59"/>
         <source>General G</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="59"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="60"/>
         <source>General G z-score</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="60"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="61"/>
         <source>General G p-value (two-sided)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="61"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="62"/>
         <source>Distance band used (0 for contiguity / k nearest)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="63"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="64"/>
         <source>Zones without neighbours</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="64"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="65"/>
         <source>Zones without a value (excluded)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="107"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="108"/>
         <source>Hotspot analysis (Gi* and local Moran's I)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="110"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="111"/>
         <source>Finds where a value is concentrated: Getis-Ord Gi* (binary weights, each zone in its own neighbourhood) and local Moran's I (row-standardised weights), on a numeric field of a grid, any polygon layer or weighted points. Needs nothing beyond QGIS.
 
 Neighbourhood: queen or rook contiguity (by cell indices for grids made by 'Create analysis grid', by shared vertices / edges for other polygons), a fixed distance band (0 = the smallest band that gives every zone a neighbour, as ArcGIS does), the k nearest neighbours, or automatic (global Moran's I over increasing bands; the first peak of its z-score, as ArcGIS Optimized Hot Spot Analysis). Distances are between zone centroids (points: their own location) in the layer's units; a layer in degrees is reprojected to a metric CRS for the distances (and DISTANCE is then in metres).
@@ -2056,56 +2056,56 @@ Significance: analytic (normal, two-sided) p-values, or with PERMUTATIONS &gt; 0
 
 Output fields: gi_z, gi_p, gi_bin (-3..3: cold/hot spot at 99/95/90 % confidence), n_neighbours, lisa_i, lisa_p, lisa_cluster (High-High, Low-Low, High-Low, Low-High, Not significant). Global Moran's I and General G are in the log and the outputs. Zones without a value are left out and counted; zones without neighbours are reported and get empty results, not zeros. Fewer than 30 zones gives a warning; a field that does not vary is refused; a band giving more than 1,000 neighbours is refused with a band that fits.
 
-Keep the input's fields (advanced, on by default): off, the output holds only the zone's id (cell_id, or the first text field), the grid's own fields, the value analysed and the results, joined back to the input by that id: much less to write for a large grid.</source>
+Keep the input's fields (advanced, on by default): off, the output holds only the zone's id (cell_id, or the first text field), the grid's own fields, the population (which 'Hotspot zones' sums), the value analysed and the results, joined back to the input by that id: much less to write for a large grid.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="141"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="143"/>
         <source>Zones or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="144"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="146"/>
         <source>Value (count, rate, score or point weight)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="147"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="149"/>
         <source>Neighbourhood</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="151"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="153"/>
         <source>Distance band (0 = smallest that gives every zone a neighbour)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="154"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="156"/>
         <source>Number of nearest neighbours</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="158"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="160"/>
         <source>Permutations (0 = analytic p-values only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="161"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="163"/>
         <source>Random seed for permutations</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="167"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="169"/>
         <source>False discovery rate correction (Benjamini-Hochberg)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="170"/>
-        <source>Keep the input's fields (off: zone id, grid fields and the value analysed only)</source>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="172"/>
+        <source>Keep the input's fields (off: zone id, grid fields, population and the value analysed only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="178"/>
+        <location filename="../composite_index_plugin/processing/algorithms/hotspots.py" line="180"/>
         <source>Neighbourhood used</source>
         <translation type="unfinished"></translation>
     </message>

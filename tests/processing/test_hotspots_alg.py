@@ -366,8 +366,21 @@ def test_islands_stay_null_and_are_counted_in_the_log(provider):
     assert any("without neighbours (islands, left empty): 1; tested: 144." in t for t in texts)
 
 
+def _labelled_grid():
+    """``grid_layer`` with one more field, ``note``, that a hotspot layer can leave out."""
+    from composite_index_plugin.qgis_compat import make_field
+
+    layer = grid_layer()
+    layer.dataProvider().addAttributes([make_field("note", "string")])
+    layer.updateFields()
+    index = layer.fields().indexOf("note")
+    layer.dataProvider().changeAttributeValues({f.id(): {index: "checked"}
+                                                for f in layer.getFeatures()})
+    return layer
+
+
 def _gpkg_grid(tmp_path):
-    """``grid_layer`` in a GeoPackage (so the output is written by the fast GeoPackage copy)."""
+    """``_labelled_grid`` in a GeoPackage (so the output is written by the fast copy)."""
     from qgis.core import QgsCoordinateTransformContext, QgsVectorFileWriter
 
     path = str(tmp_path / "grid.gpkg")
@@ -375,17 +388,17 @@ def _gpkg_grid(tmp_path):
     options.driverName = "GPKG"
     writer = getattr(QgsVectorFileWriter, "writeAsVectorFormatV3",
                      QgsVectorFileWriter.writeAsVectorFormatV2)
-    assert writer(grid_layer(), path, QgsCoordinateTransformContext(), options)[0] == 0   # no error
+    assert writer(_labelled_grid(), path, QgsCoordinateTransformContext(), options)[0] == 0
     return QgsVectorLayer(path, "grid", "ogr")
 
 
 @pytest.mark.parametrize("where", ["gpkg", "memory"])
 def test_without_the_input_fields_only_id_grid_value_and_results_are_written(provider, tmp_path,
                                                                                where, monkeypatch):
-    """KEEP_FIELDS off: the population (another input field) is left out; the zone id, the
-    grid's fields, the value analysed and every result stay, with the same results as with
-    every field kept, on the fast GeoPackage copy and on the feature-by-feature path."""
-    layer = _gpkg_grid(tmp_path) if where == "gpkg" else grid_layer()
+    """KEEP_FIELDS off: the note (another input field) is left out; the zone id, the grid's
+    fields, the population, the value analysed and every result stay, with the same results as
+    with every field kept, on the fast GeoPackage copy and on the feature-by-feature path."""
+    layer = _gpkg_grid(tmp_path) if where == "gpkg" else _labelled_grid()
     dest = str(tmp_path / "slim.gpkg") if where == "gpkg" else "TEMPORARY_OUTPUT"
     from composite_index_plugin.processing import io_table
 
@@ -397,15 +410,15 @@ def test_without_the_input_fields_only_id_grid_value_and_results_are_written(pro
     assert fast == ([True] if where == "gpkg" else [])   # the GeoPackage copy wrote it
     results = ["gi_z", "gi_p", "gi_bin", "n_neighbours", "lisa_i", "lisa_p", "lisa_cluster"]
     names = [n for n in slim.fields().names() if n != "fid"]
-    assert names[:5] == ["cell_id", "burglary", "row", "col", "grid_shape"]
-    assert "population" not in names and set(results) <= set(names)
-    assert "population" in full.fields().names()
+    assert names[:6] == ["cell_id", "burglary", "population", "row", "col", "grid_shape"]
+    assert "note" not in names and set(results) <= set(names)
+    assert "note" in full.fields().names()
     assert slim.featureCount() == full.featureCount() == SIDE * SIDE
     by_id = {f["cell_id"]: f for f in full.getFeatures()}
     for f in slim.getFeatures():
         twin = by_id[f["cell_id"]]
         assert f.geometry().equals(twin.geometry())
-        for name in ["burglary", "row", "col"] + results:
+        for name in ["burglary", "population", "row", "col"] + results:
             assert f[name] == twin[name], (f["cell_id"], name)
 
 
@@ -417,6 +430,6 @@ def test_kept_fields_name_the_zone_by_its_first_text_field_without_a_cell_id():
 
     fields = QgsFields()
     for name, kind in (("pop", "double"), ("lsoa11cd", "string"), ("name", "string"),
-                       ("harm", "double")):
+                       ("harm", "double"), ("population", "double")):
         fields.append(make_field(name, kind))
-    assert kept_fields(fields, "harm") == ["lsoa11cd", "harm"]
+    assert kept_fields(fields, "harm") == ["lsoa11cd", "harm", "population"]

@@ -46,9 +46,10 @@ QUEEN, ROOK, DISTANCE, KNN, AUTOMATIC = (vocab.HOTSPOT_NEIGHBOURHOODS.index(w) f
 HOTSPOTS = model.Hotspots   # the defaults of a recipe's hotspots section
 
 # The fields a hotspot layer keeps without the input's others: a grid's cell id and definition
-# (so the output can be analysed again by contiguity) and the value analysed.
-GRID_FIELDS = ("cell_id", "q", "r", "row", "col", "grid_shape", "grid_size", "grid_x0", "grid_y0",
-               "grid_clipped")
+# (so the output can be analysed again by contiguity), the population (summed by hotspot zones)
+# and the value analysed.
+KEPT_FIELDS = ("cell_id", "q", "r", "row", "col", "grid_shape", "grid_size", "grid_x0", "grid_y0",
+               "grid_clipped", "population")
 
 GLOBAL_OUTPUTS = [
     ("MORAN_I", QT_TRANSLATE_NOOP("CompositeIndex", "Global Moran's I")),
@@ -133,8 +134,9 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
         "empty results, not zeros. Fewer than 30 zones gives a warning; a field that does not vary "
         "is refused; a band giving more than 1,000 neighbours is refused with a band that fits.\n\n"
         "Keep the input's fields (advanced, on by default): off, the output holds only the zone's "
-        "id (cell_id, or the first text field), the grid's own fields, the value analysed and the "
-        "results, joined back to the input by that id: much less to write for a large grid."))
+        "id (cell_id, or the first text field), the grid's own fields, the population (which "
+        "'Hotspot zones' sums), the value analysed and the results, joined back to the input by "
+        "that id: much less to write for a large grid."))
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -167,8 +169,8 @@ class HotspotsAlgorithm(CompositeIndexAlgorithm):
             "FDR", self.tr("False discovery rate correction (Benjamini-Hochberg)"),
             HOTSPOTS.key("fdr").default))
         keep = QgsProcessingParameterBoolean(
-            "KEEP_FIELDS", self.tr("Keep the input's fields (off: zone id, grid fields and the "
-                                   "value analysed only)"), True,
+            "KEEP_FIELDS", self.tr("Keep the input's fields (off: zone id, grid fields, "
+                                   "population and the value analysed only)"), True,
             optional=True)   # optional: models saved before it still validate
         keep.setFlags(keep.flags() | ProcessingParameterFlag.Advanced)
         self.addParameter(keep)
@@ -293,9 +295,9 @@ ALGORITHMS = [HotspotsAlgorithm]
 
 def kept_fields(fields, field):
     """The input fields a hotspot layer keeps without the others: the zone's id (``cell_id``,
-    else the first text field), the grid's own fields and the value analysed."""
+    else the first text field), the grid's own fields, the population and the value analysed."""
     names = fields.names()
     ident = "cell_id" if "cell_id" in names else next(
         (f.name() for f in fields if not f.isNumeric() and not f.isDateOrTime()), None)
-    wanted = {field, ident} | set(GRID_FIELDS)
+    wanted = {field, ident} | set(KEPT_FIELDS)
     return [n for n in names if n in wanted]
