@@ -20,10 +20,17 @@ runner does):
 2. ``aggregatepat``: the three layers onto the cells;
 3. ``apportion``: LSOA population onto the cells (area weighting);
 4. ``buildindex``: 30 indicators (the three counts and population as volumes, rates and
-   empirical-Bayes rates, under five scalings), three themes;
-5. ``hotspots``: Gi* and local Moran on ``ci_score``, hexagon contiguity, 99 permutations;
-6. ``summariseareas``: by local authority (the LSOAs dissolved by local authority code, made
-   before the timing).
+   empirical-Bayes rates, under five scalings), three themes, results only (``OUTPUT_FIELDS``
+   1: scores, ranks, classes, sub-indices and top theme and issue, without each indicator's
+   scaled and measured values and flags);
+5. ``hotspots``: Gi* and local Moran on ``ci_score``, hexagon contiguity, 99 permutations,
+   without the index's other fields (``KEEP_FIELDS`` off: cell id, grid fields, ci_score and
+   the results);
+6. ``summariseareas``: the index layer by local authority (the LSOAs dissolved by local
+   authority code, made before the timing).
+
+``BENCH_NATIONAL_FULL=1`` writes every field instead (the defaults of both algorithms): 300 s
+and a results GeoPackage of about 25 GB on 2026-11-30, against 204 s with the options above.
 
 ``large`` runs all six stages at 100 m (the issue's case: 6.9 million cells); ``small``: 600,000
 points, all six stages at 500 m. ``apportion`` and ``summariseareas`` overlay the grid with the
@@ -32,9 +39,9 @@ lattice rows, only the cells a boundary crosses clipped, in numpy; exact). Each 
 its wall time, the process's CPU time over the stage and the load average (1 minute) at its end:
 the build machine has 2 cores shared with other work, so wall time can be well above CPU time.
 Peak memory is the high-water mark (VmHWM) of the process that runs the stages (QGIS included).
-``large`` writes a results GeoPackage of about 25 GB (every stage's layer, as the recipe runner
-keeps them) in the temporary folder (leave about 35 GB free), and peaks near 7.7 GB (in
-``buildindex``).
+``large`` writes a results GeoPackage of about 12 GB (every stage's layer, as the recipe runner
+keeps them; 25 GB with every field) in the temporary folder (leave about 35 GB free), and peaks
+near 7.7 GB (in ``buildindex``).
 
 Run alone: ``.venv/bin/python benchmarks/bench_national.py [small|large]``.
 """
@@ -54,6 +61,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import io_cases  # noqa: E402
 
 SIZES = {"large": (6_000_000, 100.0), "small": (600_000, 500.0)}
+# The index writes its results only (OUTPUT_FIELDS 1: no per-indicator _s, _m, _zd, _pooled
+# fields) and the hotspot layer keeps only the zone id, grid fields and ci_score (KEEP_FIELDS
+# off): what an analyst asks for at this scale (BENCH_NATIONAL_FULL=1: every field).
+SLIM = 0 if os.environ.get("BENCH_NATIONAL_FULL") else 1
 ROLES = ("victims", "offenders", "locations")
 
 
@@ -217,12 +228,14 @@ pop = stage("population", "compositeindex:apportion", {{
     "SOURCES": args["lsoa"], "FIELD": "population", "ZONES": agg["OUTPUT"],
     "OUTPUT_FIELD": "population", "OUTPUT": dest("zones_population")}})
 index = stage("index", "compositeindex:buildindex", {{
-    "INPUT": pop["OUTPUT"], "SPEC": json.dumps(args["spec"]), "OUTPUT": dest("index")}})
+    "INPUT": pop["OUTPUT"], "SPEC": json.dumps(args["spec"]), "OUTPUT_FIELDS": args["slim"],
+    "OUTPUT": dest("index")}})
 hot = stage("hotspots", "compositeindex:hotspots", {{
     "INPUT": index["OUTPUT"], "FIELD": "ci_score", "NEIGHBOURHOOD": 0,
-    "PERMUTATIONS": args["permutations"], "SEED": 1, "OUTPUT": dest("hotspots")}})
+    "PERMUTATIONS": args["permutations"], "SEED": 1, "KEEP_FIELDS": not args["slim"],
+    "OUTPUT": dest("hotspots")}})
 summary = stage("summaries", "compositeindex:summariseareas", {{
-    "ZONES": hot["OUTPUT"], "AREAS": args["areas"], "AREA_NAME_FIELD": "la_name",
+    "ZONES": index["OUTPUT"], "AREAS": args["areas"], "AREA_NAME_FIELD": "la_name",
     "OUTPUT": dest("area_summary"), "TABLE": dest("area_summary_table")}})
 out["total_s"] = time.perf_counter() - t0
 out["total_cpu_s"] = time.process_time() - c0
@@ -259,7 +272,7 @@ def run(size="small"):
         prep = time.perf_counter() - t
         base = {"points": made["points"], "lsoa": made["lsoa"], "areas": made["areas"],
                 "outline": os.path.join(folder, "lsoa11.gpkg"), "spec": io_cases.index_spec(),
-                "permutations": 99, "neighbours": 1}
+                "permutations": 99, "neighbours": 1, "slim": SLIM}
         runs = [(cell, ["grid", "aggregation", "population", "index", "hotspots", "summaries"])]
         got = {}
         for size_m, stages in runs:
@@ -277,10 +290,12 @@ def run(size="small"):
                     "the real outline (34,753 LSOAs dissolved); creategrid with DATA_LAYERS",
             "aggregation": "aggregatepat, 3 layers in one call",
             "population": "apportion, LSOA population by area (grid arithmetic, exact)",
-            "index": "buildindex, 30 indicators, 3 themes",
-            "hotspots": "hotspots, Gi* + local Moran, hexagon contiguity, 99 permutations",
-            "summaries": f"summariseareas by {made['n_la']} local authorities (grid arithmetic, "
-                         "exact)",
+            "index": "buildindex, 30 indicators, 3 themes" + (
+                ", results only (OUTPUT_FIELDS 1)" if SLIM else ", every field"),
+            "hotspots": "hotspots, Gi* + local Moran, hexagon contiguity, 99 permutations" + (
+                ", KEEP_FIELDS off" if SLIM else ", every field kept"),
+            "summaries": f"summariseareas of the index by {made['n_la']} local authorities "
+                         "(grid arithmetic, exact)",
         }
         target_100 = {"grid": "< 60 s"}
         for name, seconds in res["stages"].items():
