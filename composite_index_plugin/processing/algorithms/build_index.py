@@ -87,8 +87,8 @@ are flagged (_zd): a crude rate, location quotient or density is then undefined 
 indicator's missing policy applies; an empirical Bayes rate takes the prior mean. Zones left out
 for missing data have ci_excluded = 1 and empty index fields. <b>Fields to write</b> (advanced):
 "results only" leaves out each indicator's own fields (_s, _m, _zd, _pooled) and keeps the
-scores, ranks, classes, sub-indices and top theme and issue: a third of the columns for a large
-grid (the log and the report still count the flagged zones).
+scores, ranks, classes, sub-indices and top theme and issue: 36 columns instead of 120 for 30
+indicators on a grid (the log and the report still count the flagged zones).
 
 <b>Small numbers</b>: a rate on a few residents is noise, so an indicator's
 <i>min_denominator</i> (default 50 for rates, 0 = off) pools zones with fewer: a crude rate
