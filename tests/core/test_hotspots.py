@@ -150,6 +150,12 @@ def test_islands_get_nan_not_zero_and_are_reported():
     assert frame["gi_bin"].isna().tolist() == [False] * 36 + [True]
     assert str(frame["gi_bin"].dtype) == "Int64"
     assert "without neighbours (islands, left empty): 1; tested: 36." in res.summary_lines()[0]
+    # the cluster counts of the log: the 36 tested zones by label, alphabetically, the island
+    # not counted
+    labels = [c for c in res.lisa_cluster.tolist() if c is not None]
+    expected = "LISA clusters: " + ", ".join(
+        f"{lab}: {labels.count(lab):,}" for lab in sorted(set(labels)))
+    assert res.summary_lines()[-1] == expected and len(labels) == 36
 
 
 @pytest.mark.parametrize("fdr", [False, True])
