@@ -90,8 +90,16 @@ class Neighbours:
         return self.weights is None or bool(np.all(self.weights == 1.0))
 
     def rows(self):
-        """The zone (row) of every stored link, aligned with ``indices``."""
-        return np.repeat(np.arange(self.n, dtype=np.int64), self.counts)
+        """The zone (row) of every stored link, aligned with ``indices``: made once per graph
+        and kept, read-only (one hotspot analysis asks for it a dozen times: 6.9M hexagons,
+        41M links, 0.18 s each)."""
+        cached = self.__dict__.get("_rows")
+        if cached is not None and cached[0] is self.indptr and cached[1] is self.indices:
+            return cached[2]
+        rows = np.repeat(np.arange(self.n, dtype=np.int64), self.counts)
+        rows.setflags(write=False)
+        self.__dict__["_rows"] = (self.indptr, self.indices, rows)
+        return rows
 
     def weight_values(self):
         """Weights of every link (ones when binary)."""

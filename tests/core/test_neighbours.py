@@ -287,3 +287,14 @@ def test_grid_arithmetic_equals_shared_vertices_of_the_grid_cells(shape):
         assert grid_contiguity(a, b, queen=False).to_lists() == rook.to_lists()
     else:
         assert by_index.to_lists() == rook.to_lists()    # hexagons: queen = rook
+
+
+def test_rows_are_made_once_read_only_and_follow_the_graph():
+    nb = Neighbours(np.array([0, 2, 3, 3]), np.array([1, 2, 0]))
+    rows = nb.rows()
+    assert rows.tolist() == [0, 0, 1] and nb.rows() is rows       # made once, kept
+    with pytest.raises(ValueError):
+        rows[0] = 5                                                # callers cannot change it
+    nb.indptr = np.array([0, 1, 2, 3])                             # another structure
+    assert nb.rows().tolist() == [0, 1, 2]
+    assert nb.lag([1.0, 2.0, 3.0]).tolist() == [2.0, 3.0, 1.0]
