@@ -110,7 +110,8 @@ def compute_diagnostics(root, indicators, scaled, ci, counts, theme_scores, n, n
         "indicators": table,
         "correlation": pd.DataFrame(corr, index=keys, columns=keys),
         "alpha": alpha,
-        "extreme": pd.DataFrame(list(extremes or []), columns=EXTREME_COLUMNS),
+        "extreme": pd.concat(extremes, ignore_index=True) if extremes else
+        pd.DataFrame(columns=EXTREME_COLUMNS),
         "summary": {"zones": n, "zones_in_index": n_in, "zones_excluded": n - n_in,
                     "z_warning": z_bound,
                     "indicators": len(keys), "themes": len(root.children),

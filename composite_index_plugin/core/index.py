@@ -53,6 +53,7 @@ from composite_index_plugin.core import model
 from composite_index_plugin.core import ranking as _ranking
 from composite_index_plugin.core import scaling as _scaling
 from composite_index_plugin.core.combine import combine, shares
+from composite_index_plugin.core.diagnostics import EXTREME_COLUMNS
 from composite_index_plugin.core.errors import NO_PROGRESS, CompositeIndexError
 from composite_index_plugin.core.vocab import (  # noqa: F401 - the engine's words, re-exported
     AGGREGATIONS,
@@ -389,7 +390,7 @@ def _class_messages(ci, rank, decile, floor, no_incidents, included, rule):
     if big > max(1, n_in // 100):
         where = int(np.argmax(sizes))
         d = int(decile[(ci if floor is None else np.where(floor, -np.inf, ci)) == values[where]][0])
-        present = sorted({int(x) for x in decile})
+        present = _deciles_present(decile)
         out.append(f"Ties: {big:,} zone(s) ({100.0 * big / n_in:.0f} %) share one place in the "
                    f"ranking; tied zones share the class of the last of them (decile {d}). Deciles "
                    f"present: {', '.join(map(str, present))}.")
@@ -435,41 +436,60 @@ def _z_reference(ind, base_params):
 
 
 def _extremes(ind, label, values, included, bound, cols, zone_ids, reference=None):
-    """Zones in the index whose measured value lies more than ``bound`` SDs from the mean, as
-    rows for the diagnostics (largest |z| first), and the largest |z|. ``reference``: the
-    (mean, SD) to measure from (``_z_reference``), else the values' own."""
+    """Zones in the index whose measured value lies more than ``bound`` SDs from the mean, as a
+    table for the diagnostics (``EXTREME_COLUMNS``, largest |z| first, None when there are
+    none), and the largest |z|. ``reference``: the (mean, SD) to measure from
+    (``_z_reference``), else the values' own. No z of every zone is kept, and the table is
+    built column by column (6.9 million cells, 1,830 of them that far out: 0.19 s -> 0.11 s an
+    indicator)."""
     v = values[included]
-    finite = np.isfinite(v)
-    if bound <= 0 or finite.sum() < 2:
-        return [], float("nan")
+    n_finite = int(np.count_nonzero(np.isfinite(v)))
+    if bound <= 0 or n_finite < 2:
+        return None, float("nan")
     if reference is not None:
         mean, sd = reference
     else:
-        mean = v[finite].mean()
-        sd = v[finite].std()
+        w = v if n_finite == len(v) else v[np.isfinite(v)]
+        mean, sd = w.mean(), w.std()
     if not sd > 0:
-        return [], 0.0
-    z_all = np.full(len(values), np.nan)
-    z_all[included] = (v - mean) / sd
-    with np.errstate(invalid="ignore"):
-        hit = np.flatnonzero(np.abs(z_all) > bound)
-    max_z = float(np.nanmax(np.abs(z_all)))
+        return None, 0.0
+    # The largest |z| from the extremes (division and rounding keep the order, so it is the
+    # same number as the largest of every |z|); the zones beyond the bound are looked for among
+    # those just inside it too, then their z computed as before.
+    max_z = float(max(np.nanmax(v) - mean, mean - np.nanmin(v)) / sd)
     if ind.scaling not in MAGNITUDE_SCALINGS:
-        return [], max_z
-    hit = hit[np.argsort(-np.abs(z_all[hit]), kind="stable")]
+        return None, max_z
+    reach = bound * sd * (1 - 1e-9)
+    with np.errstate(invalid="ignore"):
+        near = np.flatnonzero((v > mean + reach) | (v < mean - reach))
+    z = (v[near] - mean) / sd
+    keep = np.abs(z) > bound
+    near, z = near[keep], z[keep]
+    if not len(near):
+        return None, max_z
+    order = np.argsort(-np.abs(z), kind="stable")
+    hit, z = np.flatnonzero(included)[near[order]], z[order]
     den_name = ind.options.get("denominator")
-    rows = []
-    for i in hit:
-        rows.append({"indicator": ind.key, "label": label, "zone": zone_ids[i], "row": int(i),
-                     "z": float(z_all[i]), "measured": float(values[i]),
-                     "count": float(cols[ind.field][i]),
-                     "denominator": float(cols[den_name][i]) if den_name else float("nan")})
+    zones = zone_ids[hit].tolist() if isinstance(zone_ids, np.ndarray) else \
+        [zone_ids[i] for i in hit.tolist()]
+    rows = pd.DataFrame({
+        "indicator": ind.key, "label": label, "zone": zones, "row": hit.astype(np.int64),
+        "z": z, "measured": np.asarray(values, dtype="float64")[hit],
+        "count": np.asarray(cols[ind.field], dtype="float64")[hit],
+        "denominator": np.asarray(cols[den_name], dtype="float64")[hit] if den_name
+        else np.full(len(hit), np.nan)}, columns=EXTREME_COLUMNS)
     return rows, max_z
 
 
+def _deciles_present(decile):
+    """The distinct deciles, in order, as Python integers (a set of millions of floats made
+    one by one took 1.6 s)."""
+    return [int(d) for d in np.unique(np.asarray(decile))]
+
+
 def _extreme_message(ind, label, rows, bound, n_pooled, whose="the"):
-    top = rows[0]
-    zones = ", ".join(str(r["zone"]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    top = rows.iloc[0]
+    zones = ", ".join(str(z) for z in rows["zone"].iloc[:5]) + (", ..." if len(rows) > 5 else "")
     detail = f"largest z = {top['z']:.1f} in zone {top['zone']}: field value {top['count']:g}"
     if ind.options.get("denominator"):
         detail += f", {ind.options['denominator']} {top['denominator']:.4g}"
@@ -687,10 +707,10 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
         reference = _z_reference(ind, base_ind.get(ind.key) if baseline else None)
         rows_, max_z = _extremes(ind, label, measured[ind.key], included, z_bound, cols, zone_ids,
                                  reference)
-        counts[ind.key]["extreme"] = len(rows_)
+        counts[ind.key]["extreme"] = 0 if rows_ is None else len(rows_)
         counts[ind.key]["max_abs_z"] = max_z
-        if rows_:
-            extreme_rows += rows_
+        if rows_ is not None:
+            extreme_rows.append(rows_)
             whose = "the" if reference is None else \
                 "the baseline's" if ind.scaling == "zscore" else "the spec's fixed"
             messages.append(_extreme_message(ind, label, rows_, z_bound, counts[ind.key]["pooled"],
@@ -810,7 +830,7 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     diagnostics["summary"]["zones_no_incidents"] = int(no_incidents[included].sum()) \
         if no_incidents is not None else None
     diagnostics["summary"]["no_incidents"] = no_incidents_rule if no_incidents is not None else None
-    diagnostics["summary"]["deciles_present"] = sorted({int(d) for d in decile})
+    diagnostics["summary"]["deciles_present"] = _deciles_present(decile)
     progress.report(1.0)
     return IndexResult(table=table, baseline=baseline_out, diagnostics=diagnostics,
                        fingerprint=fingerprint, messages=messages, spec=spec,

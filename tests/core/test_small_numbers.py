@@ -420,3 +420,39 @@ def test_far_zones_are_measured_on_the_scale_the_index_uses():
     assert own.diagnostics["indicators"].iloc[0].n_extreme == int((np.abs(z_own) > 3).sum()) == 1
     assert any("1 zone(s) lie more than 3 standard deviations from the mean" in m
                for m in own.messages)
+
+
+def test_extreme_zones_of_several_indicators_in_order_with_their_denominators():
+    # 60 zones; two far-out zones on the volume of burglary (z by the population SD: the counts
+    # 40 and 25 over 58 zones of 1), one on the rate of assault per resident (denominator 100,
+    # above the smallest one taken as it is, where the others have 1,000). Expected: per
+    # indicator, in the spec's order, largest |z| first, with the zone's own count and
+    # denominator.
+    n = 60
+    burglary = np.ones(n)
+    burglary[[7, 31]] = [25.0, 40.0]
+    assault = 5.0 + np.arange(n) % 3
+    assault[12] = 9.0
+    pop = np.full(n, 1000.0)
+    pop[12] = 100.0
+    df = pd.DataFrame({"burglary": burglary, "assault": assault, "pop": pop},
+                      index=[f"z{i:02d}" for i in range(n)])
+    spec = {"themes": [{"name": "t", "issues": [
+        {"name": "b", "indicators": {"v": {"field": "burglary", "measure": "volume",
+                                           "scaling": "zscore"}}},
+        {"name": "a", "indicators": {"r": {"field": "assault", "measure": "rate",
+                                           "denominator": "pop", "scaling": "minmax"}}}]}],
+        "z_warning": 3}
+    ext = build_index(df, spec).diagnostics["extreme"]
+    zb = (burglary - burglary.mean()) / burglary.std()
+    rate = assault / pop * 1000   # per 1,000 residents, the rate's default
+    zr = (rate - rate.mean()) / rate.std()
+    assert zb[31] > zb[7] > 3 and zr[12] > 3 and (np.abs(np.delete(zb, [7, 31])) < 3).all()
+    assert ext.zone.tolist() == ["z31", "z07", "z12"]
+    assert ext.indicator.tolist() == ["b_v", "b_v", "a_r"]
+    assert ext.row.tolist() == [31, 7, 12]
+    np.testing.assert_allclose(ext.z.to_numpy(float), [zb[31], zb[7], zr[12]])
+    np.testing.assert_allclose(ext["count"].to_numpy(float), [40, 25, 9])
+    assert np.isnan(ext.denominator.iloc[0]) and ext.denominator.iloc[2] == 100
+    np.testing.assert_allclose(ext.measured.to_numpy(float), [40, 25, rate[12]])
+    assert ext.label.iloc[2] == "t / a / r (field 'assault')"

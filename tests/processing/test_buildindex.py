@@ -468,3 +468,29 @@ def test_indicator_fields_of_a_spec():
     assert spec.indicator_fields() == [
         f"{k}{end}" for k in ("assault_victims", "assault_locations", "burglary_victims")
         for end in ("_s", "_m", "_zd", "_pooled")]
+
+
+def test_ranks_and_classes_become_nullable_integers_as_pandas_casts_them():
+    import pandas as pd
+
+    from composite_index_plugin.processing.algorithms.build_index import nullable_integers
+
+    values = pd.Series([1.0, np.nan, 10.0, 2.9999999999, 7.0, np.nan, 1e6, 0.0],
+                       index=[5, 6, 7, 8, 9, 10, 11, 12])
+    got = nullable_integers(values)
+    assert str(got.dtype) == "Int64" and got.index.tolist() == values.index.tolist()
+    assert got.tolist() == [1, pd.NA, 10, 3, 7, pd.NA, 1000000, 0]
+    pd.testing.assert_series_equal(got, pd.Series(np.round(values.to_numpy())).astype("Int64")
+                                   .set_axis(values.index))
+
+
+def test_zone_names_are_the_labels_or_the_feature_id():
+    import pandas as pd
+
+    from composite_index_plugin.processing.algorithms.build_index import zone_names
+
+    fids = np.array([3, 4, 9])
+    assert list(zone_names(pd.Series(["H1_2", "H1_3", "H2_2"]), fids)) == ["H1_2", "H1_3", "H2_2"]
+    assert zone_names(pd.Series(["E01", None, "E03"]), fids) == ["E01", "feature 4", "E03"]
+    assert zone_names(None, fids) == ["feature 3", "feature 4", "feature 9"]
+    assert zone_names(pd.Series([101, 102, 103]), fids) == ["101", "102", "103"]
