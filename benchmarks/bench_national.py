@@ -30,7 +30,8 @@ runner does):
    authority code, made before the timing).
 
 ``BENCH_NATIONAL_FULL=1`` writes every field instead (the defaults of both algorithms): 300 s
-and a results GeoPackage of about 25 GB on 2026-11-30, against 204 s with the options above.
+and a results GeoPackage of about 25 GB on 2026-11-30, against 196 s with the options above
+(2026-12-01, 01:38 UTC; 176 s in a later run that night on the same machine).
 
 ``large`` runs all six stages at 100 m (the issue's case: 6.9 million cells); ``small``: 600,000
 points, all six stages at 500 m. ``apportion`` and ``summariseareas`` overlay the grid with the
