@@ -23,6 +23,14 @@ from composite_index_plugin.processing.io_table import column_values, fields_wit
 from composite_index_plugin.qgis_compat import AreaUnit, GeometryType, WkbType, field_type
 
 
+def zone_label_field(fields):
+    """The field that names a layer's zones: ``cell_id`` of a grid, else the first text field
+    (an LSOA code, a ward name...), else None (then "feature <fid>"). ``fields``: QgsFields."""
+    if fields.indexOf("cell_id") >= 0:
+        return "cell_id"
+    return next((f.name() for f in fields if not f.isNumeric() and not f.isDateOrTime()), None)
+
+
 def distance_area(crs, context):
     da = QgsDistanceArea()
     da.setSourceCrs(crs, context.transformContext())

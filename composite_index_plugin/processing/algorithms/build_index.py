@@ -45,6 +45,7 @@ from composite_index_plugin.processing.io_table import (
 from composite_index_plugin.processing.spec_io import read_spec
 from composite_index_plugin.processing.zones import (
     zone_areas,
+    zone_label_field,
     zone_neighbours,
 )
 from composite_index_plugin.qgis_compat import (
@@ -253,7 +254,7 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
         kinds = {f.name(): (True if f.type() in NUMERIC_TYPES else None) for f in source.fields()}
         spec = self.spec_from_parameters(parameters, context, feedback, kinds)
         wanted = spec.fields_read()
-        label_field = self.zone_label_field(source)
+        label_field = zone_label_field(source.fields())
         feedback.setProgressText(self.tr("Reading the zones"))
         read = wanted + ([label_field] if label_field and label_field not in wanted else [])
         layer = input_layer(self, parameters, self.INPUT, context)
@@ -335,15 +336,6 @@ class BuildIndexAlgorithm(CompositeIndexAlgorithm):
             outputs[self.BASELINE_OUT] = baseline_out
         feedback.setProgress(100)
         return outputs
-
-    @staticmethod
-    def zone_label_field(source):
-        """The field naming zones in messages: ``cell_id`` of a grid, else the first text field
-        (an LSOA code, a ward name...), else None (then "feature <fid>")."""
-        fields = source.fields()
-        if fields.indexOf("cell_id") >= 0:
-            return "cell_id"
-        return next((f.name() for f in fields if not f.isNumeric() and not f.isDateOrTime()), None)
 
     @staticmethod
     def diagnostics_table(result):

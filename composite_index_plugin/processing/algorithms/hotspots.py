@@ -31,7 +31,7 @@ from composite_index_plugin.i18n import translated
 from composite_index_plugin.processing.base import CompositeIndexAlgorithm, progress_from_feedback
 from composite_index_plugin.processing.connections import guarded
 from composite_index_plugin.processing.io_table import input_layer, layer_dataframe, write_with_columns
-from composite_index_plugin.processing.zones import grid_indices
+from composite_index_plugin.processing.zones import grid_indices, zone_label_field
 from composite_index_plugin.qgis_compat import (
     GeometryType,
     ProcessingFieldParameterDataType,
@@ -297,7 +297,5 @@ def kept_fields(fields, field):
     """The input fields a hotspot layer keeps without the others: the zone's id (``cell_id``,
     else the first text field), the grid's own fields, the population and the value analysed."""
     names = fields.names()
-    ident = "cell_id" if "cell_id" in names else next(
-        (f.name() for f in fields if not f.isNumeric() and not f.isDateOrTime()), None)
-    wanted = {field, ident} | set(KEPT_FIELDS)
+    wanted = {field, zone_label_field(fields)} | set(KEPT_FIELDS)
     return [n for n in names if n in wanted]
