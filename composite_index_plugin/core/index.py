@@ -436,7 +436,8 @@ def _z_reference(ind, base_params):
 
 
 def _extremes(ind, label, values, included, bound, cols, zone_ids, reference=None):
-    """Zones (``zone_ids``: an object array of their names) in the index whose measured value
+    """Zones (``zone_ids``: an object array of their names, or None: names given later by
+    ``_name_zones``) in the index whose measured value
     lies more than ``bound`` SDs from the mean, as a table for the diagnostics
     (``EXTREME_COLUMNS``, largest |z| first, None when there are none), and the largest |z|.
     ``reference``: the (mean, SD) to measure from (``_z_reference``), else the values' own. No
@@ -471,7 +472,8 @@ def _extremes(ind, label, values, included, bound, cols, zone_ids, reference=Non
     hit, z = np.flatnonzero(included)[near[order]], z[order]
     den_name = ind.options.get("denominator")
     rows = pd.DataFrame({
-        "indicator": ind.key, "label": label, "zone": zone_ids[hit].tolist(), "row": hit.astype(np.int64),
+        "indicator": ind.key, "label": label,
+        "zone": None if zone_ids is None else zone_ids[hit].tolist(), "row": hit.astype(np.int64),
         "z": z, "measured": np.asarray(values, dtype="float64")[hit],
         "count": np.asarray(cols[ind.field], dtype="float64")[hit],
         "denominator": np.asarray(cols[den_name], dtype="float64")[hit] if den_name
@@ -483,6 +485,20 @@ def _deciles_present(decile):
     """The distinct deciles, in order, as Python integers (a set of millions of floats made
     one by one took 1.6 s)."""
     return [int(d) for d in np.unique(np.asarray(decile))]
+
+
+def _name_zones(tables, names):
+    """Put the zone names in the ``zone`` column of the far-out-zone ``tables`` by one call of
+    ``names`` (row positions, ascending and distinct -> their names, in that order) for the
+    rows of all of them."""
+    if not tables:
+        return
+    rows = np.unique(np.concatenate([t["row"].to_numpy(dtype=np.int64) for t in tables]))
+    got = list(names(rows))
+    if len(got) != len(rows):
+        raise CompositeIndexError(f"zone_ids gave {len(got)} names for {len(rows)} zones.")
+    for table in tables:
+        table["zone"] = [got[k] for k in np.searchsorted(rows, table["row"].to_numpy()).tolist()]
 
 
 def _extreme_message(ind, label, rows, bound, n_pooled, whose="the"):
@@ -532,7 +548,10 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     ``baseline``: a dict written by an earlier run (``IndexResult.baseline``) to scale on that
     run's parameters. ``neighbours``: CSR (``.indptr``, ``.indices``; self excluded), for
     ``eb_rate_spatial`` and Gi* clustering. ``zone_area``: m^2 per zone, for ``density``.
-    ``zone_ids``: names of the zones for messages and diagnostics (default: the frame's index).
+    ``zone_ids``: names of the zones for messages and diagnostics (default: the frame's index),
+    or a function giving the names of the zones at some row positions (an ascending int64
+    array) in that order, called once for the few zones named: a caller reading a layer of
+    millions of zones then need not read every zone's name.
     Raises CompositeIndexError naming the spec path, field or row for anything wrong.
 
     Small numbers (issue 14): rates pool zones under ``min_denominator``; zones whose measured
@@ -574,8 +593,10 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     if zone_area is not None and len(zone_area) != n:
         raise CompositeIndexError(f"zone_area has {len(zone_area)} values for {n} zones.")
 
-    zone_ids = np.asarray(df.index if zone_ids is None else zone_ids, dtype=object)
-    if len(zone_ids) != n:
+    name_later = zone_ids if callable(zone_ids) else None
+    zone_ids = None if name_later else \
+        np.asarray(df.index if zone_ids is None else zone_ids, dtype=object)
+    if zone_ids is not None and len(zone_ids) != n:
         raise CompositeIndexError(f"zone_ids has {len(zone_ids)} values for {n} zones.")
     z_bound = float(spec.z_warning)
     no_incidents_rule = spec.no_incidents
@@ -698,7 +719,7 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
     for ind in indicators:   # the measured rates first, in the order of their columns
         if f"{ind.key}_m" in measured_out:
             measured[ind.key] = put(measured_out.pop(f"{ind.key}_m"), whole=True)
-    extreme_rows = []
+    extreme_rows, far_out = [], []
     base_ind = baseline.get("indicators", {}) if baseline else {}
     for ind in indicators:
         label = f"{ind.theme} / {ind.issue} / {ind.name} (field '{ind.field}')"
@@ -711,8 +732,12 @@ def build_index(df: pd.DataFrame, spec, baseline: dict = None, neighbours=None, 
             extreme_rows.append(rows_)
             whose = "the" if reference is None else \
                 "the baseline's" if ind.scaling == "zscore" else "the spec's fixed"
-            messages.append(_extreme_message(ind, label, rows_, z_bound, counts[ind.key]["pooled"],
-                                             whose))
+            far_out.append((ind, label, rows_, whose))
+    if name_later is not None:
+        _name_zones(extreme_rows, name_later)
+    for ind, label, rows_, whose in far_out:
+        messages.append(_extreme_message(ind, label, rows_, z_bound, counts[ind.key]["pooled"],
+                                         whose))
     fitted = {"indicators": {}, "nodes": {}}
     base_nodes = baseline.get("nodes", {}) if baseline else {}
     scaled = {}

@@ -456,3 +456,20 @@ def test_extreme_zones_of_several_indicators_in_order_with_their_denominators():
     assert np.isnan(ext.denominator.iloc[0]) and ext.denominator.iloc[2] == 100
     np.testing.assert_allclose(ext.measured.to_numpy(float), [40, 25, rate[12]])
     assert ext.label.iloc[2] == "t / a / r (field 'assault')"
+    # Names given by a function (a layer of millions of zones names only these): asked once,
+    # for the rows named, ascending and distinct; the same table and messages as a name list.
+    asked = []
+
+    def names(rows):
+        asked.append(rows.tolist())
+        return [f"cell {r}" for r in rows.tolist()]
+
+    lazy = build_index(df, spec, zone_ids=names)
+    assert asked == [[7, 12, 31]]
+    eager = build_index(df, spec, zone_ids=[f"cell {i}" for i in range(n)])
+    assert lazy.diagnostics["extreme"].zone.tolist() == ["cell 31", "cell 7", "cell 12"]
+    pd.testing.assert_frame_equal(lazy.diagnostics["extreme"], eager.diagnostics["extreme"])
+    assert lazy.messages == eager.messages and any("cell 31" in m for m in lazy.messages)
+    spec["z_warning"] = 0   # nothing named: never asked
+    build_index(df, spec, zone_ids=names)
+    assert asked == [[7, 12, 31]]

@@ -494,3 +494,26 @@ def test_zone_names_are_the_labels_or_the_feature_id():
     assert zone_names(pd.Series(["E01", None, "E03"]), fids) == ["E01", "feature 4", "E03"]
     assert zone_names(None, fids) == ["feature 3", "feature 4", "feature 9"]
     assert zone_names(pd.Series([101, 102, 103]), fids) == ["101", "102", "103"]
+
+
+def test_zone_names_read_by_feature_id_when_asked():
+    """buildindex reads the names of the zones a message names, not every zone's: the label
+    by feature id, "feature <fid>" where it is NULL or the layer has no label field."""
+    from qgis.core import NULL, QgsFeature, QgsVectorLayer
+
+    from composite_index_plugin.processing.algorithms.build_index import names_when_asked
+
+    layer = QgsVectorLayer("Point?crs=EPSG:27700&field=cell_id:string&field=v:double", "z", "memory")
+    feats = []
+    for name in ["H1", "H2", None, "H4", "H5"]:
+        f = QgsFeature(layer.fields())
+        f.setAttributes([NULL if name is None else name, 1.0])
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    fids = np.array([f.id() for f in layer.getFeatures()])
+    assert len(fids) == 5
+    names = names_when_asked(layer, "cell_id", fids)
+    assert list(names(np.array([0, 3]))) == ["H1", "H4"]
+    assert list(names(np.array([1, 2, 4]))) == ["H2", f"feature {fids[2]}", "H5"]
+    assert list(names(np.array([], dtype=np.int64))) == []
+    assert names_when_asked(layer, None, fids)(np.array([2])) == [f"feature {fids[2]}"]
