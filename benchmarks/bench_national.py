@@ -42,7 +42,8 @@ the build machine has 2 cores shared with other work, so wall time can be well a
 Peak memory is the high-water mark (VmHWM) of the process that runs the stages (QGIS included).
 ``large`` writes a results GeoPackage of about 12 GB (every stage's layer, as the recipe runner
 keeps them; 25 GB with every field) in the temporary folder (leave about 35 GB free), and peaks
-near 7.7 GB (in ``buildindex``).
+near 7.7 GB in ``buildindex`` (6.9 GB since it reads no zone names but those its messages need,
+2026-12-01).
 
 Run alone: ``.venv/bin/python benchmarks/bench_national.py [small|large]``.
 """
