@@ -436,13 +436,13 @@ def _z_reference(ind, base_params):
 
 
 def _extremes(ind, label, values, included, bound, cols, zone_ids, reference=None):
-    """Zones (``zone_ids``: an object array of their names, or None: names given later by
-    ``_name_zones``) in the index whose measured value
-    lies more than ``bound`` SDs from the mean, as a table for the diagnostics
-    (``EXTREME_COLUMNS``, largest |z| first, None when there are none), and the largest |z|.
-    ``reference``: the (mean, SD) to measure from (``_z_reference``), else the values' own. No
-    z of every zone is kept, and the table is built column by column (6.9 million cells, 1,830
-    of them that far out: 0.19 s -> 0.11 s an indicator)."""
+    """Zones in the index whose measured value lies more than ``bound`` SDs from the mean, as a
+    table for the diagnostics (``EXTREME_COLUMNS``, largest |z| first, None when there are
+    none), and the largest |z|. ``zone_ids``: an object array of the zones' names, or None
+    (the names are put in later by ``_name_zones``). ``reference``: the (mean, SD) to measure
+    from (``_z_reference``), else the values' own. No z of every zone is kept, and the table
+    is built column by column (6.9 million cells, 1,830 of them that far out: 0.19 s -> 0.11 s
+    an indicator)."""
     v = values[included]
     n_finite = int(np.count_nonzero(np.isfinite(v)))
     if bound <= 0 or n_finite < 2:

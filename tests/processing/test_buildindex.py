@@ -485,15 +485,13 @@ def test_ranks_and_classes_become_nullable_integers_as_pandas_casts_them():
 
 
 def test_zone_names_are_the_labels_or_the_feature_id():
-    import pandas as pd
-
     from composite_index_plugin.processing.algorithms.build_index import zone_names
 
     fids = np.array([3, 4, 9])
-    assert list(zone_names(pd.Series(["H1_2", "H1_3", "H2_2"]), fids)) == ["H1_2", "H1_3", "H2_2"]
-    assert zone_names(pd.Series(["E01", None, "E03"]), fids) == ["E01", "feature 4", "E03"]
+    assert zone_names(["H1_2", "H1_3", "H2_2"], fids) == ["H1_2", "H1_3", "H2_2"]
+    assert zone_names(["E01", None, "E03"], fids) == ["E01", "feature 4", "E03"]
     assert zone_names(None, fids) == ["feature 3", "feature 4", "feature 9"]
-    assert zone_names(pd.Series([101, 102, 103]), fids) == ["101", "102", "103"]
+    assert zone_names([101, 102, 103], fids) == ["101", "102", "103"]
 
 
 def test_zone_names_read_by_feature_id_when_asked():
