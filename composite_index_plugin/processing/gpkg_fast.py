@@ -13,7 +13,9 @@ SQLite directly:
   directly into its three shadow tables from numpy (sort-tile-recursive packing, Leutenegger,
   Lopez and Edgington, "STR: a simple and efficient algorithm for R-tree packing", ICDE 1997), or
   its shadow tables copied from the source's R-tree when the geometries and feature ids are
-  unchanged. Nothing is rebuilt when GDAL next opens or closes the file.
+  unchanged. Nothing is rebuilt when GDAL next opens or closes the file;
+* a fresh file about to take a large write first moves to SQLite's largest page size
+  (``large_pages``): the same rows cost fewer pages and B-tree cells.
 
 The R-tree node format is SQLite's own (``ext/rtree/rtree.c``, documented in its header): a
 node is a blob of ``4 + 24 * n`` bytes or more (big-endian 16-bit tree depth, on the root only,
@@ -39,6 +41,9 @@ _RTREE_ROUND = 1.0 / 8388608.0   # SQLite's RNDTOWARDS / RNDAWAY: 1 -+ 2**-23
 _CHUNK = 100_000
 _ROWS_PER_STATEMENT = 128   # rows of one multi-row INSERT (fewer when they would pass the limit)
 _WAL_COMMIT_VALUES = 30_000_000   # values per transaction of a bulk write in WAL mode (~250 MB)
+LARGE_PAGE_SIZE = 65536        # SQLite's largest page: bulk writes about 1.6x faster than at 4096
+_LARGE_PAGES_ROWS = 50_000     # a write of this many rows first moves a fresh file to large pages
+_FRESH_FILE_BYTES = 16 << 20   # ... when the file is no bigger than this (rewritten in a blink)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,6 +112,68 @@ def connect(path):
     for function in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
         con.create_function(function, 1, _no_geometry_function)
     return con
+
+
+def large_pages(path, rows):
+    """Before a bulk write of ``rows`` rows into the GeoPackage ``path``: move a fresh file (at
+    most ``_FRESH_FILE_BYTES``: new, or holding a few small layers) to SQLite's largest page
+    size, ``LARGE_PAGE_SIZE`` (``PRAGMA page_size`` then ``VACUUM``, which rewrites the file
+    with the same tables and rows; the journal mode is put back). GDAL creates GeoPackages
+    with 4 KB pages; with 64 KB pages a bulk write stores far fewer pages and B-tree cells for
+    the same bytes: 2M rows of 42 values copied inside one file in WAL mode, 6.0 s -> 3.8 s
+    (rollback journal: 3.9 s -> 1.9 s); all of England and Wales (``bench_national.py large``,
+    every stage into one GeoPackage), runs interleaved, 181.9 and 184.8 s -> 165.6 and 158.6 s
+    end to end. Readers need nothing: SQLite reads the page size from the file's header, and
+    the R-tree's node size (1,228 bytes) does not depend on it.
+
+    Nothing happens for a small write, a large file (its pages stay as they are: a rewrite
+    would cost more than it saves), a file with a layer whose feature ids are rowids (VACUUM
+    may renumber them) or a file another connection is reading or writing (no waiting: the
+    write goes ahead with the pages it has); a connection left open and idle (QGIS holding a
+    layer) does not stop it. Returns the page size the file has after, None when it was not
+    looked at."""
+    if rows < _LARGE_PAGES_ROWS:
+        return None
+    try:
+        if os.path.getsize(path) > _FRESH_FILE_BYTES:
+            return None
+        con = sqlite3.connect(path, isolation_level=None, timeout=0)
+    except (OSError, sqlite3.Error):
+        return None
+    try:
+        page = con.execute("PRAGMA page_size").fetchone()[0]
+        if page >= LARGE_PAGE_SIZE or not _fids_kept_by_vacuum(con):
+            return page
+        journal = str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        try:
+            if journal == "wal" and str(con.execute(
+                    "PRAGMA journal_mode = DELETE").fetchone()[0]).lower() == "wal":
+                return page        # WAL mode could not be left
+            con.execute(f"PRAGMA page_size = {LARGE_PAGE_SIZE}")
+            con.execute("VACUUM")
+        except sqlite3.Error:
+            pass               # busy or locked: the pages stay as they are
+        finally:
+            if journal == "wal":
+                con.execute("PRAGMA journal_mode = WAL").fetchall()
+        return con.execute("PRAGMA page_size").fetchone()[0]
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+
+
+def _fids_kept_by_vacuum(con):
+    """True when every layer of the GeoPackage has an INTEGER PRIMARY KEY: VACUUM may renumber
+    the rowids of a table without one, and GDAL takes such a table's rowid as the feature id."""
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM gpkg_contents WHERE data_type IN ('features', 'attributes')")]
+    for table in tables:
+        info = con.execute(f"PRAGMA table_info({quote(table)})").fetchall()
+        keys = [r for r in info if r[5]]
+        if len(keys) != 1 or str(keys[0][2]).upper() != "INTEGER":
+            return False
+    return True
 
 
 def _no_geometry_function(_blob):
@@ -511,13 +578,16 @@ class LayerFiller:
     a text id made by SQLite from two integer columns. Rows get feature ids 1, 2, 3...; the
     R-tree is written at ``close()`` from the bounds kept (16 bytes per row). Use as a context
     manager: after an exception the layer is empty again, its triggers back (``WalCommits``).
+    ``rows``: about how many rows will come (a fresh file then gets large pages first,
+    ``large_pages``).
     """
 
-    def __init__(self, dest_id):
+    def __init__(self, dest_id, rows=0):
         target = gpkg_target(dest_id)
         if target is None:
             raise ValueError("not a GeoPackage layer")
         self.path, self.table = target
+        large_pages(self.path, rows)
         self.con = connect(self.path)
         self.info = TableInfo(self.con, self.table)
         if self.info.fid is None:
@@ -673,7 +743,7 @@ def fill_layer(dest, frame, blobs=None, bounds=None):
     R-tree is written directly (the packed R-tree costs about a microsecond per row).
     Returns False (nothing written) when the layer does not look as expected."""
     try:
-        filler = LayerFiller(dest)
+        filler = LayerFiller(dest, rows=len(frame))
     except (ValueError, sqlite3.Error):
         return False
     with filler:
@@ -773,6 +843,7 @@ def copy_with_columns(source, dest_id, frame, fids, to_values, names=None):
     same_file = os.path.samefile(src_path, dst_path)
     if same_file and src_table == dst_table:
         return False
+    large_pages(dst_path, len(fids))
     con = connect(dst_path)
     try:
         schema = "main"

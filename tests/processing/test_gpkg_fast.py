@@ -103,12 +103,14 @@ def test_grid_streamed_into_a_geopackage_equals_the_sink(provider, tmp_path, mon
     real = gpkg_fast.LayerFiller.close
     monkeypatch.setattr(gpkg_fast.LayerFiller, "close",
                         lambda self, *a: used.append(self.n) or real(self, *a))
+    monkeypatch.setattr(gpkg_fast, "_LARGE_PAGES_ROWS", 1000)   # this grid counts as large
     params = {"STUDY_AREA": _study(), "SHAPE": shape, "SIZE": 100}
     fast = _run("compositeindex:creategrid", dict(params, OUTPUT=str(tmp_path / "g.gpkg")))["OUTPUT"]
     assert len(used) == 1 and used[0] > 1000
     monkeypatch.setattr(gpkg_fast, "plain_gpkg", lambda dest: False)   # the sink writes it
     slow = _run("compositeindex:creategrid", dict(params, OUTPUT=str(tmp_path / "s.gpkg")))["OUTPUT"]
     assert len(used) == 1
+    assert (_page_size(fast), _page_size(slow)) == (65536, 4096)
     assert_same_layers(fast, slow)
 
 
@@ -149,6 +151,8 @@ def test_zone_outputs_copied_set_based_equal_the_sink(provider, tmp_path, monkey
     if where == "other file":
         _run("compositeindex:creategrid", {"STUDY_AREA": _study(), "SHAPE": 0, "SIZE": 1000,
                                            "OUTPUT": f"ogr:dbname='{out}' table=\"x\" (geom)"})
+    assert _page_size(out) == 4096
+    monkeypatch.setattr(gpkg_fast, "_LARGE_PAGES_ROWS", 1000)   # the copy counts as large
     params = {"ZONES": zones, "LOCATIONS": _points(), "LOCATIONS_WEIGHT": "w", "ISSUE": "x"}
     used = []
     real = io_table._fast_gpkg_write
@@ -160,10 +164,13 @@ def test_zone_outputs_copied_set_based_equal_the_sink(provider, tmp_path, monkey
     slow = _run("compositeindex:aggregatepat",
                 dict(params, OUTPUT=f"ogr:dbname='{out}' table=\"agg_slow\" (geom)"))["OUTPUT"]
     assert used == [True]
+    assert _page_size(out) == 65536          # moved to large pages before the copy
     layer, _ = assert_same_layers(fast, slow)
     assert sum(f["x_locations"] for f in layer.getFeatures()) == 3000
     # the zones' own R-tree was copied: the same entries
     assert _rtree(fast)[0] == _rtree(zones)[0]
+    if where == "other file":   # the layer the file held before it was rewritten is intact
+        assert_same_layers(f"{out}|layername=x", f"{out}|layername=x")
 
 
 def test_rtree_packed_in_numpy_matches_sqlite_inserts():
@@ -383,6 +390,99 @@ def _source_and_empty_destination(path, n):
                        ("flag", ogr.OFTInteger64)):
         dst.CreateField(ogr.FieldDefn(name, kind))
     ds = None
+
+
+def _page_size(uri):
+    con = sqlite3.connect(uri.partition("|")[0])
+    try:
+        return con.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _dump(path):
+    """Every row of every table and the journal mode: what a rewrite must keep."""
+    con = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        rows = {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
+                for t in tables if not t.startswith("rtree_") or "_" in t[6:]}
+        schema = sorted(con.execute("SELECT type, name, sql FROM sqlite_master").fetchall(),
+                        key=repr)
+        journal = con.execute("PRAGMA journal_mode").fetchone()[0]
+        return rows, schema, journal
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_large_pages_rewrite_a_fresh_file_with_the_same_content(tmp_path, journal):
+    """Before a large write a fresh GeoPackage moves to 64 KB pages: every table, row, trigger
+    and the R-tree as they were, the journal mode put back, OGR reading the same features."""
+    from osgeo import ogr
+
+    path = str(tmp_path / "fresh.gpkg")
+    _source_and_empty_destination(path, 500)
+    sqlite3.connect(path).execute(f"PRAGMA journal_mode = {journal}").fetchall()
+    before = _dump(path)
+    assert _page_size(path) == 4096 and before[2] == journal
+    assert gpkg_fast.large_pages(path, gpkg_fast._LARGE_PAGES_ROWS - 1) is None   # small write
+    assert _page_size(path) == 4096
+    assert gpkg_fast.large_pages(path, gpkg_fast._LARGE_PAGES_ROWS) == 65536
+    assert _page_size(path) == 65536
+    assert _dump(path) == before
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT rtreecheck('rtree_src_geom')").fetchone()[0] == "ok"
+    con.close()
+    ds = ogr.Open(path)
+    layer = ds.GetLayerByName("src")
+    layer.SetSpatialFilterRect(99.5, 199.5, 120.5, 241.5)
+    assert sorted(f.GetField("label") for f in layer) == [f"z{i}" for i in range(100, 121)]
+    ds = None
+    assert gpkg_fast.large_pages(path, 10 ** 7) == 65536     # already large: nothing to do
+
+
+def test_large_pages_leave_a_big_or_busy_file_alone(tmp_path, monkeypatch):
+    """A file above the fresh size keeps its pages; so does one another connection is
+    reading (no waiting for it). A connection left open, idle, in WAL mode (as QGIS keeps a
+    layer's file) does not stop the move, and reads the same rows after it."""
+    path = str(tmp_path / "busy.gpkg")
+    _source_and_empty_destination(path, 500)
+    before = _dump(path)
+    monkeypatch.setattr(gpkg_fast, "_FRESH_FILE_BYTES", 50_000)
+    assert gpkg_fast.large_pages(path, 10 ** 6) is None
+    monkeypatch.undo()
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM src").fetchone()[0] == 500   # holds a lock
+    assert gpkg_fast.large_pages(path, 10 ** 6) == 4096
+    reader.execute("COMMIT")
+    assert _page_size(path) == 4096 and _dump(path) == before
+    reader.execute("PRAGMA journal_mode = wal").fetchall()   # open in WAL mode, idle
+    assert gpkg_fast.large_pages(path, 10 ** 6) == 65536
+    assert reader.execute("SELECT label, keep FROM src ORDER BY fid").fetchall() == \
+        [(f"z{i}", i * 0.5) for i in range(500)]
+    reader.close()
+    assert _dump(path) == (before[0], before[1], "wal")
+
+
+def test_large_pages_leave_rowid_feature_ids_alone(tmp_path):
+    """A layer without an INTEGER PRIMARY KEY has its rowids as feature ids, which VACUUM may
+    renumber: such a file keeps its pages."""
+    path = str(tmp_path / "rowids.gpkg")
+    _source_and_empty_destination(path, 50)
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE plain (name TEXT)")
+    con.executemany("INSERT INTO plain VALUES (?)", [(f"n{i}",) for i in range(10)])
+    con.execute("DELETE FROM plain WHERE name = 'n3'")
+    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier) VALUES "
+                "('plain', 'attributes', 'plain')")
+    con.commit()
+    con.close()
+    before = _dump(path)
+    assert gpkg_fast.large_pages(path, 10 ** 6) == 4096
+    assert _page_size(path) == 4096 and _dump(path) == before
 
 
 def _triggers(path, table):

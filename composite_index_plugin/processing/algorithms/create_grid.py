@@ -380,7 +380,7 @@ class CreateGridAlgorithm(CompositeIndexAlgorithm):
         """Stream the kept cells into the GeoPackage layer, chunk by chunk, in one transaction."""
         first, second = spec.index_names
         n_written = 0
-        with gpkg_fast.LayerFiller(dest_id) as filler:
+        with gpkg_fast.LayerFiller(dest_id, rows=chunks.cells) as filler:
             srs = filler.info.srs_id
             sql = {"cell_id": spec.id_sql("{" + first + "}", "{" + second + "}"),
                    "grid_shape": f"'{spec.shape}'", "grid_clipped": "0",
@@ -455,6 +455,8 @@ class _Chunks:
         else:
             n = len(candidates[0])
             self.ranges = [(s0, min(s0 + per_chunk, n)) for s0 in range(0, n, per_chunk)]
+        # cells to test (those kept are fewer where an outline cuts the box)
+        self.cells = rows.count() if candidates is None else len(candidates[0])
 
     def __len__(self):
         return len(self.ranges)
